@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow e2e lint bench clean down
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/persys demo
+
+test: $(STAMP)
+	$(BIN)/ruff check persys_pipelines persys_pipelines_tests bench
+	$(BIN)/python -m pytest -m "not slow and not e2e" -p no:cacheprovider
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow" -p no:cacheprovider
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -m "e2e" -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check persys_pipelines persys_pipelines_tests bench
+
+down: $(STAMP)
+	$(BIN)/persys down
+
+clean:
+	-$(BIN)/persys down
+	rm -rf $(VENV) .persys

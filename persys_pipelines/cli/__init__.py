@@ -1,0 +1,46 @@
+"""`persys`: the command line. One module per command group, each adding its sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..lib.config import ConfigError
+from . import demo, setup, status, up
+from .common import USER_ERRORS
+
+GROUPS = (setup, status, up, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="persys",
+        description="Personal-system data pipelines: tiers, lifecycle, summaries, voice.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(f"persys: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("persys: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        print(f"persys: {exc}", file=sys.stderr)
+        return 1
+
+

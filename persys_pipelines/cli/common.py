@@ -1,0 +1,36 @@
+"""What every command shares: loading the config, the errors shown without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from ..lib.config import Config, load_config
+from ..lib.postgres import TierUnavailable
+from ..lib.sample_data import SampleDataRefused
+from ..lib.tables import TableError
+
+
+class UserError(Exception):
+    """A problem the message fully explains (bad argument, nothing to do, ...)."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UserError, TierUnavailable, SampleDataRefused, TableError,
+)
+
+
+def load(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None))
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="persys.yaml to use (default: $PERSYS_CONFIG, "
+                        "./persys.yaml, or the packaged default)")
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None

@@ -1,0 +1,107 @@
+"""`persys up` / `persys down`: the Dagster UI and daemon on 127.0.0.1, and stopping it all."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from ..lib import processes
+from ..lib.instance import prepare_dagster_home, workspace_file
+from ..lib.postgres import embedded_server, stop_embedded
+from .common import UserError, add_config_arg, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("up", help="run the Dagster UI and daemon (dagster dev) on 127.0.0.1")
+    add_config_arg(p)
+    p.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
+    p.add_argument("--detach", action="store_true", help="return once the UI answers")
+    p.add_argument("--timeout", type=float, default=180, help="seconds to wait for the UI")
+    p.set_defaults(handler=run_up)
+    d = sub.add_parser("down", help="stop what `persys up` started and the embedded PostgreSQL")
+    add_config_arg(d)
+    d.set_defaults(handler=run_down)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    running = processes.read_record(cfg.home)
+    if running:
+        print(f"persys up is already running at {running['url']} (pid {running['pid']}); "
+              "`persys down` stops it")
+        return 0
+    embedded_server(cfg.home)
+    dagster_home = prepare_dagster_home(cfg.home)
+    url = f"http://127.0.0.1:{args.port}"
+    env = dict(os.environ)
+    if getattr(args, "config", None):
+        env["PERSYS_CONFIG"] = os.path.abspath(args.config)
+    env["PERSYS_HOME"] = str(cfg.home)
+    log_path = cfg.home / "run" / "dagster-dev.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-w", str(workspace_file()),
+             "-h", "127.0.0.1", "-p", str(args.port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    processes.write_record(cfg.home, pid=child.pid, url=url, dagster_home=str(dagster_home))
+    print(f"starting Dagster (pid {child.pid}), instance in PostgreSQL database persys_dagster, "
+          f"log {log_path}")
+    if not _wait_for_ui(url, child, args.timeout):
+        processes.stop_tree(child.pid)
+        processes.record_path(cfg.home).unlink(missing_ok=True)
+        raise UserError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
+                        f"see {log_path}")
+    print(f"Dagster UI: {url}")
+    if args.detach:
+        print("running in the background; `persys down` stops it")
+        return 0
+    print("Ctrl-C stops it")
+
+    def _stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        child.wait()
+        print(f"dagster dev exited with code {child.returncode}; see {log_path}")
+        return child.returncode or 0
+    except KeyboardInterrupt:
+        n = processes.stop_tree(child.pid)
+        print(f"stopped {n} processes")
+        return 0
+    finally:
+        processes.record_path(cfg.home).unlink(missing_ok=True)
+
+
+def _wait_for_ui(url: str, child: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run_down(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    running = processes.read_record(cfg.home)
+    if running:
+        n = processes.stop_tree(running["pid"])
+        processes.record_path(cfg.home).unlink(missing_ok=True)
+        print(f"stopped Dagster ({n} processes)")
+    print("stopped the embedded PostgreSQL" if stop_embedded(cfg.home)
+          else "the embedded PostgreSQL was not running")
+    return 0

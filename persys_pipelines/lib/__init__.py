@@ -1,0 +1,1 @@
+"""Plain Python for persys: no Dagster imports anywhere below this package."""

@@ -1,0 +1,188 @@
+"""The personal-system tables `persys setup` creates, identical in core and main.
+
+Ids are UUIDs so a row keeps its identity whichever tier it lives in (a sequence per tier would
+collide when rows move back and forth). Every table has an index on its day column, which is
+what the lifecycle plans and moves by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    columns: str  # the column list of CREATE TABLE, primary key included
+    day_column: str
+
+
+PERSONAL_TABLES: tuple[TableDef, ...] = (
+    TableDef(
+        "journal_entries",
+        """id uuid not null default gen_random_uuid(),
+           entry_date date not null,
+           mood smallint check (mood between 1 and 10),
+           title text,
+           body text not null,
+           tags text[] not null default '{}',
+           created_at timestamptz not null default now(),
+           primary key (id)""",
+        "entry_date",
+    ),
+    TableDef(
+        "health_metrics",
+        """id uuid not null default gen_random_uuid(),
+           measured_at timestamptz not null,
+           metric text not null,
+           value double precision not null,
+           unit text not null,
+           source text,
+           primary key (id)""",
+        "measured_at",
+    ),
+    TableDef(
+        "tasks",
+        """id uuid not null default gen_random_uuid(),
+           title text not null,
+           status text not null default 'open' check (status in ('open', 'done')),
+           priority smallint not null default 2,
+           project text,
+           created_at timestamptz not null default now(),
+           due_date date,
+           completed_at timestamptz,
+           tags text[] not null default '{}',
+           primary key (id)""",
+        "completed_at",
+    ),
+    TableDef(
+        "transactions",
+        """id uuid not null default gen_random_uuid(),
+           occurred_on date not null,
+           amount numeric(12,2) not null,
+           currency char(3) not null default 'GBP',
+           category text not null,
+           merchant text,
+           note text,
+           primary key (id)""",
+        "occurred_on",
+    ),
+    TableDef(
+        "shadow_work",
+        """id uuid not null default gen_random_uuid(),
+           entry_date date not null,
+           trigger text,
+           emotion text,
+           intensity smallint check (intensity between 1 and 10),
+           reflection text,
+           tags text[] not null default '{}',
+           primary key (id)""",
+        "entry_date",
+    ),
+    TableDef(
+        "daily_summaries",
+        """day date not null,
+           health jsonb not null default '{}',
+           productivity jsonb not null default '{}',
+           finance jsonb not null default '{}',
+           mood jsonb not null default '{}',
+           shadow_work jsonb not null default '{}',
+           summary_text text not null default '',
+           created_at timestamptz not null default now(),
+           primary key (day)""",
+        "day",
+    ),
+    TableDef(
+        "daily_projections",
+        """day date not null,
+           window_days integer not null,
+           projections jsonb not null default '{}',
+           chart_uri text,
+           created_at timestamptz not null default now(),
+           primary key (day)""",
+        "day",
+    ),
+    TableDef(
+        "voice_messages",
+        """day date not null,
+           engine text not null,
+           voice text,
+           characters integer not null,
+           duration_s real,
+           uri text,
+           sha256 text,
+           sent_at timestamptz,
+           telegram_message_id bigint,
+           created_at timestamptz not null default now(),
+           primary key (day)""",
+        "day",
+    ),
+)
+
+TABLES_BY_NAME = {t.name: t for t in PERSONAL_TABLES}
+
+LEDGER_DDL = """
+create table if not exists persys_ledger (
+    id bigserial primary key,
+    table_name text not null,
+    first_day date,
+    last_day date,
+    from_tier text not null,
+    to_tier text not null,
+    rows bigint not null default 0,
+    bytes bigint not null default 0,
+    checksum text,
+    run_id text,
+    started_at timestamptz not null default now(),
+    ended_at timestamptz,
+    outcome text not null default 'started',
+    detail jsonb not null default '{}'
+);
+create index if not exists persys_ledger_table_idx on persys_ledger (table_name, started_at);
+"""
+
+
+def create_personal_tables(conn: psycopg.Connection) -> list[str]:
+    """Create the tables that are missing; returns the names created (idempotent)."""
+    created = []
+    for table in PERSONAL_TABLES:
+        if table_exists(conn, table.name):
+            continue
+        conn.execute(
+            sql.SQL("create table {} ({})").format(
+                sql.Identifier(table.name), sql.SQL(table.columns)
+            )
+        )
+        conn.execute(
+            sql.SQL("create index {} on {} ({})").format(
+                sql.Identifier(f"{table.name}_{table.day_column}_idx"),
+                sql.Identifier(table.name),
+                sql.Identifier(table.day_column),
+            )
+        )
+        created.append(table.name)
+    return created
+
+
+def create_ledger(conn: psycopg.Connection) -> None:
+    conn.execute(LEDGER_DDL)
+
+
+def table_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("select to_regclass(%s) is not null", (f"public.{name}",)).fetchone()
+    return bool(row[0])
+
+
+def table_columns(conn: psycopg.Connection, name: str) -> dict[str, str]:
+    """Column name → formatted type (e.g. `numeric(12,2)`, `text[]`), in table order."""
+    rows = conn.execute(
+        """select a.attname, format_type(a.atttypid, a.atttypmod)
+             from pg_attribute a
+            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+            order by a.attnum""",
+        (f"public.{name}",),
+    ).fetchall()
+    return dict(rows)

@@ -1,0 +1,111 @@
+"""Real PostgreSQL for every test: one embedded server per session (or PERSYS_TEST_DSN), and
+fresh core/main databases per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import yaml
+
+from persys_pipelines.lib.config import Config, load_config
+
+DEFAULT_TABLES = yaml.safe_load(
+    (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()
+)["tables"]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser DSN on a server tests may create databases in."""
+    if os.environ.get("PERSYS_TEST_DSN"):
+        yield os.environ["PERSYS_TEST_DSN"]
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pgserver") / "pg",
+                                     cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+
+
+def dsn_for(admin_dsn: str, database: str) -> str:
+    parts = urlsplit(admin_dsn)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture
+def make_database(pg_admin_dsn: str) -> Iterator:
+    """make_database(label) → DSN of a new empty database, dropped after the test."""
+    created: list[str] = []
+
+    def _make(label: str) -> str:
+        name = f"t_{uuid.uuid4().hex[:10]}_{label}"
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        created.append(name)
+        return dsn_for(pg_admin_dsn, name)
+
+    yield _make
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def tier_dsns(make_database) -> dict[str, str]:
+    return {"core": make_database("core"), "main": make_database("main")}
+
+
+def write_config(path: Path, tier_dsns: dict[str, str], home: Path, **overrides) -> Path:
+    """A persys.yaml pointing at the test's databases; `overrides` replace top-level keys."""
+    doc = {
+        "home": str(home),
+        "timezone": "Europe/London",
+        "start_date": "2023-01-01",
+        "tiers": {
+            "core": {"dsn": tier_dsns["core"], "quota_mb": 500},
+            "main": {"dsn": tier_dsns["main"]},
+            "archive": {"url": f"file://{home / 'archive'}"},
+        },
+        "tables": DEFAULT_TABLES,
+    }
+    doc.update(overrides)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, tier_dsns, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """persys.yaml for this test's fresh databases, also exported as PERSYS_CONFIG."""
+    path = write_config(tmp_path / "persys.yaml", tier_dsns, tmp_path / "home")
+    monkeypatch.setenv("PERSYS_CONFIG", str(path))
+    monkeypatch.delenv("PERSYS_HOME", raising=False)
+    return path
+
+
+@pytest.fixture
+def cfg(config_path: Path) -> Config:
+    return load_config(config_path)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's HTTP server on 127.0.0.1 (S3, SSM, ...) with fake credentials."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -1,0 +1,46 @@
+"""A snapshot of what the Dagster UI shows: asset keys, jobs, schedules, sensors.
+
+When a change adds or removes a definition on purpose, update the lists here in the same
+commit; anything else that changes them is a regression someone would see in the UI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from persys_pipelines.definitions import build_definitions
+
+TABLES = ["daily_projections", "daily_summaries", "health_metrics", "journal_entries",
+          "shadow_work", "tasks", "transactions", "voice_messages"]
+
+EXPECTED_ASSETS = sorted([f"core/{t}" for t in TABLES])
+EXPECTED_JOBS: list[str] = []
+EXPECTED_SCHEDULES: list[str] = []
+EXPECTED_SENSORS: list[str] = []
+
+
+def test_definitions_snapshot(cfg, config_path):
+    defs = build_definitions(cfg, str(config_path))
+    graph = defs.resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == EXPECTED_ASSETS
+    jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+    assert jobs == EXPECTED_JOBS
+    assert sorted(s.name for s in defs.schedules or []) == EXPECTED_SCHEDULES
+    assert sorted(s.name for s in defs.sensors or []) == EXPECTED_SENSORS
+
+
+def test_dagster_definitions_validate(config_path, make_database, monkeypatch):
+    """`dagster definitions validate -w workspace.yaml` in the project folder, which also loads
+    the project's dagster.yaml (PostgreSQL instance storage, as `persys up` sets it)."""
+    root = Path(__file__).resolve().parents[2]
+    dsn = make_database("dagster")
+    monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", dsn.replace("postgresql://", "postgresql+psycopg2://"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w",
+         str(root / "workspace.yaml")],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

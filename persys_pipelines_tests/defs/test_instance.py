@@ -1,0 +1,36 @@
+"""The Dagster instance lives in the embedded PostgreSQL (database persys_dagster): runs and
+events really land there, through the postgresql+psycopg2 URL."""
+
+from __future__ import annotations
+
+import dagster as dg
+import psycopg
+
+from persys_pipelines.lib.instance import prepare_dagster_home
+from persys_pipelines.lib.postgres import embedded_uri, stop_embedded
+
+
+@dg.asset
+def probe() -> int:
+    return 1
+
+
+def test_runs_and_events_land_in_postgres(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("PERSYS_DAGSTER_PG_URL", raising=False)
+    try:
+        dagster_home = prepare_dagster_home(home)
+        assert (dagster_home / "dagster.yaml").exists()
+        with dg.DagsterInstance.get() as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            result = dg.materialize([probe], instance=instance)
+            assert result.success
+        with psycopg.connect(embedded_uri(home, "persys_dagster")) as conn:
+            runs = conn.execute("select count(*) from runs where run_id = %s",
+                                (result.run_id,)).fetchone()[0]
+            events = conn.execute("select count(*) from event_logs where run_id = %s",
+                                  (result.run_id,)).fetchone()[0]
+        assert runs == 1 and events > 5
+    finally:
+        stop_embedded(home)
