@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from .defs import lifecycle
+from .defs import archive, daily, lifecycle, monitoring, voice
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
 
@@ -16,8 +16,13 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definitions:
+    lifecycle_defs = lifecycle.definitions(cfg)
     return dg.Definitions.merge(
-        lifecycle.definitions(cfg),
+        lifecycle_defs,
+        daily.definitions(cfg),
+        archive.definitions(cfg),
+        voice.definitions(cfg),
+        monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
         dg.Definitions(resources=resources(config_path)),
     )
 

@@ -7,10 +7,10 @@ import logging
 import sys
 
 from ..lib.config import ConfigError
-from . import demo, setup, status, up
+from . import archive, demo, lifecycle, setup, status, up, voice
 from .common import USER_ERRORS
 
-GROUPS = (setup, status, up, demo)
+GROUPS = (setup, status, up, demo, archive, lifecycle, voice)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import time
+from pathlib import Path
 
 from ..lib import setup as setup_lib
 from ..lib import status as status_lib
@@ -17,6 +20,57 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--as-of", type=iso_date, help="the demo's today (default today)")
     p.set_defaults(handler=run)
+
+
+def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
+    """Summaries and projections of the whole sample period in one Dagster run."""
+    from ..defs.daily.backfill import backfill
+    from ..lib import reader
+    from ..lib.config import find_config_path
+
+    first = max(cfg.start_date, as_of - dt.timedelta(days=args.days - 1))
+    last = min(as_of, cfg.today() - dt.timedelta(days=1))  # partitions end with yesterday
+    step(f"3. daily summaries and projections {first}..{last} (one Dagster run)")
+    if last < first:
+        print("nothing to summarise: the sample period is before start_date or in the future")
+        return
+    path = args.config or find_config_path()
+    started = time.perf_counter()
+    result = backfill(cfg, str(Path(path).resolve()) if path else None, first, last)
+    days = (last - first).days + 1
+    print(f"{days} days in {time.perf_counter() - started:.0f} s, run {result.run_id}")
+    (text,) = reader.read(cfg, "daily_summaries", last, last, columns=("summary_text",))[
+        "summary_text"]
+    chart = reader.read(cfg, "daily_projections", last, last, columns=("chart_uri",))
+    print(text)
+    print(f"chart: {chart['chart_uri'].iloc[0]} (and in `persys up`: asset daily_projection)")
+
+
+def voice_step(cfg, as_of: dt.date) -> None:
+    """This morning's briefing (about yesterday) with the local voice, whatever the config."""
+    from ..lib.voice import briefing
+
+    day = as_of - dt.timedelta(days=1)
+    step(f"4. voice briefing for {day} (local voice, eSpeak NG)")
+    local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
+    b = briefing.produce(local, day, compute_missing=True)
+    print(b.script.text)
+    print(f"audio: {b.uri} ({b.audio.duration_s:.0f} s OGG/Opus; `persys voice send` sends it "
+          "to Telegram)")
+
+
+def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
+    """core→main for every due day, through the same Dagster assets as the nightly run."""
+    from ..lib import lifecycle
+    from ..lib.postgres import resolve_tier
+    from . import lifecycle as lifecycle_cli
+
+    step(f"5. lifecycle core→main as of {as_of} (one ranged Dagster run)")
+    plans = lifecycle.plan(cfg, resolve_tier(cfg, "core"), as_of)
+    lifecycle_cli.print_plan(plans)
+    due = {t: p for t, p in plans.items() if p.days}
+    if due:
+        lifecycle_cli.print_results(lifecycle_cli.execute(cfg, args, as_of, due))
 
 
 def step(text: str) -> None:
@@ -37,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except SampleDataRefused:
         print("the tables already hold data from an earlier demo: keeping it")
 
-    step("3. status")
+    daily_step(cfg, args, as_of)
+    voice_step(cfg, as_of)
+    lifecycle_step(cfg, args, as_of)
+
+    step("6. status")
     print(status_lib.render(status_lib.collect(cfg, as_of)))
     return 0

@@ -14,10 +14,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--as-of", type=iso_date, help="the day to report as (default today)")
+    p.add_argument("--report", action="store_true",
+                   help="the Markdown report: sizes and chart, moves, failures, forecast, costs")
+    for section, what in (("sizes", "tier sizes, usage chart, tables per tier, forecast"),
+                          ("sync", "recent moves and failures"),
+                          ("lifecycle", "what the lifecycle has due")):
+        p.add_argument(f"--{section}", action="append_const", const=section, dest="sections",
+                       help=f"with --report: only {what}")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report or args.sections:
+        from ..lib import report
+
+        cfg = load(args)
+        print(report.build(cfg, tuple(args.sections or ()), as_of=args.as_of,
+                           costs_doc=report.latest_costs(cfg)), end="")
+        return 0
     doc = status_lib.collect(load(args), args.as_of)
     print(json.dumps(doc, indent=2) if args.json else status_lib.render(doc))
     return 0

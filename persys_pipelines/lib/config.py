@@ -59,7 +59,21 @@ class MainTier(_Strict):
 class ArchiveTier(_Strict):
     url: str | None = None
     secondary_url: str | None = None
+    # One key or a list of `ID:BASE64` keys (32 bytes); the last encrypts, all decrypt.
     encryption_key: SecretStr | list[SecretStr] | None = None
+    # s3:// stores: a non-AWS endpoint (MinIO, R2, Supabase Storage) and credentials;
+    # unset credentials fall back to boto3's usual chain (AWS_* variables, profile, role).
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    compression_level: int = Field(3, ge=1, le=22)  # zstd level of the Parquet files
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        raw = self.encryption_key
+        items = raw if isinstance(raw, list) else [raw] if raw is not None else []
+        return [k.get_secret_value() for k in items]
 
     @field_validator("url", "secondary_url")
     @classmethod
@@ -83,12 +97,150 @@ class TablePolicy(_Strict):
     delete_days: int | None = Field(None, ge=0)
 
 
+class Daily(_Strict):
+    """`daily:`: the morning summary/projection run, budgets and the freshness promise."""
+
+    morning_hour: int = Field(6, ge=0, le=23)  # the schedule runs for yesterday at this hour
+    freshness_hour: int = Field(9, ge=0, le=23)  # yesterday's summary must exist by then
+    currency: str = Field("GBP", min_length=3, max_length=3)
+    monthly_budget: float | None = Field(2000, gt=0)  # spend, excluding income; null: none
+    category_budgets: dict[str, float] = {}  # optional monthly budget per category
+    projection_window_days: int = Field(30, ge=3, le=366)
+    forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
+
+
+class Telegram(_Strict):
+    """`telegram:`: the bot that delivers briefings and alerts (token from env:/ssm:)."""
+
+    token: SecretStr | None = None
+    chat_id: str | None = None
+    base_url: str = "https://api.telegram.org"
+
+
+class LocalVoice(_Strict):
+    """`voice.local:`: eSpeak NG (pip-only, free)."""
+
+    voice: str = "en"  # an eSpeak NG voice: en (British), en-us, de, fr, en+f3, ...
+    words_per_minute: int = Field(165, ge=80, le=450)
+
+
+ELEVENLABS_FORMATS = ("opus_48000_32", "opus_48000_64", "opus_48000_96", "opus_48000_128",
+                      "opus_48000_192", "mp3_22050_32", "mp3_44100_32", "mp3_44100_64",
+                      "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
+
+
+class ElevenLabsVoice(_Strict):
+    """`voice.elevenlabs:`: the paid voice; the key comes from env:/ssm:."""
+
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.elevenlabs.io"
+    voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
+    model_id: str = "eleven_multilingual_v2"
+    output_format: Literal[ELEVENLABS_FORMATS] = "opus_48000_64"  # type: ignore[valid-type]
+    max_retries: int = Field(3, ge=0, le=10)  # on 429 (rate limited), never on 401
+    max_wait_s: float = Field(30, gt=0)  # longest single back-off before giving up
+    timeout_s: float = Field(120, gt=0)
+
+
+class Voice(_Strict):
+    """`voice:`: the spoken daily briefing."""
+
+    engine: Literal["local", "elevenlabs"] = "local"
+    target_seconds: int = Field(75, ge=10, le=600)  # the script is cut to about this long
+    # Characters a month the paid engine may use (null: the plan's own limit).
+    monthly_character_budget: int | None = Field(10000, gt=0)
+    on_over_budget: Literal["refuse", "fallback_local"] = "fallback_local"
+    allow_paid_backfill: bool = False  # past days (before yesterday) use the local voice
+    send_telegram: bool = True  # the morning run sends the note when telegram: is set
+    store_url: str | None = None  # null: file://<home> (files under <home>/voice/)
+    local: LocalVoice = LocalVoice()
+    elevenlabs: ElevenLabsVoice = ElevenLabsVoice()
+
+    @field_validator("store_url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://")):
+            raise ValueError("must start with file:// (a folder) or s3:// (a bucket)")
+        return value
+
+
+class EmailNotify(_Strict):
+    """`notify.email:`: an SMTP account alerts are sent from (standard-library smtplib)."""
+
+    smtp_host: str
+    smtp_port: int = Field(587, gt=0, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+
+
+class Notify(_Strict):
+    """`notify:`: where alerts go. Off unless configured; a failing channel never fails a run."""
+
+    telegram: bool = False  # uses the `telegram:` section's bot and chat
+    email: EmailNotify | None = None
+    forecast_alert_days: int = Field(14, ge=1)  # alert when a quota line is this close
+
+
+class HealthEndpoint(_Strict):
+    name: str
+    # http(s)://... (GET, 2xx/3xx is healthy), tier:core / tier:main, archive:primary /
+    # archive:secondary (the store's own check)
+    url: str
+    interval_s: int = Field(300, ge=10)
+    timeout_s: float = Field(10, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        allowed = ("http://", "https://", "tier:core", "tier:main", "archive:primary",
+                   "archive:secondary")
+        if not value.startswith(allowed):
+            raise ValueError("must be http(s)://..., tier:core, tier:main, archive:primary "
+                             "or archive:secondary")
+        return value
+
+
+class Health(_Strict):
+    """`health:`: endpoints checked every few minutes; incidents and uptime are recorded."""
+
+    endpoints: list[HealthEndpoint] = []
+
+
+class AwsCosts(_Strict):
+    account_id: str
+    budget_name: str | None = None  # null: every budget of the account
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # a stand-in (tests); null: AWS itself
+    cost_explorer: bool = False  # metered: $0.01 per request, called at most once a day
+
+
+class ElevenLabsCosts(_Strict):
+    credit_limit: int = Field(10000, gt=0)  # the free tier's monthly credits
+
+
+class Costs(_Strict):
+    """`costs:`: free-tier usage and paid charges; alert above threshold_usd."""
+
+    threshold_usd: float = Field(0.01, ge=0)
+    aws: AwsCosts | None = None
+    elevenlabs: ElevenLabsCosts | None = None
+
+
 class Config(_Strict):
     home: Path = Path(".persys")
     timezone: str = "Europe/London"
     start_date: dt.date = dt.date(2023, 1, 1)
     tiers: Tiers = Tiers()
     tables: dict[str, TablePolicy] = {}
+    daily: Daily = Daily()
+    telegram: Telegram = Telegram()
+    voice: Voice = Voice()
+    notify: Notify = Notify()
+    health: Health = Health()
+    costs: Costs = Costs()
 
     @field_validator("timezone")
     @classmethod
@@ -204,6 +356,31 @@ def _cross_checks(cfg: Config) -> list[str]:
                 f"{key}.delete_days ({policy.delete_days}) needs main_days: rows kept in main "
                 "forever are never archived, so they can never reach delete_days"
             )
+    if cfg.daily.freshness_hour < cfg.daily.morning_hour:
+        problems.append(
+            f"daily.freshness_hour ({cfg.daily.freshness_hour}) must be >= morning_hour "
+            f"({cfg.daily.morning_hour}): the summary cannot be due before its run starts"
+        )
+    problems.extend(
+        f"daily.category_budgets.{name} ({value:g}): must be > 0"
+        for name, value in cfg.daily.category_budgets.items()
+        if value <= 0
+    )
+    if cfg.notify.telegram and not (cfg.telegram.token and cfg.telegram.chat_id):
+        problems.append(
+            "notify.telegram is true but telegram.token or telegram.chat_id is missing; "
+            "set both (token: env:TELEGRAM_BOT_TOKEN) or set notify.telegram: false"
+        )
+    if cfg.voice.engine == "elevenlabs" and cfg.voice.elevenlabs.api_key is None:
+        problems.append(
+            "voice.engine is elevenlabs but voice.elevenlabs.api_key is missing; set "
+            "api_key: env:ELEVENLABS_API_KEY (or ssm:/path) or use engine: local"
+        )
+    names = [e.name for e in cfg.health.endpoints]
+    problems.extend(
+        f"health.endpoints: the name {n!r} is used twice; names must be unique"
+        for n in sorted({n for n in names if names.count(n) > 1})
+    )
     return problems
 
 

@@ -145,17 +145,32 @@ create index if not exists persys_ledger_table_idx on persys_ledger (table_name,
 """
 
 
-def create_personal_tables(conn: psycopg.Connection) -> list[str]:
-    """Create the tables that are missing; returns the names created (idempotent)."""
+def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = False) -> list[str]:
+    """Create the tables that are missing; returns the names created (idempotent).
+
+    `partitioned` (core): tables whose day column is NOT NULL are partitioned by month of the
+    day (see lib/space.py: emptied months are dropped, which returns their space at once); the
+    primary key then includes the day column, and a DEFAULT partition catches any row.
+    """
     created = []
     for table in PERSONAL_TABLES:
         if table_exists(conn, table.name):
             continue
-        conn.execute(
-            sql.SQL("create table {} ({})").format(
-                sql.Identifier(table.name), sql.SQL(table.columns)
+        if partitioned and _day_not_null(table):
+            conn.execute(
+                sql.SQL("create table {} ({}) partition by range ({})").format(
+                    sql.Identifier(table.name), sql.SQL(_with_day_in_key(table)),
+                    sql.Identifier(table.day_column),
+                )
             )
-        )
+            conn.execute(sql.SQL("create table {} partition of {} default").format(
+                sql.Identifier(f"{table.name}_pdefault"), sql.Identifier(table.name)))
+        else:
+            conn.execute(
+                sql.SQL("create table {} ({})").format(
+                    sql.Identifier(table.name), sql.SQL(table.columns)
+                )
+            )
         conn.execute(
             sql.SQL("create index {} on {} ({})").format(
                 sql.Identifier(f"{table.name}_{table.day_column}_idx"),
@@ -167,8 +182,75 @@ def create_personal_tables(conn: psycopg.Connection) -> list[str]:
     return created
 
 
+def _day_not_null(table: TableDef) -> bool:
+    line = next(ln for ln in table.columns.splitlines() if ln.split()[0] == table.day_column)
+    return "not null" in line
+
+
+def _with_day_in_key(table: TableDef) -> str:
+    """A partitioned table's primary key must contain the partition column."""
+    if "primary key (id)" not in table.columns:
+        return table.columns
+    return table.columns.replace("primary key (id)", f"primary key (id, {table.day_column})")
+
+
 def create_ledger(conn: psycopg.Connection) -> None:
     conn.execute(LEDGER_DDL)
+
+
+# Monitoring (main tier): usage history, health checks and incidents, costs, notification outbox.
+MONITORING_DDL = """
+create table if not exists persys_usage (
+    at timestamptz not null default now(),
+    tier text not null,
+    bytes bigint not null,
+    quota_bytes bigint,
+    primary key (tier, at)
+);
+create table if not exists persys_health_checks (
+    at timestamptz not null default now(),
+    endpoint text not null,
+    ok boolean not null,
+    latency_ms real,
+    detail text not null default '',
+    primary key (endpoint, at)
+);
+create table if not exists incidents (
+    id bigserial primary key,
+    endpoint text not null,
+    opened_at timestamptz not null,
+    resolved_at timestamptz,
+    detail text not null default ''
+);
+create unique index if not exists incidents_one_open_idx on incidents (endpoint)
+    where resolved_at is null;
+create table if not exists persys_costs (
+    day date not null,
+    source text not null,
+    amount_usd numeric(12,4),
+    detail jsonb not null default '{}',
+    recorded_at timestamptz not null default now(),
+    primary key (day, source)
+);
+create table if not exists persys_notifications (
+    id bigserial primary key,
+    key text not null,
+    channel text not null,
+    subject text not null,
+    body text not null,
+    created_at timestamptz not null default now(),
+    sent_at timestamptz,
+    attempts integer not null default 0,
+    last_error text,
+    unique (key, channel)
+);
+"""
+
+
+def create_monitoring_tables(conn: psycopg.Connection) -> None:
+    """Idempotent; `persys setup` runs it, and every monitoring writer before its first write."""
+    if not table_exists(conn, "persys_notifications"):
+        conn.execute(MONITORING_DDL)
 
 
 def table_exists(conn: psycopg.Connection, name: str) -> bool:

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from . import sample_data
 from .config import Config
 from .postgres import PgTier, TierUnavailable, resolve_tier, resolve_tiers
-from .schema import PERSONAL_TABLES, create_ledger, create_personal_tables, table_exists
+from .schema import (
+    PERSONAL_TABLES,
+    create_ledger,
+    create_monitoring_tables,
+    create_personal_tables,
+    table_exists,
+)
 from .tables import TableError, day_expression
 
 
@@ -24,9 +30,10 @@ def setup_tiers(cfg: Config) -> dict[str, list[str]]:
     created: dict[str, list[str]] = {}
     for name, tier in resolve_tiers(cfg).items():
         with tier.connect() as conn:
-            created[name] = create_personal_tables(conn)
+            created[name] = create_personal_tables(conn, partitioned=name == "core")
             if name == "main":
                 create_ledger(conn)
+                create_monitoring_tables(conn)
     return created
 
 
@@ -43,8 +50,21 @@ def load_sample_data(
                 f"sample data goes only into empty tables, and these hold rows: {listed}. "
                 "Use a fresh home (PERSYS_HOME=/some/new/folder) to try sample data."
             )
-        rows = sample_data.generate(days, seed, as_of or cfg.today(), cfg.zone)
+        as_of = as_of or cfg.today()
+        rows = sample_data.generate(days, seed, as_of, cfg.zone)
+        _ensure_partitions(cfg, core, as_of - dt.timedelta(days=days + 1), as_of)
         return sample_data.load(core, rows).rows
+
+
+def _ensure_partitions(cfg: Config, core, first: dt.date, last: dt.date) -> None:
+    """Month partitions for the sample days, so the rows land where moves can drop them."""
+    from .planner import months_between
+    from .space import ensure_months
+
+    for table, policy in cfg.tables.items():
+        if table_exists(core, table):
+            ensure_months(core, table, policy, cfg.timezone, months_between(first, last))
+    core.commit()
 
 
 def validate(cfg: Config) -> list[Check]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .forecast import tier_forecasts
 from .postgres import resolve_tiers
 from .schema import table_exists
 from .tables import EMPTY, day_range
@@ -30,13 +30,35 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
                 tables[table][name] = day_range(conn, table, policy, cfg.timezone).as_json()
             if name == "main":
                 doc["ledger"] = recent_ledger(conn)
+                doc["forecast"] = tier_forecasts(conn)
     archive = archive_inventory(cfg)
     doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
-                               "url": archive["url"]}
+                               "url": archive["url"], "stores": archive["stores"]}
     for table in cfg.tables:
         tables[table]["archive"] = archive["tables"].get(table, EMPTY.as_json())
     doc["tables"] = tables
+    doc["lifecycle"] = lifecycle_due(cfg, as_of)
     return doc
+
+
+def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
+    """What the next core→main run would move, and the core bytes it would give back."""
+    from .planner import plan_table
+    from .postgres import resolve_tier
+    from .space import reclaimable_bytes
+
+    core = resolve_tier(cfg, "core")
+    out: dict[str, Any] = {"tables": {}, "due_rows": 0, "reclaimable_bytes": 0}
+    with core.connect(autocommit=True) as conn:
+        for table, policy in cfg.tables.items():
+            plan = plan_table(conn, table, policy, cfg.timezone, as_of)
+            entry = {**plan.as_json(), "reclaimable_bytes": reclaimable_bytes(
+                core, conn, table, plan.rows, plan.cutoff)}
+            entry.pop("table")
+            out["tables"][table] = entry
+            out["due_rows"] += plan.rows
+            out["reclaimable_bytes"] += entry["reclaimable_bytes"]
+    return out
 
 
 def recent_ledger(conn, limit: int = 10) -> list[dict]:
@@ -58,16 +80,11 @@ def recent_ledger(conn, limit: int = 10) -> list[dict]:
 
 
 def archive_inventory(cfg: Config) -> dict[str, Any]:
-    """Files and bytes in the archive store (a folder for now; see lib/archive.py)."""
-    url = cfg.archive_url
-    out: dict[str, Any] = {"url": url, "bytes": 0, "files": 0, "tables": {}}
-    if url.startswith("file://"):
-        root = Path(url[len("file://"):])
-        if root.is_dir():
-            for path in root.rglob("*.parquet"):
-                out["files"] += 1
-                out["bytes"] += path.stat().st_size
-    return out
+    """Files, bytes and days per table from the stores' manifests, and which store holds what
+    (see lib/archive_ops.inventory)."""
+    from .archive_ops import inventory
+
+    return inventory(cfg)
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -80,6 +97,11 @@ def render(doc: dict[str, Any]) -> str:
         lines.append(f"  {name:<8}{_mb(t['bytes']):>12}{quota}")
     a = doc["tiers"]["archive"]
     lines.append(f"  {'archive':<8}{_mb(a['bytes']):>12} in {a['files']} files at {a['url']}")
+    for store in a.get("stores", [])[1:] + [s for s in a.get("stores", [])[:1]
+                                            if not s["reachable"]]:
+        state = (f"{_mb(store['bytes'])} in {store['files']} files" if store["reachable"]
+                 else f"DOWN: {store['error']}")
+        lines.append(f"  {'':<8}{store['role']} {store['url']}: {state}")
     lines += ["", "Tables" + " " * 17 + "core" + " " * 29 + "main" + " " * 29 + "archive"]
     for table, tiers in doc["tables"].items():
         cells = [_cell(tiers.get(t, EMPTY.as_json())) for t in ("core", "main", "archive")]
@@ -87,6 +109,16 @@ def render(doc: dict[str, Any]) -> str:
         nulls = tiers.get("core", {}).get("null_day_rows", 0)
         if nulls:
             lines.append(f"  {'':<20} ({nulls} rows in core have no day and stay there)")
+    if doc.get("forecast"):
+        lines += ["", "Forecast (at the current growth rate)"]
+        for tier, fc in doc["forecast"].items():
+            cells = [f"{line}%: " + ("crossed" if c["already"] else c["date"] or "never")
+                     for line, c in fc["lines"].items()]
+            lines.append(f"  {tier:<8}" + "   ".join(cells))
+    due = doc.get("lifecycle")
+    if due and due["due_rows"]:
+        lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "
+                      f"{_mb(due['reclaimable_bytes'])} of core reclaimable"]
     if doc.get("ledger"):
         lines += ["", "Recent moves"]
         for m in doc["ledger"][:5]:

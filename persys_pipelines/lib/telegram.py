@@ -7,12 +7,33 @@ description, never the URL.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 
 import httpx
 
 API_URL = "https://api.telegram.org"
+_TOKEN_IN_URL = re.compile(r"/bot[^/\s\"]+/")
+
+
+class _RedactBotToken(logging.Filter):
+    """httpx logs every request URL at INFO (`persys -v`, Dagster's captured logs); the bot
+    token is part of Telegram URLs, so it is blanked out of those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub("/bot<redacted>/", str(a)) if "/bot" in str(a) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str) and "/bot" in record.msg:
+            record.msg = _TOKEN_IN_URL.sub("/bot<redacted>/", record.msg)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactBotToken())
 
 
 class TelegramError(Exception):

@@ -15,10 +15,25 @@ from persys_pipelines.definitions import build_definitions
 TABLES = ["daily_projections", "daily_summaries", "health_metrics", "journal_entries",
           "shadow_work", "tasks", "transactions", "voice_messages"]
 
-EXPECTED_ASSETS = sorted([f"core/{t}" for t in TABLES])
-EXPECTED_JOBS: list[str] = []
-EXPECTED_SCHEDULES: list[str] = []
-EXPECTED_SENSORS: list[str] = []
+EXPECTED_ASSETS = sorted([f"core/{t}" for t in TABLES] + ["daily_projection", "daily_summary"]
+                         + ["monitoring/daily_report", "monitoring/daily_uptime",
+                            "monitoring/free_tier_usage"] + ["voice_briefing"])
+EXPECTED_JOBS: list[str] = ["daily_morning_job", "monitoring_daily_job", "voice_briefing_job"]
+EXPECTED_SCHEDULES: list[str] = ["daily_morning_schedule", "monitoring_daily_schedule",
+                                   "voice_briefing_schedule"]
+EXPECTED_SENSORS: list[str] = ["core_quota_sensor", "health_check_sensor",
+                                "run_failure_notify_sensor"]
+
+# the archive tier (issue 4): one monthly asset per table, its job, purge job/schedule, sensor
+EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"archive/{t}" for t in TABLES])
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["archive_monthly", "archive_purge"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["archive_purge_weekly"])
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["archive_due"])
+
+# the lifecycle (issue 3): main/<table> per table, the core→main job and its nightly schedule
+EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"main/{t}" for t in TABLES])
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["lifecycle_core_to_main"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["lifecycle_nightly"])
 
 
 def test_definitions_snapshot(cfg, config_path):

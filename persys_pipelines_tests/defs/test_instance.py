@@ -17,8 +17,9 @@ def probe() -> int:
 
 def test_runs_and_events_land_in_postgres(tmp_path, monkeypatch):
     home = tmp_path / "home"
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("PERSYS_DAGSTER_PG_URL", raising=False)
+    # setenv first so that monkeypatch restores both after prepare_dagster_home changes them
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", "unset")
     try:
         dagster_home = prepare_dagster_home(home)
         assert (dagster_home / "dagster.yaml").exists()

@@ -31,7 +31,10 @@ def test_status_numbers_match_sql(cfg, tier_dsns):
     assert doc["tiers"]["core"]["pct"] == round(
         100 * doc["tiers"]["core"]["bytes"] / (500 * 1024 * 1024), 2)
     assert doc["tiers"]["main"]["quota_bytes"] is None and doc["tiers"]["main"]["pct"] is None
-    assert doc["tiers"]["archive"] == {"bytes": 0, "files": 0, "url": cfg.archive_url}
+    archive = doc["tiers"]["archive"]
+    assert {k: archive[k] for k in ("bytes", "files", "url")} == {
+        "bytes": 0, "files": 0, "url": cfg.archive_url}
+    assert [s["role"] for s in archive["stores"]] == ["primary"]
 
     with psycopg.connect(tier_dsns["core"]) as conn:
         rows, first, last = conn.execute(

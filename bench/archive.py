@@ -1,0 +1,164 @@
+"""Archive one year of journal-like rows with the project's code, against baselines run in the
+same process on the same rows:
+
+    .venv/bin/python bench/archive.py [--rows 333000]
+
+- baseline: COPY (csv) → Arrow (pyarrow's CSV reader) → Parquet zstd (pyarrow defaults);
+- DuckDB's Parquet writer (zstd) on that same Arrow table (size);
+- `pg_dump -Fc` of the same table (size and time, for reference).
+Ours: `export and write` = COPY → typed Arrow → Parquet per month (lib/archive_format.py), and
+the whole verified archive (`archive.archive_due`: export, write, read-back verify, manifest,
+delete from main, ledger). Last lines: archive_size_vs_duckdb, archive_write_vs_copy_arrow,
+archive_vs_copy_arrow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import random
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import duckdb
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+
+from persys_pipelines.lib import archive
+from persys_pipelines.lib import archive_format as fmt
+from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.postgres import connect, ensure_database
+from persys_pipelines.lib.sample_data import JOURNAL_TAGS, WORDS
+from persys_pipelines.lib.schema import create_ledger, create_personal_tables, table_columns
+from persys_pipelines.lib.tables import day_expression
+
+YEAR = dt.date(2023, 1, 1)
+
+
+def rows(n: int, seed: int = 5):
+    rng = random.Random(seed)
+    per_day = n / 365
+    for i in range(n):
+        day = YEAR + dt.timedelta(days=int(i / per_day))
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 70)))
+        yield (uuid.UUID(int=rng.getrandbits(128), version=4), day, rng.randint(1, 10),
+               rng.choice(["Morning pages", "Evening notes", "Reflection", None]),
+               words.capitalize() + ".", rng.sample(JOURNAL_TAGS, rng.randint(0, 3)),
+               dt.datetime.combine(day, dt.time(rng.randint(6, 23), rng.randint(0, 59)),
+                                   dt.UTC))
+
+
+def load(dsn: str, n: int) -> None:
+    with connect(dsn) as conn:
+        create_personal_tables(conn)
+        create_ledger(conn)
+        with conn.cursor() as cur, cur.copy(
+            "copy journal_entries (id, entry_date, mood, title, body, tags, created_at) "
+            "from stdin") as copy:
+            for row in rows(n):
+                copy.write_row(row)
+
+
+def baseline(dsn: str, out: Path):
+    started = time.perf_counter()
+    buf = io.BytesIO()
+    with connect(dsn) as conn, conn.cursor() as cur, cur.copy(
+            "copy (select * from journal_entries) to stdout (format csv, header)") as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    table = pacsv.read_csv(io.BytesIO(buf.getbuffer()),
+                           parse_options=pacsv.ParseOptions(newlines_in_values=True))
+    pq.write_table(table, out, compression="zstd")
+    return time.perf_counter() - started, out.stat().st_size, table
+
+
+def ours_write(cfg, dsn: str) -> tuple[float, int]:
+    """Export and write alone, month by month, as the archive does (no store, no delete)."""
+    policy = cfg.tables["journal_entries"]
+    started = time.perf_counter()
+    size = 0
+    with connect(dsn) as conn:
+        columns = fmt.columns_for(table_columns(conn, "journal_entries"))
+        day = day_expression(conn, "journal_entries", policy, cfg.timezone)
+        for m in range(1, 13):
+            first, last = archive.month_bounds(dt.date(2023, m, 1))
+            from psycopg import sql
+            query = sql.SQL("select {}, {d} from journal_entries where {d} between {a} and {b} "
+                            "order by {d}, entry_date, id").format(
+                sql.SQL(", ").join(c.select() for c in columns), d=day, a=sql.Literal(first),
+                b=sql.Literal(last))
+            data = fmt.export_arrow(conn, "journal_entries", columns, query)
+            size += len(fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level))
+            conn.rollback()
+    return time.perf_counter() - started, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=333_000)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    import pgserver
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.chmod(tmp, 0o755)
+        server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")
+        admin = server.get_uri("postgres")
+        for db in ("bench_main", "bench_core"):
+            ensure_database(admin, db)
+        main_dsn, core_dsn = server.get_uri("bench_main"), server.get_uri("bench_core")
+        load(main_dsn, args.rows)
+        with connect(main_dsn, autocommit=True) as conn:
+            conn.execute("vacuum analyze journal_entries")
+        doc = {"home": str(tmp / "home"), "tiers": {
+            "core": {"dsn": core_dsn}, "main": {"dsn": main_dsn},
+            "archive": {"url": f"file://{tmp}/archive"}},
+            "tables": {"journal_entries": {"day_column": "entry_date", "core_days": 0,
+                                           "main_days": 0}}}
+        (tmp / "persys.yaml").write_text(yaml.safe_dump(doc))
+        cfg = load_config(tmp / "persys.yaml")
+        with connect(core_dsn) as conn:
+            create_personal_tables(conn)
+
+        base_s, base_bytes, arrow_rows = baseline(main_dsn, tmp / "baseline.parquet")
+        started = time.perf_counter()
+        duckdb.sql(f"copy (select * from arrow_rows) to '{tmp}/duck.parquet' "
+                   "(format parquet, compression zstd)")
+        duck_s, duck_bytes = time.perf_counter() - started, (tmp / "duck.parquet").stat().st_size
+        pg_dump = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+        started = time.perf_counter()
+        subprocess.run([str(pg_dump), "-Fc", "-t", "journal_entries", "-f",
+                        str(tmp / "dump.fc"), main_dsn], check=True)
+        dump_s, dump_bytes = time.perf_counter() - started, (tmp / "dump.fc").stat().st_size
+
+        write_s, write_bytes = ours_write(cfg, main_dsn)
+        started = time.perf_counter()
+        results = archive.archive_due(cfg, dt.date(2024, 1, 1))
+        whole_s = time.perf_counter() - started
+        whole_bytes = sum(r.bytes for r in results)
+        assert sum(r.rows for r in results) == args.rows
+        server.cleanup()
+
+    mb = 1024 * 1024
+    print(f"rows: {args.rows:,} journal-like rows over one year")
+    print(f"baseline COPY csv → Arrow → Parquet zstd: {base_s:.2f} s, {base_bytes / mb:.1f} MB")
+    print(f"DuckDB Parquet zstd (same Arrow table): {duck_s:.2f} s, {duck_bytes / mb:.1f} MB")
+    print(f"pg_dump -Fc: {dump_s:.2f} s, {dump_bytes / mb:.1f} MB")
+    print(f"ours export + write (12 monthly files): {write_s:.2f} s, {write_bytes / mb:.1f} MB")
+    print(f"ours whole verified archive (+ read-back, manifest, delete, ledger): {whole_s:.2f} s, "
+          f"{whole_bytes / mb:.1f} MB")
+    print(f"archive_size_vs_duckdb: {whole_bytes / duck_bytes:.3f}")
+    print(f"archive_write_vs_copy_arrow: {write_s / base_s:.3f}")
+    print(f"archive_vs_copy_arrow: {whole_s / base_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()

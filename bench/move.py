@@ -1,0 +1,133 @@
+"""Throughput of one verified core→main move against the physical baseline, a psql pipe.
+
+    .venv/bin/python bench/move.py --rows 1000000
+
+Builds N journal-like rows over 3 years (~300-byte bodies, `text[]` tags, `timestamptz`) in the
+core database of a fresh embedded server (core tables partitioned by month, as `persys setup`
+makes them), then moves one year (a third of the rows):
+  1. baseline: `psql -c "\\copy (select … one year …) to stdout (format binary)" |
+     psql -c "\\copy journal_entries from stdin (format binary)"` into an empty main-shaped
+     table of a third database;
+  2. the project's `moves.move_range` (copy through staging + ON CONFLICT DO NOTHING, verify
+     count and checksum on both sides at once, delete in core, ledger) into main.
+Prints the timings, this process's peak memory (it must not grow with N) and, last,
+`copy_vs_copy_pipe: <ratio>` (copy phase) and `move_vs_copy_pipe: <ratio>` (whole move).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from persys_pipelines.lib import moves  # noqa: E402
+from persys_pipelines.lib.config import TablePolicy  # noqa: E402
+from persys_pipelines.lib.planner import months_between  # noqa: E402
+from persys_pipelines.lib.postgres import PgTier, connect, ensure_database  # noqa: E402
+from persys_pipelines.lib.schema import create_ledger, create_personal_tables  # noqa: E402
+from persys_pipelines.lib.space import ensure_months  # noqa: E402
+
+ZONE = "Europe/London"
+POLICY = TablePolicy(day_column="entry_date", core_days=7)
+FIRST = dt.date(2021, 1, 1)
+DAYS = 3 * 365
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(core_dsn: str, rows: int) -> None:
+    with connect(core_dsn) as conn:
+        create_personal_tables(conn, partitioned=True)
+        ensure_months(conn, "journal_entries", POLICY, ZONE,
+                      months_between(FIRST, FIRST + dt.timedelta(days=DAYS)))
+        conn.execute(
+            """insert into journal_entries (entry_date, mood, title, body, tags, created_at)
+               select %(first)s::date + (g * %(days)s / %(n)s)::int,
+                      1 + g %% 10,
+                      'entry ' || g,
+                      repeat(md5(g::text), 9) || ' ünïcode ✓',
+                      array['work', 'tag ' || (g %% 7)],
+                      %(first)s::timestamptz + (g * %(days)s / %(n)s) * interval '1 day'
+                        + (g %% 86400) * interval '1 second'
+                 from generate_series(0, %(n)s - 1) g""",
+            {"first": FIRST, "days": DAYS, "n": rows},
+        )
+    with connect(core_dsn, autocommit=True) as conn:
+        conn.execute("vacuum analyze journal_entries")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="persys-bench-") as tmp:
+        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+        psql = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+        admin = server.get_uri("postgres")
+        dsns = {}
+        for name in ("core", "main", "pipe"):
+            ensure_database(admin, f"bench_{name}")
+            dsns[name] = server.get_uri(f"bench_{name}")
+        t = time.perf_counter()
+        build(dsns["core"], args.rows)
+        for name in ("main", "pipe"):
+            with connect(dsns[name]) as conn:
+                create_personal_tables(conn)
+                create_ledger(conn)
+        print(f"built {args.rows:,} rows over 3 years in {time.perf_counter() - t:.1f}s")
+
+        year = (dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+        select = ("select * from journal_entries where entry_date between "
+                  f"'{year[0]}' and '{year[1]}'")
+        t = time.perf_counter()
+        out = subprocess.Popen(
+            [str(psql), "-X", "-q", dsns["core"], "-c",
+             f"\\copy ({select}) to stdout (format binary)"], stdout=subprocess.PIPE)
+        into = subprocess.run(
+            [str(psql), "-X", "-q", dsns["pipe"], "-c",
+             "\\copy journal_entries from stdin (format binary)"], stdin=out.stdout,
+            check=True, capture_output=True)
+        out.wait()
+        pipe_s = time.perf_counter() - t
+        with connect(dsns["pipe"]) as conn:
+            piped = conn.execute("select count(*) from journal_entries").fetchone()[0]
+        assert out.returncode == 0 and not into.stderr, into.stderr
+
+        rss_before = peak_rss_mb()
+        core = PgTier("core", dsns["core"], True, None)
+        main_tier = PgTier("main", dsns["main"], True, None)
+        t = time.perf_counter()
+        result = moves.move_range(core, main_tier, moves.MoveRange(
+            "journal_entries", POLICY, ZONE, *year))
+        move_s = time.perf_counter() - t
+        assert result.rows == piped, (result.rows, piped)
+        copy_s = result.seconds["copy"]
+        print(f"rows moved: {result.rows:,} ({result.bytes / 1e6:.1f} MB binary COPY)")
+        print(f"psql pipe: {pipe_s:.2f}s")
+        print(f"move: {move_s:.2f}s = copy {copy_s:.2f}s + verify "
+              f"{result.seconds['verify']:.2f}s + delete {result.seconds['delete']:.2f}s "
+              "+ lock/ledger/schema checks")
+        print(f"peak memory of this process: {peak_rss_mb():.0f} MB "
+              f"(before the move {rss_before:.0f} MB)")
+        print(f"copy_vs_copy_pipe: {pipe_s / copy_s:.2f}")
+        print(f"move_vs_copy_pipe: {pipe_s / move_s:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""`persys archive run|verify|restore|rekey|purge`: the archive tier by hand."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..lib import archive as archive_lib
+from ..lib import archive_ops
+from .common import add_config_arg, iso_date, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("archive", help="archive tier: run, verify, restore, rekey, purge")
+    cmds = p.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
+
+    run = cmds.add_parser("run", help="archive every month older than main_days (main→archive)")
+    add_config_arg(run)
+    run.add_argument("--as-of", type=iso_date, help="run as if today were this date")
+    run.add_argument("--dry-run", action="store_true", help="list the due months only")
+    run.set_defaults(handler=cmd_run)
+
+    verify = cmds.add_parser("verify", help="check sha256 and rows of every file; exit 1 if bad")
+    add_config_arg(verify)
+    verify.add_argument("--sample", type=float, default=100.0, metavar="PCT",
+                        help="check this share of the files (default 100)")
+    verify.set_defaults(handler=cmd_verify)
+
+    restore = cmds.add_parser("restore", help="bring archived days back into main")
+    add_config_arg(restore)
+    restore.add_argument("table")
+    restore.add_argument("--from", dest="first", type=iso_date, required=True)
+    restore.add_argument("--to", dest="last", type=iso_date, required=True)
+    restore.set_defaults(handler=cmd_restore)
+
+    rekey = cmds.add_parser("rekey", help="re-encrypt every file with the newest key")
+    add_config_arg(rekey)
+    rekey.set_defaults(handler=cmd_rekey)
+
+    purge = cmds.add_parser("purge", help="delete files older than delete_days")
+    add_config_arg(purge)
+    purge.add_argument("--as-of", type=iso_date)
+    purge.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    purge.set_defaults(handler=cmd_purge)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    as_of = args.as_of or cfg.today()
+    if args.dry_run:
+        for table in cfg.tables:
+            months = archive_lib.due_months(cfg, table, as_of)
+            if months:
+                print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months))
+        return 0
+    print_months(archive_lib.archive_due(cfg, as_of))
+    return 0
+
+
+def print_months(results: list[archive_lib.MonthResult]) -> None:
+    for r in results:
+        if r.rows:
+            print(f"archived {r.table} {r.month:%Y-%m}: {r.rows:,} rows, {r.bytes:,} bytes "
+                  f"→ {r.store}/{r.key}" + (f" (key {r.key_id})" if r.key_id else ""))
+    if not any(r.rows for r in results):
+        print("archive: nothing due")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    report = archive_ops.verify(load(args), args.sample)
+    for url, why in report.unreachable:
+        print(f"DOWN     {url}: {why}")
+    for uri, why in report.bad:
+        print(f"BAD      {uri}: {why}")
+    for uri in report.missing:
+        print(f"MISSING  {uri}: listed in the manifest, not in the store")
+    for uri in report.orphans:
+        print(f"ORPHAN   {uri}: in no manifest (an interrupted run; its rows are still in "
+              "main; the next archive run removes it)")
+    for uri in report.pending:
+        print(f"PENDING  {uri}: an interrupted run; the next archive run settles it")
+    state = "ok" if report.ok else "PROBLEMS"
+    print(f"verify: {report.checked} files checked, {len(report.bad)} bad, "
+          f"{len(report.missing)} missing, {len(report.orphans)} orphans: {state}")
+    return 0 if report.ok else 1
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    r = archive_ops.restore(load(args), args.table, args.first, args.last)
+    print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
+          f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
+                                          if r.already_in_main else ""))
+    for uri in r.remainders:
+        print(f"  the other days of the file stay archived in {uri}")
+    return 0
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    done = archive_ops.rekey(load(args))
+    for uri in done:
+        print(f"re-encrypted {uri}")
+    print(f"rekey: {len(done)} files re-encrypted")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    items = archive_ops.purge(load(args), args.as_of, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for i in items:
+        print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
+    print(f"purge: {verb} {len(items)} files")
+    return 0

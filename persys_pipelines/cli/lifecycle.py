@@ -1,0 +1,116 @@
+"""`persys lifecycle run`: plan from the data and run the `main/<table>` assets through Dagster.
+
+Recorded in the Dagster instance of DAGSTER_HOME when set (as `persys up` sets it), else in an
+ephemeral one. `--dry-run` only prints the plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+
+from ..lib import lifecycle as lifecycle_lib
+from ..lib.config import Config, find_config_path
+from ..lib.postgres import resolve_tier
+from .common import UserError, add_config_arg, iso_date, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lifecycle", help="move due days between tiers (core→main)")
+    lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
+    run = lsub.add_parser("run", help="plan and run due moves (core→main)")
+    add_config_arg(run)
+    run.add_argument("--as-of", type=iso_date, help="act as if today were this day")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    run.add_argument("--table", action="append",
+                     help="only this table (repeatable; default: every table in persys.yaml)")
+    run.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    as_of = args.as_of or cfg.today()
+    tables = args.table or list(cfg.tables)
+    unknown = [t for t in tables if t not in cfg.tables]
+    if unknown:
+        raise UserError(f"--table {unknown[0]}: not in persys.yaml tables "
+                        f"({', '.join(cfg.tables)})")
+    plans = lifecycle_lib.plan(cfg, resolve_tier(cfg, "core"), as_of, tables)
+    print(f"lifecycle core→main as of {as_of}" + (" (dry run: nothing changes)"
+                                                 if args.dry_run else ""))
+    print_plan(plans)
+    if args.dry_run:
+        return 0
+    due = {t: p for t, p in plans.items() if p.days}
+    if not due:
+        print("nothing is due")
+        return 0
+    results = execute(cfg, args, as_of, due)
+    print_results(results)
+    return 0
+
+
+def print_plan(plans: dict) -> None:
+    print(f"  {'table':<20}{'due days':>9}{'rows':>10}  range (cutoff)")
+    for t, p in plans.items():
+        span = f"{p.first_day}..{p.last_day}" if p.days else "-"
+        print(f"  {t:<20}{len(p.days):>9}{p.rows:>10,}  {span} (< {p.cutoff})")
+
+
+def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) -> dict[str, dict]:
+    """One ranged Dagster run of the due tables' assets; returns materialization metadata."""
+    import warnings
+
+    import dagster as dg
+    from tqdm import tqdm
+
+    from ..defs import lifecycle as lifecycle_defs
+    from ..defs.lifecycle.main import main_key
+    from ..defs.lifecycle.schedules import JOB_NAME, run_request_tags
+    from ..defs.resources import resources
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    config_path = args.config or (str(p.resolve()) if (p := find_config_path()) else None)
+    defs = dg.Definitions.merge(lifecycle_defs.definitions(cfg),
+                                dg.Definitions(resources=resources(config_path)))
+    job = defs.resolve_job_def(JOB_NAME)
+    tags = run_request_tags(cfg, due, as_of)
+    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
+                else dg.DagsterInstance.ephemeral())
+    total = sum(p.rows for p in due.values())
+    # `with instance`: Dagster keeps the instance's state storage in a context variable; left
+    # set, later Definitions in this process would refer to a disposed instance.
+    with instance, tqdm(total=total, unit="rows", unit_scale=True, desc="moving",
+                        leave=False) as bar:
+        lifecycle_lib.set_progress_hook(bar.update)
+        try:
+            result = job.execute_in_process(
+                instance=instance, tags=tags, asset_selection=[main_key(t) for t in due],
+                raise_on_error=False,
+            )
+        finally:
+            lifecycle_lib.set_progress_hook(None)
+    out: dict[str, dict] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        out[mat.asset_key.path[-1]] = {k: v.value for k, v in mat.metadata.items()}
+    if not result.success:
+        errors = [e.message for e in result.all_events if e.is_failure]
+        raise UserError(f"lifecycle run {result.run_id} failed: "
+                        + (errors[-1] if errors else "see the Dagster run log"))
+    return out
+
+
+def print_results(results: dict[str, dict]) -> None:
+    print(f"  {'table':<20}{'days':>6}{'rows':>10}{'moved':>12}{'returned':>12}")
+    for t, m in sorted(results.items()):
+        print(f"  {t:<20}{m['days']:>6}{m['rows']:>10,}{_mb(m['bytes_moved']):>12}"
+              f"{_mb(m['bytes_returned']):>12}")
+        if m.get("space_note"):
+            print(f"  {'':<20}{m['space_note']}")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"

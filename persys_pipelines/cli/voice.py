@@ -1,0 +1,102 @@
+"""`persys voice preview|send|history`: the daily briefing from the command line.
+
+`preview` prints the script and writes the audio (never sends); a day the daily run has not
+summarised yet is computed on the fly. `send` makes the day's briefing (or reuses it) and sends
+it as a Telegram voice note unless that day was already sent. Past days use the local voice
+unless `--allow-paid`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from ..lib.config import Config
+from ..lib.reader import ReaderError
+from ..lib.stores import StoreError
+from ..lib.telegram import TelegramError
+from ..lib.voice import VoiceError, briefing, records
+from .common import UserError, add_config_arg, iso_date, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("voice", help="the spoken daily briefing: preview, send, history")
+    vsub = p.add_subparsers(dest="voice_command", required=True, metavar="ACTION")
+
+    preview = vsub.add_parser("preview", help="print the script and write the audio file")
+    send = vsub.add_parser("send", help="make the briefing and send it to Telegram (once)")
+    for q in (preview, send):
+        add_config_arg(q)
+        q.add_argument("--date", type=iso_date, help="the day (default: yesterday)")
+        q.add_argument("--allow-paid", action="store_true",
+                       help="let a past day use the paid voice (ElevenLabs)")
+    preview.set_defaults(handler=_guarded(run_preview))
+    send.set_defaults(handler=_guarded(run_send))
+
+    history = vsub.add_parser("history", help="the latest briefings: engine, length, sent")
+    add_config_arg(history)
+    history.add_argument("--limit", type=int, default=30)
+    history.set_defaults(handler=_guarded(run_history))
+
+
+def _guarded(handler):
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (VoiceError, ReaderError, StoreError, TelegramError) as exc:
+            raise UserError(str(exc)) from None
+    return run
+
+
+def default_day(cfg: Config, args: argparse.Namespace) -> dt.date:
+    return args.date or cfg.today() - dt.timedelta(days=1)
+
+
+def show(b: briefing.Briefing) -> None:
+    print(b.script.text)
+    print()
+    engine = f"{b.engine} ({b.voice})" + (", stored audio reused" if b.reused else "")
+    print(f"{b.day}: {engine}, {b.audio.duration_s:.1f} s, {len(b.script.text)} characters")
+    for note in b.notes:
+        print(f"note: {note}")
+    print(f"audio: {b.uri}")
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    day = default_day(cfg, args)
+    show(briefing.produce(cfg, day, allow_paid=args.allow_paid, compute_missing=True))
+    return 0
+
+
+def run_send(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    day = default_day(cfg, args)
+    if briefing.telegram_client(cfg) is None:
+        raise UserError("telegram.token and telegram.chat_id are not set in persys.yaml; set "
+                        "them (token: env:TELEGRAM_BOT_TOKEN) to send voice notes")
+    done = records.find(cfg, day)
+    if done is not None and done.sent:
+        print(f"{day}: already sent (message {done.telegram_message_id}); nothing to do")
+        return 0
+    b = briefing.produce(cfg, day, allow_paid=args.allow_paid, compute_missing=True)
+    show(b)
+    result = briefing.send(cfg, day, b)
+    print(f"telegram: {result.status}" + (f" (message {result.message_id})"
+                                          if result.message_id else ""))
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    rows = records.history(cfg, args.limit)
+    if not rows:
+        print("no briefings yet: try `persys voice preview`")
+        return 0
+    print(f"{'day':<10}  {'engine':<10}  {'seconds':>7}  {'chars':>5}  {'sent':<16}  tier  uri")
+    for r in rows:
+        sent = f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "-"
+        seconds = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
+        print(f"{r.day}  {r.engine:<10}  {seconds:>7}  {r.characters:>5}  {sent:<16}  "
+              f"{r.tier:<4}  {r.uri or '-'}")
+    return 0

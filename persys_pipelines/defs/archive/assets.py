@@ -1,0 +1,93 @@
+"""`archive/<table>`: month M of the table lives in the archive as verified Parquet files.
+
+Depends on `main/<table>` for the days of the month (the month's daily partitions). A ranged
+run archives every month of its window; which rows are due comes from main's data.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from ...lib import archive, archive_ops
+from ...lib.config import Config
+from ..lifecycle.main import run_as_of
+from ..partitions import monthly
+from ..resources import PersysConfigResource, PostgresTierResource
+
+JOB_NAME = "archive_monthly"
+CHECK_NAME = "archive_files_verified"
+
+
+def archive_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["archive", table])
+
+
+def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
+    key = archive_key(table)
+    policy = cfg.tables[table]
+
+    @dg.asset(
+        key=key,
+        group_name="archive",
+        kinds={"parquet"},
+        partitions_def=monthly(cfg),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetDep(dg.AssetKey(["main", table]),
+                          partition_mapping=dg.TimeWindowPartitionMapping())],
+        description=(f"{table} months older than {policy.main_days} days as Parquet (zstd) in "
+                     "the archive store: verified read-back, manifest, then deleted from main."),
+        check_specs=[dg.AssetCheckSpec(
+            CHECK_NAME, asset=key,
+            description="Each new file downloads, decrypts, matches its sha256 and row count.")],
+    )
+    def _archive(context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
+                 main: PostgresTierResource) -> dg.MaterializeResult:
+        run_cfg = persys_config.load()
+        as_of = run_as_of(context, run_cfg)
+        window = context.partition_time_window
+        stores = archive.archive_stores(run_cfg)
+        if stores.primary_error:
+            context.log.warning(f"primary archive store down, using {stores.active.url}: "
+                                f"{stores.primary_error}")
+        tier = main.handle()
+        results = []
+        month = window.start.date()
+        while month < window.end.date():
+            results.append(archive.archive_month(run_cfg, table, month, as_of=as_of,
+                                                 stores=stores, run_id=context.run_id,
+                                                 tier=tier))
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        new = [r for r in results if r.key]
+        ring = archive.keyring(run_cfg)
+        doc = archive.read_manifest(stores.active, table)
+        entries = {e["key"]: e for e in doc["files"]}
+        problems = {r.key: archive_ops.check_file(stores.active, ring, entries[r.key])
+                    for r in new}
+        bad = {k: why for k, why in problems.items() if why}
+        return dg.MaterializeResult(
+            metadata={
+                "as_of": dg.MetadataValue.text(as_of.isoformat()),
+                "rows": dg.MetadataValue.int(sum(r.rows for r in results)),
+                "bytes": dg.MetadataValue.int(sum(r.bytes for r in new)),
+                "files": dg.MetadataValue.json([stores.active.uri(r.key) for r in new]),
+                "store": dg.MetadataValue.text(stores.active.url),
+                "failover": dg.MetadataValue.bool(stores.active is not stores.primary),
+            },
+            check_results=[dg.AssetCheckResult(
+                check_name=CHECK_NAME, passed=not bad,
+                metadata={"files_checked": dg.MetadataValue.int(len(new)),
+                          "bad": dg.MetadataValue.json(bad)})],
+        )
+
+    return _archive
+
+
+def archive_assets(cfg: Config) -> list[dg.AssetsDefinition]:
+    return [archive_asset(cfg, t) for t, p in cfg.tables.items() if p.main_days is not None]
+
+
+def archive_job(cfg: Config) -> "dg.UnresolvedAssetJobDefinition":
+    keys = [archive_key(t) for t, p in cfg.tables.items() if p.main_days is not None]
+    return dg.define_asset_job(
+        JOB_NAME, selection=dg.AssetSelection.assets(*keys), partitions_def=monthly(cfg),
+        description="Archive due months of a table from main into Parquet files.")

@@ -1,0 +1,119 @@
+"""`daily_summary` and `daily_projection`: daily partitions, ranged single-run backfills.
+
+Each run computes every day of `context.partition_time_window` at once (one read per raw table
+through the cross-tier reader) and replaces those days idempotently, so a three-year backfill is
+one run, and re-running any range gives the same rows.
+"""
+
+import datetime as dt
+import time
+
+import dagster as dg
+
+from ...lib import charts, projection, summary
+from ...lib.config import Config
+from ..partitions import daily
+from ..resources import PersysConfigResource
+
+# A chart costs ~0.17 s; ranges longer than this render only their last day's chart.
+CHART_EVERY_DAY_MAX = 31
+
+
+def window_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of the run's partition range."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - dt.timedelta(days=1)).date()
+
+
+def summary_asset(cfg: Config) -> dg.AssetsDefinition:
+    raw = [dg.AssetKey(["core", t]) for t in summary.RAW_TABLES if t in cfg.tables]
+
+    @dg.asset(
+        name="daily_summary",
+        group_name="daily",
+        kinds={"postgres"},
+        partitions_def=daily(cfg),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=raw,
+        description="What each day held: health, tasks, money vs budget, mood, shadow work, "
+        "and a short text. Rows in daily_summaries (written to core, read from any tier).",
+    )
+    def daily_summary(
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+    ) -> dg.MaterializeResult:
+        cfg = persys_config.load()
+        first, last = window_days(context)
+        started = time.perf_counter()
+        raw_rows = summary.read_raw(cfg, first, last)
+        days = summary.compute(cfg, first, last, raw_rows)
+        written = summary.store(cfg, first, last, days)
+        context.log.info(f"summaries {first}..{last}: {written} in "
+                         f"{time.perf_counter() - started:.1f} s")
+        empty = sum(1 for d in days if d.summary_text.endswith(summary.NO_DATA))
+        return dg.MaterializeResult(metadata={
+            "first_day": first.isoformat(),
+            "last_day": last.isoformat(),
+            "days": len(days),
+            "days_without_data": empty,
+            "raw_rows_read": dg.JsonMetadataValue(raw_rows.counts()),
+            "removed_from_main": written["removed_main"],
+            "last_day_summary": dg.MarkdownMetadataValue(days[-1].summary_text),
+        })
+
+    return daily_summary
+
+
+def projection_asset(cfg: Config) -> dg.AssetsDefinition:
+    window = cfg.daily.projection_window_days
+
+    @dg.asset(
+        name="daily_projection",
+        group_name="daily",
+        kinds={"python", "matplotlib"},
+        partitions_def=daily(cfg),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetDep(
+            "daily_summary",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(window - 1), allow_nonexistent_upstream_partitions=True
+            ),
+        )],
+        description=f"Trends of the trailing {window} days of daily_summary with 95% bands, "
+        "month-end spend vs budget, and a chart per day (<home>/charts/<yyyy>/<mm>/<day>.png).",
+    )
+    def daily_projection(
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+    ) -> dg.MaterializeResult:
+        cfg = persys_config.load()
+        first, last = window_days(context)
+        series = projection.read_series(cfg, first, last)
+        rows = projection.project(cfg, series, first, last)
+        to_draw = rows if len(rows) <= CHART_EVERY_DAY_MAX else rows[-1:]
+        drawn = {day: charts.render(cfg, day, series, p) for day, _, p in to_draw}
+        projection.store(cfg, first, last, rows, {d: p.as_uri() for d, p in drawn.items()})
+        last_chart = drawn[last]
+        image = dg.MarkdownMetadataValue(
+            f"{rows[-1][2]['text']}\n\n{charts.markdown_image(last_chart, f'projection {last}')}"
+        )
+        metadata: dict = {
+            "first_day": first.isoformat(),
+            "last_day": last.isoformat(),
+            "days": len(rows),
+            "window_days": window,
+            "charts_rendered": len(drawn) if len(drawn) == len(rows) else
+            f"{len(drawn)} (last day only: ranges over {CHART_EVERY_DAY_MAX} days skip the "
+            "others; run a day's partition to draw its chart)",
+            "chart_path": dg.PathMetadataValue(str(last_chart)),
+            "last_day_projection": dg.JsonMetadataValue(rows[-1][2]),
+        }
+        if len(rows) <= CHART_EVERY_DAY_MAX:
+            metadata["chart"] = image
+        else:
+            # Metadata repeats on every partition's event: a long range gets the image once.
+            context.log_event(dg.AssetObservation(
+                asset_key=context.asset_key, partition=last.isoformat(),
+                metadata={"chart": image, "chart_path": dg.PathMetadataValue(str(last_chart))},
+            ))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return daily_projection

@@ -1,0 +1,111 @@
+"""`main/<table>`: day D of the table lives in the main tier. One factory, one asset per table.
+
+A ranged run (`BackfillPolicy.single_run()`) moves every due day of its partition window in one
+go; which days are due comes from core's data (lib/planner.py), not from partition status. The
+first partition also stands for every older day, and the last one for everything up to the
+cutoff, so data from before `start_date` or an `as_of` beyond today is never stranded.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from ...lib import lifecycle
+from ...lib.config import Config
+from ..partitions import daily
+from ..resources import PersysConfigResource, PostgresTierResource
+
+AS_OF_TAG = "persys/as_of"  # the day the run acts as of (`persys lifecycle run --as-of`)
+CHECK_NAME = "moved_range_left_core"
+
+
+def main_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["main", table])
+
+
+def run_as_of(context: dg.AssetExecutionContext, cfg: Config) -> dt.date:
+    tag = context.run.tags.get(AS_OF_TAG)
+    return dt.date.fromisoformat(tag) if tag else cfg.today()
+
+
+def window_days(
+    context: dg.AssetExecutionContext, partitions: dg.DailyPartitionsDefinition
+) -> tuple[dt.date | None, dt.date | None]:
+    """The run's partition window as days; None at the ends of the partitions definition."""
+    keys = context.partition_key_range
+    window = context.partition_time_window
+    first = None if keys.start == partitions.get_first_partition_key() else window.start.date()
+    last_key = partitions.get_last_partition_key()
+    last = None if keys.end == last_key else (window.end - dt.timedelta(days=1)).date()
+    return first, last
+
+
+def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
+    key = main_key(table)
+    partitions = daily(cfg)
+    policy = cfg.tables[table]
+
+    @dg.asset(
+        key=key,
+        group_name="main",
+        kinds={"postgres"},
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetKey(["core", table])],
+        description=(f"{table} days older than {policy.core_days} days, moved from core to main "
+                     "(copy, verify count and checksum, delete in core, ledger)."),
+        check_specs=[dg.AssetCheckSpec(
+            CHECK_NAME, asset=key, blocking=True,
+            description="No row of the moved day range is left in core.")],
+    )
+    def _move(
+        context: dg.AssetExecutionContext,
+        persys_config: PersysConfigResource,
+        core: PostgresTierResource,
+        main: PostgresTierResource,
+    ) -> dg.MaterializeResult:
+        run_cfg = persys_config.load()
+        as_of = run_as_of(context, run_cfg)
+        first, last = window_days(context, partitions)
+        core_tier = core.handle()
+        run = lifecycle.run_table(
+            run_cfg, core_tier, main.handle(), table, as_of, first=first, last=last,
+            run_id=context.run.run_id, progress=lifecycle.progress_hook(),
+        )
+        plan = run.plan
+        left = lifecycle.remaining_in_core(run_cfg, core_tier, table, plan.first_day,
+                                           plan.last_day) if plan.days else None
+        context.log.info(f"{table}: {run.days} days, {run.rows} rows moved, "
+                         f"{run.bytes_returned} bytes returned")
+        space_note = run.space.note if run.space else ""
+        metadata = {
+            "as_of": dg.MetadataValue.text(as_of.isoformat()),
+            "days": dg.MetadataValue.int(run.days),
+            "first_day": dg.MetadataValue.text(str(plan.first_day or "")),
+            "last_day": dg.MetadataValue.text(str(plan.last_day or "")),
+            "rows": dg.MetadataValue.int(run.rows),
+            "bytes_moved": dg.MetadataValue.int(run.bytes_moved),
+            "bytes_returned": dg.MetadataValue.int(run.bytes_returned),
+            "checksum": dg.MetadataValue.text(run.checksum),
+            "partitions_dropped": dg.MetadataValue.int(len(run.space.dropped) if run.space else 0),
+        }
+        if space_note:
+            metadata["space_note"] = dg.MetadataValue.text(space_note)
+        check = dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            passed=left is None or left.rows == 0,
+            metadata={
+                "rows_moved": dg.MetadataValue.int(run.rows),
+                "rows_left_in_core": dg.MetadataValue.int(left.rows if left else 0),
+                "checksum_moved": dg.MetadataValue.text(run.checksum),
+                "checksum_left_in_core": dg.MetadataValue.text(left.text if left else "0:0"),
+            },
+        )
+        return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+    return _move
+
+
+def main_assets(cfg: Config) -> list[dg.AssetsDefinition]:
+    return [main_asset(cfg, table) for table in cfg.tables]

@@ -1,0 +1,72 @@
+"""The core→main job and its nightly schedule: one run per night for all tables, covering
+only the range of days that is due (asked of core's data at evaluation time)."""
+
+
+import datetime as dt
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ...lib import lifecycle
+from ...lib.config import Config
+from ..partitions import daily
+from ..resources import PersysConfigResource, PostgresTierResource
+from .main import AS_OF_TAG, main_key
+
+JOB_NAME = "lifecycle_core_to_main"
+SCHEDULE_NAME = "lifecycle_nightly"
+NIGHTLY_CRON = "30 2 * * *"  # 02:30 local: after midnight, before the morning summaries
+
+
+def lifecycle_job(cfg: Config) -> UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.assets(*[main_key(t) for t in cfg.tables]),
+        description="Move due days of every table from core to main (ranged, one run).",
+    )
+
+
+def run_request_tags(cfg: Config, plans: dict[str, lifecycle.planner.TablePlan],
+                     as_of: dt.date) -> dict[str, str] | None:
+    """Partition-range tags covering exactly the due days (clamped to the partitions), or None
+    when nothing is due."""
+    due = [p for p in plans.values() if p.days]
+    if not due:
+        return None
+    partitions = daily(cfg)
+    first_key, last_key = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    start = max(min(p.first_day for p in due).isoformat(), first_key)
+    end = min(max(p.last_day for p in due).isoformat(), last_key)
+    end = max(end, start)
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
+            AS_OF_TAG: as_of.isoformat()}
+
+
+def nightly_schedule(cfg: Config, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=SCHEDULE_NAME,
+        job=job,
+        cron_schedule=NIGHTLY_CRON,
+        execution_timezone=cfg.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Nightly: plan from core's data, one ranged run for all due days.",
+    )
+    def _nightly(context: dg.ScheduleEvaluationContext, persys_config: PersysConfigResource,
+                 core: PostgresTierResource):
+        run_cfg = persys_config.load()
+        as_of = context.scheduled_execution_time.astimezone(run_cfg.zone).date()
+        plans = lifecycle.plan(run_cfg, core.handle(), as_of)
+        tags = run_request_tags(run_cfg, plans, as_of)
+        if tags is None:
+            return dg.SkipReason(f"nothing due in core as of {as_of}")
+        return dg.RunRequest(
+            run_key=f"lifecycle-{as_of.isoformat()}",
+            tags=tags,
+            asset_selection=[main_key(t) for t, p in plans.items() if p.days],
+        )
+
+    return _nightly

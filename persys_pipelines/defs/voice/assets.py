@@ -1,0 +1,68 @@
+"""`voice_briefing` [daily]: the spoken briefing of each day from its summary and projection.
+
+A ranged backfill is one run (`BackfillPolicy.single_run()`) that makes every day of the range
+with the local voice (past days never use the paid voice unless voice.allow_paid_backfill) and
+sends nothing; a run for yesterday or today also sends the Telegram voice note, once.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from ...lib.config import Config
+from ...lib.voice import briefing
+from ..partitions import daily
+from ..resources import PersysConfigResource
+
+
+def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="voice_briefing",
+        group_name="daily",
+        kinds={"audio"},
+        partitions_def=daily(cfg),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetKey("daily_summary"), dg.AssetKey("daily_projection")],
+        description="A 60–90 s spoken briefing of the day (eSpeak NG, or ElevenLabs behind a "
+        "credit guard) as OGG/Opus under voice/<yyyy>/<mm>/, a voice_messages row, and one "
+        "Telegram voice note for the current day.",
+    )
+    def voice_briefing(
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+    ) -> dg.MaterializeResult:
+        cfg = persys_config.load()
+        window = context.partition_time_window
+        first, last = window.start.date(), (window.end - dt.timedelta(days=1)).date()
+        made: list[briefing.Briefing] = []
+        sent: list[str] = []
+        day = first
+        while day <= last:
+            b = briefing.produce(cfg, day)
+            made.append(b)
+            for note in b.notes:
+                context.log.warning(note)
+            if cfg.voice.send_telegram and briefing.is_current(cfg, day):
+                result = briefing.send(cfg, day, b)
+                sent.append(f"{day}: {result.status}")
+                context.log.info(f"Telegram {day}: {result.status} {result.detail}".strip())
+            day += dt.timedelta(days=1)
+        b = made[-1]
+        metadata: dict = {
+            "days": len(made),
+            "engine": b.engine,
+            "voice": b.voice,
+            "duration_s": b.audio.duration_s,
+            "characters": len(b.script.text),
+            "uri": dg.MetadataValue.path(b.uri),
+            "script": dg.MetadataValue.md(b.script.text),
+            "telegram": ", ".join(sent) or "not sent (backfill or not configured)",
+        }
+        if b.notes:
+            metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in b.notes))
+        if len(made) > 1:
+            metadata["engines"] = {e: sum(m.engine == e for m in made) for e in
+                                   sorted({m.engine for m in made})}
+            metadata["total_duration_s"] = round(sum(m.audio.duration_s for m in made), 1)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return voice_briefing

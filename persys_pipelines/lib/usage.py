@@ -1,0 +1,68 @@
+"""Tier usage over time: measured as the provider bills it, kept in main's `persys_usage`.
+
+The history is what the forecast and the report's chart are drawn from; the quota sensor adds a
+sample every tick, `persys status` reads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import psycopg
+
+from .config import Config
+from .postgres import PgTier, resolve_tier
+from .schema import create_monitoring_tables, table_exists
+
+
+@dataclass(frozen=True)
+class Usage:
+    tier: str
+    bytes: int
+    quota_bytes: int | None
+    at: dt.datetime
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.bytes / self.quota_bytes if self.quota_bytes else None
+
+    def as_json(self) -> dict:
+        return {"tier": self.tier, "bytes": self.bytes, "quota_bytes": self.quota_bytes,
+                "pct": None if self.pct is None else round(self.pct, 2),
+                "at": self.at.isoformat()}
+
+
+def measure(tier: PgTier, at: dt.datetime | None = None) -> Usage:
+    """What the provider bills for this tier right now (see PgTier.size_bytes)."""
+    return Usage(tier.name, tier.size_bytes(), tier.quota_bytes,
+                 at or dt.datetime.now(dt.UTC))
+
+
+def measure_all(cfg: Config, at: dt.datetime | None = None) -> list[Usage]:
+    at = at or dt.datetime.now(dt.UTC)
+    return [measure(resolve_tier(cfg, name), at) for name in ("core", "main")]
+
+
+def record(conn: psycopg.Connection, samples: list[Usage]) -> None:
+    """Append samples to the history (a repeated (tier, at) is ignored)."""
+    create_monitoring_tables(conn)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into persys_usage (at, tier, bytes, quota_bytes) values (%s, %s, %s, %s) "
+            "on conflict do nothing",
+            [(s.at, s.tier, s.bytes, s.quota_bytes) for s in samples],
+        )
+    conn.commit()
+
+
+def history(conn: psycopg.Connection, tier: str, since: dt.datetime | None = None) -> list[Usage]:
+    """Samples of one tier, oldest first."""
+    if not table_exists(conn, "persys_usage"):
+        return []
+    rows = conn.execute(
+        "select at, bytes, quota_bytes from persys_usage where tier = %s and at >= %s "
+        "order by at",
+        (tier, since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)),
+    ).fetchall()
+    return [Usage(tier, int(b), None if q is None else int(q), at) for at, b, q in rows]

@@ -1,0 +1,234 @@
+"""One day's briefing end to end: read → script → voice → store → record → (send once).
+
+Shared by the `voice_briefing` asset and `persys voice`. Choosing the voice:
+- `voice.engine: local` → eSpeak NG;
+- `voice.engine: elevenlabs` → the credit guard first. Over budget (or a 401 quota_exceeded):
+  `on_over_budget: refuse` raises; `fallback_local` speaks with eSpeak NG and the briefing says
+  so in its second sentence. Past days (before yesterday) use the local voice unless
+  `allow_paid` / `voice.allow_paid_backfill`. A re-run whose script is unchanged reuses the
+  stored ElevenLabs audio instead of paying for it again.
+Files: `voice/<yyyy>/<mm>/<yyyy-mm-dd>.<ogg|mp3>` (+ `.txt`, the script) in `voice.store_url`
+(default `file://<home>`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from .. import reader
+from ..config import Config
+from ..stores import Store, open_store
+from ..telegram import TelegramClient
+from . import VoiceError, records, script, tts_local
+from .audio import Audio
+from .records import VoiceRecord
+from .tts_elevenlabs import CreditRefused, ElevenLabsEngine, QuotaExceeded
+
+log = logging.getLogger(__name__)
+SECTIONS = ("health", "productivity", "finance", "mood", "shadow_work")
+FALLBACK_NOTES = {
+    "budget": "Today you hear the built-in voice, because the ElevenLabs voice would have "
+              "gone over this month's character budget.",
+    "quota": "Today you hear the built-in voice, because ElevenLabs has no credits left "
+             "this month.",
+}
+
+
+@dataclass
+class Briefing:
+    day: dt.date
+    script: script.Script
+    engine: str  # "local" or "elevenlabs": the voice actually used
+    voice: str
+    audio: Audio
+    uri: str
+    caption: str
+    notes: list[str] = field(default_factory=list)  # why the voice differs from the config
+    reused: bool = False  # stored paid audio reused, nothing spent
+
+
+@dataclass(frozen=True)
+class Sent:
+    status: str  # "sent", "already sent", "not configured", "skipped"
+    message_id: int | None = None
+    detail: str = ""
+
+
+def audio_key(day: dt.date, extension: str) -> str:
+    return f"voice/{day:%Y}/{day:%m}/{day.isoformat()}.{extension}"
+
+
+def store_for(cfg: Config) -> Store:
+    a = cfg.tiers.archive
+    url = cfg.voice.store_url or f"file://{cfg.home}"
+    if not url.startswith("s3://"):
+        return open_store(url)
+    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
+    return open_store(url, endpoint_url=a.endpoint_url, region=a.region,
+                      access_key_id=secret(a.access_key_id),
+                      secret_access_key=secret(a.secret_access_key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the day
+
+
+def load_day(cfg: Config, day: dt.date) -> tuple[dict | None, dict | None]:
+    """The stored summary (sections + summary_text) and projection of `day`, any tier."""
+    summaries = reader.read(cfg, "daily_summaries", day, day)
+    summary = None
+    if len(summaries):
+        row = summaries.iloc[0]
+        summary = {k: row[k] for k in (*SECTIONS, "summary_text") if k in summaries.columns}
+    projections = reader.read(cfg, "daily_projections", day, day)
+    projection = None
+    if len(projections) and "projections" in projections.columns:
+        value = projections.iloc[0]["projections"]
+        projection = value if isinstance(value, Mapping) else None
+    return summary, projection
+
+
+def compute_day(cfg: Config, day: dt.date) -> tuple[dict, dict | None]:
+    """Summary and projection computed now without storing them (preview of a day the daily
+    run has not reached)."""
+    from .. import projection as projection_lib
+    from .. import summary as summary_lib
+
+    s = summary_lib.compute(cfg, day, day)[0]
+    summary = {k: getattr(s, k) for k in (*SECTIONS, "summary_text")}
+    projected = projection_lib.project(cfg, projection_lib.read_series(cfg, day, day), day, day)
+    return summary, (projected[0][2] if projected else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Making it
+
+
+def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_missing: bool = False,
+            today: dt.date | None = None, httpx_client: httpx.Client | None = None) -> Briefing:
+    """Make (or remake) the day's audio, store it and record it; nothing is sent."""
+    summary, projection = load_day(cfg, day)
+    if summary is None:
+        if not compute_missing:
+            raise VoiceError(f"no daily summary stored for {day}; materialize daily_summary "
+                             f"partition {day} first (or preview it: persys voice preview "
+                             f"--date {day})")
+        summary, projection = compute_day(cfg, day)
+    v = cfg.voice
+    currency = cfg.daily.currency
+
+    def make(note: str | None = None) -> script.Script:
+        return script.build(day, summary, projection, currency=currency,
+                            target_seconds=v.target_seconds,
+                            words_per_minute=v.local.words_per_minute, note=note)
+
+    text = make()
+    notes: list[str] = []
+    store = store_for(cfg)
+    audio: Audio | None = None
+    engine, voice, reused = "local", v.local.voice, False
+    if v.engine == "elevenlabs":
+        today = today or cfg.today()
+        if day < today - dt.timedelta(days=1) and not (allow_paid or v.allow_paid_backfill):
+            notes.append(f"{day} is a past day: the local voice was used instead of ElevenLabs "
+                         "(pass --allow-paid or set voice.allow_paid_backfill to pay for it)")
+        else:
+            audio = _reuse(cfg, store, day, text.text)
+            if audio is not None:
+                engine, voice, reused = "elevenlabs", v.elevenlabs.voice_id, True
+            else:
+                try:
+                    audio = _elevenlabs(cfg, text.text, httpx_client)
+                    engine, voice = "elevenlabs", v.elevenlabs.voice_id
+                except (CreditRefused, QuotaExceeded) as exc:
+                    if v.on_over_budget == "refuse":
+                        raise
+                    kind = "quota" if isinstance(exc, QuotaExceeded) else "budget"
+                    notes.append(f"{exc}; fell back to the local voice "
+                                 "(voice.on_over_budget: fallback_local)")
+                    log.warning("voice briefing %s: %s", day, notes[-1])
+                    text = make(FALLBACK_NOTES[kind])
+    if audio is None:
+        audio = tts_local.synthesize(text.text, voice=v.local.voice,
+                                     words_per_minute=v.local.words_per_minute)
+    key = audio_key(day, audio.extension)
+    store.put(key, audio.data)
+    store.put(audio_key(day, "txt"), text.text.encode("utf-8"))
+    records.save(cfg, VoiceRecord(day=day, engine=engine, voice=voice,
+                                  characters=len(text.text), duration_s=audio.duration_s,
+                                  uri=store.uri(key), sha256=audio.sha256))
+    caption = str(summary.get("summary_text") or "") or text.text
+    return Briefing(day=day, script=text, engine=engine, voice=voice, audio=audio,
+                    uri=store.uri(key), caption=caption, notes=notes, reused=reused)
+
+
+def _elevenlabs(cfg: Config, text: str, httpx_client: httpx.Client | None) -> Audio:
+    engine = ElevenLabsEngine(cfg.voice.elevenlabs, budget=cfg.voice.monthly_character_budget,
+                              httpx_client=httpx_client)
+    credits = engine.check(len(text))
+    log.info("ElevenLabs credit guard: %d characters fit (%d of %d remain)", len(text),
+             credits.remaining, credits.allowed)
+    return engine.synthesize(text)
+
+
+def _reuse(cfg: Config, store: Store, day: dt.date, text: str) -> Audio | None:
+    """The stored ElevenLabs audio of `day` when its script is exactly `text` (no new spend)."""
+    rec = records.find(cfg, day)
+    if rec is None or rec.engine != "elevenlabs" or not rec.uri:
+        return None
+    extension = rec.uri.rsplit(".", 1)[-1]
+    txt = audio_key(day, "txt")
+    if not (store.exists(txt) and store.exists(audio_key(day, extension))):
+        return None
+    if store.get(txt).decode("utf-8") != text:
+        return None
+    data = store.get(audio_key(day, extension))
+    audio = Audio(data, extension, float(rec.duration_s or 0))
+    return audio if audio.sha256 == rec.sha256 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending it
+
+
+def telegram_client(cfg: Config, **kwargs) -> TelegramClient | None:
+    t = cfg.telegram
+    if t.token is None or not t.chat_id:
+        return None
+    return TelegramClient(t.token.get_secret_value(), t.chat_id, base_url=t.base_url, **kwargs)
+
+
+def send(cfg: Config, day: dt.date, briefing: Briefing | None = None, *,
+         client: TelegramClient | None = None) -> Sent:
+    """Send the day's stored briefing as a voice note, at most once per day (both tiers)."""
+    client = client or telegram_client(cfg)
+    if client is None:
+        return Sent("not configured", detail="set telegram.token and telegram.chat_id to send")
+    with records.sending(cfg, day) as rec:
+        if rec is None:
+            done = records.find(cfg, day)
+            return Sent("already sent", done.telegram_message_id if done else None,
+                        detail=f"sent at {done.sent_at:%Y-%m-%d %H:%M}" if done and done.sent_at
+                        else "")
+        if briefing is not None:
+            data, caption = briefing.audio.data, briefing.caption
+        else:
+            key = audio_key(day, (rec.uri or ".ogg").rsplit(".", 1)[-1])
+            data, caption = store_for(cfg).get(key), ""
+            summary, _ = load_day(cfg, day)
+            caption = str((summary or {}).get("summary_text") or "")
+        extension = "mp3" if data[:4] != b"OggS" else "ogg"
+        message_id = client.send_voice(data, caption=caption, duration_s=rec.duration_s,
+                                       filename=f"briefing-{day.isoformat()}.{extension}")
+        records.mark_sent(cfg, rec, message_id)
+    return Sent("sent", message_id)
+
+
+def is_current(cfg: Config, day: dt.date, today: dt.date | None = None) -> bool:
+    """Yesterday or today: the days a morning run sends (backfills never message anyone)."""
+    return day >= (today or cfg.today()) - dt.timedelta(days=1)

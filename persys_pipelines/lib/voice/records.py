@@ -1,0 +1,140 @@
+"""`voice_messages`: one row per day, kept in whichever tier holds it (core, later main).
+
+A new row is written in core. A re-run updates the row where it lives (so a day that moved to
+main is not duplicated into core) and keeps `sent_at` / `telegram_message_id`. Sending is
+claimed first: `claim_send` sets `sent_at` under an advisory lock only if neither tier shows the
+day as sent, so two runs racing, or a re-run, never send a second message (at most once; a
+failed send releases the claim).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from psycopg.rows import dict_row
+
+from ..config import Config
+from ..postgres import PgTier, resolve_tier
+from ..schema import table_exists
+from . import VoiceError
+
+TABLE = "voice_messages"
+COLUMNS = ("day", "engine", "voice", "characters", "duration_s", "uri", "sha256", "sent_at",
+           "telegram_message_id")
+LOCK_NAMESPACE = 7_460_001  # pg_advisory_lock(namespace, day number): one sender per day
+
+
+@dataclass(frozen=True)
+class VoiceRecord:
+    day: dt.date
+    engine: str
+    voice: str | None
+    characters: int
+    duration_s: float | None
+    uri: str | None
+    sha256: str | None
+    sent_at: dt.datetime | None = None
+    telegram_message_id: int | None = None
+    tier: str = "core"
+
+    @property
+    def sent(self) -> bool:
+        return self.sent_at is not None or self.telegram_message_id is not None
+
+
+def _tiers(cfg: Config) -> list[PgTier]:
+    return [resolve_tier(cfg, "core"), resolve_tier(cfg, "main")]
+
+
+def find(cfg: Config, day: dt.date) -> VoiceRecord | None:
+    """The day's row from core, else main."""
+    for tier in _tiers(cfg):
+        with tier.connect() as conn:
+            if not table_exists(conn, TABLE):
+                continue
+            row = conn.cursor(row_factory=dict_row).execute(
+                f"select {', '.join(COLUMNS)} from {TABLE} where day = %s", (day,)).fetchone()
+        if row:
+            return VoiceRecord(**row, tier=tier.name)
+    return None
+
+
+def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
+    """Insert or update the day's row (audio fields only; sending state is kept)."""
+    existing = find(cfg, rec.day)
+    tier = resolve_tier(cfg, existing.tier if existing else "core")
+    values = (rec.engine, rec.voice, rec.characters, rec.duration_s, rec.uri, rec.sha256)
+    with tier.connect() as conn:
+        if not table_exists(conn, TABLE):
+            raise VoiceError(f"table {TABLE} does not exist in {tier.name}; run `persys setup`")
+        conn.execute(
+            f"""insert into {TABLE} (day, engine, voice, characters, duration_s, uri, sha256)
+                values (%s, %s, %s, %s, %s, %s, %s)
+                on conflict (day) do update set engine = excluded.engine,
+                    voice = excluded.voice, characters = excluded.characters,
+                    duration_s = excluded.duration_s, uri = excluded.uri,
+                    sha256 = excluded.sha256""",
+            (rec.day, *values),
+        )
+        conn.commit()
+    found = find(cfg, rec.day)
+    assert found is not None
+    return found
+
+
+@contextmanager
+def _day_lock(cfg: Config, day: dt.date) -> Iterator[None]:
+    with resolve_tier(cfg, "core").connect(autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
+
+
+@contextmanager
+def sending(cfg: Config, day: dt.date) -> Iterator[VoiceRecord | None]:
+    """Yields the claimed record (send now, then `mark_sent`), or None if the day was already
+    sent. An exception inside releases the claim so a later run may try again."""
+    with _day_lock(cfg, day):
+        rec = find(cfg, day)
+        if rec is None:
+            raise VoiceError(f"no voice briefing stored for {day}; make it first")
+        if rec.sent:
+            yield None
+            return
+        _update(cfg, rec, "sent_at = now()")
+        try:
+            yield rec
+        except BaseException:
+            _update(cfg, rec, "sent_at = null, telegram_message_id = null")
+            raise
+
+
+def mark_sent(cfg: Config, rec: VoiceRecord, message_id: int) -> None:
+    _update(cfg, rec, "telegram_message_id = %s", (message_id,))
+
+
+def _update(cfg: Config, rec: VoiceRecord, assignments: str, params: tuple = ()) -> None:
+    with resolve_tier(cfg, rec.tier).connect() as conn:
+        conn.execute(f"update {TABLE} set {assignments} where day = %s", (*params, rec.day))
+        conn.commit()
+
+
+def history(cfg: Config, limit: int = 30) -> list[VoiceRecord]:
+    """The latest `limit` days with a briefing, from both tiers, newest first."""
+    rows: dict[dt.date, VoiceRecord] = {}
+    for tier in reversed(_tiers(cfg)):  # core last, so its copy wins
+        with tier.connect() as conn:
+            if not table_exists(conn, TABLE):
+                continue
+            for row in conn.cursor(row_factory=dict_row).execute(
+                f"select {', '.join(COLUMNS)} from {TABLE} order by day desc limit %s",
+                (limit,),
+            ):
+                rows[row["day"]] = VoiceRecord(**row, tier=tier.name)
+    return [rows[d] for d in sorted(rows, reverse=True)[:limit]]
+

@@ -1,0 +1,51 @@
+"""Dagster wiring of the archive: the monthly asset with its file check, the due-month sensor,
+the purge job."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from persys_pipelines.defs.archive import definitions
+from persys_pipelines.defs.archive.assets import archive_key
+from persys_pipelines.defs.lifecycle.main import AS_OF_TAG
+from persys_pipelines.defs.resources import resources
+from persys_pipelines_tests.lib.archive_helpers import LATER, count, rows_in_main
+
+
+def test_asset_archives_a_month_and_checks_its_file(cfg, config_path):
+    rows_in_main(cfg)
+    before = count(cfg, "journal_entries")
+    defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
+        str(config_path))))
+    job = defs.resolve_job_def("archive_monthly")
+    result = job.execute_in_process(
+        partition_key="2024-03-01", tags={AS_OF_TAG: LATER.isoformat()},
+        asset_selection=[archive_key("journal_entries")])
+    assert result.success
+    (mat,) = result.get_asset_materialization_events()
+    meta = mat.materialization.metadata
+    assert meta["rows"].value == 33 and len(meta["files"].value) == 1
+    assert "/journal_entries/2024/03/" in meta["files"].value[0]
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["files_checked"].value == 1
+    assert count(cfg, "journal_entries") == before - 33
+
+
+def test_sensor_requests_each_due_month_once(cfg, config_path, monkeypatch):
+    rows_in_main(cfg)
+    monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
+    defs = definitions(cfg)
+    (sensor,) = defs.sensors
+    with dg.build_sensor_context(resources=resources(str(config_path))) as context:
+        requests = sensor(context)
+    keys = {r.run_key for r in requests}
+    assert "archive/journal_entries/2024-02" in keys and "archive/health_metrics/2024-04" in keys
+    assert not any("tasks" in k for k in keys), "tasks keep 730 days in main"
+    assert all(r.partition_key.endswith("-01") for r in requests)
+
+
+def test_purge_job_runs(cfg, config_path):
+    rows_in_main(cfg)
+    defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
+        str(config_path))))
+    assert defs.resolve_job_def("archive_purge").execute_in_process().success

@@ -1,0 +1,67 @@
+"""The briefing's words: natural sentences, tolerant of missing keys, cut to the target."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from persys_pipelines.lib.voice import script
+from persys_pipelines_tests.voice_fakes import PROJECTION, SUMMARY
+
+DAY = dt.date(2024, 6, 4)
+
+
+def test_full_day_reads_naturally_and_lasts_about_a_minute():
+    s = script.build(DAY, SUMMARY, PROJECTION)
+    assert s.text.startswith("Good morning. Here is your briefing for Tuesday, 4 June.")
+    assert "You slept 7.2 hours and walked 8,431 steps." in s.text
+    assert "more than your recent average of 6.8 hours" in s.text
+    assert "2 tasks are overdue" in s.text
+    assert "You spent 42 pounds 10, mostly on groceries and transport." in s.text
+    assert "60 percent of your budget of 2,000 pounds" in s.text
+    assert "month ends near 1,950 pounds, so the budget is at risk." in s.text
+    assert "mood averaged 6.5 out of 10 across 2 journal entries" in s.text
+    assert s.text.endswith("Have a good day.")
+    assert 45 <= s.seconds <= 90 and s.left_out == 0
+    assert "{" not in s.text and "None" not in s.text and "nan" not in s.text
+
+
+def test_shorter_target_drops_details_keeps_greeting_headlines_and_closing():
+    full = script.build(DAY, SUMMARY, PROJECTION)
+    short = script.build(DAY, SUMMARY, PROJECTION, target_seconds=20)
+    assert short.words < full.words and short.left_out > 0
+    assert short.seconds <= 20 + 5  # only the always-kept sentences may exceed it
+    assert short.text.startswith("Good morning.") and short.text.endswith("Have a good day.")
+    assert "resting heart rate" not in short.text  # a detail
+    assert "You slept 7.2 hours" in short.text  # a headline
+
+
+def test_missing_and_odd_values_are_left_out_not_spoken():
+    odd = {
+        "health": {"sleep_hours": None, "steps": "lots", "weight_kg": float("nan")},
+        "productivity": {},  # no keys at all
+        "finance": {"spend": 12.5, "spend_by_category": None, "currency": "EUR"},
+        "mood": {"entries": 1},
+        # shadow_work missing entirely, summary_text missing
+    }
+    s = script.build(DAY, odd, None)
+    assert "You spent 12 euros 50." in s.text
+    assert "You wrote 1 journal entry." in s.text
+    assert "slept" not in s.text and "steps" not in s.text and "kilos" not in s.text
+    assert "None" not in s.text and "nan" not in s.text
+
+
+def test_day_without_data_and_day_without_summary_say_so():
+    assert "Nothing was recorded for this day." in script.build(DAY, {}, {}).text
+    assert "No summary has been made for this day yet." in script.build(DAY, None, None).text
+
+
+def test_note_is_the_second_sentence():
+    s = script.build(DAY, SUMMARY, PROJECTION, note="Today you hear the built-in voice.")
+    assert s.text.split(". ")[2].startswith("Today you hear the built-in voice")
+
+
+def test_spoken_money():
+    assert script.spoken_money(42.1, "GBP") == "42 pounds 10"
+    assert script.spoken_money(0.5, "USD") == "50 cents"
+    assert script.spoken_money(1234.56, "GBP") == "1,235 pounds"
+    assert script.spoken_money(7.0, "CHF") == "7 CHF"

@@ -1,0 +1,123 @@
+"""Local stand-ins for the monitoring tests: a Telegram Bot API and an SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+@dataclass
+class FakeTelegram:
+    """Records sendMessage calls; `fail` makes it answer 500 (Telegram down)."""
+
+    base_url: str = ""
+    messages: list[dict] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    fail: bool = False
+
+
+@contextmanager
+def fake_telegram() -> Iterator[FakeTelegram]:
+    state = FakeTelegram()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("Content-Length", 0))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            state.paths.append(self.path)
+            if state.fail:
+                body, code = {"ok": False, "description": "Internal Server Error"}, 500
+            else:
+                state.messages.append(form)
+                body, code = {"ok": True, "result": {"message_id": len(state.messages)}}, 200
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def http_endpoint(status: list[int]) -> Iterator[str]:
+    """A GET endpoint answering with status[0] (change it while the server runs)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(status[0])
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/health"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class SmtpBox:
+    host: str
+    port: int
+    messages: list = field(default_factory=list)
+    logins: list = field(default_factory=list)
+
+
+@contextmanager
+def smtp_server(password: str | None = None) -> Iterator[SmtpBox]:
+    """aiosmtpd on 127.0.0.1; with `password`, AUTH is required and checked."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    box = SmtpBox("127.0.0.1", 0)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            box.messages.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.password.decode() == password
+        box.logins.append((auth_data.login.decode(), ok))
+        return AuthResult(success=ok)
+
+    kwargs = {}
+    if password is not None:
+        kwargs = {"authenticator": authenticator, "auth_require_tls": False,
+                  "auth_required": True}
+    with socket.socket() as probe:  # a free port (the controller cannot start on port 0)
+        probe.bind(("127.0.0.1", 0))
+        box.port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port, **kwargs)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
