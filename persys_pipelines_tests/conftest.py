@@ -109,3 +109,18 @@ def moto_server() -> Iterator[str]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dagster_context() -> Iterator[None]:
+    """Each test starts without a current Dagster defs-state storage.
+
+    Dagster keeps the storage of the last instance entered in a ContextVar; an instance a test
+    entered and disposed can stay there and break the next test's Definitions load with
+    "Attempted to resolve undefined DagsterInstance weakref".
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    token = _current_storage.set(None)
+    yield
+    _current_storage.reset(token)

@@ -71,6 +71,24 @@ def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     due = {t: p for t, p in plans.items() if p.days}
     if due:
         lifecycle_cli.print_results(lifecycle_cli.execute(cfg, args, as_of, due))
+    archive_step(cfg, args, as_of)
+
+
+def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
+    """main→archive for months older than main_days (the same `archive/<table>` assets), then
+    the files the archive now holds."""
+    from ..lib import archive_ops
+    from . import lifecycle as lifecycle_cli
+
+    step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")
+    lifecycle_cli.archive_steps(cfg, lifecycle_cli.config_path(args), as_of, list(cfg.tables))
+    files = [(store, e) for t in cfg.tables for store, e in archive_ops.manifest_rows(cfg, t)]
+    if not files:
+        print("no month is older than main_days yet; try `persys lifecycle run --as-of "
+              f"{as_of + dt.timedelta(days=400)}` to see one archived")
+    for store, e in files:
+        print(f"  {store.uri(e['key'])}  {e['rows']:,} rows, {e['bytes']:,} bytes, "
+              f"{e['min_day']}..{e['max_day']}")
 
 
 def step(text: str) -> None:
@@ -95,6 +113,6 @@ def run(args: argparse.Namespace) -> int:
     voice_step(cfg, as_of)
     lifecycle_step(cfg, args, as_of)
 
-    step("6. status")
+    step("7. status")
     print(status_lib.render(status_lib.collect(cfg, as_of)))
     return 0

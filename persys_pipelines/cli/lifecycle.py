@@ -1,4 +1,5 @@
-"""`persys lifecycle run`: plan from the data and run the `main/<table>` assets through Dagster.
+"""`persys lifecycle run`: plan from the data and run the `main/<table>` assets through Dagster,
+then the `archive/<table>` assets and the purge job (defs/archive/run.py).
 
 Recorded in the Dagster instance of DAGSTER_HOME when set (as `persys up` sets it), else in an
 ephemeral one. `--dry-run` only prints the plan.
@@ -17,9 +18,9 @@ from .common import UserError, add_config_arg, iso_date, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lifecycle", help="move due days between tiers (core→main)")
+    p = sub.add_parser("lifecycle", help="move due data between tiers (core→main→archive, purge)")
     lsub = p.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
-    run = lsub.add_parser("run", help="plan and run due moves (core→main)")
+    run = lsub.add_parser("run", help="plan and run due moves (core→main, main→archive, purge)")
     add_config_arg(run)
     run.add_argument("--as-of", type=iso_date, help="act as if today were this day")
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -40,15 +41,61 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"lifecycle core→main as of {as_of}" + (" (dry run: nothing changes)"
                                                  if args.dry_run else ""))
     print_plan(plans)
-    if args.dry_run:
-        return 0
     due = {t: p for t, p in plans.items() if p.days}
-    if not due:
-        print("nothing is due")
-        return 0
-    results = execute(cfg, args, as_of, due)
-    print_results(results)
+    if not args.dry_run:
+        if due:
+            print_results(execute(cfg, args, as_of, due))
+        else:
+            print("nothing is due")
+    archive_steps(cfg, config_path(args), as_of, tables, dry_run=args.dry_run)
     return 0
+
+
+def config_path(args: argparse.Namespace) -> str | None:
+    return args.config or (str(p.resolve()) if (p := find_config_path()) else None)
+
+
+def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[str], *,
+                  dry_run: bool = False) -> dict[str, dict]:
+    """main→archive (months older than main_days) and purge (files past delete_days), through
+    the Dagster jobs; returns what was archived per table."""
+    from ..defs.archive import run as archive_run
+    from ..lib import archive_ops
+
+    plan = archive_run.due(cfg, as_of, tables)
+    print(f"\nlifecycle main→archive as of {as_of}")
+    print(f"  {'table':<20}{'months':>7}{'rows':>10}  range")
+    for t, months in plan.items():
+        span = f"{min(months):%Y-%m}..{max(months):%Y-%m}" if months else "-"
+        print(f"  {t:<20}{len(months):>7}{sum(months.values()):>10,}  {span}")
+    done: dict[str, dict] = {}
+    try:
+        if not dry_run:
+            done = archive_run.run_archive(cfg, path, as_of, plan)
+            if done:
+                print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'bytes':>12}  store")
+            for t, m in sorted(done.items()):
+                print(f"  {t:<20}{m['months']:>7}{len(m['files']):>7}{m['rows']:>10,}"
+                      f"{_size(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
+                                                               else ""))
+            if not done:
+                print("  nothing is due")
+        print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
+        expired = archive_ops.purge(cfg, as_of, dry_run=True)
+        if not expired:
+            print("  nothing is past delete_days")
+            return done
+        if dry_run:
+            for i in expired:
+                print(f"  would delete {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
+            return done
+        purged = archive_run.run_purge(cfg, path, as_of)
+    except archive_run.JobFailed as exc:
+        raise UserError(str(exc)) from None
+    print(f"  {'table':<20}{'files':>7}{'rows':>10}{'bytes':>12}")
+    for t, m in sorted(purged.items()):
+        print(f"  {t:<20}{m['files']:>7}{m['rows']:>10,}{_size(m['bytes']):>12}")
+    return done
 
 
 def print_plan(plans: dict) -> None:
@@ -72,9 +119,8 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    config_path = args.config or (str(p.resolve()) if (p := find_config_path()) else None)
     defs = dg.Definitions.merge(lifecycle_defs.definitions(cfg),
-                                dg.Definitions(resources=resources(config_path)))
+                                dg.Definitions(resources=resources(config_path(args))))
     job = defs.resolve_job_def(JOB_NAME)
     tags = run_request_tags(cfg, due, as_of)
     instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
@@ -89,6 +135,7 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
             result = job.execute_in_process(
                 instance=instance, tags=tags, asset_selection=[main_key(t) for t in due],
                 raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
         finally:
             lifecycle_lib.set_progress_hook(None)
@@ -114,3 +161,7 @@ def print_results(results: dict[str, dict]) -> None:
 
 def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _size(n: int) -> str:
+    return _mb(n) if n >= 1024 * 1024 else f"{n / 1024:.1f} kB"

@@ -13,7 +13,7 @@ import httpx
 
 from ..lib import processes
 from ..lib.instance import prepare_dagster_home, workspace_file
-from ..lib.postgres import embedded_server, stop_embedded
+from ..lib.postgres import embedded_running, embedded_server, stop_embedded
 from .common import UserError, add_config_arg, load
 
 
@@ -36,6 +36,7 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"persys up is already running at {running['url']} (pid {running['pid']}); "
               "`persys down` stops it")
         return 0
+    started_pg = embedded_running(cfg.home) is None
     embedded_server(cfg.home)
     dagster_home = prepare_dagster_home(cfg.home)
     url = f"http://127.0.0.1:{args.port}"
@@ -45,7 +46,11 @@ def run_up(args: argparse.Namespace) -> int:
     env["PERSYS_HOME"] = str(cfg.home)
     log_path = cfg.home / "run" / "dagster-dev.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (e.g. `kill`, systemd) stops it like Ctrl-C does, from here on.
+    signal.signal(signal.SIGTERM, _interrupt)
     with open(log_path, "ab") as log_file:
+        # Its own session: Ctrl-C reaches only this process, which then stops the whole tree
+        # (dagster dev alone takes many seconds over SIGINT).
         child = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-w", str(workspace_file()),
              "-h", "127.0.0.1", "-p", str(args.port)],
@@ -53,32 +58,36 @@ def run_up(args: argparse.Namespace) -> int:
         )
     processes.write_record(cfg.home, pid=child.pid, url=url, dagster_home=str(dagster_home))
     print(f"starting Dagster (pid {child.pid}), instance in PostgreSQL database persys_dagster, "
-          f"log {log_path}")
-    if not _wait_for_ui(url, child, args.timeout):
-        processes.stop_tree(child.pid)
-        processes.record_path(cfg.home).unlink(missing_ok=True)
-        raise UserError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
-                        f"see {log_path}")
-    print(f"Dagster UI: {url}")
-    if args.detach:
-        print("running in the background; `persys down` stops it")
-        return 0
-    print("Ctrl-C stops it")
-
-    def _stop(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
+          f"log {log_path}", flush=True)
+    detached = False
     try:
+        if not _wait_for_ui(url, child, args.timeout):
+            raise UserError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
+                            f"see {log_path}")
+        print(f"Dagster UI: {url}", flush=True)
+        if args.detach:
+            detached = True
+            print("running in the background; `persys down` stops it")
+            return 0
+        print("Ctrl-C stops it", flush=True)
         child.wait()
         print(f"dagster dev exited with code {child.returncode}; see {log_path}")
         return child.returncode or 0
     except KeyboardInterrupt:
-        n = processes.stop_tree(child.pid)
-        print(f"stopped {n} processes")
         return 0
     finally:
-        processes.record_path(cfg.home).unlink(missing_ok=True)
+        if not detached:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            n = processes.stop_tree(child.pid)
+            processes.record_path(cfg.home).unlink(missing_ok=True)
+            print(f"stopped {n} processes", flush=True)
+            if started_pg and stop_embedded(cfg.home):
+                print("stopped the embedded PostgreSQL (`persys up` had started it)", flush=True)
+
+
+def _interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
 
 
 def _wait_for_ui(url: str, child: subprocess.Popen, timeout: float) -> bool:

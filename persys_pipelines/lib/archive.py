@@ -2,13 +2,14 @@
 
 Archiving month M of table t (`archive_month`), under a per-table advisory lock in main:
   1. reconcile: finish what a killed run left (see `reconcile`);
-  2. one REPEATABLE READ transaction on main: count + row checksum of M's due rows, COPY them
-     out into Arrow (lib/archive_format.py), sorted by day;
+  2. one REPEATABLE READ transaction on main: COPY M's due rows out into Arrow
+     (lib/archive_format.py), sorted by day in Arrow;
   3. Parquet zstd → sha256 → key `t/yyyy/mm/<sha256>.parquet` → (AES-256-GCM) → store.put;
   4. read back: get → decrypt → sha256 → rows equal to what was exported;
-  5. manifest `t/manifest.json` gets the entry as `pending` (written atomically, after the file);
-  6. in the SAME transaction as step 2: DELETE exactly those rows (count must match) and mark
-     the ledger row done; COMMIT; then the entry becomes `committed`.
+  5. in the SAME transaction as step 2: DELETE exactly those rows (count must match the
+     export), taking the row checksum of what left (restore proves the same checksum);
+  6. manifest `t/manifest.json` gets the entry as `pending` (written atomically, after the
+     file); the ledger row is marked done; COMMIT; then the entry becomes `committed`.
 A crash anywhere leaves either the rows in main (the file/entry is then an uncommitted left-over
 that `reconcile` removes) or the rows in the file with a `done` ledger row (the entry is then
 marked committed). Nothing is lost or doubled; readers only use committed entries.
@@ -86,6 +87,12 @@ def archive_stores(cfg: Config, *, check: bool = True) -> ArchiveStores:
     secondary = _open(cfg, secondary_url) if secondary_url else None
     if not check:
         return ArchiveStores(primary, secondary, primary)
+    from .health import known_down  # the health sensor's state (issue 7), else probe below
+
+    if secondary is not None and (down := known_down(cfg, "archive:primary")):
+        secondary.check()
+        log.warning("archive: primary store down (%s); writing to %s", down, secondary.url)
+        return ArchiveStores(primary, secondary, secondary, down)
     try:
         primary.check()
         return ArchiveStores(primary, secondary, primary)
@@ -185,7 +192,9 @@ def due_cutoff(policy: TablePolicy, as_of: dt.date) -> dt.date | None:
 
 
 def row_checksum(conn: psycopg.Connection, source: sql.Composable) -> tuple[int, str]:
-    """(rows, order-independent checksum) of a row source: sum(hashtextextended(row::text))."""
+    """(rows, order-independent checksum) of a row source: sum(hashtextextended(row::text)),
+    with the session pinned first (archive_format.pin_session) as when the rows left main."""
+    fmt.pin_session(conn)
     rows, total = conn.execute(
         sql.SQL("select count(*), coalesce(sum(hashtextextended(r::text, 0)), 0)::text "
                 "from {} r").format(source)
@@ -335,22 +344,46 @@ def due_months(cfg: Config, table: str, as_of: dt.date,
                tier: PgTier | None = None) -> list[dt.date]:
     """Months (first days) whose every day is older than main_days and that still have rows in
     main — asked from the data, so late rows for an archived month make it due again."""
+    return list(due_month_rows(cfg, table, as_of, tier))
+
+
+def due_month_rows(cfg: Config, table: str, as_of: dt.date,
+                   tier: PgTier | None = None) -> dict[dt.date, int]:
+    """Due months (see `due_months`) → how many of their rows are in main."""
     policy = cfg.tables[table]
     cutoff = due_cutoff(policy, as_of)
     if cutoff is None:
-        return []
+        return {}
     tier = tier or resolve_tier(cfg, "main")
     with tier.connect() as conn:
         if not table_exists(conn, table):
-            return []
+            return {}
         day = day_expression(conn, table, policy, cfg.timezone)
         rows = conn.execute(
-            sql.SQL("select distinct date_trunc('month', {day})::date from {t} "
-                    "where {day} < {cut} and {cond} order by 1").format(
+            sql.SQL("select date_trunc('month', {day})::date, count(*) from {t} "
+                    "where {day} < {cut} and {cond} group by 1 order by 1").format(
                 day=day, t=sql.Identifier(table), cut=sql.Literal(cutoff),
                 cond=only_when_condition(policy))
         ).fetchall()
-    return [m for (m,) in rows if month_bounds(m)[1] < cutoff]
+    return {m: n for m, n in rows if month_bounds(m)[1] < cutoff}
+
+
+def month_generations(tier: PgTier, table: str) -> dict[dt.date, int]:
+    """Month → how many times rows of it went main→archive (the ledger's `moved` rows)."""
+    with tier.connect() as conn:
+        if not table_exists(conn, "persys_ledger"):
+            return {}
+        rows = conn.execute(
+            "select date_trunc('month', first_day)::date, count(*) from persys_ledger "
+            "where table_name = %s and from_tier = 'main' and to_tier = 'archive' "
+            "and outcome = %s group by 1", (table, ledger.MOVED)).fetchall()
+    return dict(rows)
+
+
+def month_run_key(table: str, month: dt.date, rows: int, generation: int) -> str:
+    """Changes when the month's data does: late rows after an archive run (a new ledger
+    generation, or a different row count) make a new key, so the sensor asks again."""
+    return f"archive/{table}/{month:%Y-%m}/g{generation}-r{rows}"
 
 
 def archive_month(cfg: Config, table: str, month: dt.date, *, as_of: dt.date | None = None,
@@ -386,24 +419,12 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
         if not table_exists(conn, table):
             return MonthResult(table, first, 0)
         pg_types = table_columns(conn, table)
-        columns = fmt.columns_for(pg_types)
         pkey = primary_key(conn, table)
-        day = day_expression(conn, table, policy, cfg.timezone)
-        where = sql.SQL("{day} between {a} and {b} and {cond}").format(
-            day=day, a=sql.Literal(first), b=sql.Literal(last), cond=only_when_condition(policy))
-        t = sql.Identifier(table)
-        rows, checksum = row_checksum(
-            conn, sql.SQL("(select {cols} from {t} where {w})").format(
-                cols=sql.SQL(", ").join(map(sql.Identifier, pg_types)), t=t, w=where))
+        where = month_condition(conn, cfg, table, first, last)
+        data = export_rows(conn, cfg, table, first, last, pg_types, pkey)  # pins the session
+        rows = data.num_rows
         if rows == 0:
             return MonthResult(table, first, 0, reconciled=repaired)
-        order = sql.SQL(", ").join([day, *map(sql.Identifier, (policy.day_column, *pkey))])
-        query = sql.SQL("select {cols}, {day} from {t} where {w} order by {o}").format(
-            cols=sql.SQL(", ").join(c.select() for c in columns), day=day, t=t, w=where, o=order)
-        data = fmt.export_arrow(conn, table, columns, query)
-        if data.num_rows != rows:
-            raise ArchiveError(f"{table} {first:%Y-%m}: exported {data.num_rows} rows, "
-                               f"counted {rows}")
         plain = fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level)
         digest = sha256(plain)
         key = file_key(table, first, digest)
@@ -413,6 +434,16 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
         failpoint("after_put")
         _read_back(store, ring, key, digest, data)
 
+        # Delete exactly the exported rows (same snapshot) and take the checksum of what left:
+        # uncommitted until the manifest entry below exists.
+        deleted, checksum = conn.execute(sql.SQL(
+            "with d as (delete from {t} where {w} returning {cols}) "
+            "select count(*), coalesce(sum(hashtextextended(d::text, 0)), 0)::text from d"
+        ).format(t=sql.Identifier(table), w=where,
+                 cols=sql.SQL(", ").join(map(sql.Identifier, pg_types)))).fetchone()
+        if deleted != rows:
+            raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
+                               f"but archived {rows}; nothing deleted, run again")
         ledger_id = ledger_start(conn, table, first, last, "main", "archive", run_id)
         entry = {
             "key": key, "month": f"{first:%Y-%m}", "sha256": digest, "rows": rows,
@@ -426,11 +457,6 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
         doc["files"] = [e for e in doc["files"] if e["key"] != key] + [entry]
         write_manifest(store, table, doc)
         failpoint("after_manifest")
-
-        deleted = conn.execute(sql.SQL("delete from {} where {}").format(t, where)).rowcount
-        if deleted != rows:
-            raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
-                               f"but archived {rows}; nothing deleted, run again")
         ledger_finish(conn, ledger_id, rows=rows, size=len(stored), checksum=checksum,
                       detail={"key": key, "store": store.url, "key_id": key_id})
         failpoint("before_commit")
@@ -441,6 +467,32 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
     write_manifest(store, table, doc)
     return MonthResult(table, first, rows, key, len(stored), store.url, key_id, checksum,
                        repaired)
+
+
+def month_condition(conn: psycopg.Connection, cfg: Config, table: str, first: dt.date,
+                    last: dt.date) -> sql.Composable:
+    """The rows of [first, last] the archive takes: dated in the range, matching only_when."""
+    policy = cfg.tables[table]
+    day = day_expression(conn, table, policy, cfg.timezone)
+    return sql.SQL("{day} between {a} and {b} and {cond}").format(
+        day=day, a=sql.Literal(first), b=sql.Literal(last), cond=only_when_condition(policy))
+
+
+def export_rows(conn: psycopg.Connection, cfg: Config, table: str, first: dt.date,
+                last: dt.date, pg_types: dict[str, str] | None = None,
+                pkey: list[str] | None = None) -> pa.Table:
+    """The archived rows of [first, last] as typed Arrow, sorted by day, day column and key
+    (so the same rows always give the same file and key)."""
+    policy = cfg.tables[table]
+    pg_types = pg_types or table_columns(conn, table)
+    pkey = primary_key(conn, table) if pkey is None else pkey
+    columns = fmt.columns_for(pg_types)
+    query = sql.SQL("select {cols}, {day} from {t} where {w}").format(
+        cols=sql.SQL(", ").join(c.select() for c in columns),
+        day=day_expression(conn, table, policy, cfg.timezone), t=sql.Identifier(table),
+        w=month_condition(conn, cfg, table, first, last))
+    return fmt.sort_rows(fmt.export_arrow(conn, table, columns, query),
+                         [fmt.DAY, *dict.fromkeys((policy.day_column, *pkey))])
 
 
 def _read_back(store: Store, ring: Keyring, key: str, digest: str, data: pa.Table) -> None:

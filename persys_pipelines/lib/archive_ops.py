@@ -174,6 +174,7 @@ def _restore_file(cfg, tier: PgTier, store: Store, ring, table: str, entry: dict
         tmp = sql.Identifier(f"persys_restore_{table}")
         conn.execute(sql.SQL("create temp table {} (like {} including defaults) on commit drop")
                      .format(tmp, sql.Identifier(table)))
+        fmt.pin_session(conn)  # the text forms the checksum was taken with
         cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
         with conn.cursor() as cur, cur.copy(
             sql.SQL("copy {} ({}) from stdin").format(tmp, cols)

@@ -14,6 +14,9 @@ from .usage import Usage
 
 LINES = (80, 90, 95)
 DROP_FRACTION = 0.01  # a fall by more than 1% of the quota between samples starts a new trend
+# A rate needs samples spread over at least a day: minutes of history (the sensor ticks every
+# minute) would turn one bulk import into "+600,000 MB/day, 95% today".
+MIN_SPAN_DAYS = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,15 @@ def current_trend(samples: list[Usage], window_days: float = 14) -> list[Usage]:
     return recent
 
 
-def growth_rate(samples: list[Usage]) -> float | None:
-    """Bytes per day by least squares; None with fewer than two samples or no time span."""
+def growth_rate(samples: list[Usage], min_span_days: float = MIN_SPAN_DAYS) -> float | None:
+    """Bytes per day by least squares; None with fewer than two samples or when they span
+    less than `min_span_days`."""
     if len(samples) < 2:
         return None
     t0 = samples[0].at
     xs = [(s.at - t0).total_seconds() / 86400 for s in samples]
+    if xs[-1] < min_span_days:
+        return None
     ys = [float(s.bytes) for s in samples]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)

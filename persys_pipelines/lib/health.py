@@ -2,7 +2,8 @@
 
 Each check is recorded in main's `persys_health_checks`; a failing endpoint opens one incident
 (`incidents`, at most one open per endpoint) and the next healthy check resolves it. The archive
-failover asks `is_healthy` instead of probing again.
+failover asks `known_down` first: an open incident on `archive:primary` sends new files to the
+secondary store at once; otherwise the archive probes the primary itself.
 """
 
 from __future__ import annotations
@@ -66,13 +67,13 @@ def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
         with tier.connect() as conn:
             conn.execute("select 1")
         return "select 1 ok"
-    from .stores import open_store
+    from .archive import archive_stores
 
-    which = url[len("archive:"):]
-    store_url = cfg.archive_url if which == "primary" else cfg.tiers.archive.secondary_url
-    if not store_url:
+    stores = archive_stores(cfg, check=False)  # opened as the archive opens them: credentials
+    store = stores.primary if url == "archive:primary" else stores.secondary
+    if store is None:
         raise RuntimeError("tiers.archive.secondary_url is not configured")
-    open_store(store_url).check()
+    store.check()
     return "store writable"
 
 
@@ -135,6 +136,28 @@ def is_healthy(conn: psycopg.Connection, endpoint: str) -> bool | None:
     row = conn.execute("select 1 from incidents where endpoint = %s and resolved_at is null",
                        (endpoint,)).fetchone()
     return row is None
+
+
+def known_down(cfg: Config, url: str) -> str | None:
+    """Why the health sensor holds the endpoint checking `url` (e.g. `archive:primary`) down:
+    its open incident, or None (healthy, never checked, not configured, or main unreachable:
+    no opinion, the caller checks for itself). The archive fails over on this without waiting
+    for its own probe to time out."""
+    names = [e.name for e in cfg.health.endpoints if e.url == url]
+    if not names:
+        return None
+    from .postgres import resolve_tier
+
+    try:
+        with resolve_tier(cfg, "main").connect() as conn:
+            if not table_exists(conn, "incidents"):
+                return None
+            row = conn.execute(
+                "select endpoint, opened_at, detail from incidents where endpoint = any(%s) "
+                "and resolved_at is null order by opened_at limit 1", (names,)).fetchone()
+    except Exception:  # main down: the health state is unknown, not "down"
+        return None
+    return None if row is None else f"{row[0]} down since {row[1]:%Y-%m-%d %H:%M} ({row[2]})"
 
 
 def open_incidents(conn: psycopg.Connection) -> list[dict]:

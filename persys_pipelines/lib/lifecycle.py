@@ -60,13 +60,17 @@ def run_table(
     last: dt.date | None = None,
     run_id: str | None = None,
     progress: moves.Progress | None = None,
+    move_before: dt.date | None = None,
 ) -> TableRun:
-    """Move the due days of `table` within [first, last]; report rows, bytes moved/returned."""
+    """Move the due days of `table` within [first, last]; report rows, bytes moved/returned.
+
+    `move_before`: also move every day before this date, ahead of the policy (the core quota
+    sensor's emergency migration; see planner.plan_table)."""
     policy = cfg.tables[table]
     with core.connect(autocommit=True) as conn:
         created = space.prepare_partitions(conn, table, policy, cfg.timezone, as_of)
-        table_plan = planner.plan_table(conn, table, policy, cfg.timezone, as_of).within(
-            first, last)
+        table_plan = planner.plan_table(conn, table, policy, cfg.timezone, as_of,
+                                        move_before).within(first, last)
     run = TableRun(table, table_plan, partitions_created=created)
     if not table_plan.days:
         return run

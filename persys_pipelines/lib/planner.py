@@ -64,9 +64,15 @@ def cutoff_day(policy: TablePolicy, as_of: dt.date) -> dt.date:
 
 
 def plan_table(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
-               as_of: dt.date) -> TablePlan:
-    """Due days of `table` in the tier of `conn` (core), with rows per day."""
+               as_of: dt.date, before: dt.date | None = None) -> TablePlan:
+    """Due days of `table` in the tier of `conn` (core), with rows per day.
+
+    `before` (an emergency, e.g. the core quota sensor): every day before it is due too,
+    ahead of the policy; the cutoff is the later of the two and never after `as_of`.
+    """
     cutoff = cutoff_day(policy, as_of)
+    if before is not None:
+        cutoff = max(cutoff, min(before, as_of))
     if not table_exists(conn, table):
         return TablePlan(table, cutoff, {})
     day = day_expression(conn, table, policy, zone)

@@ -2,9 +2,9 @@
 
 Lines: `warn_pct` alerts once per crossing; `critical_pct` alerts once and requests one
 emergency lifecycle run (run key `emergency-core-<n>`) that moves the oldest core days ahead of
-policy until usage is below `warn_pct`. Hysteresis: the warning re-arms only when usage falls
-`rearm_margin_pct` below `warn_pct`, the critical line once usage is back under `warn_pct`, so
-a tier hovering at a line does not flap.
+policy until usage is below `warn_pct` (`emergency_plan` picks the cut-off). Hysteresis: the
+warning re-arms only when usage falls `rearm_margin_pct` below `warn_pct`, the critical line
+once usage is back under `warn_pct`, so a tier hovering at a line does not flap.
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from dataclasses import asdict, dataclass, field
 import psycopg
 from psycopg import sql
 
+from . import space
 from .config import Config
 from .schema import table_exists
 from .tables import day_expression, only_when_condition
 
 REARM_MARGIN_PCT = 5.0
 RETRY_EMERGENCY_AFTER_S = 3600  # still critical an hour after the request: ask once more
+# Free this much more than the excess: the run itself adds catalog rows and the month
+# partitions it creates ahead (measured: ~0.3 MB on a 16 MB tier), and plain-table estimates
+# are approximate.
+EMERGENCY_MARGIN = 1.2
 
 
 @dataclass
@@ -78,39 +83,62 @@ def step(state: QuotaState, pct: float, warn_pct: float, critical_pct: float, no
     return s, a
 
 
-def emergency_cutoff(cfg: Config, core: psycopg.Connection, size_bytes: int,
-                     target_bytes: int, as_of: dt.date) -> dt.date | None:
-    """The first day to keep: moving every core day before it should bring the tier's size
-    under `target_bytes`. Oldest days go first across all tables; today always stays.
+@dataclass(frozen=True)
+class EmergencyPlan:
+    """Move every core day before `cutoff`; `first_day` is the oldest such day, `expected_bytes`
+    what the move should give back (month partitions dropped, plain tables rewritten)."""
 
-    Bytes per day are each row's size scaled to its table's share of the disk (indexes,
-    TOAST), so the estimate counts what moving those rows and compacting gives back.
+    cutoff: dt.date
+    first_day: dt.date
+    expected_bytes: int
+
+
+def emergency_plan(cfg: Config, core: psycopg.Connection, size_bytes: int,
+                   target_bytes: int, as_of: dt.date) -> EmergencyPlan | None:
+    """The earliest cut-off whose move brings the tier under `target_bytes` (oldest days first,
+    across all tables; today always stays), or None when nothing needs to / can move.
+
+    Only space that really comes back counts: a month partition's bytes once the cut-off passes
+    the month's end (the lifecycle drops it when emptied; a half-moved month frees nothing), a
+    plain table's rows by their share of its size (the lifecycle rewrites it when room allows).
     """
-    per_day: dict[dt.date, float] = {}
+    freed_at: dict[dt.date, float] = {}  # cut-off → bytes freed once the cut-off passes it
+    first: dt.date | None = None
     for table, policy in cfg.tables.items():
         if not table_exists(core, table):
             continue
         day = day_expression(core, table, policy, cfg.timezone)
         rows = core.execute(sql.SQL(
             "select {day} as d, sum(pg_column_size(t.*)) from {t} t "
-            "where {day} is not null and {cond} group by d"
-        ).format(day=day, t=sql.Identifier(table), cond=only_when_condition(policy))).fetchall()
-        total_rows = sum(int(b) for _, b in rows)
-        if not total_rows:
+            "where {day} is not null and {day} < {as_of} and {cond} group by d"
+        ).format(day=day, t=sql.Identifier(table), as_of=sql.Literal(as_of),
+                 cond=only_when_condition(policy))).fetchall()
+        if not rows:
             continue
-        on_disk = core.execute("select pg_total_relation_size(%s::regclass)",
-                               (table,)).fetchone()[0]
-        scale = max(1.0, on_disk / total_rows)
+        oldest = min(d for d, _ in rows)
+        first = oldest if first is None else min(first, oldest)
+        if space.is_partitioned(core, table):
+            if policy.only_when:  # rows failing the condition stay: months never empty
+                continue
+            for month, name in space.month_partitions(core, table).items():
+                end = space.next_month(month)
+                if end <= as_of:
+                    size = core.execute("select pg_total_relation_size(%s::regclass)",
+                                        (name,)).fetchone()[0]
+                    freed_at[end] = freed_at.get(end, 0.0) + int(size)
+            continue
+        total = sum(int(b) for _, b in rows)
+        scale = max(1.0, space.relation_bytes(core, table) / total) if total else 1.0
         for d, b in rows:
-            per_day[d] = per_day.get(d, 0.0) + int(b) * scale
+            end = d + dt.timedelta(days=1)
+            freed_at[end] = freed_at.get(end, 0.0) + int(b) * scale
     excess = size_bytes - target_bytes
-    if excess <= 0 or not per_day:
+    if excess <= 0 or first is None:
         return None
+    excess *= EMERGENCY_MARGIN
     freed = 0.0
-    for d in sorted(per_day):
-        if d >= as_of:
-            return as_of
-        freed += per_day[d]
+    for cutoff in sorted(freed_at):
+        freed += freed_at[cutoff]
         if freed >= excess:
-            return d + dt.timedelta(days=1)
-    return min(as_of, max(per_day) + dt.timedelta(days=1))
+            return EmergencyPlan(cutoff, first, int(freed))
+    return EmergencyPlan(as_of, first, int(freed))

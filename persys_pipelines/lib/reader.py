@@ -3,9 +3,10 @@
 A day's rows may live in core (recent), main (months to years) or, later, the archive. Callers
 ask for days, never for a tier: `read(cfg, "transactions", first, last)` returns one DataFrame
 with a `day` column (the row's day, from `tables.day_expression`), deduplicated by primary key
-preferring the earliest source (core, then main), so a row caught mid-move is counted once.
+preferring the earliest source (core, then main, then the archive's Parquet files), so a row
+caught mid-move is counted once.
 
-Sources are tried in `sources(cfg)` order; the archive issue adds its Parquet source there.
+Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reader.py).
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ class PostgresSource:
 
 def sources(cfg: Config) -> list[Source]:
     """Where rows live, in order of preference (the first copy of a primary key wins)."""
-    return [PostgresSource(resolve_tier(cfg, "core")), PostgresSource(resolve_tier(cfg, "main"))]
-    # archive: the archive issue appends its Parquet source here (same Request → DataFrame).
+    from .archive_reader import ArchiveSource  # Parquet files through the manifest
+
+    return [PostgresSource(resolve_tier(cfg, "core")), PostgresSource(resolve_tier(cfg, "main")),
+            ArchiveSource(cfg)]
 
 
 def policy_for(cfg: Config, table: str) -> TablePolicy:

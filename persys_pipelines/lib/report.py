@@ -33,6 +33,11 @@ def build(cfg: Config, sections: tuple[str, ...] = (), *, as_of: dt.date | None 
     full = not sections
     parts = [f"# persys report — {doc['as_of']}", ""]
     with resolve_tier(cfg, "main").connect() as main:
+        # this report's own measurement joins the history the chart and forecast are drawn
+        # from, so `persys status --report` builds one even without the quota sensor running
+        usage.record(main, [usage.Usage(t, doc["tiers"][t]["bytes"],
+                                        doc["tiers"][t]["quota_bytes"], now)
+                            for t in ("core", "main")])
         histories = {t: usage.history(main, t, now - dt.timedelta(days=30))
                      for t in ("core", "main")}
         if full or "sizes" in sections:
@@ -101,11 +106,14 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
         else:
             lines.append(f"{name:<5} {_mb(t['bytes'])} (no quota)")
         values = daily_max(histories[name])
-        if values:
+        if len(values) > 1:  # one day's peak draws nothing worth reading
             top = t["quota_bytes"] or max(values)
             lines.append(f"      last {len(values)} days: {sparkline(values, top)}")
-    lines += ["```", "(`|` marks warn_pct and critical_pct; the line below is each day's "
-              "peak, full height = quota)", ""]
+    legend = "`|` marks warn_pct and critical_pct"
+    if any(len(daily_max(h)) > 1 for h in histories.values()):
+        legend += ("; `last N days` is each day's peak size, full height = the quota (or "
+                   "the largest size when the tier has none)")
+    lines += ["```", f"({legend})", ""]
     if chart_png is not None and write_chart(cfg, histories, chart_png):
         lines += [f"![usage]({chart_png.name})", ""]
     lines += ["### Tables per tier", "", "| table | core | main | archive |", "|---|---|---|---|"]
@@ -126,10 +134,15 @@ def forecast_lines(cfg: Config, histories: dict, now: dt.datetime) -> list[str]:
     out = ["| tier | growth/day | 80% | 90% | 95% |", "|---|---|---|---|---|"]
     for name, samples in histories.items():
         fc = forecast_lib.forecast(samples)
-        if fc is None:
-            out.append(f"| {name} | - | no quota or no history | | |")
+        if getattr(cfg.tiers, name).quota_mb is None:
+            out.append(f"| {name} | - | no quota set (tiers.{name}.quota_mb) | | |")
             continue
-        rate = "-" if fc.bytes_per_day is None else f"{fc.bytes_per_day / 1024 / 1024:+.2f} MB"
+        if fc is None or fc.bytes_per_day is None:
+            out.append(f"| {name} | - | not known yet: needs usage samples spread over at "
+                       "least a day (the quota sensor adds one every minute under `persys up`, "
+                       "each report adds one) | | |")
+            continue
+        rate = f"{fc.bytes_per_day / 1024 / 1024:+.2f} MB"
         cells = []
         for c in fc.crossings:
             if c.already:
@@ -186,7 +199,8 @@ def sync_section(main, doc: dict, now: dt.datetime) -> list[str]:
         lines += ["| started | table | from → to | days | rows | outcome |",
                   "|---|---|---|---|---|---|"]
         for m in doc["ledger"]:
-            lines.append(f"| {m['started_at'][:16]} | {m['table']} | {m['from']} → {m['to']} | "
+            lines.append(f"| {m['started_at'][:16].replace('T', ' ')} | {m['table']} | "
+                         f"{m['from']} → {m['to']} | "
                          f"{m['first_day']} … {m['last_day']} | {m['rows']:,} | {m['outcome']} |")
     else:
         lines.append("No moves recorded yet.")
@@ -214,28 +228,36 @@ def failure_lines(main) -> list[str]:
 
 
 def lifecycle_section(doc: dict) -> list[str]:
+    """What the next core→main run would move (status's `lifecycle` key: due days and rows per
+    table, the policy cut-off, the core bytes the move gives back)."""
     lines = ["## Lifecycle", ""]
-    due = doc.get("due")
-    if isinstance(due, dict) and due:
-        lines += ["| table | due |", "|---|---|"]
-        for table, what in due.items():
-            lines.append(f"| {table} | {what} |")
-    elif isinstance(due, list) and due:
-        lines += [f"- {item}" for item in due]
+    due = doc.get("lifecycle") or {"tables": {}, "due_rows": 0, "reclaimable_bytes": 0}
+    tables = {t: e for t, e in due["tables"].items() if e["days"]}
+    if tables:
+        lines += [f"Due to move core → main as of {doc['as_of']}: {due['due_rows']:,} rows; "
+                  f"{_mb(due['reclaimable_bytes'])} of core comes back after the move.", "",
+                  "| table | days due | rows | range | keeps from | reclaimable |",
+                  "|---|---|---|---|---|---|"]
+        for table, e in tables.items():
+            lines.append(f"| {table} | {e['days']} | {e['rows']:,} | {e['first_day']} … "
+                         f"{e['last_day']} | {e['cutoff']} | {_mb(e['reclaimable_bytes'])} |")
     else:
-        lines.append("Nothing is due." if due is not None else
-                     "The lifecycle planner reports nothing (not run yet).")
+        lines.append(f"Nothing is due as of {doc['as_of']}: every core day is within its "
+                     "table's `core_days`.")
     if doc.get("ledger"):
         last = doc["ledger"][0]
         lines += ["", f"Last move: {last['table']} {last['from']} → {last['to']} "
-                  f"({last['outcome']}, {last['started_at'][:16]})"]
+                  f"({last['outcome']}, {last['started_at'][:16].replace('T', ' ')})"]
     return lines + [""]
 
 
 def free_tier_section(costs_doc: dict | None) -> list[str]:
     lines = ["## Free-tier usage", ""]
     if costs_doc is None:
-        return lines + ["Not collected (the daily free_tier_usage asset collects it).", ""]
+        return lines + [
+            "Not collected yet: the daily `monitoring/free_tier_usage` asset (07:00 under "
+            "`persys up`) reads ElevenLabs, the object store and AWS; core's share of the "
+            "Supabase quota is under Sizes.", ""]
     s = costs_doc["supabase"]
     lines.append(f"- Supabase (core): {s['mb']:.1f} MB of {s['limit_mb']:g} MB ({s['pct']:.1f}%)")
     if costs_doc.get("elevenlabs"):

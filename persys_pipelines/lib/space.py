@@ -186,11 +186,14 @@ def drop_empty_months(conn: psycopg.Connection, table: str, before: dt.date) -> 
 
 
 def relation_bytes(conn: psycopg.Connection, table: str) -> int:
-    """Total bytes of a table (all partitions, indexes and TOAST included)."""
+    """Total bytes of a table (all partitions, indexes and TOAST included). pg_partition_tree
+    lists nothing for a plain table, hence the fallback to the table itself."""
     row = conn.execute(
-        """select coalesce(sum(pg_total_relation_size(relid)), 0)::bigint
-             from pg_partition_tree(to_regclass(%s)) where isleaf or level = 0""",
-        (f"public.{table}",),
+        """select coalesce((select sum(pg_total_relation_size(relid))
+                              from pg_partition_tree(to_regclass(%(t)s))
+                             where isleaf or level = 0),
+                           pg_total_relation_size(to_regclass(%(t)s)), 0)::bigint""",
+        {"t": f"public.{table}"},
     ).fetchone()
     return int(row[0])
 
@@ -228,8 +231,9 @@ def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_ro
                       cutoff: dt.date) -> int:
     """Bytes the next lifecycle run would return: for a partitioned table the month partitions
     that end before the cutoff (moves empty them); for a plain table its share of due rows
-    (0 when the rewrite would not fit)."""
-    if not _exists(conn, table):
+    (0 when the rewrite would not fit). Nothing due → 0: the run then does not touch the table
+    (empty month partitions made ahead, e.g. for tables nobody writes yet, stay)."""
+    if not _exists(conn, table) or not due_rows:
         return 0
     if is_partitioned(conn, table):
         total = 0

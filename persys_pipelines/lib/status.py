@@ -114,6 +114,9 @@ def render(doc: dict[str, Any]) -> str:
         for tier, fc in doc["forecast"].items():
             cells = [f"{line}%: " + ("crossed" if c["already"] else c["date"] or "never")
                      for line, c in fc["lines"].items()]
+            if fc["bytes_per_day"] is None:  # "never" would be a guess: too little history
+                cells = [f"{line}%: crossed" for line, c in fc["lines"].items()
+                         if c["already"]] + ["growth not known yet (needs a day of history)"]
             lines.append(f"  {tier:<8}" + "   ".join(cells))
     due = doc.get("lifecycle")
     if due and due["due_rows"]:

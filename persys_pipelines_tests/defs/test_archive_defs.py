@@ -9,6 +9,7 @@ from persys_pipelines.defs.archive import definitions
 from persys_pipelines.defs.archive.assets import archive_key
 from persys_pipelines.defs.lifecycle.main import AS_OF_TAG
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.lib.postgres import resolve_tier
 from persys_pipelines_tests.lib.archive_helpers import LATER, count, rows_in_main
 
 
@@ -39,9 +40,38 @@ def test_sensor_requests_each_due_month_once(cfg, config_path, monkeypatch):
     with dg.build_sensor_context(resources=resources(str(config_path))) as context:
         requests = sensor(context)
     keys = {r.run_key for r in requests}
-    assert "archive/journal_entries/2024-02" in keys and "archive/health_metrics/2024-04" in keys
+    assert "archive/journal_entries/2024-02/g0-r31" in keys
+    assert any(k.startswith("archive/health_metrics/2024-04/g0-") for k in keys)
     assert not any("tasks" in k for k in keys), "tasks keep 730 days in main"
     assert all(r.partition_key.endswith("-01") for r in requests)
+
+
+def test_sensor_asks_again_for_an_archived_month_with_late_rows(cfg, config_path, monkeypatch):
+    rows_in_main(cfg)
+    monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
+    defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
+        str(config_path))))
+    (sensor,) = defs.sensors
+    job = defs.resolve_job_def("archive_monthly")
+
+    def feb_requests() -> list[dg.RunRequest]:
+        with dg.build_sensor_context(resources=resources(str(config_path))) as context:
+            found = sensor(context)
+        return [r for r in (found if isinstance(found, list) else [])
+                if r.run_key.startswith("archive/journal_entries/2024-02/")]
+
+    (first,) = feb_requests()
+    assert job.execute_in_process(partition_key=first.partition_key,
+                                  tags={AS_OF_TAG: LATER.isoformat()},
+                                  asset_selection=first.asset_selection).success
+    assert feb_requests() == [], "an archived month is not requested while nothing changes"
+    with resolve_tier(cfg, "main").connect() as conn:  # the same number of late rows: 31
+        conn.execute("insert into journal_entries (id, entry_date, body) select "
+                     "gen_random_uuid(), date '2024-02-01' + i % 29, 'late' "
+                     "from generate_series(1, 31) i")
+    (again,) = feb_requests()
+    assert again.run_key != first.run_key, "late rows (even as many) make a new run key"
+    assert again.partition_key == first.partition_key == "2024-02-01"
 
 
 def test_purge_job_runs(cfg, config_path):

@@ -33,6 +33,9 @@ def test_a_ranged_run_writes_every_day_once(daily_cfg, tier_dsns, tmp_path):  # 
             assert result.success
         mats = result.asset_materializations_for_node("daily_summary")
         assert sorted(m.partition for m in mats) == ["2024-03-30", "2024-03-31", "2024-04-01"]
+        read = {r.data["table"]: r.data["rows"]  # a table in the UI, one row per raw table
+                for r in mats[-1].metadata["raw_rows_read"].records}
+        assert read["journal_entries"] > 0 and set(read) >= {"health_metrics", "tasks"}
         proj = result.asset_materializations_for_node("daily_projection")
         assert len(proj) == 3
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}

@@ -66,3 +66,11 @@ def test_too_little_history_or_no_quota():
     assert growth_rate(series([50])) is None
     assert [c.at for c in forecast(series([50])).crossings] == [None, None, None]
     assert forecast([Usage("main", 5 * MB, None, T0)]) is None
+
+
+def test_minutes_of_history_give_no_rate_and_no_alert():
+    # a bulk import between two sensor ticks a minute apart is not a growth rate
+    samples = series([60, 75], step_h=1 / 60)
+    fc = forecast(samples)
+    assert fc.bytes_per_day is None and [c.at for c in fc.crossings] == [None, None, None]
+    assert soon(fc, samples[-1].at, 14) == []

@@ -55,3 +55,34 @@ def test_tier_archive_and_unreachable_endpoints(cfg):
     assert not refused.ok and refused.detail == "ConnectError" and "pw" not in refused.detail
     with resolve_tier(cfg, "main").connect() as main:
         assert health.is_healthy(main, "core") is None  # never recorded
+
+
+def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp_path):
+    import shutil
+
+    import yaml
+
+    from persys_pipelines.defs.monitoring.health import health_tick
+    from persys_pipelines.lib.archive import archive_stores
+    from persys_pipelines.lib.config import load_config
+
+    blocker = tmp_path / "nas-mount"  # a file where the mounted folder should be: "down"
+    doc = yaml.safe_load(config_path.read_text())
+    doc["tiers"]["archive"] = {"url": f"file://{blocker}/archive",
+                               "secondary_url": f"file://{tmp_path}/usb-disk"}
+    doc["health"] = {"endpoints": [{"name": "nas", "url": "archive:primary", "interval_s": 10}]}
+    config_path.write_text(yaml.safe_dump(doc))
+    cfg = load_config(config_path)
+    assert archive_stores(cfg).active.url == cfg.archive_url  # no health state: primary is up
+
+    shutil.rmtree(blocker)
+    blocker.write_text("not a folder")
+    health_tick(cfg, now=T0)  # the sensor finds the primary down: incident opened
+    assert health.known_down(cfg, "archive:primary").startswith("nas down since 2024-05-01")
+    blocker.unlink()  # the mount is back, but the sensor has not looked again yet
+    stores = archive_stores(cfg)
+    assert stores.active is stores.secondary and "nas down since" in stores.primary_error
+
+    health_tick(cfg, now=T0 + dt.timedelta(seconds=30))  # next check: resolved
+    assert health.known_down(cfg, "archive:primary") is None
+    assert archive_stores(cfg).active.url == cfg.archive_url

@@ -1,7 +1,8 @@
 """`archive/<table>`: month M of the table lives in the archive as verified Parquet files.
 
 Depends on `main/<table>` for the days of the month (the month's daily partitions). A ranged
-run archives every month of its window; which rows are due comes from main's data.
+run archives every due month of its window; which months are due comes from main's data
+(`archive.due_months`), the first and last partitions also standing for the months beyond.
 """
 
 import datetime as dt
@@ -22,15 +23,28 @@ def archive_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["archive", table])
 
 
+def window_months(context: dg.AssetExecutionContext, partitions: dg.MonthlyPartitionsDefinition
+                  ) -> tuple[dt.date | None, dt.date | None]:
+    """[first, end) of the run's months; None at the ends of the partitions definition, so
+    months before start_date, or after the last partition when running --as-of a later day,
+    are archived by the runs that touch the first or last partition."""
+    keys = context.partition_key_range
+    window = context.partition_time_window
+    first = None if keys.start == partitions.get_first_partition_key() else window.start.date()
+    last = None if keys.end == partitions.get_last_partition_key() else window.end.date()
+    return first, last
+
+
 def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
     key = archive_key(table)
     policy = cfg.tables[table]
+    partitions = monthly(cfg)
 
     @dg.asset(
         key=key,
         group_name="archive",
         kinds={"parquet"},
-        partitions_def=monthly(cfg),
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[dg.AssetDep(dg.AssetKey(["main", table]),
                           partition_mapping=dg.TimeWindowPartitionMapping())],
@@ -44,19 +58,16 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                  main: PostgresTierResource) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
-        window = context.partition_time_window
         stores = archive.archive_stores(run_cfg)
         if stores.primary_error:
             context.log.warning(f"primary archive store down, using {stores.active.url}: "
                                 f"{stores.primary_error}")
         tier = main.handle()
-        results = []
-        month = window.start.date()
-        while month < window.end.date():
-            results.append(archive.archive_month(run_cfg, table, month, as_of=as_of,
-                                                 stores=stores, run_id=context.run_id,
-                                                 tier=tier))
-            month = (month + dt.timedelta(days=32)).replace(day=1)
+        first, last = window_months(context, partitions)
+        results = [archive.archive_month(run_cfg, table, month, as_of=as_of, stores=stores,
+                                         run_id=context.run.run_id, tier=tier)
+                   for month in archive.due_months(run_cfg, table, as_of, tier)
+                   if (first is None or month >= first) and (last is None or month < last)]
         new = [r for r in results if r.key]
         ring = archive.keyring(run_cfg)
         doc = archive.read_manifest(stores.active, table)
@@ -67,6 +78,7 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "as_of": dg.MetadataValue.text(as_of.isoformat()),
+                "months": dg.MetadataValue.int(len(new)),
                 "rows": dg.MetadataValue.int(sum(r.rows for r in results)),
                 "bytes": dg.MetadataValue.int(sum(r.bytes for r in new)),
                 "files": dg.MetadataValue.json([stores.active.uri(r.key) for r in new]),
@@ -89,5 +101,5 @@ def archive_assets(cfg: Config) -> list[dg.AssetsDefinition]:
 def archive_job(cfg: Config) -> "dg.UnresolvedAssetJobDefinition":
     keys = [archive_key(t) for t, p in cfg.tables.items() if p.main_days is not None]
     return dg.define_asset_job(
-        JOB_NAME, selection=dg.AssetSelection.assets(*keys), partitions_def=monthly(cfg),
+        JOB_NAME, selection=dg.AssetSelection.assets(*keys),
         description="Archive due months of a table from main into Parquet files.")

@@ -1,8 +1,11 @@
 """The purge job: archive files past `delete_days` are deleted (ledger row each), weekly."""
 
+import datetime as dt
+
 import dagster as dg
 
 from ...lib import archive_ops
+from ..lifecycle.main import AS_OF_TAG
 from ..resources import PersysConfigResource
 
 JOB_NAME = "archive_purge"
@@ -10,10 +13,17 @@ JOB_NAME = "archive_purge"
 
 @dg.op(description="Delete archive files whose newest day is older than delete_days.")
 def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigResource) -> None:
-    items = archive_ops.purge(persys_config.load(), run_id=context.run_id)
+    cfg = persys_config.load()
+    tag = context.run.tags.get(AS_OF_TAG)  # `persys lifecycle run --as-of`
+    as_of = dt.date.fromisoformat(tag) if tag else cfg.today()
+    items = archive_ops.purge(cfg, as_of, run_id=context.run.run_id)
+    tables: dict[str, dict] = {}
     for item in items:
         context.log.info(f"purged {item.key} ({item.rows} rows up to {item.max_day})")
-    context.add_output_metadata({"files": len(items), "rows": sum(i.rows for i in items)})
+        t = tables.setdefault(item.table, {"files": 0, "rows": 0, "bytes": 0})
+        t.update(files=t["files"] + 1, rows=t["rows"] + item.rows, bytes=t["bytes"] + item.bytes)
+    context.add_output_metadata({"as_of": as_of.isoformat(), "files": len(items),
+                                 "rows": sum(i.rows for i in items), "tables": tables})
 
 
 def purge_job() -> dg.JobDefinition:
@@ -27,4 +37,5 @@ def purge_job() -> dg.JobDefinition:
 def purge_schedule(cfg, job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="archive_purge_weekly", job=job, cron_schedule="0 4 * * 0",
-        execution_timezone=cfg.timezone, default_status=dg.DefaultScheduleStatus.RUNNING)
+        execution_timezone=cfg.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Sundays 04:00: delete archive files whose days are all past delete_days.")

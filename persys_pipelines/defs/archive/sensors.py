@@ -1,10 +1,13 @@
 """The archive sensor: asks main which months became due and requests one run per
-(table, month). The run key makes Dagster request a month once; rows that arrive later for
-an archived month are picked up by `persys lifecycle run` / `persys archive run`."""
+(table, month). The run key (`archive.month_run_key`) carries how often the month was archived
+(ledger) and its rows in main, so Dagster requests a month once per state of its data: rows
+that arrive later for an archived month get a new key and a new run."""
 
 import dagster as dg
 
 from ...lib import archive
+from ...lib.postgres import resolve_tier
+from ..partitions import monthly
 from ..resources import PersysConfigResource
 from .assets import archive_key
 
@@ -20,12 +23,16 @@ def archive_due_sensor(cfg, job: "dg.UnresolvedAssetJobDefinition") -> dg.Sensor
     def _due(context: dg.SensorEvaluationContext, persys_config: PersysConfigResource):
         run_cfg = persys_config.load()
         as_of = run_cfg.today()
+        tier = resolve_tier(run_cfg, "main")
+        first_key = monthly(run_cfg).get_first_partition_key()
         requests = []
         for table in tables:
-            for month in archive.due_months(run_cfg, table, as_of):
-                key = month.strftime("%Y-%m-01")
+            generations = archive.month_generations(tier, table)
+            for month, rows in archive.due_month_rows(run_cfg, table, as_of, tier).items():
                 requests.append(dg.RunRequest(
-                    run_key=f"archive/{table}/{key[:7]}", partition_key=key,
+                    run_key=archive.month_run_key(table, month, rows, generations.get(month, 0)),
+                    # months before start_date: the first partition stands for them
+                    partition_key=max(month.isoformat(), first_key),
                     asset_selection=[archive_key(table)]))
         if not requests:
             return dg.SkipReason(f"no month older than main_days has rows in main ({as_of})")

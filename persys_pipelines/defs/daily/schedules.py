@@ -18,6 +18,7 @@ def morning(cfg: Config) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDe
         name="daily_morning_schedule",
         hour_of_day=cfg.daily.morning_hour,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"{cfg.daily.morning_hour:02d}:00 {cfg.timezone}, for yesterday",
+        description=f"Every morning at {cfg.daily.morning_hour:02d}:00 {cfg.timezone}: "
+        "yesterday's summary and projection.",
     )
     return job, schedule

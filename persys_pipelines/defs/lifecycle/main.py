@@ -4,6 +4,8 @@ A ranged run (`BackfillPolicy.single_run()`) moves every due day of its partitio
 go; which days are due comes from core's data (lib/planner.py), not from partition status. The
 first partition also stands for every older day, and the last one for everything up to the
 cutoff, so data from before `start_date` or an `as_of` beyond today is never stranded.
+A run tagged `persys/move_core_before=D` (the core quota sensor's emergency migration) also
+moves every core day before D, ahead of the policy; its partition window still bounds the days.
 """
 
 
@@ -17,6 +19,8 @@ from ..partitions import daily
 from ..resources import PersysConfigResource, PostgresTierResource
 
 AS_OF_TAG = "persys/as_of"  # the day the run acts as of (`persys lifecycle run --as-of`)
+# Emergency (core quota sensor): every core day before this date moves too, ahead of policy.
+MOVE_BEFORE_TAG = "persys/move_core_before"
 CHECK_NAME = "moved_range_left_core"
 
 
@@ -27,6 +31,11 @@ def main_key(table: str) -> dg.AssetKey:
 def run_as_of(context: dg.AssetExecutionContext, cfg: Config) -> dt.date:
     tag = context.run.tags.get(AS_OF_TAG)
     return dt.date.fromisoformat(tag) if tag else cfg.today()
+
+
+def run_move_before(context: dg.AssetExecutionContext) -> dt.date | None:
+    tag = context.run.tags.get(MOVE_BEFORE_TAG)
+    return dt.date.fromisoformat(tag) if tag else None
 
 
 def window_days(
@@ -72,6 +81,7 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         run = lifecycle.run_table(
             run_cfg, core_tier, main.handle(), table, as_of, first=first, last=last,
             run_id=context.run.run_id, progress=lifecycle.progress_hook(),
+            move_before=run_move_before(context),
         )
         plan = run.plan
         left = lifecycle.remaining_in_core(run_cfg, core_tier, table, plan.first_day,
@@ -81,6 +91,7 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         space_note = run.space.note if run.space else ""
         metadata = {
             "as_of": dg.MetadataValue.text(as_of.isoformat()),
+            "cutoff": dg.MetadataValue.text(plan.cutoff.isoformat()),
             "days": dg.MetadataValue.int(run.days),
             "first_day": dg.MetadataValue.text(str(plan.first_day or "")),
             "last_day": dg.MetadataValue.text(str(plan.last_day or "")),

@@ -15,7 +15,8 @@ def core_source(table: str) -> dg.SourceAsset:
         key=dg.AssetKey(["core", table]),
         group_name="core",
         description=f"{table} in the core tier (Supabase free tier): written by your apps.",
-        kinds={"postgres"},
+        # observable_source_asset silently drops `kinds=`; the UI reads the kind tag
+        tags={"dagster/kind/postgres": ""},
     )
     def _observe(core: PostgresTierResource) -> dg.ObserveResult:
         with core.handle().connect() as conn:
@@ -27,7 +28,8 @@ def core_source(table: str) -> dg.SourceAsset:
                 )
             ).fetchone()
         return dg.ObserveResult(
-            metadata={"rows": dg.IntMetadataValue(rows), "bytes": dg.IntMetadataValue(size)},
+            metadata={"rows": dg.IntMetadataValue(rows), "bytes": dg.IntMetadataValue(size),
+                      "dagster/row_count": dg.IntMetadataValue(rows)},
             data_version=dg.DataVersion(f"{rows}:{size}"),
         )
 

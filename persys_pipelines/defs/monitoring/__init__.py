@@ -16,10 +16,13 @@ def definitions(cfg: Config, emergency_job: str | None = LIFECYCLE_JOB) -> dg.De
     """`emergency_job`: the lifecycle job the quota sensor asks for an emergency migration."""
     monitoring_assets = assets(cfg)
     job = dg.define_asset_job("monitoring_daily_job", selection=monitoring_assets,
-                              partitions_def=monitoring_assets[0].partitions_def)
+                              partitions_def=monitoring_assets[0].partitions_def,
+                              description="Yesterday's free-tier usage, uptime and the "
+                                          "Markdown report.")
     schedule = dg.build_schedule_from_partitioned_job(
         job, name="monitoring_daily_schedule", hour_of_day=7,
-        default_status=dg.DefaultScheduleStatus.RUNNING)
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="07:00 every morning: usage, uptime and report for yesterday.")
     return dg.Definitions(
         assets=monitoring_assets, asset_checks=[tiers_under_quota], jobs=[job],
         schedules=[schedule],

@@ -38,7 +38,9 @@ def _assets(context: dg.RunFailureSensorContext) -> list[str]:
 
 @dg.run_failure_sensor(name="run_failure_notify_sensor",
                        default_status=dg.DefaultSensorStatus.RUNNING,
-                       monitor_all_code_locations=False)
+                       monitor_all_code_locations=False,
+                       description="Sends a notification (Telegram/e-mail) when any run "
+                                   "fails: job, assets, error.")
 def run_failure_notify_sensor(context: dg.RunFailureSensorContext,
                               persys_config: PersysConfigResource) -> None:
     key, subject, body = failure_text(context)

@@ -9,22 +9,24 @@ from ...lib import forecast as forecast_lib
 from ...lib import usage
 from ...lib.config import Config
 from ...lib.postgres import resolve_tier
-from ...lib.quota import REARM_MARGIN_PCT, QuotaState, emergency_cutoff, step
+from ...lib.quota import REARM_MARGIN_PCT, EmergencyPlan, QuotaState, emergency_plan, step
+from ..lifecycle.main import AS_OF_TAG, MOVE_BEFORE_TAG
 from ..resources import PersysConfigResource
 from .alerts import notifier
 
 log = logging.getLogger(__name__)
 
-# The lifecycle's core→main job (defs/lifecycle/schedules.py). An emergency run asks it to move
-# every core day before a cut-off, ahead of the tables' policies, with the lifecycle's own tags:
-# a partition range ending the day before the cut-off, and an as-of date late enough that every
-# table's policy cut-off (as_of - core_days) lies at or after it.
+# The lifecycle's core→main job (defs/lifecycle/schedules.py). An emergency run is an ordinary
+# ranged run of it over the days to move, tagged `persys/move_core_before=<cut-off>`: the
+# lifecycle then moves every core day before the cut-off, ahead of the tables' policies
+# (defs/lifecycle/main.py, planner.plan_table(before=...)), and drops the emptied months.
 LIFECYCLE_JOB = "lifecycle_core_to_main"
-AS_OF_TAG = "persys/as_of"  # read by defs/lifecycle/main.py
-EMERGENCY_TAG = "persys/move_core_before"  # informational: the cut-off the sensor chose
+EMERGENCY_TAG = MOVE_BEFORE_TAG
 
 
-def emergency_tags(cfg: Config, cutoff: dt.date) -> dict[str, str]:
+def emergency_tags(cfg: Config, plan: EmergencyPlan, as_of: dt.date) -> dict[str, str]:
+    """Partition range [oldest day in core, cut-off - 1] (clamped to the partitions: the first
+    partition stands for older days, the last for everything up to the cut-off)."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -33,12 +35,11 @@ def emergency_tags(cfg: Config, cutoff: dt.date) -> dict[str, str]:
     from ..partitions import daily
 
     parts = daily(cfg)
-    first, last = parts.get_first_partition_key(), parts.get_last_partition_key()
-    end = min(max((cutoff - dt.timedelta(days=1)).isoformat(), first), last)
-    as_of = cutoff + dt.timedelta(days=max((p.core_days for p in cfg.tables.values()),
-                                           default=0))
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: end,
-            AS_OF_TAG: as_of.isoformat(), EMERGENCY_TAG: cutoff.isoformat(),
+    first_key, last_key = parts.get_first_partition_key(), parts.get_last_partition_key()
+    start = min(max(plan.first_day.isoformat(), first_key), last_key)
+    end = min(max((plan.cutoff - dt.timedelta(days=1)).isoformat(), start), last_key)
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
+            AS_OF_TAG: as_of.isoformat(), EMERGENCY_TAG: plan.cutoff.isoformat(),
             "persys/reason": "core quota"}
 
 
@@ -70,18 +71,19 @@ def quota_tick(cfg: Config, cursor: str | None, now: dt.datetime | None = None,
     requests = []
     if actions.emergency_run_key:
         target = int(sample.quota_bytes * (c.warn_pct - REARM_MARGIN_PCT) / 100)
+        today = now.astimezone(cfg.zone).date()
         with core.connect() as conn:
-            cutoff = emergency_cutoff(cfg, conn, sample.bytes, target,
-                                      now.astimezone(cfg.zone).date())
-        if cutoff is None:
+            plan = emergency_plan(cfg, conn, sample.bytes, target, today)
+        if plan is None:
             notes.append("critical, but no movable core days were found")
         elif job_name is None:
             notes.append("critical, but no lifecycle job is defined to run the migration")
         else:
             requests.append(dg.RunRequest(
                 run_key=actions.emergency_run_key, job_name=job_name,
-                tags=emergency_tags(cfg, cutoff)))
-            notes.append(f"emergency lifecycle run requested: core days before {cutoff}")
+                tags=emergency_tags(cfg, plan, today)))
+            notes.append(f"emergency lifecycle run requested: core days before {plan.cutoff} "
+                         f"(should return {plan.expected_bytes / 1024 / 1024:.1f} MB)")
     if actions.critical:
         alerts.notify(actions.critical, f"🚨 persys: core tier at {sample.pct:.1f}% of its quota",
                       f"{size}; critical_pct is {c.critical_pct:g}%. An emergency migration "

@@ -21,7 +21,7 @@ def voice_morning(cfg: Config) -> tuple[dg.UnresolvedAssetJobDefinition, dg.Sche
         hour_of_day=cfg.daily.morning_hour,
         minute_of_hour=MINUTES_AFTER_SUMMARY,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"{cfg.daily.morning_hour:02d}:{MINUTES_AFTER_SUMMARY} {cfg.timezone}, "
-        "for yesterday, after daily_morning_schedule",
+        description=f"Every morning at {cfg.daily.morning_hour:02d}:{MINUTES_AFTER_SUMMARY} "
+        f"{cfg.timezone}: yesterday's voice briefing, after the summaries.",
     )
     return job, schedule

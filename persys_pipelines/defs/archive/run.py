@@ -1,0 +1,94 @@
+"""main→archive and purge from Python (`persys lifecycle run`, `persys demo`): the same Dagster
+jobs the sensor and the weekly schedule start, run in this process and recorded in the
+instance of DAGSTER_HOME (else an ephemeral one), acting as of the day given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ...lib import archive
+from ...lib.config import Config
+from ...lib.postgres import resolve_tier
+from ..lifecycle.main import AS_OF_TAG
+from ..partitions import monthly
+from ..resources import resources
+from .assets import JOB_NAME, archive_key
+from .purge import JOB_NAME as PURGE_JOB
+
+
+class JobFailed(Exception):
+    """A run failed; the message has the run id and the last error."""
+
+
+def due(cfg: Config, as_of: dt.date, tables: list[str]) -> dict[str, dict[dt.date, int]]:
+    """Table → due month → rows in main (asked from main's data now)."""
+    tier = resolve_tier(cfg, "main")
+    return {t: archive.due_month_rows(cfg, t, as_of, tier) for t in tables
+            if cfg.tables[t].main_days is not None}
+
+
+def range_tags(cfg: Config, months: list[dt.date], as_of: dt.date) -> dict[str, str]:
+    """Monthly partition range covering `months`, clamped to the partitions (the first and last
+    partitions stand for the months beyond them, see assets.window_months)."""
+    parts = monthly(cfg)
+    first_key, last_key = parts.get_first_partition_key(), parts.get_last_partition_key()
+    start = min(max(min(months).isoformat(), first_key), last_key)
+    end = max(min(max(months).isoformat(), last_key), start)
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
+            AS_OF_TAG: as_of.isoformat()}
+
+
+def run_archive(cfg: Config, config_path: str | None, as_of: dt.date,
+                plan: dict[str, dict[dt.date, int]]) -> dict[str, dict]:
+    """One ranged `archive_monthly` run for the tables with due months → table → metadata
+    (months, files, rows, bytes, store, failover)."""
+    tables = [t for t, months in plan.items() if months]
+    if not tables:
+        return {}
+    months = [m for t in tables for m in plan[t]]
+    result = _execute(cfg, config_path, JOB_NAME, range_tags(cfg, months, as_of),
+                      [archive_key(t) for t in tables])
+    out = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        out[mat.asset_key.path[-1]] = {k: v.value for k, v in mat.metadata.items()}
+    return out
+
+
+def run_purge(cfg: Config, config_path: str | None, as_of: dt.date) -> dict[str, dict]:
+    """The `archive_purge` job as of `as_of` → table → {files, rows, bytes} deleted."""
+    result = _execute(cfg, config_path, PURGE_JOB, {AS_OF_TAG: as_of.isoformat()}, None)
+    for event in result.all_events:
+        if event.is_successful_output:
+            meta = event.event_specific_data.metadata
+            return meta["tables"].value if "tables" in meta else {}
+    return {}
+
+
+def _execute(cfg: Config, config_path: str | None, job_name: str, tags: dict[str, str],
+             selection: list[dg.AssetKey] | None) -> dg.ExecuteInProcessResult:
+    from . import definitions
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(config_path)))
+    job = defs.resolve_job_def(job_name)
+    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
+                else dg.DagsterInstance.ephemeral())
+    with instance:  # see cli/lifecycle.py: leaves no disposed instance in the context
+        result = job.execute_in_process(
+            instance=instance, tags=tags, asset_selection=selection, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        errors = [e.message for e in result.all_events if e.is_failure]
+        raise JobFailed(f"{job_name} run {result.run_id} failed: "
+                        + (errors[-1] if errors else "see the Dagster run log"))
+    return result

@@ -1,0 +1,89 @@
+"""e2e set-up: Debian's chromium (installed with apt-get when missing, as CI runs as root on a
+fresh machine) and a `persys up` on sample data in a temporary home, always stopped after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def persys(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "persys_pipelines.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """/usr/bin/chromium, installed from Debian's archive first when it is missing."""
+    if not CHROMIUM.exists():
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            raise RuntimeError(f"{CHROMIUM} is missing: run `apt-get install -y chromium` as "
+                               "root (the e2e set-up does it itself when run as root)")
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    assert CHROMIUM.exists(), f"apt-get ran but {CHROMIUM} is still missing"
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@dataclass
+class Up:
+    home: Path
+    port: int
+    env: dict
+    url: str
+    pid: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def persys_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """`persys setup --sample-data` then `persys up --detach` in a fresh home; `persys down`
+    afterwards, and a check that no process of the tree survived."""
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    env = {**os.environ, "PERSYS_HOME": str(home)}
+    for name in ("PERSYS_CONFIG", "DAGSTER_HOME", "CORE_DATABASE_URL", "MAIN_DATABASE_URL"):
+        env.pop(name, None)
+    setup = persys("setup", "--sample-data", "--days", "60", env=env)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    port = free_port()
+    up = persys("up", "--detach", "--port", str(port), env=env)
+    tree: list[int] = []
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        pid = int(up.stdout.split("(pid ")[1].split(")")[0])
+        tree = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+        yield Up(home, port, env, f"http://127.0.0.1:{port}", pid)
+    finally:
+        down = persys("down", env=env, timeout=120)
+        (ARTIFACTS / "dagster-dev.log").parent.mkdir(exist_ok=True)
+        log = home / "run" / "dagster-dev.log"
+        if log.exists():
+            shutil.copyfile(log, ARTIFACTS / "dagster-dev.log")
+    assert down.returncode == 0, down.stdout + down.stderr
+    alive = [p for p in tree if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"left behind: {alive}"
