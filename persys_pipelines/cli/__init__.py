@@ -42,5 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"persys: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if sys.modules.get("persys_pipelines.defs.runner") is None:
+            raise
+        from ..defs.runner import RunFailed  # a failed Dagster run: its message says it all
+
+        if not isinstance(exc, RunFailed):
+            raise
+        print(f"persys: {exc}", file=sys.stderr)
+        return 1
 
 

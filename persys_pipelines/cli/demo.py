@@ -9,12 +9,14 @@ from pathlib import Path
 
 from ..lib import setup as setup_lib
 from ..lib import status as status_lib
+from ..lib.instance import prepare_dagster_home
 from ..lib.sample_data import SampleDataRefused
 from .common import add_config_arg, iso_date, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="setup + sample data + status, end to end")
+    p = sub.add_parser("demo", help="setup, sample data, summaries, voice, lifecycle, archive "
+                       "and status, end to end")
     add_config_arg(p)
     p.add_argument("--days", type=int, default=400, help="days of sample data (default 400)")
     p.add_argument("--seed", type=int, default=7)
@@ -99,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load(args)
     as_of = args.as_of or cfg.today()
     step(f"1. tiers and schema (home {cfg.home})")
+    dagster_home = prepare_dagster_home(cfg.home)
+    print(f"Dagster runs of this demo are recorded in {dagster_home}; `persys up` shows them")
     for tier, tables in setup_lib.setup_tiers(cfg).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 
 from ..lib import lifecycle as lifecycle_lib
 from ..lib.config import Config, find_config_path
@@ -69,29 +68,26 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
         span = f"{min(months):%Y-%m}..{max(months):%Y-%m}" if months else "-"
         print(f"  {t:<20}{len(months):>7}{sum(months.values()):>10,}  {span}")
     done: dict[str, dict] = {}
-    try:
-        if not dry_run:
-            done = archive_run.run_archive(cfg, path, as_of, plan)
-            if done:
-                print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'bytes':>12}  store")
-            for t, m in sorted(done.items()):
-                print(f"  {t:<20}{m['months']:>7}{len(m['files']):>7}{m['rows']:>10,}"
-                      f"{_size(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
-                                                               else ""))
-            if not done:
-                print("  nothing is due")
-        print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
-        expired = archive_ops.purge(cfg, as_of, dry_run=True)
-        if not expired:
-            print("  nothing is past delete_days")
-            return done
-        if dry_run:
-            for i in expired:
-                print(f"  would delete {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
-            return done
-        purged = archive_run.run_purge(cfg, path, as_of)
-    except archive_run.JobFailed as exc:
-        raise UserError(str(exc)) from None
+    if not dry_run:
+        done = archive_run.run_archive(cfg, path, as_of, plan)
+        if done:
+            print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'bytes':>12}  store")
+        for t, m in sorted(done.items()):
+            print(f"  {t:<20}{m['months']:>7}{len(m['files']):>7}{m['rows']:>10,}"
+                  f"{_size(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
+                                                           else ""))
+        if not done:
+            print("  nothing is due")
+    print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
+    expired = archive_ops.purge(cfg, as_of, dry_run=True)
+    if not expired:
+        print("  nothing is past delete_days")
+        return done
+    if dry_run:
+        for i in expired:
+            print(f"  would delete {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
+        return done
+    purged = archive_run.run_purge(cfg, path, as_of)
     print(f"  {'table':<20}{'files':>7}{'rows':>10}{'bytes':>12}")
     for t, m in sorted(purged.items()):
         print(f"  {t:<20}{m['files']:>7}{m['rows']:>10,}{_size(m['bytes']):>12}")
@@ -107,8 +103,6 @@ def print_plan(plans: dict) -> None:
 
 def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) -> dict[str, dict]:
     """One ranged Dagster run of the due tables' assets; returns materialization metadata."""
-    import warnings
-
     import dagster as dg
     from tqdm import tqdm
 
@@ -116,38 +110,19 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
     from ..defs.lifecycle.main import main_key
     from ..defs.lifecycle.schedules import JOB_NAME, run_request_tags
     from ..defs.resources import resources
+    from ..defs.runner import materializations, run_job
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     defs = dg.Definitions.merge(lifecycle_defs.definitions(cfg),
                                 dg.Definitions(resources=resources(config_path(args))))
-    job = defs.resolve_job_def(JOB_NAME)
-    tags = run_request_tags(cfg, due, as_of)
-    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
-                else dg.DagsterInstance.ephemeral())
     total = sum(p.rows for p in due.values())
-    # `with instance`: Dagster keeps the instance's state storage in a context variable; left
-    # set, later Definitions in this process would refer to a disposed instance.
-    with instance, tqdm(total=total, unit="rows", unit_scale=True, desc="moving",
-                        leave=False) as bar:
+    with tqdm(total=total, unit="rows", unit_scale=True, desc="moving", leave=False) as bar:
         lifecycle_lib.set_progress_hook(bar.update)
         try:
-            result = job.execute_in_process(
-                instance=instance, tags=tags, asset_selection=[main_key(t) for t in due],
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+            result = run_job(defs, JOB_NAME, tags=run_request_tags(cfg, due, as_of),
+                             selection=[main_key(t) for t in due])
         finally:
             lifecycle_lib.set_progress_hook(None)
-    out: dict[str, dict] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        out[mat.asset_key.path[-1]] = {k: v.value for k, v in mat.metadata.items()}
-    if not result.success:
-        errors = [e.message for e in result.all_events if e.is_failure]
-        raise UserError(f"lifecycle run {result.run_id} failed: "
-                        + (errors[-1] if errors else "see the Dagster run log"))
-    return out
+    return materializations(result)
 
 
 def print_results(results: dict[str, dict]) -> None:

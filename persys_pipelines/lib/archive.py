@@ -3,11 +3,11 @@
 Archiving month M of table t (`archive_month`), under a per-table advisory lock in main:
   1. reconcile: finish what a killed run left (see `reconcile`);
   2. one REPEATABLE READ transaction on main: COPY M's due rows out into Arrow
-     (lib/archive_format.py), sorted by day in Arrow;
+     (lib/archive_format.py), sorted by day in Arrow, while a second connection sharing the
+     snapshot takes their count and row checksum (restore proves the same checksum);
   3. Parquet zstd → sha256 → key `t/yyyy/mm/<sha256>.parquet` → (AES-256-GCM) → store.put;
   4. read back: get → decrypt → sha256 → rows equal to what was exported;
-  5. in the SAME transaction as step 2: DELETE exactly those rows (count must match the
-     export), taking the row checksum of what left (restore proves the same checksum);
+  5. in the SAME transaction as step 2: DELETE exactly those rows (count must match);
   6. manifest `t/manifest.json` gets the entry as `pending` (written atomically, after the
      file); the ledger row is marked done; COMMIT; then the entry becomes `committed`.
 A crash anywhere leaves either the rows in main (the file/entry is then an uncommitted left-over
@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -421,8 +422,16 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
         pg_types = table_columns(conn, table)
         pkey = primary_key(conn, table)
         where = month_condition(conn, cfg, table, first, last)
-        data = export_rows(conn, cfg, table, first, last, pg_types, pkey)  # pins the session
+        source = sql.SQL("(select {} from {} where {})").format(
+            sql.SQL(", ").join(map(sql.Identifier, pg_types)), sql.Identifier(table), where)
+        with ThreadPoolExecutor(1, thread_name_prefix="persys-archive-checksum") as pool:
+            counted = checksum_alongside(tier, conn, pool, source)
+            data = export_rows(conn, cfg, table, first, last, pg_types, pkey)
+            counted_rows, checksum = counted.result()
         rows = data.num_rows
+        if rows != counted_rows:
+            raise ArchiveError(f"{table} {first:%Y-%m}: exported {rows} rows, counted "
+                               f"{counted_rows} in the same snapshot; nothing deleted")
         if rows == 0:
             return MonthResult(table, first, 0, reconciled=repaired)
         plain = fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level)
@@ -434,13 +443,10 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
         failpoint("after_put")
         _read_back(store, ring, key, digest, data)
 
-        # Delete exactly the exported rows (same snapshot) and take the checksum of what left:
-        # uncommitted until the manifest entry below exists.
-        deleted, checksum = conn.execute(sql.SQL(
-            "with d as (delete from {t} where {w} returning {cols}) "
-            "select count(*), coalesce(sum(hashtextextended(d::text, 0)), 0)::text from d"
-        ).format(t=sql.Identifier(table), w=where,
-                 cols=sql.SQL(", ").join(map(sql.Identifier, pg_types)))).fetchone()
+        # Delete exactly the exported rows (same snapshot as export and checksum), uncommitted
+        # until the manifest entry below exists.
+        deleted = conn.execute(sql.SQL("delete from {} where {}").format(
+            sql.Identifier(table), where)).rowcount
         if deleted != rows:
             raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
                                f"but archived {rows}; nothing deleted, run again")
@@ -491,8 +497,25 @@ def export_rows(conn: psycopg.Connection, cfg: Config, table: str, first: dt.dat
         cols=sql.SQL(", ").join(c.select() for c in columns),
         day=day_expression(conn, table, policy, cfg.timezone), t=sql.Identifier(table),
         w=month_condition(conn, cfg, table, first, last))
+    # a date day column equals _day: sorting by it again would change nothing
+    finer = [] if pg_types.get(policy.day_column) == "date" else [policy.day_column]
     return fmt.sort_rows(fmt.export_arrow(conn, table, columns, query),
-                         [fmt.DAY, *dict.fromkeys((policy.day_column, *pkey))])
+                         [fmt.DAY, *dict.fromkeys((*finer, *pkey))])
+
+
+def checksum_alongside(tier: PgTier, conn: psycopg.Connection, pool: ThreadPoolExecutor,
+                       source: sql.Composable) -> Future[tuple[int, str]]:
+    """`row_checksum(source)` on a second connection that shares `conn`'s snapshot (a
+    REPEATABLE READ transaction), so PostgreSQL hashes the rows while `conn` exports them."""
+    snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
+
+    def work() -> tuple[int, str]:
+        with tier.connect() as other:
+            other.execute("set transaction isolation level repeatable read")
+            other.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot)))
+            return row_checksum(other, source)
+
+    return pool.submit(work)
 
 
 def _read_back(store: Store, ring: Keyring, key: str, digest: str, data: pa.Table) -> None:

@@ -124,17 +124,17 @@ def export_arrow(conn: psycopg.Connection, table: str, columns: list[Column],
             buf.write(chunk)
     if not buf.tell():
         return arrow_schema(table, columns).empty_table()
-    return pa.Table.from_batches([_parse_block(buf.getbuffer(), table, columns)])
+    return pa.Table.from_batches([_parse_csv(buf.getbuffer(), table, columns)])
 
 
-def _parse_block(data, table: str, columns: list[Column]) -> pa.RecordBatch:
+def _parse_csv(data, table: str, columns: list[Column]) -> pa.RecordBatch:
     """CSV rows → one typed record batch (uuid → 16 bytes, arrays → lists)."""
     names = [c.name for c in columns] + [DAY]
     types = {c.name: c.csv_type for c in columns} | {DAY: pa.date32()}
     try:
         raw = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, null_values=[""], strings_can_be_null=True,

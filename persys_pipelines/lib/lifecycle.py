@@ -74,14 +74,14 @@ def run_table(
     run = TableRun(table, table_plan, partitions_created=created)
     if not table_plan.days:
         return run
-    before = core.size_bytes()
+    size_before = core.size_bytes()
     for lo, hi in table_plan.chunks():
         rng = moves.MoveRange(table, policy, cfg.timezone, lo, hi)
         run.moves.append(moves.move_range(core, main, rng, run_id=run_id, progress=progress))
     moves.checkpoint("space")
     with core.connect(autocommit=True) as conn:
         run.space = space.return_space(core, conn, table, table_plan.cutoff, run.rows)
-    run.bytes_returned = max(0, before - core.size_bytes())
+    run.bytes_returned = max(0, size_before - core.size_bytes())
     return run
 
 

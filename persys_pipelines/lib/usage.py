@@ -44,14 +44,22 @@ def measure_all(cfg: Config, at: dt.datetime | None = None) -> list[Usage]:
     return [measure(resolve_tier(cfg, name), at) for name in ("core", "main")]
 
 
-def record(conn: psycopg.Connection, samples: list[Usage]) -> None:
-    """Append samples to the history (a repeated (tier, at) is ignored)."""
+def record(conn: psycopg.Connection, samples: list[Usage],
+           min_gap: dt.timedelta = dt.timedelta(0)) -> None:
+    """Append samples to the history (a repeated (tier, at) is ignored).
+
+    `min_gap`: skip a tier's sample when its last one is more recent than that, so a sensor
+    ticking every minute keeps a few rows an hour, not half a million a year."""
     create_monitoring_tables(conn)
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into persys_usage (at, tier, bytes, quota_bytes) values (%s, %s, %s, %s) "
+            "insert into persys_usage (at, tier, bytes, quota_bytes) "
+            "select %(at)s, %(tier)s, %(bytes)s, %(quota)s where not exists ("
+            "  select 1 from persys_usage where tier = %(tier)s and at > %(since)s) "
             "on conflict do nothing",
-            [(s.at, s.tier, s.bytes, s.quota_bytes) for s in samples],
+            [{"at": s.at, "tier": s.tier, "bytes": s.bytes, "quota": s.quota_bytes,
+              "since": s.at - min_gap if min_gap else s.at + dt.timedelta(days=36500)}
+             for s in samples],
         )
     conn.commit()
 

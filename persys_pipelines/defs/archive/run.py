@@ -5,8 +5,6 @@ instance of DAGSTER_HOME (else an ephemeral one), acting as of the day given."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import warnings
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -20,12 +18,9 @@ from ...lib.postgres import resolve_tier
 from ..lifecycle.main import AS_OF_TAG
 from ..partitions import monthly
 from ..resources import resources
+from ..runner import materializations, run_job
 from .assets import JOB_NAME, archive_key
 from .purge import JOB_NAME as PURGE_JOB
-
-
-class JobFailed(Exception):
-    """A run failed; the message has the run id and the last error."""
 
 
 def due(cfg: Config, as_of: dt.date, tables: list[str]) -> dict[str, dict[dt.date, int]]:
@@ -56,11 +51,7 @@ def run_archive(cfg: Config, config_path: str | None, as_of: dt.date,
     months = [m for t in tables for m in plan[t]]
     result = _execute(cfg, config_path, JOB_NAME, range_tags(cfg, months, as_of),
                       [archive_key(t) for t in tables])
-    out = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        out[mat.asset_key.path[-1]] = {k: v.value for k, v in mat.metadata.items()}
-    return out
+    return materializations(result)
 
 
 def run_purge(cfg: Config, config_path: str | None, as_of: dt.date) -> dict[str, dict]:
@@ -77,18 +68,5 @@ def _execute(cfg: Config, config_path: str | None, job_name: str, tags: dict[str
              selection: list[dg.AssetKey] | None) -> dg.ExecuteInProcessResult:
     from . import definitions
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(config_path)))
-    job = defs.resolve_job_def(job_name)
-    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
-                else dg.DagsterInstance.ephemeral())
-    with instance:  # see cli/lifecycle.py: leaves no disposed instance in the context
-        result = job.execute_in_process(
-            instance=instance, tags=tags, asset_selection=selection, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-    if not result.success:
-        errors = [e.message for e in result.all_events if e.is_failure]
-        raise JobFailed(f"{job_name} run {result.run_id} failed: "
-                        + (errors[-1] if errors else "see the Dagster run log"))
-    return result
+    return run_job(defs, job_name, tags=tags, selection=selection)

@@ -43,6 +43,11 @@ def emergency_tags(cfg: Config, plan: EmergencyPlan, as_of: dt.date) -> dict[str
             "persys/reason": "core quota"}
 
 
+# The sensor measures every tick but keeps one sample per tier per quarter-hour in the
+# history (plenty for the forecast, which needs a day's span).
+RECORD_GAP = dt.timedelta(minutes=15)
+
+
 def quota_tick(cfg: Config, cursor: str | None, now: dt.datetime | None = None,
                job_name: str | None = LIFECYCLE_JOB) -> tuple[str, list[dg.RunRequest], list[str]]:
     """One tick, without Dagster's context: new cursor, run requests, log lines."""
@@ -53,7 +58,8 @@ def quota_tick(cfg: Config, cursor: str | None, now: dt.datetime | None = None,
     history: list[usage.Usage] = []
     try:
         with resolve_tier(cfg, "main").connect() as main:
-            usage.record(main, [sample, usage.measure(resolve_tier(cfg, "main"), now)])
+            usage.record(main, [sample, usage.measure(resolve_tier(cfg, "main"), now)],
+                         min_gap=RECORD_GAP)
             history = usage.history(main, "core", now - dt.timedelta(days=30))
     except Exception as exc:  # main down must not stop the quota guard of core
         notes.append(f"usage history not recorded ({type(exc).__name__})")
