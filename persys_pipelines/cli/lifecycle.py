@@ -13,6 +13,7 @@ import datetime as dt
 from ..lib import lifecycle as lifecycle_lib
 from ..lib.config import Config, find_config_path
 from ..lib.postgres import resolve_tier
+from ..lib.status import human_bytes
 from .common import UserError, add_config_arg, iso_date, load
 
 
@@ -74,7 +75,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
             print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'bytes':>12}  store")
         for t, m in sorted(done.items()):
             print(f"  {t:<20}{m['months']:>7}{len(m['files']):>7}{m['rows']:>10,}"
-                  f"{_size(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
+                  f"{human_bytes(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
                                                            else ""))
         if not done:
             print("  nothing is due")
@@ -90,7 +91,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
     purged = archive_run.run_purge(cfg, path, as_of)
     print(f"  {'table':<20}{'files':>7}{'rows':>10}{'bytes':>12}")
     for t, m in sorted(purged.items()):
-        print(f"  {t:<20}{m['files']:>7}{m['rows']:>10,}{_size(m['bytes']):>12}")
+        print(f"  {t:<20}{m['files']:>7}{m['rows']:>10,}{human_bytes(m['bytes']):>12}")
     return done
 
 
@@ -115,7 +116,9 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
     defs = dg.Definitions.merge(lifecycle_defs.definitions(cfg),
                                 dg.Definitions(resources=resources(config_path(args))))
     total = sum(p.rows for p in due.values())
-    with tqdm(total=total, unit="rows", unit_scale=True, desc="moving", leave=False) as bar:
+    # disable=None: a bar on a terminal, nothing in a log file
+    with tqdm(total=total, unit="rows", unit_scale=True, desc="moving", leave=False,
+              disable=None) as bar:
         lifecycle_lib.set_progress_hook(bar.update)
         try:
             result = run_job(defs, JOB_NAME, tags=run_request_tags(cfg, due, as_of),
@@ -128,15 +131,9 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
 def print_results(results: dict[str, dict]) -> None:
     print(f"  {'table':<20}{'days':>6}{'rows':>10}{'moved':>12}{'returned':>12}")
     for t, m in sorted(results.items()):
-        print(f"  {t:<20}{m['days']:>6}{m['rows']:>10,}{_mb(m['bytes_moved']):>12}"
-              f"{_mb(m['bytes_returned']):>12}")
+        print(f"  {t:<20}{m['days']:>6}{m['rows']:>10,}{human_bytes(m['bytes_moved']):>12}"
+              f"{human_bytes(m['bytes_returned']):>12}")
         if m.get("space_note"):
             print(f"  {'':<20}{m['space_note']}")
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
-
-
-def _size(n: int) -> str:
-    return _mb(n) if n >= 1024 * 1024 else f"{n / 1024:.1f} kB"

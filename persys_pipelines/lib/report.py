@@ -17,7 +17,7 @@ from . import health, usage
 from .config import Config
 from .postgres import resolve_tier
 from .schema import table_exists
-from .status import collect
+from .status import collect, human_bytes
 
 SECTIONS = ("sizes", "sync", "lifecycle")
 SPARK = "▁▂▃▄▅▆▇█"
@@ -50,10 +50,6 @@ def build(cfg: Config, sections: tuple[str, ...] = (), *, as_of: dt.date | None 
             parts += free_tier_section(costs_doc)
             parts += health_section(cfg, main, now)
     return "\n".join(parts).rstrip() + "\n"
-
-
-def _mb(n: float | None) -> str:
-    return "-" if n is None else f"{n / 1024 / 1024:,.1f} MB"
 
 
 def _light(pct: float | None, warn: float, critical: float) -> str:
@@ -92,19 +88,19 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
         t = doc["tiers"][name]
         tc = getattr(cfg.tiers, name)
         pct = f"{t['pct']:.1f}%" if t["pct"] is not None else "-"
-        lines.append(f"| {name} | {_mb(t['bytes'])} | {_mb(t['quota_bytes'])} | {pct} | "
-                     f"{_light(t['pct'], tc.warn_pct, tc.critical_pct)} |")
+        lines.append(f"| {name} | {human_bytes(t['bytes'])} | {human_bytes(t['quota_bytes'])} "
+                     f"| {pct} | {_light(t['pct'], tc.warn_pct, tc.critical_pct)} |")
     a = doc["tiers"]["archive"]
-    lines.append(f"| archive | {_mb(a['bytes'])} | - | {a['files']} files | ⚪ |")
+    lines.append(f"| archive | {human_bytes(a['bytes'])} | - | {a['files']} files | ⚪ |")
     lines += ["", "### Usage chart", "", "```"]
     for name in ("core", "main"):
         t = doc["tiers"][name]
         tc = getattr(cfg.tiers, name)
         if t["pct"] is not None:
             lines.append(f"{name:<5} {usage_bar(t['pct'], tc.warn_pct, tc.critical_pct)} "
-                         f"{t['pct']:5.1f}% of {_mb(t['quota_bytes'])}")
+                         f"{t['pct']:5.1f}% of {human_bytes(t['quota_bytes'])}")
         else:
-            lines.append(f"{name:<5} {_mb(t['bytes'])} (no quota)")
+            lines.append(f"{name:<5} {human_bytes(t['bytes'])} (no quota)")
         values = daily_max(histories[name])
         if len(values) > 1:  # one day's peak draws nothing worth reading
             top = t["quota_bytes"] or max(values)
@@ -235,12 +231,13 @@ def lifecycle_section(doc: dict) -> list[str]:
     tables = {t: e for t, e in due["tables"].items() if e["days"]}
     if tables:
         lines += [f"Due to move core → main as of {doc['as_of']}: {due['due_rows']:,} rows; "
-                  f"{_mb(due['reclaimable_bytes'])} of core comes back after the move.", "",
+                  f"{human_bytes(due['reclaimable_bytes'])} of core comes back after the move.", "",
                   "| table | days due | rows | range | keeps from | reclaimable |",
                   "|---|---|---|---|---|---|"]
         for table, e in tables.items():
             lines.append(f"| {table} | {e['days']} | {e['rows']:,} | {e['first_day']} … "
-                         f"{e['last_day']} | {e['cutoff']} | {_mb(e['reclaimable_bytes'])} |")
+                         f"{e['last_day']} | {e['cutoff']} | "
+                         f"{human_bytes(e['reclaimable_bytes'])} |")
     else:
         lines.append(f"Nothing is due as of {doc['as_of']}: every core day is within its "
                      "table's `core_days`.")
@@ -266,7 +263,7 @@ def free_tier_section(costs_doc: dict | None) -> list[str]:
                      f"this month ({e['pct']:.1f}%)")
     o = costs_doc.get("object_store") or {}
     if "bytes" in o:
-        lines.append(f"- Object store: {_mb(o['bytes'])} in {o['files']} files")
+        lines.append(f"- Object store: {human_bytes(o['bytes'])} in {o['files']} files")
     if costs_doc.get("aws"):
         lines.append(f"- AWS month to date (Budgets): ${costs_doc['aws']['mtd_usd']:.2f}")
     if costs_doc.get("aws_cost_explorer"):

@@ -92,20 +92,22 @@ def render(doc: dict[str, Any]) -> str:
     lines = [f"persys status as of {doc['as_of']}", "", "Tiers"]
     for name in ("core", "main"):
         t = doc["tiers"][name]
-        quota = (f" of {_mb(t['quota_bytes'])} ({t['pct']:.1f}%)" if t["quota_bytes"] else
+        quota = (f" of {human_bytes(t['quota_bytes'])} ({t['pct']:.1f}%)" if t["quota_bytes"] else
                  " (no quota)")
-        lines.append(f"  {name:<8}{_mb(t['bytes']):>12}{quota}")
+        lines.append(f"  {name:<8}{human_bytes(t['bytes']):>12}{quota}")
     a = doc["tiers"]["archive"]
-    lines.append(f"  {'archive':<8}{_mb(a['bytes']):>12} in {a['files']} files at {a['url']}")
+    lines.append(f"  {'archive':<8}{human_bytes(a['bytes']):>12} in {a['files']} files at "
+                 f"{a['url']}")
     for store in a.get("stores", [])[1:] + [s for s in a.get("stores", [])[:1]
                                             if not s["reachable"]]:
-        state = (f"{_mb(store['bytes'])} in {store['files']} files" if store["reachable"]
+        state = (f"{human_bytes(store['bytes'])} in {store['files']} files" if store["reachable"]
                  else f"DOWN: {store['error']}")
         lines.append(f"  {'':<8}{store['role']} {store['url']}: {state}")
-    lines += ["", "Tables" + " " * 17 + "core" + " " * 29 + "main" + " " * 29 + "archive"]
+    lines += ["", (f"{'Tables':<23}" + "".join(f"{t:<38}" for t in ("core", "main",
+                                                                   "archive"))).rstrip()]
     for table, tiers in doc["tables"].items():
         cells = [_cell(tiers.get(t, EMPTY.as_json())) for t in ("core", "main", "archive")]
-        lines.append(f"  {table:<20} " + "".join(f"{c:<33}" for c in cells).rstrip())
+        lines.append(f"  {table:<20} " + "".join(f"{c:<38}" for c in cells).rstrip())
         nulls = tiers.get("core", {}).get("null_day_rows", 0)
         if nulls:
             lines.append(f"  {'':<20} ({nulls} rows in core have no day and stay there)")
@@ -121,7 +123,7 @@ def render(doc: dict[str, Any]) -> str:
     due = doc.get("lifecycle")
     if due and due["due_rows"]:
         lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "
-                      f"{_mb(due['reclaimable_bytes'])} of core reclaimable"]
+                      f"{human_bytes(due['reclaimable_bytes'])} of core reclaimable"]
     if doc.get("ledger"):
         lines += ["", "Recent moves"]
         for m in doc["ledger"][:5]:
@@ -135,8 +137,12 @@ def render(doc: dict[str, Any]) -> str:
 def _cell(r: dict) -> str:
     if not r["rows"]:
         return "-"
-    return f"{r['rows']:>8,} rows {r['first_day']}..{r['last_day'][5:]}"
+    last = r["last_day"][5:] if r["last_day"][:4] == r["first_day"][:4] else r["last_day"]
+    return f"{r['rows']:>8,} rows {r['first_day']}..{last}"
 
 
-def _mb(n: int | None) -> str:
-    return "-" if n is None else f"{n / 1024 / 1024:,.1f} MB"
+def human_bytes(n: float | None) -> str:
+    """The one size format of every report: kB under a megabyte, MB above."""
+    if n is None:
+        return "-"
+    return f"{n / 1024:,.1f} kB" if abs(n) < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"

@@ -77,7 +77,7 @@ def test_cli_report_lifecycle_shows_due_days_rows_cutoff_and_reclaimable(config_
     # health_metrics keeps 30 days (from 2024-04-20): February and March are whole months
     # before the cut-off, so their partitions come back; the line shows a non-zero size
     health = next(line for line in out.splitlines() if line.startswith("| health_metrics |"))
-    assert health.endswith(" MB |") and not health.endswith("| 0.0 MB |")
+    assert health.endswith((" MB |", " kB |")) and not health.endswith("| 0.0 MB |")
     assert "| daily_summaries |" not in out  # nothing due there
 
 
