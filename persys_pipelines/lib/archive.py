@@ -38,7 +38,7 @@ from . import ledger
 from .config import Config, TablePolicy
 from .crypto import Keyring
 from .postgres import PgTier, resolve_tier
-from .schema import create_ledger, table_columns, table_exists
+from .schema import create_ledger, primary_key, table_columns, table_exists
 from .stores import Store, StoreError, open_store
 from .tables import day_expression, only_when_condition
 
@@ -201,17 +201,6 @@ def row_checksum(conn: psycopg.Connection, source: sql.Composable) -> tuple[int,
                 "from {} r").format(source)
     ).fetchone()
     return int(rows), str(total)
-
-
-def primary_key(conn: psycopg.Connection, table: str) -> list[str]:
-    rows = conn.execute(
-        """select a.attname from pg_index i
-             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-            where i.indrelid = to_regclass(%s) and i.indisprimary
-            order by array_position(i.indkey, a.attnum)""",
-        (f"public.{table}",),
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 @contextmanager

@@ -199,17 +199,9 @@ def stream_copy(
 
 
 def table_shape(conn: psycopg.Connection, table: str) -> TableShape:
-    from .schema import table_columns
+    from .schema import primary_key, table_columns
 
-    pk = conn.execute(
-        """select a.attname
-             from pg_index i
-             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-            where i.indrelid = to_regclass(%s) and i.indisprimary
-            order by array_position(i.indkey::int2[], a.attnum)""",
-        (f"public.{table}",),
-    ).fetchall()
-    return TableShape(table_columns(conn, table), [r[0] for r in pk])
+    return TableShape(table_columns(conn, table), primary_key(conn, table))
 
 
 def check_same_shape(

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from .config import Config, TablePolicy
 from .postgres import PgTier, resolve_tier
-from .schema import TABLES_BY_NAME, table_columns, table_exists
+from .schema import TABLES_BY_NAME, primary_key, table_columns, table_exists
 from .tables import day_expression, only_when_condition
 
 DAY = "day"  # name of the computed day column in every result
@@ -86,7 +86,7 @@ class PostgresSource:
         with self.tier.connect() as conn:
             if not table_exists(conn, table):
                 return None
-            return primary_key_columns(conn, table)
+            return primary_key(conn, table)
 
 
 def sources(cfg: Config) -> list[Source]:
@@ -150,18 +150,6 @@ def read(
     if key and len(frames) > 1:
         rows = rows.drop_duplicates(subset=key, keep="first", ignore_index=True)
     return rows
-
-
-def primary_key_columns(conn: psycopg.Connection, table: str) -> list[str]:
-    rows = conn.execute(
-        """select a.attname
-             from pg_index i
-             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-            where i.indrelid = to_regclass(%s) and i.indisprimary
-            order by array_position(i.indkey, a.attnum)""",
-        (f"public.{table}",),
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _select(conn: psycopg.Connection, request: Request) -> sql.Composable:

@@ -258,6 +258,19 @@ def table_exists(conn: psycopg.Connection, name: str) -> bool:
     return bool(row[0])
 
 
+def primary_key(conn: psycopg.Connection, name: str) -> list[str]:
+    """The primary key's columns in key order ([] when the table has none)."""
+    rows = conn.execute(
+        """select a.attname
+             from pg_index i
+             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+            where i.indrelid = to_regclass(%s) and i.indisprimary
+            order by array_position(i.indkey::int2[], a.attnum)""",
+        (f"public.{name}",),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def table_columns(conn: psycopg.Connection, name: str) -> dict[str, str]:
     """Column name → formatted type (e.g. `numeric(12,2)`, `text[]`), in table order."""
     rows = conn.execute(
