@@ -38,6 +38,12 @@ class TableRun:
         return f"{self.rows}:{total}"
 
     @property
+    def partitions_dropped(self) -> list[str]:
+        """Whole months dropped by the moves, then emptied ones dropped by the space step."""
+        return [p for m in self.moves for p in m.partitions_dropped] + (
+            self.space.dropped if self.space else [])
+
+    @property
     def days(self) -> int:
         return len(self.plan.days)
 

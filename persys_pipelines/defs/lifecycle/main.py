@@ -99,7 +99,7 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
             "bytes_moved": dg.MetadataValue.int(run.bytes_moved),
             "bytes_returned": dg.MetadataValue.int(run.bytes_returned),
             "checksum": dg.MetadataValue.text(run.checksum),
-            "partitions_dropped": dg.MetadataValue.int(len(run.space.dropped) if run.space else 0),
+            "partitions_dropped": dg.MetadataValue.int(len(run.partitions_dropped)),
         }
         if space_note:
             metadata["space_note"] = dg.MetadataValue.text(space_note)
