@@ -18,6 +18,8 @@
    deleted.
 4. Commit the destination, then delete the range at the source in the snapshot the copy read:
    a row written to the source after the copy started is invisible to that DELETE and stays.
+   Month partitions lying wholly inside the range are dropped instead (DETACH + DROP): they
+   were locked against writers before the snapshot, so nothing can be in them unseen.
 5. Close the ledger row with rows, bytes, checksum and outcome.
 
 A crash anywhere leaves each row in the source, or in both tiers (between 4's two commits);
