@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 
 import dagster as dg
@@ -25,3 +26,18 @@ def daily(cfg: Config) -> dg.DailyPartitionsDefinition:
 
 def monthly(cfg: Config) -> dg.MonthlyPartitionsDefinition:
     return _monthly(cfg.start_date.replace(day=1).isoformat(), cfg.timezone)
+
+
+def window_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of a daily run's partition range."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - dt.timedelta(days=1)).date()
+
+
+def open_ends(context: dg.AssetExecutionContext, partitions: dg.PartitionsDefinition,
+              first: dt.date, last: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """`first`/`last`, or None where the run touches the first/last partition: those stand for
+    every older (newer) day too, e.g. rows from before start_date."""
+    keys = context.partition_key_range
+    return (None if keys.start == partitions.get_first_partition_key() else first,
+            None if keys.end == partitions.get_last_partition_key() else last)

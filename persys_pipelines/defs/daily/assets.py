@@ -5,24 +5,17 @@ through the cross-tier reader) and replaces those days idempotently, so a three-
 one run, and re-running any range gives the same rows.
 """
 
-import datetime as dt
 import time
 
 import dagster as dg
 
 from ...lib import charts, projection, summary
 from ...lib.config import Config
-from ..partitions import daily
+from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
 
 # A chart costs ~0.17 s; ranges longer than this render only their last day's chart.
 CHART_EVERY_DAY_MAX = 31
-
-
-def window_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
-    """First and last day (inclusive) of the run's partition range."""
-    window = context.partition_time_window
-    return window.start.date(), (window.end - dt.timedelta(days=1)).date()
 
 
 def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:

@@ -15,7 +15,7 @@ import dagster as dg
 
 from ...lib import lifecycle
 from ...lib.config import Config
-from ..partitions import daily
+from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
 
 AS_OF_TAG = "persys/as_of"  # the day the run acts as of (`persys lifecycle run --as-of`)
@@ -37,17 +37,6 @@ def run_move_before(context: dg.AssetExecutionContext) -> dt.date | None:
     tag = context.run.tags.get(MOVE_BEFORE_TAG)
     return dt.date.fromisoformat(tag) if tag else None
 
-
-def window_days(
-    context: dg.AssetExecutionContext, partitions: dg.DailyPartitionsDefinition
-) -> tuple[dt.date | None, dt.date | None]:
-    """The run's partition window as days; None at the ends of the partitions definition."""
-    keys = context.partition_key_range
-    window = context.partition_time_window
-    first = None if keys.start == partitions.get_first_partition_key() else window.start.date()
-    last_key = partitions.get_last_partition_key()
-    last = None if keys.end == last_key else (window.end - dt.timedelta(days=1)).date()
-    return first, last
 
 
 def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
@@ -76,7 +65,7 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
-        first, last = window_days(context, partitions)
+        first, last = open_ends(context, partitions, *window_days(context))
         core_tier = core.handle()
         run = lifecycle.run_table(
             run_cfg, core_tier, main.handle(), table, as_of, first=first, last=last,

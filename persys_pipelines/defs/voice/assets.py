@@ -11,7 +11,7 @@ import dagster as dg
 
 from ...lib.config import Config
 from ...lib.voice import briefing
-from ..partitions import daily
+from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
 
 
@@ -31,8 +31,7 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource
     ) -> dg.MaterializeResult:
         cfg = persys_config.load()
-        window = context.partition_time_window
-        first, last = window.start.date(), (window.end - dt.timedelta(days=1)).date()
+        first, last = window_days(context)
         made: list[briefing.Briefing] = []
         sent: list[str] = []
         day = first
