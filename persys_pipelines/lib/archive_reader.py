@@ -38,14 +38,23 @@ class ArchiveSource:
     cfg: Config
     name: str = "archive"
 
-    def entries(self, table: str) -> list[tuple[Store, dict]]:
+    def entries(self, table: str, first: dt.date | None = None, last: dt.date | None = None,
+                *, strict: bool = False) -> list[tuple[Store, dict]]:
+        """Committed files of `table`. An unreachable store is skipped with a warning, unless
+        `strict` and the ledger shows days of [first, last] went to the archive: a summary
+        computed without them would be wrong, so that is an error instead."""
         found = []
         for store in archive_stores(self.cfg, check=False).all:
             try:
                 doc = read_manifest(store, table)
             except StoreError as exc:
-                # An unreachable store is named in the log; its rows are missing from the
-                # result (status and the health sensor report the store as down).
+                if strict and archived_between(self.cfg, table, first, last):
+                    raise StoreError(
+                        f"archive store {store.url} cannot be reached ({exc}), and the ledger "
+                        f"shows rows of {table} from {first or 'the start'} to "
+                        f"{last or 'now'} were archived: reading without them would be wrong. "
+                        "Bring the store back (`persys archive verify` checks it) and run again"
+                    ) from None
                 log.warning("reader: archive store %s unreachable, its %s rows are skipped: %s",
                             store.url, table, exc)
                 continue
@@ -57,7 +66,7 @@ class ArchiveSource:
         return list(entries[0][1].get("primary_key") or []) if entries else None
 
     def read(self, request) -> pd.DataFrame | None:
-        entries = self.entries(request.table)
+        entries = self.entries(request.table, request.first_day, request.last_day, strict=True)
         if not entries:
             return None
         first = request.first_day.isoformat() if request.first_day else "0000"
@@ -120,3 +129,22 @@ def local_day(value, zone: ZoneInfo) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.astimezone(zone).date() if value.tzinfo else value.date()
     return value
+
+
+def archived_between(cfg: Config, table: str, first: dt.date | None,
+                     last: dt.date | None) -> bool:
+    """Did any main→archive move of `table` cover a day of [first, last] (the ledger)?"""
+    from .ledger import MOVED
+    from .postgres import resolve_tier
+    from .schema import table_exists
+
+    with resolve_tier(cfg, "main").connect() as conn:
+        if not table_exists(conn, "persys_ledger"):
+            return False
+        return bool(conn.execute(
+            "select exists (select 1 from persys_ledger where table_name = %s "
+            "and from_tier = 'main' and to_tier = 'archive' and outcome = %s "
+            "and (%s::date is null or last_day >= %s::date) "
+            "and (%s::date is null or first_day <= %s::date))",
+            (table, MOVED, first, first, last, last)).fetchone()[0])
+

@@ -79,3 +79,30 @@ def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
                         columns=("status",), day_columns={"created_day": "created_at"})
     assert len(tasks) and set(tasks["status"]) == {"done"}
     assert all(isinstance(d, dt.date) for d in tasks["created_day"])
+
+
+def test_an_unreachable_store_is_an_error_only_where_days_were_archived(cfg):
+    """With the archive store down, reading archived days fails with a clear message (a
+    summary computed without them would be silently wrong); recent days still read."""
+    import socket
+
+    import pytest
+    from pydantic import SecretStr
+
+    from persys_pipelines.lib.stores import StoreError
+
+    cfg = short_main(cfg)
+    rows_in_main(cfg)
+    archive.archive_due(cfg, AS_OF_DATA)  # February and March leave main
+    with socket.socket() as s:  # a port nothing listens on: the store "is down"
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    tiers = cfg.tiers.model_copy(update={"archive": cfg.tiers.archive.model_copy(
+        update={"url": "s3://persys-archive", "endpoint_url": dead, "region": "us-east-1",
+                "access_key_id": SecretStr("x"), "secret_access_key": SecretStr("y")})})
+    down = cfg.model_copy(update={"tiers": tiers})
+    with pytest.raises(StoreError, match=r"cannot be reached .* rows of journal_entries from "
+                       r"2024-02-01 to 2024-03-31 were archived"):
+        reader.read(down, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 3, 31))
+    recent = reader.read(down, "journal_entries", dt.date(2024, 4, 15), dt.date(2024, 4, 30))
+    assert len(recent) > 0
