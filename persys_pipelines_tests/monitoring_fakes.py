@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .http_fakes import FakeHandler, serving
 
 
 @dataclass
@@ -26,10 +25,7 @@ class FakeTelegram:
 def fake_telegram() -> Iterator[FakeTelegram]:
     state = FakeTelegram()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(FakeHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -39,45 +35,22 @@ def fake_telegram() -> Iterator[FakeTelegram]:
             else:
                 state.messages.append(form)
                 body, code = {"ok": True, "result": {"message_id": len(state.messages)}}, 200
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply_json(code, body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as state.base_url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
 def http_endpoint(status: list[int]) -> Iterator[str]:
     """A GET endpoint answering with status[0] (change it while the server runs)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(FakeHandler):
         def do_GET(self) -> None:  # noqa: N802
-            self.send_response(status[0])
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            self.reply(status[0], b"ok", "text/plain")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base_url:
+        yield f"{base_url}/health"
 
 
 @dataclass

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import soundfile as sf
+
+from .http_fakes import FakeHandler, serving
 
 API_KEY = "sk_test-ELEVEN-secret-0123456789"
 BOT_TOKEN = "987654:TG-secret-token-abcdef"
@@ -49,12 +49,6 @@ def subscription(count: int, limit: int) -> dict:
     }
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 @dataclass
 class FakeElevenLabs:
     """`tts` is a queue of answers for text-to-speech: "ok", 429, "quota" (401 quota_exceeded),
@@ -78,22 +72,7 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
     state = FakeElevenLabs(**kwargs)
     state.audio = state.audio or opus_bytes(2.0)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def _reply(self, code: int, body: bytes, ctype: str, headers: dict | None = None):
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, code: int, body: dict, headers: dict | None = None):
-            self._reply(code, json.dumps(body).encode(), "application/json", headers)
-
+    class Handler(FakeHandler):
         def _record(self, body: bytes) -> dict:
             parts = urlsplit(self.path)
             req = {"path": parts.path, "query": parse_qs(parts.query),
@@ -103,7 +82,7 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
 
         def _authorised(self) -> bool:
             if self.headers.get("xi-api-key") != API_KEY:
-                self._json(401, {"detail": {"status": "invalid_api_key",
+                self.reply_json(401, {"detail": {"status": "invalid_api_key",
                                             "message": "Invalid API key"}})
                 return False
             return True
@@ -113,9 +92,9 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
             if not self._authorised():
                 return
             if self.path.startswith("/v1/user/subscription"):
-                self._json(200, subscription(state.character_count, state.character_limit))
+                self.reply_json(200, subscription(state.character_count, state.character_limit))
             else:
-                self._json(404, {"detail": "not found"})
+                self.reply_json(404, {"detail": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -124,27 +103,23 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
                 return
             answer = state.tts.pop(0) if state.tts else "ok"
             if answer == 429:
-                self._json(429, {"detail": {"status": "too_many_concurrent_requests",
+                self.reply_json(429, {"detail": {"status": "too_many_concurrent_requests",
                                             "message": "Too many requests"}},
                            {"Retry-After": state.retry_after})
             elif answer == "quota":
-                self._json(401, {"detail": {"status": "quota_exceeded", "message":
+                self.reply_json(401, {"detail": {"status": "quota_exceeded", "message":
                                             "This request exceeds your quota of 10000."}})
             elif answer == 401:
-                self._json(401, {"detail": {"status": "invalid_api_key",
+                self.reply_json(401, {"detail": {"status": "invalid_api_key",
                                             "message": "Invalid API key"}})
             else:
                 state.character_count += len(req["json"]["text"])
                 fmt = req["query"].get("output_format", ["mp3"])[0]
                 ctype = "audio/ogg" if fmt.startswith("opus") else "audio/mpeg"
-                self._reply(200, state.audio, ctype)
+                self.reply(200, state.audio, ctype)
 
-    server, state.base_url = _serve(Handler)
-    try:
+    with serving(Handler) as state.base_url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -161,10 +136,7 @@ class FakeTelegramVoice:
 def fake_telegram_voice() -> Iterator[FakeTelegramVoice]:
     state = FakeTelegramVoice()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(FakeHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.paths.append(self.path)
@@ -177,19 +149,10 @@ def fake_telegram_voice() -> Iterator[FakeTelegramVoice]:
             else:
                 state.voices.append(body)
                 code, reply = 200, {"ok": True, "result": {"message_id": 100 + len(state.voices)}}
-            data = json.dumps(reply).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply_json(code, reply)
 
-    server, state.base_url = _serve(Handler)
-    try:
+    with serving(Handler) as state.base_url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---------------------------------------------------------------------------------------------
