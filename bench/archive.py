@@ -31,12 +31,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from persys_pipelines.lib import archive
-from persys_pipelines.lib import archive_format as fmt
+from persys_pipelines.lib.archive import format as fmt
+from persys_pipelines.lib.archive import manifest
+from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.postgres import connect, ensure_database
+from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
+from persys_pipelines.lib.pg.tiers import connect, ensure_database
 from persys_pipelines.lib.sample_data import JOURNAL_TAGS, WORDS
-from persys_pipelines.lib.schema import create_ledger, create_personal_tables
 
 YEAR = dt.date(2023, 1, 1)
 
@@ -85,7 +86,7 @@ def ours_write(cfg, dsn: str) -> tuple[float, int]:
     size = 0
     with connect(dsn) as conn:
         for m in range(1, 13):
-            first, last = archive.month_bounds(dt.date(2023, m, 1))
+            first, last = manifest.month_bounds(dt.date(2023, m, 1))
             data = archive.export_rows(conn, cfg, "journal_entries", first, last)
             size += len(fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level))
             conn.rollback()

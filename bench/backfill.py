@@ -33,15 +33,15 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from persys_pipelines.defs.daily.assets import projection_asset, summary_asset  # noqa: E402
-from persys_pipelines.defs.lifecycle.sources import core_sources  # noqa: E402
-from persys_pipelines.defs.partitions import daily  # noqa: E402
-from persys_pipelines.defs.resources import resources  # noqa: E402
-from persys_pipelines.lib import sample_data  # noqa: E402
-from persys_pipelines.lib.config import load_config  # noqa: E402
-from persys_pipelines.lib.instance import prepare_dagster_home  # noqa: E402
-from persys_pipelines.lib.postgres import resolve_tier, stop_embedded  # noqa: E402
-from persys_pipelines.lib.setup import setup_tiers  # noqa: E402
+from persys_pipelines.defs.daily.assets import projection_asset, summary_asset
+from persys_pipelines.defs.lifecycle.sources import core_sources
+from persys_pipelines.defs.partitions import daily
+from persys_pipelines.defs.resources import resources
+from persys_pipelines.lib import sample_data
+from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.pg.instance import prepare_dagster_home
+from persys_pipelines.lib.pg.tiers import resolve_tier, stop_embedded
+from persys_pipelines.lib.provision import setup_tiers
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAY_FIELD = {"journal_entries": 1, "health_metrics": 1, "tasks": 7, "transactions": 1,

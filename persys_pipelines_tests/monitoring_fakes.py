@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from .http_fakes import FakeHandler, serving
+from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
 
 @dataclass

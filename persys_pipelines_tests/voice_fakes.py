@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import soundfile as sf
 
-from .http_fakes import FakeHandler, serving
+from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
 API_KEY = "sk_test-ELEVEN-secret-0123456789"
 BOT_TOKEN = "987654:TG-secret-token-abcdef"
@@ -183,8 +183,8 @@ def store_day(cfg, day, summary: dict | None = None, projection: dict | None = N
     """Insert the day's summary (and projection) rows into a tier, tables created if needed."""
     from psycopg.types.json import Jsonb
 
-    from persys_pipelines.lib.postgres import resolve_tier
-    from persys_pipelines.lib.setup import setup_tiers
+    from persys_pipelines.lib.pg.tiers import resolve_tier
+    from persys_pipelines.lib.provision import setup_tiers
 
     setup_tiers(cfg)
     s = summary or SUMMARY

@@ -6,9 +6,8 @@ import argparse
 import logging
 import sys
 
-from ..lib.config import ConfigError
+from ..lib.errors import PersysError
 from . import archive, demo, lifecycle, setup, status, up, voice
-from .common import USER_ERRORS
 
 GROUPS = (setup, status, up, demo, archive, lifecycle, voice)
 
@@ -33,23 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except ConfigError as exc:
-        print(f"persys: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("persys: interrupted", file=sys.stderr)
         return 130
-    except USER_ERRORS as exc:
+    except PersysError as exc:  # the message says what and how to fix; a traceback would not
         print(f"persys: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        if sys.modules.get("persys_pipelines.defs.runner") is None:
-            raise
-        from ..defs.runner import RunFailed  # a failed Dagster run: its message says it all
-
-        if not isinstance(exc, RunFailed):
-            raise
-        print(f"persys: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..lib import archive as archive_lib
-from ..lib import archive_ops
+from ..lib.archive import maintenance as archive_ops
+from ..lib.archive import writer as archive_lib
 from .common import add_config_arg, iso_date, load
 
 

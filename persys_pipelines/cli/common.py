@@ -5,24 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from ..lib.archive import ArchiveError
-from ..lib.archive_format import ArchiveFormatError
 from ..lib.config import Config, load_config
-from ..lib.crypto import CryptoError
-from ..lib.postgres import TierUnavailable
-from ..lib.sample_data import SampleDataRefused
-from ..lib.stores import StoreError
-from ..lib.tables import TableError
-
-
-class UserError(Exception):
-    """A problem the message fully explains (bad argument, nothing to do, ...)."""
-
-
-USER_ERRORS: tuple[type[Exception], ...] = (
-    UserError, TierUnavailable, SampleDataRefused, TableError,
-    ArchiveError, ArchiveFormatError, CryptoError, StoreError,
-)
 
 
 def load(args: argparse.Namespace) -> Config:

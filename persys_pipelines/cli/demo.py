@@ -7,9 +7,9 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from ..lib import setup as setup_lib
-from ..lib import status as status_lib
-from ..lib.instance import prepare_dagster_home
+from ..lib import provision as setup_lib
+from ..lib.monitoring import status as status_lib
+from ..lib.pg.instance import prepare_dagster_home
 from ..lib.sample_data import SampleDataRefused
 from .common import add_config_arg, iso_date, load
 
@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """Summaries and projections of the whole sample period in one Dagster run."""
     from ..defs.daily.backfill import backfill
-    from ..lib import reader
     from ..lib.config import find_config_path
+    from ..lib.tiering import reader
 
     first = max(cfg.start_date, as_of - dt.timedelta(days=args.days - 1))
     last = min(as_of, cfg.today() - dt.timedelta(days=1))  # partitions end with yesterday
@@ -63,8 +63,8 @@ def voice_step(cfg, as_of: dt.date) -> None:
 
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """core→main for every due day, through the same Dagster assets as the nightly run."""
-    from ..lib import lifecycle
-    from ..lib.postgres import resolve_tier
+    from ..lib.pg.tiers import resolve_tier
+    from ..lib.tiering import lifecycle
     from . import lifecycle as lifecycle_cli
 
     step(f"5. lifecycle core→main as of {as_of} (one ranged Dagster run)")
@@ -79,7 +79,7 @@ def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
 def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """main→archive for months older than main_days (the same `archive/<table>` assets), then
     the files the archive now holds."""
-    from ..lib import archive_ops
+    from ..lib.archive import maintenance as archive_ops
     from . import lifecycle as lifecycle_cli
 
     step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from ..lib import lifecycle as lifecycle_lib
 from ..lib.config import Config, find_config_path
-from ..lib.postgres import resolve_tier
-from ..lib.status import human_bytes
-from .common import UserError, add_config_arg, iso_date, load
+from ..lib.errors import UsageError
+from ..lib.monitoring.status import human_bytes
+from ..lib.pg.tiers import resolve_tier
+from ..lib.tiering import lifecycle as lifecycle_lib
+from .common import add_config_arg, iso_date, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def run_command(args: argparse.Namespace) -> int:
     tables = args.table or list(cfg.tables)
     unknown = [t for t in tables if t not in cfg.tables]
     if unknown:
-        raise UserError(f"--table {unknown[0]}: not in persys.yaml tables "
+        raise UsageError(f"--table {unknown[0]}: not in persys.yaml tables "
                         f"({', '.join(cfg.tables)})")
     plans = lifecycle_lib.plan(cfg, resolve_tier(cfg, "core"), as_of, tables)
     print(f"lifecycle core→main as of {as_of}" + (" (dry run: nothing changes)"
@@ -60,7 +61,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
     """main→archive (months older than main_days) and purge (files past delete_days), through
     the Dagster jobs; returns what was archived per table."""
     from ..defs.archive import run as archive_run
-    from ..lib import archive_ops
+    from ..lib.archive import maintenance as archive_ops
 
     plan = archive_run.due(cfg, as_of, tables)
     print(f"\nlifecycle main→archive as of {as_of}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..lib import setup as setup_lib
+from ..lib import provision as setup_lib
 from .common import add_config_arg, iso_date, load
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..lib import status as status_lib
+from ..lib.monitoring import status as status_lib
 from .common import add_config_arg, iso_date, load
 
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.report or args.sections:
-        from ..lib import report
+        from ..lib.monitoring import report
 
         cfg = load(args)
         print(report.build(cfg, tuple(args.sections or ()), as_of=args.as_of,

@@ -12,9 +12,10 @@ import time
 import httpx
 
 from ..lib import processes
-from ..lib.instance import prepare_dagster_home, workspace_file
-from ..lib.postgres import embedded_running, embedded_server, stop_embedded
-from .common import UserError, add_config_arg, load
+from ..lib.errors import UsageError
+from ..lib.pg.instance import prepare_dagster_home, workspace_file
+from ..lib.pg.tiers import embedded_running, embedded_server, stop_embedded
+from .common import add_config_arg, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +63,7 @@ def run_up(args: argparse.Namespace) -> int:
     detached = False
     try:
         if not _wait_for_ui(url, child, args.timeout):
-            raise UserError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
+            raise UsageError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
                             f"see {log_path}")
         print(f"Dagster UI: {url}", flush=True)
         if args.detach:

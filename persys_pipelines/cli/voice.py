@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from ..lib.archive.stores import StoreError
 from ..lib.config import Config
-from ..lib.reader import ReaderError
-from ..lib.stores import StoreError
+from ..lib.errors import UsageError
 from ..lib.telegram import TelegramError
+from ..lib.tiering.reader import ReaderError
 from ..lib.voice import VoiceError, briefing, records
-from .common import UserError, add_config_arg, iso_date, load
+from .common import add_config_arg, iso_date, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,7 @@ def _guarded(handler):
         try:
             return handler(args)
         except (VoiceError, ReaderError, StoreError, TelegramError) as exc:
-            raise UserError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     return run
 
 
@@ -73,7 +74,7 @@ def run_send(args: argparse.Namespace) -> int:
     cfg = load(args)
     day = default_day(cfg, args)
     if briefing.telegram_client(cfg) is None:
-        raise UserError("telegram.token and telegram.chat_id are not set in persys.yaml; set "
+        raise UsageError("telegram.token and telegram.chat_id are not set in persys.yaml; set "
                         "them (token: env:TELEGRAM_BOT_TOKEN) to send voice notes")
     done = records.find(cfg, day)
     if done is not None and done.sent:

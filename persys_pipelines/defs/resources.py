@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ..lib.config import Config, load_config
-from ..lib.postgres import PgTier, resolve_tier
+from ..lib.pg.tiers import PgTier, resolve_tier
 
 
 class PersysConfigResource(dg.ConfigurableResource):

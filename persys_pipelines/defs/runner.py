@@ -13,10 +13,12 @@ import warnings
 
 import dagster as dg
 
+from ..lib.errors import PersysError
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-class RunFailed(Exception):
+class RunFailed(PersysError):
     """A run failed; the message has the job, the run id and the last error."""
 
 

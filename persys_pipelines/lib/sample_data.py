@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
+from .errors import UsageError
+
 WORDS = (
     "today felt slow but steady and I noticed how much calmer mornings are when I skip the "
     "phone walked to the park the light was soft coffee with an old friend talked about work "
@@ -159,7 +161,7 @@ COLUMNS = {
 }
 
 
-class SampleDataRefused(Exception):
+class SampleDataRefused(UsageError):
     """Sample data only goes into empty tables, so it can never double a person's rows."""
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from .errors import ServiceError
+
 API_URL = "https://api.telegram.org"
 _TOKEN_IN_URL = re.compile(r"/bot[^/\s\"]+/")
 
@@ -36,7 +38,7 @@ class _RedactBotToken(logging.Filter):
 logging.getLogger("httpx").addFilter(_RedactBotToken())
 
 
-class TelegramError(Exception):
+class TelegramError(ServiceError):
     """Telegram refused or could not be reached; the message never contains the token."""
 
 

@@ -7,10 +7,10 @@ import datetime as dt
 import dagster as dg
 
 from persys_pipelines.cli import main
-from persys_pipelines.lib import ledger
-from persys_pipelines.lib import setup as setup_lib
-from persys_pipelines.lib.postgres import resolve_tier
-from persys_pipelines_tests.lib.lifecycle_helpers import rows_text
+from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines.lib.pg import ledger
+from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines_tests.lifecycle_helpers import rows_text
 
 AS_OF = dt.date(2025, 2, 20)
 

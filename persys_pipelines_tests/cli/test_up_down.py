@@ -13,7 +13,7 @@ import time
 import httpx
 import psutil
 
-from persys_pipelines.lib.postgres import embedded_running
+from persys_pipelines.lib.pg.tiers import embedded_running
 
 
 def free_port() -> int:

@@ -9,8 +9,8 @@ from persys_pipelines.defs.archive import definitions
 from persys_pipelines.defs.archive.assets import archive_key
 from persys_pipelines.defs.lifecycle.main import AS_OF_TAG
 from persys_pipelines.defs.resources import resources
-from persys_pipelines.lib.postgres import resolve_tier
-from persys_pipelines_tests.lib.archive_helpers import LATER, count, rows_in_main
+from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 
 def test_asset_archives_a_month_and_checks_its_file(cfg, config_path):

@@ -8,9 +8,9 @@ import dagster as dg
 from psycopg.types.json import Jsonb
 
 from persys_pipelines.definitions import build_definitions
-from persys_pipelines.lib import summary
-from persys_pipelines.lib.postgres import connect
-from persys_pipelines_tests.lib.test_summary import (  # noqa: F401  (daily_cfg is a fixture)
+from persys_pipelines.lib.daily import summary
+from persys_pipelines.lib.pg.tiers import connect
+from persys_pipelines_tests.lib.daily.test_summary import (  # noqa: F401  (daily_cfg is a fixture)
     D1,
     D3,
     daily_cfg,

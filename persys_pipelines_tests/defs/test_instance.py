@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 import psycopg
 
-from persys_pipelines.lib.instance import prepare_dagster_home
-from persys_pipelines.lib.postgres import embedded_uri, stop_embedded
+from persys_pipelines.lib.pg.instance import prepare_dagster_home
+from persys_pipelines.lib.pg.tiers import embedded_uri, stop_embedded
 
 
 @dg.asset

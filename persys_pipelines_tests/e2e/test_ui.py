@@ -20,9 +20,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from persys_pipelines.defs.lifecycle.main import main_key
 from persys_pipelines.defs.lifecycle.schedules import JOB_NAME, run_request_tags
-from persys_pipelines.lib import lifecycle
 from persys_pipelines.lib.config import Config, load_config
-from persys_pipelines.lib.postgres import DAGSTER_DB, connect, embedded_server, resolve_tier
+from persys_pipelines.lib.pg.tiers import DAGSTER_DB, connect, embedded_server, resolve_tier
+from persys_pipelines.lib.tiering import lifecycle
 
 pytestmark = pytest.mark.e2e
 

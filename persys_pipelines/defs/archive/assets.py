@@ -9,8 +9,12 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib import archive, archive_ops
+from ...lib.archive import maintenance as archive_ops
+from ...lib.archive import manifest
+from ...lib.archive import stores as stores_lib
+from ...lib.archive import writer as archive
 from ...lib.config import Config
+from ...lib.monitoring import health
 from ..lifecycle.main import run_as_of
 from ..partitions import monthly
 from ..resources import PersysConfigResource, PostgresTierResource
@@ -58,7 +62,8 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                  main: PostgresTierResource) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
-        stores = archive.archive_stores(run_cfg)
+        stores = stores_lib.archive_stores(
+            run_cfg, down=health.known_down(run_cfg, "archive:primary"))
         if stores.primary_error:
             context.log.warning(f"primary archive store down, using {stores.active.url}: "
                                 f"{stores.primary_error}")
@@ -69,8 +74,8 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                    for month in archive.due_months(run_cfg, table, as_of, tier)
                    if (first is None or month >= first) and (last is None or month < last)]
         new = [r for r in results if r.key]
-        ring = archive.keyring(run_cfg)
-        doc = archive.read_manifest(stores.active, table)
+        ring = stores_lib.keyring(run_cfg)
+        doc = manifest.read_manifest(stores.active, table)
         entries = {e["key"]: e for e in doc["files"]}
         problems = {r.key: archive_ops.check_file(stores.active, ring, entries[r.key])
                     for r in new}

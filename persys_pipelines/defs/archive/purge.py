@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib import archive_ops
+from ...lib.archive import maintenance as archive_ops
 from ..lifecycle.main import AS_OF_TAG
 from ..resources import PersysConfigResource
 

@@ -12,9 +12,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ...lib import archive
+from ...lib.archive import writer as archive
 from ...lib.config import Config
-from ...lib.postgres import resolve_tier
+from ...lib.pg.tiers import resolve_tier
 from ..lifecycle.main import AS_OF_TAG
 from ..partitions import monthly
 from ..resources import resources

@@ -5,8 +5,8 @@ that arrive later for an archived month get a new key and a new run."""
 
 import dagster as dg
 
-from ...lib import archive
-from ...lib.postgres import resolve_tier
+from ...lib.archive import writer as archive
+from ...lib.pg.tiers import resolve_tier
 from ..partitions import monthly
 from ..resources import PersysConfigResource
 from .assets import archive_key

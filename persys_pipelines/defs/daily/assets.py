@@ -9,8 +9,8 @@ import time
 
 import dagster as dg
 
-from ...lib import charts, projection, summary
 from ...lib.config import Config
+from ...lib.daily import charts, projection, summary
 from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
 

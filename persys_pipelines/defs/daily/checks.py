@@ -4,8 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib import summary
 from ...lib.config import Config
+from ...lib.daily import summary
 from ..resources import PersysConfigResource
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"

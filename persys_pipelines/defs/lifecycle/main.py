@@ -13,8 +13,8 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib import lifecycle
 from ...lib.config import Config
+from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
 

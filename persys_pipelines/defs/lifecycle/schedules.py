@@ -11,8 +11,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ...lib import lifecycle
 from ...lib.config import Config
+from ...lib.tiering import lifecycle
 from ..partitions import daily
 from ..resources import PersysConfigResource, PostgresTierResource
 from .main import AS_OF_TAG, main_key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...lib.config import Config
-from ...lib.notify import Notifier
+from ...lib.monitoring.notify import Notifier
 
 
 def notifier(cfg: Config) -> Notifier:

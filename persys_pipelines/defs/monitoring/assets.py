@@ -5,9 +5,9 @@ import json
 
 import dagster as dg
 
-from ...lib import costs, health, report
 from ...lib.config import Config
-from ...lib.postgres import resolve_tier
+from ...lib.monitoring import costs, health, report
+from ...lib.pg.tiers import resolve_tier
 from ..partitions import daily
 from ..resources import PersysConfigResource
 from .alerts import notifier

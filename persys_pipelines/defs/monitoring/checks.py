@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ...lib.postgres import resolve_tier
+from ...lib.pg.tiers import resolve_tier
 from ..resources import PersysConfigResource
 from .assets import FREE_TIER
 

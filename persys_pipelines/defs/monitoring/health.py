@@ -4,9 +4,9 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib import health
 from ...lib.config import Config
-from ...lib.postgres import resolve_tier
+from ...lib.monitoring import health
+from ...lib.pg.tiers import resolve_tier
 from ..resources import PersysConfigResource
 from .alerts import notifier
 

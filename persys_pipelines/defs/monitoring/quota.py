@@ -5,11 +5,17 @@ import logging
 
 import dagster as dg
 
-from ...lib import forecast as forecast_lib
-from ...lib import usage
 from ...lib.config import Config
-from ...lib.postgres import resolve_tier
-from ...lib.quota import REARM_MARGIN_PCT, EmergencyPlan, QuotaState, emergency_plan, step
+from ...lib.monitoring import forecast as forecast_lib
+from ...lib.monitoring import usage
+from ...lib.monitoring.quota import (
+    REARM_MARGIN_PCT,
+    EmergencyPlan,
+    QuotaState,
+    emergency_plan,
+    step,
+)
+from ...lib.pg.tiers import resolve_tier
 from ..lifecycle.main import AS_OF_TAG, MOVE_BEFORE_TAG
 from ..resources import PersysConfigResource
 from .alerts import notifier

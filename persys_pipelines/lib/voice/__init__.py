@@ -10,6 +10,8 @@ locally, or ElevenLabs behind a credit guard), an OGG/Opus file in the object st
 
 from __future__ import annotations
 
+from ..errors import ServiceError
 
-class VoiceError(Exception):
+
+class VoiceError(ServiceError):
     """The briefing cannot be made or sent; the message says why and what to do (no secrets)."""

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .. import reader
+from ..archive.stores import Store, open_store
 from ..config import Config
-from ..stores import Store, open_store
 from ..telegram import TelegramClient
+from ..tiering import reader
 from . import VoiceError, records, script, tts_local
 from .audio import Audio
 from .records import VoiceRecord
@@ -96,8 +96,8 @@ def load_day(cfg: Config, day: dt.date) -> tuple[dict | None, dict | None]:
 def compute_day(cfg: Config, day: dt.date) -> tuple[dict, dict | None]:
     """Summary and projection computed now without storing them (preview of a day the daily
     run has not reached)."""
-    from .. import projection as projection_lib
-    from .. import summary as summary_lib
+    from ..daily import projection as projection_lib
+    from ..daily import summary as summary_lib
 
     s = summary_lib.compute(cfg, day, day)[0]
     summary = {k: getattr(s, k) for k in (*SECTIONS, "summary_text")}

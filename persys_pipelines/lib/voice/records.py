@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from ..config import Config
-from ..postgres import PgTier, resolve_tier
-from ..schema import table_exists
+from ..pg.schema import table_exists
+from ..pg.tiers import PgTier, resolve_tier
 from . import VoiceError
 
 TABLE = "voice_messages"

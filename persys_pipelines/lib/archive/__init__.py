@@ -1,0 +1,7 @@
+"""The archive tier: object stores (`stores`), AES-256-GCM (`crypto`), the Parquet format
+(`format`), manifests and crash repair (`manifest`), archiving a month (`writer`), reading
+files back (`reader`) and what a person does with them (`maintenance`: verify, restore,
+drill, purge, rekey).
+
+May import `pg`, `config` and `errors`; it is told which stores are down, it never asks.
+"""

@@ -1,0 +1,150 @@
+"""The archive as a reader source (lib/reader.py): a table's archived rows for a day range.
+
+Only committed manifest entries whose [min_day, max_day] meets the range are fetched; each is
+checked (sha256, decrypted when encrypted) and read with a pyarrow filter on the `_day` column,
+so row groups outside the range are skipped by their statistics. Values come out as psycopg
+returns them from the PostgreSQL tiers (uuid.UUID, dict/list for jsonb, Decimal, aware
+datetimes, dates, lists for arrays), so rows from every tier mix and deduplicate in one frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from ..config import Config
+from . import format as fmt
+from .manifest import load_file, read_manifest
+from .stores import Store, StoreError, archive_stores, keyring
+
+log = logging.getLogger(__name__)
+
+DAY = "day"  # the reader's computed day column (reader.DAY)
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Every configured archive store (primary and secondary), committed files only."""
+
+    cfg: Config
+    name: str = "archive"
+
+    def entries(self, table: str, first: dt.date | None = None, last: dt.date | None = None,
+                *, strict: bool = False) -> list[tuple[Store, dict]]:
+        """Committed files of `table`. An unreachable store is skipped with a warning, unless
+        `strict` and the ledger shows days of [first, last] went to the archive: a summary
+        computed without them would be wrong, so that is an error instead."""
+        found = []
+        for store in archive_stores(self.cfg, check=False).all:
+            try:
+                doc = read_manifest(store, table)
+            except StoreError as exc:
+                if strict and archived_between(self.cfg, table, first, last):
+                    raise StoreError(
+                        f"archive store {store.url} cannot be reached ({exc}), and the ledger "
+                        f"shows rows of {table} from {first or 'the start'} to "
+                        f"{last or 'now'} were archived: reading without them would be wrong. "
+                        "Bring the store back (`persys archive verify` checks it) and run again"
+                    ) from None
+                log.warning("reader: archive store %s unreachable, its %s rows are skipped: %s",
+                            store.url, table, exc)
+                continue
+            found += [(store, e) for e in doc["files"] if e.get("state") == "committed"]
+        return found
+
+    def primary_key(self, table: str) -> list[str] | None:
+        entries = self.entries(table)
+        return list(entries[0][1].get("primary_key") or []) if entries else None
+
+    def read(self, request) -> pd.DataFrame | None:
+        entries = self.entries(request.table, request.first_day, request.last_day, strict=True)
+        if not entries:
+            return None
+        first = request.first_day.isoformat() if request.first_day else "0000"
+        last = request.last_day.isoformat() if request.last_day else "9999"
+        ring = keyring(self.cfg)
+        frames = [self._read_file(store, ring, entry, request)
+                  for store, entry in entries
+                  if entry["min_day"] <= last and entry["max_day"] >= first]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return self._empty(entries[0][1], request)
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def _wanted(self, pg_types: dict[str, str], request) -> list[str]:
+        wanted = list(request.columns) if request.columns is not None else list(pg_types)
+        wanted += [c for c in request.key if c not in wanted]
+        return [c for c in wanted if c != DAY]
+
+    def _read_file(self, store: Store, ring, entry: dict, request) -> pd.DataFrame:
+        plain, _ = load_file(store, ring, entry)
+        pg_types = dict(entry["schema"])
+        wanted = self._wanted(pg_types, request)
+        extra = [c for _, c in request.day_columns if c in pg_types and c not in wanted]
+        columns = [c for c in wanted + extra if c in pg_types] + [fmt.DAY]
+        condition = None
+        if request.first_day is not None:
+            condition = ds.field(fmt.DAY) >= pa.scalar(request.first_day, pa.date32())
+        if request.last_day is not None:
+            upper = ds.field(fmt.DAY) <= pa.scalar(request.last_day, pa.date32())
+            condition = upper if condition is None else condition & upper
+        data = pq.read_table(pa.BufferReader(plain), columns=columns, filters=condition)
+        values = {c: python_values(data.column(c), pg_types[c]) if c in pg_types
+                  else [None] * data.num_rows for c in wanted + extra}
+        out = {c: values[c] for c in wanted}
+        out[DAY] = data.column(fmt.DAY).to_pylist()
+        zone = ZoneInfo(request.zone)
+        for alias, column in request.day_columns:
+            out[alias] = [local_day(v, zone) for v in values.get(column, [None] * data.num_rows)]
+        return pd.DataFrame(out)
+
+    def _empty(self, entry: dict, request) -> pd.DataFrame:
+        wanted = self._wanted(dict(entry["schema"]), request)
+        return pd.DataFrame(columns=[*wanted, DAY, *(a for a, _ in request.day_columns)])
+
+
+def python_values(column: pa.ChunkedArray, pg_type: str) -> list:
+    """An archived column as the Python values psycopg gives for its PostgreSQL type."""
+    values = column.to_pylist()
+    if pg_type == "uuid":
+        return [None if v is None else uuid.UUID(bytes=v) for v in values]
+    if pg_type in ("jsonb", "json"):
+        return [None if v is None else json.loads(v) for v in values]
+    return values
+
+
+def local_day(value, zone: ZoneInfo) -> dt.date | None:
+    """The calendar day of a date or timestamp in the configured zone (tables.day_expression)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone).date() if value.tzinfo else value.date()
+    return value
+
+
+def archived_between(cfg: Config, table: str, first: dt.date | None,
+                     last: dt.date | None) -> bool:
+    """Did any main→archive move of `table` cover a day of [first, last] (the ledger)?"""
+    from ..pg.ledger import MOVED
+    from ..pg.schema import table_exists
+    from ..pg.tiers import resolve_tier
+
+    with resolve_tier(cfg, "main").connect() as conn:
+        if not table_exists(conn, "persys_ledger"):
+            return False
+        return bool(conn.execute(
+            "select exists (select 1 from persys_ledger where table_name = %s "
+            "and from_tier = 'main' and to_tier = 'archive' and outcome = %s "
+            "and (%s::date is null or last_day >= %s::date) "
+            "and (%s::date is null or first_day <= %s::date))",
+            (table, MOVED, first, first, last, last)).fetchone()[0])
+

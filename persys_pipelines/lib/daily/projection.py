@@ -1,0 +1,177 @@
+"""Daily projections: trends of the trailing window of summaries, with uncertainty bands.
+
+For each day D the window is the `projection_window_days` days ending on D. Each metric gets a
+least-squares line over the window (x = days before D) and a 95% prediction interval at
+D + `forecast_days` from the residual spread; spend is projected to the month's end from the
+month-to-date and the window's daily spend, against the monthly budget.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..tiering import reader
+from .summary import days_between, money, store_days
+
+Z95 = 1.96
+# metric → (summary section, key)
+METRICS: dict[str, tuple[str, str]] = {
+    "weight_kg": ("health", "weight_kg"),
+    "sleep_hours": ("health", "sleep_hours"),
+    "steps": ("health", "steps"),
+    "resting_heart_rate": ("health", "resting_heart_rate"),
+    "tasks_done": ("productivity", "tasks_done"),
+    "spend": ("finance", "spend"),
+    "mood": ("mood", "mood_mean"),
+}
+PROJECTION_COLUMNS = ("day", "window_days", "projections", "chart_uri")
+
+
+@dataclass(frozen=True)
+class Series:
+    """Metric values by day over [first - window + 1, last], NaN where a day has none."""
+
+    days: list[dt.date]
+    values: dict[str, np.ndarray]
+    month_to_date: np.ndarray
+
+    def index(self, day: dt.date) -> int:
+        return (day - self.days[0]).days
+
+
+def series_from_summaries(summaries: pd.DataFrame, first: dt.date, last: dt.date) -> Series:
+    days = days_between(first, last)
+    pos = {d: i for i, d in enumerate(days)}
+    values = {m: np.full(len(days), np.nan) for m in METRICS}
+    mtd = np.full(len(days), np.nan)
+    for row in summaries.itertuples():
+        i = pos.get(row.day)
+        if i is None:
+            continue
+        for metric, (section, key) in METRICS.items():
+            value = (getattr(row, section) or {}).get(key)
+            if value is not None:
+                values[metric][i] = float(value)
+        value = (row.finance or {}).get("month_to_date_spend")
+        if value is not None:
+            mtd[i] = float(value)
+    return Series(days, values, mtd)
+
+
+def read_series(cfg: Config, first: dt.date, last: dt.date) -> Series:
+    """The summaries the projections of [first, last] need, from whichever tiers hold them."""
+    start = first - dt.timedelta(days=cfg.daily.projection_window_days - 1)
+    stored = reader.read(cfg, "daily_summaries", start, last,
+                         columns=("health", "productivity", "finance", "mood"))
+    return series_from_summaries(stored, start, last)
+
+
+def trend(y: np.ndarray, horizon: int) -> dict:
+    """Line through the window (x = 0 on its last day) and a 95% prediction band at x=horizon."""
+    x = np.arange(len(y), dtype=float) - (len(y) - 1)
+    ok = ~np.isnan(y)
+    n = int(ok.sum())
+    if n == 0:
+        return {"n": 0}
+    xs, ys = x[ok], y[ok]
+    out: dict = {"n": n, "mean": round(float(ys.mean()), 3), "last": round(float(ys[-1]), 3)}
+    if n < 3 or np.ptp(xs) == 0:
+        return out
+    xbar = xs.mean()
+    sxx = float(((xs - xbar) ** 2).sum())
+    slope = float(((xs - xbar) * (ys - ys.mean())).sum() / sxx)
+    intercept = float(ys.mean() - slope * xbar)
+    resid = ys - (intercept + slope * xs)
+    sd = math.sqrt(float((resid**2).sum()) / (n - 2)) if n > 2 else 0.0
+    value = intercept + slope * horizon
+    half = Z95 * sd * math.sqrt(1 + 1 / n + (horizon - xbar) ** 2 / sxx)
+    out.update({
+        "slope_per_day": round(slope, 5),
+        "fitted_today": round(intercept, 3),
+        "residual_sd": round(sd, 4),
+        "forecast": {"days_ahead": horizon, "value": round(value, 3),
+                     "low": round(value - half, 3), "high": round(value + half, 3)},
+    })
+    return out
+
+
+def month_end(cfg: Config, day: dt.date, spend: np.ndarray, mtd: float | None) -> dict:
+    """Month-end spend: month-to-date plus the window's mean daily spend for the days left;
+    band from the daily spread (days independent: sd × √days_left)."""
+    known = spend[~np.isnan(spend)]
+    left = calendar.monthrange(day.year, day.month)[1] - day.day
+    budget = cfg.daily.monthly_budget
+    if mtd is None or known.size == 0:
+        return {"days_left": left, "budget": budget, "projected": None}
+    rate = float(known.mean())
+    sd = float(known.std(ddof=1)) if known.size > 1 else 0.0
+    projected = mtd + rate * left
+    half = Z95 * sd * math.sqrt(left)
+    out = {
+        "days_left": left, "month_to_date": round(mtd, 2), "daily_rate": round(rate, 2),
+        "projected": round(projected, 2), "low": round(max(mtd, projected - half), 2),
+        "high": round(projected + half, 2), "budget": budget,
+    }
+    if budget:
+        out["projected_pct_of_budget"] = round(100 * projected / budget, 1)
+        out["status"] = ("over" if mtd > budget else "likely over" if out["low"] > budget
+                         else "at risk" if out["high"] > budget else "on track")
+    return out
+
+
+def project(cfg: Config, series: Series, first: dt.date, last: dt.date) -> list[tuple]:
+    """(day, window_days, projections) for every day of [first, last]."""
+    window, horizon = cfg.daily.projection_window_days, cfg.daily.forecast_days
+    out = []
+    for day in days_between(first, last):
+        end = series.index(day) + 1
+        start = max(0, end - window)
+        trends = {m: trend(v[start:end], horizon) for m, v in series.values.items()}
+        mtd = series.month_to_date[end - 1]
+        spend = month_end(cfg, day, series.values["spend"][start:end],
+                          None if np.isnan(mtd) else float(mtd))
+        days_with_data = int(np.any([~np.isnan(v[start:end]) for v in series.values.values()],
+                                    axis=0).sum())
+        body = {"days_with_data": days_with_data, "trends": trends, "month_end_spend": spend}
+        body["text"] = describe(body, cfg.daily.currency)
+        out.append((day, window, body))
+    return out
+
+
+def describe(p: dict, currency: str) -> str:
+    """One short paragraph a person reads (and the voice briefing can speak)."""
+    if not p["days_with_data"]:
+        return "Not enough data for projections yet."
+    t = p["trends"]
+    parts = []
+    w = t["weight_kg"]
+    if "slope_per_day" in w:
+        parts.append(f"weight {w['fitted_today']:.1f} kg, trend {7 * w['slope_per_day']:+.2f} kg/"
+                     "week")
+    if t["sleep_hours"].get("n"):
+        parts.append(f"sleep {t['sleep_hours']['mean']:.1f} h a night")
+    if t["tasks_done"].get("n"):
+        parts.append(f"{t['tasks_done']['mean']:.1f} tasks done a day")
+    s = p["month_end_spend"]
+    if s.get("projected") is not None:
+        text = (f"month-end spend {money(s['projected'], currency)} "
+                f"({money(s['low'], currency)}–{money(s['high'], currency)})")
+        if s.get("budget"):
+            text += f" of {money(s['budget'], currency)} budget: {s['status']}"
+        parts.append(text)
+    return ("Projections: " + "; ".join(parts) + ".") if parts else "Too little data for trends."
+
+
+def store(cfg: Config, first: dt.date, last: dt.date, rows: Sequence[tuple],
+          charts: dict[dt.date, str]) -> dict[str, int]:
+    table_rows = [(d, w, json.dumps(p), charts.get(d)) for d, w, p in rows]
+    return store_days(cfg, "daily_projections", PROJECTION_COLUMNS, first, last, table_rows)

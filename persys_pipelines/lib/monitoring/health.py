@@ -1,0 +1,181 @@
+"""Health checks of configured endpoints, incidents, and uptime per endpoint per day.
+
+Each check is recorded in main's `persys_health_checks`; a failing endpoint opens one incident
+(`incidents`, at most one open per endpoint) and the next healthy check resolves it. The archive
+failover asks `known_down` first: an open incident on `archive:primary` sends new files to the
+secondary store at once; otherwise the archive probes the primary itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+
+from ..config import Config, HealthEndpoint
+from ..pg.schema import create_monitoring_tables, table_exists
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    endpoint: str
+    ok: bool
+    latency_ms: float
+    detail: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An incident opened (ok=False) or resolved (ok=True) by a check."""
+
+    endpoint: str
+    ok: bool
+    detail: str
+    incident_id: int
+    opened_at: dt.datetime
+
+
+def check(cfg: Config, endpoint: HealthEndpoint, transport: httpx.BaseTransport | None = None,
+          at: dt.datetime | None = None) -> CheckResult:
+    """Probe one endpoint; never raises (a failure is a result with ok=False)."""
+    at = at or dt.datetime.now(dt.UTC)
+    start = time.perf_counter()
+    try:
+        detail = _probe(cfg, endpoint, transport)
+        ok = True
+    except Exception as exc:  # every failure kind is an unhealthy result, with its reason
+        ok, detail = False, _reason(exc)
+    return CheckResult(endpoint.name, ok, (time.perf_counter() - start) * 1000, detail, at)
+
+
+def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
+    url = endpoint.url
+    if url.startswith(("http://", "https://")):
+        with httpx.Client(timeout=endpoint.timeout_s, transport=transport) as client:
+            response = client.get(url)
+        if response.status_code >= 400:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return f"HTTP {response.status_code}"
+    if url.startswith("tier:"):
+        from ..pg.tiers import resolve_tier
+
+        tier = resolve_tier(cfg, url[len("tier:"):])
+        with tier.connect() as conn:
+            conn.execute("select 1")
+        return "select 1 ok"
+    from ..archive.stores import archive_stores
+
+    stores = archive_stores(cfg, check=False)  # opened as the archive opens them: credentials
+    store = stores.primary if url == "archive:primary" else stores.secondary
+    if store is None:
+        raise RuntimeError("tiers.archive.secondary_url is not configured")
+    store.check()
+    return "store writable"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    # httpx errors can carry the URL (and a userinfo part); keep the kind and first line only
+    first = text[0] if text else ""
+    first = first if not isinstance(exc, httpx.HTTPError) else ""
+    return f"{type(exc).__name__}{': ' + first[:200] if first else ''}"
+
+
+def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transition]:
+    """Store the checks; open/resolve incidents; returns the transitions (for alerts)."""
+    create_monitoring_tables(conn)
+    transitions = []
+    for r in results:
+        conn.execute(
+            "insert into persys_health_checks (at, endpoint, ok, latency_ms, detail) "
+            "values (%s, %s, %s, %s, %s) on conflict do nothing",
+            (r.at, r.endpoint, r.ok, r.latency_ms, r.detail),
+        )
+        open_row = conn.execute(
+            "select id, opened_at from incidents where endpoint = %s and resolved_at is null",
+            (r.endpoint,),
+        ).fetchone()
+        if not r.ok and open_row is None:
+            row = conn.execute(
+                "insert into incidents (endpoint, opened_at, detail) values (%s, %s, %s) "
+                "returning id, opened_at",
+                (r.endpoint, r.at, r.detail),
+            ).fetchone()
+            transitions.append(Transition(r.endpoint, False, r.detail, row[0], row[1]))
+        elif r.ok and open_row is not None:
+            conn.execute("update incidents set resolved_at = %s where id = %s",
+                         (r.at, open_row[0]))
+            transitions.append(Transition(r.endpoint, True, r.detail, open_row[0], open_row[1]))
+    conn.commit()
+    return transitions
+
+
+def due(conn: psycopg.Connection, endpoints: list[HealthEndpoint],
+        now: dt.datetime) -> list[HealthEndpoint]:
+    """Endpoints whose interval has passed since their last check."""
+    if not table_exists(conn, "persys_health_checks"):
+        return list(endpoints)
+    last = dict(conn.execute(
+        "select endpoint, max(at) from persys_health_checks group by endpoint").fetchall())
+    return [e for e in endpoints
+            if e.name not in last or (now - last[e.name]).total_seconds() >= e.interval_s - 1]
+
+
+def is_healthy(conn: psycopg.Connection, endpoint: str) -> bool | None:
+    """No open incident → True; open → False; never checked → None."""
+    if not table_exists(conn, "persys_health_checks"):
+        return None
+    checked = conn.execute("select 1 from persys_health_checks where endpoint = %s limit 1",
+                           (endpoint,)).fetchone()
+    if not checked:
+        return None
+    row = conn.execute("select 1 from incidents where endpoint = %s and resolved_at is null",
+                       (endpoint,)).fetchone()
+    return row is None
+
+
+def known_down(cfg: Config, url: str) -> str | None:
+    """Why the health sensor holds the endpoint checking `url` (e.g. `archive:primary`) down:
+    its open incident, or None (healthy, never checked, not configured, or main unreachable:
+    no opinion, the caller checks for itself). The archive fails over on this without waiting
+    for its own probe to time out."""
+    names = [e.name for e in cfg.health.endpoints if e.url == url]
+    if not names:
+        return None
+    from ..pg.tiers import resolve_tier
+
+    try:
+        with resolve_tier(cfg, "main").connect() as conn:
+            if not table_exists(conn, "incidents"):
+                return None
+            row = conn.execute(
+                "select endpoint, opened_at, detail from incidents where endpoint = any(%s) "
+                "and resolved_at is null order by opened_at limit 1", (names,)).fetchone()
+    except Exception:  # main down: the health state is unknown, not "down"
+        return None
+    return None if row is None else f"{row[0]} down since {row[1]:%Y-%m-%d %H:%M} ({row[2]})"
+
+
+def open_incidents(conn: psycopg.Connection) -> list[dict]:
+    if not table_exists(conn, "incidents"):
+        return []
+    rows = conn.execute("select id, endpoint, opened_at, detail from incidents "
+                        "where resolved_at is null order by opened_at").fetchall()
+    return [{"id": i, "endpoint": e, "opened_at": o.isoformat(), "detail": d}
+            for i, e, o, d in rows]
+
+
+def uptime(conn: psycopg.Connection, day: dt.date, zone: str) -> dict[str, dict]:
+    """Per endpoint for one calendar day in `zone`: checks, healthy checks, uptime %."""
+    if not table_exists(conn, "persys_health_checks"):
+        return {}
+    rows = conn.execute(
+        "select endpoint, count(*), count(*) filter (where ok) from persys_health_checks "
+        "where (at at time zone %s)::date = %s group by endpoint order by endpoint",
+        (zone, day),
+    ).fetchall()
+    return {e: {"checks": n, "ok": k, "uptime_pct": round(100.0 * k / n, 2)} for e, n, k in rows}

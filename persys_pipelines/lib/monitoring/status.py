@@ -1,0 +1,148 @@
+"""`persys status`: what each tier holds and costs, measured from the tiers themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..config import Config
+from ..pg.schema import table_exists
+from ..pg.tables import EMPTY, day_range
+from ..pg.tiers import resolve_tiers
+from .forecast import tier_forecasts
+
+
+def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The status document (the `--json` shape of README's `persys status`)."""
+    as_of = as_of or cfg.today()
+    doc: dict[str, Any] = {"as_of": as_of.isoformat(), "tiers": {}, "tables": {}}
+    tables: dict[str, dict] = {name: {} for name in cfg.tables}
+    for name, tier in resolve_tiers(cfg).items():
+        size = tier.size_bytes()
+        quota = tier.quota_bytes
+        doc["tiers"][name] = {
+            "bytes": size,
+            "quota_bytes": quota,
+            "pct": round(100.0 * size / quota, 2) if quota else None,
+        }
+        with tier.connect() as conn:
+            for table, policy in cfg.tables.items():
+                tables[table][name] = day_range(conn, table, policy, cfg.timezone).as_json()
+            if name == "main":
+                doc["ledger"] = recent_ledger(conn)
+                doc["forecast"] = tier_forecasts(conn)
+    archive = archive_inventory(cfg)
+    doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
+                               "url": archive["url"], "stores": archive["stores"]}
+    for table in cfg.tables:
+        tables[table]["archive"] = archive["tables"].get(table, EMPTY.as_json())
+    doc["tables"] = tables
+    doc["lifecycle"] = lifecycle_due(cfg, as_of)
+    return doc
+
+
+def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
+    """What the next core→main run would move, and the core bytes it would give back."""
+    from ..pg.tiers import resolve_tier
+    from ..tiering.planner import plan_table
+    from ..tiering.space import reclaimable_bytes
+
+    core = resolve_tier(cfg, "core")
+    out: dict[str, Any] = {"tables": {}, "due_rows": 0, "reclaimable_bytes": 0}
+    with core.connect(autocommit=True) as conn:
+        for table, policy in cfg.tables.items():
+            plan = plan_table(conn, table, policy, cfg.timezone, as_of)
+            entry = {**plan.as_json(), "reclaimable_bytes": reclaimable_bytes(
+                core, conn, table, plan.rows, plan.cutoff)}
+            entry.pop("table")
+            out["tables"][table] = entry
+            out["due_rows"] += plan.rows
+            out["reclaimable_bytes"] += entry["reclaimable_bytes"]
+    return out
+
+
+def recent_ledger(conn, limit: int = 10) -> list[dict]:
+    if not table_exists(conn, "persys_ledger"):
+        return []
+    rows = conn.execute(
+        """select table_name, first_day, last_day, from_tier, to_tier, rows, bytes, outcome,
+                  started_at, ended_at
+             from persys_ledger order by id desc limit %s""",
+        (limit,),
+    ).fetchall()
+    keys = ("table", "first_day", "last_day", "from", "to", "rows", "bytes", "outcome",
+            "started_at", "ended_at")
+    return [
+        {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
+         for k, v in zip(keys, row, strict=True)}
+        for row in rows
+    ]
+
+
+def archive_inventory(cfg: Config) -> dict[str, Any]:
+    """Files, bytes and days per table from the stores' manifests, and which store holds what
+    (see lib/archive_ops.inventory)."""
+    from ..archive.maintenance import inventory
+
+    return inventory(cfg)
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The human table of `persys status`."""
+    lines = [f"persys status as of {doc['as_of']}", "", "Tiers"]
+    for name in ("core", "main"):
+        t = doc["tiers"][name]
+        quota = (f" of {human_bytes(t['quota_bytes'])} ({t['pct']:.1f}%)" if t["quota_bytes"] else
+                 " (no quota)")
+        lines.append(f"  {name:<8}{human_bytes(t['bytes']):>12}{quota}")
+    a = doc["tiers"]["archive"]
+    lines.append(f"  {'archive':<8}{human_bytes(a['bytes']):>12} in {a['files']} files at "
+                 f"{a['url']}")
+    for store in a.get("stores", [])[1:] + [s for s in a.get("stores", [])[:1]
+                                            if not s["reachable"]]:
+        state = (f"{human_bytes(store['bytes'])} in {store['files']} files" if store["reachable"]
+                 else f"DOWN: {store['error']}")
+        lines.append(f"  {'':<8}{store['role']} {store['url']}: {state}")
+    lines += ["", (f"{'Tables':<23}" + "".join(f"{t:<38}" for t in ("core", "main",
+                                                                   "archive"))).rstrip()]
+    for table, tiers in doc["tables"].items():
+        cells = [_cell(tiers.get(t, EMPTY.as_json())) for t in ("core", "main", "archive")]
+        lines.append(f"  {table:<20} " + "".join(f"{c:<38}" for c in cells).rstrip())
+        nulls = tiers.get("core", {}).get("null_day_rows", 0)
+        if nulls:
+            lines.append(f"  {'':<20} ({nulls} rows in core have no day and stay there)")
+    if doc.get("forecast"):
+        lines += ["", "Forecast (at the current growth rate)"]
+        for tier, fc in doc["forecast"].items():
+            cells = [f"{line}%: " + ("crossed" if c["already"] else c["date"] or "never")
+                     for line, c in fc["lines"].items()]
+            if fc["bytes_per_day"] is None:  # "never" would be a guess: too little history
+                cells = [f"{line}%: crossed" for line, c in fc["lines"].items()
+                         if c["already"]] + ["growth not known yet (needs a day of history)"]
+            lines.append(f"  {tier:<8}" + "   ".join(cells))
+    due = doc.get("lifecycle")
+    if due and due["due_rows"]:
+        lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "
+                      f"{human_bytes(due['reclaimable_bytes'])} of core reclaimable"]
+    if doc.get("ledger"):
+        lines += ["", "Recent moves"]
+        for m in doc["ledger"][:5]:
+            lines.append(
+                f"  {m['started_at'][:16]}  {m['table']:<18} {m['from']}→{m['to']:<8}"
+                f" {m['first_day']}..{m['last_day']}  {m['rows']} rows  {m['outcome']}"
+            )
+    return "\n".join(lines)
+
+
+def _cell(r: dict) -> str:
+    if not r["rows"]:
+        return "-"
+    last = r["last_day"][5:] if r["last_day"][:4] == r["first_day"][:4] else r["last_day"]
+    return f"{r['rows']:>8,} rows {r['first_day']}..{last}"
+
+
+def human_bytes(n: float | None) -> str:
+    """The one size format of every report: kB under a megabyte, MB above."""
+    if n is None:
+        return "-"
+    return f"{n / 1024:,.1f} kB" if abs(n) < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"

@@ -1,0 +1,30 @@
+"""The Dagster instance home: `<home>/dagster`, stored in the embedded PostgreSQL.
+
+Plain file work (no Dagster import): copy the project's dagster.yaml into DAGSTER_HOME and put
+the storage URL in the environment that dagster.yaml reads it from.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .tiers import dagster_storage_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+URL_ENV = "PERSYS_DAGSTER_PG_URL"
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Create `<home>/dagster` with dagster.yaml, set DAGSTER_HOME and the storage URL env."""
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    os.environ[URL_ENV] = dagster_storage_url(home)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dagster_home
+
+
+def workspace_file() -> Path:
+    return PROJECT_ROOT / "workspace.yaml"

@@ -1,0 +1,91 @@
+"""What day a row belongs to, and what days a table holds in a tier.
+
+The day of a row is its calendar day in the configured zone: for a `timestamptz` column
+`(col AT TIME ZONE zone)::date`, for a `date` column the value itself. Everything that plans
+or counts by day uses `day_expression`, so planning, moving and reporting always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ..config import TablePolicy
+from ..errors import TierError
+from .schema import table_columns, table_exists
+
+DATE_TYPES = {"date"}
+TIMESTAMP_TYPES = {"timestamp with time zone", "timestamp without time zone"}
+
+
+class TableError(TierError):
+    """A configured table does not fit its policy (missing, or day column of the wrong type)."""
+
+
+def day_expression(
+    conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str
+) -> sql.Composable:
+    columns = table_columns(conn, table)
+    column = policy.day_column
+    if column not in columns:
+        raise TableError(
+            f"tables.{table}.day_column: table {table} has no column {column!r} "
+            f"(columns: {', '.join(columns)}); fix day_column in persys.yaml"
+        )
+    kind = columns[column]
+    ident = sql.Identifier(column)
+    if kind in DATE_TYPES:
+        return ident
+    if kind == "timestamp with time zone":
+        return sql.SQL("({} at time zone {})::date").format(ident, sql.Literal(zone))
+    if kind == "timestamp without time zone":
+        return sql.SQL("({})::date").format(ident)
+    raise TableError(
+        f"tables.{table}.day_column: column {column!r} is {kind}; it must be a date or "
+        "timestamptz column"
+    )
+
+
+def only_when_condition(policy: TablePolicy) -> sql.Composable:
+    """`only_when: {status: done}` → `status = 'done'`; no condition → `true`."""
+    if not policy.only_when:
+        return sql.SQL("true")
+    parts = [
+        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Literal(val))
+        for col, val in policy.only_when.items()
+    ]
+    return sql.SQL(" and ").join(parts)
+
+
+@dataclass(frozen=True)
+class DayRange:
+    rows: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    null_day_rows: int = 0
+
+    def as_json(self) -> dict:
+        return {
+            "rows": self.rows,
+            "first_day": self.first_day.isoformat() if self.first_day else None,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
+            "null_day_rows": self.null_day_rows,
+        }
+
+
+EMPTY = DayRange(0, None, None, 0)
+
+
+def day_range(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str) -> DayRange:
+    """Rows, first and last day of a table in one tier (EMPTY when the table is absent)."""
+    if not table_exists(conn, table):
+        return EMPTY
+    day = day_expression(conn, table, policy, zone)
+    query = sql.SQL(
+        "select count(*), min({day}), max({day}), count(*) filter (where {day} is null) from {t}"
+    ).format(day=day, t=sql.Identifier(table))
+    rows, first, last, nulls = conn.execute(query).fetchone()
+    return DayRange(int(rows), first, last, int(nulls))

@@ -1,0 +1,203 @@
+"""PostgreSQL: the embedded server (pgserver), the one connection helper, tier handles.
+
+A tier without `dsn` lives in one embedded server under `<home>/pg` (databases persys_core and
+persys_main). It is started on demand, shared by every `persys` process (pgserver attaches to a
+running postmaster instead of starting a second one) and keeps running until `persys down`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from ..config import Config
+from ..errors import TierError
+
+log = logging.getLogger(__name__)
+
+CORE_DB = "persys_core"
+MAIN_DB = "persys_main"
+DAGSTER_DB = "persys_dagster"
+TIER_DATABASES = {"core": CORE_DB, "main": MAIN_DB}
+
+
+class TierUnavailable(TierError):
+    """A tier cannot be reached; the message says which tier and what to check."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedded server
+
+
+def pgdata_dir(home: Path) -> Path:
+    return home / "pg"
+
+
+def embedded_server(home: Path):
+    """Start (or attach to) the embedded server; it outlives this process until `persys down`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        import pgserver
+
+        home.mkdir(parents=True, exist_ok=True)
+        return pgserver.get_server(pgdata_dir(home), cleanup_mode=None)
+
+
+def embedded_running(home: Path) -> int | None:
+    """The postmaster pid when the embedded server of `home` runs, else None (never starts it)."""
+    pid_file = pgdata_dir(home) / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (ValueError, IndexError, OSError):
+        return None
+    import psutil
+
+    return pid if psutil.pid_exists(pid) else None
+
+
+def stop_embedded(home: Path) -> bool:
+    """Stop the embedded server of `home`; True when one was running."""
+    if embedded_running(home) is None:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl
+
+        server = embedded_server(home)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(home), user=server.system_user)
+    return True
+
+
+def embedded_uri(home: Path, database: str) -> str:
+    server = embedded_server(home)
+    ensure_database(server.get_uri("postgres"), database)
+    return server.get_uri(database)
+
+
+def ensure_database(admin_dsn: str, database: str) -> None:
+    """CREATE DATABASE when missing (idempotent, safe against a concurrent creator)."""
+    with connect(admin_dsn, autocommit=True) as conn:
+        query = "select 1 from pg_database where datname = %s"
+        exists = conn.execute(query, (database,)).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections
+
+
+def connect(dsn: str, *, autocommit: bool = False, **kwargs) -> psycopg.Connection:
+    """The one way to open a connection.
+
+    Supabase's transaction pooler (port 6543, pgbouncer) cannot keep prepared statements across
+    transactions, so for it psycopg's automatic preparation is turned off.
+    """
+    if _is_transaction_pooler(dsn):
+        kwargs.setdefault("prepare_threshold", None)
+    return psycopg.connect(dsn, autocommit=autocommit, **kwargs)
+
+
+def _is_transaction_pooler(dsn: str) -> bool:
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        port = parts.port or int(parse_qs(parts.query).get("port", ["5432"])[0])
+    else:
+        fields = dict(f.split("=", 1) for f in dsn.split() if "=" in f)
+        port = int(fields.get("port", "5432"))
+    return port == 6543
+
+
+def safe_dsn(dsn: str) -> str:
+    """A DSN for messages: the password is never shown."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
+        return f"{parts.scheme}://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
+    fields = dict(f.split("=", 1) for f in dsn.split() if "=" in f)
+    fields.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiers
+
+
+@dataclass(frozen=True)
+class PgTier:
+    """One PostgreSQL tier (core or main) as configured."""
+
+    name: str
+    dsn: str
+    embedded: bool
+    quota_bytes: int | None
+    size_scope: str = "database"
+
+    def __repr__(self) -> str:  # the dsn may carry a password
+        return f"PgTier({self.name!r}, {safe_dsn(self.dsn)!r})"
+
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection:
+        try:
+            return connect(self.dsn, autocommit=autocommit)
+        except psycopg.OperationalError as exc:
+            raise TierUnavailable(
+                f"the {self.name} tier ({safe_dsn(self.dsn)}) cannot be reached: "
+                f"{_first_line(exc)}. Check tiers.{self.name}.dsn in persys.yaml"
+                + (", or run `persys setup` to start the embedded server" if self.embedded else "")
+            ) from None
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[psycopg.Cursor]:
+        with self.connect(autocommit=True) as conn, conn.cursor() as cur:
+            yield cur
+
+    def size_bytes(self) -> int:
+        """What the provider bills: pg_database_size of this database, or of all of them."""
+        query = (
+            "select pg_database_size(current_database())"
+            if self.size_scope == "database"
+            else "select sum(pg_database_size(datname))::bigint from pg_database "
+            "where not datistemplate"
+        )
+        with self.cursor() as cur:
+            return int(cur.execute(query).fetchone()[0])
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def resolve_tier(cfg: Config, name: str) -> PgTier:
+    """The tier's handle; an embedded tier starts the server and creates its database."""
+    tier_cfg = getattr(cfg.tiers, name)
+    quota = int(tier_cfg.quota_mb * 1024 * 1024) if tier_cfg.quota_mb else None
+    if tier_cfg.dsn is not None:
+        return PgTier(name, tier_cfg.dsn.get_secret_value(), False, quota, tier_cfg.size_scope)
+    return PgTier(name, embedded_uri(cfg.home, TIER_DATABASES[name]), True, quota, "database")
+
+
+def resolve_tiers(cfg: Config) -> dict[str, PgTier]:
+    return {name: resolve_tier(cfg, name) for name in TIER_DATABASES}
+
+
+def dagster_storage_url(home: Path) -> str:
+    """SQLAlchemy URL of the Dagster instance database in the embedded server.
+
+    Named `postgresql+psycopg2` on purpose: with SQLAlchemy 2.1 a bare `postgresql://` selects
+    psycopg 3, and dagster-postgres then fails on `NOTIFY run_events, $1`.
+    """
+    server = embedded_server(home)
+    ensure_database(server.get_uri("postgres"), DAGSTER_DB)
+    socket_dir = parse_qs(urlsplit(server.get_uri(DAGSTER_DB)).query)["host"][0]
+    return f"postgresql+psycopg2://postgres@/{DAGSTER_DB}?host={socket_dir}"

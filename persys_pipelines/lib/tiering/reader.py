@@ -1,0 +1,193 @@
+"""Rows of a table for a day range, from whichever tiers hold them.
+
+A day's rows may live in core (recent), main (months to years) or, later, the archive. Callers
+ask for days, never for a tier: `read(cfg, "transactions", first, last)` returns one DataFrame
+with a `day` column (the row's day, from `tables.day_expression`), deduplicated by primary key
+preferring the earliest source (core, then main, then the archive's Parquet files), so a row
+caught mid-move is counted once.
+
+Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reader.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from ..config import Config, TablePolicy
+from ..errors import TierError
+from ..pg.schema import TABLES_BY_NAME, primary_key, table_columns, table_exists
+from ..pg.tables import day_expression, only_when_condition
+from ..pg.tiers import PgTier, resolve_tier
+
+DAY = "day"  # name of the computed day column in every result
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to read: rows of `table` whose day is in [first_day, last_day] (None: open end).
+
+    `include_undated` adds the rows the lifecycle never moves (day null or `only_when` false,
+    e.g. open tasks), which live in core. `day_columns` adds more local-day columns
+    (alias → timestamptz/date column), computed the same way as the policy's day.
+    """
+
+    table: str
+    policy: TablePolicy
+    first_day: dt.date | None
+    last_day: dt.date | None
+    zone: str
+    columns: tuple[str, ...] | None = None
+    day_columns: tuple[tuple[str, str], ...] = ()
+    include_undated: bool = False
+    key: tuple[str, ...] = ()  # columns every source returns: the row's identity
+
+
+class Source(Protocol):
+    """One place rows live. Returns None when it does not hold the table at all."""
+
+    name: str
+
+    def read(self, request: Request) -> pd.DataFrame | None: ...
+
+    def primary_key(self, table: str) -> list[str] | None: ...
+
+
+class ReaderError(TierError):
+    """The request cannot be served (unknown table, unknown column); the message says why."""
+
+
+@dataclass(frozen=True)
+class PostgresSource:
+    """A PostgreSQL tier (core or main)."""
+
+    tier: PgTier
+
+    @property
+    def name(self) -> str:
+        return self.tier.name
+
+    def read(self, request: Request) -> pd.DataFrame | None:
+        with self.tier.connect() as conn:
+            if not table_exists(conn, request.table):
+                return None
+            query = _select(conn, request)
+            with conn.cursor() as cur:
+                cur.execute(query)
+                names = [d.name for d in cur.description]
+                return pd.DataFrame(cur.fetchall(), columns=names)
+
+    def primary_key(self, table: str) -> list[str] | None:
+        with self.tier.connect() as conn:
+            if not table_exists(conn, table):
+                return None
+            return primary_key(conn, table)
+
+
+def sources(cfg: Config) -> list[Source]:
+    """Where rows live, in order of preference (the first copy of a primary key wins)."""
+    from ..archive.reader import ArchiveSource
+
+    return [PostgresSource(resolve_tier(cfg, "core")), PostgresSource(resolve_tier(cfg, "main")),
+            ArchiveSource(cfg)]
+
+
+def policy_for(cfg: Config, table: str) -> TablePolicy:
+    """The table's lifecycle policy; a personal table not in persys.yaml stays in core."""
+    if table in cfg.tables:
+        return cfg.tables[table]
+    if table in TABLES_BY_NAME:
+        return TablePolicy(day_column=TABLES_BY_NAME[table].day_column, core_days=0)
+    raise ReaderError(
+        f"table {table!r} is neither in persys.yaml `tables:` nor a persys table; add "
+        f"tables.{table} with its day_column"
+    )
+
+
+def read(
+    cfg: Config,
+    table: str,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    *,
+    columns: Sequence[str] | None = None,
+    day_columns: Mapping[str, str] | None = None,
+    include_undated: bool = False,
+    from_sources: Sequence[Source] | None = None,
+) -> pd.DataFrame:
+    """The table's rows for the days, from every source, once each (see module docstring)."""
+    srcs = list(from_sources if from_sources is not None else sources(cfg))
+    # A row's identity is the union of the tiers' primary keys (a partitioned core table has
+    # the day in its key, main may not), so every source returns all of those columns.
+    key: list[str] = []
+    for source in srcs:
+        key.extend(c for c in source.primary_key(table) or [] if c not in key)
+    request = Request(
+        table=table,
+        policy=policy_for(cfg, table),
+        first_day=first_day,
+        last_day=last_day,
+        zone=cfg.timezone,
+        columns=tuple(columns) if columns is not None else None,
+        day_columns=tuple((day_columns or {}).items()),
+        include_undated=include_undated,
+        key=tuple(key),
+    )
+    found: list[pd.DataFrame] = []
+    for source in srcs:
+        frame = source.read(request)
+        if frame is not None:
+            found.append(frame)
+    if not found:
+        raise ReaderError(f"table {table} exists in no tier; run `persys setup`")
+    frames = [f for f in found if len(f)] or found[:1]
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if key and len(frames) > 1:
+        rows = rows.drop_duplicates(subset=key, keep="first", ignore_index=True)
+    return rows
+
+
+def _select(conn: psycopg.Connection, request: Request) -> sql.Composable:
+    """select <columns>, <day> as day[, <extra days>] from t where <day range> [or undated]."""
+    available = table_columns(conn, request.table)
+    wanted = list(request.columns) if request.columns is not None else list(available)
+    # The key always comes along: it is what deduplicates rows across tiers.
+    for column in request.key:
+        if column not in wanted:
+            wanted.append(column)
+    unknown = [c for c in wanted if c not in available]
+    if unknown:
+        raise ReaderError(
+            f"table {request.table} has no column {', '.join(map(repr, unknown))} "
+            f"(columns: {', '.join(available)})"
+        )
+    day = day_expression(conn, request.table, request.policy, request.zone)
+    fields: list[sql.Composable] = [sql.Identifier(c) for c in wanted if c != DAY]
+    fields.append(sql.SQL("{} as {}").format(day, sql.Identifier(DAY)))
+    for alias, column in request.day_columns:
+        extra = request.policy.model_copy(update={"day_column": column})
+        expr = day_expression(conn, request.table, extra, request.zone)
+        fields.append(sql.SQL("{} as {}").format(expr, sql.Identifier(alias)))
+
+    in_range: list[sql.Composable] = []
+    if request.first_day is not None:
+        in_range.append(sql.SQL("{} >= {}").format(day, sql.Literal(request.first_day)))
+    if request.last_day is not None:
+        in_range.append(sql.SQL("{} <= {}").format(day, sql.Literal(request.last_day)))
+    dated = sql.SQL(" and ").join([only_when_condition(request.policy), *in_range])
+    where = (
+        sql.SQL("({dated}) or {day} is null or not ({cond})").format(
+            dated=dated, day=day, cond=only_when_condition(request.policy)
+        )
+        if request.include_undated
+        else dated
+    )
+    return sql.SQL("select {} from {} where {}").format(
+        sql.SQL(", ").join(fields), sql.Identifier(request.table), where
+    )

@@ -1,0 +1,252 @@
+"""Space that really comes back: monthly partitions in core, dropped when a move empties them.
+
+Deleting rows returns no bytes of `pg_database_size`, and `VACUUM FULL` needs room for a second
+copy of the table while it runs (on a nearly full free tier that alone crosses the read-only
+line). So `persys setup` creates core tables whose day column is NOT NULL as declaratively
+partitioned by month of the day (month bounds are local midnights in the configured zone, so a
+row's month is the month of its day) with a DEFAULT partition for anything unforeseen; a month
+partition emptied by moves is detached and dropped, which returns its bytes at once.
+
+Tables that cannot be partitioned that way (a nullable day column like tasks.completed_at,
+tables a person created) get a plain DELETE from the move and are rewritten (`VACUUM FULL`)
+only when the tier's free space exceeds 1.1× the table's size; otherwise the rewrite is skipped
+and the reason is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from ..config import TablePolicy
+from ..pg.schema import table_columns
+from ..pg.tiers import PgTier
+
+REWRITE_HEADROOM = 1.1  # free space needed, as a multiple of the table's size
+DEFAULT_SUFFIX = "_pdefault"
+_MONTH_RE = re.compile(r"_p(\d{4})_(\d{2})$")
+
+
+@dataclass
+class SpaceResult:
+    table: str
+    dropped: list[str] = field(default_factory=list)
+    rewritten: bool = False
+    note: str = ""
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def partition_name(table: str, month: dt.date) -> str:
+    return f"{table}_p{month:%Y_%m}"
+
+
+def is_partitioned(conn: psycopg.Connection, table: str) -> bool:
+    row = conn.execute(
+        "select relkind = 'p' from pg_class where oid = to_regclass(%s)", (f"public.{table}",)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def month_partitions(conn: psycopg.Connection, table: str) -> dict[dt.date, str]:
+    """Month → partition name, for the partitions this module created (`<table>_pYYYY_MM`)."""
+    rows = conn.execute(
+        """select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = to_regclass(%s)""",
+        (f"public.{table}",),
+    ).fetchall()
+    out = {}
+    for (name,) in rows:
+        m = _MONTH_RE.search(name)
+        if m and name == partition_name(table, dt.date(int(m[1]), int(m[2]), 1)):
+            out[dt.date(int(m[1]), int(m[2]), 1)] = name
+    return out
+
+
+def _bound(conn: psycopg.Connection, table: str, day_column: str, day: dt.date,
+           zone: str) -> sql.Composable:
+    """The partition bound for local midnight of `day`: a date, or a timestamptz in `zone`."""
+    kind = table_columns(conn, table)[day_column]
+    if kind == "timestamp with time zone":
+        return sql.Literal(f"{day.isoformat()} 00:00:00 {zone}")
+    return sql.Literal(day.isoformat())
+
+
+def _day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
+    return sql.SQL("{d} >= {a} and {d} < {b}").format(
+        d=day_expr, a=sql.Literal(month), b=sql.Literal(next_month(month)))
+
+
+def ensure_months(
+    conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
+    months: Iterable[dt.date],
+) -> list[str]:
+    """Create missing month partitions (idempotent); rows of such a month already sitting in
+    the DEFAULT partition are moved into the new partition in the same transaction."""
+    from ..pg.tables import day_expression
+
+    if not is_partitioned(conn, table):
+        return []
+    existing = month_partitions(conn, table)
+    default = f"{table}{DEFAULT_SUFFIX}"
+    created = []
+    for month in sorted({month_start(m) for m in months}):
+        if month in existing:
+            continue
+        name = partition_name(table, month)
+        lo = _bound(conn, table, policy.day_column, month, zone)
+        hi = _bound(conn, table, policy.day_column, next_month(month), zone)
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                         (f"persys_partitions:{table}",))
+            if month in month_partitions(conn, table):
+                continue
+            in_default = False
+            if _exists(conn, default):
+                day = day_expression(conn, default, policy, zone)
+                in_default = conn.execute(sql.SQL("select exists (select 1 from {} where {})")
+                                          .format(sql.Identifier(default), _day_in(day, month))
+                                          ).fetchone()[0]
+            if not in_default:
+                conn.execute(sql.SQL(
+                    "create table {} partition of {} for values from ({}) to ({})").format(
+                    sql.Identifier(name), sql.Identifier(table), lo, hi))
+            else:
+                conn.execute(sql.SQL(
+                    "create table {} (like {} including defaults including constraints)"
+                ).format(sql.Identifier(name), sql.Identifier(table)))
+                conn.execute(sql.SQL(
+                    "with moved as (delete from {d} where {c} returning *) "
+                    "insert into {n} select * from moved").format(
+                    d=sql.Identifier(default), c=_day_in(day, month), n=sql.Identifier(name)))
+                conn.execute(sql.SQL(
+                    "alter table {} attach partition {} for values from ({}) to ({})").format(
+                    sql.Identifier(table), sql.Identifier(name), lo, hi))
+        created.append(name)
+    return created
+
+
+def _exists(conn: psycopg.Connection, name: str) -> bool:
+    return bool(conn.execute("select to_regclass(%s) is not null",
+                             (f"public.{name}",)).fetchone()[0])
+
+
+def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
+                      zone: str) -> list[dt.date]:
+    from ..pg.tables import day_expression
+
+    default = f"{table}{DEFAULT_SUFFIX}"
+    if not _exists(conn, default):
+        return []
+    day = day_expression(conn, default, policy, zone)
+    rows = conn.execute(sql.SQL(
+        "select distinct date_trunc('month', {})::date from {} where {} is not null").format(
+        day, sql.Identifier(default), day)).fetchall()
+    return [r[0] for r in rows]
+
+
+def prepare_partitions(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
+                       as_of: dt.date, months_ahead: int = 2) -> list[str]:
+    """Nightly: partitions for this month and the next ones, and for months found in DEFAULT."""
+    if not is_partitioned(conn, table):
+        return []
+    months = [month_start(as_of)]
+    for _ in range(months_ahead):
+        months.append(next_month(months[-1]))
+    return ensure_months(conn, table, policy, zone,
+                         months + months_in_default(conn, table, policy, zone))
+
+
+def drop_empty_months(conn: psycopg.Connection, table: str, before: dt.date) -> list[str]:
+    """DETACH + DROP month partitions that hold no row and end on or before `before`."""
+    dropped = []
+    for month, name in sorted(month_partitions(conn, table).items()):
+        if next_month(month) > before:
+            continue
+        with conn.transaction():
+            empty = not conn.execute(sql.SQL("select exists (select 1 from {})").format(
+                sql.Identifier(name))).fetchone()[0]
+            if empty:
+                conn.execute(sql.SQL("alter table {} detach partition {}").format(
+                    sql.Identifier(table), sql.Identifier(name)))
+                conn.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
+                dropped.append(name)
+    return dropped
+
+
+def relation_bytes(conn: psycopg.Connection, table: str) -> int:
+    """Total bytes of a table (all partitions, indexes and TOAST included). pg_partition_tree
+    lists nothing for a plain table, hence the fallback to the table itself."""
+    row = conn.execute(
+        """select coalesce((select sum(pg_total_relation_size(relid))
+                              from pg_partition_tree(to_regclass(%(t)s))
+                             where isleaf or level = 0),
+                           pg_total_relation_size(to_regclass(%(t)s)), 0)::bigint""",
+        {"t": f"public.{table}"},
+    ).fetchone()
+    return int(row[0])
+
+
+def rewrite_allowed(tier: PgTier, table_bytes: int, tier_bytes: int) -> tuple[bool, str]:
+    if tier.quota_bytes is None:
+        return True, ""
+    free = tier.quota_bytes - tier_bytes
+    if free > REWRITE_HEADROOM * table_bytes:
+        return True, ""
+    return False, (f"rewrite skipped: {free / 1e6:.1f} MB free in {tier.name}, the rewrite "
+                   f"needs {REWRITE_HEADROOM * table_bytes / 1e6:.1f} MB")
+
+
+def return_space(tier: PgTier, conn: psycopg.Connection, table: str, cutoff: dt.date,
+                 rows_deleted: int) -> SpaceResult:
+    """After moves of days before `cutoff`: drop emptied month partitions, or rewrite a plain
+    table when free space allows. `conn` must be in autocommit mode (VACUUM)."""
+    result = SpaceResult(table)
+    if is_partitioned(conn, table):
+        result.dropped = drop_empty_months(conn, table, cutoff)
+        return result
+    if not rows_deleted:
+        return result
+    ok, why = rewrite_allowed(tier, relation_bytes(conn, table), tier.size_bytes())
+    if ok:
+        conn.execute(sql.SQL("vacuum full {}").format(sql.Identifier(table)))
+        result.rewritten = True
+    else:
+        result.note = why
+    return result
+
+
+def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_rows: int,
+                      cutoff: dt.date) -> int:
+    """Bytes the next lifecycle run would return: for a partitioned table the month partitions
+    that end before the cutoff (moves empty them); for a plain table its share of due rows
+    (0 when the rewrite would not fit). Nothing due → 0: the run then does not touch the table
+    (empty month partitions made ahead, e.g. for tables nobody writes yet, stay)."""
+    if not _exists(conn, table) or not due_rows:
+        return 0
+    if is_partitioned(conn, table):
+        total = 0
+        for month, name in month_partitions(conn, table).items():
+            if next_month(month) <= cutoff:
+                total += int(conn.execute("select pg_total_relation_size(%s::regclass)",
+                                          (name,)).fetchone()[0])
+        return total
+    size = relation_bytes(conn, table)
+    rows = conn.execute(sql.SQL("select count(*) from {}").format(
+        sql.Identifier(table))).fetchone()[0]
+    if not rows or not due_rows:
+        return 0
+    if not rewrite_allowed(tier, size, tier.size_bytes())[0]:
+        return 0
+    return int(size * due_rows / rows)

@@ -1,0 +1,110 @@
+"""The cross-tier reader with the archive source: archived days read back like main's rows, so
+daily summaries of archived days come out the same as before archiving."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from persys_pipelines.lib.archive import writer as archive
+from persys_pipelines.lib.archive.crypto import new_key_text
+from persys_pipelines.lib.config import TablePolicy
+from persys_pipelines.lib.daily import summary
+from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.lib.tiering import reader
+from persys_pipelines_tests.archive_helpers import AS_OF_DATA, rows_in_main
+from persys_pipelines_tests.conftest import DEFAULT_TABLES
+
+from .test_crypto import with_keys
+
+FIRST, LAST = dt.date(2024, 2, 1), dt.date(2024, 4, 30)
+
+
+def short_main(cfg, days: int = 20):
+    """Every table keeps `days` in main: as of 2024-04-30, February and March are due."""
+    tables = {t: TablePolicy(**{**p, "main_days": days, "core_days": 0})
+              for t, p in DEFAULT_TABLES.items()}
+    return cfg.model_copy(update={"tables": tables})
+
+
+def test_summaries_of_archived_days_are_unchanged(cfg):
+    cfg = with_keys(short_main(cfg), new_key_text("k1"))  # encrypted files: decrypted on read
+    rows_in_main(cfg)
+    before = [s.row() for s in summary.compute(cfg, FIRST, LAST)]
+    journal_before = reader.read(cfg, "journal_entries", FIRST, LAST)
+
+    results = archive.archive_due(cfg, AS_OF_DATA)
+    assert {r.month for r in results if r.table == "journal_entries"} == {
+        dt.date(2024, 2, 1), dt.date(2024, 3, 1)}
+    assert {r.table for r in results} >= {"health_metrics", "tasks", "transactions",
+                                          "shadow_work"}
+    assert all(r.key_id == "k1" for r in results)
+    with resolve_tier(cfg, "main").connect() as conn:
+        left = conn.execute("select count(*) from journal_entries where entry_date < "
+                            "'2024-04-01'").fetchone()[0]
+    assert left == 0, "February and March now live only in the archive"
+
+    after = [s.row() for s in summary.compute(cfg, FIRST, LAST)]
+    assert after == before, "a backfill of archived days gives the same numbers"
+    journal = reader.read(cfg, "journal_entries", FIRST, LAST)
+    assert len(journal) == len(journal_before)
+    key = ["id"]
+    both = journal_before.merge(journal, on=key, suffixes=("", "_now"))
+    assert len(both) == len(journal)
+    for column in ("entry_date", "mood", "title", "body", "tags", "created_at", "day"):
+        assert both[column].tolist() == both[f"{column}_now"].tolist(), column
+    assert all(isinstance(v, uuid.UUID) for v in journal["id"])
+
+
+def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
+    cfg = short_main(cfg)
+    rows_in_main(cfg)
+    archive.archive_due(cfg, AS_OF_DATA)
+    empty = archive.archive_month(cfg, "journal_entries", dt.date(2024, 3, 1), as_of=AS_OF_DATA)
+    assert (empty.rows, empty.key) == (0, None), "an archived month has nothing left to move"
+    march5 = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
+                         columns=("body",))
+    assert len(march5) and set(march5["day"]) <= {dt.date(2024, 3, 5), dt.date(2024, 3, 6)}
+    assert {"body", "id", "day"} <= set(march5.columns) and "title" not in march5.columns
+
+    # a row caught mid-restore: back in main while its archive file is still committed
+    row_id = march5["id"].iloc[0]
+    with resolve_tier(cfg, "main").connect() as conn:
+        conn.execute("insert into journal_entries (id, entry_date, body) values "
+                     "(%s, '2024-03-05', 'the main copy')", (row_id,))
+    again = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
+                        columns=("body",))
+    assert len(again) == len(march5), "each row once"
+    assert again.loc[again["id"] == row_id, "body"].tolist() == ["the main copy"]
+
+    tasks = reader.read(cfg, "tasks", dt.date(2024, 3, 1), dt.date(2024, 3, 31),
+                        columns=("status",), day_columns={"created_day": "created_at"})
+    assert len(tasks) and set(tasks["status"]) == {"done"}
+    assert all(isinstance(d, dt.date) for d in tasks["created_day"])
+
+
+def test_an_unreachable_store_is_an_error_only_where_days_were_archived(cfg):
+    """With the archive store down, reading archived days fails with a clear message (a
+    summary computed without them would be silently wrong); recent days still read."""
+    import socket
+
+    import pytest
+    from pydantic import SecretStr
+
+    from persys_pipelines.lib.archive.stores import StoreError
+
+    cfg = short_main(cfg)
+    rows_in_main(cfg)
+    archive.archive_due(cfg, AS_OF_DATA)  # February and March leave main
+    with socket.socket() as s:  # a port nothing listens on: the store "is down"
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    tiers = cfg.tiers.model_copy(update={"archive": cfg.tiers.archive.model_copy(
+        update={"url": "s3://persys-archive", "endpoint_url": dead, "region": "us-east-1",
+                "access_key_id": SecretStr("x"), "secret_access_key": SecretStr("y")})})
+    down = cfg.model_copy(update={"tiers": tiers})
+    with pytest.raises(StoreError, match=r"cannot be reached .* rows of journal_entries from "
+                       r"2024-02-01 to 2024-03-31 were archived"):
+        reader.read(down, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 3, 31))
+    recent = reader.read(down, "journal_entries", dt.date(2024, 4, 15), dt.date(2024, 4, 30))
+    assert len(recent) > 0

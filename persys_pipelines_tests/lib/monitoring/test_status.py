@@ -1,0 +1,84 @@
+"""persys status: sizes and day ranges agree with direct SQL, in the documented JSON shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import psycopg
+
+from persys_pipelines.cli import main
+from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines.lib.monitoring import status as status_lib
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+def test_status_numbers_match_sql(cfg, tier_dsns):
+    setup_lib.setup_tiers(cfg)
+    setup_lib.load_sample_data(cfg, days=40, seed=7, as_of=AS_OF)
+    with psycopg.connect(tier_dsns["core"]) as conn:  # a row with no day, and one moved by hand
+        conn.execute("insert into tasks (title, status) values ('open task', 'open')")
+    doc = status_lib.collect(cfg, AS_OF)
+
+    assert doc["as_of"] == "2026-03-31"
+    for tier in ("core", "main"):
+        with psycopg.connect(tier_dsns[tier]) as conn:
+            size = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+        # the database grows a little between the two measurements only through our reads
+        assert abs(doc["tiers"][tier]["bytes"] - size) < 256 * 1024
+    assert doc["tiers"]["core"]["quota_bytes"] == 500 * 1024 * 1024
+    assert doc["tiers"]["core"]["pct"] == round(
+        100 * doc["tiers"]["core"]["bytes"] / (500 * 1024 * 1024), 2)
+    assert doc["tiers"]["main"]["quota_bytes"] is None and doc["tiers"]["main"]["pct"] is None
+    archive = doc["tiers"]["archive"]
+    assert {k: archive[k] for k in ("bytes", "files", "url")} == {
+        "bytes": 0, "files": 0, "url": cfg.archive_url}
+    assert [s["role"] for s in archive["stores"]] == ["primary"]
+
+    with psycopg.connect(tier_dsns["core"]) as conn:
+        rows, first, last = conn.execute(
+            "select count(*), min((measured_at at time zone 'Europe/London')::date), "
+            "max((measured_at at time zone 'Europe/London')::date) from health_metrics"
+        ).fetchone()
+        tasks_null = conn.execute("select count(*) from tasks where completed_at is null"
+                                  ).fetchone()[0]
+    health = doc["tables"]["health_metrics"]
+    assert health["core"] == {"rows": rows, "first_day": first.isoformat(),
+                              "last_day": last.isoformat(), "null_day_rows": 0}
+    assert last == AS_OF
+    assert health["main"] == {"rows": 0, "first_day": None, "last_day": None, "null_day_rows": 0}
+    assert health["archive"]["rows"] == 0
+    assert doc["tables"]["tasks"]["core"]["null_day_rows"] == tasks_null > 0
+
+
+def test_status_cli_json_shape_and_text(cfg, capsys):
+    assert main(["setup", "--sample-data", "--days", "10", "--seed", "7",
+                 "--as-of", "2026-03-31"]) == 0
+    assert "sample data:" in capsys.readouterr().out
+    assert main(["status", "--json", "--as-of", "2026-03-31"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) >= {"as_of", "tiers", "tables"}
+    for tier in ("core", "main"):
+        assert set(doc["tiers"][tier]) >= {"bytes", "quota_bytes", "pct"}
+        assert isinstance(doc["tiers"][tier]["bytes"], int)
+    assert set(doc["tiers"]["archive"]) >= {"bytes", "files"}
+    for table, tiers in doc["tables"].items():
+        for tier in ("core", "main", "archive"):
+            assert set(tiers[tier]) >= {"rows", "first_day", "last_day"}, (table, tier)
+    assert doc["tables"]["journal_entries"]["core"]["last_day"] == "2026-03-31"
+
+    assert main(["status", "--as-of", "2026-03-31"]) == 0
+    text = capsys.readouterr().out
+    assert "core" in text and "of 500.0 MB" in text and "journal_entries" in text
+
+
+def test_config_error_exits_nonzero_naming_the_key(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "persys.yaml"
+    bad.write_text("tables:\n  journal_entries: {day_column: entry_date, core_days: 400, "
+                   "main_days: 365}\n")
+    monkeypatch.setenv("PERSYS_CONFIG", str(bad))
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "tables.journal_entries.core_days (400) must be <= main_days (365)" in err
+    assert str(bad) in err

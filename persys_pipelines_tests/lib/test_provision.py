@@ -1,0 +1,113 @@
+"""persys setup: idempotent schema, deterministic sample data, validation per item."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.pg.schema import PERSONAL_TABLES, table_columns
+from persys_pipelines.lib.sample_data import SampleDataRefused
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+def checksums(dsn: str) -> dict[str, tuple[int, int]]:
+    """Per table: rows and an order-independent checksum of every row's text."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for t in ("journal_entries", "health_metrics", "tasks", "transactions", "shadow_work"):
+            out[t] = conn.execute(
+                f"select count(*), coalesce(sum(hashtextextended(x::text, 0)), 0) from {t} x"
+            ).fetchone()
+    return out
+
+
+def test_setup_creates_every_table_once(cfg, tier_dsns):
+    first = setup_lib.setup_tiers(cfg)
+    assert first["core"] == [t.name for t in PERSONAL_TABLES] == first["main"]
+    assert setup_lib.setup_tiers(cfg) == {"core": [], "main": []}
+    with psycopg.connect(tier_dsns["main"]) as conn:
+        assert table_columns(conn, "persys_ledger")["checksum"] == "text"
+        assert table_columns(conn, "journal_entries")["tags"] == "text[]"
+        assert table_columns(conn, "transactions")["amount"] == "numeric(12,2)"
+        assert table_columns(conn, "health_metrics")["measured_at"] == "timestamp with time zone"
+
+
+def test_sample_data_is_deterministic_and_realistic(cfg, make_database, tmp_path):
+    from persys_pipelines_tests.conftest import write_config
+
+    setup_lib.setup_tiers(cfg)
+    counts = setup_lib.load_sample_data(cfg, days=60, seed=7, as_of=AS_OF)
+    other = {"core": make_database("core2"), "main": make_database("main2")}
+    cfg2 = load_config(write_config(tmp_path / "b.yaml", other, tmp_path / "h2"))
+    setup_lib.setup_tiers(cfg2)
+    assert setup_lib.load_sample_data(cfg2, days=60, seed=7, as_of=AS_OF) == counts
+    core_dsn = cfg.tiers.core.dsn.get_secret_value()
+    assert checksums(core_dsn) == checksums(other["core"])
+
+    third = {"core": make_database("core3"), "main": make_database("main3")}
+    cfg3 = load_config(write_config(tmp_path / "c.yaml", third, tmp_path / "h3"))
+    setup_lib.setup_tiers(cfg3)
+    setup_lib.load_sample_data(cfg3, days=60, seed=8, as_of=AS_OF)
+    assert checksums(third["core"]) != checksums(core_dsn)
+
+    with psycopg.connect(core_dsn) as conn:
+        q = lambda s: conn.execute(s).fetchone()  # noqa: E731
+        assert q("select min(entry_date), max(entry_date) from journal_entries") == (
+            AS_OF - dt.timedelta(days=59), AS_OF)
+        assert q("select min(mood) >= 1 and max(mood) <= 10 from journal_entries")[0]
+        lo, hi = q("select min(length(body)), max(length(body)) from journal_entries")
+        assert lo >= 100 and hi <= 2000
+        assert q("select count(distinct metric) from health_metrics")[0] == 5
+        per_day = q("select count(*)::float / count(distinct (measured_at at time zone "
+                    "'Europe/London')::date) from health_metrics")[0]
+        assert per_day > 30
+        assert q("select count(*) from tasks where status='done' and completed_at is null")[0] == 0
+        assert q("select count(*) from tasks where status='open'")[0] > 0
+        late = conn.execute("select count(*) from tasks where (completed_at at time zone "
+                            "'Europe/London')::date > %s", (AS_OF,)).fetchone()[0]
+        assert late == 0
+        assert q("select count(*) from transactions where category='income'")[0] == 2
+        assert q("select pg_typeof(amount)::text from transactions limit 1")[0] == "numeric"
+
+
+def test_sample_data_never_doubles_rows(cfg):
+    setup_lib.setup_tiers(cfg)
+    setup_lib.load_sample_data(cfg, days=5, seed=1, as_of=AS_OF)
+    with pytest.raises(SampleDataRefused, match=r"journal_entries \(\d+ rows\)"):
+        setup_lib.load_sample_data(cfg, days=5, seed=1, as_of=AS_OF)
+
+
+def test_three_years_is_tens_of_megabytes(cfg):
+    setup_lib.setup_tiers(cfg)
+    core = cfg.tiers.core.dsn.get_secret_value()
+    with psycopg.connect(core) as conn:
+        empty = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+    setup_lib.load_sample_data(cfg, days=1095, seed=3, as_of=AS_OF)
+    with psycopg.connect(core) as conn:
+        full = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+    assert 10 * 2**20 < full - empty < 100 * 2**20
+
+
+def test_validate_reports_each_item(cfg, make_database, tmp_path):
+    from persys_pipelines_tests.conftest import write_config
+
+    checks = setup_lib.validate(cfg)
+    assert any(c.item == "core: journal_entries" and not c.ok and "persys setup" in c.detail
+               for c in checks)
+    setup_lib.setup_tiers(cfg)
+    checks = setup_lib.validate(cfg)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert {c.item for c in checks} >= {"config", "core: connect", "main: connect",
+                                        "main: persys_ledger", "main: voice_messages"}
+
+    broken = {"core": cfg.tiers.core.dsn.get_secret_value(),
+              "main": cfg.tiers.core.dsn.get_secret_value().rsplit("/", 1)[0] + "/nonexistent_db"}
+    bad = load_config(write_config(tmp_path / "bad.yaml", broken, tmp_path / "h"))
+    checks = setup_lib.validate(bad)
+    (fail,) = [c for c in checks if not c.ok]
+    assert fail.item == "main: connect" and "nonexistent_db" in fail.detail

@@ -1,0 +1,81 @@
+"""The cross-tier reader: a day range's rows from core and main, each row once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from persys_pipelines.lib.pg.tiers import connect
+from persys_pipelines.lib.provision import setup_tiers
+from persys_pipelines.lib.tiering import reader
+
+UTC = dt.UTC
+
+
+def add_metric(dsn: str, row_id: uuid.UUID, at: dt.datetime, value: float) -> None:
+    with connect(dsn) as conn:
+        conn.execute(
+            "insert into health_metrics (id, measured_at, metric, value, unit) "
+            "values (%s, %s, 'steps', %s, 'steps')", (row_id, at, value))
+
+
+def test_rows_from_both_tiers_once_each_core_copy_wins(cfg, tier_dsns):
+    setup_tiers(cfg)
+    moving = uuid.uuid4()  # caught mid-move: copied to main, not yet deleted from core
+    add_metric(tier_dsns["main"], uuid.uuid4(), dt.datetime(2024, 1, 1, 12, tzinfo=UTC), 1)
+    add_metric(tier_dsns["main"], moving, dt.datetime(2024, 1, 2, 12, tzinfo=UTC), 2)
+    add_metric(tier_dsns["core"], moving, dt.datetime(2024, 1, 2, 12, tzinfo=UTC), 20)
+    add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 3, 12, tzinfo=UTC), 3)
+    add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 4, 12, tzinfo=UTC), 4)
+
+    rows = reader.read(cfg, "health_metrics", dt.date(2024, 1, 1), dt.date(2024, 1, 3),
+                       columns=("value",))
+    assert sorted(zip(rows["day"], rows["value"], strict=True)) == [
+        (dt.date(2024, 1, 1), 1.0), (dt.date(2024, 1, 2), 20.0), (dt.date(2024, 1, 3), 3.0)]
+    assert "id" in rows.columns  # the primary key always comes along
+
+
+def test_day_is_the_local_calendar_day(cfg, tier_dsns):
+    """23:30 UTC on 30 June is 00:30 on 1 July in London (BST)."""
+    setup_tiers(cfg)
+    add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 6, 30, 23, 30, tzinfo=UTC), 5)
+    june = reader.read(cfg, "health_metrics", dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    july = reader.read(cfg, "health_metrics", dt.date(2024, 7, 1), dt.date(2024, 7, 1))
+    assert len(june) == 0 and list(july["day"]) == [dt.date(2024, 7, 1)]
+
+
+def test_undated_rows_and_open_ranges(cfg, tier_dsns):
+    """Open tasks never move (only_when: done); include_undated brings them along."""
+    setup_tiers(cfg)
+    with connect(tier_dsns["core"]) as conn:
+        conn.cursor().executemany(
+            "insert into tasks (title, status, created_at, completed_at) values (%s, %s, %s, %s)",
+            [("open", "open", dt.datetime(2024, 1, 1, tzinfo=UTC), None),
+             ("old", "done", dt.datetime(2024, 1, 1, tzinfo=UTC),
+              dt.datetime(2024, 1, 2, 12, tzinfo=UTC)),
+             ("new", "done", dt.datetime(2024, 1, 1, tzinfo=UTC),
+              dt.datetime(2024, 3, 2, 12, tzinfo=UTC))])
+    dated = reader.read(cfg, "tasks", dt.date(2024, 2, 1), None)
+    both = reader.read(cfg, "tasks", dt.date(2024, 2, 1), None, include_undated=True,
+                       day_columns={"created_day": "created_at"})
+    assert list(dated["title"]) == ["new"]
+    assert sorted(both["title"]) == ["new", "open"]
+    assert set(both["created_day"]) == {dt.date(2024, 1, 1)}
+
+
+def test_clear_errors(cfg, tier_dsns):
+    setup_tiers(cfg)
+    with pytest.raises(reader.ReaderError, match="has no column 'colour'"):
+        reader.read(cfg, "tasks", None, None, columns=("colour",))
+    with pytest.raises(reader.ReaderError, match="tables.nope"):
+        reader.read(cfg, "nope", None, None)
+
+
+def test_a_tier_without_the_table_is_skipped(cfg, tier_dsns):
+    setup_tiers(cfg)
+    with connect(tier_dsns["main"]) as conn:
+        conn.execute("drop table daily_summaries")
+    rows = reader.read(cfg, "daily_summaries", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    assert len(rows) == 0 and "summary_text" in rows.columns
