@@ -90,6 +90,12 @@ def close_entry(
         )
 
 
+def update_detail(conn: psycopg.Connection, entry_id: int, detail: dict[str, Any]) -> None:
+    """Merge `detail` into the row inside the caller's transaction (committed with it)."""
+    conn.execute("update persys_ledger set detail = detail || %s where id = %s",
+                 (Jsonb(detail), entry_id))
+
+
 def mark_interrupted(conn: psycopg.Connection, table: str, from_tier: str, to_tier: str) -> int:
     """Close `started` rows a killed mover left; call only while holding the move lock."""
     with conn.transaction():

@@ -105,3 +105,14 @@ def ensure_destination(
     return source
 
 
+
+
+def copy_columns(conn: psycopg.Connection, table: str) -> list[str]:
+    """The columns a move writes into `table` (in table order): all but the generated ones,
+    which the destination computes itself."""
+    rows = conn.execute(
+        """select attname from pg_attribute
+            where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+              and attgenerated = ''
+            order by attnum""", (f"public.{table}",)).fetchall()
+    return [r[0] for r in rows]

@@ -23,6 +23,7 @@ class TableRun:
     bytes_returned: int = 0
     space: space.SpaceResult | None = None
     partitions_created: list[str] = field(default_factory=list)
+    repaired: int = 0  # interrupted moves settled before this run
 
     @property
     def rows(self) -> int:
@@ -40,9 +41,9 @@ class TableRun:
 
     @property
     def partitions_dropped(self) -> list[str]:
-        """Whole months dropped by the moves, then emptied ones dropped by the space step."""
-        return [p for m in self.moves for p in m.partitions_dropped] + (
-            self.space.dropped if self.space else [])
+        """Whole months emptied at once by the moves (truncated), then dropped by the space step."""
+        return list(dict.fromkeys([p for m in self.moves for p in m.partitions_dropped] + (
+            self.space.dropped if self.space else [])))
 
     @property
     def days(self) -> int:
@@ -74,11 +75,13 @@ def run_table(
     `move_before`: also move every day before this date, ahead of the policy (the core quota
     sensor's emergency migration; see planner.plan_table)."""
     policy = cfg.tables[table]
+    repaired = moves.repair(core, main, moves.MoveRange(table, policy, cfg.timezone, None, None))
     with core.connect(autocommit=True) as conn:
+        protocol.prepare_session(conn)
         created = space.prepare_partitions(conn, table, policy, cfg.timezone, as_of)
         table_plan = planner.plan_table(conn, table, policy, cfg.timezone, as_of,
                                         move_before).within(first, last)
-    run = TableRun(table, table_plan, partitions_created=created)
+    run = TableRun(table, table_plan, partitions_created=created, repaired=repaired)
     if not table_plan.days:
         return run
     size_before = core.size_bytes()
@@ -87,6 +90,7 @@ def run_table(
         run.moves.append(moves.move_range(core, main, rng, run_id=run_id, progress=progress))
     protocol.crash_point("space")
     with core.connect(autocommit=True) as conn:
+        protocol.prepare_session(conn)
         run.space = space.return_space(core, conn, table, table_plan.cutoff, run.rows)
     run.bytes_returned = max(0, size_before - core.size_bytes())
     return run

@@ -1,33 +1,26 @@
-"""The one move protocol: copy → verify → delete at the source → ledger, for a table's day range.
+"""core→main: the one move protocol for a table's day range, safe while the app writes.
 
     move_range(core, main, MoveRange("journal_entries", policy, zone, first, last))
 
-1. Lock: a session advisory lock on the destination per (table, from, to), so two movers of
-   one table never interleave; `started` ledger rows a killed mover left are marked
-   `interrupted`.
-2. Copy: the source range is read in a REPEATABLE READ transaction (one snapshot for copy,
-   checksum and delete) and streamed as binary COPY straight into the destination table,
-   chunk by chunk (never the whole range in memory). If a key is already there (a crashed
-   earlier attempt committed it), that transaction is undone and the range goes through a
-   temporary staging table with `INSERT … SELECT … ON CONFLICT DO NOTHING` instead, so
-   nothing is doubled. (Always staging costs about 2× in copy time.)
-3. Verify: row count and an order-independent checksum (`sum(hashtextextended(t::text, 0))`)
-   of the source range equal those of the destination rows this transaction inserted (direct
-   copy) or that carry the staged primary keys (staging); both sides are computed at once, in
-   two threads. On a mismatch the destination transaction is rolled back and nothing is
-   deleted.
-4. Commit the destination, then delete the range at the source in the snapshot the copy read:
-   a row written to the source after the copy started is invisible to that DELETE and stays.
-   Month partitions lying wholly inside the range are dropped instead (DETACH + DROP): they
-   were locked against writers before the snapshot, so nothing can be in them unseen.
-5. Close the ledger row with rows, bytes, checksum and outcome.
+1. Lock: `protocol.table_lock` (one mover per table); first `reconcile` settles whatever a
+   killed or failed mover left (ledger entries in state `copied`/`deleting`).
+2. Copy: core is read in one REPEATABLE READ snapshot S (its text is kept) and streamed as
+   binary COPY straight into main's table (chunk by chunk, memory flat). Rows still referenced
+   from core are not taken (`references`). If a key is already in main (the app re-inserted a
+   moved key, or an earlier copy was undone), the range goes through a staging table with
+   `INSERT … ON CONFLICT DO UPDATE`: core's version wins.
+3. Verify: count and order-independent checksum of the range in S equal those of the rows
+   this main transaction wrote (`xmin` = its xid M). The ledger entry records S and M in the
+   same main transaction, which then commits.
+4. Settle (`settle.py`): delete in core exactly the copied versions still unchanged (whole
+   unchanged months by TRUNCATE); copies of rows the app changed or deleted since S leave
+   main; the core transaction's id is in the ledger before it commits.
+5. Close the ledger entry: rows, bytes, checksum, what the app kept in core.
 
-A crash anywhere leaves each row in the source, or in both tiers (between 4's two commits);
-running again copies (conflicts are skipped), verifies and deletes, so nothing is lost or
-doubled. `PERSYS_CRASH_AT=<step>` makes a mover stop dead at a step (crash tests kill it there).
-
-The steps (`range_condition`, `fingerprint`, `stream_copy`, `table_shape`, ...) are separate
-functions so other tier pairs (main→archive) reuse them.
+The person's app is never blocked for long and never fails because of a move: the mover's
+sessions wait at most `protocol.LOCK_TIMEOUT` for a lock and retry, and it takes locks the
+app needs only for milliseconds (a month partition it truncates). Rows the app writes into
+the range during a move are simply newer than S: they stay in core and move next time.
 """
 
 from __future__ import annotations
@@ -43,17 +36,13 @@ from psycopg import sql
 
 from ..config import TablePolicy
 from ..errors import MoveError
-from ..pg import ledger
-from ..pg.mirror import SchemaMismatch, TableShape, ensure_destination  # noqa: F401
-from ..pg.protocol import (
-    Fingerprint,
-    crash_point,
-    fingerprint,
-    prepare_session,
-    table_lock,
-)
+from ..pg import ledger, mirror
+from ..pg.protocol import Fingerprint, crash_point, prepare_session, table_lock
+from ..pg.schema import table_columns
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
+from . import references, settle
+from .space import month_partitions, next_month
 
 Progress = Callable[[int], None]  # called with rows just copied
 STAGE = "persys_stage"
@@ -76,11 +65,14 @@ class MoveResult:
     table: str
     first_day: dt.date | None
     last_day: dt.date | None
-    rows: int = 0
+    rows: int = 0  # rows that left core for main
     bytes: int = 0
     checksum: str | None = None
-    inserted: int = 0  # rows new at the destination (fewer when a crashed move is finished)
-    partitions_dropped: list[str] = field(default_factory=list)  # whole months dropped at once
+    inserted: int = 0  # rows copied to main (kept ones included)
+    kept: int = 0  # copied, but the app changed or deleted them meanwhile: core's version stays
+    held_back: dict[str, int] = field(default_factory=dict)  # reference → rows kept in core
+    partitions_dropped: list[str] = field(default_factory=list)  # whole months truncated
+    repaired: int = 0  # interrupted moves settled first
     ledger_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -105,8 +97,6 @@ def range_condition(conn: psycopg.Connection, rng: MoveRange) -> sql.Composable:
 def _instant_bounds(conn: psycopg.Connection, rng: MoveRange) -> list[sql.Composable]:
     """For a timestamptz day column, the same range as instants, so the column's index (and
     partition pruning) can serve it; the day expression stays the exact test."""
-    from ..pg.schema import table_columns
-
     if table_columns(conn, rng.table).get(rng.policy.day_column) != "timestamp with time zone":
         return []
     col = sql.Identifier(rng.policy.day_column)
@@ -120,21 +110,16 @@ def _instant_bounds(conn: psycopg.Connection, rng: MoveRange) -> list[sql.Compos
     return out
 
 
-def keys_condition(primary_key: list[str], keys_table: str) -> sql.Composable:
-    """Rows whose primary key is in `keys_table` (e.g. the staging table)."""
-    cols = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in primary_key)
-    keys = sql.SQL(", ").join(map(sql.Identifier, primary_key))
-    return sql.SQL("({}) in (select {} from {})").format(cols, keys, sql.Identifier(keys_table))
-
-
 def stream_copy(
     src: psycopg.Connection,
     dst: psycopg.Connection,
     select: sql.Composable,
     target: str,
+    columns: list[str],
     progress: Progress | None = None,
 ) -> tuple[int, int]:
-    """Binary COPY of `select` at `src` into table `target` at `dst`; returns (rows, bytes).
+    """Binary COPY of `select` at `src` into `columns` of table `target` at `dst`; returns
+    (rows, bytes).
 
     Chunks flow straight from one connection to the other; memory stays flat whatever the size.
     The server sends one COPY message per row (plus header and trailer), which counts rows.
@@ -145,8 +130,8 @@ def stream_copy(
         src.cursor() as scur,
         dst.cursor() as dcur,
         scur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(select)) as out,
-        dcur.copy(sql.SQL("copy {} from stdin (format binary)").format(
-            sql.Identifier(target))) as into,
+        dcur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(
+            sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))) as into,
     ):
         for chunk in out:
             into.write(chunk)
@@ -160,6 +145,17 @@ def stream_copy(
     if progress is not None and rows % 5000:
         progress(rows % 5000)
     return rows, n_bytes
+
+
+
+
+def whole_partitions(src: psycopg.Connection, rng: MoveRange) -> list[str]:
+    """Month partitions lying wholly inside the range: the settle step may truncate them."""
+    if rng.policy.only_when:
+        return []
+    return [name for month, name in sorted(month_partitions(src, rng.table).items())
+            if (rng.first_day is None or month >= rng.first_day)
+            and (rng.last_day is None or next_month(month) - dt.timedelta(days=1) <= rng.last_day)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,180 +174,222 @@ def move_range(
     result = MoveResult(rng.table, rng.first_day, rng.last_day)
     with table_lock(dest, rng.table) as lock_conn:
         ledger.ensure(lock_conn)
-        ledger.mark_interrupted(lock_conn, rng.table, source.name, dest.name)
         with source.connect() as src, dest.connect() as dst:
-            src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             for conn in (src, dst):
                 prepare_session(conn)
-                conn.execute("set lock_timeout to 0")  # the SHARE-lock protocol waits
-                conn.commit()
-            shape = ensure_destination(src, dst, rng.table, rng.policy.day_column, source.name,
-                                       dest.name)
+            result.repaired = reconcile(src, dst, lock_conn, rng)
+            ledger.mark_interrupted(lock_conn, rng.table, source.name, dest.name)
+            shape = mirror.ensure_destination(src, dst, rng.table, rng.policy.day_column,
+                                              source.name, dest.name)
+            refs = _references(src, rng.table)
             src.commit()
+            dst.commit()
             result.ledger_id = ledger.open_entry(
                 lock_conn, table=rng.table, first_day=rng.first_day, last_day=rng.last_day,
                 from_tier=source.name, to_tier=dest.name, run_id=run_id,
             )
             crash_point("opened")
             try:
-                _copy_verify_delete(src, dst, rng, shape, result, progress)
+                copied = _copy_and_verify(src, dst, rng, shape, refs, result, progress)
+                crash_point("main_committed")
+                t0 = time.perf_counter()
+                out = settle.settle(src, dst, copied)
+                result.seconds["settle"] = time.perf_counter() - t0
             except BaseException as exc:
                 src.rollback()
                 dst.rollback()
+                # A copy already committed keeps its `copied` state: the next run settles it.
                 ledger.close_entry(lock_conn, result.ledger_id, outcome=ledger.FAILED,
                                    detail={"error": str(exc)[:500]})
                 raise
         crash_point("deleted")
+        result.rows, result.kept = out.deleted, result.inserted - out.deleted
+        result.partitions_dropped = out.truncated
         ledger.close_entry(
             lock_conn, result.ledger_id,
             outcome=ledger.MOVED if result.rows else ledger.NOTHING,
             rows=result.rows, bytes_=result.bytes, checksum=result.checksum,
-            detail={"inserted": result.inserted,
+            detail={"state": "settled", "inserted": result.inserted, "kept": result.kept,
+                    "held_back": result.held_back, "truncated": out.truncated,
                     "seconds": {k: round(v, 3) for k, v in result.seconds.items()}},
         )
         crash_point("closed")
     return result
 
 
-def _copy_verify_delete(
-    src: psycopg.Connection,
-    dst: psycopg.Connection,
-    rng: MoveRange,
-    shape: TableShape,
-    result: MoveResult,
-    progress: Progress | None,
-) -> None:
-    """Copy (directly; through staging when a crashed move left some rows), verify, commit the
-    destination, delete at the source in the copy's snapshot."""
-    t0 = time.perf_counter()
-    whole = lock_whole_partitions(src, rng)
-    try:
-        source_fp, dest_fp, copied = _copy_direct(src, dst, rng, result, progress)
-    except psycopg.errors.UniqueViolation:
-        # Some keys are already at the destination (a move crashed after committing there):
-        # start over in a new snapshot, through staging with ON CONFLICT DO NOTHING.
-        src.rollback()
-        dst.rollback()
-        whole = lock_whole_partitions(src, rng)
-        source_fp, dest_fp, copied = _copy_staged(src, dst, rng, shape, result, progress)
-    result.seconds["copy+verify"] = time.perf_counter() - t0
-    if source_fp != dest_fp or source_fp.rows != copied:
+def repair(source: PgTier, dest: PgTier, rng: MoveRange) -> int:
+    """Settle what killed or failed movers of this table left, without moving anything new
+    (every run starts here, even when nothing is due)."""
+    with table_lock(dest, rng.table) as lock_conn:
+        ledger.ensure(lock_conn)
+        with source.connect() as src, dest.connect() as dst:
+            for conn in (src, dst):
+                prepare_session(conn)
+            repaired = reconcile(src, dst, lock_conn, rng)
+            ledger.mark_interrupted(lock_conn, rng.table, source.name, dest.name)
+    return repaired
+
+
+def _references(src: psycopg.Connection, table: str) -> list[references.Reference]:
+    refs = references.incoming(src, table)
+    hidden = references.hidden_by_row_security(src, refs)
+    if hidden:
         raise MoveError(
-            f"{rng.table} {rng.first_day}..{rng.last_day}: verification failed (source "
-            f"{source_fp.rows} rows, checksum {source_fp.checksum}; destination "
-            f"{dest_fp.rows} rows, checksum {dest_fp.checksum}; copied {copied}). Nothing was "
-            "deleted. Rows with these primary keys differ between the tiers (a row changed "
-            "after an interrupted move?): compare them, fix one side, and run again"
-        )
-    result.rows = source_fp.rows
-    result.checksum = source_fp.text
-    dst.commit()
-    crash_point("main_committed")
-
-    t2 = time.perf_counter()
-    table = sql.Identifier(rng.table)
-    condition = range_condition(src, rng)
-    dropped_rows = drop_whole_partitions(src, rng, whole, condition, result)
-    deleted = src.execute(sql.SQL("delete from {} where {}").format(table, condition)).rowcount
-    if deleted + dropped_rows != source_fp.rows:
-        raise MoveError(f"{rng.table}: removed {deleted + dropped_rows} rows at the source, "
-                        f"expected {source_fp.rows}; rolled back, run again")
-    crash_point("delete_sent")
-    src.commit()
-    result.seconds["delete"] = time.perf_counter() - t2
+            f"{table}: rows of {', '.join(hidden)} reference it, but row-level security hides "
+            "some of them from this connection, so a move could fire their ON DELETE action. "
+            "Connect core as the tables' owner or a role with BYPASSRLS (e.g. postgres or "
+            "service_role in Supabase)")
+    return refs
 
 
-def lock_whole_partitions(src: psycopg.Connection, rng: MoveRange) -> list[str]:
-    """Month partitions of the source lying wholly inside the range, locked against writers.
-
-    Such a month is dropped after the copy instead of deleted row by row (a DELETE of a year
-    costs about as much as its copy, a DROP nothing, and the space comes back at once). The
-    SHARE lock is taken before the transaction's snapshot (LOCK is no query: the snapshot
-    starts with the next statement), so no row can reach the partition unseen by the copy.
-    """
-    from .space import month_partitions, next_month
-
-    if rng.policy.only_when:
-        return []
-    names = [name for month, name in sorted(month_partitions(src, rng.table).items())
-             if (rng.first_day is None or month >= rng.first_day)
-             and (rng.last_day is None or next_month(month) - dt.timedelta(days=1) <= rng.last_day)]
-    src.commit()  # the catalog read above must not be the snapshot the copy uses
-    if names:
-        src.execute(sql.SQL("lock table {} in share mode").format(
-            sql.SQL(", ").join(map(sql.Identifier, names))))
-    return names
-
-
-def drop_whole_partitions(src: psycopg.Connection, rng: MoveRange, names: list[str],
-                          condition: sql.Composable, result: MoveResult) -> int:
-    """DETACH + DROP the locked whole-month partitions whose rows are all in the range (a
-    partition made under another time zone is left to the DELETE); returns rows dropped."""
-    dropped = 0
-    for name in names:
-        rows, outside = src.execute(sql.SQL(
-            "select count(*), count(*) filter (where not ({})) from {} t").format(
-            condition, sql.Identifier(name))).fetchone()
-        if outside:
-            continue
-        src.execute(sql.SQL("alter table {} detach partition {}").format(
-            sql.Identifier(rng.table), sql.Identifier(name)))
-        src.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
-        result.partitions_dropped.append(name)
-        dropped += rows
-    return dropped
-
-
-def _both(dest_query: Callable[[], Fingerprint],
-          source_query: Callable[[], Fingerprint]) -> tuple[Fingerprint, Fingerprint]:
-    """Both checksums at once (one per connection), returns (source, dest)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        dest = pool.submit(dest_query)
-        source = source_query()
-        return source, dest.result()
-
-
-def _copy_direct(src, dst, rng, result, progress) -> tuple[Fingerprint, Fingerprint, int]:
-    """The common case: COPY straight into the destination table (one transaction, so a key
-    conflict undoes it all). The destination side of the verification is then every row of
-    the range this transaction inserted (`xmin` = its id)."""
-    table = sql.Identifier(rng.table)
-    condition = range_condition(src, rng)  # first statement: the snapshot starts here
-    t0 = time.perf_counter()
-    select = sql.SQL("select * from {} where {}").format(table, condition)
-    copied, result.bytes = stream_copy(src, dst, select, rng.table, progress)
-    result.inserted = copied
-    result.seconds["copy"] = time.perf_counter() - t0
-    crash_point("copied")
-    crash_point("inserted")
-    mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(range_condition(dst, rng))
-    t1 = time.perf_counter()
-    source_fp, dest_fp = _both(lambda: fingerprint(dst, rng.table, mine),
-                               lambda: fingerprint(src, rng.table, condition))
-    result.seconds["verify"] = time.perf_counter() - t1
-    return source_fp, dest_fp, copied
+def _copy_and_verify(src: psycopg.Connection, dst: psycopg.Connection, rng: MoveRange,
+                     shape: mirror.TableShape, refs: list[references.Reference],
+                     result: MoveResult, progress: Progress | None) -> settle.Copied:
+    """Copy the range from one snapshot of core into main, verify, commit main (with the
+    ledger's record of what to settle). Returns that record."""
+    src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        snapshot = settle.Snapshot.parse(
+            src.execute("select pg_current_snapshot()::text").fetchone()[0])  # S starts here
+        in_range = range_condition(src, rng)
+        taken = sql.SQL("{} and {}").format(in_range, references.unreferenced(refs, "t"))
+        if refs:
+            result.held_back = references.held_back(src, rng.table, refs, in_range)
+        columns = mirror.copy_columns(dst, rng.table)
+        t0 = time.perf_counter()
+        select = sql.SQL("select {} from {} t where {}").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
+            sql.Identifier(rng.table), taken)
+        try:
+            copied_rows, result.bytes = stream_copy(src, dst, select, rng.table, columns,
+                                                    progress)
+        except psycopg.errors.UniqueViolation:
+            dst.rollback()  # nothing else is in main's transaction yet
+            copied_rows, result.bytes = _copy_staged(src, dst, rng.table, select, columns,
+                                                     shape.primary_key, progress)
+        result.inserted = copied_rows
+        result.seconds["copy"] = time.perf_counter() - t0
+        crash_point("copied")
+        crash_point("inserted")
+        t1 = time.perf_counter()
+        dest_range = range_condition(dst, rng)
+        mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(dest_range)
+        whole = whole_partitions(src, rng)
+        source_fp, per_partition, dest_fp = _verify(src, dst, rng.table, taken, mine, whole)
+        result.seconds["verify"] = time.perf_counter() - t1
+        if source_fp != dest_fp or source_fp.rows != copied_rows:
+            raise MoveError(
+                f"{rng.table} {rng.first_day}..{rng.last_day}: verification failed (core "
+                f"{source_fp.rows} rows, checksum {source_fp.checksum}; main {dest_fp.rows} "
+                f"rows, checksum {dest_fp.checksum}; copied {copied_rows}). Nothing was "
+                "deleted; main's transaction was rolled back. Run `persys lifecycle repair "
+                f"--table {rng.table}` to compare the tiers row by row")
+        result.checksum = source_fp.text
+        main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
+        copied = settle.Copied(
+            ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
+            rows=copied_rows, source_condition=in_range, dest_condition=dest_range,
+            primary_key=shape.primary_key, references=refs, whole_partitions=per_partition)
+        settle.record_copied(dst, copied)
+        dst.commit()
+    finally:
+        src.rollback()
+        src.isolation_level = None
+    return copied
 
 
-def _copy_staged(src, dst, rng, shape, result, progress) -> tuple[Fingerprint, Fingerprint, int]:
-    """After a crash: COPY into a temporary staging table, `INSERT … ON CONFLICT DO NOTHING`,
-    and verify against the destination rows with the staged primary keys."""
-    table = sql.Identifier(rng.table)
-    condition = range_condition(src, rng)  # first statement: the snapshot starts here
-    t0 = time.perf_counter()
-    dst.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(
-        sql.Identifier(STAGE), table))
-    select = sql.SQL("select * from {} where {}").format(table, condition)
-    copied, result.bytes = stream_copy(src, dst, select, STAGE, progress)
-    crash_point("copied")
-    dst.execute(sql.SQL("analyze {}").format(sql.Identifier(STAGE)))
-    result.inserted = dst.execute(sql.SQL(
-        "insert into {} select * from {} on conflict do nothing").format(
-        table, sql.Identifier(STAGE))).rowcount
-    result.seconds["copy"] = time.perf_counter() - t0
-    crash_point("inserted")
-    t1 = time.perf_counter()
-    keys = keys_condition(shape.primary_key, STAGE)
-    source_fp, dest_fp = _both(lambda: fingerprint(dst, rng.table, keys),
-                               lambda: fingerprint(src, rng.table, condition))
-    result.seconds["verify"] = time.perf_counter() - t1
-    return source_fp, dest_fp, copied
+def _verify(src: psycopg.Connection, dst: psycopg.Connection, table: str,
+            taken: sql.Composable, mine: sql.Composable,
+            whole: list[str]) -> tuple[Fingerprint, dict[str, int], Fingerprint]:
+    """Both checksums at once (one per connection); the source side also counts the rows
+    of each whole month partition, for the settle step."""
+    def source() -> tuple[Fingerprint, dict[str, int]]:
+        rows = src.execute(sql.SQL(
+            "select t.tableoid::regclass::text, count(*), "
+            "coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t where {} group by 1"
+        ).format(sql.Identifier(table), taken)).fetchall()
+        total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), Fingerprint(0, 0))
+        names = {name.strip('"'): int(n) for name, n, _ in rows}
+        return total, {p: names.get(p, 0) for p in whole}
+
+    def dest() -> Fingerprint:
+        row = dst.execute(sql.SQL(
+            "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t "
+            "where {}").format(sql.Identifier(table), mine)).fetchone()
+        return Fingerprint(int(row[0]), int(row[1]))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-verify") as pool:
+        dest_future = pool.submit(dest)
+        source_fp, per_partition = source()
+        return source_fp, per_partition, dest_future.result()
+
+
+def _copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
+                 select: sql.Composable, columns: list[str], primary_key: list[str],
+                 progress: Progress | None) -> tuple[int, int]:
+    """Some keys are in main already: COPY into a temporary staging table, then upsert, so
+    core's version replaces main's (core is the truth while a row is there)."""
+    dst.execute(sql.SQL("create temp table if not exists {} (like {})").format(
+        sql.Identifier(STAGE), sql.Identifier(table)))
+    dst.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGE)))
+    rows, size = stream_copy(src, dst, select, STAGE, columns, progress)
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    updates = [c for c in columns if c not in primary_key]
+    action = (sql.SQL("do update set {}").format(sql.SQL(", ").join(
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in updates))
+        if updates else sql.SQL("do nothing"))
+    dst.execute(sql.SQL("insert into {t} ({c}) select {c} from {s} on conflict ({k}) {a}")
+                .format(t=sql.Identifier(table), c=cols, s=sql.Identifier(STAGE),
+                        k=sql.SQL(", ").join(map(sql.Identifier, primary_key)), a=action))
+    return rows, size
+
+
+# ---------------------------------------------------------------------------------------------
+# Reconciliation: what a killed or failed mover left
+
+
+def reconcile(src: psycopg.Connection, dst: psycopg.Connection, lock_conn: psycopg.Connection,
+              rng: MoveRange) -> int:
+    """Settle every core→main entry of the table left `copied` or `deleting` (call under the
+    table lock, sessions prepared, no transaction open); returns how many were repaired."""
+    repaired = 0
+    for entry in settle.unsettled(lock_conn, rng.table):
+        detail = entry.detail
+        if detail.get("state") == "deleting":
+            status = settle.core_transaction_status(src, int(detail["core_xid"]))
+            if status == "committed":
+                _close_repaired(lock_conn, entry, int(detail.get("deleted", 0)))
+                repaired += 1
+                continue
+            if status is None:
+                raise MoveError(
+                    f"{rng.table}: interrupted move #{entry.id} ({entry.first_day}.."
+                    f"{entry.last_day}) cannot be settled automatically: core no longer knows "
+                    f"whether its delete (transaction {detail['core_xid']}) committed. Run "
+                    f"`persys lifecycle repair --table {rng.table}`")
+        part = MoveRange(rng.table, rng.policy, rng.zone, entry.first_day, entry.last_day)
+        dest_range = range_condition(dst, part)
+        main_xid = int(detail["main_xid"])
+        still = dst.execute(sql.SQL("select count(*) from {} t where {} and t.xmin = {}::xid")
+                            .format(sql.Identifier(rng.table), dest_range,
+                                    sql.Literal(str(main_xid & settle.XID_MASK)))).fetchone()[0]
+        refs = _references(src, rng.table)
+        copied = settle.Copied(
+            ledger_id=entry.id, table=rng.table,
+            snapshot=settle.Snapshot.parse(detail["snapshot"]), main_xid=main_xid,
+            rows=int(still), source_condition=range_condition(src, part),
+            dest_condition=dest_range, primary_key=mirror.table_shape(dst, rng.table).primary_key,
+            references=refs, whole_partitions={})
+        src.commit()
+        dst.commit()
+        out = settle.settle(src, dst, copied)
+        _close_repaired(lock_conn, entry, out.deleted)
+        repaired += 1
+    return repaired
+
+
+def _close_repaired(lock_conn: psycopg.Connection, entry: ledger.LedgerEntry,
+                    deleted: int) -> None:
+    ledger.close_entry(lock_conn, entry.id, outcome=ledger.MOVED if deleted else ledger.NOTHING,
+                       rows=deleted, bytes_=entry.bytes, checksum=None,
+                       detail={"state": "settled", "repaired": True, "deleted": deleted})

@@ -7,7 +7,7 @@ day that already moved is simply a day present in core again, so the next run mo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -15,6 +15,7 @@ from psycopg import sql
 from ..config import TablePolicy
 from ..pg.schema import table_exists
 from ..pg.tables import day_expression, only_when_condition
+from . import references
 from .space import month_start, next_month
 
 
@@ -23,6 +24,7 @@ class TablePlan:
     table: str
     cutoff: dt.date  # the first day that stays in core
     days: dict[dt.date, int]  # due day → rows
+    held_back: dict[str, int] = field(default_factory=dict)  # reference → due rows kept
 
     @property
     def rows(self) -> int:
@@ -50,13 +52,14 @@ class TablePlan:
         """Only the due days inside [first, last] (None: open end)."""
         days = {d: n for d, n in self.days.items()
                 if (first is None or d >= first) and (last is None or d <= last)}
-        return TablePlan(self.table, self.cutoff, days)
+        return TablePlan(self.table, self.cutoff, days, self.held_back)
 
     def as_json(self) -> dict:
         return {"table": self.table, "cutoff": self.cutoff.isoformat(), "days": len(self.days),
                 "rows": self.rows,
                 "first_day": self.first_day.isoformat() if self.first_day else None,
-                "last_day": self.last_day.isoformat() if self.last_day else None}
+                "last_day": self.last_day.isoformat() if self.last_day else None,
+                "held_back": self.held_back}
 
 
 def cutoff_day(policy: TablePolicy, as_of: dt.date) -> dt.date:
@@ -76,11 +79,15 @@ def plan_table(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: 
     if not table_exists(conn, table):
         return TablePlan(table, cutoff, {})
     day = day_expression(conn, table, policy, zone)
+    due = sql.SQL("{d} < {c} and ({w})").format(d=day, c=sql.Literal(cutoff),
+                                                w=only_when_condition(policy))
+    refs = references.incoming(conn, table)
     rows = conn.execute(sql.SQL(
-        "select {d} as day, count(*) from {t} where {d} < {c} and ({w}) group by 1 order by 1"
-    ).format(d=day, t=sql.Identifier(table), c=sql.Literal(cutoff),
-             w=only_when_condition(policy))).fetchall()
-    return TablePlan(table, cutoff, {d: int(n) for d, n in rows})
+        "select {d} as day, count(*) from {t} t where {due} and {free} group by 1 order by 1"
+    ).format(d=day, t=sql.Identifier(table), due=due,
+             free=references.unreferenced(refs, "t"))).fetchall()
+    held = references.held_back(conn, table, refs, due)
+    return TablePlan(table, cutoff, {d: int(n) for d, n in rows}, held)
 
 
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:

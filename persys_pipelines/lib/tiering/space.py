@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TablePolicy
+from ..pg.protocol import yielding
 from ..pg.schema import table_columns
 from ..pg.tiers import PgTier
 
@@ -94,47 +95,58 @@ def ensure_months(
 ) -> list[str]:
     """Create missing month partitions (idempotent); rows of such a month already sitting in
     the DEFAULT partition are moved into the new partition in the same transaction."""
-    from ..pg.tables import day_expression
 
     if not is_partitioned(conn, table):
         return []
     existing = month_partitions(conn, table)
-    default = f"{table}{DEFAULT_SUFFIX}"
     created = []
     for month in sorted({month_start(m) for m in months}):
         if month in existing:
             continue
         name = partition_name(table, month)
-        lo = _bound(conn, table, policy.day_column, month, zone)
-        hi = _bound(conn, table, policy.day_column, next_month(month), zone)
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                         (f"persys_partitions:{table}",))
-            if month in month_partitions(conn, table):
-                continue
-            in_default = False
-            if _exists(conn, default):
-                day = day_expression(conn, default, policy, zone)
-                in_default = conn.execute(sql.SQL("select exists (select 1 from {} where {})")
-                                          .format(sql.Identifier(default), _day_in(day, month))
-                                          ).fetchone()[0]
-            if not in_default:
-                conn.execute(sql.SQL(
-                    "create table {} partition of {} for values from ({}) to ({})").format(
-                    sql.Identifier(name), sql.Identifier(table), lo, hi))
-            else:
-                conn.execute(sql.SQL(
-                    "create table {} (like {} including defaults including constraints)"
-                ).format(sql.Identifier(name), sql.Identifier(table)))
-                conn.execute(sql.SQL(
-                    "with moved as (delete from {d} where {c} returning *) "
-                    "insert into {n} select * from moved").format(
-                    d=sql.Identifier(default), c=_day_in(day, month), n=sql.Identifier(name)))
-                conn.execute(sql.SQL(
-                    "alter table {} attach partition {} for values from ({}) to ({})").format(
-                    sql.Identifier(table), sql.Identifier(name), lo, hi))
-        created.append(name)
+        if yielding(f"{table}: creating partition {name}",
+                    lambda m=month, n=name: _create_month(conn, table, policy, zone, m, n)):
+            created.append(name)
     return created
+
+
+def _create_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
+                  month: dt.date, name: str) -> bool:
+    """One month partition, in one transaction. The parent is locked first (waiting at most
+    the session's lock_timeout): the app's inserts wait a few milliseconds instead of being
+    routed to a DEFAULT partition whose constraint changes under them."""
+    from ..pg.tables import day_expression
+
+    default = f"{table}{DEFAULT_SUFFIX}"
+    lo = _bound(conn, table, policy.day_column, month, zone)
+    hi = _bound(conn, table, policy.day_column, next_month(month), zone)
+    with conn.transaction():
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
+            sql.Identifier(table)))
+        if month in month_partitions(conn, table):
+            return False
+        in_default = False
+        if _exists(conn, default):
+            day = day_expression(conn, default, policy, zone)
+            in_default = conn.execute(sql.SQL("select exists (select 1 from {} where {})")
+                                      .format(sql.Identifier(default), _day_in(day, month))
+                                      ).fetchone()[0]
+        if not in_default:
+            conn.execute(sql.SQL(
+                "create table {} partition of {} for values from ({}) to ({})").format(
+                sql.Identifier(name), sql.Identifier(table), lo, hi))
+        else:
+            conn.execute(sql.SQL(
+                "create table {} (like {} including defaults including constraints)"
+            ).format(sql.Identifier(name), sql.Identifier(table)))
+            conn.execute(sql.SQL(
+                "with moved as (delete from {d} where {c} returning *) "
+                "insert into {n} select * from moved").format(
+                d=sql.Identifier(default), c=_day_in(day, month), n=sql.Identifier(name)))
+            conn.execute(sql.SQL(
+                "alter table {} attach partition {} for values from ({}) to ({})").format(
+                sql.Identifier(table), sql.Identifier(name), lo, hi))
+    return True
 
 
 def _exists(conn: psycopg.Connection, name: str) -> bool:
@@ -169,20 +181,40 @@ def prepare_partitions(conn: psycopg.Connection, table: str, policy: TablePolicy
 
 
 def drop_empty_months(conn: psycopg.Connection, table: str, before: dt.date) -> list[str]:
-    """DETACH + DROP month partitions that hold no row and end on or before `before`."""
+    """Month partitions that hold no row and end on or before `before`: TRUNCATE gives their
+    space back at once (only the empty partition is locked, for milliseconds), then DETACH +
+    DROP when the parent's lock can be had without keeping the app waiting; otherwise the
+    empty partition stays and is dropped another night."""
     dropped = []
     for month, name in sorted(month_partitions(conn, table).items()):
         if next_month(month) > before:
             continue
-        with conn.transaction():
-            empty = not conn.execute(sql.SQL("select exists (select 1 from {})").format(
-                sql.Identifier(name))).fetchone()[0]
-            if empty:
+        try:
+            empty = _truncate_if_empty(conn, name)
+        except psycopg.errors.LockNotAvailable:
+            continue
+        if not empty:
+            continue
+        try:
+            with conn.transaction():
                 conn.execute(sql.SQL("alter table {} detach partition {}").format(
                     sql.Identifier(table), sql.Identifier(name)))
                 conn.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
-                dropped.append(name)
+            dropped.append(name)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            continue
     return dropped
+
+
+def _truncate_if_empty(conn: psycopg.Connection, name: str) -> bool:
+    with conn.transaction():
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
+            sql.Identifier(name)))
+        if conn.execute(sql.SQL("select exists (select 1 from {})").format(
+                sql.Identifier(name))).fetchone()[0]:
+            return False
+        conn.execute(sql.SQL("truncate {}").format(sql.Identifier(name)))
+    return True
 
 
 def relation_bytes(conn: psycopg.Connection, table: str) -> int:

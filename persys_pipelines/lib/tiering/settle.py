@@ -1,0 +1,271 @@
+"""Settling a copy: delete in core exactly the rows that were copied, as they were copied.
+
+The copy read core in one snapshot S and committed its rows to main in transaction M (their
+`xmin` there). While a row is in core, core is the truth, and the person's app keeps writing:
+
+- a row version still live in core whose `xmin` is visible in S is exactly the version that
+  was copied: it is deleted (`unchanged_since`), whole unchanged month partitions are
+  truncated instead (space back at once);
+- a row the app changed since S has a new version (new `xmin`): it stays in core, and main's
+  stale copy is removed; a row the app deleted since S is gone from core: main's copy goes too;
+- so after settling, main keeps exactly the rows core let go, and nothing is in both.
+
+Main's stale copies can only be found once core's delete is known, and the two databases
+commit separately, so the order is: core transaction T deletes (uncommitted, its rows locked)
+→ main removes the stale copies and records T's xid in the ledger, commits → T commits. A
+crash between the two commits is told apart afterwards by `pg_xact_status(T)`: committed →
+done; aborted → settle again from S (idempotent: only unchanged versions qualify). No crash
+point leaves a row in neither tier or in both for good.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from ..errors import MoveError
+from ..pg import ledger
+from ..pg.protocol import crash_point, yielding
+from .references import Reference, unreferenced
+
+XID_MASK = (1 << 32) - 1
+DELETED_KEYS = "persys_deleted_keys"
+COPIED_KEYS = "persys_copied_keys"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A PostgreSQL snapshot (`pg_current_snapshot()`), to ask whether a row version was
+    visible in it."""
+
+    xmin: int
+    xmax: int
+    xip: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        lo, hi, xip = text.split(":")
+        return cls(int(lo), int(hi), tuple(int(x) for x in xip.split(",") if x))
+
+    @property
+    def text(self) -> str:
+        return f"{self.xmin}:{self.xmax}:{','.join(map(str, self.xip))}"
+
+    def unchanged_since(self, alias: str = "t") -> sql.Composable:
+        """The live version of row `alias` was committed before this snapshot was taken.
+
+        `age(xid)` counts back from the current transaction id, wrap-around safe; frozen and
+        bootstrap ids count as oldest. A version is visible in S when its xid is older than
+        S.xmin, or older than S.xmax and not among S's in-progress ids."""
+        xmin = sql.SQL("{}.xmin").format(sql.Identifier(alias))
+        older_than_xmin = sql.SQL("age({}) > age({}::xid)").format(
+            xmin, sql.Literal(str(self.xmin & XID_MASK)))
+        if self.xmax == self.xmin:
+            return older_than_xmin
+        running = sql.SQL(", ").join(sql.Literal(str(x & XID_MASK)) for x in self.xip)
+        in_between = sql.SQL("age({x}) > age({hi}::xid)").format(
+            x=xmin, hi=sql.Literal(str(self.xmax & XID_MASK)))
+        if self.xip:
+            in_between = sql.SQL("{} and {}::text not in ({})").format(in_between, xmin, running)
+        return sql.SQL("({} or ({}))").format(older_than_xmin, in_between)
+
+
+@dataclass
+class Copied:
+    """What a copy left committed in main, waiting to be settled (also kept in the ledger)."""
+
+    ledger_id: int
+    table: str
+    snapshot: Snapshot
+    main_xid: int
+    rows: int  # rows main holds from this copy
+    source_condition: sql.Composable  # the range at core (day range, only_when)
+    dest_condition: sql.Composable  # the same range at main
+    primary_key: list[str]
+    references: list[Reference]
+    whole_partitions: dict[str, int] = field(default_factory=dict)  # name → rows copied
+
+    def ledger_detail(self, state: str) -> dict:
+        return {"state": state, "snapshot": self.snapshot.text, "main_xid": self.main_xid,
+                "copied": self.rows, "whole_partitions": self.whole_partitions}
+
+
+@dataclass
+class Settled:
+    deleted: int = 0  # rows removed from core (and kept in main)
+    kept: int = 0  # copied rows the app changed or deleted since: main's copies removed
+    truncated: list[str] = field(default_factory=list)
+
+
+def record_copied(dst: psycopg.Connection, copied: Copied) -> None:
+    """In the copy's own main transaction: the ledger knows what to settle if we die."""
+    ledger.update_detail(dst, copied.ledger_id, copied.ledger_detail("copied"))
+
+
+def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> Settled:
+    """Delete in core exactly the unchanged copied rows; main drops the rest (module doc).
+
+    `src`, `dst`: prepared sessions (protocol.prepare_session), no transaction open."""
+    fast = not copied.references
+
+    def attempt() -> Settled:
+        nonlocal fast
+        try:
+            out = _settle_once(src, dst, copied, fast)
+        except BaseException:
+            src.rollback()
+            dst.rollback()
+            raise
+        if out is None:  # the app changed rows since the copy: the careful way, with keys
+            fast = False
+            return attempt()
+        return out
+
+    return yielding(f"{copied.table}: deleting the moved rows in core", attempt)
+
+
+def _settle_once(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
+                 fast: bool) -> Settled | None:
+    out = Settled()
+    table = sql.Identifier(copied.table)
+    unchanged = copied.snapshot.unchanged_since("t")
+    candidates = sql.SQL("{} and {}").format(copied.source_condition, unchanged)
+    if fast:
+        for name, rows in copied.whole_partitions.items():
+            if rows and _truncate_if_unchanged(src, name, rows, candidates):
+                out.truncated.append(name)
+                out.deleted += rows
+        out.deleted += src.execute(sql.SQL("delete from {} t where {}").format(
+            table, candidates)).rowcount
+        if out.deleted != copied.rows:
+            src.rollback()
+            return None
+    else:
+        if copied.references:
+            _ship_copied_keys(src, dst, copied)
+            candidates = sql.SQL("{} and ({}) in (select {} from {})").format(
+                candidates, _cols("t", copied.primary_key), _cols(None, copied.primary_key),
+                sql.Identifier(COPIED_KEYS))
+            # Lock first: a child row the app is inserting right now makes us wait (or give
+            # way), and the delete below then sees it, so no cascade can reach it.
+            src.execute(sql.SQL("select 1 from {} t where {} for update").format(
+                table, candidates))
+            candidates = sql.SQL("{} and {}").format(candidates,
+                                                     unreferenced(copied.references, "t"))
+        out.deleted = _delete_streaming_keys(src, dst, copied, candidates)
+        out.kept = _drop_stale_copies(dst, copied)
+    core_xid = int(src.execute("select pg_current_xact_id()::text").fetchone()[0])
+    ledger.update_detail(dst, copied.ledger_id, {"state": "deleting", "core_xid": core_xid,
+                                                  "deleted": out.deleted, "kept": out.kept})
+    dst.commit()
+    crash_point("core_deleting")
+    src.commit()
+    crash_point("delete_sent")
+    return out
+
+
+def _cols(alias: str | None, names: list[str]) -> sql.Composable:
+    if alias is None:
+        return sql.SQL(", ").join(map(sql.Identifier, names))
+    return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(n))
+                              for n in names)
+
+
+def _truncate_if_unchanged(src: psycopg.Connection, name: str, rows: int,
+                           candidates: sql.Composable) -> bool:
+    """A whole month partition nobody touched since the copy: TRUNCATE returns its space at
+    once. The exclusive lock (bounded by lock_timeout) keeps writers out while we look."""
+    ident = sql.Identifier(name)
+    src.execute(sql.SQL("lock table {} in access exclusive mode").format(ident))
+    now, same = src.execute(sql.SQL(
+        "select count(*), count(*) filter (where {}) from {} t").format(candidates, ident)
+    ).fetchone()
+    if now != rows or same != rows:
+        return False
+    src.execute(sql.SQL("truncate {}").format(ident))
+    return True
+
+
+def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> None:
+    """The primary keys main holds from this copy, into a temporary table in core."""
+    src.execute(sql.SQL("create temp table if not exists {} as select {} from {} limit 0")
+                .format(sql.Identifier(COPIED_KEYS), _cols(None, copied.primary_key),
+                        sql.Identifier(copied.table)))
+    src.execute(sql.SQL("truncate {}").format(sql.Identifier(COPIED_KEYS)))
+    select = sql.SQL("select {} from {} t where {} and t.xmin = {}::xid").format(
+        _cols("t", copied.primary_key), sql.Identifier(copied.table), copied.dest_condition,
+        sql.Literal(str(copied.main_xid & XID_MASK)))
+    _copy_between(dst, src, select, COPIED_KEYS)
+    src.execute(sql.SQL("analyze {}").format(sql.Identifier(COPIED_KEYS)))
+
+
+def _delete_streaming_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
+                           candidates: sql.Composable) -> int:
+    """DELETE in core, its keys streamed into a temporary table in main as they go."""
+    dst.execute(sql.SQL("create temp table if not exists {} as select {} from {} limit 0")
+                .format(sql.Identifier(DELETED_KEYS), _cols(None, copied.primary_key),
+                        sql.Identifier(copied.table)))
+    dst.execute(sql.SQL("truncate {}").format(sql.Identifier(DELETED_KEYS)))
+    delete = sql.SQL("delete from {} t where {} returning {}").format(
+        sql.Identifier(copied.table), candidates, _cols("t", copied.primary_key))
+    return _copy_between(src, dst, delete, DELETED_KEYS)
+
+
+def _drop_stale_copies(dst: psycopg.Connection, copied: Copied) -> int:
+    """Main's copies of rows core did not let go (changed or deleted by the app, or held
+    back by a reference): removed, so core's version stays the only one."""
+    dst.execute(sql.SQL("analyze {}").format(sql.Identifier(DELETED_KEYS)))
+    return dst.execute(sql.SQL(
+        "delete from {t} m where {cond} and m.xmin = {xid}::xid "
+        "and ({mk}) not in (select {k} from {d})").format(
+        t=sql.Identifier(copied.table),
+        cond=copied.dest_condition,
+        xid=sql.Literal(str(copied.main_xid & XID_MASK)),
+        mk=_cols("m", copied.primary_key), k=_cols(None, copied.primary_key),
+        d=sql.Identifier(DELETED_KEYS))).rowcount
+
+
+def _copy_between(a: psycopg.Connection, b: psycopg.Connection, query: sql.Composable,
+                  target: str) -> int:
+    """Binary COPY of `query`'s rows at `a` into table `target` at `b`; returns rows."""
+    with (a.cursor() as ca, b.cursor() as cb,
+          ca.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as out,
+          cb.copy(sql.SQL("copy {} from stdin (format binary)").format(
+              sql.Identifier(target))) as into):
+        for chunk in out:
+            into.write(chunk)
+        rows = ca.rowcount  # the server's `COPY n`, once the stream ended
+    if rows < 0:
+        raise MoveError("the source did not report how many rows it sent")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# After a crash: the ledger says what was copied and not yet settled
+
+
+def core_transaction_status(src: psycopg.Connection, xid: int,
+                            wait_s: float = 15.0) -> str | None:
+    """committed / aborted / None (too old to know). A transaction still `in progress` is a
+    killed mover's session the server has not reaped yet: wait a little for it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        status = src.execute("select pg_xact_status(%s::text::xid8)", (str(xid),)).fetchone()[0]
+        src.commit()
+        if status != "in progress":
+            return status
+        if time.monotonic() > deadline:
+            raise MoveError(f"a killed mover's transaction {xid} is still open in core; it "
+                            "ends when the server notices the lost connection. Run again in "
+                            "a minute")
+        time.sleep(0.2)
+
+
+def unsettled(conn: psycopg.Connection, table: str) -> list[ledger.LedgerEntry]:
+    """core→main entries of `table` whose rows were committed to main but not settled."""
+    return [e for e in ledger.entries(conn, table, limit=1000)
+            if e.from_tier == "core" and e.to_tier == "main"
+            and e.detail.get("state") in ("copied", "deleting") and e.outcome != ledger.MOVED]
