@@ -172,3 +172,35 @@ def test_types_main_cannot_match_are_a_clear_mismatch(tiers):
     with pytest.raises(mirror.SchemaMismatch, match=r"domain public.quality_score is over "
                        r"integer in core but over text in main; recreate"):
         ensure(core, main, "sleep_log", "night")
+
+
+def test_domain_default_main_lacks_and_types_persys_does_not_copy(tiers):
+    core, main = tiers
+    core.execute("create domain owner_id as uuid not null default auth.uid()")
+    core.execute("create type span as (lo int, hi int)")
+    core.execute("create table notes (id bigint generated always as identity primary key, "
+                 "owner owner_id, day date not null)")
+    core.execute("create table spans (id int primary key, day date not null, s span)")
+    core.commit()
+    notes: list[str] = []
+    ensure(core, main, "notes", "day", notes)
+    assert main.execute("select typnotnull, typdefault from pg_type "
+                        "where typname = 'owner_id'").fetchone() == (True, None)
+    assert "created domain public.owner_id in main, without its default auth.uid()" in "\n".join(
+        notes)
+    with pytest.raises(mirror.SchemaMismatch, match=r"table spans uses composite type "
+                       r"public.span, which main lacks .* create it in main"):
+        ensure(core, main, "spans", "day")
+
+
+def test_not_null_column_added_in_core_is_nullable_in_a_main_with_rows(tiers):
+    core, main = tiers
+    ensure(core, main, "sleep_log", "night")
+    copy_rows(core, main, "sleep_log")
+    core.execute("delete from sleep_log")
+    core.execute("alter table sleep_log add column device text not null")  # core was emptied
+    core.commit()
+    notes: list[str] = []
+    ensure(core, main, "sleep_log", "night", notes)
+    assert "sleep_log.device: NOT NULL in core, nullable in main" in "\n".join(notes)
+    assert main.execute("select count(*) from sleep_log where device is null").fetchone()[0] == 12
