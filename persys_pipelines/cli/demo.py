@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     step(f"1. tiers and schema (home {cfg.home})")
     dagster_home = prepare_dagster_home(cfg.home)
     print(f"Dagster runs of this demo are recorded in {dagster_home}; `persys up` shows them")
-    for tier, tables in setup_lib.setup_tiers(cfg).items():
+    for tier, tables in setup_lib.setup_tiers(cfg, sample_data=True).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
 
     step(f"2. sample data: {args.days} days ending {as_of}, seed {args.seed}")

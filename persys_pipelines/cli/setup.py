@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 
 from ..lib import provision as setup_lib
+from ..lib.pg.schema import SAMPLE_TABLES
 from .common import add_config_arg, iso_date, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("setup", help="start/attach the tiers, create tables, add sample data")
     add_config_arg(p)
-    p.add_argument("--sample-data", action="store_true", help="add synthetic data to core")
+    p.add_argument("--sample-data", action="store_true",
+                   help="create the sample tables and add synthetic data to core (without it, "
+                        "only sample tables persys.yaml names are created)")
     p.add_argument("--days", type=int, default=120, help="days of sample data (default 120)")
     p.add_argument("--seed", type=int, default=7, help="sample-data seed (default 7)")
     p.add_argument("--as-of", type=iso_date, help="last day of sample data (default today)")
@@ -32,9 +35,13 @@ def run(args: argparse.Namespace) -> int:
         return 1 if failed else 0
 
     print(f"home: {cfg.home}")
-    created = setup_lib.setup_tiers(cfg)
+    created = setup_lib.setup_tiers(cfg, sample_data=args.sample_data)
     for tier, tables in created.items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
+    sample = [t for t in created["core"] if t in SAMPLE_TABLES]
+    if sample and not args.sample_data:
+        print(f"(sample tables {', '.join(sample)}: created because persys.yaml's tables: "
+              "names them; a persys.yaml listing only your own tables creates none)")
     if args.sample_data:
         if args.days < 1:
             raise SystemExit("persys: --days must be at least 1")

@@ -166,10 +166,13 @@ class SampleDataRefused(UsageError):
 
 
 def occupied_tables(conns: list[psycopg.Connection]) -> dict[str, int]:
-    """Sample tables that already hold rows in any of the given tiers (name → rows)."""
+    """Sample tables that already hold rows in any of the given tiers (name → rows); a tier
+    without the table (main before its first move) holds none."""
     found: dict[str, int] = {}
     for conn in conns:
         for table in COLUMNS:
+            if conn.execute("select to_regclass(%s) is null", (f"public.{table}",)).fetchone()[0]:
+                continue
             n = conn.execute(
                 sql.SQL("select count(*) from {}").format(sql.Identifier(table))
             ).fetchone()[0]

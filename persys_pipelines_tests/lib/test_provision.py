@@ -7,10 +7,17 @@ import datetime as dt
 import psycopg
 import pytest
 
+from persys_pipelines.cli import main
 from persys_pipelines.lib import provision as setup_lib
-from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.schema import PERSONAL_TABLES, table_columns
+from persys_pipelines.lib.config import Config, load_config
+from persys_pipelines.lib.pg.schema import (
+    OUTPUT_TABLES,
+    PERSONAL_TABLES,
+    SAMPLE_TABLES,
+    table_columns,
+)
 from persys_pipelines.lib.sample_data import SampleDataRefused
+from persys_pipelines_tests.supabase_fixture import create_supabase_core
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -111,3 +118,73 @@ def test_validate_reports_each_item(cfg, make_database, tmp_path):
     checks = setup_lib.validate(bad)
     (fail,) = [c for c in checks if not c.ok]
     assert fail.item == "main: connect" and "nonexistent_db" in fail.detail
+
+
+def adopted_config(tier_dsns, tmp_path, monkeypatch, tables: dict) -> Config:
+    """persys.yaml (exported as PERSYS_CONFIG) whose `tables:` names only `tables`."""
+    from persys_pipelines_tests.conftest import write_config
+
+    path = write_config(tmp_path / "adopt.yaml", tier_dsns, tmp_path / "home", tables={
+        t: {"day_column": d, "core_days": 3} for t, d in tables.items()})
+    monkeypatch.setenv("PERSYS_CONFIG", str(path))
+    return load_config(path)
+
+
+def public_tables(dsn: str) -> set[str]:
+    """Tables of schema public (partitions not counted)."""
+    with psycopg.connect(dsn) as conn:
+        return {r[0] for r in conn.execute(
+            "select relname from pg_class where relnamespace = 'public'::regnamespace "
+            "and relkind in ('r', 'p') and not relispartition")}
+
+
+def test_setup_adopts_a_supabase_core_without_the_sample_schema(tier_dsns, tmp_path,
+                                                                 monkeypatch, capsys):
+    """Invariant 8: on a core that holds the person's tables, `persys setup` creates only the
+    project's own tables, and `--validate` passes without the sample tables."""
+    tables = create_supabase_core(tier_dsns["core"], days=3)
+    adopted_config(tier_dsns, tmp_path, monkeypatch, tables)
+    before = public_tables(tier_dsns["core"])
+
+    assert main(["setup"]) == 0
+    assert "sample tables" not in capsys.readouterr().out
+    assert public_tables(tier_dsns["core"]) == before | set(OUTPUT_TABLES)
+    assert public_tables(tier_dsns["main"]) >= {*OUTPUT_TABLES, "persys_ledger"}
+    for dsn in tier_dsns.values():
+        assert not public_tables(dsn) & set(SAMPLE_TABLES)
+
+    assert main(["setup", "--validate"]) == 0
+    out = capsys.readouterr().out
+    assert "ok    core: journal" in out and "ok    core: sleep_log" in out
+    assert "main: journal  (created from core's on first move)" in out
+    assert "journal_entries" not in out and " 0 failed" in out
+
+
+def test_validate_names_a_missing_person_table(tier_dsns, tmp_path, monkeypatch):
+    create_supabase_core(tier_dsns["core"], days=1)
+    cfg = adopted_config(tier_dsns, tmp_path, monkeypatch, {"journal": "written_at",
+                                                            "mood_log": "day"})
+    setup_lib.setup_tiers(cfg)
+    (fail,) = [c for c in setup_lib.validate(cfg) if not c.ok]
+    assert (fail.item, fail.detail) == (
+        "core: mood_log", "missing; create it or drop it from persys.yaml")
+
+
+def test_sample_tables_only_when_asked(tier_dsns, tmp_path, monkeypatch):
+    """--sample-data creates them whatever the config; a named sample table the person
+    already has is left alone, and main's copy waits for the first move (core's definition)."""
+    with psycopg.connect(tier_dsns["core"]) as conn:
+        conn.execute("create table tasks (id bigint primary key, done_on date, what text)")
+    cfg = adopted_config(tier_dsns, tmp_path, monkeypatch, {"tasks": "done_on"})
+    created = setup_lib.setup_tiers(cfg)
+    assert created == {"core": list(OUTPUT_TABLES), "main": list(OUTPUT_TABLES)}
+    with psycopg.connect(tier_dsns["core"]) as conn:
+        assert list(table_columns(conn, "tasks")) == ["id", "done_on", "what"]
+    assert "tasks" not in public_tables(tier_dsns["main"])
+
+    created = setup_lib.setup_tiers(cfg, sample_data=True)
+    expected = [t for t in SAMPLE_TABLES if t != "tasks"]
+    assert created == {"core": expected, "main": expected}
+    with pytest.raises(SampleDataRefused, match=r"core's table tasks is not the sample "
+                       r"schema's \(columns: id, done_on, what\)"):
+        setup_lib.load_sample_data(cfg, days=2, seed=1, as_of=AS_OF)

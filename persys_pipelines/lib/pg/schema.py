@@ -7,6 +7,7 @@ what the lifecycle plans and moves by.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -123,6 +124,10 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
 )
 
 TABLES_BY_NAME = {t.name: t for t in PERSONAL_TABLES}
+# The project's own output tables (written by the daily and voice assets): always created.
+OUTPUT_TABLES = ("daily_summaries", "daily_projections", "voice_messages")
+# The sample schema: created only when asked (`--sample-data`, or persys.yaml names them).
+SAMPLE_TABLES = tuple(t.name for t in PERSONAL_TABLES if t.name not in OUTPUT_TABLES)
 
 LEDGER_DDL = """
 create table if not exists persys_ledger (
@@ -145,16 +150,19 @@ create index if not exists persys_ledger_table_idx on persys_ledger (table_name,
 """
 
 
-def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = False) -> list[str]:
-    """Create the tables that are missing; returns the names created (idempotent).
+def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = False,
+                           only: Iterable[str] | None = None) -> list[str]:
+    """Create the tables that are missing (all, or those named in `only`); returns the names
+    created (idempotent).
 
     `partitioned` (core): tables whose day column is NOT NULL are partitioned by month of the
     day (see lib/space.py: emptied months are dropped, which returns their space at once); the
     primary key then includes the day column, and a DEFAULT partition catches any row.
     """
     created = []
+    wanted = set(TABLES_BY_NAME if only is None else only)
     for table in PERSONAL_TABLES:
-        if table_exists(conn, table.name):
+        if table.name not in wanted or table_exists(conn, table.name):
             continue
         if partitioned and _day_not_null(table):
             conn.execute(
