@@ -50,8 +50,6 @@ def test_sleep_log_moves_to_main_exactly(supabase):
     assert core_catalog(core) == catalog
 
 
-@pytest.mark.xfail(reason="mover must copy mirror.copy_columns (moves.py copies `select *`, "
-                          "and main's `words` is generated)", strict=False)
 def test_journal_with_a_generated_column_moves_to_main_exactly(supabase):
     cfg, core, main = supabase
     before, catalog = rows_text(core, "journal"), core_catalog(core)
