@@ -21,6 +21,18 @@ DEFAULT_TABLES = yaml.safe_load(
 )["tables"]
 
 
+@pytest.fixture(autouse=True)
+def _no_persys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees none of the runner's PERSYS_* variables (PERSYS_TEST_* excepted).
+
+    A PERSYS_HOME or PERSYS_CONFIG left over from `make demo` would otherwise point a test at
+    the person's own files; tests that need one set it themselves.
+    """
+    for name in [n for n in os.environ if n.startswith("PERSYS_")]:
+        if not name.startswith("PERSYS_TEST_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A superuser DSN on a server tests may create databases in."""
