@@ -8,8 +8,9 @@ import datetime as dt
 from ..lib.config import Config, load_config
 
 
-def load(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None))
+def load(args: argparse.Namespace, *, lenient: bool = False) -> Config:
+    """The command's config; `lenient` for commands that need only `home` (see load_config)."""
+    return load_config(getattr(args, "config", None), lenient=lenient)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ once, so a person fixes the file in one go instead of one error per run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .config_text import describe_error, resolve_values
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 CONFIG_ENV = "PERSYS_CONFIG"
 HOME_ENV = "PERSYS_HOME"
@@ -271,8 +274,12 @@ def find_config_path() -> Path | None:
     return local if local.is_file() else None
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Read, resolve and validate the configuration; raises ConfigError naming every problem."""
+def load_config(path: Path | str | None = None, *, lenient: bool = False) -> Config:
+    """Read, resolve and validate the configuration; raises ConfigError naming every problem.
+
+    `lenient` is for commands that need only `home` (`persys down`): an `env:`/`ssm:` value
+    that cannot be read becomes None with a warning, and the cross-key checks are skipped.
+    """
     if path is None:
         path = find_config_path()
     if path is None:
@@ -282,10 +289,11 @@ def load_config(path: Path | str | None = None) -> Config:
         path = Path(path)
         text = path.read_text()
         source, base = str(path), path.resolve().parent
-    return parse_config(text, source=source, base_dir=base)
+    return parse_config(text, source=source, base_dir=base, lenient=lenient)
 
 
-def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | None = None) -> Config:
+def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | None = None,
+                 lenient: bool = False) -> Config:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -298,14 +306,16 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
 
     problems: list[str] = []
     raw = resolve_values(raw, (), problems)
-    if problems:
+    if problems and not lenient:
         raise ConfigError(source, problems)
+    for problem in problems:
+        log.warning("%s: %s (ignored: this command does not need it)", source, problem)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, [describe_error(err, Config) for err in exc.errors()]) from None
 
-    problems = _cross_checks(cfg)
+    problems = [] if lenient else _cross_checks(cfg)
     if problems:
         raise ConfigError(source, problems)
 
