@@ -6,6 +6,8 @@ once, so a person fixes the file in one go instead of one error per run.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import logging
 import os
@@ -326,8 +328,31 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
     return cfg.model_copy(update={"home": home.resolve()})
 
 
-def _cross_checks(cfg: Config) -> list[str]:
+KEY_HINT = ("generate one with python -c "
+            "\"import os,base64;print(base64.b64encode(os.urandom(32)).decode())\"")
+
+
+def _key_problems(archive: ArchiveTier) -> list[str]:
+    """Each encryption key must be (ID:)BASE64 of 32 bytes; found at load, not at the first
+    archive run. The value is never shown."""
+    raw = archive.encryption_key
+    listed = isinstance(raw, list)
     problems = []
+    for i, text in enumerate(archive.encryption_keys):
+        key = f"tiers.archive.encryption_key{f'[{i}]' if listed else ''}"
+        try:
+            secret = base64.b64decode(text.strip().rpartition(":")[2], validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"{key}: not base64; use ID:BASE64 of 32 random bytes; {KEY_HINT}")
+            continue
+        if len(secret) != 32:
+            problems.append(f"{key}: decodes to {len(secret)} bytes, AES-256 needs 32; "
+                            f"{KEY_HINT}")
+    return problems
+
+
+def _cross_checks(cfg: Config) -> list[str]:
+    problems = _key_problems(cfg.tiers.archive)
     core = cfg.tiers.core
     if core.warn_pct >= core.critical_pct:
         problems.append(
