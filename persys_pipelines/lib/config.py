@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .config_text import describe_error, resolve_values
-from .errors import ConfigError
+from .dsn import dsn_password, dsn_problem
+from .errors import ConfigError, remember_secrets
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,28 @@ class Config(_Strict):
         return dt.datetime.now(self.zone).date()
 
 
+def secret_values(cfg: BaseModel) -> list[str]:
+    """Every secret persys.yaml holds (and each DSN's password), longest first, for `scrub`."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, SecretStr):
+            value = node.get_secret_value()
+            found.update(v for v in (value, dsn_password(value)) if v)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+
+    walk(cfg)
+    return sorted(found, key=len, reverse=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 
@@ -317,6 +340,7 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
     except ValidationError as exc:
         raise ConfigError(source, [describe_error(err, Config) for err in exc.errors()]) from None
 
+    remember_secrets(secret_values(cfg))  # from here on no error text shows them
     problems = [] if lenient else _cross_checks(cfg)
     if problems:
         raise ConfigError(source, problems)
@@ -353,6 +377,11 @@ def _key_problems(archive: ArchiveTier) -> list[str]:
 
 def _cross_checks(cfg: Config) -> list[str]:
     problems = _key_problems(cfg.tiers.archive)
+    for name in ("core", "main"):
+        dsn = getattr(cfg.tiers, name).dsn
+        problem = dsn and dsn_problem(f"tiers.{name}.dsn", dsn.get_secret_value())
+        if problem:
+            problems.append(problem)
     core = cfg.tiers.core
     if core.warn_pct >= core.critical_pct:
         problems.append(
