@@ -11,6 +11,7 @@ import binascii
 import datetime as dt
 import logging
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -345,11 +346,35 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
     if problems:
         raise ConfigError(source, problems)
 
-    home = Path(os.environ[HOME_ENV]) if os.environ.get(HOME_ENV) else cfg.home
+    from_env = bool(os.environ.get(HOME_ENV))
+    home = Path(os.environ[HOME_ENV]) if from_env else cfg.home
     home = home.expanduser()
     if not home.is_absolute():
         home = (base_dir or Path.cwd()) / home
-    return cfg.model_copy(update={"home": home.resolve()})
+    home = home.resolve()
+    problem = home_problem(home, HOME_ENV if from_env else "home")
+    if problem:
+        raise ConfigError(source, [problem])
+    return cfg.model_copy(update={"home": home})
+
+
+# pgserver hands `-k <home>/pg` to pg_ctl, which runs it through /bin/sh unquoted: a space or
+# a quote splits or breaks the command and the embedded server never starts (tried: a home
+# "my persys's home" fails with `Unterminated quoted string`). The Dagster instance of
+# `persys up` lives in that server too, so this holds even when both tiers have a dsn.
+_SHELL_UNSAFE = re.compile(r"""[\s'"`$\\;&|<>()*?\[\]{}!#~]""")
+
+
+def home_problem(home: Path, key: str) -> str | None:
+    """Why the embedded PostgreSQL cannot live under `home`, with a path that would work."""
+    bad = sorted(set(_SHELL_UNSAFE.findall(str(home))))
+    if not bad:
+        return None
+    names = {"'": "an apostrophe", '"': "a double quote"}
+    shown = ", ".join("a space" if c.isspace() else names.get(c, f"'{c}'") for c in bad)
+    return (f"{key} ({str(home)!r}): the path holds {shown}, which the embedded PostgreSQL "
+            "(pgserver) cannot start under: it passes the folder to the shell unquoted; use a "
+            f"path without them, e.g. {_SHELL_UNSAFE.sub('_', str(home))}")
 
 
 KEY_HINT = ("generate one with python -c "
