@@ -123,3 +123,10 @@ def test_telegram_description_echoing_the_token_is_scrubbed():
     with pytest.raises(TelegramError) as info:
         client.send_message("hi")
     assert "Bad Request" in str(info.value) and TAIL not in str(info.value)
+
+
+def test_health_reasons_pass_the_scrubber():
+    from persys_pipelines.lib.monitoring.health import _reason
+
+    reason = _reason(RuntimeError(f"could not use postgresql://app:{HEAD}{TAIL}@db/app"))
+    assert reason == "RuntimeError: could not use postgresql://app:***@db/app"
