@@ -92,6 +92,8 @@ def run_up(args: argparse.Namespace) -> int:
 def check_port_free(port: int) -> None:
     """Refuse at once when the UI port is taken: dagster dev would only fail after the wait."""
     with socket.socket() as probe:
+        # as the web server binds: a port only in TIME_WAIT after a recent `down` is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
