@@ -71,7 +71,7 @@ _BOT_TOKEN = re.compile(r"\bbot\d+:[\w-]+")  # Telegram URLs: /bot<id>:<token>/m
 _URL_USERINFO = re.compile(r"(\b[a-z][\w+.-]*://[^:/@\s]*):\S*@", re.IGNORECASE)
 _KEY_VALUE_SECRET = re.compile(
     r"(?i)\b(password|passwd|token|secret|api_key|apikey)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
-MIN_SECRET = 4  # shorter values would blank ordinary words; DSN checks refuse no such password
+MIN_SECRET = 4  # a shorter value would blank bits of ordinary words everywhere
 
 
 def remember_secrets(values: Iterable[str | None]) -> None:
@@ -85,7 +85,8 @@ def scrub_known(text: str, secrets: Iterable[str | None] = ()) -> str:
     values = {v for v in (*_KNOWN_SECRETS, *secrets) if v and len(v) >= MIN_SECRET}
     for value in sorted(values, key=len, reverse=True):
         for form in dict.fromkeys((value, quote(value, safe=""), quote(value))):
-            text = text.replace(form, "***")
+            # not inside a longer word: a password "postgres" leaves "postgresql://" readable
+            text = re.sub(rf"(?<![A-Za-z]){re.escape(form)}(?![A-Za-z])", "***", text)
     return text
 
 

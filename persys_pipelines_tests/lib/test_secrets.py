@@ -109,7 +109,8 @@ def test_every_persys_error_drops_the_secrets_of_the_loaded_config(monkeypatch):
     parse_config(textwrap.dedent("""
         telegram: {token: env:TEST_BOT_TOKEN, chat_id: "1"}
     """))
-    assert HEAD not in str(TierError(f"something echoed {HEAD}{TAIL}"))
+    message = str(TierError(f"https://example.org/ echoed 999:{HEAD}{TAIL} back"))
+    assert message == "https://example.org/ echoed *** back"
 
 
 def test_telegram_description_echoing_the_token_is_scrubbed():
@@ -130,3 +131,9 @@ def test_health_reasons_pass_the_scrubber():
 
     reason = _reason(RuntimeError(f"could not use postgresql://app:{HEAD}{TAIL}@db/app"))
     assert reason == "RuntimeError: could not use postgresql://app:***@db/app"
+
+
+def test_a_common_word_password_leaves_words_around_it_readable():
+    text = "the core tier (postgresql://postgres@db:5432/app): password postgres rejected"
+    assert scrub(text, ["postgres"]) == (
+        "the core tier (postgresql://***@db:5432/app): password *** rejected")
