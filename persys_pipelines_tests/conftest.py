@@ -1,5 +1,11 @@
 """Real PostgreSQL for every test: one embedded server per session (or PERSYS_TEST_DSN), and
-fresh core/main databases per test."""
+fresh core/main databases per test.
+
+Dagster contexts (`build_sensor_context`, `build_schedule_context`, instances) are always used
+with `with`: one left open keeps its instance as Dagster's current defs-state storage after the
+instance is gone, and every later Definitions load in the session fails with "Attempted to
+resolve undefined DagsterInstance weakref".
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,18 @@ from persys_pipelines.lib.config import Config, load_config
 DEFAULT_TABLES = yaml.safe_load(
     (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()
 )["tables"]
+
+
+@pytest.fixture(autouse=True)
+def _no_persys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees none of the runner's PERSYS_* variables (PERSYS_TEST_* excepted).
+
+    A PERSYS_HOME or PERSYS_CONFIG left over from `make demo` would otherwise point a test at
+    the person's own files; tests that need one set it themselves.
+    """
+    for name in [n for n in os.environ if n.startswith("PERSYS_")]:
+        if not name.startswith("PERSYS_TEST_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
@@ -115,18 +133,3 @@ def moto_server() -> Iterator[str]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     yield f"http://{host}:{port}"
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dagster_context() -> Iterator[None]:
-    """Each test starts without a current Dagster defs-state storage.
-
-    Dagster keeps the storage of the last instance entered in a ContextVar; an instance a test
-    entered and disposed can stay there and break the next test's Definitions load with
-    "Attempted to resolve undefined DagsterInstance weakref".
-    """
-    from dagster._core.storage.defs_state.base import _current_storage
-
-    token = _current_storage.set(None)
-    yield
-    _current_storage.reset(token)

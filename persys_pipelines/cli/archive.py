@@ -6,7 +6,7 @@ import argparse
 
 from ..lib.archive import maintenance as archive_ops
 from ..lib.archive import writer as archive_lib
-from .common import add_config_arg, iso_date, load
+from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(purge)
     purge.add_argument("--as-of", type=iso_date)
     purge.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    add_yes_arg(purge)
     purge.set_defaults(handler=cmd_purge)
 
 
@@ -103,7 +104,10 @@ def cmd_rekey(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    items = archive_ops.purge(load(args), args.as_of, dry_run=args.dry_run)
+    cfg = load(args)
+    refuse_future_as_of(cfg, args, "archive purge", "delete the archive files past "
+                        "delete_days by then")
+    items = archive_ops.purge(cfg, args.as_of, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for i in items:
         print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")

@@ -6,10 +6,12 @@ import argparse
 import datetime as dt
 
 from ..lib.config import Config, load_config
+from ..lib.errors import UsageError
 
 
-def load(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None))
+def load(args: argparse.Namespace, *, lenient: bool = False) -> Config:
+    """The command's config; `lenient` for commands that need only `home` (see load_config)."""
+    return load_config(getattr(args, "config", None), lenient=lenient)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +24,23 @@ def iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def add_yes_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true",
+                        help="go ahead with an --as-of later than tomorrow (it purges for real)")
+
+
+def refuse_future_as_of(cfg: Config, args: argparse.Namespace, command: str, effect: str) -> None:
+    """A purge dated in the future deletes for good what is not due yet: ask for --yes.
+
+    Tomorrow is allowed (a zone ahead of the clock); a dry run changes nothing, so needs none.
+    """
+    tomorrow = cfg.today() + dt.timedelta(days=1)
+    if args.as_of is None or args.as_of <= tomorrow or args.dry_run or args.yes:
+        return
+    raise UsageError(
+        f"--as-of {args.as_of} is later than tomorrow ({tomorrow} in {cfg.timezone}): "
+        f"`persys {command}` would act as if that day had come and {effect}, which cannot be "
+        "undone; check the date, look first with --dry-run, or add --yes to go ahead"
+    )

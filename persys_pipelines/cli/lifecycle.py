@@ -15,7 +15,7 @@ from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
 from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import lifecycle as lifecycle_lib
-from .common import add_config_arg, iso_date, load
+from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(run)
     run.add_argument("--as-of", type=iso_date, help="act as if today were this day")
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    add_yes_arg(run)
     run.add_argument("--table", action="append",
                      help="only this table (repeatable; default: every table in persys.yaml)")
     run.set_defaults(handler=run_command)
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     cfg = load(args)
+    refuse_future_as_of(cfg, args, "lifecycle run", "delete the archive files past delete_days "
+                        "by then (and move every day due by then out of core and main)")
     as_of = args.as_of or cfg.today()
     tables = args.table or list(cfg.tables)
     unknown = [t for t in tables if t not in cfg.tables]

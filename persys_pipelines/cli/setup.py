@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..lib import provision as setup_lib
+from ..lib.errors import ConfigError
 from ..lib.pg.schema import SAMPLE_TABLES
 from .common import add_config_arg, iso_date, load
 
@@ -24,15 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load(args)
     if args.validate:
-        checks = setup_lib.validate(cfg)
-        for c in checks:
-            detail = f"  ({c.detail})" if c.detail else ""
-            print(f"{'ok  ' if c.ok else 'FAIL'}  {c.item}{detail}")
-        failed = sum(not c.ok for c in checks)
-        print(f"{len(checks) - failed} ok, {failed} failed")
-        return 1 if failed else 0
+        return validate(args)
+    cfg = load(args)
 
     print(f"home: {cfg.home}")
     created = setup_lib.setup_tiers(cfg, sample_data=args.sample_data)
@@ -50,3 +45,17 @@ def run(args: argparse.Namespace) -> int:
         detail = ", ".join(f"{t} {n:,}" for t, n in counts.items())
         print(f"sample data: {total:,} rows over {args.days} days into core ({detail})")
     return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """`--validate`: every problem a FAIL line with its fix; config problems included."""
+    try:
+        checks = setup_lib.validate(load(args))
+    except ConfigError as exc:
+        checks = [setup_lib.Check(f"config {exc.source}", False, p) for p in exc.problems]
+    for c in checks:
+        detail = f"  ({c.detail})" if c.detail else ""
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.item}{detail}")
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} ok, {failed} failed")
+    return 1 if failed else 0

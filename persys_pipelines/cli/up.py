@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"persys up is already running at {running['url']} (pid {running['pid']}); "
               "`persys down` stops it")
         return 0
+    check_port_free(args.port)
     started_pg = embedded_running(cfg.home) is None
     embedded_server(cfg.home)
     dagster_home = prepare_dagster_home(cfg.home)
@@ -87,6 +89,20 @@ def run_up(args: argparse.Namespace) -> int:
                 print("stopped the embedded PostgreSQL (`persys up` had started it)", flush=True)
 
 
+def check_port_free(port: int) -> None:
+    """Refuse at once when the UI port is taken: dagster dev would only fail after the wait."""
+    with socket.socket() as probe:
+        # as the web server binds: a port only in TIME_WAIT after a recent `down` is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UsageError(
+                f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); stop what uses "
+                f"it, or pick another port with `persys up --port {port + 1}`"
+            ) from None
+
+
 def _interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
@@ -106,7 +122,7 @@ def _wait_for_ui(url: str, child: subprocess.Popen, timeout: float) -> bool:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    cfg = load(args)
+    cfg = load(args, lenient=True)  # stopping needs only `home`, never a token or a DSN
     running = processes.read_record(cfg.home)
     if running:
         n = processes.stop_tree(running["pid"])

@@ -6,8 +6,12 @@ once, so a person fixes the file in one go instead of one error per run.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import logging
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -17,7 +21,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .config_text import describe_error, resolve_values
-from .errors import ConfigError
+from .dsn import dsn_password, dsn_problem
+from .errors import ConfigError, remember_secrets
+
+log = logging.getLogger(__name__)
 
 CONFIG_ENV = "PERSYS_CONFIG"
 HOME_ENV = "PERSYS_HOME"
@@ -254,6 +261,28 @@ class Config(_Strict):
         return dt.datetime.now(self.zone).date()
 
 
+def secret_values(cfg: BaseModel) -> list[str]:
+    """Every secret persys.yaml holds (and each DSN's password), longest first, for `scrub`."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, SecretStr):
+            value = node.get_secret_value()
+            found.update(v for v in (value, dsn_password(value)) if v)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+
+    walk(cfg)
+    return sorted(found, key=len, reverse=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 
@@ -271,8 +300,12 @@ def find_config_path() -> Path | None:
     return local if local.is_file() else None
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Read, resolve and validate the configuration; raises ConfigError naming every problem."""
+def load_config(path: Path | str | None = None, *, lenient: bool = False) -> Config:
+    """Read, resolve and validate the configuration; raises ConfigError naming every problem.
+
+    `lenient` is for commands that need only `home` (`persys down`): an `env:`/`ssm:` value
+    that cannot be read becomes None with a warning, and the cross-key checks are skipped.
+    """
     if path is None:
         path = find_config_path()
     if path is None:
@@ -282,10 +315,11 @@ def load_config(path: Path | str | None = None) -> Config:
         path = Path(path)
         text = path.read_text()
         source, base = str(path), path.resolve().parent
-    return parse_config(text, source=source, base_dir=base)
+    return parse_config(text, source=source, base_dir=base, lenient=lenient)
 
 
-def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | None = None) -> Config:
+def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | None = None,
+                 lenient: bool = False) -> Config:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -298,26 +332,81 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
 
     problems: list[str] = []
     raw = resolve_values(raw, (), problems)
-    if problems:
+    if problems and not lenient:
         raise ConfigError(source, problems)
+    for problem in problems:
+        log.warning("%s: %s (ignored: this command does not need it)", source, problem)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, [describe_error(err, Config) for err in exc.errors()]) from None
 
-    problems = _cross_checks(cfg)
+    remember_secrets(secret_values(cfg))  # from here on no error text shows them
+    problems = [] if lenient else _cross_checks(cfg)
     if problems:
         raise ConfigError(source, problems)
 
-    home = Path(os.environ[HOME_ENV]) if os.environ.get(HOME_ENV) else cfg.home
+    from_env = bool(os.environ.get(HOME_ENV))
+    home = Path(os.environ[HOME_ENV]) if from_env else cfg.home
     home = home.expanduser()
     if not home.is_absolute():
         home = (base_dir or Path.cwd()) / home
-    return cfg.model_copy(update={"home": home.resolve()})
+    home = home.resolve()
+    problem = home_problem(home, HOME_ENV if from_env else "home")
+    if problem:
+        raise ConfigError(source, [problem])
+    return cfg.model_copy(update={"home": home})
+
+
+# pgserver hands `-k <home>/pg` to pg_ctl, which runs it through /bin/sh unquoted: a space or
+# a quote splits or breaks the command and the embedded server never starts (tried: a home
+# "my persys's home" fails with `Unterminated quoted string`). The Dagster instance of
+# `persys up` lives in that server too, so this holds even when both tiers have a dsn.
+_SHELL_UNSAFE = re.compile(r"""[\s'"`$\\;&|<>()*?\[\]{}!#~]""")
+
+
+def home_problem(home: Path, key: str) -> str | None:
+    """Why the embedded PostgreSQL cannot live under `home`, with a path that would work."""
+    bad = sorted(set(_SHELL_UNSAFE.findall(str(home))))
+    if not bad:
+        return None
+    names = {"'": "an apostrophe", '"': "a double quote"}
+    shown = ", ".join("a space" if c.isspace() else names.get(c, f"'{c}'") for c in bad)
+    return (f"{key} ({str(home)!r}): the path holds {shown}, which the embedded PostgreSQL "
+            "(pgserver) cannot start under: it passes the folder to the shell unquoted; use a "
+            f"path without them, e.g. {_SHELL_UNSAFE.sub('_', str(home))}")
+
+
+KEY_HINT = ("generate one with python -c "
+            "\"import os,base64;print(base64.b64encode(os.urandom(32)).decode())\"")
+
+
+def _key_problems(archive: ArchiveTier) -> list[str]:
+    """Each encryption key must be (ID:)BASE64 of 32 bytes; found at load, not at the first
+    archive run. The value is never shown."""
+    raw = archive.encryption_key
+    listed = isinstance(raw, list)
+    problems = []
+    for i, text in enumerate(archive.encryption_keys):
+        key = f"tiers.archive.encryption_key{f'[{i}]' if listed else ''}"
+        try:
+            secret = base64.b64decode(text.strip().rpartition(":")[2], validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"{key}: not base64; use ID:BASE64 of 32 random bytes; {KEY_HINT}")
+            continue
+        if len(secret) != 32:
+            problems.append(f"{key}: decodes to {len(secret)} bytes, AES-256 needs 32; "
+                            f"{KEY_HINT}")
+    return problems
 
 
 def _cross_checks(cfg: Config) -> list[str]:
-    problems = []
+    problems = _key_problems(cfg.tiers.archive)
+    for name in ("core", "main"):
+        dsn = getattr(cfg.tiers, name).dsn
+        problem = dsn and dsn_problem(f"tiers.{name}.dsn", dsn.get_secret_value())
+        if problem:
+            problems.append(problem)
     core = cfg.tiers.core
     if core.warn_pct >= core.critical_pct:
         problems.append(

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .errors import scrub
+
 # ---------------------------------------------------------------------------------------------
 # env: and ssm: values
 
@@ -52,8 +54,9 @@ def read_ssm_parameter(name: str) -> str:
 
 
 def _short(exc: Exception) -> str:
+    """boto3's first line, scrubbed: a ParamValidation error can quote what was sent."""
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return text[:200]
+    return scrub(text)[:200]
 
 
 # ---------------------------------------------------------------------------------------------

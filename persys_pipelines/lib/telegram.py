@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .errors import ServiceError
+from .errors import ServiceError, scrub
 
 API_URL = "https://api.telegram.org"
 _TOKEN_IN_URL = re.compile(r"/bot[^/\s\"]+/")
@@ -91,7 +91,8 @@ class TelegramClient:
                 if response.status_code == 200 and body.get("ok"):
                     return body["result"]
                 break
-        description = body.get("description") or f"HTTP {response.status_code}"
+        description = scrub(str(body.get("description") or f"HTTP {response.status_code}"),
+                            [self.token])
         raise TelegramError(f"Telegram {method} failed: {description}")
 
 

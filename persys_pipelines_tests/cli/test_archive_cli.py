@@ -37,7 +37,7 @@ def test_lifecycle_archives_verify_restore_and_purge(cfg, capsys, tmp_path, monk
     journal = rows_text(core, "journal_entries") + rows_text(main_tier, "journal_entries")
     tasks = rows_text(core, "tasks") + rows_text(main_tier, "tasks")
 
-    assert main(["lifecycle", "run", "--as-of", LATER.isoformat()]) == 0
+    assert main(["lifecycle", "run", "--as-of", LATER.isoformat(), "--yes"]) == 0
     out = capsys.readouterr().out
     archived = out.split("main→archive")[1]
     assert "journal_entries" in archived and "file://" in archived
@@ -69,7 +69,7 @@ def test_lifecycle_archives_verify_restore_and_purge(cfg, capsys, tmp_path, monk
     assert "journal_entries/2025/" not in dry and "tasks" not in dry
     assert len(manifest_keys(cfg, "journal_entries")) == 2, "a dry run deletes nothing"
 
-    assert main(["lifecycle", "run", "--as-of", purge_day.isoformat()]) == 0
+    assert main(["lifecycle", "run", "--as-of", purge_day.isoformat(), "--yes"]) == 0
     purged = capsys.readouterr().out.split("lifecycle purge")[1]
     assert "journal_entries" in purged
     # January went back to the archive (due again), December is gone, tasks keep everything

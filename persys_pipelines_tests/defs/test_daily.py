@@ -89,8 +89,10 @@ def test_the_morning_schedule_runs_yesterday(daily_cfg, tmp_path):  # noqa: F811
     assert schedule.execution_timezone == "Europe/London"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     when = dt.datetime(2024, 7, 2, 6, 0, tzinfo=daily_cfg.zone)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    # the context `with`: it enters an instance of its own from the ref; left open, Dagster's
+    # current defs-state storage would outlive it and break later Definitions loads
+    with dg.instance_for_test() as instance, dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when) as context:
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-07-01"
 

@@ -39,9 +39,11 @@ def set_core_pct(path, pct: float) -> None:
 
 
 def tick(sensor, path, cursor):
-    ctx = dg.build_sensor_context(cursor=cursor, resources={
-        "persys_config": PersysConfigResource(config_path=str(path))})
-    result = sensor(ctx)
+    # `with`: the context's ephemeral instance is entered when the sensor reads it; left open,
+    # Dagster's current defs-state storage would point at it after it is gone.
+    with dg.build_sensor_context(cursor=cursor, resources={
+            "persys_config": PersysConfigResource(config_path=str(path))}) as ctx:
+        result = sensor(ctx)
     requests = result if isinstance(result, list) else []
     return ctx.cursor, requests
 

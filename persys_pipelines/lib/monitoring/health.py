@@ -16,6 +16,7 @@ import httpx
 import psycopg
 
 from ..config import Config, HealthEndpoint
+from ..errors import scrub
 from ..pg.schema import create_monitoring_tables, table_exists
 
 
@@ -82,7 +83,7 @@ def _reason(exc: Exception) -> str:
     # httpx errors can carry the URL (and a userinfo part); keep the kind and first line only
     first = text[0] if text else ""
     first = first if not isinstance(exc, httpx.HTTPError) else ""
-    return f"{type(exc).__name__}{': ' + first[:200] if first else ''}"
+    return scrub(f"{type(exc).__name__}{': ' + first[:200] if first else ''}")
 
 
 def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transition]:

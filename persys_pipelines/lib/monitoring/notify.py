@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,18 +17,15 @@ from email.message import EmailMessage
 from typing import Protocol
 
 import psycopg
-from pydantic import BaseModel
 
-from ..config import Config, EmailNotify
-from ..errors import ServiceError
+from ..config import Config, EmailNotify, secret_values
+from ..errors import ServiceError, scrub
 from ..pg.schema import create_monitoring_tables
 from ..telegram import TelegramClient
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 200  # about a week of 5-minute ticks, then the alert is given up (and logged)
-_URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+):[^@\s]+@")
-_KEY_VALUE_SECRET = re.compile(r"(?i)\b(password|token|secret|api_key)=\S+")
 
 
 class Channel(Protocol):
@@ -92,38 +88,6 @@ def channels(cfg: Config) -> list[Channel]:
     if cfg.notify.email:
         out.append(EmailChannel(cfg.notify.email))
     return out
-
-
-def secret_values(cfg: Config) -> list[str]:
-    """Every secret persys.yaml holds, so texts can be scrubbed of them."""
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if hasattr(node, "get_secret_value"):
-            value = node.get_secret_value()
-            if value:
-                found.append(value)
-        elif isinstance(node, list | tuple):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, BaseModel):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-
-    walk(cfg)
-    return sorted(set(found), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """Remove secret values, passwords inside URLs and `password=...` pairs."""
-    for value in secrets:
-        if len(value) >= 4:
-            text = text.replace(value, "***")
-    text = _URL_PASSWORD.sub(r"\1:***@", text)
-    return _KEY_VALUE_SECRET.sub(r"\1=***", text)
 
 
 @dataclass(frozen=True)

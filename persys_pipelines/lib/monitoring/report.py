@@ -123,6 +123,8 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
 def _cell(r: dict | None) -> str:
     if not r or not r.get("rows"):
         return "-"
+    if not r.get("first_day"):  # only rows without a day (open tasks): no range to show
+        return f"{r['rows']:,} rows, none with a day"
     return f"{r['rows']:,} rows, {r['first_day']} … {r['last_day']}"
 
 

@@ -135,8 +135,11 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def _cell(r: dict) -> str:
+    """One tier's rows and days; a tier may hold rows without a day (open tasks) and no range."""
     if not r["rows"]:
         return "-"
+    if not r["first_day"]:
+        return f"{r['rows']:>8,} rows, none with a day"
     last = r["last_day"][5:] if r["last_day"][:4] == r["first_day"][:4] else r["last_day"]
     return f"{r['rows']:>8,} rows {r['first_day']}..{last}"
 

@@ -28,7 +28,9 @@ class TableError(TierError):
 def day_expression(
     conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str
 ) -> sql.Composable:
+    """The row's day as SQL; checks the policy's columns first (`setup --validate` relies on it)."""
     columns = table_columns(conn, table)
+    _check_only_when(table, policy, columns)
     column = policy.day_column
     if column not in columns:
         raise TableError(
@@ -47,6 +49,16 @@ def day_expression(
         f"tables.{table}.day_column: column {column!r} is {kind}; it must be a date or "
         "timestamptz column"
     )
+
+
+def _check_only_when(table: str, policy: TablePolicy, columns: dict[str, str]) -> None:
+    """`only_when` on a missing column would fail every plan with a bare SQL error."""
+    missing = [c for c in policy.only_when or {} if c not in columns]
+    if missing:
+        raise TableError(
+            f"tables.{table}.only_when: table {table} has no column {missing[0]!r} "
+            f"(columns: {', '.join(columns)}); fix or remove only_when in persys.yaml"
+        )
 
 
 def only_when_condition(policy: TablePolicy) -> sql.Composable:

@@ -19,7 +19,8 @@ import psycopg
 from psycopg import sql
 
 from ..config import Config
-from ..errors import TierError
+from ..dsn import dsn_fields, dsn_password, dsn_problem, safe_dsn
+from ..errors import TierError, scrub
 
 log = logging.getLogger(__name__)
 
@@ -110,24 +111,7 @@ def connect(dsn: str, *, autocommit: bool = False, **kwargs) -> psycopg.Connecti
 
 
 def _is_transaction_pooler(dsn: str) -> bool:
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        port = parts.port or int(parse_qs(parts.query).get("port", ["5432"])[0])
-    else:
-        fields = dict(f.split("=", 1) for f in dsn.split() if "=" in f)
-        port = int(fields.get("port", "5432"))
-    return port == 6543
-
-
-def safe_dsn(dsn: str) -> str:
-    """A DSN for messages: the password is never shown."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
-        return f"{parts.scheme}://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
-    fields = dict(f.split("=", 1) for f in dsn.split() if "=" in f)
-    fields.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in fields.items())
+    return (dsn_fields(dsn) or {}).get("port", "5432") == "6543"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,12 +132,19 @@ class PgTier:
         return f"PgTier({self.name!r}, {safe_dsn(self.dsn)!r})"
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection:
+        # libpq's own parse error would quote the password (pgserver's URIs need no check, and
+        # an `@` in their socket folder would look like one in a password)
+        problem = None if self.embedded else dsn_problem(f"tiers.{self.name}.dsn", self.dsn)
+        if problem:
+            raise TierUnavailable(f"the {self.name} tier cannot be used: {problem}")
         try:
             return connect(self.dsn, autocommit=autocommit)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+            # libpq quotes the DSN around what it could not read: scrub it of the password
+            why = scrub(_first_line(exc), [self.dsn, dsn_password(self.dsn)])
             raise TierUnavailable(
                 f"the {self.name} tier ({safe_dsn(self.dsn)}) cannot be reached: "
-                f"{_first_line(exc)}. Check tiers.{self.name}.dsn in persys.yaml"
+                f"{why}. Check tiers.{self.name}.dsn in persys.yaml"
                 + (", or run `persys setup` to start the embedded server" if self.embedded else "")
             ) from None
 

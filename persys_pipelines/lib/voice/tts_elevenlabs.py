@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from ..config import ElevenLabsVoice
+from ..errors import scrub
 from . import VoiceError
 from .audio import Audio, duration_of, extension_of
 
@@ -143,7 +144,8 @@ class ElevenLabsEngine:
             + (" (rate limited; retries exhausted)" if status == 429 else ""))) from None
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """ElevenLabs' own detail text may echo the request; the one scrubber cleans it."""
+        return scrub(text, [self._key])
 
 
 def _detail(body: Any) -> tuple[str | None, str | None]:

@@ -82,3 +82,15 @@ def test_config_error_exits_nonzero_naming_the_key(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "tables.journal_entries.core_days (400) must be <= main_days (365)" in err
     assert str(bad) in err
+
+
+def test_status_text_when_a_tier_holds_only_rows_without_a_day(cfg, tier_dsns, capsys):
+    """Open tasks (completed_at NULL) only: `persys status` shows them instead of crashing."""
+    setup_lib.setup_tiers(cfg)
+    with psycopg.connect(tier_dsns["core"]) as conn:
+        conn.execute("insert into tasks (title, status) values ('a', 'open'), ('b', 'open')")
+    assert main(["status", "--as-of", "2026-03-31"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("tasks"))
+    assert "2 rows, none with a day" in line
+    assert "(2 rows in core have no day and stay there)" in out
