@@ -279,7 +279,19 @@ def archive_due(cfg: Config, as_of: dt.date | None = None, *, run_id: str | None
     stores = archive_stores(cfg)
     results = []
     for table in tables or list(cfg.tables):
-        for month in due_months(cfg, table, as_of, tier):
+        months = due_months(cfg, table, as_of, tier)
+        if not months:
+            settle(tier, stores.active, table)
+        for month in months:
             results.append(archive_month(cfg, table, month, as_of=as_of, stores=stores,
                                          run_id=run_id, tier=tier))
     return results
+
+
+def settle(tier: PgTier, store: Store, table: str) -> Reconciled:
+    """Repair what a killed run left (`reconcile`) for a table with nothing due. Every month
+    run does this first; but a restore killed after its commit leaves days that are pinned,
+    hence not due, and its manifest swap must not wait until some month is due again (until
+    then the restored rows would be in main and in the listed file)."""
+    with table_lock(tier, table):
+        return reconcile(tier, store, table)

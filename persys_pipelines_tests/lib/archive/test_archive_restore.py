@@ -70,6 +70,7 @@ def test_restoring_the_same_days_twice_changes_nothing_the_second_time(cfg, caps
     archive.archive_due(cfg, LATER, tables=[TABLE])
     args = ["archive", "restore", TABLE, "--from", "2024-03-10", "--to", "2024-03-12"]
     assert main(args) == 0
+    assert "pinned in main until" in capsys.readouterr().out
     restored = count(cfg, TABLE)
     assert restored > 0
     state, ledger_rows = archive_state(cfg), restores_in_ledger(cfg)
