@@ -1,16 +1,18 @@
-"""`persys archive run|verify|restore|rekey|purge`: the archive tier by hand."""
+"""`persys archive run|verify|restore|unpin|rekey|purge`: the archive tier by hand."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..lib.archive import maintenance as archive_ops
+from ..lib.archive import pins as pins_lib
 from ..lib.archive import writer as archive_lib
+from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("archive", help="archive tier: run, verify, restore, rekey, purge")
+    p = sub.add_parser("archive", help="archive tier: run, verify, restore, unpin, rekey, purge")
     cmds = p.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
 
     run = cmds.add_parser("run", help="archive every month older than main_days (main→archive)")
@@ -30,7 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore.add_argument("table")
     restore.add_argument("--from", dest="first", type=iso_date, required=True)
     restore.add_argument("--to", dest="last", type=iso_date, required=True)
+    restore.add_argument(
+        "--pin-days", type=int, default=pins_lib.DEFAULT_PIN_DAYS, metavar="N",
+        help=f"keep the restored days in main for N days (default {pins_lib.DEFAULT_PIN_DAYS}; "
+             "0: do not pin, the next archive run takes them back); "
+             "`persys archive unpin` releases them earlier")
     restore.set_defaults(handler=cmd_restore)
+
+    unpin = cmds.add_parser("unpin", help="let restored days be archived again")
+    add_config_arg(unpin)
+    unpin.add_argument("table")
+    unpin.add_argument("--from", dest="first", type=iso_date,
+                       help="only these days (with --to); default every pin of the table")
+    unpin.add_argument("--to", dest="last", type=iso_date)
+    unpin.set_defaults(handler=cmd_unpin)
 
     rekey = cmds.add_parser("rekey", help="re-encrypt every file with the newest key")
     add_config_arg(rekey)
@@ -86,12 +101,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    r = archive_ops.restore(load(args), args.table, args.first, args.last)
+    r = archive_ops.restore(load(args), args.table, args.first, args.last,
+                            pin_days=args.pin_days)
     print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
           f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
                                           if r.already_in_main else ""))
     for uri in r.remainders:
         print(f"  the other days of the file stay archived in {uri}")
+    if r.pinned_until:
+        print(f"  pinned in main until {r.pinned_until} (archived again from then on; "
+              f"`persys archive unpin {r.table}` releases them now)")
+    return 0
+
+
+def cmd_unpin(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    changed = pins_lib.unpin(resolve_tier(cfg, "main"), args.table, args.first, args.last)
+    for p in changed:
+        lo = max(p.first_day, args.first or p.first_day)
+        hi = min(p.last_day, args.last or p.last_day)
+        print(f"unpinned {p.table} {lo}..{hi} (was pinned until {p.until}); archived again "
+              "by the next archive run once due")
+    print(f"unpin: {len(changed)} pins changed" if changed else
+          f"unpin: {args.table} has no pin there")
     return 0
 
 

@@ -79,3 +79,27 @@ def test_purge_job_runs(cfg, config_path):
     defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
         str(config_path))))
     assert defs.resolve_job_def("archive_purge").execute_in_process().success
+
+
+def test_sensor_skips_restored_days_while_pinned(cfg, config_path, monkeypatch):
+    import datetime as dt
+
+    from persys_pipelines.lib.archive import maintenance as archive_ops
+    from persys_pipelines.lib.archive import pins
+    from persys_pipelines.lib.archive import writer as archive
+
+    rows_in_main(cfg)
+    monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
+    archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    archive_ops.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    (sensor,) = definitions(cfg).sensors
+
+    def journal_keys() -> list[str]:
+        with dg.build_sensor_context(resources=resources(str(config_path))) as context:
+            found = sensor(context)
+        return [r.run_key for r in (found if isinstance(found, list) else [])
+                if r.run_key.startswith("archive/journal_entries/")]
+
+    assert journal_keys() == [], "pinned (until LATER + 30 days): not requested"
+    pins.unpin(resolve_tier(cfg, "main"), "journal_entries")
+    assert journal_keys() == ["archive/journal_entries/2024-02/g1-r31"]

@@ -131,19 +131,7 @@ def export_arrow(conn: psycopg.Connection, table: str, columns: list[Column],
 
 def _parse_csv(data, table: str, columns: list[Column]) -> pa.RecordBatch:
     """CSV rows → one typed record batch (uuid → 16 bytes, arrays → lists)."""
-    names = [c.name for c in columns] + [DAY]
-    types = {c.name: c.csv_type for c in columns} | {DAY: pa.date32()}
-    try:
-        raw = pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, null_values=[""], strings_can_be_null=True,
-                quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
-        )
-    except pa.ArrowInvalid as exc:
-        raise ArchiveFormatError(f"{table}: a value does not fit its archive type: {exc}") from None
+    raw = _read_csv(data, table, columns)
     arrays = []
     for col in columns:
         values = raw.column(col.name).combine_chunks()
@@ -156,6 +144,47 @@ def _parse_csv(data, table: str, columns: list[Column]) -> pa.RecordBatch:
         arrays.append(values)
     arrays.append(raw.column(DAY).combine_chunks())
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(table, columns))
+
+
+def _read_csv(data, table: str, columns: list[Column]) -> pa.Table:
+    """Arrow's CSV reader over the COPY output, with blocks big enough for the longest row.
+
+    Arrow parses 1 MiB blocks in parallel, and a row must fit in one block: a longer row
+    (a big journal body, a photo in bytea) fails with "straddling object straddles two block
+    boundaries". The length of the longest row is not known without a second pass (quoted
+    values may hold newlines), so the read is tried again with 8× bigger blocks, up to one
+    block for all the data: months of ordinary rows keep the fast path, any row fits.
+    """
+    names = [c.name for c in columns] + [DAY]
+    types = {c.name: c.csv_type for c in columns} | {DAY: pa.date32()}
+    block = BLOCK_BYTES
+    while True:
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=block),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, null_values=[""], strings_can_be_null=True,
+                    quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+            )
+        except pa.ArrowInvalid as exc:
+            bigger = _bigger_block(block, len(data)) if "straddl" in str(exc) else None
+            if bigger is None:
+                raise ArchiveFormatError(
+                    f"{table}: a value does not fit its archive type: {exc}; the month "
+                    "stays in main (nothing deleted); fix or report the value") from None
+            block = bigger
+
+
+BLOCK_BYTES = 1 << 20  # Arrow's parallel CSV block; grown only for a month with longer rows
+MAX_BLOCK_BYTES = (1 << 31) - 1  # Arrow's block_size is a 32-bit int
+
+
+def _bigger_block(block: int, size: int) -> int | None:
+    """The next block size to try (8×, at most all the data in one block), None at the end."""
+    ceiling = min(size + 1, MAX_BLOCK_BYTES)
+    return None if block >= ceiling else min(block * 8, ceiling)
 
 
 def pin_session(conn: psycopg.Connection) -> None:

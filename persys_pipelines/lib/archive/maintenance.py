@@ -23,6 +23,7 @@ from ..pg.schema import create_ledger
 from ..pg.tables import day_expression
 from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
+from . import pins
 from .crypto import CryptoError
 from .manifest import (
     committed,
@@ -123,16 +124,20 @@ class RestoreResult:
     already_in_main: int = 0
     files: list[str] = field(default_factory=list)
     remainders: list[str] = field(default_factory=list)
+    pinned_until: dt.date | None = None  # the days are held in main until then (pins.py)
 
 
 def restore(cfg: Config, table: str, first: dt.date, last: dt.date, *,
-            run_id: str | None = None) -> RestoreResult:
+            run_id: str | None = None, pin_days: int = pins.DEFAULT_PIN_DAYS) -> RestoreResult:
     """Bring the rows of [first, last] back into main, idempotently; they leave the archive.
 
     Per file: load it into a temporary copy of the table, prove its row checksum equals the one
     taken from main when it was archived (the round trip is exact, types included), insert the
     days asked for with ON CONFLICT DO NOTHING and a ledger row in one commit, then swap the
     manifest entry for a file of the remaining days (if any) and delete the old file.
+    A file with no row in the range is not touched, so restoring days again (or a day that
+    has no rows) changes nothing. The restored days are pinned in main for `pin_days` days
+    (0: not pinned) in the same commit as the rows, so the next archive run leaves them there.
     """
     if table not in cfg.tables:
         raise ArchiveError(f"table {table!r} has no policy in persys.yaml tables:")
@@ -141,6 +146,7 @@ def restore(cfg: Config, table: str, first: dt.date, last: dt.date, *,
     tier = resolve_tier(cfg, "main")
     stores = archive_stores(cfg, check=False)
     ring = keyring(cfg)
+    until = pins.pin_until(pin_days, cfg.today())
     result = RestoreResult(table, first, last)
     with table_lock(tier, table):
         for store in stores.all:
@@ -153,16 +159,28 @@ def restore(cfg: Config, table: str, first: dt.date, last: dt.date, *,
             for entry in committed(doc):
                 if entry["max_day"] < first.isoformat() or entry["min_day"] > last.isoformat():
                     continue
-                remainder = _restore_file(cfg, tier, store, ring, table, entry, first, last,
-                                          run_id, result)
+                data = fmt.read_parquet(load_file(store, ring, entry)[0])
+                if not days_in(data, first, last):
+                    continue  # the range falls between the file's days: leave the file alone
+                remainder = _restore_file(cfg, tier, store, ring, table, entry, data, first,
+                                          last, run_id, result, until)
                 finish_restore(store, table, entry["key"], remainder)
     return result
 
 
+def days_in(data: pa.Table, first: dt.date, last: dt.date) -> int:
+    """Rows of an archive file dated in [first, last]. Zero means a restore has nothing to take
+    from the file, and must not touch it: re-encoding all its rows gives the same bytes, hence
+    the same key, and swapping the file for "its remainder" would delete it."""
+    day = data.column(fmt.DAY)
+    inside = pc.and_(pc.greater_equal(day, pa.scalar(first, pa.date32())),
+                     pc.less_equal(day, pa.scalar(last, pa.date32())))
+    return pc.sum(pc.cast(inside, pa.int64())).as_py() or 0
+
+
 def _restore_file(cfg, tier: PgTier, store: Store, ring, table: str, entry: dict,
-                  first: dt.date, last: dt.date, run_id, result: RestoreResult) -> dict | None:
-    plain, _ = load_file(store, ring, entry)
-    data = fmt.read_parquet(plain)
+                  data: pa.Table, first: dt.date, last: dt.date, run_id,
+                  result: RestoreResult, until: dt.date | None) -> dict | None:
     pg_types = fmt.pg_types_of(data.schema)  # table column order, as archived
     policy = cfg.tables[table]
     with tier.connect() as conn:
@@ -196,15 +214,19 @@ def _restore_file(cfg, tier: PgTier, store: Store, ring, table: str, entry: dict
         ledger_id = ledger_start(conn, table, first, last, "archive", "main", run_id)
         remainder = _remainder(cfg, conn, store, ring, table, entry, data, tmp, in_range,
                                first, last, ledger_id)
+        if until:
+            pins.pin(conn, table, first, last, until)
         ledger_finish(conn, ledger_id, rows=inserted, size=entry["bytes"], checksum=checksum,
                       detail={"key": entry["key"], "store": store.url,
-                              "entry_ledger_id": entry["ledger_id"], "remainder": remainder})
+                              "entry_ledger_id": entry["ledger_id"], "remainder": remainder,
+                              "pinned_until": until and until.isoformat()})
         crash_point("restore_before_commit")
         conn.commit()
     crash_point("restore_after_commit")
     result.rows += inserted
     result.already_in_main += wanted - inserted
     result.files.append(store.uri(entry["key"]))
+    result.pinned_until = until
     if remainder:
         result.remainders.append(store.uri(remainder["key"]))
     return remainder

@@ -179,7 +179,15 @@ def reconcile(tier: PgTier, store: Store, table: str) -> Reconciled:
 
 
 def finish_restore(store: Store, table: str, old_key: str, remainder: dict | None) -> None:
-    """Swap the restored file's manifest entry for its remainder, then delete the file."""
+    """Swap the restored file's manifest entry for its remainder, then delete the file.
+
+    A remainder under the old key is the old file itself (same rows → same bytes → same
+    content-addressed key): nothing replaced it, so nothing is swapped or deleted (invariant 5:
+    a restore never deletes a file it has not replaced by a different one).
+    """
+    if replaces_nothing(old_key, remainder):
+        log.warning("archive %s: restore left %s whole; it stays as it is", table, old_key)
+        return
     doc = read_manifest(store, table)
     if any(e["key"] == old_key for e in doc["files"]):
         doc["files"] = [e for e in doc["files"] if e["key"] != old_key]
@@ -207,9 +215,18 @@ def finish_interrupted_restores(conn: psycopg.Connection, store: Store, table: s
         (table, ledger.MOVED, list(generation), store.url)).fetchall()
     finished = 0
     for old_key, entry_ledger_id, remainder in rows:
+        if replaces_nothing(old_key, remainder):
+            continue  # the file was the whole remainder: there is no swap to finish
         if generation.get(old_key) == entry_ledger_id:
             finish_restore(store, table, old_key, remainder)
             finished += 1
     return finished
 
 
+
+
+def replaces_nothing(old_key: str, remainder: dict | None) -> bool:
+    """True when a restore's "remainder" is the restored file itself (same key), which a
+    restore that took no row out of the file produces; deleting "the old file" would then
+    delete the only copy of the rows it still holds."""
+    return bool(remainder) and remainder.get("key") == old_key

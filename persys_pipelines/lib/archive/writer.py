@@ -35,6 +35,7 @@ from ..pg.schema import create_ledger, primary_key, table_columns, table_exists
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
+from . import pins
 from .crypto import Keyring
 from .manifest import (
     Reconciled,
@@ -81,7 +82,8 @@ def due_months(cfg: Config, table: str, as_of: dt.date,
 
 def due_month_rows(cfg: Config, table: str, as_of: dt.date,
                    tier: PgTier | None = None) -> dict[dt.date, int]:
-    """Due months (see `due_months`) → how many of their rows are in main."""
+    """Due months (see `due_months`) → how many of their rows are in main; days a restore
+    pinned (lib/archive/pins.py) are not counted, so a month of only pinned days is not due."""
     policy = cfg.tables[table]
     cutoff = due_cutoff(policy, as_of)
     if cutoff is None:
@@ -93,9 +95,10 @@ def due_month_rows(cfg: Config, table: str, as_of: dt.date,
         day = day_expression(conn, table, policy, cfg.timezone)
         rows = conn.execute(
             sql.SQL("select date_trunc('month', {day})::date, count(*) from {t} "
-                    "where {day} < {cut} and {cond} group by 1 order by 1").format(
+                    "where {day} < {cut} and {cond} and {unpinned} group by 1 order by 1").format(
                 day=day, t=sql.Identifier(table), cut=sql.Literal(cutoff),
-                cond=only_when_condition(policy))
+                cond=only_when_condition(policy),
+                unpinned=pins.unpinned_condition(conn, table, day, as_of))
         ).fetchall()
     return {m: n for m, n in rows if month_bounds(m)[1] < cutoff}
 
@@ -139,11 +142,11 @@ def archive_month(cfg: Config, table: str, month: dt.date, *, as_of: dt.date | N
     ring = keyring(cfg)
     with table_lock(tier, table):
         repaired = reconcile(tier, store, table)
-        return _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id,
+        return _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id,
                                repaired)
 
 
-def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, repaired):
+def _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id, repaired):
     with tier.connect(autocommit=True) as setup:
         create_ledger(setup)
     with tier.connect() as conn:
@@ -152,12 +155,12 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
             return MonthResult(table, first, 0)
         pg_types = table_columns(conn, table)
         pkey = primary_key(conn, table)
-        where = month_condition(conn, cfg, table, first, last)
+        where = month_condition(conn, cfg, table, first, last, as_of)
         source = sql.SQL("(select {} from {} where {})").format(
             sql.SQL(", ").join(map(sql.Identifier, pg_types)), sql.Identifier(table), where)
         with ThreadPoolExecutor(1, thread_name_prefix="persys-archive-checksum") as pool:
             counted = checksum_alongside(tier, conn, pool, source)
-            data = export_rows(conn, cfg, table, first, last, pg_types, pkey)
+            data = export_rows(conn, cfg, table, first, last, pg_types, pkey, as_of=as_of)
             counted_rows, checksum = counted.result()
         rows = data.num_rows
         if rows != counted_rows:
@@ -207,19 +210,23 @@ def _archive_locked(cfg, tier, store, ring, table, policy, first, last, run_id, 
 
 
 def month_condition(conn: psycopg.Connection, cfg: Config, table: str, first: dt.date,
-                    last: dt.date) -> sql.Composable:
-    """The rows of [first, last] the archive takes: dated in the range, matching only_when."""
+                    last: dt.date, as_of: dt.date | None = None) -> sql.Composable:
+    """The rows of [first, last] the archive takes: dated in the range, matching only_when,
+    and (given `as_of`, as every archive run does) on no day a restore pinned in main."""
     policy = cfg.tables[table]
     day = day_expression(conn, table, policy, cfg.timezone)
-    return sql.SQL("{day} between {a} and {b} and {cond}").format(
-        day=day, a=sql.Literal(first), b=sql.Literal(last), cond=only_when_condition(policy))
+    unpinned = sql.SQL("true") if as_of is None else pins.unpinned_condition(conn, table, day,
+                                                                              as_of)
+    return sql.SQL("{day} between {a} and {b} and {cond} and {unpinned}").format(
+        day=day, a=sql.Literal(first), b=sql.Literal(last), cond=only_when_condition(policy),
+        unpinned=unpinned)
 
 
 def export_rows(conn: psycopg.Connection, cfg: Config, table: str, first: dt.date,
                 last: dt.date, pg_types: dict[str, str] | None = None,
-                pkey: list[str] | None = None) -> pa.Table:
+                pkey: list[str] | None = None, *, as_of: dt.date | None = None) -> pa.Table:
     """The archived rows of [first, last] as typed Arrow, sorted by day, day column and key
-    (so the same rows always give the same file and key)."""
+    (so the same rows always give the same file and key); pinned days left out given `as_of`."""
     policy = cfg.tables[table]
     pg_types = pg_types or table_columns(conn, table)
     pkey = primary_key(conn, table) if pkey is None else pkey
@@ -227,7 +234,7 @@ def export_rows(conn: psycopg.Connection, cfg: Config, table: str, first: dt.dat
     query = sql.SQL("select {cols}, {day} from {t} where {w}").format(
         cols=sql.SQL(", ").join(c.select() for c in columns),
         day=day_expression(conn, table, policy, cfg.timezone), t=sql.Identifier(table),
-        w=month_condition(conn, cfg, table, first, last))
+        w=month_condition(conn, cfg, table, first, last, as_of))
     # a date day column equals _day: sorting by it again would change nothing
     finer = [] if pg_types.get(policy.day_column) == "date" else [policy.day_column]
     return fmt.sort_rows(fmt.export_arrow(conn, table, columns, query),
@@ -272,7 +279,19 @@ def archive_due(cfg: Config, as_of: dt.date | None = None, *, run_id: str | None
     stores = archive_stores(cfg)
     results = []
     for table in tables or list(cfg.tables):
-        for month in due_months(cfg, table, as_of, tier):
+        months = due_months(cfg, table, as_of, tier)
+        if not months:
+            settle(tier, stores.active, table)
+        for month in months:
             results.append(archive_month(cfg, table, month, as_of=as_of, stores=stores,
                                          run_id=run_id, tier=tier))
     return results
+
+
+def settle(tier: PgTier, store: Store, table: str) -> Reconciled:
+    """Repair what a killed run left (`reconcile`) for a table with nothing due. Every month
+    run does this first; but a restore killed after its commit leaves days that are pinned,
+    hence not due, and its manifest swap must not wait until some month is due again (until
+    then the restored rows would be in main and in the listed file)."""
+    with table_lock(tier, table):
+        return reconcile(tier, store, table)

@@ -31,6 +31,7 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
             if name == "main":
                 doc["ledger"] = recent_ledger(conn)
                 doc["forecast"] = tier_forecasts(conn)
+                doc["pins"] = archive_pins(conn, as_of)
     archive = archive_inventory(cfg)
     doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
                                "url": archive["url"], "stores": archive["stores"]}
@@ -87,6 +88,13 @@ def archive_inventory(cfg: Config) -> dict[str, Any]:
     return inventory(cfg)
 
 
+def archive_pins(conn, as_of: dt.date) -> list[dict]:
+    """Restored days held in main, not archived while pinned (see lib/archive/pins.py)."""
+    from ..archive.pins import active_pins
+
+    return [p.as_json() for p in active_pins(conn, as_of)]
+
+
 def render(doc: dict[str, Any]) -> str:
     """The human table of `persys status`."""
     lines = [f"persys status as of {doc['as_of']}", "", "Tiers"]
@@ -120,6 +128,11 @@ def render(doc: dict[str, Any]) -> str:
                 cells = [f"{line}%: crossed" for line, c in fc["lines"].items()
                          if c["already"]] + ["growth not known yet (needs a day of history)"]
             lines.append(f"  {tier:<8}" + "   ".join(cells))
+    if doc.get("pins"):
+        lines += ["", "Pinned in main (restored; not archived until the date, or `persys "
+                      "archive unpin`)"]
+        lines += [f"  {p['table']:<20} {p['first_day']}..{p['last_day']}  until {p['until']}"
+                  for p in doc["pins"]]
     due = doc.get("lifecycle")
     if due and due["due_rows"]:
         lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "

@@ -206,6 +206,26 @@ def create_ledger(conn: psycopg.Connection) -> None:
     conn.execute(LEDGER_DDL)
 
 
+# Restored days held in main (lib/archive/pins.py): the archive skips them while until > as_of.
+PINS_DDL = """
+create table if not exists persys_pins (
+    table_name text not null,
+    first_day date not null,
+    last_day date not null,
+    until date not null,
+    created_at timestamptz not null default now(),
+    primary key (table_name, first_day, last_day)
+);
+"""
+
+
+def create_pins(conn: psycopg.Connection) -> None:
+    """Idempotent, and only on the first restore: a database nobody restored into keeps no
+    pins table (invariant 8)."""
+    if not table_exists(conn, "persys_pins"):
+        conn.execute(PINS_DDL)
+
+
 # Monitoring (main tier): usage history, health checks and incidents, costs, notification outbox.
 MONITORING_DDL = """
 create table if not exists persys_usage (

@@ -14,10 +14,11 @@ import time
 import pytest
 
 from persys_pipelines.lib.archive import maintenance as archive_ops
-from persys_pipelines.lib.archive import manifest
+from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.pg.protocol import CRASH_ENV as FAILPOINT_ENV
+from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 TABLE = "journal_entries"
@@ -87,7 +88,12 @@ def test_kill_during_restore_then_archive_again(cfg, config_path):
     before = snapshot(cfg, TABLE)
     archive.archive_due(cfg, LATER, tables=[TABLE])
     assert run_killed(config_path, RESTORE, "restore_after_commit") == -signal.SIGKILL
-    # the archive run settles the half-finished restore before it archives those days again
+    # the archive run settles the half-finished restore; the pin committed with the rows keeps
+    # the restored days in main until they are unpinned, then they are archived again
+    archive.archive_due(cfg, LATER, tables=[TABLE])
+    assert_whole(cfg, before)
+    assert count(cfg, TABLE) > 0
+    pins.unpin(resolve_tier(cfg, "main"), TABLE)
     archive.archive_due(cfg, LATER, tables=[TABLE])
     assert_whole(cfg, before)
     assert count(cfg, TABLE) == 0
