@@ -137,6 +137,8 @@ def render(doc: dict[str, Any]) -> str:
 def _cell(r: dict) -> str:
     if not r["rows"]:
         return "-"
+    if not r.get("first_day"):  # only rows without a day (open tasks): no range to show
+        return f"{r['rows']:>8,} rows, no day"
     last = r["last_day"][5:] if r["last_day"][:4] == r["first_day"][:4] else r["last_day"]
     return f"{r['rows']:>8,} rows {r['first_day']}..{last}"
 

@@ -82,3 +82,12 @@ def test_config_error_exits_nonzero_naming_the_key(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "tables.journal_entries.core_days (400) must be <= main_days (365)" in err
     assert str(bad) in err
+
+
+def test_rows_without_a_day_render_without_a_range():
+    """Open tasks (completed_at null) left alone in core have rows but no day range; the text
+    report used to fail on them once everything dated had moved on."""
+    _cell = status_lib._cell
+    assert _cell({"rows": 3, "first_day": None, "last_day": None}) == "       3 rows, no day"
+    assert _cell({"rows": 2, "first_day": "2025-01-02", "last_day": "2025-02-03"}) == (
+        "       2 rows 2025-01-02..02-03")
