@@ -4,6 +4,8 @@ fresh core/main databases per test."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -27,14 +29,18 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("PERSYS_TEST_DSN"):
         yield os.environ["PERSYS_TEST_DSN"]
         return
+    # Not under pytest's basetemp: every new pytest session resets /tmp/pytest-of-<user> to
+    # mode 0700, and as root the server runs as user `pgserver`, which then can no longer
+    # reach its socket there.
+    data = Path(tempfile.mkdtemp(prefix="persys-test-pg-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
 
-        server = pgserver.get_server(tmp_path_factory.mktemp("pgserver") / "pg",
-                                     cleanup_mode="delete")
+        server = pgserver.get_server(data / "pg", cleanup_mode="delete")
     yield server.get_uri("postgres")
     server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def dsn_for(admin_dsn: str, database: str) -> str:
