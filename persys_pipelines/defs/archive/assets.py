@@ -16,8 +16,10 @@ from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
 from ..lifecycle.main import run_as_of
+from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import PersysConfigResource, PostgresTierResource
+from ..tags import MAIN_TO_ARCHIVE, lifecycle
 
 JOB_NAME = "archive_monthly"
 CHECK_NAME = "archive_files_verified"
@@ -103,8 +105,9 @@ def archive_assets(cfg: Config) -> list[dg.AssetsDefinition]:
     return [archive_asset(cfg, t) for t, p in cfg.tables.items() if p.main_days is not None]
 
 
-def archive_job(cfg: Config) -> "dg.UnresolvedAssetJobDefinition":
+def archive_job(cfg: Config) -> AssetJob:
     keys = [archive_key(t) for t, p in cfg.tables.items() if p.main_days is not None]
     return dg.define_asset_job(
         JOB_NAME, selection=dg.AssetSelection.assets(*keys),
-        description="Archive due months of a table from main into Parquet files.")
+        description="Archive due months of a table from main into Parquet files.",
+        run_tags=lifecycle(MAIN_TO_ARCHIVE))

@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 
 from ...lib.archive import maintenance as archive_ops
-from ..lifecycle.main import AS_OF_TAG
 from ..resources import PersysConfigResource
+from ..tags import AS_OF_TAG, PURGE, lifecycle
 
 JOB_NAME = "archive_purge"
 
@@ -27,7 +27,8 @@ def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigRes
 
 
 def purge_job() -> dg.JobDefinition:
-    @dg.job(name=JOB_NAME, description="Delete archive files past delete_days.")
+    @dg.job(name=JOB_NAME, description="Delete archive files past delete_days.",
+            run_tags=lifecycle(PURGE))
     def _purge():
         purge_expired()
 
@@ -38,4 +39,5 @@ def purge_schedule(cfg, job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="archive_purge_weekly", job=job, cron_schedule="0 4 * * 0",
         execution_timezone=cfg.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags=lifecycle(PURGE),
         description="Sundays 04:00: delete archive files whose days are all past delete_days.")
