@@ -6,17 +6,20 @@ import dagster as dg
 
 from ...lib.archive import maintenance as archive_ops
 from ..resources import PersysConfigResource
+from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import AS_OF_TAG, PURGE, lifecycle
 
 JOB_NAME = "archive_purge"
 
 
-@dg.op(description="Delete archive files whose newest day is older than delete_days.")
+@dg.op(description="Delete archive files whose newest day is older than delete_days.",
+       retry_policy=NETWORK_RETRY)  # the store may be S3; each delete is in the ledger
 def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigResource) -> None:
     cfg = persys_config.load()
     tag = context.run.tags.get(AS_OF_TAG)  # `persys lifecycle run --as-of`
     as_of = dt.date.fromisoformat(tag) if tag else cfg.today()
-    items = archive_ops.purge(cfg, as_of, run_id=context.run.run_id)
+    with terminal_errors():
+        items = archive_ops.purge(cfg, as_of, run_id=context.run.run_id)
     tables: dict[str, dict] = {}
     for item in items:
         context.log.info(f"purged {item.key} ({item.rows} rows up to {item.max_day})")
