@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import traceback
+import warnings
+from typing import NoReturn
+
+import dagster as dg
 
 from ..lib.errors import PersysError
 from . import archive, demo, lifecycle, setup, status, up, voice
@@ -24,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_warnings() -> None:
+    """Warnings meant for developers, not for a person at a terminal: Dagster's beta/preview
+    markers on APIs we chose, and platformdirs' note that XDG_RUNTIME_DIR is unset (pgserver
+    asks for a runtime folder; the fallback it takes is fine)."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_warnings()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -40,3 +57,26 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
+def run() -> NoReturn:
+    """The `persys` console script and `python -m persys_pipelines.cli`: `main`, then a hard
+    exit once the output is flushed.
+
+    A normal interpreter exit can abort after the work is done: a native Arrow thread still
+    alive at shutdown ends the process with `terminate called without an active exception`
+    (exit -6, apache/arrow#34314). Nothing is left to clean up by then (connections are
+    closed, files written and closed), so `os._exit` skips the shutdown that can abort.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, a usage error
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # a bug: keep its traceback, still leave the safe way
+        traceback.print_exc()
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`persys status | head`)
+            stream.flush()
+    os._exit(code)

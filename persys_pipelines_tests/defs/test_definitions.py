@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+
 from persys_pipelines.definitions import build_definitions
 
 TABLES = ["daily_projections", "daily_summaries", "health_metrics", "journal_entries",
@@ -59,3 +61,25 @@ def test_dagster_definitions_validate(config_path, make_database, monkeypatch):
         capture_output=True, text=True, timeout=300, cwd=root,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# retries (issue 14): what calls out over the network retries with backoff; moves and local
+# work do not (a move repairs itself on the next run, see run_retries in dagster.yaml)
+NETWORK_STEPS = sorted(["voice_briefing", "monitoring/free_tier_usage"]
+                       + [f"archive/{t}" for t in TABLES])
+
+
+def test_retry_policies_snapshot(cfg, config_path):
+    from persys_pipelines.defs.archive.purge import purge_expired
+    from persys_pipelines.defs.retries import NETWORK_RETRY
+
+    defs = build_definitions(cfg, str(config_path))
+    graph = defs.resolve_asset_graph()
+    with_retry = sorted(k.to_user_string() for k in graph.get_all_asset_keys()
+                        if graph.get(k).is_materializable
+                        and defs.resolve_assets_def(k).op.retry_policy is not None)
+    assert with_retry == NETWORK_STEPS
+    assert all(defs.resolve_assets_def(dg.AssetKey.from_user_string(k)).op.retry_policy
+               == NETWORK_RETRY for k in with_retry)
+    assert purge_expired in defs.resolve_job_def("archive_purge").all_node_defs
+    assert purge_expired.retry_policy == NETWORK_RETRY

@@ -16,8 +16,11 @@ from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
 from ..lifecycle.main import run_as_of
+from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import PersysConfigResource, PostgresTierResource
+from ..retries import NETWORK_RETRY, terminal_errors
+from ..tags import MAIN_TO_ARCHIVE, lifecycle
 
 JOB_NAME = "archive_monthly"
 CHECK_NAME = "archive_files_verified"
@@ -57,22 +60,24 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(
             CHECK_NAME, asset=key,
             description="Each new file downloads, decrypts, matches its sha256 and row count.")],
+        retry_policy=NETWORK_RETRY,  # S3-compatible stores; files are content-addressed
     )
     def _archive(context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
                  main: PostgresTierResource) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
-        stores = stores_lib.archive_stores(
-            run_cfg, down=health.known_down(run_cfg, "archive:primary"))
-        if stores.primary_error:
-            context.log.warning(f"primary archive store down, using {stores.active.url}: "
-                                f"{stores.primary_error}")
-        tier = main.handle()
-        first, last = window_months(context, partitions)
-        results = [archive.archive_month(run_cfg, table, month, as_of=as_of, stores=stores,
-                                         run_id=context.run.run_id, tier=tier)
-                   for month in archive.due_months(run_cfg, table, as_of, tier)
-                   if (first is None or month >= first) and (last is None or month < last)]
+        with terminal_errors():
+            stores = stores_lib.archive_stores(
+                run_cfg, down=health.known_down(run_cfg, "archive:primary"))
+            if stores.primary_error:
+                context.log.warning(f"primary archive store down, using {stores.active.url}: "
+                                    f"{stores.primary_error}")
+            tier = main.handle()
+            first, last = window_months(context, partitions)
+            results = [archive.archive_month(run_cfg, table, month, as_of=as_of, stores=stores,
+                                             run_id=context.run.run_id, tier=tier)
+                       for month in archive.due_months(run_cfg, table, as_of, tier)
+                       if (first is None or month >= first) and (last is None or month < last)]
         new = [r for r in results if r.key]
         ring = stores_lib.keyring(run_cfg)
         doc = manifest.read_manifest(stores.active, table)
@@ -103,8 +108,9 @@ def archive_assets(cfg: Config) -> list[dg.AssetsDefinition]:
     return [archive_asset(cfg, t) for t, p in cfg.tables.items() if p.main_days is not None]
 
 
-def archive_job(cfg: Config) -> "dg.UnresolvedAssetJobDefinition":
+def archive_job(cfg: Config) -> AssetJob:
     keys = [archive_key(t) for t, p in cfg.tables.items() if p.main_days is not None]
     return dg.define_asset_job(
         JOB_NAME, selection=dg.AssetSelection.assets(*keys),
-        description="Archive due months of a table from main into Parquet files.")
+        description="Archive due months of a table from main into Parquet files.",
+        run_tags=lifecycle(MAIN_TO_ARCHIVE))

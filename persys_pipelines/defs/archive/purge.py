@@ -5,18 +5,21 @@ import datetime as dt
 import dagster as dg
 
 from ...lib.archive import maintenance as archive_ops
-from ..lifecycle.main import AS_OF_TAG
 from ..resources import PersysConfigResource
+from ..retries import NETWORK_RETRY, terminal_errors
+from ..tags import AS_OF_TAG, PURGE, lifecycle
 
 JOB_NAME = "archive_purge"
 
 
-@dg.op(description="Delete archive files whose newest day is older than delete_days.")
+@dg.op(description="Delete archive files whose newest day is older than delete_days.",
+       retry_policy=NETWORK_RETRY)  # the store may be S3; each delete is in the ledger
 def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigResource) -> None:
     cfg = persys_config.load()
     tag = context.run.tags.get(AS_OF_TAG)  # `persys lifecycle run --as-of`
     as_of = dt.date.fromisoformat(tag) if tag else cfg.today()
-    items = archive_ops.purge(cfg, as_of, run_id=context.run.run_id)
+    with terminal_errors():
+        items = archive_ops.purge(cfg, as_of, run_id=context.run.run_id)
     tables: dict[str, dict] = {}
     for item in items:
         context.log.info(f"purged {item.key} ({item.rows} rows up to {item.max_day})")
@@ -27,7 +30,8 @@ def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigRes
 
 
 def purge_job() -> dg.JobDefinition:
-    @dg.job(name=JOB_NAME, description="Delete archive files past delete_days.")
+    @dg.job(name=JOB_NAME, description="Delete archive files past delete_days.",
+            run_tags=lifecycle(PURGE))
     def _purge():
         purge_expired()
 
@@ -38,4 +42,5 @@ def purge_schedule(cfg, job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="archive_purge_weekly", job=job, cron_schedule="0 4 * * 0",
         execution_timezone=cfg.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags=lifecycle(PURGE),
         description="Sundays 04:00: delete archive files whose days are all past delete_days.")

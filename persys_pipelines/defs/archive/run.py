@@ -7,15 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.pg.tiers import resolve_tier
-from ..lifecycle.main import AS_OF_TAG
+from .. import tags as run_tags
 from ..partitions import monthly
 from ..resources import resources
 from ..runner import materializations, run_job
@@ -37,8 +33,8 @@ def range_tags(cfg: Config, months: list[dt.date], as_of: dt.date) -> dict[str, 
     first_key, last_key = parts.get_first_partition_key(), parts.get_last_partition_key()
     start = min(max(min(months).isoformat(), first_key), last_key)
     end = max(min(max(months).isoformat(), last_key), start)
-    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
-            AS_OF_TAG: as_of.isoformat()}
+    return {**run_tags.partition_range(start, end), run_tags.AS_OF_TAG: as_of.isoformat(),
+            **run_tags.lifecycle(run_tags.MAIN_TO_ARCHIVE)}
 
 
 def run_archive(cfg: Config, config_path: str | None, as_of: dt.date,
@@ -56,7 +52,9 @@ def run_archive(cfg: Config, config_path: str | None, as_of: dt.date,
 
 def run_purge(cfg: Config, config_path: str | None, as_of: dt.date) -> dict[str, dict]:
     """The `archive_purge` job as of `as_of` → table → {files, rows, bytes} deleted."""
-    result = _execute(cfg, config_path, PURGE_JOB, {AS_OF_TAG: as_of.isoformat()}, None)
+    result = _execute(cfg, config_path, PURGE_JOB,
+                      {run_tags.AS_OF_TAG: as_of.isoformat(), **run_tags.lifecycle(run_tags.PURGE)},
+                      None)
     for event in result.all_events:
         if event.is_successful_output:
             meta = event.event_specific_data.metadata

@@ -7,14 +7,16 @@ import dagster as dg
 
 from ...lib.archive import writer as archive
 from ...lib.pg.tiers import resolve_tier
+from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import PersysConfigResource
+from ..tags import MAIN_TO_ARCHIVE, lifecycle
 from .assets import archive_key
 
 SENSOR_NAME = "archive_due"
 
 
-def archive_due_sensor(cfg, job: "dg.UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
+def archive_due_sensor(cfg, job: AssetJob) -> dg.SensorDefinition:
     tables = [t for t, p in cfg.tables.items() if p.main_days is not None]
 
     @dg.sensor(name=SENSOR_NAME, job=job, minimum_interval_seconds=6 * 3600,
@@ -33,6 +35,7 @@ def archive_due_sensor(cfg, job: "dg.UnresolvedAssetJobDefinition") -> dg.Sensor
                     run_key=archive.month_run_key(table, month, rows, generations.get(month, 0)),
                     # months before start_date: the first partition stands for them
                     partition_key=max(month.isoformat(), first_key),
+                    tags=lifecycle(MAIN_TO_ARCHIVE),
                     asset_selection=[archive_key(table)]))
         if not requests:
             return dg.SkipReason(f"no month older than main_days has rows in main ({as_of})")

@@ -17,10 +17,8 @@ from ...lib.config import Config
 from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
+from ..tags import AS_OF_TAG, MOVE_BEFORE_TAG
 
-AS_OF_TAG = "persys/as_of"  # the day the run acts as of (`persys lifecycle run --as-of`)
-# Emergency (core quota sensor): every core day before this date moves too, ahead of policy.
-MOVE_BEFORE_TAG = "persys/move_core_before"
 CHECK_NAME = "moved_range_left_core"
 
 

@@ -3,30 +3,31 @@ only the range of days that is due (asked of core's data at evaluation time)."""
 
 
 import datetime as dt
+from typing import Any, TypeAlias
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from ...lib.config import Config
 from ...lib.tiering import lifecycle
+from .. import tags
 from ..partitions import daily
 from ..resources import PersysConfigResource, PostgresTierResource
-from .main import AS_OF_TAG, main_key
+from .main import main_key
+
+# What dg.define_asset_job returns; its class is not part of Dagster's public API.
+AssetJob: TypeAlias = Any
 
 JOB_NAME = "lifecycle_core_to_main"
 SCHEDULE_NAME = "lifecycle_nightly"
 NIGHTLY_CRON = "30 2 * * *"  # 02:30 local: after midnight, before the morning summaries
 
 
-def lifecycle_job(cfg: Config) -> UnresolvedAssetJobDefinition:
+def lifecycle_job(cfg: Config) -> AssetJob:
     return dg.define_asset_job(
         JOB_NAME,
         selection=dg.AssetSelection.assets(*[main_key(t) for t in cfg.tables]),
         description="Move due days of every table from core to main (ranged, one run).",
+        run_tags=tags.lifecycle(tags.CORE_TO_MAIN),
     )
 
 
@@ -42,11 +43,11 @@ def run_request_tags(cfg: Config, plans: dict[str, lifecycle.planner.TablePlan],
     start = max(min(p.first_day for p in due).isoformat(), first_key)
     end = min(max(p.last_day for p in due).isoformat(), last_key)
     end = max(end, start)
-    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
-            AS_OF_TAG: as_of.isoformat()}
+    return {**tags.partition_range(start, end), tags.AS_OF_TAG: as_of.isoformat(),
+            **tags.lifecycle(tags.CORE_TO_MAIN)}
 
 
-def nightly_schedule(cfg: Config, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def nightly_schedule(cfg: Config, job: AssetJob) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=SCHEDULE_NAME,
         job=job,
@@ -60,12 +61,12 @@ def nightly_schedule(cfg: Config, job: UnresolvedAssetJobDefinition) -> dg.Sched
         run_cfg = persys_config.load()
         as_of = context.scheduled_execution_time.astimezone(run_cfg.zone).date()
         plans = lifecycle.plan(run_cfg, core.handle(), as_of)
-        tags = run_request_tags(run_cfg, plans, as_of)
-        if tags is None:
+        run_tags = run_request_tags(run_cfg, plans, as_of)
+        if run_tags is None:
             return dg.SkipReason(f"nothing due in core as of {as_of}")
         return dg.RunRequest(
             run_key=f"lifecycle-{as_of.isoformat()}",
-            tags=tags,
+            tags=run_tags,
             asset_selection=[main_key(t) for t, p in plans.items() if p.days],
         )
 

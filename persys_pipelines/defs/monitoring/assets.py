@@ -10,6 +10,7 @@ from ...lib.monitoring import costs, health, report
 from ...lib.pg.tiers import resolve_tier
 from ..partitions import daily
 from ..resources import PersysConfigResource
+from ..retries import NETWORK_RETRY, terminal_errors
 from .alerts import notifier
 
 GROUP = "monitoring"
@@ -42,12 +43,14 @@ def assets(cfg: Config) -> list[dg.AssetsDefinition]:
     parts = daily(cfg)
 
     @dg.asset(key=FREE_TIER, group_name=GROUP, partitions_def=parts, kinds={"python"},
+              retry_policy=NETWORK_RETRY,  # AWS, object store; Cost Explorer reused per day
               description="Supabase MB vs 500, ElevenLabs credits, object-store bytes, AWS "
                           "month-to-date spend (Budgets; Cost Explorer at most once a day).")
     def free_tier_usage(context: dg.AssetExecutionContext,
                         persys_config: PersysConfigResource) -> dg.MaterializeResult:
         cfg = persys_config.load()
-        doc = costs.collect(cfg, _day(context))
+        with terminal_errors():
+            doc = costs.collect(cfg, _day(context))
         path = cfg.home / "reports" / "free_tier_usage.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2))

@@ -16,8 +16,8 @@ from ...lib.monitoring.quota import (
     step,
 )
 from ...lib.pg.tiers import resolve_tier
-from ..lifecycle.main import AS_OF_TAG, MOVE_BEFORE_TAG
 from ..resources import PersysConfigResource
+from ..tags import AS_OF_TAG, EMERGENCY, MOVE_BEFORE_TAG, REASON_TAG, lifecycle, partition_range
 from .alerts import notifier
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,15 @@ EMERGENCY_TAG = MOVE_BEFORE_TAG
 def emergency_tags(cfg: Config, plan: EmergencyPlan, as_of: dt.date) -> dict[str, str]:
     """Partition range [oldest day in core, cut-off - 1] (clamped to the partitions: the first
     partition stands for older days, the last for everything up to the cut-off)."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from ..partitions import daily
 
     parts = daily(cfg)
     first_key, last_key = parts.get_first_partition_key(), parts.get_last_partition_key()
     start = min(max(plan.first_day.isoformat(), first_key), last_key)
     end = min(max((plan.cutoff - dt.timedelta(days=1)).isoformat(), start), last_key)
-    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
-            AS_OF_TAG: as_of.isoformat(), EMERGENCY_TAG: plan.cutoff.isoformat(),
-            "persys/reason": "core quota"}
+    return {**partition_range(start, end), AS_OF_TAG: as_of.isoformat(),
+            EMERGENCY_TAG: plan.cutoff.isoformat(), REASON_TAG: "core quota",
+            **lifecycle(EMERGENCY)}
 
 
 # The sensor measures every tick but keeps one sample per tier per quarter-hour in the

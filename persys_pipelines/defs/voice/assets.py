@@ -13,6 +13,7 @@ from ...lib.config import Config
 from ...lib.voice import briefing
 from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
+from ..retries import NETWORK_RETRY, terminal_errors
 
 
 def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -23,6 +24,7 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         partitions_def=daily(cfg),
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[dg.AssetKey("daily_summary"), dg.AssetKey("daily_projection")],
+        retry_policy=NETWORK_RETRY,  # ElevenLabs, Telegram
         description="A 60–90 s spoken briefing of the day (eSpeak NG, or ElevenLabs behind a "
         "credit guard) as OGG/Opus under voice/<yyyy>/<mm>/, a voice_messages row, and one "
         "Telegram voice note for the current day.",
@@ -30,21 +32,8 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
     def voice_briefing(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource
     ) -> dg.MaterializeResult:
-        cfg = persys_config.load()
-        first, last = window_days(context)
-        made: list[briefing.Briefing] = []
-        sent: list[str] = []
-        day = first
-        while day <= last:
-            b = briefing.produce(cfg, day)
-            made.append(b)
-            for note in b.notes:
-                context.log.warning(note)
-            if cfg.voice.send_telegram and briefing.is_current(cfg, day):
-                result = briefing.send(cfg, day, b)
-                sent.append(f"{day}: {result.status}")
-                context.log.info(f"Telegram {day}: {result.status} {result.detail}".strip())
-            day += dt.timedelta(days=1)
+        with terminal_errors():
+            made, sent = _produce(context, persys_config.load())
         b = made[-1]
         metadata: dict = {
             "days": len(made),
@@ -65,3 +54,23 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=metadata)
 
     return voice_briefing
+
+
+def _produce(context: dg.AssetExecutionContext, cfg: Config
+             ) -> tuple[list[briefing.Briefing], list[str]]:
+    """Every day of the run's window; the current day's note is sent (once, recorded)."""
+    first, last = window_days(context)
+    made: list[briefing.Briefing] = []
+    sent: list[str] = []
+    day = first
+    while day <= last:
+        b = briefing.produce(cfg, day)
+        made.append(b)
+        for note in b.notes:
+            context.log.warning(note)
+        if cfg.voice.send_telegram and briefing.is_current(cfg, day):
+            result = briefing.send(cfg, day, b)
+            sent.append(f"{day}: {result.status}")
+            context.log.info(f"Telegram {day}: {result.status} {result.detail}".strip())
+        day += dt.timedelta(days=1)
+    return made, sent

@@ -160,14 +160,16 @@ def _read_csv(data, table: str, columns: list[Column]) -> pa.Table:
     block = BLOCK_BYTES
     while True:
         try:
-            return pacsv.read_csv(
-                pa.BufferReader(data),
-                read_options=pacsv.ReadOptions(column_names=names, block_size=block),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types, null_values=[""], strings_can_be_null=True,
-                    quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
-            )
+            with pa.BufferReader(data) as source:  # closed now, not at interpreter exit
+                return pacsv.read_csv(
+                    source,
+                    read_options=pacsv.ReadOptions(column_names=names, block_size=block),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=types, null_values=[""], strings_can_be_null=True,
+                        quoted_strings_can_be_null=False, true_values=["t"],
+                        false_values=["f"]),
+                )
         except pa.ArrowInvalid as exc:
             bigger = _bigger_block(block, len(data)) if "straddl" in str(exc) else None
             if bigger is None:
@@ -357,8 +359,11 @@ def sort_rows(table: pa.Table, keys: list[str]) -> pa.Table:
                                                         for k in keys]))
 
 
-def read_parquet(data: bytes, filters=None) -> pa.Table:
-    return pq.read_table(pa.BufferReader(data), filters=filters)
+def read_parquet(data: bytes, filters=None, *, use_threads: bool = True) -> pa.Table:
+    """The whole file as a table; the reader is closed before returning (not left to
+    interpreter exit, where native Arrow state can abort the process, apache/arrow#34314)."""
+    with pa.BufferReader(data) as source:
+        return pq.read_table(source, filters=filters, use_threads=use_threads)
 
 
 def pg_types_of(schema: pa.Schema) -> dict[str, str]:

@@ -97,7 +97,10 @@ class ArchiveSource:
         if request.last_day is not None:
             upper = ds.field(fmt.DAY) <= pa.scalar(request.last_day, pa.date32())
             condition = upper if condition is None else condition & upper
-        data = pq.read_table(pa.BufferReader(plain), columns=columns, filters=condition)
+        # closed here, not at interpreter exit (native Arrow state left to shutdown can abort
+        # the process, apache/arrow#34314)
+        with pa.BufferReader(plain) as source:
+            data = pq.read_table(source, columns=columns, filters=condition)
         values = {c: python_values(data.column(c), pg_types[c]) if c in pg_types
                   else [None] * data.num_rows for c in wanted + extra}
         out = {c: values[c] for c in wanted}

@@ -1,7 +1,8 @@
 """The Dagster instance home: `<home>/dagster`, stored in the embedded PostgreSQL.
 
 Plain file work (no Dagster import): copy the project's dagster.yaml into DAGSTER_HOME and put
-the storage URL in the environment that dagster.yaml reads it from.
+the storage URL in the environment that dagster.yaml reads it from; `instance_storage_url` is
+what the storage class named in dagster.yaml asks when plain `dagster` runs in the folder.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..config import load_config
 from .tiers import dagster_storage_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -24,6 +26,16 @@ def prepare_dagster_home(home: Path) -> Path:
     os.environ[URL_ENV] = dagster_storage_url(home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
+
+
+def instance_storage_url() -> str:
+    """PERSYS_DAGSTER_PG_URL when set (`persys up`/`demo`, or the person's own server), else
+    the persys_dagster database of the embedded server under persys.yaml's `home`, started or
+    attached on demand: so `dagster dev` in the folder records where `persys up` shows."""
+    explicit = os.environ.get(URL_ENV)
+    if explicit:
+        return explicit
+    return dagster_storage_url(load_config().home)
 
 
 def workspace_file() -> Path:
