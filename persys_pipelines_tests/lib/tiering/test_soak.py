@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -33,7 +34,7 @@ TABLES = {  # journal_entries is month-partitioned in core (persys setup), notes
 COLUMNS = {"journal_entries": ("entry_date", "mood", "body"), "notes": ("day", "v", "body")}
 
 
-def _app(dsn: str, seconds: float, seed: int, out: multiprocessing.Queue) -> None:
+def _app(dsn: str, seconds: float, seed: int, out: str) -> None:
     """The person's app: single-row writes; returns {table: {key: row | None}} and errors."""
     rng = random.Random(seed)
     last: dict[str, dict[str, list | None]] = {t: {} for t in TABLES}
@@ -76,7 +77,7 @@ def _app(dsn: str, seconds: float, seed: int, out: multiprocessing.Queue) -> Non
                         last[table][k][1] = last[table][k][1] % 5 + 1
             except psycopg.Error as exc:
                 errors.append(f"{op} on {table}: {type(exc).__name__}: {exc}".splitlines()[0])
-    out.put(json.dumps({"last": last, "errors": errors, "statements": statements}))
+    Path(out).write_text(json.dumps({"last": last, "errors": errors, "statements": statements}))
 
 
 def _mover(cfg) -> None:
@@ -93,7 +94,7 @@ def _tier_rows(tier, table: str) -> dict[str, list]:
     return {k: [d, v, b] for k, d, v, b in rows}
 
 
-def soak(cfg, seconds: float, seed: int) -> dict:
+def soak(cfg, tmp_path: Path, seconds: float, seed: int) -> dict:
     cfg = cfg.model_copy(update={"tables": TABLES})
     setup_lib.setup_tiers(cfg)
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
@@ -101,8 +102,8 @@ def soak(cfg, seconds: float, seed: int) -> dict:
         conn.execute(PLAIN)
         conn.commit()
     ctx = multiprocessing.get_context("fork")
-    results: multiprocessing.Queue = ctx.Queue()
-    app = ctx.Process(target=_app, args=(core.dsn, seconds, seed, results))
+    results = tmp_path / "app.json"
+    app = ctx.Process(target=_app, args=(core.dsn, seconds, seed, str(results)))
     app.start()
     rng = random.Random(seed)
     kills = finished = 0
@@ -117,8 +118,8 @@ def soak(cfg, seconds: float, seed: int) -> dict:
             finished += mover.exitcode == 0
             assert mover.exitcode == 0, "a mover that was not killed failed"
         mover.join()
-    report = json.loads(results.get(timeout=60))  # before join: a queue's pipe must drain
     app.join()
+    report = json.loads(results.read_text())
     _mover(cfg)  # one more run, nobody killing it
     for table in TABLES:
         in_core, in_main = _tier_rows(core, table), _tier_rows(main, table)
@@ -142,12 +143,12 @@ def soak(cfg, seconds: float, seed: int) -> dict:
     return {"kills": kills, "finished": finished, "statements": report["statements"]}
 
 
-def test_app_writes_while_moves_are_killed(cfg):
-    out = soak(cfg, seconds=25, seed=7)
+def test_app_writes_while_moves_are_killed(cfg, tmp_path):
+    out = soak(cfg, tmp_path, seconds=25, seed=7)
     assert out["kills"] >= 5 and out["statements"] > 500, out
 
 
 @pytest.mark.slow
-def test_app_writes_while_moves_are_killed_longer(cfg):
-    out = soak(cfg, seconds=180, seed=8)
+def test_app_writes_while_moves_are_killed_longer(cfg, tmp_path):
+    out = soak(cfg, tmp_path, seconds=180, seed=8)
     assert out["kills"] >= 40, out
