@@ -132,7 +132,7 @@ def main() -> int:
         print("psql pipe: " + " / ".join(f"{p:.2f}s" for p in pipes) + f" (best {pipe_s:.2f}s)")
         for seconds, r in runs:
             print(f"move {r.first_day.year}: {seconds:.2f}s = copy {r.seconds['copy']:.2f}s + "
-                  f"verify {r.seconds['verify']:.2f}s + delete {r.seconds['delete']:.2f}s "
+                  f"verify {r.seconds['verify']:.2f}s + settle {r.seconds['settle']:.2f}s "
                   f"({len(r.partitions_dropped)} month partitions dropped) + lock/ledger")
         print(f"peak memory of this process: {peak_rss_mb():.0f} MB "
               f"(before the moves {rss_before:.0f} MB)")

@@ -40,7 +40,7 @@ def test_nightly_requests_one_run_for_the_due_range(cfg, config_path):
     assert main_key("daily_summaries") not in request.asset_selection  # nothing there
 
 
-def test_main_assets_are_daily_ranged_with_a_blocking_check(cfg, config_path):
+def test_main_assets_are_daily_ranged_with_a_warning_check(cfg, config_path):
     defs = dg.Definitions.merge(lifecycle.definitions(cfg),
                                 dg.Definitions(resources=resources(str(config_path))))
     graph = defs.resolve_asset_graph()
@@ -53,4 +53,4 @@ def test_main_assets_are_daily_ranged_with_a_blocking_check(cfg, config_path):
     assert [c.name for c in checks] == ["moved_range_left_core"]
     spec = next(s for a in defs.assets if isinstance(a, dg.AssetsDefinition)
                 for s in a.check_specs if s.asset_key == main_key("tasks"))
-    assert spec.blocking
+    assert not spec.blocking, "late rows landing mid-move are supported: a warning, not a stop"
