@@ -190,7 +190,8 @@ def move_range(
             )
             crash_point("opened")
             try:
-                copied = _copy_and_verify(src, dst, rng, shape, refs, result, progress)
+                copied = _copy_and_verify(source, src, dst, rng, shape, refs, result,
+                                          progress)
                 crash_point("main_committed")
                 t0 = time.perf_counter()
                 out = settle.settle(src, dst, copied)
@@ -242,12 +243,17 @@ def _references(src: psycopg.Connection, table: str) -> list[references.Referenc
     return refs
 
 
-def _copy_and_verify(src: psycopg.Connection, dst: psycopg.Connection, rng: MoveRange,
-                     shape: mirror.TableShape, refs: list[references.Reference],
-                     result: MoveResult, progress: Progress | None) -> settle.Copied:
+def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Connection,
+                     rng: MoveRange, shape: mirror.TableShape,
+                     refs: list[references.Reference], result: MoveResult,
+                     progress: Progress | None) -> settle.Copied:
     """Copy the range from one snapshot of core into main, verify, commit main (with the
-    ledger's record of what to settle). Returns that record."""
+    ledger's record of what to settle). Returns that record.
+
+    Core's side of the verification runs while the copy streams, on a second connection that
+    shares the copy's exported snapshot, so it costs (almost) no time of its own."""
     src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-verify")
     try:
         snapshot = settle.Snapshot.parse(
             src.execute("select pg_current_snapshot()::text").fetchone()[0])  # S starts here
@@ -256,6 +262,9 @@ def _copy_and_verify(src: psycopg.Connection, dst: psycopg.Connection, rng: Move
         if refs:
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
+        whole = whole_partitions(src, rng)
+        exported = src.execute("select pg_export_snapshot()").fetchone()[0]
+        source_side = pool.submit(_source_fingerprint, source, exported, rng.table, taken, whole)
         t0 = time.perf_counter()
         select = sql.SQL("select {} from {} t where {}").format(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
@@ -274,8 +283,8 @@ def _copy_and_verify(src: psycopg.Connection, dst: psycopg.Connection, rng: Move
         t1 = time.perf_counter()
         dest_range = range_condition(dst, rng)
         mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(dest_range)
-        whole = whole_partitions(src, rng)
-        source_fp, per_partition, dest_fp = _verify(src, dst, rng.table, taken, mine, whole)
+        dest_fp = _dest_fingerprint(dst, rng.table, mine)
+        source_fp, per_partition = source_side.result()
         result.seconds["verify"] = time.perf_counter() - t1
         if source_fp != dest_fp or source_fp.rows != copied_rows:
             raise MoveError(
@@ -293,35 +302,35 @@ def _copy_and_verify(src: psycopg.Connection, dst: psycopg.Connection, rng: Move
         settle.record_copied(dst, copied)
         dst.commit()
     finally:
+        pool.shutdown(wait=True)
         src.rollback()
         src.isolation_level = None
     return copied
 
 
-def _verify(src: psycopg.Connection, dst: psycopg.Connection, table: str,
-            taken: sql.Composable, mine: sql.Composable,
-            whole: list[str]) -> tuple[Fingerprint, dict[str, int], Fingerprint]:
-    """Both checksums at once (one per connection); the source side also counts the rows
-    of each whole month partition, for the settle step."""
-    def source() -> tuple[Fingerprint, dict[str, int]]:
-        rows = src.execute(sql.SQL(
+def _source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.Composable,
+                        whole: list[str]) -> tuple[Fingerprint, dict[str, int]]:
+    """Count and checksum of the copied rows in the copy's own snapshot, plus the rows of each
+    whole month partition (for the settle step)."""
+    with source.connect() as conn:
+        prepare_session(conn)
+        conn.execute("set transaction isolation level repeatable read, read only")
+        conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+        rows = conn.execute(sql.SQL(
             "select t.tableoid::regclass::text, count(*), "
             "coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t where {} group by 1"
         ).format(sql.Identifier(table), taken)).fetchall()
-        total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), Fingerprint(0, 0))
-        names = {name.strip('"'): int(n) for name, n, _ in rows}
-        return total, {p: names.get(p, 0) for p in whole}
+        conn.rollback()
+    total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), Fingerprint(0, 0))
+    names = {name.strip('"'): int(n) for name, n, _ in rows}
+    return total, {p: names.get(p, 0) for p in whole}
 
-    def dest() -> Fingerprint:
-        row = dst.execute(sql.SQL(
-            "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t "
-            "where {}").format(sql.Identifier(table), mine)).fetchone()
-        return Fingerprint(int(row[0]), int(row[1]))
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-verify") as pool:
-        dest_future = pool.submit(dest)
-        source_fp, per_partition = source()
-        return source_fp, per_partition, dest_future.result()
+def _dest_fingerprint(dst: psycopg.Connection, table: str, mine: sql.Composable) -> Fingerprint:
+    row = dst.execute(sql.SQL(
+        "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t "
+        "where {}").format(sql.Identifier(table), mine)).fetchone()
+    return Fingerprint(int(row[0]), int(row[1]))
 
 
 def _copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
