@@ -29,6 +29,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--table", action="append",
                      help="only this table (repeatable; default: every table in persys.yaml)")
     run.set_defaults(handler=run_command)
+    fix = lsub.add_parser("repair", help="report (and with --apply, fix) what a crash or the "
+                          "app left between core and main; core's version wins")
+    add_config_arg(fix)
+    fix.add_argument("--table", action="append", help="only this table (repeatable)")
+    fix.add_argument("--apply", action="store_true", help="fix it (default: report only)")
+    fix.set_defaults(handler=repair_command)
+
+
+def repair_command(args: argparse.Namespace) -> int:
+    from ..lib.tiering import repair as repair_lib
+
+    cfg = load(args)
+    tables = args.table or list(cfg.tables)
+    unknown = [t for t in tables if t not in cfg.tables]
+    if unknown:
+        raise UsageError(f"--table {unknown[0]}: not in persys.yaml tables "
+                        f"({', '.join(cfg.tables)})")
+    found = repair_lib.repair(cfg, resolve_tier(cfg, "core"), resolve_tier(cfg, "main"),
+                              tables, apply=args.apply)
+    todo = 0
+    for f in found:
+        todo += f.unsettled + f.in_both
+        state = "ok" if not (f.unsettled or f.in_both) else ("fixed" if f.fixed else "FOUND")
+        print(f"{state:<6}{f.table}: {f.unsettled} unsettled moves, {f.in_both} keys in both "
+              "core and main")
+        for key, core_row, main_row in f.examples:
+            print(f"        key {key}\n          core: {core_row}\n          main: {main_row}")
+    if todo and not args.apply:
+        print("dry run: nothing changed. `persys lifecycle repair --apply` settles the moves "
+              "and removes main's copies of keys core still holds (core's version wins)")
+        return 1
+    return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
