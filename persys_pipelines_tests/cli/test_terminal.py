@@ -58,12 +58,12 @@ def test_entry_point_keeps_exit_codes(tmp_path):
 def test_every_exit_is_clean(cfg, config_path):
     """`archive verify` used to abort about 1 run in 25 after printing "ok" (exit -6,
     `terminate called without an active exception`: a native Arrow thread alive at interpreter
-    exit). PERSYS_EXIT_TRIALS lowers the count for a quick local check."""
+    exit). PERSYS_TEST_EXIT_TRIALS lowers the count for a quick local check."""
     setup_lib.setup_tiers(cfg)
     setup_lib.load_sample_data(cfg, days=60, seed=5, as_of=AS_OF)
-    assert main(["lifecycle", "run", "--as-of", LATER.isoformat()]) == 0
+    assert main(["lifecycle", "run", "--as-of", LATER.isoformat(), "--yes"]) == 0
     assert list((cfg.home / "archive").rglob("*.parquet")), "the test needs archived files"
-    trials = int(os.environ.get("PERSYS_EXIT_TRIALS", "200"))
+    trials = int(os.environ.get("PERSYS_TEST_EXIT_TRIALS", "200"))
 
     def one(args: tuple[str, ...]) -> str | None:
         result = persys(*args, config_path=config_path)
