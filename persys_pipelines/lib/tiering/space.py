@@ -181,39 +181,46 @@ def prepare_partitions(conn: psycopg.Connection, table: str, policy: TablePolicy
 
 
 def drop_empty_months(conn: psycopg.Connection, table: str, before: dt.date) -> list[str]:
-    """Month partitions that hold no row and end on or before `before`: TRUNCATE gives their
-    space back at once (only the empty partition is locked, for milliseconds), then DETACH +
-    DROP when the parent's lock can be had without keeping the app waiting; otherwise the
-    empty partition stays and is dropped another night."""
+    """Month partitions that hold no row and end on or before `before` go: DETACH + DROP when
+    the parent's lock can be had at once, else TRUNCATE (the space comes back either way and
+    the empty partition is dropped another night). Emptiness is checked under the same locks
+    as the drop, in one transaction: a row the app writes into an old month meanwhile is
+    never dropped with it."""
     dropped = []
     for month, name in sorted(month_partitions(conn, table).items()):
         if next_month(month) > before:
             continue
         try:
-            empty = _truncate_if_empty(conn, name)
-        except psycopg.errors.LockNotAvailable:
+            if _emptied(conn, table, name, drop=True):
+                dropped.append(name)
             continue
-        if not empty:
-            continue
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            pass
         try:
-            with conn.transaction():
-                conn.execute(sql.SQL("alter table {} detach partition {}").format(
-                    sql.Identifier(table), sql.Identifier(name)))
-                conn.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
-            dropped.append(name)
+            _emptied(conn, table, name, drop=False)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             continue
     return dropped
 
 
-def _truncate_if_empty(conn: psycopg.Connection, name: str) -> bool:
+def _emptied(conn: psycopg.Connection, table: str, name: str, *, drop: bool) -> bool:
+    """In one transaction: lock (parent first, like the app's statements, then the month),
+    make sure the month is empty, then drop it (or truncate it). False when it holds rows."""
     with conn.transaction():
+        if drop:
+            conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
+                sql.Identifier(table)))
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
             sql.Identifier(name)))
         if conn.execute(sql.SQL("select exists (select 1 from {})").format(
                 sql.Identifier(name))).fetchone()[0]:
             return False
-        conn.execute(sql.SQL("truncate {}").format(sql.Identifier(name)))
+        if drop:
+            conn.execute(sql.SQL("alter table {} detach partition {}").format(
+                sql.Identifier(table), sql.Identifier(name)))
+            conn.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
+        else:
+            conn.execute(sql.SQL("truncate {}").format(sql.Identifier(name)))
     return True
 
 
@@ -252,8 +259,11 @@ def return_space(tier: PgTier, conn: psycopg.Connection, table: str, cutoff: dt.
         return result
     ok, why = rewrite_allowed(tier, relation_bytes(conn, table), tier.size_bytes())
     if ok:
-        conn.execute(sql.SQL("vacuum full {}").format(sql.Identifier(table)))
-        result.rewritten = True
+        try:
+            conn.execute(sql.SQL("vacuum full {}").format(sql.Identifier(table)))
+            result.rewritten = True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            result.note = "rewrite skipped: the app was using the table; tried again next run"
     else:
         result.note = why
     return result
