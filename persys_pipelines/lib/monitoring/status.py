@@ -137,6 +137,12 @@ def render(doc: dict[str, Any]) -> str:
     if due and due["due_rows"]:
         lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "
                       f"{human_bytes(due['reclaimable_bytes'])} of core reclaimable"]
+    held = [(t, ref, n) for t, plan in (due or {}).get("tables", {}).items()
+            for ref, n in plan.get("held_back", {}).items()]
+    if held:
+        lines += ["", "Held back in core (still referenced there; they move once nothing in "
+                      "core points at them)"]
+        lines += [f"  {t:<20} {n:>8,} rows referenced by {ref}" for t, ref, n in held]
     if doc.get("ledger"):
         lines += ["", "Recent moves"]
         for m in doc["ledger"][:5]:

@@ -53,6 +53,13 @@ def test_referenced_rows_are_held_back_and_children_untouched(cfg, tiers, on_del
     assert run.rows == 100, "only the 100 parents nothing references move"
     assert run.plan.held_back == {"public.child(parent_id)": 900}
     assert rows_text(core, "child") == children, "no cascade, no SET NULL, no failure"
+    if on_delete == "cascade":  # what a person sees: `persys status` says what waits and why
+        from persys_pipelines.lib.monitoring import status as status_lib
+
+        doc = status_lib.collect(cfg.model_copy(update={"tables": {
+            "parent": TablePolicy(day_column="day", core_days=7)}}), as_of=AS_OF)
+        text = status_lib.render(doc)
+        assert "Held back in core" in text and "rows referenced by public.child(parent_id)" in text
     assert_conserved(core, main, "parent", before, ["id"])
     with core.connect() as conn:  # the children leave core: their parents follow next run
         conn.execute("delete from child")
