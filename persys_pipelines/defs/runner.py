@@ -3,17 +3,22 @@
 The run happens in this process and is recorded in the instance of DAGSTER_HOME when it is set
 (`persys up` and `persys demo` set it to `<home>/dagster`, so the UI shows these runs), else in
 a throwaway instance. Dagster's console logging is kept to warnings: the command prints its own
-summary.
+summary. A failed run is alerted through the notifier with the same key as the run-failure
+sensor (`run-failure:<run id>`), so a run the daemon never sees (no DAGSTER_HOME) is still
+alerted, and one it does see is alerted once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
 import dagster as dg
 
 from ..lib.errors import PersysError
+
+log = logging.getLogger(__name__)
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -36,9 +41,39 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
                                         raise_on_error=False, run_config=QUIET)
     if not result.success:
         errors = [e.message for e in result.all_events if e.is_failure]
-        raise RunFailed(f"{job_name} run {result.run_id} failed: "
-                        + (errors[-1] if errors else "see the Dagster run log"))
+        error = errors[-1] if errors else "see the Dagster run log"
+        alert_failure(defs, job_name, result, error)
+        raise RunFailed(f"{job_name} run {result.run_id} failed: {error}")
     return result
+
+
+def failure_alert(job_name: str, result: dg.ExecuteInProcessResult, error: str
+                  ) -> tuple[str, str, str]:
+    """Key, subject and body as the run-failure sensor words them (defs/monitoring/failures)."""
+    steps = []
+    for event in result.all_events:
+        data = event.step_failure_data if event.is_step_failure else None
+        if data and data.error:
+            root = data.error
+            while root.cause is not None:  # the user's exception, not Dagster's wrapper
+                root = root.cause
+            steps.append(f"{event.step_key}: {root.message.strip()[:400]}")
+    return (f"run-failure:{result.run_id}", f"❌ persys: {job_name} failed",
+            "\n".join([f"job: {job_name}", f"run: {result.run_id}", f"error: {error}", *steps]))
+
+
+def alert_failure(defs: dg.Definitions, job_name: str, result: dg.ExecuteInProcessResult,
+                  error: str) -> None:
+    """Alert through the notifier; never raises (the RunFailed that follows is the news)."""
+    from ..lib.config import load_config
+    from .monitoring.alerts import notifier
+
+    try:
+        resource = (defs.resources or {}).get("persys_config")
+        cfg = resource.load() if resource is not None else load_config(None)
+        notifier(cfg).notify(*failure_alert(job_name, result, error))
+    except Exception as exc:  # noqa: BLE001 (a broken notifier must not hide the failure)
+        log.warning("could not alert the failed run %s: %s", result.run_id, type(exc).__name__)
 
 
 def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict]:

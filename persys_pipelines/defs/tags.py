@@ -34,3 +34,7 @@ def lifecycle(kind: str) -> dict[str, str]:
 
 def partition_range(start: str, end: str) -> dict[str, str]:
     return {PARTITION_RANGE_START_TAG: start, PARTITION_RANGE_END_TAG: end}
+
+# On catch-up runs (sensor daily_catch_up): briefings are made for every day of the range,
+# the Telegram note is sent for its last day only (the latest missed briefing).
+SEND_ONLY_LATEST_TAG = "persys/send_only_latest"

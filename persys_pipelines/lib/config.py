@@ -104,6 +104,7 @@ class Daily(_Strict):
     category_budgets: dict[str, float] = {}  # optional monthly budget per category
     projection_window_days: int = Field(30, ge=3, le=366)
     forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
+    catch_up_days: int = Field(14, ge=1, le=366)  # how far back the catch-up sensor looks
 
 
 class Telegram(_Strict):

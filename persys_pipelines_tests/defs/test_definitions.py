@@ -37,6 +37,11 @@ EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"main/{t}" for t in TABLES])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["lifecycle_core_to_main"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["lifecycle_nightly"])
 
+# catch-up and freshness (issue 14): the catch-up sensor and job, the hourly freshness alert
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["daily_catch_up_job"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["daily_freshness_alert"])
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
+
 
 def test_definitions_snapshot(cfg, config_path):
     defs = build_definitions(cfg, str(config_path))

@@ -31,10 +31,11 @@ def summary_checks(cfg: Config) -> list[dg.AssetChecksDefinition]:
     )
     def summary_fresh(persys_config: PersysConfigResource) -> dg.AssetCheckResult:
         cfg = persys_config.load()
-        due = summary.due_day(cfg, dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        due = summary.due_day(cfg, now)
         if due < cfg.start_date:
             return dg.AssetCheckResult(passed=True, metadata={"due_day": "none yet"})
-        ok = due in summary.stored_days(cfg, due, due)
+        ok = summary.missing_due_day(cfg, now) is None
         return dg.AssetCheckResult(
             passed=ok, severity=dg.AssetCheckSeverity.WARN,
             description=None if ok else f"no summary for {due} yet: materialize partition {due}",

@@ -2,7 +2,9 @@
 
 A ranged backfill is one run (`BackfillPolicy.single_run()`) that makes every day of the range
 with the local voice (past days never use the paid voice unless voice.allow_paid_backfill) and
-sends nothing; a run for yesterday or today also sends the Telegram voice note, once.
+sends nothing; a run for yesterday or today also sends the Telegram voice note, once. A
+catch-up run (tag persys/send_only_latest) makes every missed day and sends only its last day,
+so a week of downtime ends in one message, not seven.
 """
 
 import datetime as dt
@@ -14,6 +16,7 @@ from ...lib.voice import briefing
 from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
+from ..tags import SEND_ONLY_LATEST_TAG
 
 
 def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -60,6 +63,7 @@ def _produce(context: dg.AssetExecutionContext, cfg: Config
              ) -> tuple[list[briefing.Briefing], list[str]]:
     """Every day of the run's window; the current day's note is sent (once, recorded)."""
     first, last = window_days(context)
+    only_latest = context.run.tags.get(SEND_ONLY_LATEST_TAG) == "true"
     made: list[briefing.Briefing] = []
     sent: list[str] = []
     day = first
@@ -68,9 +72,17 @@ def _produce(context: dg.AssetExecutionContext, cfg: Config
         made.append(b)
         for note in b.notes:
             context.log.warning(note)
-        if cfg.voice.send_telegram and briefing.is_current(cfg, day):
+        if cfg.voice.send_telegram and should_send(cfg, day, last, only_latest):
             result = briefing.send(cfg, day, b)
             sent.append(f"{day}: {result.status}")
             context.log.info(f"Telegram {day}: {result.status} {result.detail}".strip())
         day += dt.timedelta(days=1)
     return made, sent
+
+
+def should_send(cfg: Config, day: dt.date, last: dt.date, only_latest: bool) -> bool:
+    """A day's note goes out when the day is current (yesterday/today); in a catch-up run
+    (`only_latest`) only the run's last day, the latest missed briefing, goes out."""
+    if only_latest:
+        return day == last
+    return briefing.is_current(cfg, day)

@@ -372,6 +372,15 @@ def due_day(cfg: Config, now: dt.datetime) -> dt.date:
     return local.date() - dt.timedelta(days=1 if local.hour >= cfg.daily.freshness_hour else 2)
 
 
+def missing_due_day(cfg: Config, now: dt.datetime) -> dt.date | None:
+    """The due day when its summary is missing at `now`, else None (also before start_date).
+    One rule for the `summary_fresh` check and the hourly freshness schedule."""
+    due = due_day(cfg, now)
+    if due < cfg.start_date or due in stored_days(cfg, due, due):
+        return None
+    return due
+
+
 def stored_days(cfg: Config, first: dt.date, last: dt.date) -> set[dt.date]:
     rows = reader.read(cfg, "daily_summaries", first, last, columns=("day",))
     return set(rows["day"])

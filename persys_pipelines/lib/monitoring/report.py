@@ -214,6 +214,7 @@ def failure_lines(main) -> list[str]:
                 "where outcome in ('failed', 'interrupted') "
                 "order by id desc limit 10").fetchall():
             out.append(f"- move {table} {first} … {last}: {outcome} at {started:%Y-%m-%d %H:%M}")
+    out += unledgered_failures(main)
     for inc in health.open_incidents(main):
         out.append(f"- endpoint {inc['endpoint']} down since {inc['opened_at'][:16]}: "
                    f"{inc['detail']}")
@@ -223,6 +224,21 @@ def failure_lines(main) -> list[str]:
         if n:
             out.append(f"- {n} notification(s) not delivered yet (retried every tick)")
     return out or ["None."]
+
+
+def unledgered_failures(main, limit: int = 10) -> list[str]:
+    """Failed runs alerted (`run-failure:<run id>`, by the sensor or a `persys` command) that
+    wrote no ledger row: a run that failed before moving anything is a failure too."""
+    if not table_exists(main, "persys_notifications"):
+        return []
+    ledgered = ("and not exists (select 1 from persys_ledger l where l.run_id = "
+                "substr(n.key, 13))" if table_exists(main, "persys_ledger") else "")
+    rows = main.execute(
+        "select substr(n.key, 13), min(n.subject), min(n.created_at) "
+        "from persys_notifications n where n.key like 'run-failure:%%' " + ledgered +
+        " group by n.key order by min(n.created_at) desc limit %s", (limit,)).fetchall()
+    return [f"- run {run_id[:8]}: {subject.removeprefix('❌ persys: ')} at {at:%Y-%m-%d %H:%M}"
+            for run_id, subject, at in rows]
 
 
 def lifecycle_section(doc: dict) -> list[str]:

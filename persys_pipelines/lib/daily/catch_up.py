@@ -1,0 +1,40 @@
+"""Days the morning runs missed (downtime): raw rows exist, a summary or projection does not.
+
+Asked of the data every time (invariant 3): a day counts as missed when any raw table the
+summary reads has a row on it, and `daily_summaries` or `daily_projections` has none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..config import Config
+from ..tiering import reader
+from .summary import RAW_TABLES
+
+
+def window(cfg: Config, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """[first, yesterday]: the last `daily.catch_up_days` days, never before start_date."""
+    last = (today or cfg.today()) - dt.timedelta(days=1)
+    first = max(cfg.start_date, last - dt.timedelta(days=cfg.daily.catch_up_days - 1))
+    return first, last
+
+
+def _days(cfg: Config, table: str, first: dt.date, last: dt.date, srcs) -> set[dt.date]:
+    rows = reader.read(cfg, table, first, last, columns=(), from_sources=srcs)
+    return set(rows["day"]) if len(rows) else set()
+
+
+def missing_days(cfg: Config, today: dt.date | None = None) -> list[dt.date]:
+    """Days of the window with raw rows but no summary or no projection, oldest first."""
+    first, last = window(cfg, today)
+    if last < first:
+        return []
+    srcs = reader.sources(cfg)
+    raw: set[dt.date] = set()
+    for table in RAW_TABLES:
+        if table in cfg.tables:
+            raw |= _days(cfg, table, first, last, srcs)
+    done = (_days(cfg, "daily_summaries", first, last, srcs)
+            & _days(cfg, "daily_projections", first, last, srcs))
+    return sorted(raw - done)
