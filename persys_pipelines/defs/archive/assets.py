@@ -14,7 +14,7 @@ from ...lib.archive import manifest
 from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
-from ..lifecycle.main import run_as_of
+from ..lifecycle.assets import run_as_of
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import ArchiveStoresResource, PersysConfigResource, PostgresTierResource
