@@ -144,7 +144,7 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
     from tqdm import tqdm
 
     from ..defs import lifecycle as lifecycle_defs
-    from ..defs.lifecycle.main import main_key
+    from ..defs.lifecycle.assets import main_key
     from ..defs.lifecycle.schedules import JOB_NAME, run_request_tags
     from ..defs.resources import resources
     from ..defs.runner import materializations, run_job

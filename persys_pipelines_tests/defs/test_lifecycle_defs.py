@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from persys_pipelines.defs import lifecycle
-from persys_pipelines.defs.lifecycle.main import main_key
+from persys_pipelines.defs.lifecycle.assets import main_key
 from persys_pipelines.defs.resources import resources
 from persys_pipelines.lib import provision as setup_lib
 

@@ -18,7 +18,7 @@ from dagster_graphql import DagsterGraphQLClient
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from persys_pipelines.defs.lifecycle.main import main_key
+from persys_pipelines.defs.lifecycle.assets import main_key
 from persys_pipelines.defs.lifecycle.schedules import JOB_NAME, run_request_tags
 from persys_pipelines.lib.config import Config, load_config
 from persys_pipelines.lib.pg.tiers import DAGSTER_DB, connect, embedded_server, resolve_tier

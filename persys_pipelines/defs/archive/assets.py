@@ -11,14 +11,13 @@ import dagster as dg
 
 from ...lib.archive import maintenance as archive_ops
 from ...lib.archive import manifest
-from ...lib.archive import stores as stores_lib
 from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
-from ..lifecycle.main import run_as_of
+from ..lifecycle.assets import run_as_of
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
-from ..resources import PersysConfigResource, PostgresTierResource
+from ..resources import ArchiveStoresResource, PersysConfigResource, PostgresTierResource
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import MAIN_TO_ARCHIVE, lifecycle
 
@@ -63,23 +62,24 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         retry_policy=NETWORK_RETRY,  # S3-compatible stores; files are content-addressed
     )
     def _archive(context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
-                 main: PostgresTierResource) -> dg.MaterializeResult:
+                 main: PostgresTierResource, archive_stores: ArchiveStoresResource
+                 ) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
         with terminal_errors():
-            stores = stores_lib.archive_stores(
-                run_cfg, down=health.known_down(run_cfg, "archive:primary"))
+            stores = archive_stores.handle(down=health.known_down(run_cfg, "archive:primary"))
+            ring = archive_stores.keyring()
             if stores.primary_error:
                 context.log.warning(f"primary archive store down, using {stores.active.url}: "
                                     f"{stores.primary_error}")
             tier = main.handle()
             first, last = window_months(context, partitions)
             results = [archive.archive_month(run_cfg, table, month, as_of=as_of, stores=stores,
-                                             run_id=context.run.run_id, tier=tier)
+                                             run_id=context.run.run_id, tier=tier,
+                                             ring=ring)
                        for month in archive.due_months(run_cfg, table, as_of, tier)
                        if (first is None or month >= first) and (last is None or month < last)]
         new = [r for r in results if r.key]
-        ring = stores_lib.keyring(run_cfg)
         doc = manifest.read_manifest(stores.active, table)
         entries = {e["key"]: e for e in doc["files"]}
         problems = {r.key: archive_ops.check_file(stores.active, ring, entries[r.key])

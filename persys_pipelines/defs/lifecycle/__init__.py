@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ...lib.config import Config
-from .main import main_assets
+from .assets import main_assets
 from .schedules import lifecycle_job, nightly_schedule
 from .sources import core_sources
 

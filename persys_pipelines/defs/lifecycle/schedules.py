@@ -12,7 +12,7 @@ from ...lib.tiering import lifecycle
 from .. import tags
 from ..partitions import daily
 from ..resources import PersysConfigResource, PostgresTierResource
-from .main import main_key
+from .assets import main_key
 
 # What dg.define_asset_job returns; its class is not part of Dagster's public API.
 AssetJob: TypeAlias = Any

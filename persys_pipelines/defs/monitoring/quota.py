@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # The lifecycle's core→main job (defs/lifecycle/schedules.py). An emergency run is an ordinary
 # ranged run of it over the days to move, tagged `persys/move_core_before=<cut-off>`: the
 # lifecycle then moves every core day before the cut-off, ahead of the tables' policies
-# (defs/lifecycle/main.py, planner.plan_table(before=...)), and drops the emptied months.
+# (defs/lifecycle/assets.py, planner.plan_table(before=...)), and drops the emptied months.
 LIFECYCLE_JOB = "lifecycle_core_to_main"
 EMERGENCY_TAG = MOVE_BEFORE_TAG
 

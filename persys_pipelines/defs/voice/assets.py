@@ -13,8 +13,9 @@ import dagster as dg
 
 from ...lib.config import Config
 from ...lib.voice import briefing
+from ...lib.voice.tts_elevenlabs import ElevenLabsEngine
 from ..partitions import daily, window_days
-from ..resources import PersysConfigResource
+from ..resources import PersysConfigResource, VoiceEngineResource
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import SEND_ONLY_LATEST_TAG
 
@@ -33,10 +34,11 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         "Telegram voice note for the current day.",
     )
     def voice_briefing(
-        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
+        voice_engine: VoiceEngineResource,
     ) -> dg.MaterializeResult:
         with terminal_errors():
-            made, sent = _produce(context, persys_config.load())
+            made, sent = _produce(context, persys_config.load(), voice_engine.handle())
         b = made[-1]
         metadata: dict = {
             "days": len(made),
@@ -59,7 +61,7 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
     return voice_briefing
 
 
-def _produce(context: dg.AssetExecutionContext, cfg: Config
+def _produce(context: dg.AssetExecutionContext, cfg: Config, engine: ElevenLabsEngine | None
              ) -> tuple[list[briefing.Briefing], list[str]]:
     """Every day of the run's window; the current day's note is sent (once, recorded)."""
     first, last = window_days(context)
@@ -68,7 +70,7 @@ def _produce(context: dg.AssetExecutionContext, cfg: Config
     sent: list[str] = []
     day = first
     while day <= last:
-        b = briefing.produce(cfg, day)
+        b = briefing.produce(cfg, day, voice_engine=engine)
         made.append(b)
         for note in b.notes:
             context.log.warning(note)

@@ -123,8 +123,11 @@ def month_run_key(table: str, month: dt.date, rows: int, generation: int) -> str
 
 def archive_month(cfg: Config, table: str, month: dt.date, *, as_of: dt.date | None = None,
                   stores: ArchiveStores | None = None, run_id: str | None = None,
-                  tier: PgTier | None = None) -> MonthResult:
-    """Move the due rows of `month` from main into one verified archive file (module doc)."""
+                  tier: PgTier | None = None, ring: Keyring | None = None) -> MonthResult:
+    """Move the due rows of `month` from main into one verified archive file (module doc).
+
+    `stores`, `tier` and `ring` are the run's handles (the resources); left out, they are
+    opened from `cfg`, as the CLI does."""
     if table not in cfg.tables:
         raise ArchiveError(f"table {table!r} has no policy in persys.yaml tables:")
     policy = cfg.tables[table]
@@ -139,7 +142,7 @@ def archive_month(cfg: Config, table: str, month: dt.date, *, as_of: dt.date | N
     tier = tier or resolve_tier(cfg, "main")
     stores = stores or archive_stores(cfg)
     store = stores.active
-    ring = keyring(cfg)
+    ring = ring or keyring(cfg)
     with table_lock(tier, table):
         repaired = reconcile(tier, store, table)
         return _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id,

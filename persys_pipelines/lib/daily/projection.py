@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..config import Config
 from ..tiering import reader
-from .summary import days_between, money, store_days
+from .summary import days_between, store_days
+from .summary_text import money
 
 Z95 = 1.96
 # metric → (summary section, key)

@@ -146,6 +146,19 @@ def collect(cfg: Config, today: dt.date, *, budgets_client=None, ce_client=None)
     return doc
 
 
+class CostReader:
+    """The cost sources of one persys.yaml, as the handle `CostReaderResource` hands out."""
+
+    def __init__(self, cfg: Config):
+        self._cfg = cfg
+
+    def __repr__(self) -> str:  # the config carries keys
+        return "CostReader()"
+
+    def collect(self, today: dt.date, **clients: Any) -> dict:
+        return collect(self._cfg, today, **clients)
+
+
 def charges(doc: dict) -> dict[str, float]:
     """Every paid amount the document knows, by source."""
     out = {}

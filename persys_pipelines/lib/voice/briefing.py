@@ -110,8 +110,12 @@ def compute_day(cfg: Config, day: dt.date) -> tuple[dict, dict | None]:
 
 
 def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_missing: bool = False,
-            today: dt.date | None = None, httpx_client: httpx.Client | None = None) -> Briefing:
-    """Make (or remake) the day's audio, store it and record it; nothing is sent."""
+            today: dt.date | None = None, httpx_client: httpx.Client | None = None,
+            voice_engine: ElevenLabsEngine | None = None) -> Briefing:
+    """Make (or remake) the day's audio, store it and record it; nothing is sent.
+
+    `voice_engine`: the run's ElevenLabs handle (VoiceEngineResource); left out, one is made from
+    `cfg` when the paid voice is used, as the CLI does."""
     summary, projection = load_day(cfg, day)
     if summary is None:
         if not compute_missing:
@@ -143,7 +147,7 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
                 engine, voice, reused = "elevenlabs", v.elevenlabs.voice_id, True
             else:
                 try:
-                    audio = _elevenlabs(cfg, text.text, httpx_client)
+                    audio = _elevenlabs(cfg, text.text, httpx_client, voice_engine)
                     engine, voice = "elevenlabs", v.elevenlabs.voice_id
                 except (CreditRefused, QuotaExceeded) as exc:
                     if v.on_over_budget == "refuse":
@@ -167,9 +171,12 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
                     uri=store.uri(key), caption=caption, notes=notes, reused=reused)
 
 
-def _elevenlabs(cfg: Config, text: str, httpx_client: httpx.Client | None) -> Audio:
-    engine = ElevenLabsEngine(cfg.voice.elevenlabs, budget=cfg.voice.monthly_character_budget,
-                              httpx_client=httpx_client)
+def _elevenlabs(cfg: Config, text: str, httpx_client: httpx.Client | None,
+                engine: ElevenLabsEngine | None = None) -> Audio:
+    if engine is None:
+        engine = ElevenLabsEngine(cfg.voice.elevenlabs,
+                                  budget=cfg.voice.monthly_character_budget,
+                                  httpx_client=httpx_client)
     credits = engine.check(len(text))
     log.info("ElevenLabs credit guard: %d characters fit (%d of %d remain)", len(text),
              credits.remaining, credits.allowed)
