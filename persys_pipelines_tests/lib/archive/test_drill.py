@@ -104,3 +104,25 @@ def test_check_readable_reports_a_missing_folder(tmp_path):
     else:
         raise AssertionError("a missing folder is not readable")
     assert not (tmp_path / "gone").exists(), "the check must not create the folder"
+
+
+def test_the_drill_job_succeeds_then_fails_on_a_damaged_file(cfg, config_path):
+    import dagster as dg
+
+    from persys_pipelines.defs.archive import definitions
+    from persys_pipelines.defs.resources import resources
+
+    _archived(cfg)
+    defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
+        str(config_path))))
+    job = defs.resolve_job_def("archive_drill")
+    assert job.execute_in_process().success
+    for path in (cfg.home / "archive").rglob("*.parquet"):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    result = job.execute_in_process(raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("restore_drill")
+    assert "BAD journal_entries" in failure.error.message
+    assert drill_lib.leftover_schemas(resolve_tier(cfg, "main")) == []
