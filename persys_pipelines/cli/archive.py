@@ -1,12 +1,14 @@
-"""`persys archive run|verify|restore|unpin|rekey|purge`: the archive tier by hand."""
+"""`persys archive run|verify|drill|restore|unpin|rekey|purge`: the archive tier by hand."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance as archive_ops
 from ..lib.archive import pins as pins_lib
 from ..lib.archive import writer as archive_lib
+from ..lib.errors import UsageError
 from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
@@ -26,6 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--sample", type=float, default=100.0, metavar="PCT",
                         help="check this share of the files (default 100)")
     verify.set_defaults(handler=cmd_verify)
+
+    drill = cmds.add_parser("drill", help="restore archived months into a scratch schema and "
+                            "compare with the manifest and ledger; exit 1 on a mismatch")
+    add_config_arg(drill)
+    which = drill.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="drill every archived file")
+    which.add_argument("--months", type=int, default=1, metavar="N",
+                       help="drill N files picked at random (default 1)")
+    drill.add_argument("--seed", type=int, help="seed of the random pick (repeat a drill)")
+    drill.set_defaults(handler=cmd_drill)
 
     restore = cmds.add_parser("restore", help="bring archived days back into main")
     add_config_arg(restore)
@@ -98,6 +110,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"verify: {report.checked} files checked, {len(report.bad)} bad, "
           f"{len(report.missing)} missing, {len(report.orphans)} orphans: {state}")
     return 0 if report.ok else 1
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    if args.months < 1:
+        raise UsageError("--months must be 1 or more")
+    results = drill_lib.drill(load(args), months=None if args.all else args.months,
+                              seed=args.seed)
+    for r in results:
+        print(r.line())
+    bad = sum(not r.ok for r in results)
+    print(f"drill: {len(results)} files restored into a scratch schema, {bad} bad"
+          if results else "drill: the archive holds no files yet")
+    return 1 if bad else 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

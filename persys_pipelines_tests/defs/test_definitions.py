@@ -28,8 +28,10 @@ EXPECTED_SENSORS: list[str] = ["core_quota_sensor", "health_check_sensor",
 
 # the archive tier (issue 4): one monthly asset per table, its job, purge job/schedule, sensor
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"archive/{t}" for t in TABLES])
-EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["archive_monthly", "archive_purge"])
-EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["archive_purge_weekly"])
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["archive_monthly", "archive_purge",
+                                         "archive_drill"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["archive_purge_weekly",
+                                                   "archive_drill_monthly"])
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["archive_due"])
 
 # the lifecycle (issue 3): main/<table> per table, the core→main job and its nightly schedule

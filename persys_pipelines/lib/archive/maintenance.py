@@ -66,14 +66,16 @@ def tables_in(store: Store, cfg: Config) -> list[str]:
 
 def verify(cfg: Config, sample_pct: float = 100.0, *, seed: int | None = None,
            stores: ArchiveStores | None = None) -> VerifyReport:
-    """Download, decrypt and check sha256 and row count of every (or a sampled share of) file."""
+    """Download, decrypt and check sha256 and row count of every (or a sampled share of) file.
+
+    Only reads: a read-only store (a mounted backup, a bucket with read-only keys) verifies."""
     stores = stores or archive_stores(cfg, check=False)
     ring = keyring(cfg)
     rng = random.Random(seed)
     report = VerifyReport()
     for store in stores.all:
         try:
-            store.check()
+            store.check_readable()
             tables = tables_in(store, cfg)
         except StoreError as exc:
             report.unreachable.append((store.url, str(exc)))

@@ -48,6 +48,7 @@ class Store(Protocol):
     def delete(self, key: str) -> None: ...
     def uri(self, key: str) -> str: ...
     def check(self) -> None: ...
+    def check_readable(self) -> None: ...
 
 
 class FileStore:
@@ -104,6 +105,15 @@ class FileStore:
 
     def uri(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"
+
+    def check_readable(self) -> None:
+        """Readable, without writing anything (verify and drills run on read-only stores)."""
+        try:
+            if not self.root.is_dir():
+                raise StoreError(f"folder store {self.root} does not exist (is it mounted?)")
+            next(os.scandir(self.root), None)
+        except OSError as exc:
+            raise StoreError(f"folder store {self.root} is not readable: {exc}") from None
 
     def check(self) -> None:
         """Writable? (a mount that went away shows up here, not halfway through a write)."""
@@ -194,6 +204,10 @@ class S3Store:
 
     def check(self) -> None:
         self._call("head bucket", self.client.head_bucket)
+
+    def check_readable(self) -> None:
+        """HEAD of the bucket writes nothing: the same probe as `check`."""
+        self.check()
 
 
 def open_store(url: str, **s3_options: str | None) -> Store:
