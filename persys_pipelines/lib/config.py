@@ -106,6 +106,14 @@ class Daily(_Strict):
     forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
 
 
+class Backup(_Strict):
+    """`backup:`: logical backups of core and main into the archive store (lib/backup)."""
+
+    keep: int = Field(7, ge=1, le=1000)  # finished backups kept per tier; older ones deleted
+    core_schedule: Literal["daily", "weekly", "off"] = "daily"
+    main_schedule: Literal["daily", "weekly", "off"] = "weekly"
+
+
 class Telegram(_Strict):
     """`telegram:`: the bot that delivers briefings and alerts (token from env:/ssm:)."""
 
@@ -233,6 +241,7 @@ class Config(_Strict):
     tiers: Tiers = Tiers()
     tables: dict[str, TablePolicy] = {}
     daily: Daily = Daily()
+    backup: Backup = Backup()
     telegram: Telegram = Telegram()
     voice: Voice = Voice()
     notify: Notify = Notify()
