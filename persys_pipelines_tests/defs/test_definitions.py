@@ -37,6 +37,10 @@ EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"main/{t}" for t in TABLES])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["lifecycle_core_to_main"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["lifecycle_nightly"])
 
+# backups of core and main (issue 14): one job, core daily and main weekly
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
+
 
 def test_definitions_snapshot(cfg, config_path):
     defs = build_definitions(cfg, str(config_path))

@@ -20,7 +20,7 @@ from ..archive import format as fmt
 from ..archive.manifest import row_checksum, sha256
 from ..archive.stores import Store, archive_stores, keyring
 from ..config import Config
-from ..errors import ArchiveError
+from ..errors import ArchiveError, UsageError
 from ..pg.schema import OUTPUT_TABLES, table_columns
 from ..pg.tiers import PgTier, resolve_tier
 
@@ -115,7 +115,7 @@ def run_backup(cfg: Config, tier_name: str, *, store: Store | None = None,
                now: dt.datetime | None = None) -> Backup:
     """Back up every table of the tier, then write the manifest, then apply retention."""
     if tier_name not in TIERS:
-        raise BackupError(f"unknown tier {tier_name!r}; use core or main")
+        raise UsageError(f"unknown tier {tier_name!r}; use core or main")
     store = store or archive_stores(cfg).active
     ring = keyring(cfg)
     backup_id = new_id(now)
