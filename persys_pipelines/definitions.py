@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, daily, lifecycle, monitoring, voice
+from .defs import archive, backup, daily, lifecycle, monitoring, voice
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
 
@@ -21,6 +21,7 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         lifecycle_defs,
         daily.definitions(cfg),
         archive.definitions(cfg),
+        backup.definitions(cfg),
         voice.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
         dg.Definitions(resources=resources(config_path)),

@@ -105,6 +105,14 @@ class Daily(_Strict):
     catch_up_days: int = Field(14, ge=1, le=366)  # how far back the catch-up sensor looks
 
 
+class Backup(_Strict):
+    """`backup:`: logical backups of core and main into the archive store (lib/backup)."""
+
+    keep: int = Field(7, ge=1, le=1000)  # finished backups kept per tier; older ones deleted
+    core_schedule: Literal["daily", "weekly", "off"] = "daily"
+    main_schedule: Literal["daily", "weekly", "off"] = "weekly"
+
+
 class Telegram(_Strict):
     """`telegram:`: the bot that delivers briefings and alerts (token from env:/ssm:)."""
 
@@ -232,6 +240,7 @@ class Config(_Strict):
     tiers: Tiers = Tiers()
     tables: dict[str, TablePolicy] = {}
     daily: Daily = Daily()
+    backup: Backup = Backup()
     telegram: Telegram = Telegram()
     voice: Voice = Voice()
     notify: Notify = Notify()

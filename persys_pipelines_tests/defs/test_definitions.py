@@ -43,6 +43,9 @@ EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["lifecycle_nightly"])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["daily_catch_up_job"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["daily_freshness_alert"])
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
+# backups of core and main (issue 14): one job, core daily and main weekly
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
 
 
 def test_definitions_snapshot(cfg, config_path):

@@ -1,0 +1,111 @@
+"""`persys backup run|list|verify|restore`: logical backups of core and main (lib/backup)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from ..lib.backup import restore as restore_lib
+from ..lib.backup import snapshot
+from ..lib.errors import UsageError
+from ..lib.monitoring.status import human_bytes
+from .common import add_config_arg, load
+
+
+def _tier_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--tier", choices=snapshot.TIERS, help=help_text)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backup", help="encrypted backups of core and main: run, list, verify, "
+                                      "restore")
+    cmds = p.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
+
+    run = cmds.add_parser("run", help="back up the tier's tables into the archive store")
+    add_config_arg(run)
+    _tier_arg(run, "only this tier (default both)")
+    run.set_defaults(handler=cmd_run)
+
+    ls = cmds.add_parser("list", help="finished backups: id, tier, tables, rows, bytes, age")
+    add_config_arg(ls)
+    _tier_arg(ls, "only this tier")
+    ls.set_defaults(handler=cmd_list)
+
+    verify = cmds.add_parser("verify", help="download, decrypt, check sha256 and rows; exit 1 "
+                                            "if bad")
+    add_config_arg(verify)
+    _tier_arg(verify, "only this tier (default both)")
+    verify.add_argument("--id", dest="backup_id", help="this backup (default the newest)")
+    verify.set_defaults(handler=cmd_verify)
+
+    restore = cmds.add_parser("restore", help="give a backup's rows back, table by table")
+    add_config_arg(restore)
+    which = restore.add_mutually_exclusive_group(required=True)
+    which.add_argument("--latest", action="store_true", help="the newest backup of the tier")
+    which.add_argument("--id", dest="backup_id", help="this backup")
+    _tier_arg(restore, "the backup's tier (default main)")
+    restore.add_argument("--table", action="append", dest="tables", metavar="TABLE",
+                         help="only this table (repeatable; default every table of the backup)")
+    restore.add_argument("--into", metavar="DSN",
+                         help="restore into this database instead of the tier")
+    restore.add_argument("--yes", action="store_true",
+                         help="go ahead when restoring into the live core")
+    restore.set_defaults(handler=cmd_restore)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    for tier in [args.tier] if args.tier else snapshot.TIERS:
+        b = snapshot.run_backup(cfg, tier)
+        print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
+              f"{human_bytes(b.bytes)}")
+    return 0
+
+
+def _age(taken_at: dt.datetime) -> str:
+    hours = (dt.datetime.now(dt.UTC) - taken_at).total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    backups = snapshot.list_backups(load(args), args.tier)
+    if not backups:
+        print("no backups yet (`persys backup run`)")
+        return 0
+    print(f"{'id':<24}{'tier':<6}{'tables':>7}{'rows':>12}{'bytes':>12}{'age':>10}")
+    for b in backups:
+        print(f"{b.id:<24}{b.tier:<6}{len(b.manifest['tables']):>7}{b.rows:>12}"
+              f"{human_bytes(b.bytes):>12}{_age(b.taken_at):>10}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    if args.backup_id and not args.tier:
+        raise UsageError("--id needs --tier (ids are per tier)")
+    bad = 0
+    for tier in [args.tier] if args.tier else snapshot.TIERS:
+        if not args.backup_id and not snapshot.list_backups(cfg, tier):
+            print(f"{tier}: no backup yet")
+            continue
+        result = restore_lib.verify(cfg, snapshot.find_backup(cfg, tier, args.backup_id))
+        for table, why in result.bad:
+            print(f"{tier} {result.backup.id} {table}: BAD: {why}")
+        bad += len(result.bad)
+        print(f"{tier}: backup {result.backup.id}: {len(result.checked)} tables ok, "
+              f"{len(result.bad)} bad")
+    return 1 if bad else 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    tier = args.tier or "main"
+    if tier == "core" and not args.into and not args.yes:
+        raise UsageError("restoring into the live core replaces the rows the app sees now in "
+                         "the tables restored; add --yes to go ahead, or --into DSN to restore "
+                         "into another database")
+    backup = snapshot.find_backup(cfg, tier, None if args.latest else args.backup_id)
+    for r in restore_lib.restore(cfg, backup, args.tables, into=args.into):
+        print(f"{r.table}: {r.rows} rows as in backup {backup.id} ({r.deleted} deleted, "
+              f"{r.inserted} inserted, checksum equal)")
+    return 0

@@ -1,0 +1,214 @@
+"""Take, list and expire backups of a tier.
+
+Layout in the archive store (the archive's own keys never start with `backups/`):
+`backups/<tier>/<id>/<table>.parquet` (encrypted like archive files, the key as associated
+data) and `backups/<tier>/<id>/manifest.json`, written last: a backup without its manifest is
+unfinished (a crash) and is neither listed nor restored; the next retention pass deletes it.
+The id is the UTC time the snapshot was taken, so ids sort by age.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ..archive import format as fmt
+from ..archive.manifest import row_checksum, sha256
+from ..archive.stores import Store, archive_stores, keyring
+from ..config import Config
+from ..errors import ArchiveError, UsageError
+from ..pg.schema import OUTPUT_TABLES, table_columns
+from ..pg.tiers import PgTier, resolve_tier
+
+PREFIX = "backups"
+TIERS = ("core", "main")
+# The project's own tables, backed up wherever they exist (the person's come from cfg.tables).
+PROJECT_TABLES = (*OUTPUT_TABLES, "persys_ledger", "persys_pins", "persys_usage", "persys_costs",
+                  "persys_health_checks", "persys_notifications", "incidents")
+ID_FORMAT = "%Y%m%dT%H%M%S"
+LEVEL = 6  # zstd level: backups are written often and kept briefly, speed over the last byte
+
+
+class BackupError(ArchiveError):
+    """A backup cannot be taken, found, verified or restored; says which and why."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    tier: str
+    id: str
+    manifest: dict
+
+    @property
+    def taken_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.manifest["taken_at"])
+
+    @property
+    def rows(self) -> int:
+        return sum(t["rows"] for t in self.manifest["tables"].values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(t["bytes"] for t in self.manifest["tables"].values())
+
+
+def backup_dir(tier: str, backup_id: str) -> str:
+    return f"{PREFIX}/{tier}/{backup_id}"
+
+
+def file_key(tier: str, backup_id: str, table: str) -> str:
+    return f"{backup_dir(tier, backup_id)}/{table}.parquet"
+
+
+def manifest_key(tier: str, backup_id: str) -> str:
+    return f"{backup_dir(tier, backup_id)}/manifest.json"
+
+
+def new_id(now: dt.datetime | None = None) -> str:
+    """UTC time to the millisecond: two backups in one second stay two backups."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return f"{now.strftime(ID_FORMAT)}.{now.microsecond // 1000:03d}Z"
+
+
+def tables_to_back_up(conn: psycopg.Connection, cfg: Config) -> list[str]:
+    """cfg.tables and the project's tables that exist in this tier (a plain or partitioned
+    table in `public`), in a stable order."""
+    wanted = list(dict.fromkeys([*cfg.tables, *PROJECT_TABLES]))
+    rows = conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname = any(%s)",
+        (wanted,)).fetchall()
+    present = {r[0] for r in rows}
+    return [t for t in wanted if t in present]
+
+
+def export_table(conn: psycopg.Connection, table: str) -> tuple[bytes, int, str, dict[str, str]]:
+    """(Parquet bytes, rows, checksum, pg types) of the whole table in the caller's snapshot.
+
+    The checksum is `fingerprint` of the table itself (all columns, generated ones too), taken
+    in the same snapshot as the rows, so a restore can prove it gave back exactly these rows."""
+    pg_types = table_columns(conn, table)
+    columns = fmt.columns_for(pg_types)
+    query = sql.SQL("select {cols}, null::date from {t}").format(
+        cols=sql.SQL(", ").join(c.select() for c in columns), t=sql.Identifier(table))
+    data = fmt.export_arrow(conn, table, columns, query)
+    rows, checksum = row_checksum(conn, sql.Identifier(table))
+    if rows != data.num_rows:
+        raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted {rows}")
+    return fmt.parquet_bytes(data, level=LEVEL), rows, checksum, pg_types
+
+
+def read_only_snapshot(tier: PgTier) -> psycopg.Connection:
+    """A connection whose first transaction is REPEATABLE READ READ ONLY: every table is read
+    in one snapshot, and nothing can be written to the tier (core's quota, the app's data)."""
+    conn = tier.connect()
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    return conn
+
+
+def run_backup(cfg: Config, tier_name: str, *, store: Store | None = None,
+               now: dt.datetime | None = None) -> Backup:
+    """Back up every table of the tier, then write the manifest, then apply retention."""
+    if tier_name not in TIERS:
+        raise UsageError(f"unknown tier {tier_name!r}; use core or main")
+    store = store or archive_stores(cfg).active
+    ring = keyring(cfg)
+    backup_id = new_id(now)
+    tables: dict[str, dict] = {}
+    key_id = None
+    with read_only_snapshot(resolve_tier(cfg, tier_name)) as conn:
+        names = tables_to_back_up(conn, cfg)
+        for table in names:
+            plain, rows, checksum, pg_types = export_table(conn, table)
+            key = file_key(tier_name, backup_id, table)
+            sealed, key_id = ring.encrypt(plain, key)
+            store.put(key, sealed)
+            tables[table] = {"key": key, "rows": rows, "checksum": checksum,
+                             "sha256": sha256(plain), "bytes": len(sealed),
+                             "schema": [[n, t] for n, t in pg_types.items()]}
+        conn.rollback()  # read only: nothing to keep
+    manifest = {"version": 1, "tier": tier_name, "id": backup_id,
+                "taken_at": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
+                "key_id": key_id, "tables": tables}
+    store.put(manifest_key(tier_name, backup_id), json.dumps(manifest, indent=1).encode())
+    expire(cfg, tier_name, store=store)
+    return Backup(tier_name, backup_id, manifest)
+
+
+def _ids(store: Store, tier: str) -> tuple[list[str], set[str]]:
+    """(every backup id seen under the tier, the ids with a manifest), oldest first."""
+    seen: set[str] = set()
+    complete: set[str] = set()
+    for obj in store.list(f"{PREFIX}/{tier}/"):
+        parts = obj.key.split("/")
+        if len(parts) != 4:
+            continue
+        seen.add(parts[2])
+        if parts[3] == "manifest.json":
+            complete.add(parts[2])
+    return sorted(seen), complete
+
+
+def list_backups(cfg: Config, tier: str | None = None, *, store: Store | None = None
+                 ) -> list[Backup]:
+    """Finished backups (with a manifest), oldest first, of one tier or both."""
+    store = store or archive_stores(cfg, check=False).primary
+    found = []
+    for name in [tier] if tier else TIERS:
+        ids, complete = _ids(store, name)
+        for backup_id in ids:
+            if backup_id in complete:
+                doc = json.loads(store.get(manifest_key(name, backup_id)))
+                found.append(Backup(name, backup_id, doc))
+    return sorted(found, key=lambda b: (b.taken_at, b.tier))
+
+
+def find_backup(cfg: Config, tier: str, backup_id: str | None, *,
+                store: Store | None = None) -> Backup:
+    """The backup `backup_id` of the tier, or its newest one when None."""
+    backups = list_backups(cfg, tier, store=store)
+    if backup_id is None:
+        if not backups:
+            raise BackupError(f"no backup of {tier} yet; take one with `persys backup run "
+                              f"--tier {tier}`")
+        return backups[-1]
+    for b in backups:
+        if b.id == backup_id:
+            return b
+    raise BackupError(f"no finished backup {backup_id!r} of {tier}; `persys backup list` "
+                      "shows the ids")
+
+
+def expire(cfg: Config, tier: str, *, store: Store | None = None) -> list[str]:
+    """Delete the oldest finished backups beyond `backup.keep`, and unfinished ones older than
+    the newest finished one (a crash's leftovers); manifest first, so a half-deleted backup
+    is never listed. Returns the ids deleted."""
+    store = store or archive_stores(cfg).active
+    ids, complete = _ids(store, tier)
+    finished = [i for i in ids if i in complete]
+    doomed = finished[:-cfg.backup.keep] if len(finished) > cfg.backup.keep else []
+    if finished:
+        doomed += [i for i in ids if i not in complete and i < finished[-1]]
+    for backup_id in sorted(doomed):
+        store.delete(manifest_key(tier, backup_id))
+        for obj in list(store.list(backup_dir(tier, backup_id) + "/")):
+            store.delete(obj.key)
+    return sorted(doomed)
+
+
+def newest_age(cfg: Config, now: dt.datetime | None = None) -> dict[str, dict | None]:
+    """Tier → {id, age_hours} of its newest backup (None: never backed up): `persys status`."""
+    now = now or dt.datetime.now(dt.UTC)
+    out: dict[str, dict | None] = {}
+    backups = list_backups(cfg)
+    for tier in TIERS:
+        mine = [b for b in backups if b.tier == tier]
+        out[tier] = None if not mine else {
+            "id": mine[-1].id,
+            "age_hours": round((now - mine[-1].taken_at).total_seconds() / 3600, 1)}
+    return out
