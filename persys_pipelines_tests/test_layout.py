@@ -1,4 +1,4 @@
-"""The package's shape (issue 11): the definitions load with every resource, no module grows
+"""The package's shape: the definitions load with every resource, no module grows
 past 400 lines, and lib/ imports only downwards (config/errors < pg < archive < tiering <
 daily < voice < monitoring), so a lower layer never asks a higher one."""
 

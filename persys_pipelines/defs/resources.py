@@ -1,4 +1,4 @@
-"""ConfigurableResources: one per thing the pipelines touch (issue 11).
+"""ConfigurableResources: one per thing the pipelines touch.
 
 Every resource is configured by the path of persys.yaml only, so no DSN, key or token ever
 reaches the Dagster UI; each resolves its handle once per run (cached on the instance, reset by

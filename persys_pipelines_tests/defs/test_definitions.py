@@ -26,7 +26,7 @@ EXPECTED_SCHEDULES: list[str] = ["daily_morning_schedule", "monitoring_daily_sch
 EXPECTED_SENSORS: list[str] = ["core_quota_sensor", "health_check_sensor",
                                 "run_failure_notify_sensor"]
 
-# the archive tier (issue 4): one monthly asset per table, its job, purge job/schedule, sensor
+# the archive tier: one monthly asset per table, its job, purge job/schedule, sensor
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"archive/{t}" for t in TABLES])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["archive_monthly", "archive_purge",
                                          "archive_drill"])
@@ -34,16 +34,16 @@ EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["archive_purge_weekly",
                                                    "archive_drill_monthly"])
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["archive_due"])
 
-# the lifecycle (issue 3): main/<table> per table, the core→main job and its nightly schedule
+# the lifecycle: main/<table> per table, the core→main job and its nightly schedule
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"main/{t}" for t in TABLES])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["lifecycle_core_to_main"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["lifecycle_nightly"])
 
-# catch-up and freshness (issue 14): the catch-up sensor and job, the hourly freshness alert
+# catch-up and freshness: the catch-up sensor and job, the hourly freshness alert
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["daily_catch_up_job"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["daily_freshness_alert"])
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
-# backups of core and main (issue 14): one job, core daily and main weekly
+# backups of core and main: one job, core daily and main weekly
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
 
@@ -73,7 +73,7 @@ def test_dagster_definitions_validate(config_path, make_database, monkeypatch):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# retries (issue 14): what calls out over the network retries with backoff; moves and local
+# retries: what calls out over the network retries with backoff; moves and local
 # work do not (a move repairs itself on the next run, see run_retries in dagster.yaml)
 NETWORK_STEPS = sorted(["voice_briefing", "monitoring/free_tier_usage"]
                        + [f"archive/{t}" for t in TABLES])
