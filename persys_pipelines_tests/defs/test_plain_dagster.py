@@ -33,6 +33,20 @@ def dagster(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, timeout=300, cwd=ROOT, env=env)
 
 
+def test_dg_check_defs_in_a_fresh_folder(config_path, tmp_path):
+    """`dg check defs` (Dagster's project CLI) loads the definitions with no variable set."""
+    home = tmp_path / "home"
+    env = clean_env(config_path)
+    dg_cli = Path(sys.executable).parent / "dg"
+    try:
+        check = subprocess.run([str(dg_cli), "check", "defs"], capture_output=True, text=True,
+                               timeout=300, cwd=ROOT, env=env)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "All definitions loaded successfully" in check.stdout + check.stderr
+    finally:
+        stop_embedded(home)
+
+
 def test_plain_dagster_records_in_the_embedded_instance(config_path, tmp_path, monkeypatch):
     home = tmp_path / "home"
     env = clean_env(config_path)
