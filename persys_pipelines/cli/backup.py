@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from ..lib.archive.stores import Store, archive_stores
 from ..lib.backup import restore as restore_lib
 from ..lib.backup import snapshot
+from ..lib.config import Config
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
 from .common import add_config_arg, load
@@ -62,13 +64,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(cfg: Config) -> Store:
+    """Where backups are listed and read from: the primary archive store."""
+    return archive_stores(cfg, check=False).primary
+
+
 def _age(taken_at: dt.datetime) -> str:
     hours = (dt.datetime.now(dt.UTC) - taken_at).total_seconds() / 3600
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    backups = snapshot.list_backups(load(args), args.tier)
+    backups = snapshot.list_backups(_store(load(args)), args.tier)
     if not backups:
         print("no backups yet (`persys backup run`)")
         return 0
@@ -84,11 +91,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.backup_id and not args.tier:
         raise UsageError("--id needs --tier (ids are per tier)")
     bad = 0
+    store = _store(cfg)
     for tier in [args.tier] if args.tier else snapshot.TIERS:
-        if not args.backup_id and not snapshot.list_backups(cfg, tier):
+        if not args.backup_id and not snapshot.list_backups(store, tier):
             print(f"{tier}: no backup yet")
             continue
-        result = restore_lib.verify(cfg, snapshot.find_backup(cfg, tier, args.backup_id))
+        result = restore_lib.verify(cfg, snapshot.find_backup(store, tier, args.backup_id))
         for table, why in result.bad:
             print(f"{tier} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)
@@ -104,7 +112,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError("restoring into the live core replaces the rows the app sees now in "
                          "the tables restored; add --yes to go ahead, or --into DSN to restore "
                          "into another database")
-    backup = snapshot.find_backup(cfg, tier, None if args.latest else args.backup_id)
+    backup = snapshot.find_backup(_store(cfg), tier, None if args.latest else args.backup_id)
     for r in restore_lib.restore(cfg, backup, args.tables, into=args.into):
         print(f"{r.table}: {r.rows} rows as in backup {backup.id} ({r.deleted} deleted, "
               f"{r.inserted} inserted, checksum equal)")

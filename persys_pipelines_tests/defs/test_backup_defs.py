@@ -6,6 +6,7 @@ import dagster as dg
 
 from persys_pipelines.definitions import build_definitions
 from persys_pipelines.defs import backup
+from persys_pipelines.lib.archive.stores import archive_stores
 from persys_pipelines.lib.backup import snapshot
 from persys_pipelines.lib.provision import setup_tiers
 
@@ -18,7 +19,7 @@ def test_backup_job_and_schedules(cfg, config_path):
         run_config={"ops": {"take_backup": {"config": {"tier": "main"}}}},
         resources={"persys_config": defs.resources["persys_config"]})
     assert result.success
-    assert [b.tier for b in snapshot.list_backups(cfg)] == ["main"]
+    assert [b.tier for b in snapshot.list_backups(archive_stores(cfg).primary)] == ["main"]
     off = cfg.model_copy(update={"backup": cfg.backup.model_copy(update={"main_schedule": "off"})})
     assert [s.name for s in backup.backup_schedules(off)] == ["backup_core_daily"]
     sched = {s.name: s for s in backup.backup_schedules(cfg)}["backup_main_weekly"]

@@ -154,10 +154,8 @@ def _ids(store: Store, tier: str) -> tuple[list[str], set[str]]:
     return sorted(seen), complete
 
 
-def list_backups(cfg: Config, tier: str | None = None, *, store: Store | None = None
-                 ) -> list[Backup]:
-    """Finished backups (with a manifest), oldest first, of one tier or both."""
-    store = store or archive_stores(cfg, check=False).primary
+def list_backups(store: Store, tier: str | None = None) -> list[Backup]:
+    """Finished backups (with a manifest) in the store, oldest first, of one tier or both."""
     found = []
     for name in [tier] if tier else TIERS:
         ids, complete = _ids(store, name)
@@ -168,10 +166,9 @@ def list_backups(cfg: Config, tier: str | None = None, *, store: Store | None = 
     return sorted(found, key=lambda b: (b.taken_at, b.tier))
 
 
-def find_backup(cfg: Config, tier: str, backup_id: str | None, *,
-                store: Store | None = None) -> Backup:
+def find_backup(store: Store, tier: str, backup_id: str | None) -> Backup:
     """The backup `backup_id` of the tier, or its newest one when None."""
-    backups = list_backups(cfg, tier, store=store)
+    backups = list_backups(store, tier)
     if backup_id is None:
         if not backups:
             raise BackupError(f"no backup of {tier} yet; take one with `persys backup run "
@@ -201,14 +198,27 @@ def expire(cfg: Config, tier: str, *, store: Store | None = None) -> list[str]:
     return sorted(doomed)
 
 
-def newest_age(cfg: Config, now: dt.datetime | None = None) -> dict[str, dict | None]:
-    """Tier → {id, age_hours} of its newest backup (None: never backed up): `persys status`."""
+# how often each schedule takes a backup, in hours; a backup older than this plus a grace of
+# half a day means a scheduled backup was missed (`persys status` says so)
+SCHEDULE_HOURS = {"daily": 24, "weekly": 24 * 7}
+GRACE_HOURS = 12
+
+
+def newest_age(store: Store, schedules: dict[str, str], now: dt.datetime | None = None
+               ) -> dict[str, dict | None]:
+    """Tier → its newest backup's id, age and whether it is overdue for its schedule (None:
+    never backed up): `persys status`."""
     now = now or dt.datetime.now(dt.UTC)
     out: dict[str, dict | None] = {}
-    backups = list_backups(cfg)
+    backups = list_backups(store)
     for tier in TIERS:
         mine = [b for b in backups if b.tier == tier]
-        out[tier] = None if not mine else {
-            "id": mine[-1].id,
-            "age_hours": round((now - mine[-1].taken_at).total_seconds() / 3600, 1)}
+        every = SCHEDULE_HOURS.get(schedules.get(tier, "off"))
+        if not mine:
+            out[tier] = None if every is None else {"id": None, "age_hours": None,
+                                                    "schedule": schedules[tier], "overdue": True}
+            continue
+        age = round((now - mine[-1].taken_at).total_seconds() / 3600, 1)
+        out[tier] = {"id": mine[-1].id, "age_hours": age, "schedule": schedules.get(tier, "off"),
+                     "overdue": every is not None and age > every + GRACE_HOURS}
     return out

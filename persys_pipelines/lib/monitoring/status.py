@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from ..config import Config
+from ..errors import PersysError
 from ..pg.schema import table_exists
 from ..pg.tables import EMPTY, day_range
 from ..pg.tiers import resolve_tiers
@@ -39,7 +40,21 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
         tables[table]["archive"] = archive["tables"].get(table, EMPTY.as_json())
     doc["tables"] = tables
     doc["lifecycle"] = lifecycle_due(cfg, as_of)
+    doc["backups"] = backup_ages(cfg)
     return doc
+
+
+def backup_ages(cfg: Config) -> dict[str, Any]:
+    """Each tier's newest backup and whether its schedule missed one; the store's error when
+    it cannot be read (status still shows everything else)."""
+    from ..archive.stores import archive_stores
+    from ..backup.snapshot import newest_age
+
+    schedules = {"core": cfg.backup.core_schedule, "main": cfg.backup.main_schedule}
+    try:
+        return newest_age(archive_stores(cfg, check=False).primary, schedules)
+    except PersysError as exc:
+        return {"error": str(exc)}
 
 
 def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
@@ -143,6 +158,7 @@ def render(doc: dict[str, Any]) -> str:
         lines += ["", "Held back in core (still referenced there; they move once nothing in "
                       "core points at them)"]
         lines += [f"  {t:<20} {n:>8,} rows referenced by {ref}" for t, ref, n in held]
+    lines += _backup_lines(doc.get("backups") or {})
     if doc.get("ledger"):
         lines += ["", "Recent moves"]
         for m in doc["ledger"][:5]:
@@ -151,6 +167,27 @@ def render(doc: dict[str, Any]) -> str:
                 f" {m['first_day']}..{m['last_day']}  {m['rows']} rows  {m['outcome']}"
             )
     return "\n".join(lines)
+
+
+def _backup_lines(backups: dict[str, Any]) -> list[str]:
+    """Age of the newest backup per tier; OVERDUE when its schedule missed one."""
+    if not backups:
+        return []
+    if "error" in backups:
+        return ["", f"Backups  cannot be listed: {backups['error']}"]
+    lines = ["", "Backups (newest)"]
+    for tier, b in backups.items():
+        if b is None:
+            lines.append(f"  {tier:<8}none (schedule off; `persys backup run --tier {tier}`)")
+        elif b["id"] is None:
+            lines.append(f"  {tier:<8}none yet (OVERDUE: {b['schedule']} schedule; `persys "
+                         f"backup run --tier {tier}`)")
+        else:
+            hours = b["age_hours"]
+            age = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+            late = f"  OVERDUE for its {b['schedule']} schedule" if b["overdue"] else ""
+            lines.append(f"  {tier:<8}{b['id']}  {age} old{late}")
+    return lines
 
 
 def _cell(r: dict) -> str:

@@ -95,7 +95,7 @@ def test_retention_keeps_n(cfg):
     store = archive_stores(cfg).active
     store.put(f"backups/main/{snapshot.new_id(start)}X/orphan.parquet", b"crashed run")
     snapshot.expire(cfg, "main")
-    assert [b.id for b in snapshot.list_backups(cfg, "main")] == ids[-2:]
+    assert [b.id for b in snapshot.list_backups(archive_stores(cfg).primary, "main")] == ids[-2:]
     left = {o.key.split("/")[2] for o in store.list("backups/main/")}
     assert left == set(ids[-2:]), "older and unfinished backups are gone"
 

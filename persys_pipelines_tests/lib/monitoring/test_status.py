@@ -94,3 +94,29 @@ def test_status_text_when_a_tier_holds_only_rows_without_a_day(cfg, tier_dsns, c
     line = next(x for x in out.splitlines() if x.strip().startswith("tasks"))
     assert "2 rows, none with a day" in line
     assert "(2 rows in core have no day and stay there)" in out
+
+
+def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
+    """A daily core backup two days old is OVERDUE; main's weekly one is fine; a tier never
+    backed up says how to take one."""
+    from persys_pipelines.lib.backup import snapshot
+
+    setup_lib.setup_tiers(cfg)
+    now = dt.datetime.now(dt.UTC)
+    assert main(["status"]) == 0
+    assert "core    none yet (OVERDUE: daily schedule; `persys backup run --tier core`)" in \
+        capsys.readouterr().out
+
+    snapshot.run_backup(cfg, "core", now=now - dt.timedelta(hours=50))
+    main_backup = snapshot.run_backup(cfg, "main", now=now - dt.timedelta(days=3))
+    assert main(["status", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["backups"]
+    assert doc["core"]["overdue"] is True and 49.9 <= doc["core"]["age_hours"] <= 50.5
+    assert doc["main"] == {"id": main_backup.id, "age_hours": doc["main"]["age_hours"],
+                           "schedule": "weekly", "overdue": False}
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    backups = out.split("Backups (newest)\n", 1)[1].splitlines()
+    assert backups[0].startswith("  core    ") and backups[0].endswith(
+        "2.1 d old  OVERDUE for its daily schedule")
+    assert backups[1] == f"  main    {main_backup.id}  3.0 d old"
