@@ -87,3 +87,47 @@ def test_catch_up_sends_only_the_latest_day(daily_cfg):  # noqa: F811
     assert should_send(daily_cfg, y, y, only_latest=True)
     assert not should_send(daily_cfg, y - dt.timedelta(days=1), y, only_latest=True)
     assert not should_send(daily_cfg, old, old, only_latest=False)  # a backfill sends nothing
+
+
+def test_catch_up_run_after_three_days_off_makes_every_day_and_sends_one_note(
+        tmp_path, tier_dsns, monkeypatch):
+    """The whole path a person meets after a long weekend with the server off: the sensor's
+    request, run as the daemon would run it, makes the three missed days' summaries,
+    projections and briefings, and exactly one Telegram note goes out: the latest day's."""
+    from persys_pipelines.definitions import build_definitions
+    from persys_pipelines.lib.config import load_config
+    from persys_pipelines.lib.pg.tiers import resolve_tier
+    from persys_pipelines.lib.provision import setup_tiers
+    from persys_pipelines_tests.conftest import write_config
+    from persys_pipelines_tests.voice_fakes import BOT_TOKEN, fake_telegram_voice
+
+    monkeypatch.setenv("TEST_BOT_TOKEN", BOT_TOKEN)
+    with fake_telegram_voice() as tg:
+        path = write_config(tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
+                            telegram={"token": "env:TEST_BOT_TOKEN", "chat_id": "42",
+                                      "base_url": tg.base_url})
+        cfg = load_config(path)
+        setup_tiers(cfg)
+        today = cfg.today()
+        days = [today - dt.timedelta(days=n) for n in range(3, 0, -1)]  # off for three days
+        insert(tier_dsns["core"], "journal_entries", [(d, 6, f"words on {d}") for d in days])
+
+        with dg.instance_for_test() as instance:
+            result, _ = tick(str(path), None, instance)
+            (request,) = result.run_requests
+            job = build_definitions(cfg, str(path)).resolve_job_def("daily_catch_up_job")
+            run = job.execute_in_process(instance=instance, tags=request.tags)
+            assert run.success
+            after, _ = tick(str(path), result.cursor, instance)
+            assert isinstance(after, dg.SkipReason) and "no missed days" in after.skip_message
+
+        assert catch_up.missing_days(cfg) == []
+        with resolve_tier(cfg, "core").connect() as conn:
+            summaries = conn.execute("select day from daily_summaries order by day").fetchall()
+            voices = conn.execute("select day from voice_messages order by day").fetchall()
+        assert [d for (d,) in summaries] == days
+        assert [d for (d,) in voices] == days  # every briefing made ...
+        assert len(tg.voices) == 1  # ... one sent
+        # the note is the latest day's: its caption is that day's summary
+        assert f"{days[-1]:%a %d %b %Y}".encode() in tg.voices[0]
+        assert f"{days[0]:%a %d %b %Y}".encode() not in tg.voices[0]

@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from persys_pipelines_tests.voice_fakes import BOT_TOKEN, FakeTelegramVoice, fake_telegram_voice
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -51,6 +53,8 @@ class Up:
     env: dict
     url: str
     pid: int
+    config: Path
+    telegram: FakeTelegramVoice
 
 
 def free_port() -> int:
@@ -61,11 +65,20 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def persys_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    """`persys setup --sample-data` then `persys up --detach` in a fresh home; `persys down`
-    afterwards, and a check that no process of the tree survived."""
+    """`persys setup --sample-data` then `persys up --detach` in a fresh home, with the packaged
+    default config plus a Telegram bot (a fake on 127.0.0.1); `persys down` afterwards, and a
+    check that no process of the tree survived."""
     home = tmp_path_factory.mktemp("e2e") / "home"
-    env = {**os.environ, "PERSYS_HOME": str(home)}
-    for name in ("PERSYS_CONFIG", "DAGSTER_HOME", "CORE_DATABASE_URL", "MAIN_DATABASE_URL"):
+    telegram_cm = fake_telegram_voice()
+    telegram = telegram_cm.__enter__()
+    default = (Path(__file__).resolve().parents[2] / "persys_pipelines"
+               / "default_persys.yaml").read_text()
+    config = home.parent / "persys.yaml"
+    config.write_text(default + "telegram:\n  token: env:E2E_BOT_TOKEN\n  chat_id: '42'\n"
+                      f"  base_url: {telegram.base_url}\n")
+    env = {**os.environ, "PERSYS_HOME": str(home), "PERSYS_CONFIG": str(config),
+           "E2E_BOT_TOKEN": BOT_TOKEN}
+    for name in ("DAGSTER_HOME", "CORE_DATABASE_URL", "MAIN_DATABASE_URL"):
         env.pop(name, None)
     setup = persys("setup", "--sample-data", "--days", "60", env=env)
     assert setup.returncode == 0, setup.stdout + setup.stderr
@@ -76,9 +89,10 @@ def persys_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         assert up.returncode == 0, up.stdout + up.stderr
         pid = int(up.stdout.split("(pid ")[1].split(")")[0])
         tree = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-        yield Up(home, port, env, f"http://127.0.0.1:{port}", pid)
+        yield Up(home, port, env, f"http://127.0.0.1:{port}", pid, config, telegram)
     finally:
         down = persys("down", env=env, timeout=120)
+        telegram_cm.__exit__(None, None, None)
         (ARTIFACTS / "dagster-dev.log").parent.mkdir(exist_ok=True)
         log = home / "run" / "dagster-dev.log"
         if log.exists():

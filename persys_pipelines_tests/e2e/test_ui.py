@@ -46,8 +46,8 @@ def wait_for_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 240
 def cfg(persys_up) -> Config:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PERSYS_HOME", str(persys_up.home))
-        mp.delenv("PERSYS_CONFIG", raising=False)
-        return load_config()
+        mp.setenv("E2E_BOT_TOKEN", persys_up.env["E2E_BOT_TOKEN"])
+        return load_config(persys_up.config)
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +181,40 @@ def test_ui_shows_tier_groups_and_materialized_partitions(persys_up, chromium, a
             page.screenshot(path=artifacts / "main-journal_entries-overview.png", full_page=True)
         finally:
             browser.close()
+
+
+CATCH_UP_RUNS = """{
+  runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: "daily_catch_up"}]}) {
+    ... on Runs { results { runId status tags { key value } } } }
+}"""
+
+
+def test_daemon_catches_up_the_missed_days_and_sends_one_note(persys_up, cfg, client):
+    """A fresh install is a machine that was off: the daemon's first tick of daily_catch_up
+    asks for one ranged run over the missed days (default window 14 days); the run makes every
+    day's summary, projection and briefing, and sends one Telegram note, the latest day's."""
+    deadline, runs = time.monotonic() + 300, []
+    while time.monotonic() < deadline:
+        data = httpx.post(f"{persys_up.url}/graphql", json={"query": CATCH_UP_RUNS},
+                          timeout=30).json()["data"]
+        runs = data["runsOrError"]["results"]
+        if runs and all(r["status"] in {s.value for s in DONE} for r in runs):
+            break
+        time.sleep(2)
+    assert len(runs) == 1, f"expected one catch-up run, got {runs}"
+    (run,) = runs
+    assert run["status"] == "SUCCESS", run
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    yesterday = cfg.today() - dt.timedelta(days=1)
+    first = yesterday - dt.timedelta(days=cfg.daily.catch_up_days - 1)
+    assert tags[RANGE_END] == yesterday.isoformat()
+    assert tags[RANGE_START] == first.isoformat()
+    with resolve_tier(cfg, "core").connect() as conn:
+        made = conn.execute(
+            "select count(distinct s.day), count(distinct p.day), count(distinct v.day) "
+            "from daily_summaries s join daily_projections p using (day) "
+            "join voice_messages v using (day) where day between %s and %s",
+            (first, yesterday)).fetchone()
+    assert made == (cfg.daily.catch_up_days,) * 3
+    assert len(persys_up.telegram.voices) == 1
+    assert f"{yesterday:%a %d %b %Y}".encode() in persys_up.telegram.voices[0]
