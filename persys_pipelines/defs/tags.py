@@ -10,6 +10,11 @@ the run requests our schedules and sensors make, where it is also visible to tes
 from __future__ import annotations
 
 LIFECYCLE_TAG = "persys/lifecycle"
+# The pool of every step that moves rows. A run launched from the UI's "Materialize" button on
+# one of those assets runs Dagster's implicit asset job, which carries no job tags; the pool is
+# on the asset itself, and dagster.yaml (`pools: granularity: run, default_limit: 1`) lets one
+# run holding it go at a time, however the run was made.
+LIFECYCLE_POOL = "persys_lifecycle"
 # values of LIFECYCLE_TAG: what kind of move the run is (the limit applies across all of them)
 CORE_TO_MAIN = "core_to_main"
 MAIN_TO_ARCHIVE = "main_to_archive"

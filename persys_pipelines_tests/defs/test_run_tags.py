@@ -69,3 +69,24 @@ def test_runs_started_by_persys_carry_the_tag(cfg, config_path):
     defs = build_definitions(cfg, str(config_path))
     result = run_job(defs, "archive_purge", tags={tags.AS_OF_TAG: AS_OF.isoformat()})
     assert result.dagster_run.tags[tags.LIFECYCLE_TAG] == tags.PURGE
+
+
+def test_a_ui_materialize_of_a_move_is_limited_by_its_pool(cfg, config_path):
+    """The UI's Materialize button runs Dagster's implicit asset job, which has no job tags:
+    the limit there is the pool on every step that moves rows, enforced per run."""
+    defs = build_definitions(cfg, str(config_path))
+    pools = {}
+    for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs:
+        pools[node.name] = node.pool
+    moving = {n: p for n, p in pools.items() if n.startswith(("main__", "archive__"))}
+    assert moving and set(moving.values()) == {tags.LIFECYCLE_POOL}, pools
+    others = {n: p for n, p in pools.items() if n not in moving}
+    assert others and set(others.values()) == {None}, others
+    purge = defs.resolve_job_def("archive_purge")
+    assert {n.pool for n in purge.graph.node_defs} == {tags.LIFECYCLE_POOL}
+
+    doc = yaml.safe_load((Path(__file__).parents[2] / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides={"concurrency": doc["concurrency"]}) as instance:
+        pool_config = instance.get_concurrency_config().pool_config
+        assert pool_config.pool_granularity.value == "run"
+        assert pool_config.default_pool_limit == 1

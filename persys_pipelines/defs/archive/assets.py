@@ -19,7 +19,7 @@ from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import ArchiveStoresResource, PersysConfigResource, PostgresTierResource
 from ..retries import NETWORK_RETRY, terminal_errors
-from ..tags import MAIN_TO_ARCHIVE, lifecycle
+from ..tags import LIFECYCLE_POOL, MAIN_TO_ARCHIVE, lifecycle
 
 JOB_NAME = "archive_monthly"
 CHECK_NAME = "archive_files_verified"
@@ -49,6 +49,7 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="archive",
+        pool=LIFECYCLE_POOL,
         kinds={"parquet"},
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),

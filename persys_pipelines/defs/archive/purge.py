@@ -7,13 +7,14 @@ import dagster as dg
 from ...lib.archive import maintenance as archive_ops
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
-from ..tags import AS_OF_TAG, PURGE, lifecycle
+from ..tags import AS_OF_TAG, LIFECYCLE_POOL, PURGE, lifecycle
 
 JOB_NAME = "archive_purge"
 
 
 @dg.op(description="Delete archive files whose newest day is older than delete_days.",
-       retry_policy=NETWORK_RETRY)  # the store may be S3; each delete is in the ledger
+       retry_policy=NETWORK_RETRY,  # the store may be S3; each delete is in the ledger
+       pool=LIFECYCLE_POOL)
 def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigResource) -> None:
     cfg = persys_config.load()
     tag = context.run.tags.get(AS_OF_TAG)  # `persys lifecycle run --as-of`

@@ -17,7 +17,7 @@ from ...lib.config import Config
 from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
-from ..tags import AS_OF_TAG, MOVE_BEFORE_TAG
+from ..tags import AS_OF_TAG, LIFECYCLE_POOL, MOVE_BEFORE_TAG
 
 CHECK_NAME = "moved_range_left_core"
 
@@ -45,6 +45,7 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="main",
+        pool=LIFECYCLE_POOL,
         kinds={"postgres"},
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
