@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..lib.archive import drill as drill_lib
-from ..lib.archive import maintenance as archive_ops
+from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
+from ..lib.archive import restore as archive_restore
 from ..lib.archive import writer as archive_lib
 from ..lib.errors import UsageError
 from ..lib.pg.tiers import resolve_tier
@@ -94,7 +95,7 @@ def print_months(results: list[archive_lib.MonthResult]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = archive_ops.verify(load(args), args.sample)
+    report = maintenance.verify(load(args), args.sample)
     for url, why in report.unreachable:
         print(f"DOWN     {url}: {why}")
     for uri, why in report.bad:
@@ -126,7 +127,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    r = archive_ops.restore(load(args), args.table, args.first, args.last,
+    r = archive_restore.restore(load(args), args.table, args.first, args.last,
                             pin_days=args.pin_days)
     print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
           f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
@@ -153,7 +154,7 @@ def cmd_unpin(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    done = archive_ops.rekey(load(args))
+    done = maintenance.rekey(load(args))
     for uri in done:
         print(f"re-encrypted {uri}")
     print(f"rekey: {len(done)} files re-encrypted")
@@ -164,7 +165,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     cfg = load(args)
     refuse_future_as_of(cfg, args, "archive purge", "delete the archive files past "
                         "delete_days by then")
-    items = archive_ops.purge(cfg, args.as_of, dry_run=args.dry_run)
+    items = maintenance.purge(cfg, args.as_of, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for i in items:
         print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")

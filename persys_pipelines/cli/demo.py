@@ -79,12 +79,12 @@ def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
 def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """main→archive for months older than main_days (the same `archive/<table>` assets), then
     the files the archive now holds."""
-    from ..lib.archive import maintenance as archive_ops
+    from ..lib.archive import maintenance
     from . import lifecycle as lifecycle_cli
 
     step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")
     lifecycle_cli.archive_steps(cfg, lifecycle_cli.config_path(args), as_of, list(cfg.tables))
-    files = [(store, e) for t in cfg.tables for store, e in archive_ops.manifest_rows(cfg, t)]
+    files = [(store, e) for t in cfg.tables for store, e in maintenance.manifest_rows(cfg, t)]
     if not files:
         print("no month is older than main_days yet; try `persys lifecycle run --as-of "
               f"{as_of + dt.timedelta(days=400)}` to see one archived")

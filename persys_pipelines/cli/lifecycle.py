@@ -96,7 +96,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
     """main→archive (months older than main_days) and purge (files past delete_days), through
     the Dagster jobs; returns what was archived per table."""
     from ..defs.archive import run as archive_run
-    from ..lib.archive import maintenance as archive_ops
+    from ..lib.archive import maintenance
 
     plan = archive_run.due(cfg, as_of, tables)
     print(f"\nlifecycle main→archive as of {as_of}")
@@ -116,7 +116,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
         if not done:
             print("  nothing is due")
     print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
-    expired = archive_ops.purge(cfg, as_of, dry_run=True)
+    expired = maintenance.purge(cfg, as_of, dry_run=True)
     if not expired:
         print("  nothing is past delete_days")
         return done

@@ -84,14 +84,14 @@ def test_purge_job_runs(cfg, config_path):
 def test_sensor_skips_restored_days_while_pinned(cfg, config_path, monkeypatch):
     import datetime as dt
 
-    from persys_pipelines.lib.archive import maintenance as archive_ops
     from persys_pipelines.lib.archive import pins
+    from persys_pipelines.lib.archive import restore as archive_restore
     from persys_pipelines.lib.archive import writer as archive
 
     rows_in_main(cfg)
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
     archive.archive_due(cfg, LATER, tables=["journal_entries"])
-    archive_ops.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    archive_restore.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     (sensor,) = definitions(cfg).sensors
 
     def journal_keys() -> list[str]:

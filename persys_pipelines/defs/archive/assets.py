@@ -9,8 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib.archive import maintenance as archive_ops
-from ...lib.archive import manifest
+from ...lib.archive import maintenance, manifest
 from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
@@ -83,7 +82,7 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         new = [r for r in results if r.key]
         doc = manifest.read_manifest(stores.active, table)
         entries = {e["key"]: e for e in doc["files"]}
-        problems = {r.key: archive_ops.check_file(stores.active, ring, entries[r.key])
+        problems = {r.key: maintenance.check_file(stores.active, ring, entries[r.key])
                     for r in new}
         bad = {k: why for k, why in problems.items() if why}
         return dg.MaterializeResult(

@@ -22,7 +22,7 @@ from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
 from .crypto import CryptoError
 from .maintenance import tables_in
-from .manifest import committed, load_file, read_manifest, row_checksum
+from .manifest import committed, copy_back, load_file, read_manifest
 from .stores import ArchiveStores, Store, StoreError, archive_stores, keyring
 
 SCRATCH_PREFIX = "persys_drill_"
@@ -95,20 +95,12 @@ def drill_file(tier: PgTier, store: Store, ring, table: str, entry: dict) -> Dri
 
 def _compare(conn, scratch: str, table: str, entry: dict, data: pa.Table
              ) -> tuple[int, str | None]:
-    pg_types = fmt.pg_types_of(data.schema)
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(scratch)))
     conn.commit()  # the schema exists for the `finally` to drop even if what follows fails
     target = sql.Identifier(scratch, table)
     conn.execute(sql.SQL("create table {} (like {} including defaults)")
                  .format(target, sql.Identifier(table)))
-    fmt.pin_session(conn)
-    cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
-    with conn.cursor() as cur, cur.copy(
-        sql.SQL("copy {} ({}) from stdin").format(target, cols)
-    ) as copy:
-        for row in fmt.python_rows(data, pg_types):
-            copy.write_row(row)
-    rows, checksum = row_checksum(conn, sql.SQL("(select {} from {})").format(cols, target))
+    _, (rows, checksum) = copy_back(conn, target, data)
     if (rows, checksum) != (entry["rows"], entry["checksum"]):
         return rows, (f"{rows} rows, checksum {checksum}; the manifest says {entry['rows']}, "
                       f"{entry['checksum']}")

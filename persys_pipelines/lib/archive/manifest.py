@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -26,6 +27,9 @@ from ..pg.tiers import PgTier
 from . import format as fmt
 from .crypto import Keyring
 from .stores import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,23 @@ def row_checksum(conn: psycopg.Connection, source: sql.Composable) -> tuple[int,
     fmt.pin_session(conn)
     found = fingerprint(conn, source)
     return found.rows, str(found.checksum)
+
+
+def copy_back(conn: psycopg.Connection, target: sql.Composable, data: pa.Table
+              ) -> tuple[sql.Composable, tuple[int, str]]:
+    """COPY archived rows (a decoded Parquet table) into `target`, a table with at least the
+    archived columns, and return (its column list, (rows, checksum) of what arrived), taken
+    with the text forms the file's checksum was taken with: the one way restore, drill and
+    backup restore put a file's rows back before they trust them."""
+    pg_types = fmt.pg_types_of(data.schema)  # table column order, as archived
+    fmt.pin_session(conn)
+    cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
+    with conn.cursor() as cur, cur.copy(
+        sql.SQL("copy {} ({}) from stdin").format(target, cols)
+    ) as copy:
+        for row in fmt.python_rows(data, pg_types):
+            copy.write_row(row)
+    return cols, row_checksum(conn, sql.SQL("(select {} from {})").format(cols, target))
 
 
 def sha256(data: bytes) -> str:

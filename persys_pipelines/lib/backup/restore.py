@@ -17,7 +17,7 @@ from psycopg import sql
 
 from ..archive import format as fmt
 from ..archive.crypto import CryptoError
-from ..archive.manifest import row_checksum, sha256
+from ..archive.manifest import copy_back, row_checksum, sha256
 from ..archive.stores import Store, StoreError, archive_stores, keyring
 from ..config import Config
 from ..pg.tiers import PgTier, resolve_tier
@@ -106,15 +106,8 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data) -> R
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in pg_types.items())))
     tmp = sql.Identifier(f"persys_backup_restore_{table}"[:63])
     conn.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(tmp, ident))
-    fmt.pin_session(conn)  # the text forms the checksum was taken with
-    cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
-    with conn.cursor() as cur, cur.copy(
-        sql.SQL("copy {} ({}) from stdin").format(tmp, cols)
-    ) as copy:
-        for row in fmt.python_rows(data, pg_types):
-            copy.write_row(row)
     want = (entry["rows"], entry["checksum"])
-    if row_checksum(conn, tmp) != want:
+    if copy_back(conn, tmp, data)[1] != want:
         raise BackupError(f"{entry['key']}: rows read back do not match the manifest's "
                           "checksum; nothing was restored")
     writable = sql.SQL(", ").join(map(sql.Identifier, _insertable(conn, table, pg_types)))

@@ -97,7 +97,7 @@ def recent_ledger(conn, limit: int = 10) -> list[dict]:
 
 def archive_inventory(cfg: Config) -> dict[str, Any]:
     """Files, bytes and days per table from the stores' manifests, and which store holds what
-    (see lib/archive_ops.inventory)."""
+    (see lib/maintenance.inventory)."""
     from ..archive.maintenance import inventory
 
     return inventory(cfg)

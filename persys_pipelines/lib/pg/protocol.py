@@ -40,7 +40,7 @@ CRASH_POINTS = (
     "deleted", "closed", "space",
     # main→archive (archive.writer)
     "before_put", "after_put", "after_manifest", "before_commit", "after_commit",
-    # archive→main (archive.maintenance.restore)
+    # archive→main (archive.restore.restore)
     "restore_before_commit", "restore_after_commit",
 )
 LOCK_TIMEOUT = "500ms"  # < deadlock_timeout (1 s): in a conflict the mover yields first

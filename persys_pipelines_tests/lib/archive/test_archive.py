@@ -9,8 +9,8 @@ import boto3
 import pytest
 import yaml
 
-from persys_pipelines.lib.archive import maintenance as archive_ops
-from persys_pipelines.lib.archive import manifest
+from persys_pipelines.lib.archive import maintenance, manifest
+from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.config import load_config
@@ -60,16 +60,17 @@ def test_archive_then_restore_is_exact(cfg):
         ledger = conn.execute("select count(*) from persys_ledger where to_tier = 'archive' "
                               "and outcome = 'moved'").fetchone()[0]
     assert ledger == len(results)
-    assert archive_ops.verify(cfg).ok
+    assert maintenance.verify(cfg).ok
 
     again = archive.archive_due(cfg, LATER)
     assert again == [], "nothing is due twice"
 
     for table in TYPED:
-        archive_ops.restore(cfg, table, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+        archive_restore.restore(cfg, table, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
         assert snapshot(cfg, table) == before[table], f"{table} came back exactly"
     assert not list(root.rglob("*.parquet")), "restored rows left the archive"
-    again = archive_ops.restore(cfg, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    again = archive_restore.restore(cfg, "journal_entries", dt.date(2024, 1, 1),
+                                    dt.date(2024, 12, 31))
     assert again.rows == 0 and snapshot(cfg, "journal_entries") == before["journal_entries"]
 
 
@@ -83,13 +84,14 @@ def test_partial_restore_keeps_the_rest_archived_and_late_rows_add_a_file(cfg):
     rows_in_main(cfg)
     archive.archive_due(cfg, LATER, tables=["journal_entries"])
     march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"][0]
-    got = archive_ops.restore(cfg, "journal_entries", dt.date(2024, 3, 10), dt.date(2024, 3, 12),
-                              pin_days=0)  # not pinned: the next archive run takes them back
+    # not pinned: the next archive run takes them back
+    got = archive_restore.restore(cfg, "journal_entries", dt.date(2024, 3, 10),
+                                  dt.date(2024, 3, 12), pin_days=0)
     assert got.rows == count(cfg, "journal_entries") > 0
     new_march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"]
     assert len(new_march) == 1 and new_march[0]["key"] != march["key"]
     assert new_march[0]["rows"] + got.rows == march["rows"]
-    assert archive_ops.verify(cfg).ok
+    assert maintenance.verify(cfg).ok
 
     # the restored days are due again: they go into a new file next to the remainder
     archive.archive_due(cfg, LATER, tables=["journal_entries"])
@@ -114,7 +116,7 @@ def test_a_corrupted_byte_is_found_by_verify(cfg, capsys):
     path.write_bytes(bytes(data))
     (sorted((cfg.home / "archive").rglob("*.parquet"))[0]).unlink()
 
-    report = archive_ops.verify(cfg)
+    report = maintenance.verify(cfg)
     assert not report.ok and report.checked == 2
     assert [uri for uri, _ in report.bad] == [f"file://{path}"]
     assert "sha256" in report.bad[0][1] and len(report.missing) == 1
@@ -136,11 +138,11 @@ def test_purge_deletes_only_files_past_delete_days(cfg, capsys):
     assert out.count("/2024/02/") == 2 and "/2024/03/" not in out and "would delete" in out
     assert len(list((cfg.home / "archive").rglob("*.parquet"))) == files
 
-    items = archive_ops.purge(cfg, as_of)
+    items = maintenance.purge(cfg, as_of)
     assert {(i.table, i.max_day) for i in items} == {("journal_entries", "2024-02-29"),
                                                      ("health_metrics", "2024-02-29")}
     assert len(list((cfg.home / "archive").rglob("*.parquet"))) == files - 2
-    assert archive_ops.verify(cfg).ok
+    assert maintenance.verify(cfg).ok
     with resolve_tier(cfg, "main").connect() as conn:
         assert conn.execute("select count(*) from persys_ledger where to_tier = 'deleted'"
                             ).fetchone()[0] == 2
@@ -165,8 +167,8 @@ def test_s3_store_through_boto3(tmp_path, tier_dsns, moto_server, monkeypatch):
             .list_objects_v2(Bucket="persys-archive")["Contents"]]
     assert "home/journal_entries/manifest.json" in keys
     assert {f"home/{r.key}" for r in results} <= set(keys)
-    assert archive_ops.verify(cfg).ok
-    archive_ops.restore(cfg, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    assert maintenance.verify(cfg).ok
+    archive_restore.restore(cfg, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, "journal_entries") == before
 
 
@@ -182,12 +184,12 @@ def test_failover_to_the_secondary_store_when_the_primary_is_down(tmp_path, tier
     rows_in_main(cfg)
     results = archive.archive_due(cfg, LATER, tables=["journal_entries"])
     assert results and all(r.store == f"file://{tmp_path}/usb" for r in results)
-    inv = archive_ops.inventory(cfg)
+    inv = maintenance.inventory(cfg)
     primary, secondary = inv["stores"]
     assert not primary["reachable"] and "not writable" in primary["error"]
     assert secondary["files"] == len(results) and secondary["role"] == "secondary"
     assert inv["tables"]["journal_entries"]["stores"] == [f"file://{tmp_path}/usb"]
-    report = archive_ops.verify(cfg)
+    report = maintenance.verify(cfg)
     assert report.checked == len(results) and not report.bad
     assert report.unreachable and not report.ok, "a primary that is down is reported"
 

@@ -10,7 +10,8 @@ import os
 import pyarrow as pa
 
 from persys_pipelines.lib.archive import format as fmt
-from persys_pipelines.lib.archive import maintenance as archive_ops
+from persys_pipelines.lib.archive import maintenance
+from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
@@ -52,12 +53,12 @@ def test_rows_bigger_than_a_csv_block_archive_and_restore_exactly(cfg):
     results = archive.archive_due(cfg, LATER, tables=[TABLE])
     assert [(r.month, r.rows) for r in results] == [(dt.date(2024, 2, 1), 30)]
     assert count(cfg, TABLE) == 0
-    assert archive_ops.verify(cfg).ok
+    assert maintenance.verify(cfg).ok
 
-    got = archive_ops.restore(cfg, TABLE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    got = archive_restore.restore(cfg, TABLE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     assert got.rows == 30 and count(cfg, TABLE) == 30
     assert digests(cfg) == expected, "the same values came back"
-    assert archive_ops.verify(cfg).ok
+    assert maintenance.verify(cfg).ok
 
 
 def test_block_size_grows_only_when_a_row_needs_it():

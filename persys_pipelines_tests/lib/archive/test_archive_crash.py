@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from persys_pipelines.lib.archive import maintenance as archive_ops
-from persys_pipelines.lib.archive import manifest, pins
+from persys_pipelines.lib.archive import maintenance, manifest, pins
+from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.pg.protocol import CRASH_ENV as FAILPOINT_ENV
@@ -26,9 +26,9 @@ ARCHIVE = ("from persys_pipelines.lib.archive import writer as archive; "
            "from persys_pipelines.lib.config import load_config; "
            f"archive.archive_due(load_config(), "
            f"__import__('datetime').date.fromisoformat('{LATER}'), tables=['{TABLE}'])")
-RESTORE = ("from persys_pipelines.lib.archive import maintenance as archive_ops; "
+RESTORE = ("from persys_pipelines.lib.archive import restore as archive_restore; "
            "from persys_pipelines.lib.config import load_config; import datetime as d; "
-           "archive_ops.restore(load_config(), "
+           "archive_restore.restore(load_config(), "
            f"'{TABLE}', d.date(2024, 3, 5), d.date(2024, 4, 10))")
 
 
@@ -53,7 +53,7 @@ def assert_whole(cfg, before: list[tuple]) -> None:
     assert all(e["state"] == "committed" for e in doc["files"])
     archived = sum(e["rows"] for e in doc["files"])
     assert count(cfg, TABLE) + archived == len(before), "no row lost or doubled"
-    report = archive_ops.verify(cfg)
+    report = maintenance.verify(cfg)
     assert report.ok and not report.orphans and not report.pending
     if archived:
         ring = stores_lib.keyring(cfg)
@@ -71,7 +71,7 @@ def test_kill_at_each_step_then_run_again(cfg, config_path, failpoint):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     assert run_killed(config_path, ARCHIVE, failpoint) == -signal.SIGKILL
-    verify = archive_ops.verify(cfg)
+    verify = maintenance.verify(cfg)
     if failpoint == "after_put":
         assert verify.orphans, "the left-over file is reported"
     if failpoint in ("after_manifest", "before_commit", "after_commit"):
@@ -79,7 +79,7 @@ def test_kill_at_each_step_then_run_again(cfg, config_path, failpoint):
     archive.archive_due(cfg, LATER, tables=[TABLE])
     assert count(cfg, TABLE) == 0
     assert_whole(cfg, before)
-    archive_ops.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    archive_restore.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, TABLE) == before
 
 
@@ -111,5 +111,5 @@ def test_kill_at_random_moments(cfg, config_path):
             run_killed(config_path, RESTORE, kill_after=rng.uniform(0.5, 3.0))
     archive.archive_due(cfg, LATER, tables=[TABLE])
     assert_whole(cfg, before)
-    archive_ops.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    archive_restore.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, TABLE) == before

@@ -11,8 +11,8 @@ from collections import Counter
 from psycopg.types.json import Jsonb
 
 from persys_pipelines.cli import main
-from persys_pipelines.lib.archive import maintenance as archive_ops
-from persys_pipelines.lib.archive import manifest, pins
+from persys_pipelines.lib.archive import maintenance, manifest, pins
+from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.format import read_parquet
@@ -48,7 +48,7 @@ def assert_each_row_in_one_place(cfg, ids: list[str]) -> None:
         plain, _ = manifest.load_file(store, ring, entry)
         archived += _uuid_texts(read_parquet(plain).column("id").to_pylist())
     assert Counter(ids_in_main(cfg) + archived) == Counter(ids)
-    report = archive_ops.verify(cfg)
+    report = maintenance.verify(cfg)
     assert report.ok and not report.orphans and not report.pending
 
 
@@ -85,10 +85,10 @@ def test_restoring_the_same_days_twice_changes_nothing_the_second_time(cfg, caps
     assert main(["archive", "verify"]) == 0
 
     # a whole month twice: the second time there is no March file left to touch
-    whole = archive_ops.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    whole = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
     assert whole.rows > 0 and not whole.remainders
     state = archive_state(cfg)
-    again = archive_ops.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    again = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
     assert (again.rows, again.files) == (0, []) and archive_state(cfg) == state
     assert_each_row_in_one_place(cfg, ids)
 
@@ -104,7 +104,7 @@ def test_restoring_a_day_without_rows_leaves_the_month_file_alone(cfg):
     march = [e for e in state[0] if e["month"] == "2024-03"]
     assert len(march) == 1 and march[0]["min_day"] < "2024-03-15" < march[0]["max_day"]
 
-    got = archive_ops.restore(cfg, TABLE, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
+    got = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
     assert (got.rows, got.files, got.remainders, got.pinned_until) == (0, [], [], None)
     assert archive_state(cfg) == state, "the month's file is untouched"
     assert restores_in_ledger(cfg) == ledger_rows and count(cfg, TABLE) == 0
@@ -146,7 +146,7 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     rows_in_main(cfg)
     ids = ids_in_main(cfg)
     archive.archive_due(cfg, LATER, tables=[TABLE])
-    got = archive_ops.restore(cfg, TABLE, MARCH_10, MARCH_12)
+    got = archive_restore.restore(cfg, TABLE, MARCH_10, MARCH_12)
     until = cfg.today() + dt.timedelta(days=pins.DEFAULT_PIN_DAYS)
     assert got.rows > 0 and got.pinned_until == until
 

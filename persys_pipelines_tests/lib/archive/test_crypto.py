@@ -8,7 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from persys_pipelines.cli import main
-from persys_pipelines.lib.archive import maintenance as archive_ops
+from persys_pipelines.lib.archive import maintenance
+from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.crypto import CryptoError, Keyring, new_key_text, parse_key
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main, snapshot
@@ -44,20 +45,20 @@ def test_archive_with_a_rotated_key(cfg, capsys):
     archive.archive_due(old, LATER, tables=["journal_entries"])
     files = sorted((cfg.home / "archive").rglob("*.parquet"))
     assert files and all(not f.read_bytes().startswith(b"PAR1") for f in files)
-    assert {e["key_id"] for _, e in archive_ops.manifest_rows(old, "journal_entries")} == {"k1"}
+    assert {e["key_id"] for _, e in maintenance.manifest_rows(old, "journal_entries")} == {"k1"}
 
     rotated = with_keys(cfg, k1, k2)
-    assert archive_ops.verify(rotated).ok
-    assert len(archive_ops.rekey(rotated)) == len(files)
-    assert {e["key_id"] for _, e in archive_ops.manifest_rows(rotated, "journal_entries")} == {"k2"}
-    assert archive_ops.rekey(rotated) == [], "rekey is idempotent"
+    assert maintenance.verify(rotated).ok
+    assert len(maintenance.rekey(rotated)) == len(files)
+    assert {e["key_id"] for _, e in maintenance.manifest_rows(rotated, "journal_entries")} == {"k2"}
+    assert maintenance.rekey(rotated) == [], "rekey is idempotent"
 
     new_only = with_keys(cfg, k2)
-    assert archive_ops.verify(new_only).ok
-    report = archive_ops.verify(old)
+    assert maintenance.verify(new_only).ok
+    report = maintenance.verify(old)
     assert len(report.bad) == len(files)
     assert "not in tiers.archive.encryption_key" in report.bad[0][1]
-    archive_ops.restore(new_only, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    archive_restore.restore(new_only, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, "journal_entries") == before
     assert k1.split(":")[1] not in capsys.readouterr().out
 

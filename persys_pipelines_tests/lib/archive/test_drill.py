@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from persys_pipelines.lib.archive import drill as drill_lib
-from persys_pipelines.lib.archive import maintenance as archive_ops
+from persys_pipelines.lib.archive import maintenance
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
@@ -56,7 +56,7 @@ def test_a_checksum_mismatch_after_restore_is_bad_and_the_schema_is_dropped(cfg)
     _archived(cfg)
     store = stores_lib.archive_stores(cfg).active
     results = drill_lib.drill(cfg, months=None)
-    entry = dict(archive_ops.read_manifest(store, "journal_entries")["files"][0])
+    entry = dict(maintenance.read_manifest(store, "journal_entries")["files"][0])
     entry["checksum"] = "0"
     bad = drill_lib.drill_file(resolve_tier(cfg, "main"), store, stores_lib.keyring(cfg),
                                "journal_entries", entry)
@@ -87,7 +87,7 @@ def test_verify_only_reads_so_a_read_only_store_verifies(cfg, tmp_path):
     _archived(cfg)
     ro = WriteRefusingStore(cfg.home / "archive")
     before = sorted(p.name for p in (cfg.home / "archive").rglob("*"))
-    report = archive_ops.verify(cfg, stores=stores_lib.ArchiveStores(ro, None, ro))
+    report = maintenance.verify(cfg, stores=stores_lib.ArchiveStores(ro, None, ro))
     assert report.ok and report.checked == 3 and not report.unreachable
     assert ro.writes == []
     results = drill_lib.drill(cfg, months=None, stores=stores_lib.ArchiveStores(ro, None, ro))
