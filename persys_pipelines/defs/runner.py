@@ -66,12 +66,13 @@ def alert_failure(defs: dg.Definitions, job_name: str, result: dg.ExecuteInProce
                   error: str) -> None:
     """Alert through the notifier; never raises (the RunFailed that follows is the news)."""
     from ..lib.config import load_config
-    from .monitoring.alerts import notifier
+    from ..lib.monitoring.notify import Notifier
 
     try:
-        resource = (defs.resources or {}).get("persys_config")
-        cfg = resource.load() if resource is not None else load_config(None)
-        notifier(cfg).notify(*failure_alert(job_name, result, error))
+        resource = (defs.resources or {}).get("notifier")
+        alerts = (resource.handle() if resource is not None
+                  else Notifier.from_config(load_config(None)))
+        alerts.notify(*failure_alert(job_name, result, error))
     except Exception as exc:  # noqa: BLE001 (a broken notifier must not hide the failure)
         log.warning("could not alert the failed run %s: %s", result.run_id, type(exc).__name__)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from persys_pipelines.defs.daily.freshness import daily_freshness_alert
-from persys_pipelines.defs.resources import PersysConfigResource
+from persys_pipelines.defs.resources import resources
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.daily import summary
 from persys_pipelines_tests.defs.test_monitoring import configure
@@ -18,7 +18,7 @@ from persys_pipelines_tests.monitoring_fakes import fake_telegram
 def evaluate(path: str, when: dt.datetime, instance: dg.DagsterInstance) -> dg.SkipReason:
     with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=when,
-        resources={"persys_config": PersysConfigResource(config_path=path)},
+        resources=resources(path),
     ) as ctx:
         return daily_freshness_alert(ctx)
 

@@ -11,7 +11,7 @@ import yaml
 from persys_pipelines.defs.monitoring.failures import run_failure_notify_sensor
 from persys_pipelines.defs.monitoring.health import health_check_sensor
 from persys_pipelines.defs.monitoring.quota import EMERGENCY_TAG, core_quota_sensor
-from persys_pipelines.defs.resources import PersysConfigResource
+from persys_pipelines.defs.resources import resources
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import load_sample_data, setup_tiers
@@ -41,8 +41,7 @@ def set_core_pct(path, pct: float) -> None:
 def tick(sensor, path, cursor):
     # `with`: the context's ephemeral instance is entered when the sensor reads it; left open,
     # Dagster's current defs-state storage would point at it after it is gone.
-    with dg.build_sensor_context(cursor=cursor, resources={
-            "persys_config": PersysConfigResource(config_path=str(path))}) as ctx:
+    with dg.build_sensor_context(cursor=cursor, resources=resources(str(path))) as ctx:
         result = sensor(ctx)
     requests = result if isinstance(result, list) else []
     return ctx.cursor, requests
@@ -129,7 +128,7 @@ def test_run_failure_sensor_notifies_job_asset_error_without_secrets(config_path
         ctx = dg.build_run_status_sensor_context(
             sensor_name="run_failure_notify_sensor", dagster_event=event,
             dagster_instance=instance, dagster_run=run,
-            resources={"persys_config": PersysConfigResource(config_path=str(config_path))},
+            resources=resources(str(config_path)),
         ).for_run_failure()
         run_failure_notify_sensor(ctx)  # a failing Telegram must not raise
         if telegram_down:

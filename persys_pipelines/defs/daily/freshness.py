@@ -13,12 +13,8 @@ import datetime as dt
 import dagster as dg
 
 from ...lib.daily import summary
-from ..monitoring.alerts import notifier
-from ..resources import PersysConfigResource
-
-
-def alert_key(day: dt.date) -> str:
-    return f"summary-missing:{day.isoformat()}"
+from ...lib.monitoring import alerts
+from ..resources import NotifierResource, PersysConfigResource
 
 
 # A schedule needs a target; it names the morning job but never requests a run (the catch-up
@@ -29,7 +25,8 @@ def alert_key(day: dt.date) -> str:
              description="Hourly: alerts (Telegram/e-mail) when yesterday's summary is still "
                          "missing after daily.freshness_hour; starts no run.")
 def daily_freshness_alert(context: dg.ScheduleEvaluationContext,
-                          persys_config: PersysConfigResource) -> dg.SkipReason:
+                          persys_config: PersysConfigResource,
+                          notifier: NotifierResource) -> dg.SkipReason:
     cfg = persys_config.load()
     now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -37,10 +34,8 @@ def daily_freshness_alert(context: dg.ScheduleEvaluationContext,
     due = summary.missing_due_day(cfg, now)
     if due is None:
         return dg.SkipReason("summaries are fresh")
-    deliveries = notifier(cfg).notify(
-        alert_key(due), f"⚠️ persys: no summary for {due}",
-        f"The daily summary of {due} is missing after {cfg.daily.freshness_hour:02d}:00 "
-        f"{cfg.timezone}. Materialize daily_summary for {due} (or check the morning job).")
+    deliveries = alerts.summary_missing(notifier.handle(), due, cfg.daily.freshness_hour,
+                                        cfg.timezone)
     failed = sum(not d.ok for d in deliveries)
     return dg.SkipReason(f"alerted: no summary for {due}"
                          + (f" ({failed} delivery failed; retried later)" if failed else ""))

@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from ..resources import PersysConfigResource
-from .alerts import notifier
+from ..resources import NotifierResource
 
 
 def failure_text(context: dg.RunFailureSensorContext) -> tuple[str, str, str]:
@@ -42,9 +41,9 @@ def _assets(context: dg.RunFailureSensorContext) -> list[str]:
                        description="Sends a notification (Telegram/e-mail) when any run "
                                    "fails: job, assets, error.")
 def run_failure_notify_sensor(context: dg.RunFailureSensorContext,
-                              persys_config: PersysConfigResource) -> None:
+                              notifier: NotifierResource) -> None:
     key, subject, body = failure_text(context)
-    deliveries = notifier(persys_config.load()).notify(key, subject, body)
+    deliveries = notifier.handle().notify(key, subject, body)
     failed = [d for d in deliveries if not d.ok]
     if failed:  # logged, never raised: the outbox retries them on the next monitoring tick
         context.log.warning(f"{len(failed)} notification(s) failed; retried on the next tick")

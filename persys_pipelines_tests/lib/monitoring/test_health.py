@@ -62,9 +62,10 @@ def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp
 
     import yaml
 
-    from persys_pipelines.defs.monitoring.health import health_tick
     from persys_pipelines.lib.archive.stores import archive_stores
     from persys_pipelines.lib.config import load_config
+    from persys_pipelines.lib.monitoring.notify import Notifier
+    from persys_pipelines.lib.monitoring.watch import health_tick
 
     blocker = tmp_path / "nas-mount"  # a file where the mounted folder should be: "down"
     doc = yaml.safe_load(config_path.read_text())
@@ -77,12 +78,13 @@ def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp
 
     shutil.rmtree(blocker)
     blocker.write_text("not a folder")
-    health_tick(cfg, now=T0)  # the sensor finds the primary down: incident opened
+    main, alerts = resolve_tier(cfg, "main"), Notifier.from_config(cfg)
+    health_tick(cfg, main, alerts, now=T0)  # the sensor finds the primary down: incident opened
     assert health.known_down(cfg, "archive:primary").startswith("nas down since 2024-05-01")
     blocker.unlink()  # the mount is back, but the sensor has not looked again yet
     stores = archive_stores(cfg, down=health.known_down(cfg, "archive:primary"))  # as the asset
     assert stores.active is stores.secondary and "nas down since" in stores.primary_error
 
-    health_tick(cfg, now=T0 + dt.timedelta(seconds=30))  # next check: resolved
+    health_tick(cfg, main, alerts, now=T0 + dt.timedelta(seconds=30))  # next check: resolved
     assert health.known_down(cfg, "archive:primary") is None
     assert archive_stores(cfg).active.url == cfg.archive_url
