@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..lib.config import Config, find_config_path
-from ..lib.errors import UsageError
+from ..lib.errors import ConfigError, UsageError
 from .common import add_config_arg, iso_date, load
 
 DEFAULT_DAYS = 7
@@ -57,12 +57,25 @@ def day_range(cfg: Config, first: dt.date | None, last: dt.date | None, days: in
     return first, last
 
 
+def check(cfg: Config, config_file: str) -> None:
+    """Every source parsed by PostgreSQL first (read-only), so a typo is one clear line, not a
+    failed run."""
+    from ..lib.daily.sources import check_sources
+    from ..lib.pg.tiers import resolve_tier
+
+    with resolve_tier(cfg, "core").connect() as conn:
+        problems = check_sources(conn, cfg.daily.metric_sources())
+    if problems:
+        raise ConfigError(config_file, problems)
+
+
 def run_command(args: argparse.Namespace) -> int:
     from ..defs.daily.backfill import backfill
     from ..defs.runner import materializations
 
     cfg = load(args)
     first, last = day_range(cfg, args.first, args.last, args.days)
+    check(cfg, str(args.config or find_config_path() or "persys.yaml"))
     n = (last - first).days + 1
     print(f"daily summaries and projections {first}..{last}: {n} day{'s' * (n != 1)}, "
           "one Dagster run ...", flush=True)

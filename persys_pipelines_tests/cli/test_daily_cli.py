@@ -38,3 +38,18 @@ def test_bad_day_ranges_are_refused_with_the_reason(own, capsys):  # noqa: F811
     for args, message in cases.items():
         assert main(["daily", "run", *args]) == 1, args
         assert message in capsys.readouterr().err
+
+
+def test_a_source_the_database_cannot_serve_is_named(own, tmp_path, tier_dsns, capsys,  # noqa: F811
+                                                       monkeypatch):
+    from persys_pipelines_tests.lib.daily.test_sources import SOURCES, own_config
+
+    path, _ = own_config(tmp_path, tier_dsns, {**SOURCES, "mood": {
+        "table": "journal", "day_column": "written_at", "value": "mood_scor", "agg": "mean"}})
+    monkeypatch.setenv("PERSYS_CONFIG", str(path))
+    assert main(["daily", "run", "--from", D1.isoformat(), "--to", D2.isoformat()]) == 2
+    err = capsys.readouterr().err
+    assert ("daily.sources.mood.value ('mood_scor'): PostgreSQL cannot run it on journal: "
+            "column \"mood_scor\" does not exist") in err and "Traceback" not in err
+    with connect(tier_dsns["core"]) as conn:  # nothing half-written
+        assert conn.execute("select count(*) from daily_summaries").fetchone()[0] == 0

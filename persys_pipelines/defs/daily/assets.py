@@ -21,7 +21,7 @@ CHART_EVERY_DAY_MAX = 31
 def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
     """Rows read per raw table, as a table the UI renders with columns."""
     return dg.MetadataValue.table(
-        [dg.TableRecord({"table": t, "rows": n}) for t, n in counts.items()],  # "t (metric)"
+        [dg.TableRecord({"table": t, "rows": n}) for t, n in counts.items()],
         schema=dg.TableSchema(columns=[dg.TableColumn("table", "string"),
                                        dg.TableColumn("rows", "int")]),
     )

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import psycopg
 
 from ..config import Config
 from ..config_sources import Source, default_sources
+from ..errors import TierError
 from ..tiering import reader
 from . import metrics
 from .metrics import BY, per_day, per_day_by, rows_per_day
@@ -32,6 +34,10 @@ def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+class SourceError(TierError):
+    """A `daily.sources` entry the database cannot serve (missing table, column, bad value)."""
+
+
 @dataclass(frozen=True)
 class RawRows:
     """The rows a range of summaries is computed from: one read per metric."""
@@ -42,7 +48,11 @@ class RawRows:
     other_currency: pd.Series | None = None  # day → rows in another currency
 
     def counts(self) -> dict[str, int]:
-        return {f"{s.table} ({m})": len(self.frames[m]) for m, s in self.sources.items()}
+        """Rows read per table (summed over the metrics it feeds)."""
+        out: dict[str, int] = {}
+        for metric, source in self.sources.items():
+            out[source.table] = out.get(source.table, 0) + len(self.frames[metric])
+        return out
 
 
 def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
@@ -50,7 +60,7 @@ def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     srcs = srcs if srcs is not None else reader.sources(cfg)
     sources = cfg.daily.metric_sources()
     month_start = first.replace(day=1)  # month-to-date spend needs the month's earlier days
-    frames = {m: metrics.read_metric(cfg, s, month_start if m == "spend" else first, last, srcs)
+    frames = {m: _read(cfg, m, s, month_start if m == "spend" else first, last, srcs)
               for m, s in sources.items()}
     defaults = default_sources(cfg.daily.currency)
     tasks = None
@@ -65,6 +75,20 @@ def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
         rows = rows[rows[BY].map(lambda c: str(c).strip() != mine)]
         other = rows_per_day(rows)
     return RawRows(sources, frames, tasks, other)
+
+
+def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.date, srcs
+          ) -> pd.DataFrame:
+    """A metric's rows; a source the database cannot serve is named by its key."""
+    try:
+        return metrics.read_metric(cfg, source, first, last, srcs)
+    except (reader.ReaderError, psycopg.Error) as exc:
+        text = exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag \
+            else str(exc)
+        raise SourceError(
+            f"daily.sources.{metric} ({source.table}.{source.value or 'rows'}): {text}; fix it "
+            "in persys.yaml or set the metric to null (`persys doctor` checks every source)"
+        ) from None
 
 
 def read_tasks(cfg: Config, first: dt.date, last: dt.date, srcs) -> pd.DataFrame:

@@ -196,3 +196,14 @@ def test_check_sources_lets_postgres_parse_each_source(own, tier_dsns):
     assert problems[1].startswith("daily.sources.steps.where: table vitals has no column 'knd'")
     assert problems[2].startswith("daily.sources.spend.table: no table 'payment'")
     assert "daily.sources.weight_kg.value" in problems[3] and "heavy" in problems[3]
+
+
+def test_a_bad_source_fails_the_summary_naming_its_key(own, tmp_path, tier_dsns):
+    from persys_pipelines.lib.daily.sections import SourceError
+
+    _, cfg = own_config(tmp_path, tier_dsns, {**SOURCES, "spend": {
+        "table": "payments", "day_column": "paid_on", "value": "amount_cents / 'x'"}})
+    with pytest.raises(SourceError) as err:
+        summary.compute(cfg, D1, D2)
+    assert str(err.value).startswith("daily.sources.spend (payments.amount_cents / 'x'): ")
+    assert "set the metric to null" in str(err.value)
