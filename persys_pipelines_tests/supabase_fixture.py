@@ -128,3 +128,61 @@ def add_rows(conn: psycopg.Connection, *, days: int, as_of: dt.date) -> None:
                 "insert into public.sleep_log (user_id, night, hours, quality)"
                 " values (%s, %s, %s, %s)",
                 (user, day, 6 + (n % 4) * 0.75, 1 + (n + u) % 5))
+
+
+# ---------------------------------------------------------------------------------------------
+# More of the person's own tables, shaped unlike the sample schema (for `daily.sources`).
+# Not part of create_supabase_core: a test that wants them calls add_personal_tables.
+
+PERSONAL_DDL = r"""
+create table public.vitals (        -- a metric/value layout, like a watch exports
+  id bigint generated always as identity primary key,
+  user_id uuid not null references auth.users(id) on delete cascade,
+  recorded_at timestamptz not null,
+  kind text not null,
+  reading numeric(10,2)
+);
+create table public.todos (
+  id bigint generated always as identity primary key,
+  user_id uuid not null references auth.users(id) on delete cascade,
+  title text,
+  is_done boolean not null default false,
+  created_at timestamptz not null default now(),
+  done_at timestamptz
+);
+create table public.payments (      -- money in cents, spend positive
+  id bigint generated always as identity primary key,
+  user_id uuid not null references auth.users(id) on delete cascade,
+  paid_on date not null,
+  amount_cents int not null,
+  category text
+);
+alter table public.vitals enable row level security;
+alter table public.todos enable row level security;
+alter table public.payments enable row level security;
+grant all on public.vitals, public.todos, public.payments to anon, authenticated, service_role;
+"""
+
+# The same tables as a plain main tier holds them after moves (no auth schema there).
+PERSONAL_MAIN_DDL = r"""
+create table journal (id bigint primary key, user_id uuid, written_at timestamptz, content text,
+  mood text, mood_score int, words int, updated_at timestamptz);
+create table sleep_log (id bigint primary key, user_id uuid, night date, hours numeric(4,2),
+  quality int, label text, inserted_at timestamptz);
+create table vitals (id bigint primary key, user_id uuid, recorded_at timestamptz, kind text,
+  reading numeric(10,2));
+create table todos (id bigint primary key, user_id uuid, title text, is_done boolean,
+  created_at timestamptz, done_at timestamptz);
+create table payments (id bigint primary key, user_id uuid, paid_on date, amount_cents int,
+  category text);
+"""
+
+
+def add_personal_tables(core_dsn: str, main_dsn: str | None = None) -> None:
+    """vitals, todos, payments in core (no rows); with `main_dsn`, plain copies of every
+    personal table in main, as if some days had moved there."""
+    with psycopg.connect(core_dsn, autocommit=True) as conn:
+        conn.execute(PERSONAL_DDL)
+    if main_dsn:
+        with psycopg.connect(main_dsn, autocommit=True) as conn:
+            conn.execute(PERSONAL_MAIN_DDL)

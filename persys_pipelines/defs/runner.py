@@ -43,23 +43,31 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
         errors = [e.message for e in result.all_events if e.is_failure]
         error = errors[-1] if errors else "see the Dagster run log"
         alert_failure(defs, job_name, result, error)
-        raise RunFailed(f"{job_name} run {result.run_id} failed: {error}")
+        causes = "".join(f"\n  {step}" for step in step_errors(result))
+        raise RunFailed(f"{job_name} run {result.run_id} failed: {error}{causes}")
     return result
 
 
 def failure_alert(job_name: str, result: dg.ExecuteInProcessResult, error: str
                   ) -> tuple[str, str, str]:
     """Key, subject and body as the run-failure sensor words them (defs/monitoring/failures)."""
+    steps = step_errors(result)
+    return (f"run-failure:{result.run_id}", f"❌ persys: {job_name} failed",
+            "\n".join([f"job: {job_name}", f"run: {result.run_id}", f"error: {error}", *steps]))
+
+
+def step_errors(result: dg.ExecuteInProcessResult) -> list[str]:
+    """`step: message` of each failed step's root error (the user's exception, not Dagster's
+    wrapper), so a command can say what went wrong."""
     steps = []
     for event in result.all_events:
         data = event.step_failure_data if event.is_step_failure else None
         if data and data.error:
             root = data.error
-            while root.cause is not None:  # the user's exception, not Dagster's wrapper
+            while root.cause is not None:
                 root = root.cause
             steps.append(f"{event.step_key}: {root.message.strip()[:400]}")
-    return (f"run-failure:{result.run_id}", f"❌ persys: {job_name} failed",
-            "\n".join([f"job: {job_name}", f"run: {result.run_id}", f"error: {error}", *steps]))
+    return steps
 
 
 def alert_failure(defs: dg.Definitions, job_name: str, result: dg.ExecuteInProcessResult,

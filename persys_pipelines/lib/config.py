@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .config_checks import cross_checks, home_problem
+from .config_sources import Source, resolve_sources
 from .config_text import describe_error, resolve_values
 from .dsn import dsn_password
 from .errors import ConfigError, remember_secrets
@@ -103,6 +104,12 @@ class Daily(_Strict):
     projection_window_days: int = Field(30, ge=3, le=366)
     forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
     catch_up_days: int = Field(14, ge=1, le=366)  # how far back the catch-up sensor looks
+    # metric → where its numbers come from (lib/config_sources.py); null drops the metric
+    sources: dict[str, Source | None] = {}
+
+    def metric_sources(self) -> dict[str, Source]:
+        """The defaults (the sample schema) overlaid with `daily.sources`."""
+        return resolve_sources(self.sources, self.currency)
 
 
 class Backup(_Strict):

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .config_sources import sources_problems
 from .dsn import dsn_problem
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def cross_checks(cfg: Config) -> list[str]:
         for name, value in cfg.daily.category_budgets.items()
         if value <= 0
     )
+    problems.extend(sources_problems(cfg.daily.sources))
     if cfg.notify.telegram and not (cfg.telegram.token and cfg.telegram.chat_id):
         problems.append(
             "notify.telegram is true but telegram.token or telegram.chat_id is missing; "

@@ -55,9 +55,14 @@ class SampleCounts:
         self.rows[table] = self.rows.get(table, 0) + n
 
 
+SLOW_TASK_DAYS = 21.0  # mean days to done of the one task in five that waits
+
+
 class _Gen:
     def __init__(self, seed: int, zone: ZoneInfo):
         self.rng = random.Random(seed)
+        # the slow tasks' completions: a stream of their own, so every other row stays as it was
+        self.late = random.Random(seed + 1)
         self.zone = zone
 
     def uuid(self) -> uuid.UUID:
@@ -121,7 +126,10 @@ def generate(days: int, seed: int, as_of: dt.date, zone: ZoneInfo) -> dict[str, 
 
         for _ in range(g.rng.randint(1, 5)):
             created = g.at(day, g.rng.uniform(8, 21))
-            done_after = g.rng.expovariate(1 / 2.5) if g.rng.random() < 0.8 else None
+            # most tasks are done within days, the rest within weeks (about three on average):
+            # open tasks stay a few dozen at most instead of piling up for ever
+            done_after = (g.rng.expovariate(1 / 2.5) if g.rng.random() < 0.8
+                          else g.late.expovariate(1 / SLOW_TASK_DAYS))
             completed = created + dt.timedelta(days=done_after) if done_after is not None else None
             if completed is not None and completed.date() > as_of:
                 completed = None

@@ -28,7 +28,7 @@ def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
 
 
 def summary_asset(cfg: Config) -> dg.AssetsDefinition:
-    raw = [dg.AssetKey(["core", t]) for t in summary.RAW_TABLES if t in cfg.tables]
+    raw = [dg.AssetKey(["core", t]) for t in summary.raw_tables(cfg) if t in cfg.tables]
 
     @dg.asset(
         name="daily_summary",

@@ -10,7 +10,7 @@ import datetime as dt
 
 from ..config import Config
 from ..tiering import reader
-from .summary import RAW_TABLES
+from . import metrics
 
 
 def window(cfg: Config, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -32,9 +32,8 @@ def missing_days(cfg: Config, today: dt.date | None = None) -> list[dt.date]:
         return []
     srcs = reader.sources(cfg)
     raw: set[dt.date] = set()
-    for table in RAW_TABLES:
-        if table in cfg.tables:
-            raw |= _days(cfg, table, first, last, srcs)
+    for source in cfg.daily.metric_sources().values():  # the tables the summary reads
+        raw |= set(metrics.read_metric(cfg, source, first, last, srcs)["day"])
     done = (_days(cfg, "daily_summaries", first, last, srcs)
             & _days(cfg, "daily_projections", first, last, srcs))
     return sorted(raw - done)

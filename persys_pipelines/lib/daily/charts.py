@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -28,10 +29,20 @@ def chart_path(cfg: Config, day: dt.date) -> Path:
 
 def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
     """Draw the window ending on `day` with each trend line and its forecast band."""
+    fig = draw(cfg, day, series, projection)
+    path = chart_path(cfg, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> Figure:
+    """The figure: points/bars by date, the trend, its band from today's interval onwards."""
     window = cfg.daily.projection_window_days
     end = series.index(day) + 1
     start = max(0, end - window)
-    x = np.arange(start - end + 1, 1)
+    offsets = np.arange(start - end + 1, 1)
+    x = [day + dt.timedelta(days=int(o)) for o in offsets]  # dates on the x axis
     fig = Figure(figsize=(8, 5), dpi=DPI)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2)
@@ -43,12 +54,17 @@ def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
             ax.plot(x, y, "o", ms=3, color="#2c5d95")
         t = projection["trends"].get(metric, {})
         if "slope_per_day" in t:
-            f = t["forecast"]
-            fx = np.array([x[0], 0, f["days_ahead"]], dtype=float)
-            ax.plot(fx, t["fitted_today"] + t["slope_per_day"] * fx, color="#d2691e", lw=1.5)
-            ax.fill_between([0, f["days_ahead"]], [t["fitted_today"]] * 2, [f["low"], f["high"]],
+            f, now = t["forecast"], t.get("today")
+            ahead = day + dt.timedelta(days=f["days_ahead"])
+            fx = np.array([offsets[0], 0, f["days_ahead"]], dtype=float)
+            line = np.maximum(0.0, t["fitted_today"] + t["slope_per_day"] * fx)
+            ax.plot([x[0], day, ahead], line, color="#d2691e", lw=1.5)
+            low0, high0 = (now["low"], now["high"]) if now else (t["fitted_today"],) * 2
+            ax.fill_between([day, ahead], [low0, f["low"]], [high0, f["high"]],
                             color="#d2691e", alpha=0.2, lw=0)
-            ax.vlines(f["days_ahead"], f["low"], f["high"], color="#d2691e", lw=1)
+            ax.vlines(ahead, f["low"], f["high"], color="#d2691e", lw=1)
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=5))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
     spend = projection["month_end_spend"]
@@ -59,10 +75,7 @@ def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
     fig.suptitle(f"{day:%a %d %b %Y}: last {window} days and +{cfg.daily.forecast_days} days",
                  fontsize=10)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.07, hspace=0.35, wspace=0.18)
-    path = chart_path(cfg, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return fig
 
 
 def markdown_image(path: Path, alt: str) -> str:

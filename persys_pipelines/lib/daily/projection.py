@@ -2,8 +2,10 @@
 
 For each day D the window is the `projection_window_days` days ending on D. Each metric gets a
 least-squares line over the window (x = days before D) and a 95% prediction interval at
-D + `forecast_days` from the residual spread; spend is projected to the month's end from the
-month-to-date and the window's daily spend, against the monthly budget.
+D + `forecast_days` from the residual spread (and the same band at D itself, so it never
+starts with zero width); every metric here is a count or an amount, so forecasts and bands are
+clipped at 0. Spend is projected to the month's end from the month-to-date and a daily rate
+robust to one-off payments (see `month_end`), against the monthly budget.
 """
 
 from __future__ import annotations
@@ -93,32 +95,49 @@ def trend(y: np.ndarray, horizon: int) -> dict:
     intercept = float(ys.mean() - slope * xbar)
     resid = ys - (intercept + slope * xs)
     sd = math.sqrt(float((resid**2).sum()) / (n - 2)) if n > 2 else 0.0
-    value = intercept + slope * horizon
-    half = Z95 * sd * math.sqrt(1 + 1 / n + (horizon - xbar) ** 2 / sxx)
+
+    def band(x: float) -> dict:
+        """The 95% prediction interval at x, clipped at 0 (no metric here is negative)."""
+        value = intercept + slope * x
+        half = Z95 * sd * math.sqrt(1 + 1 / n + (x - xbar) ** 2 / sxx)
+        return {"value": round(max(0.0, value), 3), "low": round(max(0.0, value - half), 3),
+                "high": round(max(0.0, value + half), 3)}
+
     out.update({
         "slope_per_day": round(slope, 5),
         "fitted_today": round(intercept, 3),
         "residual_sd": round(sd, 4),
-        "forecast": {"days_ahead": horizon, "value": round(value, 3),
-                     "low": round(value - half, 3), "high": round(value + half, 3)},
+        "today": band(0.0),
+        "forecast": {"days_ahead": horizon, **band(float(horizon))},
     })
     return out
 
 
+def one_off_days(spend: np.ndarray) -> np.ndarray:
+    """Days whose spend is far above the window's usual (above Q3 + 3 × IQR, Tukey's far-out
+    fence): rent, a flight, a laptop. They are in month-to-date already and do not recur daily."""
+    q1, q3 = np.percentile(spend, [25, 75])
+    return spend > q3 + 3 * (q3 - q1)
+
+
 def month_end(cfg: Config, day: dt.date, spend: np.ndarray, mtd: float | None) -> dict:
-    """Month-end spend: month-to-date plus the window's mean daily spend for the days left;
-    band from the daily spread (days independent: sd × √days_left)."""
+    """Month-end spend: month-to-date plus a daily rate for the days left. The rate is the mean
+    daily spend of the window without its one-off days (`one_off_days`), so one rent payment in
+    the window does not project as if it were paid every day; band from the remaining days'
+    spread (days independent: sd × √days_left), never below month-to-date."""
     known = spend[~np.isnan(spend)]
     left = calendar.monthrange(day.year, day.month)[1] - day.day
     budget = cfg.daily.monthly_budget
     if mtd is None or known.size == 0:
         return {"days_left": left, "budget": budget, "projected": None}
-    rate = float(known.mean())
-    sd = float(known.std(ddof=1)) if known.size > 1 else 0.0
+    usual = known[~one_off_days(known)] if known.size >= 4 else known
+    rate = max(0.0, float(usual.mean()))
+    sd = float(usual.std(ddof=1)) if usual.size > 1 else 0.0
     projected = mtd + rate * left
     half = Z95 * sd * math.sqrt(left)
     out = {
         "days_left": left, "month_to_date": round(mtd, 2), "daily_rate": round(rate, 2),
+        "one_off_days": int(known.size - usual.size),
         "projected": round(projected, 2), "low": round(max(mtd, projected - half), 2),
         "high": round(projected + half, 2), "budget": budget,
     }

@@ -38,25 +38,31 @@ def describe(s: DaySummary, currency: str) -> str:
         if bits:
             parts.append("Health: " + ", ".join(bits) + ".")
     p = s.productivity
-    if p and (p["tasks_done"] or p["tasks_created"] or p["overdue"]):
-        parts.append(f"Tasks: {p['tasks_done']} done, {p['tasks_created']} new, "
-                     f"{p['overdue']} overdue.")
+    if p and (p.get("tasks_done") or p.get("tasks_created") or p.get("overdue")):
+        bits = [f"{p[k]} {word}" for k, word in (("tasks_done", "done"), ("tasks_created", "new"),
+                                                  ("overdue", "overdue")) if p.get(k) is not None]
+        parts.append("Tasks: " + ", ".join(bits) + ".")
     f = s.finance
     if f and f["transactions"]:
         cats = sorted(f["spend_by_category"].items(), key=lambda kv: -kv[1])[:3]
         listed = ", ".join(f"{c} {money(v, currency)}" for c, v in cats)
-        text = f"Money: spent {money(f['spend'], currency)}" + (f" ({listed})" if listed else "")
-        if f["income"]:
-            text += f", income {money(f['income'], currency)}"
+        bits = []
+        if f.get("spend") is not None:
+            bits.append(f"spent {money(f['spend'], currency)}" + (f" ({listed})" if listed else ""))
+        if f.get("income"):
+            bits.append(f"income {money(f['income'], currency)}")
+        text = "Money: " + (", ".join(bits) or f"{f['transactions']} transactions")
         parts.append(text + ".")
-    if f and f.get("monthly_budget") and (f["transactions"] or parts):
+    if f and f.get("monthly_budget") and f.get("month_to_date_spend") is not None and (
+            f["transactions"] or parts):
         parts.append(f"Month to date {money(f['month_to_date_spend'], currency)} of "
                      f"{money(f['monthly_budget'], currency)} ({f['budget_used_pct']:.0f}%).")
     m = s.mood
     if m:
         mood = f"mood {m['mood_mean']:.1f}/10, " if m.get("mood_mean") is not None else ""
-        parts.append(f"Journal: {mood}{m['entries']} entr{'y' if m['entries'] == 1 else 'ies'}, "
-                     f"{m['journal_words']:,} words.")
+        words = f", {m['journal_words']:,} words" if m.get("journal_words") is not None else ""
+        parts.append(f"Journal: {mood}{m['entries']} entr{'y' if m['entries'] == 1 else 'ies'}"
+                     f"{words}.")
     w = s.shadow_work
     if w:
         emotions = ", ".join(w["emotions"]) or "no emotion named"

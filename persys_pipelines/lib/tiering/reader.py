@@ -12,6 +12,7 @@ Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reade
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -47,6 +48,10 @@ class Request:
     day_columns: tuple[tuple[str, str], ...] = ()
     include_undated: bool = False
     key: tuple[str, ...] = ()  # columns every source returns: the row's identity
+    # equality filters (column, value), bound as parameters; archive rows are filtered after
+    filters: tuple[tuple[str, object], ...] = ()
+    # alias → SQL expression over the table's columns (checked by config_sources at load)
+    expressions: tuple[tuple[str, str], ...] = ()
 
 
 class Source(Protocol):
@@ -77,9 +82,9 @@ class PostgresSource:
         with self.tier.connect() as conn:
             if not table_exists(conn, request.table):
                 return None
-            query = _select(conn, request)
+            query, params = _select(conn, request)
             with conn.cursor() as cur:
-                cur.execute(query)
+                cur.execute(query, params)
                 names = [d.name for d in cur.description]
                 return pd.DataFrame(cur.fetchall(), columns=names)
 
@@ -120,8 +125,15 @@ def read(
     day_columns: Mapping[str, str] | None = None,
     include_undated: bool = False,
     from_sources: Sequence[Source] | None = None,
+    filters: Mapping[str, object] | None = None,
+    expressions: Mapping[str, str] | None = None,
+    policy: TablePolicy | None = None,
 ) -> pd.DataFrame:
-    """The table's rows for the days, from every source, once each (see module docstring)."""
+    """The table's rows for the days, from every source, once each (see module docstring).
+
+    `filters` keep rows whose column equals the value; `expressions` add computed columns
+    (alias → SQL), evaluated by PostgreSQL: in the tier's query, or for archived rows by main
+    over those rows. `policy` reads a table persys.yaml does not list, as if it did."""
     srcs = list(from_sources if from_sources is not None else sources(cfg))
     # A row's identity is the union of the tiers' primary keys (a partitioned core table has
     # the day in its key, main may not), so every source returns all of those columns.
@@ -130,7 +142,7 @@ def read(
         key.extend(c for c in source.primary_key(table) or [] if c not in key)
     request = Request(
         table=table,
-        policy=policy_for(cfg, table),
+        policy=policy or policy_for(cfg, table),
         first_day=first_day,
         last_day=last_day,
         zone=cfg.timezone,
@@ -138,10 +150,14 @@ def read(
         day_columns=tuple((day_columns or {}).items()),
         include_undated=include_undated,
         key=tuple(key),
+        filters=tuple((filters or {}).items()),
+        expressions=tuple((expressions or {}).items()),
     )
     found: list[pd.DataFrame] = []
     for source in srcs:
         frame = source.read(request)
+        if frame is not None and not isinstance(source, PostgresSource):
+            frame = _in_python(cfg, request, frame)
         if frame is not None:
             found.append(frame)
     if not found:
@@ -153,8 +169,53 @@ def read(
     return rows
 
 
-def _select(conn: psycopg.Connection, request: Request) -> sql.Composable:
-    """select <columns>, <day> as day[, <extra days>] from t where <day range> [or undated]."""
+def _in_python(cfg: Config, request: Request, frame: pd.DataFrame) -> pd.DataFrame:
+    """Filters and expressions for rows that came from a file (the archive), not a query."""
+    for column, value in request.filters:
+        if column in frame.columns and len(frame):
+            frame = frame[frame[column].map(lambda v, want=value: _equal(v, want))]
+    frame = frame.reset_index(drop=True)
+    if not request.expressions:
+        return frame
+    if not len(frame):
+        return frame.assign(**{alias: pd.Series(dtype=object) for alias, _ in request.expressions})
+    return evaluate(resolve_tier(cfg, "main"), request.table, frame, request.expressions)
+
+
+def _equal(value: object, want: object) -> bool:
+    if isinstance(value, str) or isinstance(want, str):
+        return str(value).rstrip() == str(want).rstrip()  # char(n) pads with spaces
+    return value == want
+
+
+def evaluate(tier: PgTier, table: str, frame: pd.DataFrame,
+             expressions: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Add the expressions' values to rows that are not in a table: PostgreSQL computes them
+    over the rows as `table`'s row type (so a value means in the archive what it means in
+    core), via one `jsonb_populate_recordset` query."""
+    plain = frame.drop(columns=[DAY], errors="ignore").astype(object)
+    plain = plain.where(plain.notna(), None)  # NaN is not JSON
+    records = json.dumps(plain.to_dict("records"), default=str)
+    fields = sql.SQL(", ").join(
+        sql.SQL("({}) as {}").format(sql.SQL(expr.replace("%", "%%")), sql.Identifier(alias))
+        for alias, expr in expressions)
+    query = sql.SQL("select {} from jsonb_populate_recordset(null::{}, %s::jsonb) "
+                    "with ordinality as r order by ordinality").format(
+        fields, sql.Identifier(table))
+    with tier.connect() as conn:
+        if not table_exists(conn, table):
+            raise ReaderError(f"archived rows of {table} need its table in main to compute "
+                              f"{', '.join(a for a, _ in expressions)}; run `persys setup`")
+        values = conn.execute(query, (records,)).fetchall()
+    out = frame.copy()
+    for i, (alias, _) in enumerate(expressions):
+        out[alias] = [v[i] for v in values]
+    return out
+
+
+def _select(conn: psycopg.Connection, request: Request) -> tuple[sql.Composable, list]:
+    """select <columns>, <day> as day[, <extra days>] from t where <day range> [or undated]
+    [and filters]; the filters' values are parameters."""
     available = table_columns(conn, request.table)
     wanted = list(request.columns) if request.columns is not None else list(available)
     # The key always comes along: it is what deduplicates rows across tiers.
@@ -174,6 +235,9 @@ def _select(conn: psycopg.Connection, request: Request) -> sql.Composable:
         extra = request.policy.model_copy(update={"day_column": column})
         expr = day_expression(conn, request.table, extra, request.zone)
         fields.append(sql.SQL("{} as {}").format(expr, sql.Identifier(alias)))
+    for alias, text in request.expressions:  # `%` doubled: the query has parameters
+        fields.append(sql.SQL("({}) as {}").format(sql.SQL(text.replace("%", "%%")),
+                                                   sql.Identifier(alias)))
 
     in_range: list[sql.Composable] = []
     if request.first_day is not None:
@@ -188,6 +252,14 @@ def _select(conn: psycopg.Connection, request: Request) -> sql.Composable:
         if request.include_undated
         else dated
     )
-    return sql.SQL("select {} from {} where {}").format(
-        sql.SQL(", ").join(fields), sql.Identifier(request.table), where
-    )
+    missing = [c for c, _ in request.filters if c not in available]
+    if missing:
+        raise ReaderError(f"table {request.table} has no column {', '.join(map(repr, missing))}"
+                          f" to filter on (columns: {', '.join(available)})")
+    params = [v for _, v in request.filters]
+    if request.filters:
+        where = sql.SQL("({}) and {}").format(where, sql.SQL(" and ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(c)) for c, _ in request.filters))
+    query = sql.SQL("select {} from {} where {}").format(
+        sql.SQL(", ").join(fields), sql.Identifier(request.table), where)
+    return query, params

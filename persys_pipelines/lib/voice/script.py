@@ -160,7 +160,7 @@ def _money(f: Any, month_end: Any, currency: str) -> list[tuple[int, str]]:
         text = f"You spent {spoken_money(spend, currency)}"
         text += f", mostly on {' and '.join(top)}." if top else "."
         out.append((HEADLINE, text))
-    elif isinstance(f, Mapping) and num(f, "transactions") == 0:
+    elif isinstance(f, Mapping) and spend is not None and num(f, "transactions") == 0:
         out.append((DETAIL, "You spent nothing."))
     if income:
         out.append((DETAIL, f"Income came in at {spoken_money(income, currency)}."))
