@@ -40,7 +40,7 @@ def client(url: str, key: str, *, timeout_s: float = 10) -> Client:
     """A `supabase` client for the project; PostgREST and Storage share the timeout."""
     from supabase import ClientOptions, create_client
 
-    options = ClientOptions(postgrest_client_timeout=timeout_s,
+    options = ClientOptions(postgrest_client_timeout=timeout_s, postgrest_client_retry=False,
                             storage_client_timeout=int(max(1, timeout_s)))
     return create_client(url, key, options=options)
 
@@ -63,7 +63,7 @@ def probe(cfg: Config, *, table: str = PROBE_TABLE, timeout_s: float = 10) -> st
     key = cfg.tiers.core.service_key.get_secret_value() if cfg.tiers.core.service_key else None
     start = time.perf_counter()
     try:
-        response = client_for(cfg, timeout_s=timeout_s).table(table).select("day").limit(
+        client_for(cfg, timeout_s=timeout_s).table(table).select("day").limit(
             1).execute()
     except APIError as exc:
         code = str(exc.code or "")
@@ -74,10 +74,10 @@ def probe(cfg: Config, *, table: str = PROBE_TABLE, timeout_s: float = 10) -> st
             fix = f"run `persys setup` (the REST API does not see table {table})"
         else:
             fix = PAUSED_HINT
-        raise SupabaseError(f"Supabase REST at {url}: {message or 'refused'} ({code}); "
-                            f"{fix}") from None
+        raise SupabaseError(f"Supabase REST at {url}: {message or 'refused'}"
+                            f"{f' ({code})' if code else ''}; {fix}") from None
     except httpx.HTTPError as exc:
         raise SupabaseError(f"Supabase REST at {url} cannot be reached "
                             f"({type(exc).__name__}); {PAUSED_HINT}") from None
     ms = (time.perf_counter() - start) * 1000
-    return f"REST select on {table} ok ({len(response.data)} row, {ms:.0f} ms)"
+    return f"REST select on {table} answered in {ms:.0f} ms"

@@ -13,11 +13,12 @@ from .alerts import notifier
 
 def health_tick(cfg: Config, now: dt.datetime | None = None) -> list[str]:
     now = now or dt.datetime.now(dt.UTC)
-    if not cfg.health.endpoints:
+    endpoints = health.endpoints(cfg)
+    if not endpoints:
         return []
     alerts = notifier(cfg)
     with resolve_tier(cfg, "main").connect() as main:
-        due = health.due(main, cfg.health.endpoints, now)
+        due = health.due(main, endpoints, now)
         results = [health.check(cfg, e, at=now) for e in due]
         transitions = health.record(main, results)
     for t in transitions:

@@ -44,10 +44,13 @@ class SupabaseStore:
         try:
             return fn(*args, **kwargs)
         except StorageApiError as exc:
+            if str(exc.status) in {"401", "403"}:
+                raise StoreError(f"{self.url}: {what} failed, the key was rejected "
+                                 f"({exc.status}); check tiers.core.service_key (the "
+                                 "project's service_role key)") from None
             detail = scrub(f"{exc.status} {exc.code}: {exc.message}", [self._key_secret])[:200]
-            fix = ("check tiers.core.service_key" if str(exc.status) in {"401", "403"} else
-                   f"create the bucket {self.bucket} in the Supabase dashboard (Storage)"
-                   if "bucket" in str(exc.message).lower() else "see the Storage logs")
+            fix = (f"create the bucket {self.bucket} in the Supabase dashboard (Storage)"
+                   if "bucket" in str(exc.message).lower() else "see the project's Storage logs")
             raise StoreError(f"{self.url}: {what} failed ({detail}); {fix}") from None
         except httpx.HTTPError as exc:
             raise StoreError(f"{self.url}: {what} failed, {self._project} cannot be reached "
