@@ -60,6 +60,9 @@ EXTRA_CHECKS: list[Check] = []
 
 def run(cfg: Config) -> list[Finding]:
     """Every check's findings; never raises (a crashing check is a FAIL line naming it)."""
+    from .database import forget
+
+    forget()  # every run probes the tiers afresh
     findings: list[Finding] = []
     for check in _checks():
         try:
@@ -68,6 +71,7 @@ def run(cfg: Config) -> list[Finding]:
             name = check.__name__.removesuffix("_checks").replace("_", " ")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             findings.append(Finding(name, FAIL, scrub(first)[:300]))
+    forget()
     return [Finding(f.item, f.status, scrub(f.detail)) for f in findings]
 
 

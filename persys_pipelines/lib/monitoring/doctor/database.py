@@ -27,16 +27,21 @@ def config_summary(cfg: Config) -> list[Finding]:
 
 
 def _reachable(cfg: Config) -> dict[str, PgTier]:
-    """The tiers that answer `select 1` (cached per doctor run on the config object)."""
+    """The tiers that answered `select 1` in this doctor run."""
     return {name: tier for name, tier, problem in _tiers(cfg) if problem is None}
 
 
-_SEEN: dict[int, list[tuple[str, PgTier, str | None]]] = {}
+# (config, [(tier name, tier, why unreachable or None)]) of the current run: each tier is
+# probed once per run, not once per check; `forget` starts a new run.
+_RUN: list[tuple[Config, list[tuple[str, PgTier, str | None]]]] = []
+
+
+def forget() -> None:
+    _RUN.clear()
 
 
 def _tiers(cfg: Config) -> list[tuple[str, PgTier, str | None]]:
-    if id(cfg) not in _SEEN:
-        _SEEN.clear()
+    if not _RUN or _RUN[0][0] is not cfg:
         found = []
         for name in TIERS:
             tier = resolve_tier(cfg, name)
@@ -46,8 +51,8 @@ def _tiers(cfg: Config) -> list[tuple[str, PgTier, str | None]]:
                 found.append((name, tier, None))
             except Exception as exc:  # TierUnavailable names the tier and the DSN key
                 found.append((name, tier, (str(exc).splitlines() or ["?"])[0]))
-        _SEEN[id(cfg)] = found
-    return _SEEN[id(cfg)]
+        _RUN[:] = [(cfg, found)]
+    return _RUN[0][1]
 
 
 def _is_supabase(tier: PgTier) -> bool:
