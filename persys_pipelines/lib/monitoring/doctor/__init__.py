@@ -89,5 +89,5 @@ def render(findings: list[Finding]) -> tuple[list[str], int]:
     failed = sum(f.status == FAIL for f in findings)
     warned = sum(f.status == WARN for f in findings)
     summary = f"{len(findings) - failed - warned} ok, {failed} failed"
-    lines.append(summary + (f", {warned} warnings" if warned else ""))
+    lines.append(summary + (f", {warned} warning{'s' * (warned > 1)}" if warned else ""))
     return lines, 1 if failed else 0

@@ -133,8 +133,8 @@ def _table(cfg: Config, conn: psycopg.Connection, tier: str, table: str,
         if tier == "main" and table not in OUTPUT_TABLES:
             return [Finding(item, OK, "created from core's on first move")]
         if table in OUTPUT_TABLES or table in SAMPLE_TABLES:
-            return [Finding(item, FAIL, "missing; run `persys setup` (a sample table is "
-                            "created only because persys.yaml names it)" if table in
+            return [Finding(item, FAIL, "missing; run `persys setup` (it creates this "
+                            "sample table because persys.yaml names it)" if table in
                             SAMPLE_TABLES else "missing; run `persys setup`")]
         return [Finding(item, FAIL, "missing; create it or drop it from persys.yaml")]
     if policy is None:
