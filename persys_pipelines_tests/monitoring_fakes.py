@@ -13,24 +13,31 @@ from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
 @dataclass
 class FakeTelegram:
-    """Records sendMessage calls; `fail` makes it answer 500 (Telegram down)."""
+    """Records sendMessage calls; `fail` makes it answer 500 (Telegram down); with `token`,
+    another token is refused (401 Unauthorized, as Telegram answers a revoked token)."""
 
     base_url: str = ""
     messages: list[dict] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     fail: bool = False
+    token: str | None = None
 
 
 @contextmanager
-def fake_telegram() -> Iterator[FakeTelegram]:
-    state = FakeTelegram()
+def fake_telegram(token: str | None = None) -> Iterator[FakeTelegram]:
+    state = FakeTelegram(token=token)
 
     class Handler(FakeHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
             state.paths.append(self.path)
-            if state.fail:
+            if state.token is not None and not self.path.startswith(f"/bot{state.token}/"):
+                body, code = {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
+            elif self.path.endswith("/getMe"):
+                body, code = {"ok": True, "result": {"id": 1, "is_bot": True,
+                                                     "username": "persys_test_bot"}}, 200
+            elif state.fail:
                 body, code = {"ok": False, "description": "Internal Server Error"}, 500
             else:
                 state.messages.append(form)

@@ -14,9 +14,9 @@ from typing import NoReturn
 import dagster as dg
 
 from ..lib.errors import PersysError
-from . import archive, backup, daily, demo, lifecycle, service, setup, status, up, voice
+from . import archive, backup, daily, demo, doctor, lifecycle, service, setup, status, up, voice
 
-GROUPS = (setup, status, up, service, demo, archive, backup, lifecycle, daily, voice)
+GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, daily, voice)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..lib import provision as setup_lib
-from ..lib.errors import ConfigError
 from ..lib.pg.schema import SAMPLE_TABLES
+from . import doctor as doctor_cli
 from .common import add_config_arg, iso_date, load
 
 
@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7, help="sample-data seed (default 7)")
     p.add_argument("--as-of", type=iso_date, help="last day of sample data (default today)")
     p.add_argument("--validate", action="store_true",
-                   help="only check config, connectivity and schema; exit 1 on any fail")
+                   help="only check, read-only: the same checks as `persys doctor`; "
+                        "exit 1 on any FAIL")
     p.set_defaults(handler=run)
 
 
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     created = setup_lib.setup_tiers(cfg, sample_data=args.sample_data)
     for tier, tables in created.items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
+    for line in setup_lib.mark_archive_stores(cfg):
+        print(line)
     sample = [t for t in created["core"] if t in SAMPLE_TABLES]
     if sample and not args.sample_data:
         print(f"(sample tables {', '.join(sample)}: created because persys.yaml's tables: "
@@ -48,14 +51,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """`--validate`: every problem a FAIL line with its fix; config problems included."""
-    try:
-        checks = setup_lib.validate(load(args))
-    except ConfigError as exc:
-        checks = [setup_lib.Check(f"config {exc.source}", False, p) for p in exc.problems]
-    for c in checks:
-        detail = f"  ({c.detail})" if c.detail else ""
-        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.item}{detail}")
-    failed = sum(not c.ok for c in checks)
-    print(f"{len(checks) - failed} ok, {failed} failed")
-    return 1 if failed else 0
+    """`--validate`: `persys doctor` (one implementation), every problem a FAIL line."""
+    return doctor_cli.run(args)

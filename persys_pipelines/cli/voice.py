@@ -61,6 +61,8 @@ def show(b: briefing.Briefing) -> None:
     for note in b.notes:
         print(f"note: {note}")
     print(f"audio: {b.uri}")
+    if b.signed_url:
+        print(f"link: {b.signed_url}")
 
 
 def run_preview(args: argparse.Namespace) -> int:

@@ -42,6 +42,17 @@ class CoreTier(_Strict):
     # What counts against the quota: this database only, or every database of the server
     # (Supabase bills the whole project, so use `cluster` there).
     size_scope: Literal["database", "cluster"] = "database"
+    # Supabase's HTTP side of the same project (https://<ref>.supabase.co) and its service_role
+    # key (env:/ssm:): the REST health probe and `supabase://` voice storage use them.
+    supabase_url: str | None = None
+    service_key: SecretStr | None = None
+
+    @field_validator("supabase_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be the project's URL, e.g. https://abcd1234.supabase.co")
+        return value
 
 
 class MainTier(_Strict):
@@ -163,15 +174,19 @@ class Voice(_Strict):
     on_over_budget: Literal["refuse", "fallback_local"] = "fallback_local"
     allow_paid_backfill: bool = False  # past days (before yesterday) use the local voice
     send_telegram: bool = True  # the morning run sends the note when telegram: is set
-    store_url: str | None = None  # null: file://<home> (files under <home>/voice/)
+    # null: file://<home> (files under <home>/voice/); supabase://bucket/prefix: Supabase
+    # Storage through tiers.core.supabase_url + service_key, with a signed URL per briefing
+    store_url: str | None = None
+    signed_url_days: int = Field(7, ge=1, le=365)  # how long a supabase:// signed URL works
     local: LocalVoice = LocalVoice()
     elevenlabs: ElevenLabsVoice = ElevenLabsVoice()
 
     @field_validator("store_url")
     @classmethod
     def _scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("file://", "s3://")):
-            raise ValueError("must start with file:// (a folder) or s3:// (a bucket)")
+        if value is not None and not value.startswith(("file://", "s3://", "supabase://")):
+            raise ValueError("must start with file:// (a folder), s3:// (a bucket) or "
+                             "supabase:// (a Supabase Storage bucket)")
         return value
 
 
@@ -207,10 +222,10 @@ class HealthEndpoint(_Strict):
     @classmethod
     def _kind(cls, value: str) -> str:
         allowed = ("http://", "https://", "tier:core", "tier:main", "archive:primary",
-                   "archive:secondary")
+                   "archive:secondary", "supabase:core")
         if not value.startswith(allowed):
-            raise ValueError("must be http(s)://..., tier:core, tier:main, archive:primary "
-                             "or archive:secondary")
+            raise ValueError("must be http(s)://..., tier:core, tier:main, archive:primary, "
+                             "archive:secondary or supabase:core")
         return value
 
 

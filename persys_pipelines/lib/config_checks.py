@@ -117,9 +117,27 @@ def cross_checks(cfg: Config) -> list[str]:
             "voice.engine is elevenlabs but voice.elevenlabs.api_key is missing; set "
             "api_key: env:ELEVENLABS_API_KEY (or ssm:/path) or use engine: local"
         )
+    problems.extend(_supabase_problems(cfg))
     names = [e.name for e in cfg.health.endpoints]
     problems.extend(
         f"health.endpoints: the name {n!r} is used twice; names must be unique"
         for n in sorted({n for n in names if names.count(n) > 1})
     )
     return problems
+
+
+def _supabase_problems(cfg: Config) -> list[str]:
+    """supabase_url and service_key go together, and what uses them needs both."""
+    core = cfg.tiers.core
+    if bool(core.supabase_url) != bool(core.service_key):
+        return ["tiers.core.supabase_url and tiers.core.service_key go together; set both "
+                "(service_key: env:SUPABASE_SERVICE_KEY) or neither"]
+    users = [key for key, used in (
+        ("voice.store_url", (cfg.voice.store_url or "").startswith("supabase://")),
+        ("health.endpoints", any(e.url == "supabase:core" for e in cfg.health.endpoints)),
+    ) if used]
+    if users and not core.supabase_url:
+        return [f"{users[0]} uses Supabase but tiers.core.supabase_url is not set; set "
+                "supabase_url: https://<ref>.supabase.co and service_key: "
+                "env:SUPABASE_SERVICE_KEY"]
+    return []

@@ -17,6 +17,10 @@ from .errors import scrub
 # env: and ssm: values
 
 
+# key → SSM parameter name of every ssm: value read in this process (`persys doctor` lists them)
+SSM_USED: dict[str, str] = {}
+
+
 def resolve_values(node: Any, loc: tuple, problems: list[str]) -> Any:
     if isinstance(node, dict):
         return {k: resolve_values(v, (*loc, k), problems) for k, v in node.items()}
@@ -33,7 +37,9 @@ def resolve_values(node: Any, loc: tuple, problems: list[str]) -> Any:
         return os.environ[name]
     if isinstance(node, str) and node.startswith("ssm:"):
         try:
-            return read_ssm_parameter(node[4:])
+            value = read_ssm_parameter(node[4:])
+            SSM_USED[_dotted(loc)] = node[4:]
+            return value
         except Exception as exc:  # boto3 raises many kinds; the key and parameter matter
             problems.append(
                 f"{_dotted(loc)}: could not read SSM parameter {node[4:]} "

@@ -15,10 +15,10 @@ makes it from core's definition (`pg.mirror`), so it always matches what core re
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from . import sample_data
 from .config import Config
+from .errors import PersysError
 from .pg.schema import (
     OUTPUT_TABLES,
     SAMPLE_TABLES,
@@ -28,15 +28,7 @@ from .pg.schema import (
     table_columns,
     table_exists,
 )
-from .pg.tables import TableError, day_expression
-from .pg.tiers import PgTier, TierUnavailable, resolve_tier, resolve_tiers
-
-
-@dataclass(frozen=True)
-class Check:
-    item: str
-    ok: bool
-    detail: str = ""
+from .pg.tiers import resolve_tier, resolve_tiers
 
 
 def sample_tables_wanted(cfg: Config, *, sample_data: bool) -> list[str]:
@@ -52,12 +44,46 @@ def setup_tiers(cfg: Config, *, sample_data: bool = False) -> dict[str, list[str
     sample = sample_tables_wanted(cfg, sample_data=sample_data)
     with tiers["core"].connect() as conn:
         core = create_personal_tables(conn, partitioned=True, only=[*sample, *OUTPUT_TABLES])
+        _add_new_columns(conn)
     with tiers["main"].connect() as conn:
         in_main = [t for t in sample if t in core] + list(OUTPUT_TABLES)
         main = create_personal_tables(conn, only=in_main)
+        _add_new_columns(conn)
         create_ledger(conn)
         create_monitoring_tables(conn)
     return {"core": core, "main": main}
+
+
+def mark_archive_stores(cfg: Config) -> list[str]:
+    """Write the archive marker (lib/archive/marker.py) into each configured store that has
+    none and holds nothing the ledger knows of; one line per store saying what happened.
+    A store that cannot be reached is reported, not fatal: setup's tables are done by then."""
+    from .archive.marker import archived_into, has_marker, missing_marker_problem, write_marker
+    from .archive.stores import archive_stores
+
+    lines = []
+    stores = archive_stores(cfg, check=False)
+    with resolve_tier(cfg, "main").connect() as main:
+        for store in stores.all:
+            role = stores.role(store)
+            try:
+                if has_marker(store):
+                    lines.append(f"archive {role}: {store.url} (marker present)")
+                elif archived := archived_into(main, store):
+                    lines.append(f"archive {role}: NOT marked: "
+                                 f"{missing_marker_problem(store, archived)}")
+                else:
+                    write_marker(store)
+                    lines.append(f"archive {role}: {store.url} (marker written)")
+            except PersysError as exc:
+                lines.append(f"archive {role}: {store.url} not reachable, marker not written "
+                             f"({exc}); `persys doctor` checks it again")
+    return lines
+
+
+def _add_new_columns(conn) -> None:
+    """Columns our own tables gained after a home was set up (both tiers, so moves match)."""
+    conn.execute("alter table voice_messages add column if not exists signed_url text")
 
 
 def load_sample_data(
@@ -101,53 +127,3 @@ def _ensure_partitions(cfg: Config, core, first: dt.date, last: dt.date) -> None
         if table_exists(core, table):
             ensure_months(core, table, policy, cfg.timezone, months_between(first, last))
     core.commit()
-
-
-def validate(cfg: Config) -> list[Check]:
-    """Config, connectivity and schema of every tier, as ok/fail items (never raises)."""
-    checks = [Check("config", True, f"{len(cfg.tables)} tables, timezone {cfg.timezone}")]
-    for name in ("core", "main"):
-        try:
-            tier = resolve_tier(cfg, name)
-            with tier.connect() as conn:
-                conn.execute("select 1")
-            checks.append(Check(f"{name}: connect", True, repr(tier)))
-        except (TierUnavailable, Exception) as exc:  # any failure is a fail line, not a crash
-            checks.append(Check(f"{name}: connect", False, str(exc).splitlines()[0]))
-            continue
-        checks.extend(_schema_checks(cfg, tier))
-    return checks
-
-
-def _missing_check(tier: str, table: str, exists: bool) -> Check | None:
-    """The check line for a missing table (None when it exists). Sample tables persys.yaml
-    does not name are not the project's business, so they are never checked."""
-    if exists:
-        return None
-    if tier == "main" and table not in OUTPUT_TABLES:
-        return Check(f"main: {table}", True, "created from core's on first move")
-    ours = table in OUTPUT_TABLES or table in SAMPLE_TABLES
-    hint = "run `persys setup`" if ours else "create it or drop it from persys.yaml"
-    return Check(f"{tier}: {table}", False, f"missing; {hint}")
-
-
-def _schema_checks(cfg: Config, tier: PgTier) -> list[Check]:
-    """Ledger (main), the project's output tables and every table persys.yaml names."""
-    checks = []
-    with tier.connect() as conn:
-        if tier.name == "main":
-            ok = table_exists(conn, "persys_ledger")
-            checks.append(Check("main: persys_ledger", ok, "" if ok else "run `persys setup`"))
-        for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables]):
-            missing = _missing_check(tier.name, table, table_exists(conn, table))
-            if missing is not None:
-                checks.append(missing)
-                continue
-            policy = cfg.tables.get(table)
-            try:
-                if policy is not None:
-                    day_expression(conn, table, policy, cfg.timezone)
-                checks.append(Check(f"{tier.name}: {table}", True))
-            except TableError as exc:
-                checks.append(Check(f"{tier.name}: {table}", False, str(exc)))
-    return checks

@@ -55,6 +55,10 @@ class TelegramClient:
     def __repr__(self) -> str:
         return f"TelegramClient(chat_id={self.chat_id!r}, base_url={self.base_url!r})"
 
+    def get_me(self) -> dict:
+        """The bot's own account (`getMe`): proves the token without sending anything."""
+        return self._call("getMe", data={})
+
     def send_message(self, text: str) -> int:
         """Send a text message; returns Telegram's message_id."""
         result = self._call("sendMessage", data={"chat_id": self.chat_id, "text": text[:4096]})

@@ -50,6 +50,8 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
             "script": dg.MetadataValue.md(b.script.text),
             "telegram": ", ".join(sent) or "not sent (backfill or not configured)",
         }
+        if b.signed_url:  # Supabase Storage: a link that plays without credentials
+            metadata["signed_url"] = dg.MetadataValue.url(b.signed_url)
         if b.notes:
             metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in b.notes))
         if len(made) > 1:

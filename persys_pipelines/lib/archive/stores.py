@@ -211,8 +211,14 @@ class S3Store:
 
 
 def open_store(url: str, **s3_options: str | None) -> Store:
-    """`file://PATH` or `s3://bucket/prefix`; `s3_options` go to S3Store (endpoint_url, ...)."""
+    """`file://PATH`, `s3://bucket/prefix` or `supabase://bucket/prefix`; `s3_options` go to
+    S3Store (endpoint_url, ...), or to SupabaseStore (project_url, service_key)."""
     parts = urlsplit(url)
+    if parts.scheme == "supabase":
+        from .supabase_store import open_supabase
+
+        return open_supabase(url, project_url=s3_options.get("project_url"),
+                             service_key=s3_options.get("service_key"))
     if parts.scheme == "file":
         return FileStore(Path(parts.netloc + parts.path).expanduser())
     if parts.scheme == "s3":

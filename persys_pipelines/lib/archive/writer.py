@@ -50,6 +50,7 @@ from .manifest import (
     sha256,
     write_manifest,
 )
+from .marker import ensure_marker
 from .stores import ArchiveStores, Store, archive_stores, keyring
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id, r
         digest = sha256(plain)
         key = file_key(table, first, digest)
         stored, key_id = ring.encrypt(plain, key)
+        ensure_marker(store, conn)  # an unmounted share is not an empty archive
         crash_point("before_put")
         store.put(key, stored)
         crash_point("after_put")

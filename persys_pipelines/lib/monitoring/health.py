@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
+from .. import supabase_rest
 from ..config import Config, HealthEndpoint
 from ..errors import scrub
 from ..pg.schema import create_monitoring_tables, table_exists
@@ -40,6 +41,19 @@ class Transition:
     opened_at: dt.datetime
 
 
+SUPABASE_URL = "supabase:core"  # the project's REST API (lib/supabase_rest.probe)
+
+
+def endpoints(cfg: Config) -> list[HealthEndpoint]:
+    """health.endpoints, plus the Supabase REST probe when tiers.core.supabase_url and
+    service_key are set and no endpoint checks it already (a paused project shows up as an
+    incident, not only as the next run's connection error)."""
+    listed = list(cfg.health.endpoints)
+    if supabase_rest.configured(cfg) and all(e.url != SUPABASE_URL for e in listed):
+        listed.append(HealthEndpoint(name="supabase", url=SUPABASE_URL))
+    return listed
+
+
 def check(cfg: Config, endpoint: HealthEndpoint, transport: httpx.BaseTransport | None = None,
           at: dt.datetime | None = None) -> CheckResult:
     """Probe one endpoint; never raises (a failure is a result with ok=False)."""
@@ -61,6 +75,8 @@ def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
         if response.status_code >= 400:
             raise RuntimeError(f"HTTP {response.status_code}")
         return f"HTTP {response.status_code}"
+    if url == SUPABASE_URL:
+        return supabase_rest.probe(cfg, timeout_s=endpoint.timeout_s)
     if url.startswith("tier:"):
         from ..pg.tiers import resolve_tier
 

@@ -87,10 +87,11 @@ def health_tick(cfg: Config, main: PgTier, alerts: Notifier, now: dt.datetime | 
                 ) -> list[str]:
     """Probe the endpoints that are due, open/resolve incidents, alert on each change."""
     now = now or dt.datetime.now(dt.UTC)
-    if not cfg.health.endpoints:
+    endpoints = health.endpoints(cfg)
+    if not endpoints:
         return []
     with main.connect() as conn:
-        due = health.due(conn, cfg.health.endpoints, now)
+        due = health.due(conn, endpoints, now)
         results = [health.check(cfg, e, at=now) for e in due]
         transitions = health.record(conn, results)
     for t in transitions:

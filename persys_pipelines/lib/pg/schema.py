@@ -117,6 +117,7 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
            sha256 text,
            sent_at timestamptz,
            telegram_message_id bigint,
+           signed_url text,
            created_at timestamptz not null default now(),
            primary key (day)""",
         "day",

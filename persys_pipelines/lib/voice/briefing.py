@@ -50,6 +50,7 @@ class Briefing:
     caption: str
     notes: list[str] = field(default_factory=list)  # why the voice differs from the config
     reused: bool = False  # stored paid audio reused, nothing spent
+    signed_url: str | None = None  # a link to the audio (supabase:// stores), see signed_url
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,12 @@ def audio_key(day: dt.date, extension: str) -> str:
 def store_for(cfg: Config) -> Store:
     a = cfg.tiers.archive
     url = cfg.voice.store_url or f"file://{cfg.home}"
+    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
+    if url.startswith("supabase://"):
+        return open_store(url, project_url=cfg.tiers.core.supabase_url,
+                          service_key=secret(cfg.tiers.core.service_key))
     if not url.startswith("s3://"):
         return open_store(url)
-    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
     return open_store(url, endpoint_url=a.endpoint_url, region=a.region,
                       access_key_id=secret(a.access_key_id),
                       secret_access_key=secret(a.secret_access_key))
@@ -163,12 +167,21 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
     key = audio_key(day, audio.extension)
     store.put(key, audio.data)
     store.put(audio_key(day, "txt"), text.text.encode("utf-8"))
+    link = signed_url(cfg, store, key)
     records.save(cfg, VoiceRecord(day=day, engine=engine, voice=voice,
                                   characters=len(text.text), duration_s=audio.duration_s,
-                                  uri=store.uri(key), sha256=audio.sha256))
+                                  uri=store.uri(key), sha256=audio.sha256, signed_url=link))
     caption = str(summary.get("summary_text") or "") or text.text
     return Briefing(day=day, script=text, engine=engine, voice=voice, audio=audio,
-                    uri=store.uri(key), caption=caption, notes=notes, reused=reused)
+                    uri=store.uri(key), caption=caption, notes=notes, reused=reused,
+                    signed_url=link)
+
+
+def signed_url(cfg: Config, store: Store, key: str) -> str | None:
+    """A link to the stored audio that works without credentials, for stores that sign
+    (Supabase Storage), valid voice.signed_url_days; None for folders and buckets."""
+    sign = getattr(store, "signed_url", None)
+    return sign(key, cfg.voice.signed_url_days * 86400) if sign else None
 
 
 def _elevenlabs(cfg: Config, text: str, httpx_client: httpx.Client | None,

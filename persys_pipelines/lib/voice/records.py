@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from ..config import Config
-from ..pg.schema import table_exists
+from ..pg.schema import table_columns, table_exists
 from ..pg.tiers import PgTier, resolve_tier
 from . import VoiceError
 
@@ -39,6 +39,7 @@ class VoiceRecord:
     sent_at: dt.datetime | None = None
     telegram_message_id: int | None = None
     tier: str = "core"
+    signed_url: str | None = None  # a link to the audio that works without credentials
 
     @property
     def sent(self) -> bool:
@@ -56,10 +57,20 @@ def find(cfg: Config, day: dt.date) -> VoiceRecord | None:
             if not table_exists(conn, TABLE):
                 continue
             row = conn.cursor(row_factory=dict_row).execute(
-                f"select {', '.join(COLUMNS)} from {TABLE} where day = %s", (day,)).fetchone()
+                f"select {_columns(conn)} from {TABLE} where day = %s", (day,)).fetchone()
         if row:
             return VoiceRecord(**row, tier=tier.name)
     return None
+
+
+def _columns(conn) -> str:
+    """COLUMNS, and signed_url where the table has it (`persys setup` adds it to a table made
+    before it existed)."""
+    return ", ".join((*COLUMNS, *(["signed_url"] if _has_signed_url(conn) else [])))
+
+
+def _has_signed_url(conn) -> bool:
+    return "signed_url" in table_columns(conn, TABLE)
 
 
 def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
@@ -79,6 +90,9 @@ def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
                     sha256 = excluded.sha256""",
             (rec.day, *values),
         )
+        if _has_signed_url(conn):
+            conn.execute(f"update {TABLE} set signed_url = %s where day = %s",
+                         (rec.signed_url, rec.day))
         conn.commit()
     found = find(cfg, rec.day)
     assert found is not None
@@ -132,7 +146,7 @@ def history(cfg: Config, limit: int = 30) -> list[VoiceRecord]:
             if not table_exists(conn, TABLE):
                 continue
             for row in conn.cursor(row_factory=dict_row).execute(
-                f"select {', '.join(COLUMNS)} from {TABLE} order by day desc limit %s",
+                f"select {_columns(conn)} from {TABLE} order by day desc limit %s",
                 (limit,),
             ):
                 rows[row["day"]] = VoiceRecord(**row, tier=tier.name)

@@ -1,0 +1,93 @@
+"""`persys doctor` (and `persys setup --validate`): everything persys.yaml names, checked
+read-only, one line each: ok, WARN (works, but read this) or FAIL (fix it first), with the fix.
+
+The checks are plain functions `(cfg) -> list[Finding]` in `CHECKS`, run in order; a check that
+raises becomes one FAIL line, so one broken part never hides the others. Nothing is written
+anywhere: no table, no marker file, no message sent (Telegram's `getMe`, an SMTP login without
+a message, ElevenLabs' subscription read). Every detail passes through `scrub`, so a password
+or key never shows. `database.py` holds the tier and table checks, `services.py` the archive,
+keys, Telegram, e-mail, ElevenLabs, SSM and Supabase ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ...config import Config
+from ...errors import ConfigError, scrub
+
+OK, WARN, FAIL = "ok", "WARN", "FAIL"
+
+
+@dataclass(frozen=True)
+class Finding:
+    item: str
+    status: str = OK  # OK, WARN or FAIL
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Nothing to fix (a WARN is worth reading, but does not fail `doctor`)."""
+        return self.status != FAIL
+
+
+Check = Callable[[Config], list[Finding]]
+
+
+def _checks() -> list[Check]:
+    from . import database, services
+
+    return [
+        database.config_summary,
+        database.tier_checks,
+        database.table_checks,
+        services.archive_checks,
+        services.key_checks,
+        services.supabase_checks,
+        services.telegram_checks,
+        services.email_checks,
+        services.elevenlabs_checks,
+        services.ssm_checks,
+        *EXTRA_CHECKS,
+    ]
+
+
+# More checks plug in here, each `(cfg) -> list[Finding]`, e.g. daily.sources: each metric's
+# `value` expression parsed by PostgreSQL against its table (append the function at import).
+EXTRA_CHECKS: list[Check] = []
+
+
+def run(cfg: Config) -> list[Finding]:
+    """Every check's findings; never raises (a crashing check is a FAIL line naming it)."""
+    from .database import forget
+
+    forget()  # every run probes the tiers afresh
+    findings: list[Finding] = []
+    for check in _checks():
+        try:
+            findings.extend(check(cfg))
+        except Exception as exc:  # one broken part must not hide the rest
+            name = check.__name__.removesuffix("_checks").replace("_", " ")
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            findings.append(Finding(name, FAIL, scrub(first)[:300]))
+    forget()
+    return [Finding(f.item, f.status, scrub(f.detail)) for f in findings]
+
+
+def config_failures(exc: ConfigError) -> list[Finding]:
+    """persys.yaml that does not load: each problem a FAIL line (the rest cannot be checked)."""
+    return [Finding(f"config {exc.source}", FAIL, p) for p in exc.problems]
+
+
+def render(findings: list[Finding]) -> tuple[list[str], int]:
+    """The lines to print and the exit code (1 on any FAIL)."""
+    lines = []
+    for f in findings:
+        detail = f"  ({f.detail})" if f.detail else ""
+        lines.append(f"{f.status:<4}  {f.item}{detail}")
+    failed = sum(f.status == FAIL for f in findings)
+    warned = sum(f.status == WARN for f in findings)
+    summary = f"{len(findings) - failed - warned} ok, {failed} failed"
+    lines.append(summary + (f", {warned} warning{'s' * (warned > 1)}" if warned else ""))
+    return lines, 1 if failed else 0
