@@ -14,9 +14,9 @@ from typing import NoReturn
 import dagster as dg
 
 from ..lib.errors import PersysError
-from . import archive, backup, demo, lifecycle, service, setup, status, up, voice
+from . import adopt, archive, backup, demo, lifecycle, service, setup, status, up, voice
 
-GROUPS = (setup, status, up, service, demo, archive, backup, lifecycle, voice)
+GROUPS = (setup, status, up, service, demo, archive, backup, lifecycle, adopt, voice)
 
 
 def build_parser() -> argparse.ArgumentParser:

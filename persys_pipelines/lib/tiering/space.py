@@ -86,6 +86,13 @@ def _bound(conn: psycopg.Connection, table: str, day_column: str, day: dt.date,
     return sql.Literal(day.isoformat())
 
 
+def month_bounds(conn: psycopg.Connection, table: str, day_column: str, month: dt.date,
+                 zone: str) -> tuple[sql.Composable, sql.Composable]:
+    """FROM and TO of `month`'s partition (local midnights in `zone`), for `table`'s day type."""
+    return (_bound(conn, table, day_column, month, zone),
+            _bound(conn, table, day_column, next_month(month), zone))
+
+
 def _day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
     return sql.SQL("{d} >= {a} and {d} < {b}").format(
         d=day_expr, a=sql.Literal(month), b=sql.Literal(next_month(month)))
