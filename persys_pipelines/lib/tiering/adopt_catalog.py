@@ -16,6 +16,8 @@ from psycopg import sql
 from ..pg.schema import primary_key, table_columns
 from ..pg.tables import DATE_TYPES, TIMESTAMP_TYPES
 
+MAX_NAME = 63 - len("_persys_new")  # PostgreSQL cuts identifiers at 63 bytes
+
 
 @dataclass
 class Catalog:
@@ -86,6 +88,9 @@ def read_catalog(conn: psycopg.Connection, table: str, day_column: str) -> Catal
     cat = Catalog(table, oid, owner, day_column, pk, pk_name[0] if pk_name else f"{table}_pkey",
                   rls, force, ident, comment)
     problems = cat.problems
+    if len(table.encode()) > MAX_NAME:
+        problems.append(f"the name {table} is longer than {MAX_NAME} bytes: its month "
+                        "partitions' names would be cut to 63 bytes and collide; rename it")
     if kind != "r" or ispart:
         problems.append(f"{table} is not a plain table (relkind {kind!r}"
                         + (", already a partition" if ispart else "") + ")")

@@ -182,3 +182,75 @@ def test_a_writer_during_adoption_loses_nothing(supa):
         assert conn.execute("select count(*) from journal").fetchone()[0] == start + len(written)
         assert space.is_partitioned(conn, "journal")
     assert len(written) > 10 and done.seconds_locked < 10
+
+
+ODD_DDL = """
+create table mood_log (
+  id serial primary key,
+  "Day" date not null default current_date,
+  score int check (score between 0 and 10),
+  note text default 'none'
+);
+comment on column mood_log.score is 'zero to ten';
+alter table mood_log replica identity full;
+create function bump() returns trigger language plpgsql as $$
+begin new.score := new.score + 1; return new; end $$;
+create trigger "Bump" before insert on mood_log for each row execute function bump();
+alter table mood_log disable trigger "Bump";
+grant select, insert on mood_log to anon;
+grant usage on sequence mood_log_id_seq to anon;
+insert into mood_log ("Day", score) select date '2024-06-15' - n, n % 10
+  from generate_series(0, 99) n;
+"""
+
+
+def test_a_serial_key_a_quoted_day_column_and_replica_identity_full(tier_dsns, tmp_path):
+    create_supabase_core(tier_dsns["core"], days=1, as_of=AS_OF)
+    with psycopg.connect(tier_dsns["core"], autocommit=True) as conn:
+        conn.execute(ODD_DDL)
+    cfg = load_config(write_config(
+        tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
+        tables={"mood_log": {"day_column": "Day", "core_days": 7}}))
+    core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
+    rows, cat = rows_text(core, "mood_log"), catalog(core, "mood_log")
+    adopt.adopt_partition(cfg, core, main, "mood_log", AS_OF)
+    assert rows_text(core, "mood_log") == rows and catalog(core, "mood_log") == cat
+    with core.connect() as conn:
+        assert space.is_partitioned(conn, "mood_log")
+        # the serial keeps counting, the disabled trigger stays disabled, the comment stays
+        assert conn.execute("""insert into mood_log (score) values (3)
+                               returning id, score, note""").fetchone() == (101, 3, "none")
+        assert conn.execute("""select col_description('mood_log'::regclass, 3)"""
+                            ).fetchone()[0] == "zero to ten"
+        idents = {r[0] for r in conn.execute(
+            "select relreplident from pg_class where relname like 'mood_log%%' "
+            "and relkind in ('r', 'p')")}
+        assert idents == {"f"}
+
+
+def test_an_app_transaction_holding_rows_delays_adoption_and_never_fails(supa):
+    """The app keeps a row locked for 1.5 s: the conversion gives way (lock_timeout) and
+    retries; the app's own update commits, and its change is in the converted table."""
+    cfg, core, main = supa
+    holding, result = threading.Event(), []
+
+    def app() -> None:
+        with core.connect() as conn:
+            conn.execute("update journal set content = 'held' where id = 2")
+            holding.set()
+            threading.Event().wait(1.5)
+            conn.commit()
+            result.append("committed")
+
+    holder = threading.Thread(target=app)
+    holder.start()
+    holding.wait(10)
+    try:
+        done = adopt.adopt_partition(cfg, core, main, "journal", AS_OF)
+    finally:
+        holder.join()
+    assert result == ["committed"]
+    with core.connect() as conn:
+        assert conn.execute("select content from journal where id = 2").fetchone()[0] == "held"
+        assert space.is_partitioned(conn, "journal")
+    assert done.fingerprint.rows == 4 * 70
