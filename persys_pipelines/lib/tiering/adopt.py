@@ -291,6 +291,8 @@ def _rebuild(conn: psycopg.Connection, cat: Catalog, partitions: list[str]) -> N
         x(sql.SQL("alter table {} enable row level security").format(t))
     if cat.force_rls:
         x(sql.SQL("alter table {} force row level security").format(t))
+    for name in partitions:
+        space.guard_partition(conn, cat.table, name)
     for stmt in cat.policies + cat.grants:
         x(stmt)
     for pub in cat.publications:

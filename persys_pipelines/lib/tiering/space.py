@@ -155,7 +155,24 @@ def _create_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zon
             conn.execute(sql.SQL(
                 "alter table {} attach partition {} for values from ({}) to ({})").format(
                 sql.Identifier(table), sql.Identifier(name), lo, hi))
+        guard_partition(conn, table, name)
     return True
+
+
+def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> None:
+    """A partition is a table of its own: on Supabase the API exposes it and the schema's
+    default privileges grant it to `anon`. Policies of the parent do not apply to a query on
+    the partition itself, so a parent with row level security gets it on each partition too,
+    without policies: nothing is visible there except through the parent."""
+    row = conn.execute("select relrowsecurity, relforcerowsecurity from pg_class "
+                       "where oid = to_regclass(%s)", (f"public.{table}",)).fetchone()
+    if not row or not row[0]:
+        return
+    conn.execute(sql.SQL("alter table {} enable row level security").format(
+        sql.Identifier(partition)))
+    if row[1]:
+        conn.execute(sql.SQL("alter table {} force row level security").format(
+            sql.Identifier(partition)))
 
 
 def _exists(conn: psycopg.Connection, name: str) -> bool:
