@@ -12,6 +12,7 @@ from ..lib.errors import TierError, UsageError
 from ..lib.pg import protocol
 from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import adopt as adopt_lib
+from ..lib.tiering import space
 from ..lib.tiering.vacuum import mb
 from .common import add_config_arg, load
 
@@ -35,6 +36,9 @@ def partition_command(args: argparse.Namespace) -> int:
     as_of = cfg.today()
     with core.connect() as conn:
         protocol.prepare_session(conn)
+        if args.table in cfg.tables and space.is_partitioned(conn, args.table):
+            print(f"{args.table} is already monthly-partitioned: nothing to do")
+            return 0
         plan = adopt_lib.plan_adoption(cfg, core, conn, args.table, as_of)
     print("\n".join(plan.lines()))
     if plan.problems:

@@ -92,3 +92,5 @@ def test_kill_9_mid_way_leaves_the_table_intact_and_a_second_run_completes(supa_
     with resolve_tier(cfg, "main").connect() as conn:
         outcomes = [e.outcome for e in ledger.entries(conn, "journal")]
     assert outcomes == [adopt.ADOPTED, ledger.INTERRUPTED, ledger.INTERRUPTED]
+    assert main(["adopt", "partition", "journal", "--yes"]) == 0  # again: nothing to do
+    assert "already monthly-partitioned: nothing to do" in capsys.readouterr().out

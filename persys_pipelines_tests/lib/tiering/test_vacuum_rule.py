@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg import ledger
+from persys_pipelines.lib.pg import ledger, protocol
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
+from persys_pipelines.lib.tiering import lifecycle, space
 from persys_pipelines.lib.tiering.vacuum import relation_bytes
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
@@ -125,3 +125,16 @@ def test_rewrite_waits_for_the_app_then_runs_on_the_next_run(plain):
     again = lifecycle.run_table(cfg, core, main, "readings", AS_OF)
     assert again.rows == 0 and again.space is not None and again.space.rewritten
     assert sizes(core)[0] < 0.3 * table_skipped
+
+
+def test_a_full_core_still_gets_an_emptied_table_back(plain):
+    """Over quota (read-only on Supabase) with every row of the table moved: the rewrite needs
+    no room at all, so it runs; that is what makes the core writable again."""
+    _, core, _ = plain
+    full = dataclasses.replace(core, quota_bytes=core.size_bytes() // 2)
+    with core.connect(autocommit=True) as conn:
+        protocol.prepare_session(conn)
+        before = relation_bytes(conn, "readings")
+        conn.execute("delete from readings")
+        result = space.return_space(full, conn, "readings", AS_OF, ROWS)
+        assert result.rewritten and relation_bytes(conn, "readings") < before / 50
