@@ -161,6 +161,16 @@ def adopt_partition(cfg: Config, core: PgTier, main: PgTier, table: str, as_of: 
             def attempt() -> Adopted:
                 try:
                     return _convert(cfg, conn, plan, as_of)
+                except psycopg.Error as exc:
+                    conn.rollback()
+                    if protocol.is_lock_conflict(exc):
+                        raise
+                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    if exc.diag.message_detail:
+                        why += f": {exc.diag.message_detail}"
+                    raise TierError(f"adopt partition {table}: PostgreSQL refused a step of "
+                                    f"the conversion ({why}); nothing changed, {table} is "
+                                    "as it was") from None
                 except BaseException:
                     conn.rollback()
                     raise

@@ -257,3 +257,24 @@ def test_an_app_transaction_holding_rows_delays_adoption_and_never_fails(supa):
         assert conn.execute("select content from journal where id = 2").fetchone()[0] == "held"
         assert space.is_partitioned(conn, "journal")
     assert done.fingerprint.rows == 4 * 70
+
+
+def test_a_step_postgresql_refuses_rolls_everything_back(supa, tier_dsns):
+    """A row trigger with a transition table cannot exist on a partitioned table: the whole
+    conversion rolls back, and the error names the reason."""
+    cfg, core, main = supa
+    with psycopg.connect(tier_dsns["core"], autocommit=True) as conn:
+        conn.execute("""create function audit() returns trigger language plpgsql as $$
+                        begin return null; end $$;
+                        create trigger journal_audit after delete on journal
+                          referencing old table as gone for each row execute function audit()""")
+    rows, cat = rows_text(core, "journal"), catalog(core)
+    with pytest.raises(TierError, match=r"PostgreSQL refused a step of the conversion \(.*"
+                       r"transition tables.*nothing changed, journal is as it was"):
+        adopt.adopt_partition(cfg, core, main, "journal", AS_OF)
+    assert rows_text(core, "journal") == rows and catalog(core) == cat
+    with core.connect() as conn:
+        assert not space.is_partitioned(conn, "journal")
+        assert conn.execute("select to_regclass('journal_persys_new')").fetchone()[0] is None
+    with main.connect() as conn:
+        assert ledger.entries(conn, "journal")[0].outcome == ledger.FAILED
