@@ -223,11 +223,10 @@ def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.d
     for name in partitions:
         x(sql.SQL("alter table {} owner to {}").format(sql.Identifier(name),
                                                         sql.Identifier(cat.owner)))
-    cols = sql.SQL(", ").join(
-        sql.Identifier(c) for c in conn.execute(
-            "select attname from pg_attribute where attrelid = %s and attnum > 0 and not "
-            "attisdropped and attgenerated = '' order by attnum", (cat.oid,)).fetchall()
-        for c in c)
+    stored = [r[0] for r in conn.execute(  # generated columns are computed by the new table
+        "select attname from pg_attribute where attrelid = %s and attnum > 0 and not "
+        "attisdropped and attgenerated = '' order by attnum", (cat.oid,)).fetchall()]
+    cols = sql.SQL(", ").join(map(sql.Identifier, stored))
     x(sql.SQL("insert into {} ({c}) overriding system value select {c} from {}").format(
         new, t, c=cols))
     copied = protocol.fingerprint(conn, table + NEW_SUFFIX)
