@@ -93,6 +93,9 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         }
         if space_note:
             metadata["space_note"] = dg.MetadataValue.text(space_note)
+        if run.space and run.space.reclaimed:
+            metadata["table_bytes_before"] = dg.MetadataValue.int(run.space.reclaimed.bytes_before)
+            metadata["table_bytes_after"] = dg.MetadataValue.int(run.space.reclaimed.bytes_after)
         kept = sum(m.kept for m in run.moves)
         held = sum(run.plan.held_back.values())
         check = dg.AssetCheckResult(

@@ -42,6 +42,8 @@ CRASH_POINTS = (
     "before_put", "after_put", "after_manifest", "before_commit", "after_commit",
     # archive→main (archive.restore.restore)
     "restore_before_commit", "restore_after_commit",
+    # a table converted to monthly partitions (tiering.adopt), both inside its one transaction
+    "adopt_copied", "adopt_swapped",
 )
 LOCK_TIMEOUT = "500ms"  # < deadlock_timeout (1 s): in a conflict the mover yields first
 LOCK_RETRIES = 40  # a mover waits up to ~LOCK_RETRIES × (0.5 s + back-off) for the app

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ..config import Config
-from ..pg import protocol
+from ..pg import ledger, protocol
 from ..pg.schema import table_exists
 from ..pg.tiers import PgTier
 from . import moves, planner, space
@@ -83,6 +83,7 @@ def run_table(
                                         move_before).within(first, last)
     run = TableRun(table, table_plan, partitions_created=created, repaired=repaired)
     if not table_plan.days:
+        run.space = retry_rewrite(core, table)
         return run
     size_before = core.size_bytes()
     for lo, hi in table_plan.chunks():
@@ -93,7 +94,32 @@ def run_table(
         protocol.prepare_session(conn)
         run.space = space.return_space(core, conn, table, table_plan.cutoff, run.rows)
     run.bytes_returned = max(0, size_before - core.size_bytes())
+    record_space(main, run)
     return run
+
+
+def retry_rewrite(core: PgTier, table: str) -> space.SpaceResult | None:
+    """Nothing due: a plain table whose rewrite an earlier run had to skip (quota, the app's
+    lock) gets it now when it is clearly worth it (vacuum.RETRY_FREE_SHARE)."""
+    with core.connect(autocommit=True) as conn:
+        protocol.prepare_session(conn)
+        if not table_exists(conn, table) or space.is_partitioned(conn, table):
+            return None
+        result = space.return_space(core, conn, table, dt.date.min, 0)
+    return result if result.rewritten or result.note else None
+
+
+def record_space(main: PgTier, run: TableRun) -> None:
+    """What the space step returned (or why not), in the ledger entry of the run's last move."""
+    last = next((m.ledger_id for m in reversed(run.moves) if m.ledger_id), None)
+    if last is None or run.space is None:
+        return
+    detail = {"bytes_returned": run.bytes_returned, "partitions_dropped": run.space.dropped}
+    if run.space.reclaimed is not None:
+        detail.update(run.space.reclaimed.as_json())
+    with main.connect() as conn:
+        ledger.update_detail(conn, last, {"space": detail})
+        conn.commit()
 
 
 def remaining_in_core(cfg: Config, core: PgTier, table: str, first: dt.date | None,

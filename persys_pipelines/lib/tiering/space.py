@@ -7,10 +7,10 @@ partitioned by month of the day (month bounds are local midnights in the configu
 row's month is the month of its day) with a DEFAULT partition for anything unforeseen; a month
 partition emptied by moves is detached and dropped, which returns its bytes at once.
 
-Tables that cannot be partitioned that way (a nullable day column like tasks.completed_at,
-tables a person created) get a plain DELETE from the move and are rewritten (`VACUUM FULL`)
-only when the tier's free space exceeds 1.1× the table's size; otherwise the rewrite is skipped
-and the reason is reported.
+Tables that are not partitioned that way (a nullable day column like tasks.completed_at,
+tables a person created) get a plain DELETE from the move, then VACUUM and, when the rows that
+stay fit the free quota, VACUUM FULL (`vacuum.py`); `persys adopt partition` converts such a
+table for good (`adopt.py`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from ..config import TablePolicy
 from ..pg.protocol import yielding
 from ..pg.schema import table_columns
 from ..pg.tiers import PgTier
+from .vacuum import Reclaimed, reclaim, relation_bytes, rewrite_check
 
-REWRITE_HEADROOM = 1.1  # free space needed, as a multiple of the table's size
+__all__ = ["relation_bytes"]  # also read by monitoring.quota
 DEFAULT_SUFFIX = "_pdefault"
 _MONTH_RE = re.compile(r"_p(\d{4})_(\d{2})$")
 
@@ -39,6 +40,7 @@ class SpaceResult:
     dropped: list[str] = field(default_factory=list)
     rewritten: bool = False
     note: str = ""
+    reclaimed: Reclaimed | None = None  # a plain table: VACUUM / VACUUM FULL, bytes before → after
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -82,6 +84,13 @@ def _bound(conn: psycopg.Connection, table: str, day_column: str, day: dt.date,
     if kind == "timestamp with time zone":
         return sql.Literal(f"{day.isoformat()} 00:00:00 {zone}")
     return sql.Literal(day.isoformat())
+
+
+def month_bounds(conn: psycopg.Connection, table: str, day_column: str, month: dt.date,
+                 zone: str) -> tuple[sql.Composable, sql.Composable]:
+    """FROM and TO of `month`'s partition (local midnights in `zone`), for `table`'s day type."""
+    return (_bound(conn, table, day_column, month, zone),
+            _bound(conn, table, day_column, next_month(month), zone))
 
 
 def _day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
@@ -146,7 +155,24 @@ def _create_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zon
             conn.execute(sql.SQL(
                 "alter table {} attach partition {} for values from ({}) to ({})").format(
                 sql.Identifier(table), sql.Identifier(name), lo, hi))
+        guard_partition(conn, table, name)
     return True
+
+
+def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> None:
+    """A partition is a table of its own: on Supabase the API exposes it and the schema's
+    default privileges grant it to `anon`. Policies of the parent do not apply to a query on
+    the partition itself, so a parent with row level security gets it on each partition too,
+    without policies: nothing is visible there except through the parent."""
+    row = conn.execute("select relrowsecurity, relforcerowsecurity from pg_class "
+                       "where oid = to_regclass(%s)", (f"public.{table}",)).fetchone()
+    if not row or not row[0]:
+        return
+    conn.execute(sql.SQL("alter table {} enable row level security").format(
+        sql.Identifier(partition)))
+    if row[1]:
+        conn.execute(sql.SQL("alter table {} force row level security").format(
+            sql.Identifier(partition)))
 
 
 def _exists(conn: psycopg.Connection, name: str) -> bool:
@@ -224,48 +250,18 @@ def _emptied(conn: psycopg.Connection, table: str, name: str, *, drop: bool) -> 
     return True
 
 
-def relation_bytes(conn: psycopg.Connection, table: str) -> int:
-    """Total bytes of a table (all partitions, indexes and TOAST included). pg_partition_tree
-    lists nothing for a plain table, hence the fallback to the table itself."""
-    row = conn.execute(
-        """select coalesce((select sum(pg_total_relation_size(relid))
-                              from pg_partition_tree(to_regclass(%(t)s))
-                             where isleaf or level = 0),
-                           pg_total_relation_size(to_regclass(%(t)s)), 0)::bigint""",
-        {"t": f"public.{table}"},
-    ).fetchone()
-    return int(row[0])
-
-
-def rewrite_allowed(tier: PgTier, table_bytes: int, tier_bytes: int) -> tuple[bool, str]:
-    if tier.quota_bytes is None:
-        return True, ""
-    free = tier.quota_bytes - tier_bytes
-    if free > REWRITE_HEADROOM * table_bytes:
-        return True, ""
-    return False, (f"rewrite skipped: {free / 1e6:.1f} MB free in {tier.name}, the rewrite "
-                   f"needs {REWRITE_HEADROOM * table_bytes / 1e6:.1f} MB")
-
-
 def return_space(tier: PgTier, conn: psycopg.Connection, table: str, cutoff: dt.date,
                  rows_deleted: int) -> SpaceResult:
-    """After moves of days before `cutoff`: drop emptied month partitions, or rewrite a plain
-    table when free space allows. `conn` must be in autocommit mode (VACUUM)."""
+    """After moves of days before `cutoff`: drop emptied month partitions, or VACUUM a plain
+    table and rewrite it when its live rows fit the free quota (vacuum.reclaim). `conn` must
+    be in autocommit mode (VACUUM)."""
     result = SpaceResult(table)
     if is_partitioned(conn, table):
         result.dropped = drop_empty_months(conn, table, cutoff)
         return result
-    if not rows_deleted:
-        return result
-    ok, why = rewrite_allowed(tier, relation_bytes(conn, table), tier.size_bytes())
-    if ok:
-        try:
-            conn.execute(sql.SQL("vacuum full {}").format(sql.Identifier(table)))
-            result.rewritten = True
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-            result.note = "rewrite skipped: the app was using the table; tried again next run"
-    else:
-        result.note = why
+    result.reclaimed = reclaim(tier, conn, table, rows_deleted)
+    result.rewritten = result.reclaimed.rewritten
+    result.note = result.reclaimed.note
     return result
 
 
@@ -273,8 +269,9 @@ def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_ro
                       cutoff: dt.date) -> int:
     """Bytes the next lifecycle run would return: for a partitioned table the month partitions
     that end before the cutoff (moves empty them); for a plain table its share of due rows
-    (0 when the rewrite would not fit). Nothing due → 0: the run then does not touch the table
-    (empty month partitions made ahead, e.g. for tables nobody writes yet, stay)."""
+    (0 when the rewrite of the rows that stay would not fit). Nothing due → 0: the run then
+    does not touch the table (empty month partitions made ahead, e.g. for tables nobody
+    writes yet, stay)."""
     if not _exists(conn, table) or not due_rows:
         return 0
     if is_partitioned(conn, table):
@@ -289,6 +286,7 @@ def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_ro
         sql.Identifier(table))).fetchone()[0]
     if not rows or not due_rows:
         return 0
-    if not rewrite_allowed(tier, size, tier.size_bytes())[0]:
+    staying = int(size * (rows - min(due_rows, rows)) / rows)
+    if not rewrite_check(tier, staying, tier.size_bytes())[0]:
         return 0
     return int(size * due_rows / rows)

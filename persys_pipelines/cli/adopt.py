@@ -1,0 +1,62 @@
+"""`persys adopt partition TABLE [--dry-run] [--yes]`: convert a table the person already had
+into the monthly-partitioned form (lib/tiering/adopt.py), after showing the plan and the room
+it needs. `--dry-run` shows the plan and changes nothing; without `--yes` it asks first (and
+refuses when there is nobody at a terminal to ask)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..lib.errors import TierError, UsageError
+from ..lib.pg import protocol
+from ..lib.pg.tiers import resolve_tier
+from ..lib.tiering import adopt as adopt_lib
+from ..lib.tiering import space
+from ..lib.tiering.vacuum import mb
+from .common import add_config_arg, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("adopt", help="take over a table you already had (monthly partitions)")
+    asub = p.add_subparsers(dest="adopt_command", required=True, metavar="ACTION")
+    part = asub.add_parser("partition", help="convert TABLE to monthly partitions in a "
+                           "verified copy-and-swap, so moved months give their space back")
+    add_config_arg(part)
+    part.add_argument("table", metavar="TABLE", help="a table of core named in persys.yaml")
+    part.add_argument("--dry-run", action="store_true",
+                      help="show the plan and the room it needs, change nothing")
+    part.add_argument("--yes", action="store_true", help="go ahead without asking")
+    part.set_defaults(handler=partition_command)
+
+
+def partition_command(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    core = resolve_tier(cfg, "core")
+    as_of = cfg.today()
+    with core.connect() as conn:
+        protocol.prepare_session(conn)
+        if args.table in cfg.tables and space.is_partitioned(conn, args.table):
+            print(f"{args.table} is already monthly-partitioned: nothing to do")
+            return 0
+        plan = adopt_lib.plan_adoption(cfg, core, conn, args.table, as_of)
+    print("\n".join(plan.lines()))
+    if plan.problems:
+        raise TierError(f"adopt partition {args.table} refused: "
+                        + "; ".join(plan.problems))
+    if args.dry_run:
+        print("dry run: nothing changed")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"adopt partition {args.table}: add --yes to go ahead (or look "
+                             "first with --dry-run)")
+        if input(f"convert {args.table} now? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    done = adopt_lib.adopt_partition(cfg, core, resolve_tier(cfg, "main"), args.table, as_of)
+    print(f"adopted {args.table}: {done.fingerprint.rows:,} rows verified "
+          f"(checksum {done.fingerprint.checksum}), {len(done.partitions)} partitions, "
+          f"writes waited {done.seconds_locked:.2f} s; {mb(plan.table_bytes)} → "
+          f"{mb(done.bytes_after)}")
+    return 0
