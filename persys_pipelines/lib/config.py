@@ -41,6 +41,9 @@ class CoreTier(_Strict):
     # What counts against the quota: this database only, or every database of the server
     # (Supabase bills the whole project, so use `cluster` there).
     size_scope: Literal["database", "cluster"] = "database"
+    # Supabase's transaction pooler (port 6543) keeps no session state between transactions;
+    # `auto` takes port 6543 for it, `transaction`/`session`/`none` say so for other ports.
+    pooler: Literal["auto", "transaction", "session", "none"] = "auto"
 
 
 class MainTier(_Strict):
@@ -49,6 +52,7 @@ class MainTier(_Strict):
     warn_pct: float = Field(80, gt=0, le=100)
     critical_pct: float = Field(90, gt=0, le=100)
     size_scope: Literal["database", "cluster"] = "database"
+    pooler: Literal["auto", "transaction", "session", "none"] = "auto"
 
 
 class ArchiveTier(_Strict):

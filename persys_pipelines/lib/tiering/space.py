@@ -26,7 +26,7 @@ from psycopg import sql
 from ..config import TablePolicy
 from ..pg.protocol import yielding
 from ..pg.schema import table_columns
-from ..pg.tiers import PgTier
+from ..pg.tiers import PgTier, session_pooler_dsn
 
 REWRITE_HEADROOM = 1.1  # free space needed, as a multiple of the table's size
 DEFAULT_SUFFIX = "_pdefault"
@@ -260,13 +260,44 @@ def return_space(tier: PgTier, conn: psycopg.Connection, table: str, cutoff: dt.
     ok, why = rewrite_allowed(tier, relation_bytes(conn, table), tier.size_bytes())
     if ok:
         try:
-            conn.execute(sql.SQL("vacuum full {}").format(sql.Identifier(table)))
-            result.rewritten = True
+            result.rewritten = _vacuum_full(tier, conn, table)
+            if not result.rewritten:
+                result.note = BUSY
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-            result.note = "rewrite skipped: the app was using the table; tried again next run"
+            result.note = BUSY
+        except psycopg.errors.ReadOnlySqlTransaction:
+            result.note = ("rewrite skipped: core is read-only and, behind a transaction "
+                           "pooler, no session can switch itself to read-write; use the session "
+                           f"pooler ({session_pooler_dsn(tier.dsn)}) for this run")
     else:
         result.note = why
     return result
+
+
+BUSY = "rewrite skipped: the app was using the table; tried again next run"
+
+
+def _vacuum_full(tier: PgTier, conn: psycopg.Connection, table: str) -> bool:
+    """VACUUM FULL, never queueing the app behind it: directly, the session's lock_timeout
+    bounds the wait. Behind a transaction pooler no setting can hold for a statement outside
+    a transaction, so SKIP_LOCKED: the rewrite starts only if the lock is free at once.
+    False when it was skipped."""
+    ident = sql.Identifier(table)
+    if not tier.transaction_pooled:
+        conn.execute(sql.SQL("vacuum full {}").format(ident))
+        return True
+    skipped: list[str] = []
+
+    def notice(diag: psycopg.errors.Diagnostic) -> None:
+        if diag.sqlstate == "55P03":  # lock_not_available, sent as a warning
+            skipped.append(diag.message_primary or "")
+
+    conn.add_notice_handler(notice)
+    try:
+        conn.execute(sql.SQL("vacuum (full, skip_locked) {}").format(ident))
+    finally:
+        conn.remove_notice_handler(notice)
+    return not skipped
 
 
 def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_rows: int,
