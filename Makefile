@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow e2e lint bench clean down
+.PHONY: demo test test-slow e2e lint bench clean down pgbouncer
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/persys demo
 
-test: $(STAMP)
+# The transaction-pooler tests run against Debian's pgbouncer (installed here as root when
+# missing; the test set-up does the same itself).
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	        --no-install-recommends pgbouncer; \
+	    else echo "pgbouncer is missing: run 'apt-get install -y pgbouncer' as root"; exit 1; fi; }
+
+test: $(STAMP) pgbouncer
 	$(BIN)/ruff check persys_pipelines persys_pipelines_tests bench
 	$(BIN)/python -m pytest -m "not slow and not e2e" -p no:cacheprovider
 

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from persys_pipelines.lib.config import Config, load_config
+from persys_pipelines_tests.pooler_fixture import pgbouncer  # noqa: F401  (a fixture)
 
 DEFAULT_TABLES = yaml.safe_load(
     (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()

@@ -15,6 +15,7 @@ from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
 from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import lifecycle as lifecycle_lib
+from ..lib.tiering.moves import SAME_TRANSACTION_NOTE
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
@@ -73,9 +74,12 @@ def run_command(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"--table {unknown[0]}: not in persys.yaml tables "
                         f"({', '.join(cfg.tables)})")
-    plans = lifecycle_lib.plan(cfg, resolve_tier(cfg, "core"), as_of, tables)
+    core = resolve_tier(cfg, "core")
+    plans = lifecycle_lib.plan(cfg, core, as_of, tables)
     print(f"lifecycle core→main as of {as_of}" + (" (dry run: nothing changes)"
                                                  if args.dry_run else ""))
+    if core.transaction_pooled:
+        print(f"  note: {SAME_TRANSACTION_NOTE}")
     print_plan(plans)
     due = {t: p for t, p in plans.items() if p.days}
     if not args.dry_run:

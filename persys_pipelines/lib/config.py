@@ -46,6 +46,9 @@ class CoreTier(_Strict):
     # key (env:/ssm:): the REST health probe and `supabase://` voice storage use them.
     supabase_url: str | None = None
     service_key: SecretStr | None = None
+    # Supabase's transaction pooler (port 6543) keeps no session state between transactions;
+    # `auto` takes port 6543 for it, `transaction`/`session`/`none` say so for other ports.
+    pooler: Literal["auto", "transaction", "session", "none"] = "auto"
 
     @field_validator("supabase_url")
     @classmethod
@@ -61,6 +64,7 @@ class MainTier(_Strict):
     warn_pct: float = Field(80, gt=0, le=100)
     critical_pct: float = Field(90, gt=0, le=100)
     size_scope: Literal["database", "cluster"] = "database"
+    pooler: Literal["auto", "transaction", "session", "none"] = "auto"
 
 
 class ArchiveTier(_Strict):

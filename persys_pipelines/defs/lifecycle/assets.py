@@ -78,6 +78,8 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                                            plan.last_day) if plan.days else None
         context.log.info(f"{table}: {run.days} days, {run.rows} rows moved, "
                          f"{run.bytes_returned} bytes returned")
+        for note in dict.fromkeys(n for m in run.moves for n in m.notes):
+            context.log.info(f"{table}: {note}")
         space_note = run.space.note if run.space else ""
         metadata = {
             "as_of": dg.MetadataValue.text(as_of.isoformat()),

@@ -28,6 +28,7 @@ CORE_DB = "persys_core"
 MAIN_DB = "persys_main"
 DAGSTER_DB = "persys_dagster"
 TIER_DATABASES = {"core": CORE_DB, "main": MAIN_DB}
+IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
 class TierUnavailable(TierError):
@@ -99,19 +100,63 @@ def ensure_database(admin_dsn: str, database: str) -> None:
 # Connections
 
 
-def connect(dsn: str, *, autocommit: bool = False, **kwargs) -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = False, pooler: str = "auto",
+            **kwargs) -> psycopg.Connection:
     """The one way to open a connection.
 
-    Supabase's transaction pooler (port 6543, pgbouncer) cannot keep prepared statements across
-    transactions, so for it psycopg's automatic preparation is turned off.
+    Behind a transaction pooler (Supabase's port 6543, pgbouncer or Supavisor in transaction
+    mode) consecutive transactions of one connection may run on different server sessions,
+    and a session's state stays with the server session for the next client. So there
+    psycopg's automatic preparation is off, and the connection is a `PooledConnection`.
     """
-    if _is_transaction_pooler(dsn):
+    if transaction_pooled(dsn, pooler):
         kwargs.setdefault("prepare_threshold", None)
+        return PooledConnection.connect(dsn, autocommit=autocommit, **kwargs)
     return psycopg.connect(dsn, autocommit=autocommit, **kwargs)
 
 
-def _is_transaction_pooler(dsn: str) -> bool:
+def transaction_pooled(dsn: str, pooler: str = "auto") -> bool:
+    """`pooler` as configured (tiers.<tier>.pooler); `auto` means port 6543."""
+    if pooler != "auto":
+        return pooler == "transaction"
     return (dsn_fields(dsn) or {}).get("port", "5432") == "6543"
+
+
+class PooledConnection(psycopg.Connection):
+    """A connection through a transaction pooler: settings that must hold for our statements
+    (`transaction_settings`, filled by protocol.prepare_session) are applied with
+    `set_config(..., true)` at the start of every transaction, so they end with it and never
+    reach the next client of the server session. Statements outside a transaction (autocommit)
+    run with the server's defaults."""
+
+    transaction_settings: dict[str, str] | None = None
+
+    def _start_query(self):  # psycopg's hook before a statement (opens the implicit BEGIN)
+        begins = not self.autocommit and self.pgconn.transaction_status == IDLE
+        yield from super()._start_query()
+        if begins and self.transaction_settings:
+            yield from self._exec_command(self.settings_statement())
+
+    @contextlib.contextmanager
+    def transaction(self, *args, **kwargs) -> Iterator[psycopg.Transaction]:
+        begins = self.pgconn.transaction_status == IDLE
+        with super().transaction(*args, **kwargs) as tx:
+            if begins and self.transaction_settings:
+                self.execute(self.settings_statement())
+            yield tx
+
+    def settings_statement(self) -> bytes:
+        return sql.SQL("select {}").format(sql.SQL(", ").join(
+            sql.SQL("set_config({}, {}, true)").format(sql.Literal(k), sql.Literal(v))
+            for k, v in (self.transaction_settings or {}).items())).as_bytes(self)
+
+
+def session_pooler_dsn(dsn: str) -> str:
+    """For messages: the same DSN on port 5432 (Supabase's session pooler on the pooler host),
+    without the password."""
+    fields = dsn_fields(dsn) or {}
+    return (f"postgresql://{fields.get('user', '')}:<password>@{fields.get('host', '<host>')}"
+            f":5432/{fields.get('dbname', 'postgres')}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +172,12 @@ class PgTier:
     embedded: bool
     quota_bytes: int | None
     size_scope: str = "database"
+    pooler: str = "auto"  # tiers.<name>.pooler
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """Behind a transaction pooler: no session state survives a transaction."""
+        return transaction_pooled(self.dsn, self.pooler)
 
     def __repr__(self) -> str:  # the dsn may carry a password
         return f"PgTier({self.name!r}, {safe_dsn(self.dsn)!r})"
@@ -138,7 +189,7 @@ class PgTier:
         if problem:
             raise TierUnavailable(f"the {self.name} tier cannot be used: {problem}")
         try:
-            return connect(self.dsn, autocommit=autocommit)
+            return connect(self.dsn, autocommit=autocommit, pooler=self.pooler)
         except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
             # libpq quotes the DSN around what it could not read: scrub it of the password
             why = scrub(_first_line(exc), [self.dsn, dsn_password(self.dsn)])
@@ -174,7 +225,8 @@ def resolve_tier(cfg: Config, name: str) -> PgTier:
     tier_cfg = getattr(cfg.tiers, name)
     quota = int(tier_cfg.quota_mb * 1024 * 1024) if tier_cfg.quota_mb else None
     if tier_cfg.dsn is not None:
-        return PgTier(name, tier_cfg.dsn.get_secret_value(), False, quota, tier_cfg.size_scope)
+        return PgTier(name, tier_cfg.dsn.get_secret_value(), False, quota, tier_cfg.size_scope,
+                      tier_cfg.pooler)
     return PgTier(name, embedded_uri(cfg.home, TIER_DATABASES[name]), True, quota, "database")
 
 

@@ -37,15 +37,18 @@ from psycopg import sql
 from ..config import TablePolicy
 from ..errors import MoveError
 from ..pg import ledger, mirror
-from ..pg.protocol import Fingerprint, crash_point, prepare_session, table_lock
+from ..pg.protocol import crash_point, prepare_session, table_lock
 from ..pg.schema import table_columns
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
-from . import references, settle
+from . import references, settle, verify
 from .space import month_partitions, next_month
 
 Progress = Callable[[int], None]  # called with rows just copied
 STAGE = "persys_stage"
+SAME_TRANSACTION_NOTE = (
+    "core is behind a transaction pooler: its checksum is computed in the copy's own "
+    "transaction after the copy (slower than alongside it, equally exact)")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class MoveResult:
     repaired: int = 0  # interrupted moves settled first
     ledger_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # said once in the run's output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,8 +267,13 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
         whole = whole_partitions(src, rng)
-        exported = src.execute("select pg_export_snapshot()").fetchone()[0]
-        source_side = pool.submit(_source_fingerprint, source, exported, rng.table, taken, whole)
+        if source.transaction_pooled:  # no second session may share S: checksum after copy
+            source_side = None
+            result.notes.append(SAME_TRANSACTION_NOTE)
+        else:
+            exported = src.execute("select pg_export_snapshot()").fetchone()[0]
+            source_side = pool.submit(verify.source_fingerprint, source, exported, rng.table, taken,
+                                      whole)
         t0 = time.perf_counter()
         select = sql.SQL("select {} from {} t where {}").format(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
@@ -283,8 +292,9 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         t1 = time.perf_counter()
         dest_range = range_condition(dst, rng)
         mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(dest_range)
-        dest_fp = _dest_fingerprint(dst, rng.table, mine)
-        source_fp, per_partition = source_side.result()
+        dest_fp = verify.dest_fingerprint(dst, rng.table, mine)
+        source_fp, per_partition = (source_side.result() if source_side is not None
+                                    else verify.snapshot_fingerprint(src, rng.table, taken, whole))
         result.seconds["verify"] = time.perf_counter() - t1
         if source_fp != dest_fp or source_fp.rows != copied_rows:
             raise MoveError(
@@ -308,37 +318,12 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
     return copied
 
 
-def _source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.Composable,
-                        whole: list[str]) -> tuple[Fingerprint, dict[str, int]]:
-    """Count and checksum of the copied rows in the copy's own snapshot, plus the rows of each
-    whole month partition (for the settle step)."""
-    with source.connect() as conn:
-        prepare_session(conn)
-        conn.execute("set transaction isolation level repeatable read, read only")
-        conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
-        rows = conn.execute(sql.SQL(
-            "select t.tableoid::regclass::text, count(*), "
-            "coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t where {} group by 1"
-        ).format(sql.Identifier(table), taken)).fetchall()
-        conn.rollback()
-    total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), Fingerprint(0, 0))
-    names = {name.strip('"'): int(n) for name, n, _ in rows}
-    return total, {p: names.get(p, 0) for p in whole}
-
-
-def _dest_fingerprint(dst: psycopg.Connection, table: str, mine: sql.Composable) -> Fingerprint:
-    row = dst.execute(sql.SQL(
-        "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} t "
-        "where {}").format(sql.Identifier(table), mine)).fetchone()
-    return Fingerprint(int(row[0]), int(row[1]))
-
-
 def _copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
                  select: sql.Composable, columns: list[str], primary_key: list[str],
                  progress: Progress | None) -> tuple[int, int]:
     """Some keys are in main already: COPY into a temporary staging table, then upsert, so
     core's version replaces main's (core is the truth while a row is there)."""
-    dst.execute(sql.SQL("create temp table if not exists {} (like {})").format(
+    dst.execute(sql.SQL("create temp table if not exists {} (like {}) on commit drop").format(
         sql.Identifier(STAGE), sql.Identifier(table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGE)))
     rows, size = stream_copy(src, dst, select, STAGE, columns, progress)

@@ -64,7 +64,7 @@ def _keys_in_both(src: psycopg.Connection, dst: psycopg.Connection, table: str,
                   found: TableRepair) -> None:
     pk = mirror.table_shape(dst, table).primary_key
     cols = sql.SQL(", ").join(map(sql.Identifier, pk))
-    dst.execute(sql.SQL("create temp table if not exists {} as select {} from {} limit 0")
+    dst.execute(sql.SQL(settle.KEYS_TABLE)
                 .format(sql.Identifier(CORE_KEYS), cols, sql.Identifier(table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(CORE_KEYS)))
     with (src.cursor() as ca, dst.cursor() as cb,

@@ -34,6 +34,9 @@ from .references import Reference, unreferenced
 XID_MASK = (1 << 32) - 1
 DELETED_KEYS = "persys_deleted_keys"
 COPIED_KEYS = "persys_copied_keys"
+# Key lists live for one transaction only: behind a transaction pooler a temporary table would
+# stay with the server session, visible to the next client of it.
+KEYS_TABLE = "create temp table if not exists {} on commit drop as select {} from {} limit 0"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def _truncate_if_unchanged(src: psycopg.Connection, name: str, rows: int,
 
 def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> None:
     """The primary keys main holds from this copy, into a temporary table in core."""
-    src.execute(sql.SQL("create temp table if not exists {} as select {} from {} limit 0")
+    src.execute(sql.SQL(KEYS_TABLE)
                 .format(sql.Identifier(COPIED_KEYS), _cols(None, copied.primary_key),
                         sql.Identifier(copied.table)))
     src.execute(sql.SQL("truncate {}").format(sql.Identifier(COPIED_KEYS)))
@@ -198,7 +201,7 @@ def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: 
 def _delete_streaming_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
                            candidates: sql.Composable) -> int:
     """DELETE in core, its keys streamed into a temporary table in main as they go."""
-    dst.execute(sql.SQL("create temp table if not exists {} as select {} from {} limit 0")
+    dst.execute(sql.SQL(KEYS_TABLE)
                 .format(sql.Identifier(DELETED_KEYS), _cols(None, copied.primary_key),
                         sql.Identifier(copied.table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(DELETED_KEYS)))

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from ..pg.protocol import LOCK_TIMEOUT
-from ..pg.tiers import PgTier
+from ..pg.tiers import PgTier, session_pooler_dsn
 
 REWRITE_HEADROOM = 1.1  # free quota needed, as a multiple of the live size that stays
 MIN_FREE_SHARE = 0.10  # rewrite only when at least this share of the table is free room
@@ -121,12 +121,18 @@ def reclaim(tier: PgTier, conn: psycopg.Connection, table: str, rows_deleted: in
             notes.append(why + "; the freed room is reused by new rows, and the rewrite is "
                          "tried again next run (or `persys adopt partition " + table + "`)")
         else:
+            busy = (f"VACUUM FULL skipped: the app held {table} for longer than "
+                    f"{LOCK_TIMEOUT}; tried again next run")
             try:
-                conn.execute(sql.SQL("vacuum full {}").format(ident))
-                out.rewritten = True
+                out.rewritten = _vacuum_full(tier, conn, table)
+                if not out.rewritten:
+                    notes.append(busy)
             except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-                notes.append(f"VACUUM FULL skipped: the app held {table} for longer than "
-                             f"{LOCK_TIMEOUT}; tried again next run")
+                notes.append(busy)
+            except psycopg.errors.ReadOnlySqlTransaction:
+                notes.append("VACUUM FULL skipped: core is read-only and, behind a transaction "
+                             "pooler, no session can switch itself to read-write; use the "
+                             f"session pooler ({session_pooler_dsn(tier.dsn)}) for this run")
             except psycopg.errors.InsufficientPrivilege:
                 notes.append(f"VACUUM FULL skipped: only the owner of {table} may rewrite it; "
                              "connect core as the table's owner (on Supabase: postgres)")
@@ -136,3 +142,26 @@ def reclaim(tier: PgTier, conn: psycopg.Connection, table: str, rows_deleted: in
         notes.insert(0, f"{verb}: {table} {mb(out.bytes_before)} → {mb(out.bytes_after)}")
     out.note = "; ".join(notes)
     return out
+
+
+def _vacuum_full(tier: PgTier, conn: psycopg.Connection, table: str) -> bool:
+    """VACUUM FULL, never queueing the app behind it: directly, the session's lock_timeout
+    bounds the wait. Behind a transaction pooler no setting holds for a statement outside a
+    transaction, so SKIP_LOCKED: the rewrite starts only if the lock is free at once.
+    False when it was skipped."""
+    ident = sql.Identifier(table)
+    if not tier.transaction_pooled:
+        conn.execute(sql.SQL("vacuum full {}").format(ident))
+        return True
+    skipped: list[str] = []
+
+    def notice(diag: psycopg.errors.Diagnostic) -> None:
+        if diag.sqlstate == "55P03":  # lock_not_available, sent as a warning
+            skipped.append(diag.message_primary or "")
+
+    conn.add_notice_handler(notice)
+    try:
+        conn.execute(sql.SQL("vacuum (full, skip_locked) {}").format(ident))
+    finally:
+        conn.remove_notice_handler(notice)
+    return not skipped

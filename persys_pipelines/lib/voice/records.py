@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from ..config import Config
+from ..pg.protocol import held_lock
 from ..pg.schema import table_columns, table_exists
 from ..pg.tiers import PgTier, resolve_tier
 from . import VoiceError
@@ -24,7 +25,6 @@ from . import VoiceError
 TABLE = "voice_messages"
 COLUMNS = ("day", "engine", "voice", "characters", "duration_s", "uri", "sha256", "sent_at",
            "telegram_message_id")
-LOCK_NAMESPACE = 7_460_001  # pg_advisory_lock(namespace, day number): one sender per day
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,9 @@ def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
 
 @contextmanager
 def _day_lock(cfg: Config, day: dt.date) -> Iterator[None]:
-    with resolve_tier(cfg, "core").connect(autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
-        try:
-            yield
-        finally:
-            conn.execute("select pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, day.toordinal()))
+    with held_lock(resolve_tier(cfg, "core"), f"persys_voice_day:{day}",
+                   f"another sender of the {day} briefing"):
+        yield
 
 
 @contextmanager
