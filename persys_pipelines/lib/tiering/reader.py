@@ -11,8 +11,10 @@ Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reade
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,16 +67,32 @@ class ReaderError(TierError):
 
 @dataclass(frozen=True)
 class PostgresSource:
-    """A PostgreSQL tier (core or main)."""
+    """A PostgreSQL tier (core or main). Within `session()` every call shares one connection:
+    opening one costs more than reading a day's rows, so `read` opens one per tier, not one
+    per question."""
 
     tier: PgTier
+    conn: psycopg.Connection | None = None
 
     @property
     def name(self) -> str:
         return self.tier.name
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[PostgresSource]:
+        with self.tier.connect(autocommit=True) as conn:
+            yield dataclasses.replace(self, conn=conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if self.conn is not None:
+            yield self.conn
+        else:
+            with self.tier.connect(autocommit=True) as conn:
+                yield conn
+
     def read(self, request: Request) -> pd.DataFrame | None:
-        with self.tier.connect() as conn:
+        with self._connection() as conn:
             if not table_exists(conn, request.table):
                 return None
             query = _select(conn, request)
@@ -84,7 +102,7 @@ class PostgresSource:
                 return pd.DataFrame(cur.fetchall(), columns=names)
 
     def primary_key(self, table: str) -> list[str] | None:
-        with self.tier.connect() as conn:
+        with self._connection() as conn:
             if not table_exists(conn, table):
                 return None
             return primary_key(conn, table)
@@ -122,7 +140,16 @@ def read(
     from_sources: Sequence[Source] | None = None,
 ) -> pd.DataFrame:
     """The table's rows for the days, from every source, once each (see module docstring)."""
-    srcs = list(from_sources if from_sources is not None else sources(cfg))
+    with contextlib.ExitStack() as stack:
+        srcs = [stack.enter_context(s.session()) if isinstance(s, PostgresSource) else s
+                for s in (from_sources if from_sources is not None else sources(cfg))]
+        return _read(cfg, table, first_day, last_day, srcs, columns=columns,
+                     day_columns=day_columns, include_undated=include_undated)
+
+
+def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date | None,
+          srcs: list[Source], *, columns: Sequence[str] | None,
+          day_columns: Mapping[str, str] | None, include_undated: bool) -> pd.DataFrame:
     # A row's identity is the union of the tiers' primary keys (a partitioned core table has
     # the day in its key, main may not), so every source returns all of those columns.
     key: list[str] = []
