@@ -12,12 +12,11 @@ import math
 import random
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 
 from ..config import Config
 from ..errors import ArchiveError
+from ..lazy import lazy_module
 from ..pg.protocol import crash_point, table_lock
 from ..pg.schema import create_ledger
 from ..pg.tables import day_expression
@@ -39,6 +38,9 @@ from .manifest import (
     write_manifest,
 )
 from .stores import ArchiveStores, Store, StoreError, archive_stores, keyring
+
+pa = lazy_module("pyarrow")
+pc = lazy_module("pyarrow.compute")
 
 # ---------------------------------------------------------------------------------------------
 # Verify

@@ -10,12 +10,13 @@ import base64
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from ..config import Config
+from ..lazy import lazy_module
 from .projection import Series
+
+np = lazy_module("numpy")
+agg = lazy_module("matplotlib.backends.backend_agg")
+mfigure = lazy_module("matplotlib.figure")
 
 PANELS = (("weight_kg", "weight (kg)"), ("sleep_hours", "sleep (h)"),
           ("tasks_done", "tasks done"), ("spend", "spend / day"))
@@ -32,8 +33,8 @@ def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
     end = series.index(day) + 1
     start = max(0, end - window)
     x = np.arange(start - end + 1, 1)
-    fig = Figure(figsize=(8, 5), dpi=DPI)
-    FigureCanvasAgg(fig)
+    fig = mfigure.Figure(figsize=(8, 5), dpi=DPI)
+    agg.FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2)
     for ax, (metric, label) in zip(axes.flat, PANELS, strict=True):
         y = series.values[metric][start:end]

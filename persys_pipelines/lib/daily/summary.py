@@ -13,14 +13,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pandas as pd
 from psycopg import sql
 
 from ..config import Config
+from ..lazy import lazy_module
 from ..pg.schema import table_exists
 from ..pg.tiers import resolve_tier
 from ..tiering import reader
 from .summary_text import NO_DATA, describe, money  # noqa: F401  (NO_DATA, money: re-exported)
+
+pd = lazy_module("pandas")
 
 RAW_TABLES = ("journal_entries", "health_metrics", "tasks", "transactions", "shadow_work")
 SECTIONS = ("health", "productivity", "finance", "mood", "shadow_work")

@@ -226,7 +226,7 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         if refs:
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
-        hashed = verify.row_hash(dst, rng.table, columns)
+        hashed = verify.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
         exported = src.execute("select pg_export_snapshot()").fetchone()[0]
         source_side = pool.submit(_timed, result, "verify_core", verify.source_fingerprint,

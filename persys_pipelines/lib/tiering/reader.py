@@ -18,15 +18,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import pandas as pd
 import psycopg
 from psycopg import sql
 
 from ..config import Config, TablePolicy
 from ..errors import TierError
+from ..lazy import lazy_module
 from ..pg.schema import TABLES_BY_NAME, primary_key, table_columns, table_exists
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
+
+pd = lazy_module("pandas")
 
 DAY = "day"  # name of the computed day column in every result
 

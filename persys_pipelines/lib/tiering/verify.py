@@ -14,10 +14,10 @@ defended like this:
 - what it cannot see is what the types' equality ignores (numeric 1.0 vs 1.00, float −0 vs 0):
   a binary COPY between the same types preserves those bytes exactly, so a mover cannot lose
   them without also changing a hashed value.
-A table with a column type without a hash function (json, point, …; arrays and composites of
-them) is checked with the text form instead, `hashtextextended(row(...)::text, 0)` (slower, same
-guarantees). Both sides hash the same column list (main's copy columns), so extra or
-reordered columns in main do not matter.
+A column whose typed hash is not the same in two databases (an enum hashes its labels' OIDs;
+composite and extension types) or that has none (json, point, …) is hashed by its text instead
+(`col::text` inside the row; slower, same guarantees). Both sides hash the same column list
+(main's copy columns), so extra or reordered columns in main do not matter.
 """
 
 from __future__ import annotations
@@ -31,31 +31,58 @@ from ..errors import MoveError
 from ..pg.protocol import Fingerprint, prepare_session
 from ..pg.tiers import PgTier
 
+FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: below it, built-in objects
 
-def row_hash(conn: psycopg.Connection, table: str, columns: list[str],
+
+def row_hash(conns: list[psycopg.Connection], table: str, columns: list[str],
              alias: str = "t") -> sql.Composable:
-    """The per-row hash expression for `columns` of `table` (as typed at `conn`)."""
-    row = sql.SQL("row({})").format(sql.SQL(", ").join(
-        sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns))
-    if typed_hash_works(conn, table, columns):
-        return sql.SQL("hash_record_extended({}, 0)").format(row)
-    return sql.SQL("hashtextextended({}::text, 0)").format(row)
+    """The per-row hash expression for `columns` of `table`, the same at every connection
+    (core and main). A column is hashed as text where its typed hash would not be the same
+    in both databases or does not exist (`text_hashed`)."""
+    as_text: set[str] = set()
+    for conn in conns:
+        as_text |= text_hashed(conn, table, columns)
+    return sql.SQL("hash_record_extended(row({}), 0)").format(sql.SQL(", ").join(
+        sql.SQL("{}.{}{}").format(sql.Identifier(alias), sql.Identifier(c),
+                                  sql.SQL("::text") if c in as_text else sql.SQL(""))
+        for c in columns))
 
 
-def typed_hash_works(conn: psycopg.Connection, table: str, columns: list[str]) -> bool:
-    """Every column's type (arrays' elements and composites' fields included) has an extended
-    hash function: asked of PostgreSQL with a row of typed NULLs, in a savepoint."""
-    types = dict(conn.execute(
-        """select attname, format_type(atttypid, atttypmod) from pg_attribute
-            where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped""",
-        (f"public.{table}",)).fetchall())
-    if not columns or any(c not in types for c in columns):
-        return False
-    probe = sql.SQL("select hash_record_extended(row({}), 0)").format(sql.SQL(", ").join(
-        sql.SQL("null::{}").format(sql.SQL(types[c])) for c in columns))
+def text_hashed(conn: psycopg.Connection, table: str, columns: list[str]) -> set[str]:
+    """Columns to hash by their text: a type that is not built in (an enum hashes its labels'
+    OIDs, which differ between databases; a composite or extension type may too), and a
+    built-in type without an extended hash function (json, point, …). Domains and arrays are
+    judged by their base and element types."""
+    rows = conn.execute(
+        """with recursive chain(attname, typ) as (
+             select attname, atttypid from pg_attribute
+              where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+             union all
+             select c.attname, case when t.typtype = 'd' then t.typbasetype else t.typelem end
+               from chain c join pg_type t on t.oid = c.typ
+              where t.typtype = 'd' or (t.typcategory = 'A' and t.typelem <> 0))
+           select c.attname,
+                  bool_and(c.typ < %s or t.typtype = 'd' or t.typcategory = 'A'),
+                  min(format_type(a.atttypid, a.atttypmod))
+             from chain c join pg_type t on t.oid = c.typ
+             join pg_attribute a on a.attrelid = to_regclass(%s) and a.attname = c.attname
+            group by c.attname""",
+        (f"public.{table}", FIRST_USER_OID, f"public.{table}")).fetchall()
+    found = {name: (built_in, type_name) for name, built_in, type_name in rows}
+    out = {c for c in columns if c not in found or not found[c][0]}
+    for type_name in {found[c][1] for c in columns if c not in out}:
+        if not _has_typed_hash(conn, type_name):
+            out |= {c for c in columns if c in found and found[c][1] == type_name}
+    return out
+
+
+def _has_typed_hash(conn: psycopg.Connection, type_name: str) -> bool:
+    """Asked of PostgreSQL with a typed NULL in a row (its hash looks every column's hash
+    function up first), in a savepoint."""
     try:
         with conn.transaction():
-            conn.execute(probe)
+            conn.execute(sql.SQL("select hash_record_extended(row(null::{}), 0)").format(
+                sql.SQL(type_name)))
     except psycopg.errors.UndefinedFunction:
         return False
     return True
