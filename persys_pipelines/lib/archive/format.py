@@ -28,29 +28,23 @@ from psycopg import sql
 from ..errors import ArchiveError
 from ..lazy import lazy_module
 
-np = lazy_module("numpy")
-pa = lazy_module("pyarrow")
-pc = lazy_module("pyarrow.compute")
-pacsv = lazy_module("pyarrow.csv")
-pajson = lazy_module("pyarrow.json")
-pq = lazy_module("pyarrow.parquet")
+np, pa, pc = lazy_module("numpy"), lazy_module("pyarrow"), lazy_module("pyarrow.compute")
+pacsv, pajson, pq = (lazy_module(f"pyarrow.{name}") for name in ("csv", "json", "parquet"))
 
 DAY = "_day"
 PG_TYPES_META = b"persys.pg_types"
 TABLE_META = b"persys.table"
 
 
-
 @functools.cache
 def _scalars() -> dict[str, pa.DataType]:
-    """PostgreSQL scalar type → Arrow type (built on first use: pyarrow is imported lazily)."""
-    return {
-        "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
-        "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
-        "text": pa.string(), "date": pa.date32(),
-        "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-        "timestamp without time zone": pa.timestamp("us"),
-    }
+    """PostgreSQL scalar type → Arrow type (built on first use: pyarrow loads lazily)."""
+    return {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
+            "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
+            "text": pa.string(), "date": pa.date32(),
+            "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+            "timestamp without time zone": pa.timestamp("us")}
+
 
 _JSON_ELEMENTS = {"text", "smallint", "integer", "bigint", "double precision", "boolean",
                   "character varying"}
@@ -211,9 +205,8 @@ def pin_session(conn: psycopg.Connection) -> None:
 def _hex_values():
     """ASCII byte → its hex digit's value, 255 for anything else."""
     table = np.full(256, 255, np.uint8)
-    table[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
-    table[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
-    table[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
+    for digits, first in ((b"0123456789", 0), (b"abcdef", 10), (b"ABCDEF", 10)):
+        table[np.frombuffer(digits, np.uint8)] = np.arange(first, first + len(digits))
     return table
 
 
