@@ -131,9 +131,12 @@ def main() -> int:
         print(f"rows moved: {result.rows:,} ({result.bytes / 1e6:.1f} MB binary COPY) a year")
         print("psql pipe: " + " / ".join(f"{p:.2f}s" for p in pipes) + f" (best {pipe_s:.2f}s)")
         for seconds, r in runs:
-            print(f"move {r.first_day.year}: {seconds:.2f}s = copy {r.seconds['copy']:.2f}s + "
-                  f"verify {r.seconds['verify']:.2f}s + settle {r.seconds['settle']:.2f}s "
-                  f"({len(r.partitions_dropped)} month partitions dropped) + lock/ledger")
+            rest = seconds - r.seconds["copy"] - r.seconds["verify"] - r.seconds["settle"]
+            print(f"move {r.first_day.year}: {seconds:.2f}s = copy {r.seconds['copy']:.2f}s "
+                  f"(core's checksum alongside: {r.seconds['verify_core']:.2f}s) + verify "
+                  f"{r.seconds['verify']:.2f}s (main's checksum {r.seconds['verify_main']:.2f}s"
+                  f") + settle {r.seconds['settle']:.2f}s ({len(r.partitions_dropped)} month "
+                  f"partitions truncated) + lock/ledger/schema {rest:.2f}s")
         print(f"peak memory of this process: {peak_rss_mb():.0f} MB "
               f"(before the moves {rss_before:.0f} MB)")
         print(f"copy_vs_copy_pipe: {pipe_s / copy_s:.2f}")

@@ -14,8 +14,20 @@ from typing import NoReturn
 import dagster as dg
 
 from ..lib.errors import PersysError
-from . import (adopt, archive, backup, daily, demo, doctor, lifecycle, service, setup, status, up,
-               voice)
+from . import (
+    adopt,
+    archive,
+    backup,
+    daily,
+    demo,
+    doctor,
+    lifecycle,
+    service,
+    setup,
+    status,
+    up,
+    voice,
+)
 
 GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice)
 

@@ -14,13 +14,13 @@ import httpx
 
 from ..lib import processes
 from ..lib.errors import UsageError
-from ..lib.pg.instance import prepare_dagster_home, workspace_file
+from ..lib.pg.instance import prepare_dagster_home
 from ..lib.pg.tiers import embedded_running, embedded_server, stop_embedded
 from .common import add_config_arg, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("up", help="run the Dagster UI and daemon (dagster dev) on 127.0.0.1")
+    p = sub.add_parser("up", help="run the Dagster UI, daemon and code server on 127.0.0.1")
     add_config_arg(p)
     p.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
     p.add_argument("--detach", action="store_true", help="return once the UI answers")
@@ -52,11 +52,13 @@ def run_up(args: argparse.Namespace) -> int:
     # SIGTERM (e.g. `kill`, systemd) stops it like Ctrl-C does, from here on.
     signal.signal(signal.SIGTERM, _interrupt)
     with open(log_path, "ab") as log_file:
-        # Its own session: Ctrl-C reaches only this process, which then stops the whole tree
-        # (dagster dev alone takes many seconds over SIGINT).
+        # Its own session: Ctrl-C reaches only this process, which then stops the whole tree.
+        # The code server, webserver and daemon are started directly (lib/supervisor.py), not
+        # by `dagster dev`, whose own two processes cost ~230 MB for a reload nobody uses here.
         child = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(workspace_file()),
-             "-h", "127.0.0.1", "-p", str(args.port)],
+            [sys.executable, "-m", "persys_pipelines.lib.supervisor", "--ui-port",
+             str(args.port), "--grpc-port", str(free_port()), "--workspace",
+             str(cfg.home / "run" / "workspace.yaml"), "--load-timeout", str(args.timeout)],
             env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
     processes.write_record(cfg.home, pid=child.pid, url=url, dagster_home=str(dagster_home))
@@ -74,7 +76,7 @@ def run_up(args: argparse.Namespace) -> int:
             return 0
         print("Ctrl-C stops it", flush=True)
         child.wait()
-        print(f"dagster dev exited with code {child.returncode}; see {log_path}")
+        print(f"Dagster exited with code {child.returncode}; see {log_path}")
         return child.returncode or 0
     except KeyboardInterrupt:
         return 0
@@ -90,7 +92,8 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def check_port_free(port: int) -> None:
-    """Refuse at once when the UI port is taken: dagster dev would only fail after the wait."""
+    """Refuse at once when the UI port is taken: the webserver would only fail after the
+    definitions loaded."""
     with socket.socket() as probe:
         # as the web server binds: a port only in TIME_WAIT after a recent `down` is free
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -101,6 +104,13 @@ def check_port_free(port: int) -> None:
                 f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); stop what uses "
                 f"it, or pick another port with `persys up --port {port + 1}`"
             ) from None
+
+
+def free_port() -> int:
+    """A port nobody listens on now, for the code server (127.0.0.1 only)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _interrupt(signum, frame):  # noqa: ARG001

@@ -12,11 +12,11 @@ import random
 import uuid
 from dataclasses import dataclass
 
-import pyarrow as pa
 from psycopg import sql
 
 from ..config import Config
 from ..errors import ArchiveError
+from ..lazy import lazy_module
 from ..pg.schema import table_exists
 from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
@@ -24,6 +24,8 @@ from .crypto import CryptoError
 from .maintenance import tables_in
 from .manifest import committed, copy_back, load_file, read_manifest
 from .stores import ArchiveStores, Store, StoreError, archive_stores, keyring
+
+pa = lazy_module("pyarrow")
 
 SCRATCH_PREFIX = "persys_drill_"
 

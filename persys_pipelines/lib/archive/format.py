@@ -16,33 +16,36 @@ rows are sorted by it and readers filter on it through the row-group statistics.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import psycopg
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 from psycopg import sql
 
 from ..errors import ArchiveError
+from ..lazy import lazy_module
+
+np, pa, pc = lazy_module("numpy"), lazy_module("pyarrow"), lazy_module("pyarrow.compute")
+pacsv, pajson, pq = (lazy_module(f"pyarrow.{name}") for name in ("csv", "json", "parquet"))
 
 DAY = "_day"
 PG_TYPES_META = b"persys.pg_types"
 TABLE_META = b"persys.table"
 
-_SCALARS: dict[str, pa.DataType] = {
-    "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
-    "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
-    "text": pa.string(), "date": pa.date32(),
-    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-    "timestamp without time zone": pa.timestamp("us"),
-}
+
+@functools.cache
+def _scalars() -> dict[str, pa.DataType]:
+    """PostgreSQL scalar type → Arrow type (built on first use: pyarrow loads lazily)."""
+    return {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
+            "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
+            "text": pa.string(), "date": pa.date32(),
+            "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+            "timestamp without time zone": pa.timestamp("us")}
+
+
 _JSON_ELEMENTS = {"text", "smallint", "integer", "bigint", "double precision", "boolean",
                   "character varying"}
 _NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
@@ -75,8 +78,8 @@ class Column:
 
 def column_for(name: str, pg_type: str) -> Column:
     base = re.sub(r"\(.*\)", "", pg_type)
-    if pg_type in _SCALARS:
-        return Column(name, pg_type, _SCALARS[pg_type], "plain")
+    if pg_type in _scalars():
+        return Column(name, pg_type, _scalars()[pg_type], "plain")
     if base in ("character", "character varying") and not pg_type.endswith("[]"):
         return Column(name, pg_type, pa.string(), "plain")
     if pg_type in ("jsonb", "json"):
@@ -91,7 +94,7 @@ def column_for(name: str, pg_type: str) -> Column:
         if element in ("text", "character varying"):
             return Column(name, pg_type, pa.list_(pa.string()), "text_list")
         if element in _JSON_ELEMENTS:
-            return Column(name, pg_type, pa.list_(_SCALARS[element]), "json_list")
+            return Column(name, pg_type, pa.list_(_scalars()[element]), "json_list")
     return Column(name, pg_type, pa.string(), "text")
 
 
@@ -198,10 +201,15 @@ def pin_session(conn: psycopg.Connection) -> None:
     conn.execute("set local extra_float_digits to 1")
 
 
-_HEX = np.full(256, 255, np.uint8)
-_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
-_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
-_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
+@functools.cache
+def _hex_values():
+    """ASCII byte → its hex digit's value, 255 for anything else."""
+    table = np.full(256, 255, np.uint8)
+    for digits, first in ((b"0123456789", 0), (b"abcdef", 10), (b"ABCDEF", 10)):
+        table[np.frombuffer(digits, np.uint8)] = np.arange(first, first + len(digits))
+    return table
+
+
 _DASHES = [8, 13, 18, 23]
 
 
@@ -215,7 +223,7 @@ def uuid_text_to_binary(arr: pa.Array, where: str) -> pa.Array:
         raise ArchiveFormatError(f"{where}: a uuid value is not 36 characters")
     offsets = np.frombuffer(filled.buffers()[1], np.int32)[filled.offset:filled.offset + n + 1]
     data = np.frombuffer(filled.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, 36)
-    nibbles = _HEX[np.delete(data, _DASHES, axis=1)]
+    nibbles = _hex_values()[np.delete(data, _DASHES, axis=1)]
     if (nibbles == 255).any():
         raise ArchiveFormatError(f"{where}: a uuid value is not hexadecimal")
     packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]

@@ -13,10 +13,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from ..config import Config
 from ..errors import ArchiveError
+from ..lazy import lazy_module
 from ..pg.protocol import table_lock
 from ..pg.schema import create_ledger
 from ..pg.tiers import resolve_tier
@@ -31,6 +30,8 @@ from .manifest import (
     write_manifest,
 )
 from .stores import ArchiveStores, Store, StoreError, archive_stores, keyring
+
+pa = lazy_module("pyarrow")
 
 # ---------------------------------------------------------------------------------------------
 # Verify

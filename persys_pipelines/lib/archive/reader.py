@@ -16,15 +16,16 @@ import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
-
 from ..config import Config
+from ..lazy import lazy_module
 from . import format as fmt
 from .manifest import load_file, read_manifest
 from .stores import Store, StoreError, archive_stores, keyring
+
+pd = lazy_module("pandas")
+pa = lazy_module("pyarrow")
+ds = lazy_module("pyarrow.dataset")
+pq = lazy_module("pyarrow.parquet")
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 
 from ..config import Config
 from ..errors import ArchiveError
+from ..lazy import lazy_module
 from ..pg.protocol import crash_point, table_lock
 from ..pg.schema import create_ledger
 from ..pg.tables import day_expression
@@ -36,6 +35,9 @@ from .manifest import (
     sha256,
 )
 from .stores import Store, StoreError, archive_stores, keyring
+
+pa = lazy_module("pyarrow")
+pc = lazy_module("pyarrow.compute")
 
 # ---------------------------------------------------------------------------------------------
 # Verify

@@ -23,12 +23,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
-import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 
 from ..config import Config
 from ..errors import ArchiveError
+from ..lazy import lazy_module
 from ..pg import ledger
 from ..pg.protocol import crash_point, table_lock
 from ..pg.schema import create_ledger, primary_key, table_columns, table_exists
@@ -52,6 +51,9 @@ from .manifest import (
 )
 from .marker import ensure_marker
 from .stores import ArchiveStores, Store, archive_stores, keyring
+
+pa = lazy_module("pyarrow")
+pc = lazy_module("pyarrow.compute")
 
 log = logging.getLogger(__name__)
 

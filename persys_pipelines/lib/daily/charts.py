@@ -10,13 +10,14 @@ import base64
 import datetime as dt
 from pathlib import Path
 
-import matplotlib.dates as mdates
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from ..config import Config
+from ..lazy import lazy_module
 from .projection import Series
+
+np = lazy_module("numpy")
+agg = lazy_module("matplotlib.backends.backend_agg")
+mfigure = lazy_module("matplotlib.figure")
+mdates = lazy_module("matplotlib.dates")
 
 PANELS = (("weight_kg", "weight (kg)"), ("sleep_hours", "sleep (h)"),
           ("tasks_done", "tasks done"), ("spend", "spend / day"))
@@ -36,15 +37,15 @@ def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
     return path
 
 
-def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> Figure:
+def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> mfigure.Figure:
     """The figure: points/bars by date, the trend, its band from today's interval onwards."""
     window = cfg.daily.projection_window_days
     end = series.index(day) + 1
     start = max(0, end - window)
     offsets = np.arange(start - end + 1, 1)
     x = [day + dt.timedelta(days=int(o)) for o in offsets]  # dates on the x axis
-    fig = Figure(figsize=(8, 5), dpi=DPI)
-    FigureCanvasAgg(fig)
+    fig = mfigure.Figure(figsize=(8, 5), dpi=DPI)
+    agg.FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2)
     for ax, (metric, label) in zip(axes.flat, PANELS, strict=True):
         y = series.values[metric][start:end]

@@ -17,13 +17,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from ..config import Config
+from ..lazy import lazy_module
 from ..tiering import reader
 from .summary import days_between, store_days
 from .summary_text import money
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 Z95 = 1.96
 # metric → (summary section, key)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql
@@ -42,10 +43,12 @@ from ..pg.schema import table_columns
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
 from . import references, settle, verify
+from .copying import Progress, copy_staged, stream_copy
 from .space import month_partitions, next_month
 
-Progress = Callable[[int], None]  # called with rows just copied
-STAGE = "persys_stage"
+__all__ = ["MoveRange", "MoveResult", "Progress", "move_range", "range_condition", "reconcile",
+           "repair"]
+T = TypeVar("T")
 SAME_TRANSACTION_NOTE = (
     "core is behind a transaction pooler: its checksum is computed in the copy's own "
     "transaction after the copy (slower than alongside it, equally exact)")
@@ -112,45 +115,6 @@ def _instant_bounds(conn: psycopg.Connection, rng: MoveRange) -> list[sql.Compos
         out.append(sql.SQL("{} < {}::timestamptz").format(
             col, sql.Literal(f"{rng.last_day + dt.timedelta(days=1)} 00:00:00 {rng.zone}")))
     return out
-
-
-def stream_copy(
-    src: psycopg.Connection,
-    dst: psycopg.Connection,
-    select: sql.Composable,
-    target: str,
-    columns: list[str],
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Binary COPY of `select` at `src` into `columns` of table `target` at `dst`; returns
-    (rows, bytes).
-
-    Chunks flow straight from one connection to the other; memory stays flat whatever the size.
-    The server sends one COPY message per row (plus header and trailer), which counts rows.
-    """
-    n_bytes = 0
-    messages = 0
-    with (
-        src.cursor() as scur,
-        dst.cursor() as dcur,
-        scur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(select)) as out,
-        dcur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(
-            sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))) as into,
-    ):
-        for chunk in out:
-            into.write(chunk)
-            n_bytes += len(chunk)
-            messages += 1
-            if progress is not None and messages % 5000 == 0:
-                progress(5000)
-        rows = scur.rowcount  # set from the server's `COPY n` once the stream ended
-    if rows < 0:
-        raise MoveError("the source did not report how many rows it copied")
-    if progress is not None and rows % 5000:
-        progress(rows % 5000)
-    return rows, n_bytes
-
-
 
 
 def whole_partitions(src: psycopg.Connection, rng: MoveRange) -> list[str]:
@@ -266,14 +230,15 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         if refs:
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
+        hashed = verify.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
         if source.transaction_pooled:  # no second session may share S: checksum after copy
             source_side = None
             result.notes.append(SAME_TRANSACTION_NOTE)
         else:
             exported = src.execute("select pg_export_snapshot()").fetchone()[0]
-            source_side = pool.submit(verify.source_fingerprint, source, exported, rng.table, taken,
-                                      whole)
+            source_side = pool.submit(_timed, result, "verify_core", verify.source_fingerprint,
+                                      source, exported, rng.table, taken, hashed, whole)
         t0 = time.perf_counter()
         select = sql.SQL("select {} from {} t where {}").format(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
@@ -283,8 +248,8 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
                                                     progress)
         except psycopg.errors.UniqueViolation:
             dst.rollback()  # nothing else is in main's transaction yet
-            copied_rows, result.bytes = _copy_staged(src, dst, rng.table, select, columns,
-                                                     shape.primary_key, progress)
+            copied_rows, result.bytes = copy_staged(src, dst, rng.table, select, columns,
+                                                    shape.primary_key, progress)
         result.inserted = copied_rows
         result.seconds["copy"] = time.perf_counter() - t0
         crash_point("copied")
@@ -292,17 +257,13 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         t1 = time.perf_counter()
         dest_range = range_condition(dst, rng)
         mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(dest_range)
-        dest_fp = verify.dest_fingerprint(dst, rng.table, mine)
-        source_fp, per_partition = (source_side.result() if source_side is not None
-                                    else verify.snapshot_fingerprint(src, rng.table, taken, whole))
+        dest_fp = verify.dest_fingerprint(dst, rng.table, mine, hashed)
+        result.seconds["verify_main"] = time.perf_counter() - t1
+        source_fp, per_partition = (
+            source_side.result() if source_side is not None
+            else verify.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
         result.seconds["verify"] = time.perf_counter() - t1
-        if source_fp != dest_fp or source_fp.rows != copied_rows:
-            raise MoveError(
-                f"{rng.table} {rng.first_day}..{rng.last_day}: verification failed (core "
-                f"{source_fp.rows} rows, checksum {source_fp.checksum}; main {dest_fp.rows} "
-                f"rows, checksum {dest_fp.checksum}; copied {copied_rows}). Nothing was "
-                "deleted; main's transaction was rolled back. Run `persys lifecycle repair "
-                f"--table {rng.table}` to compare the tiers row by row")
+        verify.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp, copied_rows)
         result.checksum = source_fp.text
         main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
         copied = settle.Copied(
@@ -318,24 +279,13 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
     return copied
 
 
-def _copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
-                 select: sql.Composable, columns: list[str], primary_key: list[str],
-                 progress: Progress | None) -> tuple[int, int]:
-    """Some keys are in main already: COPY into a temporary staging table, then upsert, so
-    core's version replaces main's (core is the truth while a row is there)."""
-    dst.execute(sql.SQL("create temp table if not exists {} (like {}) on commit drop").format(
-        sql.Identifier(STAGE), sql.Identifier(table)))
-    dst.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGE)))
-    rows, size = stream_copy(src, dst, select, STAGE, columns, progress)
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-    updates = [c for c in columns if c not in primary_key]
-    action = (sql.SQL("do update set {}").format(sql.SQL(", ").join(
-        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in updates))
-        if updates else sql.SQL("do nothing"))
-    dst.execute(sql.SQL("insert into {t} ({c}) select {c} from {s} on conflict ({k}) {a}")
-                .format(t=sql.Identifier(table), c=cols, s=sql.Identifier(STAGE),
-                        k=sql.SQL(", ").join(map(sql.Identifier, primary_key)), a=action))
-    return rows, size
+def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)`, its wall time in `result.seconds[key]` (the bench's breakdown)."""
+    t0 = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        result.seconds[key] = time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,21 +11,25 @@ Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reade
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import pandas as pd
 import psycopg
 from psycopg import sql
 
 from ..config import Config, TablePolicy
 from ..errors import TierError
+from ..lazy import lazy_module
 from ..pg.schema import TABLES_BY_NAME, primary_key, table_columns, table_exists
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
+
+pd = lazy_module("pandas")
 
 DAY = "day"  # name of the computed day column in every result
 
@@ -70,16 +74,32 @@ class ReaderError(TierError):
 
 @dataclass(frozen=True)
 class PostgresSource:
-    """A PostgreSQL tier (core or main)."""
+    """A PostgreSQL tier (core or main). Within `session()` every call shares one connection:
+    opening one costs more than reading a day's rows, so `read` opens one per tier, not one
+    per question."""
 
     tier: PgTier
+    conn: psycopg.Connection | None = None
 
     @property
     def name(self) -> str:
         return self.tier.name
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[PostgresSource]:
+        with self.tier.connect(autocommit=True) as conn:
+            yield dataclasses.replace(self, conn=conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if self.conn is not None:
+            yield self.conn
+        else:
+            with self.tier.connect(autocommit=True) as conn:
+                yield conn
+
     def read(self, request: Request) -> pd.DataFrame | None:
-        with self.tier.connect() as conn:
+        with self._connection() as conn:
             if not table_exists(conn, request.table):
                 return None
             query, params = _select(conn, request)
@@ -89,7 +109,7 @@ class PostgresSource:
                 return pd.DataFrame(cur.fetchall(), columns=names)
 
     def primary_key(self, table: str) -> list[str] | None:
-        with self.tier.connect() as conn:
+        with self._connection() as conn:
             if not table_exists(conn, table):
                 return None
             return primary_key(conn, table)
@@ -133,8 +153,21 @@ def read(
 
     `filters` keep rows whose column equals the value; `expressions` add computed columns
     (alias → SQL), evaluated by PostgreSQL: in the tier's query, or for archived rows by main
-    over those rows. `policy` reads a table persys.yaml does not list, as if it did."""
-    srcs = list(from_sources if from_sources is not None else sources(cfg))
+    over those rows. `policy` reads a table persys.yaml does not list, as if it did. One
+    connection per tier serves every query of the call."""
+    with contextlib.ExitStack() as stack:
+        srcs = [stack.enter_context(s.session()) if isinstance(s, PostgresSource) else s
+                for s in (from_sources if from_sources is not None else sources(cfg))]
+        return _read(cfg, table, first_day, last_day, srcs, columns=columns,
+                     day_columns=day_columns, include_undated=include_undated,
+                     filters=filters, expressions=expressions, policy=policy)
+
+
+def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date | None,
+          srcs: list[Source], *, columns: Sequence[str] | None,
+          day_columns: Mapping[str, str] | None, include_undated: bool,
+          filters: Mapping[str, object] | None, expressions: Mapping[str, str] | None,
+          policy: TablePolicy | None) -> pd.DataFrame:
     # A row's identity is the union of the tiers' primary keys (a partitioned core table has
     # the day in its key, main may not), so every source returns all of those columns.
     key: list[str] = []

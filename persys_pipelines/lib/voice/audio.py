@@ -10,11 +10,12 @@ import hashlib
 import io
 from dataclasses import dataclass
 
-import numpy as np
-import soundfile as sf
-import soxr
-
+from ..lazy import lazy_module
 from . import VoiceError
+
+np = lazy_module("numpy")
+sf = lazy_module("soundfile")
+soxr = lazy_module("soxr")
 
 OPUS_RATE = 48_000
 

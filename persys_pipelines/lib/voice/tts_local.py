@@ -11,10 +11,11 @@ from __future__ import annotations
 import ctypes
 import threading
 
-import numpy as np
-
+from ..lazy import lazy_module
 from . import VoiceError
 from .audio import Audio, encode_ogg_opus
+
+np = lazy_module("numpy")
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_RATE = 1  # espeak_PARAMETER: words per minute
