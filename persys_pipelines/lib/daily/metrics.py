@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
-import pandas as pd
-
 from ..config import Config, TablePolicy
 from ..config_sources import Source
+from ..lazy import lazy_module
 from ..tiering import reader
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 VALUE, BY, ORDER = "_value", "_by", "_order"  # columns of a metric frame (besides `day`)
 

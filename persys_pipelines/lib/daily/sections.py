@@ -14,15 +14,17 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pandas as pd
 import psycopg
 
 from ..config import Config
 from ..config_sources import Source, default_sources
 from ..errors import TierError
+from ..lazy import lazy_module
 from ..tiering import reader
 from . import metrics
 from .metrics import BY, per_day, per_day_by, rows_per_day
+
+pd = lazy_module("pandas")
 
 HEALTH = {"sleep_hours": ("sleep_hours", 2), "steps": ("steps", 0),
           "resting_heart_rate": ("resting_heart_rate", 1), "heart_rate": ("heart_rate_mean", 1),
