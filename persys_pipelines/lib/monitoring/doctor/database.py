@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from ...config import Config, TablePolicy
-from ...dsn import dsn_fields
+from ...dsn import dsn_fields, safe_dsn
 from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES, primary_key, table_exists
 from ...pg.tables import TableError, day_expression
 from ...pg.tiers import PgTier, resolve_tier
@@ -67,7 +67,7 @@ def tier_checks(cfg: Config) -> list[Finding]:
             hint = f"; {PAUSED_HINT}" if _is_supabase(tier) else ""
             findings.append(Finding(f"{name}: connect", FAIL, problem + hint))
             continue
-        findings.append(Finding(f"{name}: connect", OK, repr(tier)))
+        findings.append(Finding(f"{name}: connect", OK, safe_dsn(tier.dsn)))
         findings.append(_size(cfg, name, tier))
         findings.append(_writable(name, tier))
     return findings
