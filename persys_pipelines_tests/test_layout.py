@@ -21,13 +21,14 @@ KNOWN_LONG: set[str] = set()
 ORDER = ["base", "pg", "archive", "backup", "tiering", "daily", "voice", "monitoring"]
 # lib/<module>.py at the top: base, except provision (it plans and sizes the tiers)
 TOP_LEVEL = {"provision": "tiering"}
+BASE_PACKAGES = {"config"}  # lib/config/ sits with the base modules
 
 
 def _layer(path: Path) -> str:
     rel = path.relative_to(LIB)
     if len(rel.parts) == 1:
         return TOP_LEVEL.get(rel.stem, "base")
-    return rel.parts[0]
+    return "base" if rel.parts[0] in BASE_PACKAGES else rel.parts[0]
 
 
 def _imported_layers(path: Path) -> set[str]:
@@ -47,7 +48,7 @@ def _imported_layers(path: Path) -> set[str]:
         head = names[0] if target else names[0]
         candidate = LIB / head
         if candidate.is_dir():
-            found.add(head)
+            found.add("base" if head in BASE_PACKAGES else head)
         elif (LIB / f"{head}.py").is_file():
             found.add(TOP_LEVEL.get(head, "base"))
     return found
@@ -76,3 +77,41 @@ def test_lib_imports_only_downwards():
             if ORDER.index(other) > ORDER.index(mine):
                 wrong.append(f"{path.relative_to(LIB)} ({mine}) imports {other}")
     assert not wrong, "lower layers must be told, not ask: " + "; ".join(sorted(wrong))
+
+
+def test_lib_top_level_stays_small():
+    """Grouped by concern: at most a dozen plain modules beside the subpackages."""
+    modules = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
+    assert len(modules) <= 12, f"group these into a subpackage: {modules}"
+
+
+def test_every_exception_derives_from_persys_error():
+    """One error root: every exception class defined under persys_pipelines/ is a PersysError."""
+    import importlib
+    import inspect
+
+    from persys_pipelines.lib.errors import PersysError
+
+    strays = []
+    for path in PACKAGE.rglob("*.py"):
+        if "class " not in path.read_text():
+            continue
+        name = ".".join(("persys_pipelines", *path.relative_to(PACKAGE).with_suffix("").parts))
+        module = importlib.import_module(name.removesuffix(".__init__"))
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (cls.__module__ == module.__name__ and issubclass(cls, BaseException)
+                    and not issubclass(cls, PersysError)):
+                strays.append(f"{cls.__module__}.{cls.__qualname__}")
+    assert not strays, f"derive these from PersysError: {strays}"
+
+
+def test_only_public_dagster_names():
+    """No `dagster._…` import (private, may change in any release), in the code or the tests."""
+    private = []
+    for root in (PACKAGE, PACKAGE.parent / "persys_pipelines_tests"):
+        for path in root.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                private += [f"{path.name}: {n}" for n in names if n.startswith("dagster._")]
+    assert not private, private

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from persys_pipelines.lib.config import ConfigError, load_config, parse_config
-from persys_pipelines.lib.config_text import read_ssm_parameter
+from persys_pipelines.lib.config.text import read_ssm_parameter
 
 
 def problems(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The rows behind each metric of the summary, read through `daily.sources` (config_sources).
+"""The rows behind each metric of the summary, read through `daily.sources` (config.sources).
 
 One read per metric for the whole day range, through the cross-tier reader (core, main, the
 archive), so a day that already moved is summarised the same as one still in core. A metric's
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..config import Config, TablePolicy
-from ..config_sources import Source
+from ..config.sources import Source
 from ..lazy import lazy_module
 from ..tiering import reader
 

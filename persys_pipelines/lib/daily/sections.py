@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..config import Config
-from ..config_sources import Source, default_sources
+from ..config.sources import Source, default_sources
 from ..errors import TierError
 from ..lazy import lazy_module
 from ..tiering import reader

@@ -12,7 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from ..config_sources import Source
+from ..config.sources import Source
 from ..pg.schema import table_columns, table_exists
 
 

@@ -54,7 +54,7 @@ class Request:
     key: tuple[str, ...] = ()  # columns every source returns: the row's identity
     # equality filters (column, value), bound as parameters; archive rows are filtered after
     filters: tuple[tuple[str, object], ...] = ()
-    # alias → SQL expression over the table's columns (checked by config_sources at load)
+    # alias → SQL expression over the table's columns (checked by config.sources at load)
     expressions: tuple[tuple[str, str], ...] = ()
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from persys_pipelines.lib.config import load_config, parse_config
-from persys_pipelines.lib.config_sources import Source
+from persys_pipelines.lib.config.sources import Source
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.daily.sources import check_sources
 from persys_pipelines.lib.errors import ConfigError

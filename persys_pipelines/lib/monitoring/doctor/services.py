@@ -15,7 +15,7 @@ from ...archive.crypto import Keyring
 from ...archive.marker import MARKER, archived_into, has_marker, missing_marker_problem
 from ...archive.stores import FileStore, Store, archive_stores
 from ...config import Config
-from ...config_text import SSM_USED
+from ...config.text import SSM_USED
 from ...errors import PersysError
 from ...supabase_rest import configured, probe
 from ...telegram import TelegramClient

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import scrub
+from ..errors import scrub
 
 # ---------------------------------------------------------------------------------------------
 # env: and ssm: values

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .config_checks import cross_checks, home_problem
-from .config_sources import Source, resolve_sources
-from .config_text import describe_error, resolve_values
-from .dsn import dsn_password
-from .errors import ConfigError, remember_secrets
+from ..dsn import dsn_password
+from ..errors import ConfigError, remember_secrets
+from .checks import cross_checks, home_problem
+from .sources import Source, resolve_sources
+from .text import describe_error, resolve_values
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Daily(_Strict):
     projection_window_days: int = Field(30, ge=3, le=366)
     forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
     catch_up_days: int = Field(14, ge=1, le=366)  # how far back the catch-up sensor looks
-    # metric → where its numbers come from (lib/config_sources.py); null drops the metric
+    # metric → where its numbers come from (lib/config/sources.py); null drops the metric
     sources: dict[str, Source | None] = {}
 
     def metric_sources(self) -> dict[str, Source]:

@@ -1,6 +1,6 @@
 """Checks of a loaded persys.yaml that span keys (tier limits, table days, secrets' form) and
 of the home folder; split from config.py so each stays small. Imports no persys module at run
-time (config.py imports this), only the models for type hints."""
+time (the package imports this), only the models for type hints."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config_sources import sources_problems
-from .dsn import dsn_problem
+from ..dsn import dsn_problem
+from .sources import sources_problems
 
 if TYPE_CHECKING:
-    from .config import ArchiveTier, Config
+    from . import ArchiveTier, Config
 
 
 # pgserver hands `-k <home>/pg` to pg_ctl, which runs it through /bin/sh unquoted: a space or
