@@ -27,6 +27,18 @@ TABLES = {"journal": "written_at", "sleep_log": "night"}  # table → day column
 USERS = (uuid.UUID("00000000-0000-4000-8000-000000000001"),
          uuid.UUID("00000000-0000-4000-8000-000000000002"))
 MOODS = ("awful", "low", "ok", "good", "great")
+METRICS = ("sleep_hours", "steps", "resting_heart_rate", "heart_rate", "weight_kg", "tasks_done",
+           "tasks_created", "spend", "income", "mood", "journal_words", "shadow_entries",
+           "shadow_intensity", "shadow_emotions", "shadow_tags")
+# daily.sources for journal and sleep_log: what these tables can answer, every other metric null
+DAILY_SOURCES = {
+    **dict.fromkeys(METRICS),
+    "sleep_hours": {"table": "sleep_log", "day_column": "night", "value": "hours",
+                    "agg": "mean"},
+    "mood": {"table": "journal", "day_column": "written_at", "value": "mood_score",
+             "agg": "mean"},
+    "journal_words": {"table": "journal", "day_column": "written_at", "value": "words"},
+}
 
 AUTH_DDL = r"""
 create schema if not exists auth;

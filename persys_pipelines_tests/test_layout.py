@@ -115,3 +115,65 @@ def test_only_public_dagster_names():
                          else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
                 private += [f"{path.name}: {n}" for n in names if n.startswith("dagster._")]
     assert not private, private
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.ImportFrom]:
+    """Relative imports that run (function-level included; `if TYPE_CHECKING:` blocks not)."""
+    found: list[ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """lib module → lib modules it imports (`a.b` for lib/a/b.py, `a` for lib/a/__init__.py)."""
+    def name_of(p: Path) -> str:
+        parts = list(p.relative_to(LIB).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(p): p for p in LIB.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" and name else name.split(".")[:-1]
+        deps: set[str] = set()
+        for node in _runtime_imports(ast.parse(path.read_text())):
+            if node.level - 1 > len(package):
+                continue
+            base = package[:len(package) - (node.level - 1)]
+            target = base + (node.module.split(".") if node.module else [])
+            for alias in node.names:
+                whole = ".".join([*target, alias.name])
+                deps.add(whole if whole in modules else ".".join(target))
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def test_no_import_circle_in_lib():
+    """No two lib modules import each other, directly or round about (function-level imports
+    count: they only hide a circle)."""
+    graph, circles = _module_graph(), []
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                circles.append(" → ".join([*path[path.index(dep):], dep]))
+            elif dep not in state:
+                walk(dep, [*path, dep])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            walk(start, [start])
+    assert not circles, circles

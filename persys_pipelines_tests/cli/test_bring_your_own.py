@@ -14,19 +14,10 @@ import pytest
 from persys_pipelines.cli import main
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.conftest import write_config
-from persys_pipelines_tests.lib.daily.test_sources import SOURCES
-from persys_pipelines_tests.supabase_fixture import create_supabase_core
+from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, create_supabase_core
 
 SAMPLE_TABLES = ("journal_entries", "health_metrics", "tasks", "transactions", "shadow_work")
 DAYS = 60  # of rows in the person's journal and sleep log, ending yesterday
-OWN = {  # only what the person's tables can answer; every other metric has no source
-    **dict.fromkeys(SOURCES),
-    "sleep_hours": {"table": "sleep_log", "day_column": "night", "value": "hours",
-                    "agg": "mean"},
-    "mood": {"table": "journal", "day_column": "written_at", "value": "mood_score",
-             "agg": "mean"},
-    "journal_words": {"table": "journal", "day_column": "written_at", "value": "words"},
-}
 
 
 def public_tables(dsn: str) -> set[str]:
@@ -56,7 +47,7 @@ def person(tmp_path: Path, tier_dsns, monkeypatch):
                "archive": {"url": f"file://{tmp_path / 'my nas' / 'persys'}"}},
         tables={"journal": {"day_column": "written_at", "core_days": 30, "main_days": 3650},
                 "sleep_log": {"day_column": "night", "core_days": 30, "main_days": 3650}},
-        daily={"sources": OWN}, voice={"engine": "local"})
+        daily={"sources": DAILY_SOURCES}, voice={"engine": "local"})
     monkeypatch.setenv("PERSYS_CONFIG", str(path))
     return yesterday
 

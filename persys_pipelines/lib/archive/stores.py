@@ -4,6 +4,8 @@ Archive Parquet files, audio briefings and charts all go through `open_store(url
 - `file:///mnt/nas/persys` — a local or mounted folder (NFS/SMB/SSHFS). A write goes to a
   temporary name, is fsync'ed, then atomically renamed, so a crash never leaves half a file
   under a real key.
+- `supabase://bucket/prefix` — Supabase Storage through the `supabase` client
+  (`supabase_store`).
 - `s3://bucket/prefix` — any S3-compatible store through boto3 (AWS S3, MinIO, R2, Supabase
   Storage). `endpoint_url` selects a non-AWS store (or boto3's AWS_ENDPOINT_URL[_S3]
   variable); checksums are sent/validated only "when_required", which S3-compatible stores
@@ -18,37 +20,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ArchiveError
 from .crypto import Keyring
+from .objects import Store, StoredObject, StoreError
+
+__all__ = ["Store", "StoreError", "StoredObject"]  # re-exported: where callers look
 
 log = logging.getLogger(__name__)
-
-
-class StoreError(ArchiveError):
-    """The store cannot be used (unreachable, refused, missing key); says which store."""
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    size: int
-
-
-class Store(Protocol):
-    url: str
-
-    def put(self, key: str, data: bytes) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def list(self, prefix: str = "") -> Iterator[StoredObject]: ...
-    def delete(self, key: str) -> None: ...
-    def uri(self, key: str) -> str: ...
-    def check(self) -> None: ...
-    def check_readable(self) -> None: ...
 
 
 class FileStore:

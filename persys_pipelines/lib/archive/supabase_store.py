@@ -16,7 +16,7 @@ import httpx
 
 from ..errors import scrub
 from ..supabase_rest import PAUSED_HINT, client
-from .stores import StoredObject, StoreError
+from .objects import StoredObject, StoreError
 
 LIST_PAGE = 1000
 

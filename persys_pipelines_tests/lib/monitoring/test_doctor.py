@@ -19,7 +19,7 @@ from persys_pipelines.lib.errors import ArchiveError
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.monitoring_fakes import fake_telegram, smtp_server
 from persys_pipelines_tests.supabase_fakes import SERVICE_KEY, fake_supabase
-from persys_pipelines_tests.supabase_fixture import create_supabase_core
+from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, METRICS, create_supabase_core
 from persys_pipelines_tests.voice_fakes import API_KEY, fake_elevenlabs
 
 KEY = "k1:" + base64.b64encode(bytes(range(32))).decode()
@@ -36,6 +36,7 @@ def write(tmp_path: Path, tier_dsns: dict, *, tiers: dict | None = None,
             "archive": {"url": f"file://{tmp_path / 'archive'}", "encryption_key": KEY}}
     for name, values in (tiers or {}).items():
         base[name] = {**base.get(name, {}), **values}
+    extra.setdefault("daily", {"sources": DAILY_SOURCES})
     return write_config(tmp_path / "persys.yaml", tier_dsns, home, tiers=base,
                         tables=tables if tables is not None else OWN_TABLES, **extra)
 
@@ -129,7 +130,7 @@ def test_broken_tables_each_fail_with_the_fix(tmp_path, tier_dsns, capsys):
     tables = {"readings": {"day_column": "taken_on", "core_days": 3},
               "notes": {"day_column": "day", "core_days": 3},
               "mood_log": {"day_column": "day", "core_days": 3}}
-    path = write(tmp_path, tier_dsns, tables=tables)
+    path = write(tmp_path, tier_dsns, tables=tables, daily={"sources": dict.fromkeys(METRICS)})
     assert main(["setup", "--config", str(path)]) == 0
     capsys.readouterr()
     code, out = doctor(path, capsys)
@@ -295,3 +296,29 @@ def test_health_sensor_probes_supabase_when_configured(tmp_path, tier_dsns, monk
     with psycopg.connect(tier_dsns["main"]) as conn:
         assert conn.execute("select endpoint, resolved_at is not null from incidents"
                             ).fetchall() == [("supabase", True)]
+
+
+def test_daily_sources_the_database_cannot_serve_are_named(tmp_path, tier_dsns, capsys):
+    """A typo in a column, the sample schema's default sources on tables the person does not
+    have: each is a FAIL naming its daily.sources key, before the first morning run fails."""
+    create_supabase_core(tier_dsns["core"], days=1)
+    sources = {**DAILY_SOURCES, "mood": {**DAILY_SOURCES["mood"], "value": "mood_scor"}}
+    path = write(tmp_path, tier_dsns, daily={"sources": sources})
+    assert main(["setup", "--config", str(path)]) == 0
+    capsys.readouterr()
+    code, out = doctor(path, capsys)
+    assert code == 1
+    (fail,) = lines(out, "FAIL")
+    assert fail.startswith("FAIL  daily.sources.mood.value ('mood_scor')")
+    assert 'column "mood_scor" does not exist' in fail
+
+    defaults = write(tmp_path, tier_dsns, daily={})  # the sample schema's sources
+    code, out = doctor(defaults, capsys)
+    assert code == 1
+    assert ("FAIL  daily.sources.steps.table  (no table 'health_metrics' in this database; "
+            "name an existing table or set the metric to null)") in out
+
+    write(tmp_path, tier_dsns)
+    code, out = doctor(path.parent / "persys.yaml", capsys)
+    assert code == 0 and "ok    daily.sources  (3 metrics plan on core: journal_words, mood, " \
+        "sleep_hours)" in out, out

@@ -12,36 +12,23 @@ keys, Telegram, e-mail, ElevenLabs, SSM and Supabase ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ...config import Config
 from ...errors import ConfigError, scrub
+from . import database, services
+from .findings import FAIL, OK, WARN, Finding
 
-OK, WARN, FAIL = "ok", "WARN", "FAIL"
-
-
-@dataclass(frozen=True)
-class Finding:
-    item: str
-    status: str = OK  # OK, WARN or FAIL
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Nothing to fix (a WARN is worth reading, but does not fail `doctor`)."""
-        return self.status != FAIL
-
+__all__ = ["FAIL", "OK", "WARN", "Finding", "run"]
 
 Check = Callable[[Config], list[Finding]]
 
 
 def _checks() -> list[Check]:
-    from . import database, services
-
     return [
         database.config_summary,
         database.tier_checks,
         database.table_checks,
+        database.sources_checks,
         services.archive_checks,
         services.key_checks,
         services.supabase_checks,
@@ -53,16 +40,13 @@ def _checks() -> list[Check]:
     ]
 
 
-# More checks plug in here, each `(cfg) -> list[Finding]`, e.g. daily.sources: each metric's
-# `value` expression parsed by PostgreSQL against its table (append the function at import).
+# More checks plug in here, each `(cfg) -> list[Finding]`.
 EXTRA_CHECKS: list[Check] = []
 
 
 def run(cfg: Config) -> list[Finding]:
     """Every check's findings; never raises (a crashing check is a FAIL line naming it)."""
-    from .database import forget
-
-    forget()  # every run probes the tiers afresh
+    database.forget()  # every run probes the tiers afresh
     findings: list[Finding] = []
     for check in _checks():
         try:
@@ -71,7 +55,7 @@ def run(cfg: Config) -> list[Finding]:
             name = check.__name__.removesuffix("_checks").replace("_", " ")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             findings.append(Finding(name, FAIL, scrub(first)[:300]))
-    forget()
+    database.forget()
     return [Finding(f.item, f.status, scrub(f.detail)) for f in findings]
 
 

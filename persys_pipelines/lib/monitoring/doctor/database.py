@@ -11,13 +11,14 @@ from __future__ import annotations
 import psycopg
 
 from ...config import Config, TablePolicy
+from ...daily.sources import check_sources
 from ...dsn import dsn_fields, safe_dsn
 from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES, primary_key, table_exists
 from ...pg.tables import TableError, day_expression
 from ...pg.tiers import PgTier, resolve_tier
 from ...supabase_rest import PAUSED_HINT
 from ...tiering import references
-from . import FAIL, OK, WARN, Finding
+from .findings import FAIL, OK, WARN, Finding
 
 TIERS = ("core", "main")
 
@@ -223,3 +224,19 @@ def _row_security(conn: psycopg.Connection, table: str) -> list[Finding]:
                         "connect as a role with BYPASSRLS (Supabase: postgres) or drop FORCE")]
     return [Finding(f"core: {table} rls", OK, "row-level security on; this role sees every "
                     "row" + (" (FORCE, bypassed)" if forced else ""))]
+
+
+def sources_checks(cfg: Config) -> list[Finding]:
+    """daily.sources: each metric's table, columns and `value` expression, as PostgreSQL
+    plans the summary's query on core (lib/daily/sources.py; read-only, no row read)."""
+    tier = _reachable(cfg).get("core")
+    sources = cfg.daily.metric_sources()
+    if tier is None or not sources:
+        return []
+    with tier.connect() as conn:
+        problems = check_sources(conn, sources)
+    if not problems:
+        return [Finding("daily.sources", OK, f"{len(sources)} metrics plan on core: "
+                        f"{', '.join(sorted(sources))}")]
+    return [Finding(item, FAIL, detail)
+            for item, _, detail in (p.partition(": ") for p in problems)]

@@ -19,8 +19,8 @@ from ...config.text import SSM_USED
 from ...errors import PersysError
 from ...supabase_rest import configured, probe
 from ...telegram import TelegramClient
-from . import FAIL, OK, WARN, Finding
 from .database import _reachable
+from .findings import FAIL, OK, WARN, Finding
 
 
 def archive_checks(cfg: Config) -> list[Finding]:
