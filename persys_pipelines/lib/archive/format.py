@@ -27,6 +27,7 @@ from psycopg import sql
 
 from ..errors import ArchiveError
 from ..lazy import lazy_module
+from ..pg.copy_out import copy_out_bytes
 
 np, pa, pc = lazy_module("numpy"), lazy_module("pyarrow"), lazy_module("pyarrow.compute")
 pacsv, pajson, pq = (lazy_module(f"pyarrow.{name}") for name in ("csv", "json", "parquet"))
@@ -121,15 +122,10 @@ def export_arrow(conn: psycopg.Connection, table: str, columns: list[Column],
     pinned for the transaction so the text forms are the ones parsed here.
     """
     pin_session(conn)
-    buf = io.BytesIO()  # copies each row at once: holding psycopg's row buffers is slower
-    with conn.cursor() as cur, cur.copy(
-        sql.SQL("copy ({}) to stdout (format csv)").format(query)
-    ) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    if not buf.tell():
+    data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(query))
+    if not data:
         return arrow_schema(table, columns).empty_table()
-    return pa.Table.from_batches([_parse_csv(buf.getbuffer(), table, columns)])
+    return pa.Table.from_batches([_parse_csv(pa.py_buffer(data), table, columns)])
 
 
 def _parse_csv(data, table: str, columns: list[Column]) -> pa.RecordBatch:

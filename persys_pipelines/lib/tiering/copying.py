@@ -1,10 +1,7 @@
 """The core→main move's copy step: a binary COPY relayed from core to main, memory flat.
 
-The server sends one COPY message per row; relaying each one through psycopg's `Copy` object
-cost ~3 µs of Python a row (~1 s of CPU a year of journal on a 2-core machine where both
-servers need the cores too). So the source side is read at the libpq level (`pgconn`, the
-documented low-level API) and rows are handed to main's COPY in ~128 kB batches: the relay
-now costs a third of that.
+Core's side is read at the libpq level (`pg.copy_out`: a third of the Python a row that
+psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB batches.
 """
 
 from __future__ import annotations
@@ -12,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import sql
 
-from ..errors import MoveError
+from ..pg.copy_out import copy_out
 
 Progress = Callable[[int], None]  # called with rows just copied
 STAGE = "persys_stage"
@@ -32,63 +29,28 @@ def stream_copy(
 ) -> tuple[int, int]:
     """Binary COPY of `select` at `src` into `columns` of table `target` at `dst`; returns
     (rows, bytes). `src` keeps its transaction (and snapshot) whatever happens at `dst`."""
-    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(select).as_bytes(src)
+    query = sql.SQL("copy ({}) to stdout (format binary)").format(select)
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    pg = src.pgconn
-    pg.send_query(copy_out)
-    while pg.flush():  # the connection is non-blocking: make sure the query went out
-        pass
-    res = pg.get_result()
-    if res is None or res.status != pq.ExecStatus.COPY_OUT:
-        rows = _finish(src, res)  # raises the server's error
-        raise MoveError(f"core did not start the COPY of {target} (status {rows})")
     n_bytes = messages = 0
-    done = False
-    try:
-        with dst.cursor() as dcur, dcur.copy(copy_in) as into:
-            batch = bytearray()
-            while True:
-                n, data = pg.get_copy_data(0)
-                if n < 0:
-                    break
-                batch += data
-                messages += 1
-                if len(batch) >= BATCH:
-                    into.write(batch)
-                    n_bytes += len(batch)
-                    batch = bytearray()
-                if progress is not None and messages % PROGRESS_EVERY == 0:
-                    progress(PROGRESS_EVERY)
-            done = True
-            into.write(batch)
-            n_bytes += len(batch)
-    finally:
-        if not done:  # main failed mid-stream: read core's stream to its end, so that
-            while pg.get_copy_data(0)[0] >= 0:  # its transaction stays usable
-                pass
-        rows = _finish(src, pg.get_result())
+    # copy_out drains core's stream if main fails mid-way (core's transaction stays usable)
+    with copy_out(src, query) as out, dst.cursor() as dcur, dcur.copy(copy_in) as into:
+        batch = bytearray()
+        for data in out:
+            batch += data
+            messages += 1
+            if len(batch) >= BATCH:
+                into.write(batch)
+                n_bytes += len(batch)
+                batch = bytearray()
+            if progress is not None and messages % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+        into.write(batch)
+        n_bytes += len(batch)
+    rows = out.rows
     if progress is not None and rows % PROGRESS_EVERY:
         progress(rows % PROGRESS_EVERY)
     return rows, n_bytes
-
-
-def _finish(src: psycopg.Connection, res: pq.abc.PGresult | None) -> int:
-    """Consume the COPY's final result (raising the server's error as psycopg would) and
-    return the rows the server reports (`COPY n`)."""
-    rows = -1
-    error = None
-    while res is not None:
-        if res.status == pq.ExecStatus.FATAL_ERROR and error is None:
-            error = psycopg.errors.error_from_result(res, encoding=src.info.encoding)
-        elif res.status == pq.ExecStatus.COMMAND_OK and res.command_tuples is not None:
-            rows = res.command_tuples
-        res = src.pgconn.get_result()
-    if error is not None:
-        raise error
-    if rows < 0:
-        raise MoveError("the source did not report how many rows it copied")
-    return rows
 
 
 def copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
