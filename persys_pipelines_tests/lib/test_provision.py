@@ -18,7 +18,7 @@ from persys_pipelines.lib.pg.schema import (
     table_columns,
 )
 from persys_pipelines.lib.sample_data import SampleDataRefused
-from persys_pipelines_tests.supabase_fixture import create_supabase_core
+from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, create_supabase_core
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -122,11 +122,13 @@ def test_validate_reports_each_item(cfg, make_database, tmp_path):
 
 
 def adopted_config(tier_dsns, tmp_path, monkeypatch, tables: dict) -> Config:
-    """persys.yaml (exported as PERSYS_CONFIG) whose `tables:` names only `tables`."""
+    """persys.yaml (exported as PERSYS_CONFIG) whose `tables:` names only `tables`, its
+    daily.sources mapped to the Supabase fixture's journal and sleep_log."""
     from persys_pipelines_tests.conftest import write_config
 
     path = write_config(tmp_path / "adopt.yaml", tier_dsns, tmp_path / "home", tables={
-        t: {"day_column": d, "core_days": 3} for t, d in tables.items()})
+        t: {"day_column": d, "core_days": 3} for t, d in tables.items()},
+        daily={"sources": DAILY_SOURCES})
     monkeypatch.setenv("PERSYS_CONFIG", str(path))
     return load_config(path)
 
