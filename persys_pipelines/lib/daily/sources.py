@@ -14,6 +14,10 @@ from psycopg import sql
 
 from ..config.sources import Source
 from ..pg.schema import table_columns, table_exists
+from ..pg.tables import DATE_TYPES
+
+# the day column types the summary's reader turns into a calendar day (pg.tables.day_expression)
+DAY_TYPES = {*DATE_TYPES, "timestamp with time zone", "timestamp without time zone"}
 
 
 def check_sources(conn: psycopg.Connection, sources: dict[str, Source]) -> list[str]:
@@ -34,6 +38,10 @@ def check_sources(conn: psycopg.Connection, sources: dict[str, Source]) -> list[
                 problems.append(f"{key}.{field}: table {source.table} has no column "
                                 f"{', '.join(map(repr, missing))} (columns: "
                                 f"{', '.join(columns)})")
+        kind = columns.get(source.day_column)
+        if kind is not None and kind not in DAY_TYPES:
+            problems.append(f"{key}.day_column: column {source.table}.{source.day_column} is "
+                            f"{kind}; it must be a date or timestamptz column")
         if any(p.startswith(key + ".") for p in problems):
             continue
         problem = _explain(conn, source)

@@ -198,6 +198,15 @@ def test_check_sources_lets_postgres_parse_each_source(own, tier_dsns):
     assert "daily.sources.weight_kg.value" in problems[3] and "heavy" in problems[3]
 
 
+def test_check_sources_refuses_a_day_column_that_is_not_a_day(own, tier_dsns):
+    # the summary's reader refuses it mid-run, under the tables.<table> key; doctor says it first
+    bad = {"mood": Source(table="journal", day_column="content", value="mood_score")}
+    with connect(tier_dsns["core"]) as conn:
+        problems = check_sources(conn, bad)
+    assert problems == ["daily.sources.mood.day_column: column journal.content is text; it "
+                        "must be a date or timestamptz column"]
+
+
 def test_a_bad_source_fails_the_summary_naming_its_key(own, tmp_path, tier_dsns):
     from persys_pipelines.lib.daily.sections import SourceError
 
