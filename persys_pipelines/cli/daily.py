@@ -43,12 +43,20 @@ def day_range(cfg: Config, first: dt.date | None, last: dt.date | None, days: in
         raise UsageError("give --from or --days, not both")
     if days is not None and days < 1:
         raise UsageError(f"--days {days}: must be 1 or more")
+    if first is not None and first > yesterday and (last is None or first <= last):
+        raise UsageError(f"--from {first}: that day is not over yet in {cfg.timezone}; the "
+                         f"latest day with a summary is yesterday, {yesterday}")
     last = last or yesterday
     if last > yesterday:
         raise UsageError(f"--to {last}: that day is not over yet in {cfg.timezone}; the latest "
                          f"day with a summary is yesterday, {yesterday}")
+    if last < cfg.start_date:
+        raise UsageError(f"--to {last} is before start_date ({cfg.start_date} in persys.yaml)"
+                         "; days start there (lower start_date to summarise earlier days)")
     if first is None:
-        first = max(cfg.start_date, last - dt.timedelta(days=(days or DEFAULT_DAYS) - 1))
+        # more days than since start_date is all of them (and keeps timedelta in range)
+        span = min(days or DEFAULT_DAYS, (last - cfg.start_date).days + 1)
+        first = last - dt.timedelta(days=span - 1)
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}; swap them")
     if first < cfg.start_date:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from persys_pipelines.cli import main
+from persys_pipelines.cli.daily import day_range
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.lib.daily.test_sources import D1, D2, own  # noqa: F401  (fixture)
 
@@ -34,10 +35,20 @@ def test_bad_day_ranges_are_refused_with_the_reason(own, capsys):  # noqa: F811
         ("--to", tomorrow.isoformat()): "that day is not over yet",
         ("--days", "0"): "--days 0: must be 1 or more",
         ("--from", D1.isoformat(), "--days", "3"): "give --from or --days, not both",
+        ("--from", tomorrow.isoformat()): f"--from {tomorrow}: that day is not over yet",
+        ("--to", "2022-12-31"): "--to 2022-12-31 is before start_date (2023-01-01",
+        ("--to", "0001-01-01"): "--to 0001-01-01 is before start_date (2023-01-01",
     }
     for args, message in cases.items():
         assert main(["daily", "run", *args]) == 1, args
         assert message in capsys.readouterr().err
+
+
+def test_more_days_than_since_start_date_are_all_of_them(own):  # noqa: F811
+    yesterday = own.today() - dt.timedelta(days=1)
+    assert day_range(own, None, None, 10**12) == (own.start_date, yesterday)
+    assert day_range(own, None, D1, 100000) == (own.start_date, D1)
+    assert day_range(own, None, own.start_date, 5) == (own.start_date, own.start_date)
 
 
 def test_a_source_the_database_cannot_serve_is_named(own, tmp_path, tier_dsns, capsys,  # noqa: F811
