@@ -265,32 +265,6 @@ def return_space(tier: PgTier, conn: psycopg.Connection, table: str, cutoff: dt.
     return result
 
 
-BUSY = "rewrite skipped: the app was using the table; tried again next run"
-
-
-def _vacuum_full(tier: PgTier, conn: psycopg.Connection, table: str) -> bool:
-    """VACUUM FULL, never queueing the app behind it: directly, the session's lock_timeout
-    bounds the wait. Behind a transaction pooler no setting can hold for a statement outside
-    a transaction, so SKIP_LOCKED: the rewrite starts only if the lock is free at once.
-    False when it was skipped."""
-    ident = sql.Identifier(table)
-    if not tier.transaction_pooled:
-        conn.execute(sql.SQL("vacuum full {}").format(ident))
-        return True
-    skipped: list[str] = []
-
-    def notice(diag: psycopg.errors.Diagnostic) -> None:
-        if diag.sqlstate == "55P03":  # lock_not_available, sent as a warning
-            skipped.append(diag.message_primary or "")
-
-    conn.add_notice_handler(notice)
-    try:
-        conn.execute(sql.SQL("vacuum (full, skip_locked) {}").format(ident))
-    finally:
-        conn.remove_notice_handler(notice)
-    return not skipped
-
-
 def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_rows: int,
                       cutoff: dt.date) -> int:
     """Bytes the next lifecycle run would return: for a partitioned table the month partitions
