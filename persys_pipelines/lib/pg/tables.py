@@ -29,7 +29,11 @@ def day_expression(
     conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str
 ) -> sql.Composable:
     """The row's day as SQL; checks the policy's columns first (`setup --validate` relies on it)."""
-    columns = table_columns(conn, table)
+    return day_sql(table, policy, zone, table_columns(conn, table))
+
+
+def day_sql(table: str, policy: TablePolicy, zone: str, columns: dict[str, str]) -> sql.Composable:
+    """`day_expression` for a caller that already holds the table's columns (name → type)."""
     _check_only_when(table, policy, columns)
     column = policy.day_column
     if column not in columns:

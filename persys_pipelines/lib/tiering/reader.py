@@ -25,8 +25,8 @@ from psycopg import sql
 from ..config import Config, TablePolicy
 from ..errors import TierError
 from ..lazy import lazy_module
-from ..pg.schema import TABLES_BY_NAME, primary_key, table_columns, table_exists
-from ..pg.tables import day_expression, only_when_condition
+from ..pg.schema import TABLES_BY_NAME, primary_key, query_columns, table_exists
+from ..pg.tables import day_sql, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
 
 pd = lazy_module("pandas")
@@ -59,7 +59,9 @@ class Request:
 
 
 class Source(Protocol):
-    """One place rows live. Returns None when it does not hold the table at all."""
+    """One place rows live. Returns None when it does not hold the table at all. A source may
+    also have `session()`, a context manager giving the copy one `read` call uses (sharing a
+    connection, what the catalog or a manifest said)."""
 
     name: str
 
@@ -74,12 +76,14 @@ class ReaderError(TierError):
 
 @dataclass(frozen=True)
 class PostgresSource:
-    """A PostgreSQL tier (core or main). Within `session()` every call shares one connection:
-    opening one costs more than reading a day's rows, so `read` opens one per tier, not one
-    per question."""
+    """A PostgreSQL tier (core or main). Within `session()` every call shares one connection
+    and learns a table's columns and key once: opening a connection costs more than reading
+    a day's rows, and on a new connection each catalog question costs about a millisecond.
+    (A session is one `read` call: a schema change between calls is seen.)"""
 
     tier: PgTier
     conn: psycopg.Connection | None = None
+    known: dict[tuple[str, str], object] | None = None  # (what, table) → answer, per session
 
     @property
     def name(self) -> str:
@@ -88,7 +92,7 @@ class PostgresSource:
     @contextlib.contextmanager
     def session(self) -> Iterator[PostgresSource]:
         with self.tier.connect(autocommit=True) as conn:
-            yield dataclasses.replace(self, conn=conn)
+            yield dataclasses.replace(self, conn=conn, known={})
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
@@ -98,11 +102,22 @@ class PostgresSource:
             with self.tier.connect(autocommit=True) as conn:
                 yield conn
 
+    def _columns(self, conn: psycopg.Connection, table: str) -> dict[str, str] | None:
+        return self._once(("columns", table), lambda: query_columns(conn, table))
+
+    def _once(self, what: tuple[str, str], ask):
+        if self.known is None:
+            return ask()
+        if what not in self.known:
+            self.known[what] = ask()
+        return self.known[what]
+
     def read(self, request: Request) -> pd.DataFrame | None:
         with self._connection() as conn:
-            if not table_exists(conn, request.table):
+            columns = self._columns(conn, request.table)
+            if columns is None:
                 return None
-            query, params = _select(conn, request)
+            query, params = _select(columns, request)
             with conn.cursor() as cur:
                 cur.execute(query, params)
                 names = [d.name for d in cur.description]
@@ -110,9 +125,9 @@ class PostgresSource:
 
     def primary_key(self, table: str) -> list[str] | None:
         with self._connection() as conn:
-            if not table_exists(conn, table):
+            if self._columns(conn, table) is None:
                 return None
-            return primary_key(conn, table)
+            return self._once(("key", table), lambda: primary_key(conn, table))
 
 
 def sources(cfg: Config) -> list[Source]:
@@ -156,7 +171,7 @@ def read(
     over those rows. `policy` reads a table persys.yaml does not list, as if it did. One
     connection per tier serves every query of the call."""
     with contextlib.ExitStack() as stack:
-        srcs = [stack.enter_context(s.session()) if isinstance(s, PostgresSource) else s
+        srcs = [stack.enter_context(s.session()) if hasattr(s, "session") else s
                 for s in (from_sources if from_sources is not None else sources(cfg))]
         return _read(cfg, table, first_day, last_day, srcs, columns=columns,
                      day_columns=day_columns, include_undated=include_undated,
@@ -169,10 +184,9 @@ def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date 
           filters: Mapping[str, object] | None, expressions: Mapping[str, str] | None,
           policy: TablePolicy | None) -> pd.DataFrame:
     # A row's identity is the union of the tiers' primary keys (a partitioned core table has
-    # the day in its key, main may not), so every source returns all of those columns.
-    key: list[str] = []
-    for source in srcs:
-        key.extend(c for c in source.primary_key(table) or [] if c not in key)
+    # the day in its key, main may not). With chosen columns every source must return it;
+    # with all columns it comes along anyway and is asked for only if rows need deduplicating.
+    key = _identity(table, srcs) if columns is not None else []
     request = Request(
         table=table,
         policy=policy or policy_for(cfg, table),
@@ -196,10 +210,19 @@ def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date 
     if not found:
         raise ReaderError(f"table {table} exists in no tier; run `persys setup`")
     frames = [f for f in found if len(f)] or found[:1]
-    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if key and len(frames) > 1:
-        rows = rows.drop_duplicates(subset=key, keep="first", ignore_index=True)
-    return rows
+    if len(frames) == 1:
+        return frames[0]
+    rows = pd.concat(frames, ignore_index=True)
+    key = key or _identity(table, srcs)
+    return rows.drop_duplicates(subset=key, keep="first", ignore_index=True) if key else rows
+
+
+def _identity(table: str, srcs: list[Source]) -> list[str]:
+    """The union of the sources' primary keys of `table`, in order of first appearance."""
+    key: list[str] = []
+    for source in srcs:
+        key.extend(c for c in source.primary_key(table) or [] if c not in key)
+    return key
 
 
 def _in_python(cfg: Config, request: Request, frame: pd.DataFrame) -> pd.DataFrame:
@@ -246,10 +269,9 @@ def evaluate(tier: PgTier, table: str, frame: pd.DataFrame,
     return out
 
 
-def _select(conn: psycopg.Connection, request: Request) -> tuple[sql.Composable, list]:
+def _select(available: dict[str, str], request: Request) -> tuple[sql.Composable, list]:
     """select <columns>, <day> as day[, <extra days>] from t where <day range> [or undated]
     [and filters]; the filters' values are parameters."""
-    available = table_columns(conn, request.table)
     wanted = list(request.columns) if request.columns is not None else list(available)
     # The key always comes along: it is what deduplicates rows across tiers.
     for column in request.key:
@@ -261,12 +283,12 @@ def _select(conn: psycopg.Connection, request: Request) -> tuple[sql.Composable,
             f"table {request.table} has no column {', '.join(map(repr, unknown))} "
             f"(columns: {', '.join(available)})"
         )
-    day = day_expression(conn, request.table, request.policy, request.zone)
+    day = day_sql(request.table, request.policy, request.zone, available)
     fields: list[sql.Composable] = [sql.Identifier(c) for c in wanted if c != DAY]
     fields.append(sql.SQL("{} as {}").format(day, sql.Identifier(DAY)))
     for alias, column in request.day_columns:
         extra = request.policy.model_copy(update={"day_column": column})
-        expr = day_expression(conn, request.table, extra, request.zone)
+        expr = day_sql(request.table, extra, request.zone, available)
         fields.append(sql.SQL("{} as {}").format(expr, sql.Identifier(alias)))
     for alias, text in request.expressions:  # `%` doubled: the query has parameters
         fields.append(sql.SQL("({}) as {}").format(sql.SQL(text.replace("%", "%%")),

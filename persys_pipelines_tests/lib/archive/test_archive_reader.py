@@ -108,3 +108,56 @@ def test_an_unreachable_store_is_an_error_only_where_days_were_archived(cfg):
         reader.read(down, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 3, 31))
     recent = reader.read(down, "journal_entries", dt.date(2024, 4, 15), dt.date(2024, 4, 30))
     assert len(recent) > 0
+
+
+WIDE = """create table wide (
+    id uuid primary key, small smallint, num integer, big bigint, maybe bigint, ratio real,
+    score double precision, gap double precision, amount numeric(12,2), done boolean,
+    unsure boolean, label text, nothing text, code varchar(8), tags text[], counts integer[],
+    doc jsonb, day date, at timestamptz, naive timestamp, spent interval, blob bytea)"""
+
+
+def test_the_fast_column_conversion_gives_what_one_value_at_a_time_gave(make_database):
+    """Arrow converts most archived columns to the frame at once; the frame must be the one
+    the per-value Python conversion made (dtype and values), NULLs included, for every kind
+    of column persys archives."""
+    import pandas as pd
+    import pyarrow as pa
+    from psycopg import sql
+
+    from persys_pipelines.lib.archive import format as fmt
+    from persys_pipelines.lib.archive.reader import frame_column, python_values
+    from persys_pipelines.lib.pg.schema import table_columns
+    from persys_pipelines.lib.pg.tiers import connect
+
+    with connect(make_database("wide")) as conn:
+        conn.execute(WIDE)
+        conn.execute("""insert into wide select gen_random_uuid(), g, g * 10, g * 1000000000000,
+            case when g % 3 = 0 then null else g end, g / 3.0, g / 7.0,
+            case when g % 2 = 0 then null else g end, g * 1.25, g % 2 = 0,
+            case when g % 3 = 0 then null else g % 2 = 0 end, 'row ' || g,
+            case when g % 2 = 0 then null else 'x' end, 'c' || g, array['a', 'b ' || g],
+            array[g, null], jsonb_build_object('g', g, 'l', jsonb_build_array(1, 'two')),
+            date '2024-03-01' + g, timestamptz '2024-03-01 10:00+00' + g * interval '1 hour',
+            timestamp '2024-03-01 10:00' + g * interval '1 minute', g * interval '1 day',
+            decode(md5(g::text), 'hex') from generate_series(1, 50) g""")
+        pg_types = table_columns(conn, "wide")
+        columns = fmt.columns_for(pg_types)
+        query = sql.SQL("select {}, day from wide").format(
+            sql.SQL(", ").join(c.select() for c in columns))
+        data = fmt.read_parquet(fmt.parquet_bytes(
+            fmt.export_arrow(conn, "wide", columns, query), level=3))
+    ids = [uuid.UUID(bytes=b) for b in data.column("id").to_pylist()]
+    made = frame_column(data.column("id"), "uuid")
+    assert made == ids and [hash(u) for u in made] == [hash(u) for u in ids]
+    assert [str(u) for u in made] == [str(u) for u in ids] and made[0] in set(ids)
+    sliced = pa.chunked_array([data.column("id").chunk(0).slice(7, 5),
+                               pa.array([None, ids[3].bytes], pa.binary(16))])
+    assert frame_column(sliced, "uuid") == [*ids[7:12], None, ids[3]]
+    offset = pa.chunked_array([data.column("id").chunk(0).slice(7, 5)])
+    assert frame_column(offset, "uuid") == ids[7:12]
+    for name, pg_type in pg_types.items():
+        fast = pd.Series(frame_column(data.column(name), pg_type))
+        slow = pd.DataFrame({name: python_values(data.column(name), pg_type)})[name]
+        assert fast.dtype == slow.dtype, (name, fast.dtype, slow.dtype)
+        pd.testing.assert_series_equal(fast, slow, check_names=False, obj=name)

@@ -79,3 +79,36 @@ def test_a_tier_without_the_table_is_skipped(cfg, tier_dsns):
         conn.execute("drop table daily_summaries")
     rows = reader.read(cfg, "daily_summaries", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
     assert len(rows) == 0 and "summary_text" in rows.columns
+
+
+def test_the_columns_a_query_sees_are_the_catalogs(tier_dsns):
+    """The reader learns a table's columns from a `where false` select (free on a new connection,
+    where a catalog query is not): it must name them as `table_columns` does, in table order,
+    for the shapes people have (a dropped column, a partitioned table, the day types), and
+    say None for a table that is not there (other types are only shown in messages)."""
+    from persys_pipelines.lib.pg.schema import query_columns, table_columns
+
+    with connect(tier_dsns["core"], autocommit=True) as conn:
+        conn.execute("create table keyed (a int, gone int, b text, c date, t timestamptz, "
+                     "n timestamp, primary key (c, a))")
+        conn.execute("alter table keyed drop column gone")
+        conn.execute("create table parted (id bigint generated always as identity, d date not null,"
+                     " at timestamptz, primary key (id, d)) partition by range (d)")
+        for name in ("keyed", "parted"):
+            seen, catalog = query_columns(conn, name), table_columns(conn, name)
+            assert list(seen) == list(catalog)
+            days = {c: t for c, t in catalog.items() if t.startswith(("date", "timestamp"))}
+            assert days and {c: seen[c] for c in days} == days
+        assert list(query_columns(conn, "keyed")) == ["a", "b", "c", "t", "n"]
+        assert query_columns(conn, "missing") is None
+
+
+def test_a_column_added_between_two_reads_is_seen(cfg, tier_dsns):
+    """What the catalog said is kept for one read call only: the next call sees the change."""
+    setup_tiers(cfg)
+    add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 3, 12, tzinfo=UTC), 3)
+    day = dt.date(2024, 1, 3)
+    assert "note" not in reader.read(cfg, "health_metrics", day, day).columns
+    with connect(tier_dsns["core"]) as conn:
+        conn.execute("alter table health_metrics add column note text default 'hi'")
+    assert list(reader.read(cfg, "health_metrics", day, day)["note"]) == ["hi"]
