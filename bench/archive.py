@@ -6,7 +6,8 @@ same process on the same rows:
 - baseline: COPY (csv) → Arrow (pyarrow's CSV reader) → Parquet zstd (pyarrow defaults);
 - DuckDB's Parquet writer (zstd) on that same Arrow table (size);
 - `pg_dump -Fc` of the same table (size and time, for reference).
-Ours: `export and write` = COPY → typed Arrow → Parquet per month (lib/archive_format.py), and
+Ours: `export and write` = COPY → typed Arrow → Parquet per month (lib/archive/format.py; a
+month encoded while the next is exported, lib/archive/overlap.py), and
 the whole verified archive (`archive.archive_due`: export, write, read-back verify, manifest,
 delete from main, ledger). Last lines: archive_size_vs_duckdb, archive_write_vs_copy_arrow,
 archive_vs_copy_arrow.
@@ -34,6 +35,7 @@ import yaml
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive import manifest
 from persys_pipelines.lib.archive import writer as archive
+from persys_pipelines.lib.archive.overlap import overlapped
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import connect, ensure_database
@@ -80,17 +82,22 @@ def baseline(dsn: str, out: Path):
 
 
 def ours_write(cfg, dsn: str) -> tuple[float, int]:
-    """Export and write alone, month by month, with the archive's own functions (no store,
-    no verify, no delete)."""
+    """Export and write alone, month by month, with the archive's own functions and its
+    overlap (month k's Parquet encoded while month k+1 is exported; no store, no verify, no
+    delete)."""
     started = time.perf_counter()
-    size = 0
+    sizes: list[int] = []
+    level = cfg.tiers.archive.compression_level
     with connect(dsn) as conn:
-        for m in range(1, 13):
-            first, last = manifest.month_bounds(dt.date(2023, m, 1))
+        def export(month: int):
+            first, last = manifest.month_bounds(dt.date(2023, month, 1))
             data = archive.export_rows(conn, cfg, "journal_entries", first, last)
-            size += len(fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level))
             conn.rollback()
-    return time.perf_counter() - started, size
+            return data
+
+        overlapped(range(1, 13), export, lambda data: fmt.parquet_bytes(data, level=level),
+                   lambda _, plain: sizes.append(len(plain)))
+    return time.perf_counter() - started, sum(sizes)
 
 
 def config(tmp: Path, core_dsn: str, main_dsn: str, rep: int):

@@ -74,11 +74,10 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                                     f"{stores.primary_error}")
             tier = main.handle()
             first, last = window_months(context, partitions)
-            results = [archive.archive_month(run_cfg, table, month, as_of=as_of, stores=stores,
-                                             run_id=context.run.run_id, tier=tier,
-                                             ring=ring)
-                       for month in archive.due_months(run_cfg, table, as_of, tier)
-                       if (first is None or month >= first) and (last is None or month < last)]
+            months = [month for month in archive.due_months(run_cfg, table, as_of, tier)
+                      if (first is None or month >= first) and (last is None or month < last)]
+            results = archive.archive_months(run_cfg, table, months, as_of=as_of, stores=stores,
+                                             run_id=context.run.run_id, tier=tier, ring=ring)
         new = [r for r in results if r.key]
         doc = manifest.read_manifest(stores.active, table)
         entries = {e["key"]: e for e in doc["files"]}

@@ -47,6 +47,16 @@ class FileStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
+        try:
+            self._put(path, data)
+        except OSError as exc:  # a full disk, a read-only or lost mount, a file for a folder
+            raise StoreError(
+                f"cannot write {self.uri(key)}: {exc.strerror or exc} "
+                f"({exc.filename or path}); check that the archive folder is mounted, "
+                "writable and has space, then run again") from None
+
+    @staticmethod
+    def _put(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:

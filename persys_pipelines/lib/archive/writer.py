@@ -13,10 +13,16 @@ Archiving month M of table t (`archive_month`), under a per-table advisory lock 
 A crash anywhere leaves either the rows in main (the file/entry is then an uncommitted left-over
 that `reconcile` removes) or the rows in the file with a `done` ledger row (the entry is then
 marked committed). Nothing is lost or doubled; readers only use committed entries.
+
+Several months of a table (`archive_months`, what a run does) go under one lock, one
+reconcile, and each month in its own transaction through the same steps; steps 3-4 of month
+k (on a worker thread, no connection) run while step 2 of month k+1 does, and months commit
+in order (lib/archive/overlap.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,6 +56,7 @@ from .manifest import (
     write_manifest,
 )
 from .marker import ensure_marker
+from .overlap import overlapped
 from .stores import ArchiveStores, Store, archive_stores, keyring
 
 pa = lazy_module("pyarrow")
@@ -131,89 +138,159 @@ def archive_month(cfg: Config, table: str, month: dt.date, *, as_of: dt.date | N
 
     `stores`, `tier` and `ring` are the run's handles (the resources); left out, they are
     opened from `cfg`, as the CLI does."""
+    return archive_months(cfg, table, [month], as_of=as_of, stores=stores, run_id=run_id,
+                          tier=tier, ring=ring)[0]
+
+
+def archive_months(cfg: Config, table: str, months: list[dt.date], *,
+                   as_of: dt.date | None = None, stores: ArchiveStores | None = None,
+                   run_id: str | None = None, tier: PgTier | None = None,
+                   ring: Keyring | None = None) -> list[MonthResult]:
+    """`archive_month` for each of `months` of one table, in order, under one table lock.
+    Each month keeps its own transaction and the module doc's steps; month k's file is
+    written, stored and read back while month k+1 is exported (lib/archive/overlap.py)."""
     if table not in cfg.tables:
         raise ArchiveError(f"table {table!r} has no policy in persys.yaml tables:")
-    policy = cfg.tables[table]
     as_of = as_of or cfg.today()
-    first, last = month_bounds(month)
-    cutoff = due_cutoff(policy, as_of)
-    if cutoff is None:
-        return MonthResult(table, first, 0)
-    last = min(last, cutoff - dt.timedelta(days=1))
-    if last < first:
-        return MonthResult(table, first, 0)
-    tier = tier or resolve_tier(cfg, "main")
-    stores = stores or archive_stores(cfg)
-    store = stores.active
-    ring = ring or keyring(cfg)
-    with table_lock(tier, table):
-        repaired = reconcile(tier, store, table)
-        return _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id,
-                               repaired)
+    cutoff = due_cutoff(cfg.tables[table], as_of)
+    results = {month_bounds(m)[0]: MonthResult(table, month_bounds(m)[0], 0) for m in months}
+    spans = []
+    for first in results:
+        last = month_bounds(first)[1]
+        if cutoff is not None and min(last, cutoff - dt.timedelta(days=1)) >= first:
+            spans.append((first, min(last, cutoff - dt.timedelta(days=1))))
+    if spans:
+        tier = tier or resolve_tier(cfg, "main")
+        stores = stores or archive_stores(cfg)
+        ring = ring or keyring(cfg)
+        with table_lock(tier, table):
+            repaired = reconcile(tier, stores.active, table)
+            results |= _archive_locked(cfg, tier, stores.active, ring, table, spans, as_of,
+                                       run_id, repaired)
+    return [results[month_bounds(m)[0]] for m in months]
 
 
-def _archive_locked(cfg, tier, store, ring, table, first, last, as_of, run_id, repaired):
+@dataclass
+class _Exported:
+    """One month's rows, exported in a REPEATABLE READ transaction that stays open until
+    they are deleted (the same snapshot for export, checksum and delete)."""
+
+    first: dt.date
+    last: dt.date
+    conn: psycopg.Connection
+    data: pa.Table
+    pg_types: dict[str, str]
+    pkey: list[str]
+    where: sql.Composable
+    checksum: str
+
+
+@dataclass(frozen=True)
+class _Written:
+    key: str
+    digest: str
+    size: int
+    key_id: str | None
+
+
+def _archive_locked(cfg: Config, tier: PgTier, store: Store, ring: Keyring, table: str,
+                    spans: list[tuple[dt.date, dt.date]], as_of: dt.date, run_id: str | None,
+                    repaired: Reconciled) -> dict[dt.date, MonthResult]:
     with tier.connect(autocommit=True) as setup:
         create_ledger(setup)
-    with tier.connect() as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        if not table_exists(conn, table):
-            return MonthResult(table, first, 0)
-        pg_types = table_columns(conn, table)
-        pkey = primary_key(conn, table)
-        where = month_condition(conn, cfg, table, first, last, as_of)
-        source = sql.SQL("(select {} from {} where {})").format(
-            sql.SQL(", ").join(map(sql.Identifier, pg_types)), sql.Identifier(table), where)
-        with ThreadPoolExecutor(1, thread_name_prefix="persys-archive-checksum") as pool:
-            counted = checksum_alongside(tier, conn, pool, source)
-            data = export_rows(conn, cfg, table, first, last, pg_types, pkey, as_of=as_of)
-            counted_rows, checksum = counted.result()
-        rows = data.num_rows
-        if rows != counted_rows:
-            raise ArchiveError(f"{table} {first:%Y-%m}: exported {rows} rows, counted "
-                               f"{counted_rows} in the same snapshot; nothing deleted")
-        if rows == 0:
-            return MonthResult(table, first, 0, reconciled=repaired)
-        plain = fmt.parquet_bytes(data, level=cfg.tiers.archive.compression_level)
-        digest = sha256(plain)
-        key = file_key(table, first, digest)
-        stored, key_id = ring.encrypt(plain, key)
-        ensure_marker(store, conn)  # an unmounted share is not an empty archive
-        crash_point("before_put")
-        store.put(key, stored)
-        crash_point("after_put")
-        _read_back(store, ring, key, digest, data)
+    out = {first: MonthResult(table, first, 0, reconciled=repaired) for first, _ in spans}
+    with contextlib.ExitStack() as open_months:  # a month not committed is rolled back
 
-        # Delete exactly the exported rows (same snapshot as export and checksum), uncommitted
-        # until the manifest entry below exists.
-        deleted = conn.execute(sql.SQL("delete from {} where {}").format(
-            sql.Identifier(table), where)).rowcount
-        if deleted != rows:
-            raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
-                               f"but archived {rows}; nothing deleted, run again")
-        ledger_id = ledger_start(conn, table, first, last, "main", "archive", run_id)
-        entry = {
-            "key": key, "month": f"{first:%Y-%m}", "sha256": digest, "rows": rows,
-            "bytes": len(stored), "min_day": _day(data, pc.min), "max_day": _day(data, pc.max),
-            "schema": [[n, t] for n, t in pg_types.items()], "primary_key": pkey,
-            "checksum": checksum, "key_id": key_id,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "ledger_id": ledger_id, "state": "pending",
-        }
-        doc = read_manifest(store, table)
-        doc["files"] = [e for e in doc["files"] if e["key"] != key] + [entry]
-        write_manifest(store, table, doc)
-        crash_point("after_manifest")
-        ledger_finish(conn, ledger_id, rows=rows, size=len(stored), checksum=checksum,
-                      detail={"key": key, "store": store.url, "key_id": key_id})
-        crash_point("before_commit")
-        conn.commit()
+        def export(span: tuple[dt.date, dt.date]) -> _Exported | None:
+            conn = tier.connect()
+            open_months.callback(conn.close)
+            exported = _export(cfg, tier, conn, table, *span, as_of)
+            if exported is None:
+                conn.close()
+                return None
+            ensure_marker(store, conn)  # an unmounted share is not an empty archive
+            return exported
+
+        def commit(exported: _Exported, written: _Written) -> None:
+            out[exported.first] = _commit(store, table, exported, written, run_id, repaired)
+            exported.conn.close()
+
+        overlapped(spans, export, lambda e: _write(cfg, store, ring, table, e), commit)
+    return out
+
+
+def _export(cfg: Config, tier: PgTier, conn: psycopg.Connection, table: str, first: dt.date,
+            last: dt.date, as_of: dt.date) -> _Exported | None:
+    """Steps 2 of the module doc: the month's rows and, alongside, their count and checksum
+    in the same snapshot (None: no table, or no rows due)."""
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    if not table_exists(conn, table):
+        return None
+    pg_types = table_columns(conn, table)
+    pkey = primary_key(conn, table)
+    where = month_condition(conn, cfg, table, first, last, as_of)
+    source = sql.SQL("(select {} from {} where {})").format(
+        sql.SQL(", ").join(map(sql.Identifier, pg_types)), sql.Identifier(table), where)
+    with ThreadPoolExecutor(1, thread_name_prefix="persys-archive-checksum") as pool:
+        counted = checksum_alongside(tier, conn, pool, source)
+        data = export_rows(conn, cfg, table, first, last, pg_types, pkey, as_of=as_of)
+        counted_rows, checksum = counted.result()
+    if data.num_rows != counted_rows:
+        raise ArchiveError(f"{table} {first:%Y-%m}: exported {data.num_rows} rows, counted "
+                           f"{counted_rows} in the same snapshot; nothing deleted")
+    if data.num_rows == 0:
+        return None
+    return _Exported(first, last, conn, data, pg_types, pkey, where, checksum)
+
+
+def _write(cfg: Config, store: Store, ring: Keyring, table: str,
+           exported: _Exported) -> _Written:
+    """Steps 3 and 4 (on the worker thread): Parquet, sha256, key, encryption, the store's
+    write, the read-back. Touches no connection."""
+    plain = fmt.parquet_bytes(exported.data, level=cfg.tiers.archive.compression_level)
+    digest = sha256(plain)
+    key = file_key(table, exported.first, digest)
+    stored, key_id = ring.encrypt(plain, key)
+    crash_point("before_put")
+    store.put(key, stored)
+    crash_point("after_put")
+    _read_back(store, ring, key, digest, exported.data)
+    return _Written(key, digest, len(stored), key_id)
+
+
+def _commit(store: Store, table: str, exported: _Exported, written: _Written,
+            run_id: str | None, repaired: Reconciled) -> MonthResult:
+    """Steps 5 and 6: delete exactly the exported rows (same snapshot), the pending manifest
+    entry, the ledger, COMMIT, then the entry becomes committed."""
+    conn, first, data, rows = exported.conn, exported.first, exported.data, exported.data.num_rows
+    deleted = conn.execute(sql.SQL("delete from {} where {}").format(
+        sql.Identifier(table), exported.where)).rowcount
+    if deleted != rows:
+        raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
+                           f"but archived {rows}; nothing deleted, run again")
+    ledger_id = ledger_start(conn, table, first, exported.last, "main", "archive", run_id)
+    entry = {
+        "key": written.key, "month": f"{first:%Y-%m}", "sha256": written.digest, "rows": rows,
+        "bytes": written.size, "min_day": _day(data, pc.min), "max_day": _day(data, pc.max),
+        "schema": [[n, t] for n, t in exported.pg_types.items()], "primary_key": exported.pkey,
+        "checksum": exported.checksum, "key_id": written.key_id,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ledger_id": ledger_id, "state": "pending",
+    }
+    doc = read_manifest(store, table)
+    doc["files"] = [e for e in doc["files"] if e["key"] != written.key] + [entry]
+    write_manifest(store, table, doc)
+    crash_point("after_manifest")
+    ledger_finish(conn, ledger_id, rows=rows, size=written.size, checksum=exported.checksum,
+                  detail={"key": written.key, "store": store.url, "key_id": written.key_id})
+    crash_point("before_commit")
+    conn.commit()
     crash_point("after_commit")
     entry["state"] = "committed"
-    doc["files"] = [e for e in doc["files"] if e["key"] != key] + [entry]
+    doc["files"] = [e for e in doc["files"] if e["key"] != written.key] + [entry]
     write_manifest(store, table, doc)
-    return MonthResult(table, first, rows, key, len(stored), store.url, key_id, checksum,
-                       repaired)
+    return MonthResult(table, first, rows, written.key, written.size, store.url,
+                       written.key_id, exported.checksum, repaired)
 
 
 def month_condition(conn: psycopg.Connection, cfg: Config, table: str, first: dt.date,
@@ -289,9 +366,8 @@ def archive_due(cfg: Config, as_of: dt.date | None = None, *, run_id: str | None
         months = due_months(cfg, table, as_of, tier)
         if not months:
             settle(tier, stores.active, table)
-        for month in months:
-            results.append(archive_month(cfg, table, month, as_of=as_of, stores=stores,
-                                         run_id=run_id, tier=tier))
+        results += archive_months(cfg, table, months, as_of=as_of, stores=stores,
+                                  run_id=run_id, tier=tier)
     return results
 
 
