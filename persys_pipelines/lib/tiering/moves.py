@@ -256,7 +256,13 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         crash_point("inserted")
         t1 = time.perf_counter()
         dest_range = range_condition(dst, rng)
-        mine = sql.SQL("{} and t.xmin = pg_current_xact_id()::xid").format(dest_range)
+        # main's transaction id as a constant, not `pg_current_xact_id()` in the query: that
+        # function is parallel-unsafe, and with a constant PostgreSQL checksums the rows with
+        # parallel workers (which see the transaction's own rows): 0.16 s instead of 0.28 s
+        # for a year of journal on 2 cores
+        main_xid, xid = dst.execute(
+            "select pg_current_xact_id()::text, pg_current_xact_id()::xid::text").fetchone()
+        mine = sql.SQL("{} and t.xmin = {}::xid").format(dest_range, sql.Literal(xid))
         dest_fp = verify.dest_fingerprint(dst, rng.table, mine, hashed)
         result.seconds["verify_main"] = time.perf_counter() - t1
         source_fp, per_partition = (
@@ -265,9 +271,9 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         result.seconds["verify"] = time.perf_counter() - t1
         verify.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp, copied_rows)
         result.checksum = source_fp.text
-        main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
         copied = settle.Copied(
-            ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
+            ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot,
+            main_xid=int(main_xid),
             rows=copied_rows, source_condition=in_range, dest_condition=dest_range,
             primary_key=shape.primary_key, references=refs, whole_partitions=per_partition)
         settle.record_copied(dst, copied)
