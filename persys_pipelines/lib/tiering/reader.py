@@ -28,6 +28,7 @@ from ..lazy import lazy_module
 from ..pg.schema import TABLES_BY_NAME, primary_key, query_columns, table_exists
 from ..pg.tables import day_sql, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
+from .frames import rows_frame
 
 pd = lazy_module("pandas")
 
@@ -121,7 +122,7 @@ class PostgresSource:
             with conn.cursor() as cur:
                 cur.execute(query, params)
                 names = [d.name for d in cur.description]
-                return pd.DataFrame(cur.fetchall(), columns=names)
+                return rows_frame(cur.fetchall(), names)
 
     def primary_key(self, table: str) -> list[str] | None:
         with self._connection() as conn:

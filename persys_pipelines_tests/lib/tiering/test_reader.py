@@ -112,3 +112,33 @@ def test_a_column_added_between_two_reads_is_seen(cfg, tier_dsns):
     with connect(tier_dsns["core"]) as conn:
         conn.execute("alter table health_metrics add column note text default 'hi'")
     assert list(reader.read(cfg, "health_metrics", day, day)["note"]) == ["hi"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/London", "America/New_York", "+05:30"])
+def test_the_fast_frame_is_the_frame_pandas_makes(tier_dsns, zone):
+    """Aware timestamps are converted at once (lib/tiering/frames.py): the frame must equal
+    `pd.DataFrame(rows, columns=names)`, dtypes included, in any session zone, across DST
+    changes, with NULLs, an all-NULL column, naive timestamps, dates and repeated names."""
+    import pandas as pd
+
+    from persys_pipelines.lib.tiering.frames import rows_frame
+
+    with connect(tier_dsns["core"]) as conn:
+        conn.execute("select set_config('timezone', %s, false)", (zone,))
+        cur = conn.execute(
+            """select g, timestamptz '2024-03-31 00:30+00' + g * interval '17 minutes' as at,
+                      case when g % 4 = 0 then null
+                           else timestamptz '2024-10-27 00:10+00' + g * interval '7 minutes'
+                      end as maybe,
+                      null::timestamptz as never,
+                      timestamp '2024-03-31 00:30' + g * interval '1 hour' as naive,
+                      date '2024-03-31' + g as day, 'x' || g as at,
+                      timestamptz '0001-01-03 00:00+00' + g * interval '1 day' as old,
+                      timestamptz '9999-12-01 00:00+00' + g * interval '11 hours' as late
+                 from generate_series(0, 40) g""")
+        rows, names = cur.fetchall(), [d.name for d in cur.description]
+        empty = conn.execute("select now() as at where false")
+        nothing = (empty.fetchall(), [d.name for d in empty.description])
+    pd.testing.assert_frame_equal(rows_frame(rows, names), pd.DataFrame(rows, columns=names))
+    pd.testing.assert_frame_equal(rows_frame(*nothing), pd.DataFrame(nothing[0],
+                                                                     columns=nothing[1]))
