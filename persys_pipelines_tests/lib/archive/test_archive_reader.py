@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
+
 from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.config import TablePolicy
@@ -161,3 +163,38 @@ def test_the_fast_column_conversion_gives_what_one_value_at_a_time_gave(make_dat
         slow = pd.DataFrame({name: python_values(data.column(name), pg_type)})[name]
         assert fast.dtype == slow.dtype, (name, fast.dtype, slow.dtype)
         pd.testing.assert_series_equal(fast, slow, check_names=False, obj=name)
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_a_day_range_of_a_file_is_what_a_filter_on_its_days_gives(order):
+    """`read_days` decodes only the row groups whose statistics meet the range and slices the
+    sorted rows by binary search; it must give what a filter gives, for sorted files (as the
+    archive writes them), files that are not sorted, several row groups, open ends, days
+    outside the file and a range between two rows."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from persys_pipelines.lib.archive import format as fmt
+    from persys_pipelines.lib.archive.reader import _day_range, read_days
+
+    days = sorted(dt.date(2024, 3, 1) + dt.timedelta(days=d % 31 // 2 * 2)
+                  for d in range(400))
+    if order == "shuffled":
+        random.Random(3).shuffle(days)
+    table = pa.table({"n": list(range(len(days))), fmt.DAY: pa.array(days, pa.date32())})
+    plain = fmt.parquet_bytes(table, level=1, row_group_rows=37)
+    assert pq.ParquetFile(pa.BufferReader(plain)).num_row_groups > 10
+    cases = [(dt.date(2024, 3, 10), dt.date(2024, 3, 10)), (dt.date(2024, 3, 5), None),
+             (None, dt.date(2024, 3, 7)), (dt.date(2024, 3, 2), dt.date(2024, 3, 2)),
+             (dt.date(2024, 2, 1), dt.date(2024, 2, 28)), (None, None),
+             (dt.date(2024, 3, 29), dt.date(2024, 4, 30))]
+    for first, last in cases:
+        got = read_days(plain, ["n", fmt.DAY], first, last)
+        want = fmt.read_parquet(plain)
+        if first or last:
+            want = want.filter(_day_range(first, last))
+        assert sorted(got.column("n").to_pylist()) == sorted(want.column("n").to_pylist()), (
+            first, last)
+    assert read_days(plain, ["n", fmt.DAY], dt.date(2024, 3, 2), dt.date(2024, 3, 2)).num_rows == 0
