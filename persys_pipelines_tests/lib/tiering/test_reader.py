@@ -142,3 +142,17 @@ def test_the_fast_frame_is_the_frame_pandas_makes(tier_dsns, zone):
     pd.testing.assert_frame_equal(rows_frame(rows, names), pd.DataFrame(rows, columns=names))
     pd.testing.assert_frame_equal(rows_frame(*nothing), pd.DataFrame(nothing[0],
                                                                      columns=nothing[1]))
+
+
+def test_a_view_reads_like_a_table(cfg, tier_dsns):
+    """daily.sources may name a view: its columns come from the same `where false` select."""
+    from persys_pipelines.lib.config import TablePolicy
+
+    setup_tiers(cfg)
+    add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 3, 12, tzinfo=UTC), 3)
+    with connect(tier_dsns["core"]) as conn:
+        conn.execute("create view steps as select measured_at, value from health_metrics")
+    day = dt.date(2024, 1, 3)
+    policy = TablePolicy(day_column="measured_at", core_days=0)
+    rows = reader.read(cfg, "steps", day, day, policy=policy)
+    assert list(rows["value"]) == [3.0] and list(rows["day"]) == [day]
