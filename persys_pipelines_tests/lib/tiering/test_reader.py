@@ -134,7 +134,12 @@ def test_the_fast_frame_is_the_frame_pandas_makes(tier_dsns, zone):
                       timestamp '2024-03-31 00:30' + g * interval '1 hour' as naive,
                       date '2024-03-31' + g as day, 'x' || g as at,
                       timestamptz '0001-01-03 00:00+00' + g * interval '1 day' as old,
-                      timestamptz '9999-12-01 00:00+00' + g * interval '11 hours' as late
+                      timestamptz '9999-12-01 00:00+00' + g * interval '11 hours' as late,
+                      case when g % 3 = 0 then null else g end as some_int,
+                      case when g % 3 = 0 then null else g % 2 = 0 end as some_bool,
+                      g * 1.25::numeric(8, 2) as amount, gen_random_uuid() as id,
+                      jsonb_build_object('g', g) as doc, array['a', 'b' || g] as tags,
+                      case when g % 2 = 0 then null else 'x' end as some_text
                  from generate_series(0, 40) g""")
         rows, names = cur.fetchall(), [d.name for d in cur.description]
         empty = conn.execute("select now() as at where false")
