@@ -48,7 +48,31 @@ def check_sources(conn: psycopg.Connection, sources: dict[str, Source]) -> list[
         if problem:
             problems.append(f"{key}.value ({source.value!r}): PostgreSQL cannot run it on "
                             f"{source.table}: {problem}; fix the expression or the filters")
+            continue
+        kind = _not_a_number(conn, source)
+        if kind:
+            problems.append(f"{key}.agg ({source.agg!r}): the value {source.value!r} is "
+                            f"{kind}, and a {source.agg} needs numbers; use a numeric column "
+                            "or expression, or agg: count, min, max or last")
     return problems
+
+
+# what a sum or a mean can add up (a domain is reported as its base type): smallint, integer,
+# bigint, real, double precision, numeric, money, boolean (pandas counts the trues)
+NUMBER_OIDS = {21, 23, 20, 700, 701, 1700, 790, 16}
+
+
+def _not_a_number(conn: psycopg.Connection, source: Source) -> str | None:
+    """The value's type when `agg` is sum or mean and the type is no number (the summary would
+    add up text as 0.0), else None; read from the query's description, no row read."""
+    if source.agg not in ("sum", "mean") or not source.value:
+        return None
+    query = sql.SQL("select ({}) from {} where false").format(
+        sql.SQL(source.value.replace("%", "%%")), sql.Identifier(source.table))
+    with conn.transaction(force_rollback=True):
+        conn.execute("set transaction read only")
+        column = conn.execute(query).description[0]
+    return None if column.type_code in NUMBER_OIDS else column.type_display
 
 
 def _explain(conn: psycopg.Connection, source: Source) -> str | None:

@@ -198,6 +198,26 @@ def test_check_sources_lets_postgres_parse_each_source(own, tier_dsns):
     assert "daily.sources.weight_kg.value" in problems[3] and "heavy" in problems[3]
 
 
+def test_check_sources_refuses_a_sum_or_mean_of_text(own, tier_dsns):
+    """A sum of a text column planned fine and then showed 0.0 in the summary; now doctor
+    names the key. A domain over a number, a boolean or a min of text stay fine."""
+    bad = {"mood": Source(table="journal", day_column="written_at", value="content",
+                          agg="mean"),
+           "spend": Source(table="journal", day_column="written_at", value="content || 'x'")}
+    fine = {"mood": Source(table="journal", day_column="written_at", value="mood_score",
+                           agg="mean"),
+            "spend": Source(table="journal", day_column="written_at", value="content",
+                            agg="max")}
+    with connect(tier_dsns["core"]) as conn:
+        problems = check_sources(conn, bad)
+        assert check_sources(conn, fine) == []
+    assert problems == [
+        "daily.sources.mood.agg ('mean'): the value 'content' is text, and a mean needs "
+        "numbers; use a numeric column or expression, or agg: count, min, max or last",
+        "daily.sources.spend.agg ('sum'): the value \"content || 'x'\" is text, and a sum "
+        "needs numbers; use a numeric column or expression, or agg: count, min, max or last"]
+
+
 def test_check_sources_refuses_a_day_column_that_is_not_a_day(own, tier_dsns):
     # the summary's reader refuses it mid-run, under the tables.<table> key; doctor says it first
     bad = {"mood": Source(table="journal", day_column="content", value="mood_score")}
