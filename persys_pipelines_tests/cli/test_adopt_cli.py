@@ -94,3 +94,20 @@ def test_kill_9_mid_way_leaves_the_table_intact_and_a_second_run_completes(supa_
     assert outcomes == [adopt.ADOPTED, ledger.INTERRUPTED, ledger.INTERRUPTED]
     assert main(["adopt", "partition", "journal", "--yes"]) == 0  # again: nothing to do
     assert "already monthly-partitioned: nothing to do" in capsys.readouterr().out
+
+
+def test_a_table_without_a_primary_key_is_refused_and_no_key_is_promised(tier_dsns, tmp_path,
+                                                                         capsys, monkeypatch):
+    from persys_pipelines.lib.pg.tiers import connect
+
+    with connect(tier_dsns["core"]) as conn:
+        conn.execute("create table notes (written_at timestamptz not null, body text)")
+        conn.execute("insert into notes values (now(), 'a')")
+    path = write_config(tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
+                        tables={"notes": {"day_column": "written_at", "core_days": 7}})
+    monkeypatch.setenv("PERSYS_CONFIG", str(path))
+    code = main(["adopt", "partition", "notes", "--dry-run"])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code != 0 and "REFUSED: notes has no primary key" in text
+    assert "keeps primary key" not in text

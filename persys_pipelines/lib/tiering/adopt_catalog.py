@@ -52,7 +52,8 @@ class Catalog:
     def preserved(self) -> dict[str, list[str]]:
         """What a person checks in the plan: category → names."""
         return {
-            "primary key": [f"{self.pk_name} ({', '.join(self.new_key)})"],
+            "primary key": ([f"{self.pk_name} ({', '.join(self.new_key)})"]
+                            if self.primary_key else []),  # none: refused, said below
             "indexes": [n for n, _, _ in self.indexes] + [n for n, _ in self.uniques],
             "foreign keys out": [n for n, _ in self.fks_out],
             "foreign keys in": [f"{c}.{n}" for c, n, _ in self.fks_in],
