@@ -69,7 +69,13 @@ def safe_dsn(dsn: str) -> str:
         return "(a DSN that does not parse; see tiers.<tier>.dsn)"
     if is_url(dsn):
         scheme = urlsplit(dsn).scheme or "postgresql"
-        host = fields.get("host", "local socket")
-        return (f"{scheme}://{fields.get('user', '')}@{host}:{fields.get('port', '5432')}"
-                f"/{fields.get('dbname', '')}")
+        hosts = fields.get("host", "").split(",")
+        ports = fields.get("port", "5432").split(",")
+        ports += [ports[-1]] * (len(hosts) - len(ports))  # libpq: one port serves all hosts
+        where = ",".join(f"{f'[{h}]' if ':' in h else h}:{p or '5432'}"
+                         for h, p in zip(hosts, ports, strict=False)
+                         if h and not h.startswith("/"))
+        sockets = [h for h in hosts if h.startswith("/")]
+        return (f"{scheme}://{fields.get('user', '')}@{where}/{fields.get('dbname', '')}"
+                + (f"?host={','.join(sockets)}" if sockets else ""))
     return " ".join(f"{k}={fields[k]}" for k in SHOWN if k in fields)

@@ -137,3 +137,13 @@ def test_a_common_word_password_leaves_words_around_it_readable():
     text = "the core tier (postgresql://postgres@db:5432/app): password postgres rejected"
     assert scrub(text, ["postgres"]) == (
         "the core tier (postgresql://***@db:5432/app): password *** rejected")
+
+
+@pytest.mark.parametrize(("dsn", "shown"), [
+    ("postgresql://u:pw@h1:5432,h2:5433/db", "postgresql://u@h1:5432,h2:5433/db"),
+    ("postgresql://u:pw@h1:6543,h2/db", "postgresql://u@h1:6543,h2:5432/db"),
+    ("postgresql://u:pw@[::1]:5433/db", "postgresql://u@[::1]:5433/db"),
+    ("postgresql://u:pw@/db?host=/tmp/sock", "postgresql://u@/db?host=/tmp/sock"),
+])
+def test_a_dsn_with_several_hosts_is_shown_as_libpq_reads_it(dsn, shown):
+    assert safe_dsn(dsn) == shown
