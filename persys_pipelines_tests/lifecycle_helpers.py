@@ -7,7 +7,7 @@ from collections import Counter
 from psycopg import sql
 
 from persys_pipelines.lib.pg import protocol
-from persys_pipelines.lib.pg.schema import table_exists
+from persys_pipelines.lib.pg.catalog import table_exists
 from persys_pipelines.lib.pg.tiers import PgTier
 
 

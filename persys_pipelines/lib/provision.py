@@ -19,14 +19,13 @@ import datetime as dt
 from . import sample_data
 from .config import Config
 from .errors import PersysError
+from .pg.catalog import table_columns, table_exists
 from .pg.schema import (
     OUTPUT_TABLES,
     SAMPLE_TABLES,
     create_ledger,
     create_monitoring_tables,
     create_personal_tables,
-    table_columns,
-    table_exists,
 )
 from .pg.tiers import resolve_tier, resolve_tiers
 
@@ -83,7 +82,7 @@ def mark_archive_stores(cfg: Config) -> list[str]:
 
 def _add_new_columns(conn) -> None:
     """Columns our own tables gained after a home was set up (both tiers, so moves match)."""
-    conn.execute("alter table voice_messages add column if not exists signed_url text")
+    conn.execute("alter table persys.voice_messages add column if not exists signed_url text")
 
 
 def load_sample_data(

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from .errors import UsageError
+from .pg.catalog import ident, regclass
 
 WORDS = (
     "today felt slow but steady and I noticed how much calmer mornings are when I skip the "
@@ -179,10 +180,10 @@ def occupied_tables(conns: list[psycopg.Connection]) -> dict[str, int]:
     found: dict[str, int] = {}
     for conn in conns:
         for table in COLUMNS:
-            if conn.execute("select to_regclass(%s) is null", (f"public.{table}",)).fetchone()[0]:
+            if conn.execute("select to_regclass(%s) is null", (regclass(table),)).fetchone()[0]:
                 continue
             n = conn.execute(
-                sql.SQL("select count(*) from {}").format(sql.Identifier(table))
+                sql.SQL("select count(*) from {}").format(ident(table))
             ).fetchone()[0]
             if n:
                 found[table] = found.get(table, 0) + n
@@ -195,7 +196,7 @@ def load(conn: psycopg.Connection, rows: dict[str, list[tuple]]) -> SampleCounts
     with conn.transaction(), conn.cursor() as cur:
         for table, table_rows in rows.items():
             stmt = sql.SQL("copy {} ({}) from stdin").format(
-                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table]))
+                ident(table), sql.SQL(", ").join(map(sql.Identifier, COLUMNS[table]))
             )
             with cur.copy(stmt) as copy:
                 for row in table_rows:

@@ -82,7 +82,7 @@ def test_lifecycle_archives_verify_restore_and_purge(cfg, capsys, tmp_path, monk
     tasks_in_db = rows_text(core, "tasks") + rows_text(main_tier, "tasks")  # open tasks: core
     assert sum(tasks.values()) == sum(tasks_in_db.values()) + tasks_archived
     with main_tier.connect() as conn:
-        deleted = conn.execute("select table_name, rows from persys_ledger "
+        deleted = conn.execute("select table_name, rows from persys.ledger "
                                "where to_tier = 'deleted' and outcome = 'moved'").fetchall()
     assert ("journal_entries", sum(in_month(journal, "2024-12").values())) in deleted
     assert main(["archive", "verify"]) == 0

@@ -84,9 +84,9 @@ def test_quota_sensor_warns_once_requests_one_emergency_and_does_not_flap(config
         assert [r.run_key for r in reqs] == ["emergency-core-2"]
         assert len(tg.messages) == 3
     with resolve_tier(cfg, "main").connect() as main:
-        samples = main.execute("select count(*) from persys_usage where tier = 'core'").fetchone()
+        samples = main.execute("select count(*) from persys.usage where tier = 'core'").fetchone()
     # ten ticks within seconds: the history keeps one sample per tier per quarter-hour, so a
-    # sensor ticking every minute does not grow persys_usage by half a million rows a year
+    # sensor ticking every minute does not grow persys.usage by half a million rows a year
     assert samples[0] == 1
 
 
@@ -99,7 +99,7 @@ def test_health_sensor_opens_and_resolves_an_incident(config_path):
         tick(sensor, config_path, None)
         status[0] = 500
         with resolve_tier(load_config(config_path), "main").connect() as main:
-            main.execute("update persys_health_checks set at = at - interval '1 minute'")
+            main.execute("update persys.health_checks set at = at - interval '1 minute'")
             main.commit()
         tick(sensor, config_path, None)
         tick(sensor, config_path, None)  # not due yet: nothing checked, no second alert

@@ -92,7 +92,7 @@ def test_lifecycle_run_moves_due_days_to_main(cfg, lifecycle_run):
     with core.connect() as c, main.connect() as m:
         assert c.execute(between, span).fetchone()[0] == 0
         assert m.execute(between, span).fetchone()[0] == journal.rows
-        ledger = m.execute("select table_name, sum(rows) from persys_ledger where run_id = %s "
+        ledger = m.execute("select table_name, sum(rows) from persys.ledger where run_id = %s "
                            "and outcome = 'moved' group by table_name", (run_id,)).fetchall()
     assert dict(ledger) == {t: p.rows for t, p in due.items()}
 
@@ -128,7 +128,7 @@ def test_daemon_runs_sensors_with_the_instance_in_postgresql(persys_up, cfg):
     assert ticked, "the daemon never evaluated core_quota_sensor"
     assert not list((persys_up.home / "dagster").glob("**/*.db")), "a SQLite store was made"
     with resolve_tier(cfg, "main").connect() as main:  # the sensor's own record of core usage
-        assert main.execute("select count(*) from persys_usage").fetchone()[0] > 0
+        assert main.execute("select count(*) from persys.usage").fetchone()[0] > 0
 
 
 def dismiss_first_visit_dialog(page: Page) -> None:

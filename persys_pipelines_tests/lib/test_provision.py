@@ -11,12 +11,8 @@ from persys_pipelines.cli import main
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import Config, load_config
 from persys_pipelines.lib.monitoring import doctor
-from persys_pipelines.lib.pg.schema import (
-    OUTPUT_TABLES,
-    PERSONAL_TABLES,
-    SAMPLE_TABLES,
-    table_columns,
-)
+from persys_pipelines.lib.pg.catalog import table_columns
+from persys_pipelines.lib.pg.schema import OUTPUT_TABLES, PERSONAL_TABLES, SAMPLE_TABLES
 from persys_pipelines.lib.sample_data import SampleDataRefused
 from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, create_supabase_core
 
@@ -39,7 +35,7 @@ def test_setup_creates_every_table_once(cfg, tier_dsns):
     assert first["core"] == [t.name for t in PERSONAL_TABLES] == first["main"]
     assert setup_lib.setup_tiers(cfg) == {"core": [], "main": []}
     with psycopg.connect(tier_dsns["main"]) as conn:
-        assert table_columns(conn, "persys_ledger")["checksum"] == "text"
+        assert table_columns(conn, "persys.ledger")["checksum"] == "text"
         assert table_columns(conn, "journal_entries")["tags"] == "text[]"
         assert table_columns(conn, "transactions")["amount"] == "numeric(12,2)"
         assert table_columns(conn, "health_metrics")["measured_at"] == "timestamp with time zone"
@@ -111,7 +107,7 @@ def test_validate_reports_each_item(cfg, make_database, tmp_path):
     checks = doctor.run(cfg)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert {c.item for c in checks} >= {"config", "core: connect", "main: connect",
-                                        "main: persys_ledger", "main: voice_messages"}
+                                        "main: persys.ledger", "main: voice_messages"}
 
     broken = {"core": cfg.tiers.core.dsn.get_secret_value(),
               "main": cfg.tiers.core.dsn.get_secret_value().rsplit("/", 1)[0] + "/nonexistent_db"}
@@ -152,7 +148,7 @@ def test_setup_adopts_a_supabase_core_without_the_sample_schema(tier_dsns, tmp_p
     assert main(["setup"]) == 0
     assert "sample tables" not in capsys.readouterr().out
     assert public_tables(tier_dsns["core"]) == before | set(OUTPUT_TABLES)
-    assert public_tables(tier_dsns["main"]) >= {*OUTPUT_TABLES, "persys_ledger"}
+    assert public_tables(tier_dsns["main"]) >= {*OUTPUT_TABLES, "persys.ledger"}
     for dsn in tier_dsns.values():
         assert not public_tables(dsn) & set(SAMPLE_TABLES)
 

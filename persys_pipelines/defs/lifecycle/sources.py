@@ -6,7 +6,7 @@ import dagster as dg
 from psycopg import sql
 
 from ...lib.config import Config
-from ...lib.pg.schema import table_exists
+from ...lib.pg.catalog import table_exists
 from ..resources import PostgresTierResource
 
 

@@ -17,7 +17,7 @@ from psycopg import sql
 from ..config import Config
 from ..errors import ArchiveError
 from ..lazy import lazy_module
-from ..pg.schema import table_exists
+from ..pg.catalog import ident, table_exists
 from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
 from .crypto import CryptoError
@@ -101,7 +101,7 @@ def _compare(conn, scratch: str, table: str, entry: dict, data: pa.Table
     conn.commit()  # the schema exists for the `finally` to drop even if what follows fails
     target = sql.Identifier(scratch, table)
     conn.execute(sql.SQL("create table {} (like {} including defaults)")
-                 .format(target, sql.Identifier(table)))
+                 .format(target, ident(table)))
     _, (rows, checksum) = copy_back(conn, target, data)
     if (rows, checksum) != (entry["rows"], entry["checksum"]):
         return rows, (f"{rows} rows, checksum {checksum}; the manifest says {entry['rows']}, "
@@ -112,9 +112,9 @@ def _compare(conn, scratch: str, table: str, entry: dict, data: pa.Table
 def _ledger_problem(conn, entry: dict, rows: int, checksum: str) -> str | None:
     """The ledger row that wrote the file must be `moved`; an archive row must agree on rows
     and checksum (a restore's remainder file is written under the restore's own row)."""
-    if not table_exists(conn, "persys_ledger"):
-        return "main has no persys_ledger"
-    found = conn.execute("select outcome, to_tier, rows, checksum from persys_ledger "
+    if not table_exists(conn, "persys.ledger"):
+        return "main has no persys.ledger"
+    found = conn.execute("select outcome, to_tier, rows, checksum from persys.ledger "
                          "where id = %s", (entry["ledger_id"],)).fetchone()
     if found is None:
         return f"ledger row {entry['ledger_id']} is missing"

@@ -21,8 +21,8 @@ from psycopg import sql
 from ..config import TablePolicy
 from ..errors import ArchiveError
 from ..pg import ledger
+from ..pg.catalog import table_exists
 from ..pg.protocol import fingerprint
-from ..pg.schema import table_exists
 from ..pg.tiers import PgTier
 from . import format as fmt
 from .crypto import Keyring
@@ -71,7 +71,7 @@ def committed(doc: dict) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Ledger (persys_ledger in main; lib/ledger.py of the lifecycle follows the same columns)
+# Ledger (persys.ledger in main; lib/ledger.py of the lifecycle follows the same columns)
 
 
 def ledger_start(conn: psycopg.Connection, table: str, first: dt.date | None,
@@ -91,9 +91,9 @@ def ledger_finish(conn: psycopg.Connection, ledger_id: int, *, rows: int, size: 
 
 
 def ledger_outcomes(conn: psycopg.Connection, ids: list[int]) -> dict[int, str]:
-    if not ids or not table_exists(conn, "persys_ledger"):
+    if not ids or not table_exists(conn, "persys.ledger"):
         return {}
-    rows = conn.execute("select id, outcome from persys_ledger where id = any(%s)", (ids,))
+    rows = conn.execute("select id, outcome from persys.ledger where id = any(%s)", (ids,))
     return dict(rows.fetchall())
 
 
@@ -172,7 +172,7 @@ def reconcile(tier: PgTier, store: Store, table: str) -> Reconciled:
     """
     out = Reconciled()
     with tier.connect() as conn:
-        if table_exists(conn, "persys_ledger"):
+        if table_exists(conn, "persys.ledger"):
             out.restores = finish_interrupted_restores(conn, store, table)
     doc = read_manifest(store, table)
     pending = [e for e in doc["files"] if e.get("state") == "pending"]
@@ -230,7 +230,7 @@ def finish_interrupted_restores(conn: psycopg.Connection, store: Store, table: s
         return 0
     rows = conn.execute(
         """select detail->>'key', (detail->>'entry_ledger_id')::bigint, detail->'remainder'
-             from persys_ledger
+             from persys.ledger
             where table_name = %s and from_tier = 'archive' and to_tier = 'main'
               and outcome = %s and detail->>'key' = any(%s) and detail->>'store' = %s""",
         (table, ledger.MOVED, list(generation), store.url)).fetchall()

@@ -17,7 +17,7 @@ import psycopg
 
 from ..errors import ArchiveError
 from ..pg import ledger
-from ..pg.schema import table_exists
+from ..pg.catalog import table_exists
 from .stores import Store
 
 MARKER = ".persys-archive"
@@ -34,10 +34,10 @@ def write_marker(store: Store) -> None:
 
 def archived_into(conn: psycopg.Connection, store: Store) -> int:
     """Months main's ledger records as archived into `store` (0 without a ledger)."""
-    if not table_exists(conn, "persys_ledger"):
+    if not table_exists(conn, "persys.ledger"):
         return 0
     return int(conn.execute(
-        "select count(*) from persys_ledger where from_tier = 'main' and to_tier = 'archive' "
+        "select count(*) from persys.ledger where from_tier = 'main' and to_tier = 'archive' "
         "and outcome = %s and detail->>'store' = %s", (ledger.MOVED, store.url)).fetchone()[0])
 
 

@@ -2,7 +2,7 @@
 
 A restore brings days back because someone wants them in main; the next archive run would
 otherwise see them as due (older than `main_days`) and take them straight back. A pin is a row
-of `persys_pins` in main — table, first/last day, `until` — written in the same transaction as
+of `persys.pins` in main — table, first/last day, `until` — written in the same transaction as
 the restored rows, so rows never come back unpinned. While `as_of < until` the archive leaves
 the pinned days alone (`unpinned_condition` in the due-month query and in what a month's run
 exports and deletes); from `until` on, or after `persys archive unpin`, they are due again.
@@ -18,7 +18,8 @@ import psycopg
 from psycopg import sql
 
 from ..errors import ArchiveError
-from ..pg.schema import create_pins, table_exists
+from ..pg.catalog import table_exists
+from ..pg.schema import create_pins
 from ..pg.tiers import PgTier
 
 DEFAULT_PIN_DAYS = 30  # `persys archive restore` without --pin-days (README, command help)
@@ -53,20 +54,20 @@ def pin(conn: psycopg.Connection, table: str, first: dt.date, last: dt.date,
     by accident, only by `unpin`."""
     create_pins(conn)
     conn.execute(
-        """insert into persys_pins (table_name, first_day, last_day, until)
+        """insert into persys.pins (table_name, first_day, last_day, until)
            values (%s, %s, %s, %s)
            on conflict (table_name, first_day, last_day)
-           do update set until = greatest(persys_pins.until, excluded.until)""",
+           do update set until = greatest(persys.pins.until, excluded.until)""",
         (table, first, last, until))
 
 
 def active_pins(conn: psycopg.Connection, as_of: dt.date, table: str | None = None
                 ) -> list[Pin]:
     """Pins still holding days in main as of `as_of` (all tables when `table` is None)."""
-    if not table_exists(conn, "persys_pins"):
+    if not table_exists(conn, "persys.pins"):
         return []
     rows = conn.execute(
-        """select table_name, first_day, last_day, until, created_at from persys_pins
+        """select table_name, first_day, last_day, until, created_at from persys.pins
             where until > %s and (%s::text is null or table_name = %s)
             order by table_name, first_day, last_day""", (as_of, table, table)).fetchall()
     return [Pin(*r) for r in rows]
@@ -96,21 +97,21 @@ def unpin(tier: PgTier, table: str, first: dt.date | None = None,
     if first is not None and last is not None and first > last:
         raise ArchiveError(f"unpin {table}: --from {first} is after --to {last}")
     with tier.connect() as conn:
-        if not table_exists(conn, "persys_pins"):
+        if not table_exists(conn, "persys.pins"):
             return []
         lo, hi = first or dt.date.min, last or dt.date.max
         hit = [Pin(*r) for r in conn.execute(
-            """delete from persys_pins where table_name = %s and first_day <= %s
+            """delete from persys.pins where table_name = %s and first_day <= %s
                  and last_day >= %s
                returning table_name, first_day, last_day, until, created_at""",
             (table, hi, lo)).fetchall()]
         for p in hit:
             for a, b in _outside(p, lo, hi):
                 conn.execute(
-                    """insert into persys_pins (table_name, first_day, last_day, until,
+                    """insert into persys.pins (table_name, first_day, last_day, until,
                                                 created_at)
                        values (%s, %s, %s, %s, %s) on conflict (table_name, first_day, last_day)
-                       do update set until = greatest(persys_pins.until, excluded.until)""",
+                       do update set until = greatest(persys.pins.until, excluded.until)""",
                     (table, a, b, p.until, p.created_at))
         conn.commit()
     return hit

@@ -241,15 +241,15 @@ def local_day(value, zone: ZoneInfo) -> dt.date | None:
 def archived_between(cfg: Config, table: str, first: dt.date | None,
                      last: dt.date | None) -> bool:
     """Did any main→archive move of `table` cover a day of [first, last] (the ledger)?"""
+    from ..pg.catalog import table_exists
     from ..pg.ledger import MOVED
-    from ..pg.schema import table_exists
     from ..pg.tiers import resolve_tier
 
     with resolve_tier(cfg, "main").connect() as conn:
-        if not table_exists(conn, "persys_ledger"):
+        if not table_exists(conn, "persys.ledger"):
             return False
         return bool(conn.execute(
-            "select exists (select 1 from persys_ledger where table_name = %s "
+            "select exists (select 1 from persys.ledger where table_name = %s "
             "and from_tier = 'main' and to_tier = 'archive' and outcome = %s "
             "and (%s::date is null or last_day >= %s::date) "
             "and (%s::date is null or first_day <= %s::date))",

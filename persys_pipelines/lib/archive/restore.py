@@ -15,6 +15,7 @@ from psycopg import sql
 from ..config import Config
 from ..errors import ArchiveError
 from ..lazy import lazy_module
+from ..pg.catalog import ident
 from ..pg.protocol import crash_point, table_lock
 from ..pg.schema import create_ledger
 from ..pg.tables import day_expression
@@ -113,7 +114,7 @@ def _restore_file(cfg, tier: PgTier, store: Store, ring, table: str, entry: dict
         create_ledger(conn)
         tmp = sql.Identifier(f"persys_restore_{table}")
         conn.execute(sql.SQL("create temp table {} (like {} including defaults) on commit drop")
-                     .format(tmp, sql.Identifier(table)))
+                     .format(tmp, ident(table)))
         cols, (rows, checksum) = copy_back(conn, tmp, data)
         if (rows, checksum) != (entry["rows"], entry["checksum"]):
             raise ArchiveError(
@@ -127,7 +128,7 @@ def _restore_file(cfg, tier: PgTier, store: Store, ring, table: str, entry: dict
                               ).fetchone()[0]
         inserted = conn.execute(
             sql.SQL("insert into {t} ({c}) select {c} from {tmp} where {w} on conflict do nothing")
-            .format(t=sql.Identifier(table), c=cols, tmp=tmp, w=in_range)).rowcount
+            .format(t=ident(table), c=cols, tmp=tmp, w=in_range)).rowcount
         # The entry's own ledger id names this generation of the key: content-addressed keys
         # recur when the same rows are archived again after a restore.
         ledger_id = ledger_start(conn, table, first, last, "archive", "main", run_id)

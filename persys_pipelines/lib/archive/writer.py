@@ -35,8 +35,9 @@ from ..config import Config
 from ..errors import ArchiveError
 from ..lazy import lazy_module
 from ..pg import ledger
+from ..pg.catalog import ident, primary_key, table_columns, table_exists
 from ..pg.protocol import crash_point, table_lock
-from ..pg.schema import create_ledger, primary_key, table_columns, table_exists
+from ..pg.schema import create_ledger
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
 from . import format as fmt
@@ -106,7 +107,7 @@ def due_month_rows(cfg: Config, table: str, as_of: dt.date,
         rows = conn.execute(
             sql.SQL("select date_trunc('month', {day})::date, count(*) from {t} "
                     "where {day} < {cut} and {cond} and {unpinned} group by 1 order by 1").format(
-                day=day, t=sql.Identifier(table), cut=sql.Literal(cutoff),
+                day=day, t=ident(table), cut=sql.Literal(cutoff),
                 cond=only_when_condition(policy),
                 unpinned=pins.unpinned_condition(conn, table, day, as_of))
         ).fetchall()
@@ -116,10 +117,10 @@ def due_month_rows(cfg: Config, table: str, as_of: dt.date,
 def month_generations(tier: PgTier, table: str) -> dict[dt.date, int]:
     """Month → how many times rows of it went main→archive (the ledger's `moved` rows)."""
     with tier.connect() as conn:
-        if not table_exists(conn, "persys_ledger"):
+        if not table_exists(conn, "persys.ledger"):
             return {}
         rows = conn.execute(
-            "select date_trunc('month', first_day)::date, count(*) from persys_ledger "
+            "select date_trunc('month', first_day)::date, count(*) from persys.ledger "
             "where table_name = %s and from_tier = 'main' and to_tier = 'archive' "
             "and outcome = %s group by 1", (table, ledger.MOVED)).fetchall()
     return dict(rows)
@@ -230,7 +231,7 @@ def _export(cfg: Config, tier: PgTier, conn: psycopg.Connection, table: str, fir
     pkey = primary_key(conn, table)
     where = month_condition(conn, cfg, table, first, last, as_of)
     source = sql.SQL("(select {} from {} where {})").format(
-        sql.SQL(", ").join(map(sql.Identifier, pg_types)), sql.Identifier(table), where)
+        sql.SQL(", ").join(map(sql.Identifier, pg_types)), ident(table), where)
     with ThreadPoolExecutor(1, thread_name_prefix="persys-archive-checksum") as pool:
         counted = checksum_alongside(tier, conn, pool, source)
         data = export_rows(conn, cfg, table, first, last, pg_types, pkey, as_of=as_of)
@@ -264,7 +265,7 @@ def _commit(store: Store, table: str, exported: _Exported, written: _Written,
     entry, the ledger, COMMIT, then the entry becomes committed."""
     conn, first, data, rows = exported.conn, exported.first, exported.data, exported.data.num_rows
     deleted = conn.execute(sql.SQL("delete from {} where {}").format(
-        sql.Identifier(table), exported.where)).rowcount
+        ident(table), exported.where)).rowcount
     if deleted != rows:
         raise ArchiveError(f"{table} {first:%Y-%m}: would delete {deleted} rows from main "
                            f"but archived {rows}; nothing deleted, run again")
@@ -317,7 +318,7 @@ def export_rows(conn: psycopg.Connection, cfg: Config, table: str, first: dt.dat
     columns = fmt.columns_for(pg_types)
     query = sql.SQL("select {cols}, {day} from {t} where {w}").format(
         cols=sql.SQL(", ").join(c.select() for c in columns),
-        day=day_expression(conn, table, policy, cfg.timezone), t=sql.Identifier(table),
+        day=day_expression(conn, table, policy, cfg.timezone), t=ident(table),
         w=month_condition(conn, cfg, table, first, last, as_of))
     # a date day column equals _day: sorting by it again would change nothing
     finer = [] if pg_types.get(policy.day_column) == "date" else [policy.day_column]

@@ -20,6 +20,7 @@ from ..archive.crypto import CryptoError
 from ..archive.manifest import copy_back, row_checksum, sha256
 from ..archive.stores import Store, StoreError, archive_stores, keyring
 from ..config import Config
+from ..pg.catalog import ident, regclass
 from ..pg.tiers import PgTier, resolve_tier
 from .snapshot import Backup, BackupError
 
@@ -99,13 +100,13 @@ def _connect(cfg: Config, tier: str, into: str | None) -> psycopg.Connection:
 
 def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data) -> Restored:
     pg_types = fmt.pg_types_of(data.schema)
-    ident = sql.Identifier(table)
-    exists = conn.execute("select to_regclass(%s) is not null", (f"public.{table}",)).fetchone()[0]
+    rel = ident(table)
+    exists = conn.execute("select to_regclass(%s) is not null", (regclass(table),)).fetchone()[0]
     if not exists:
-        conn.execute(sql.SQL("create table {} ({})").format(ident, sql.SQL(", ").join(
+        conn.execute(sql.SQL("create table {} ({})").format(rel, sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in pg_types.items())))
     tmp = sql.Identifier(f"persys_backup_restore_{table}"[:63])
-    conn.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(tmp, ident))
+    conn.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(tmp, rel))
     want = (entry["rows"], entry["checksum"])
     if copy_back(conn, tmp, data)[1] != want:
         raise BackupError(f"{entry['key']}: rows read back do not match the manifest's "
@@ -113,12 +114,12 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data) -> R
     writable = sql.SQL(", ").join(map(sql.Identifier, _insertable(conn, table, pg_types)))
     deleted = conn.execute(sql.SQL(
         "delete from {t} x where not exists (select from {tmp} b where b::text = x::text)"
-    ).format(t=ident, tmp=tmp)).rowcount
+    ).format(t=rel, tmp=tmp)).rowcount
     inserted = conn.execute(sql.SQL(
         "insert into {t} ({c}) overriding system value select {c} from {tmp} b "
         "where not exists (select from {t} x where x::text = b::text)"
-    ).format(t=ident, c=writable, tmp=tmp)).rowcount
-    got = row_checksum(conn, ident)
+    ).format(t=rel, c=writable, tmp=tmp)).rowcount
+    got = row_checksum(conn, rel)
     if got != want:
         conn.rollback()
         raise BackupError(
@@ -133,5 +134,5 @@ def _insertable(conn: psycopg.Connection, table: str, pg_types: dict[str, str]) 
     """The backup's columns minus stored generated ones (PostgreSQL computes those again)."""
     generated = {r[0] for r in conn.execute(
         "select attname from pg_attribute where attrelid = to_regclass(%s) and attgenerated <> ''",
-        (f"public.{table}",)).fetchall()}
+        (regclass(table),)).fetchall()}
     return [c for c in pg_types if c not in generated]

@@ -21,14 +21,15 @@ from ..archive.manifest import row_checksum, sha256
 from ..archive.stores import Store, archive_stores, keyring
 from ..config import Config
 from ..errors import ArchiveError, UsageError
-from ..pg.schema import OUTPUT_TABLES, table_columns
+from ..pg.catalog import ident, table_columns
+from ..pg.schema import OUTPUT_TABLES
 from ..pg.tiers import PgTier, resolve_tier
 
 PREFIX = "backups"
 TIERS = ("core", "main")
 # The project's own tables, backed up wherever they exist (the person's come from cfg.tables).
-PROJECT_TABLES = (*OUTPUT_TABLES, "persys_ledger", "persys_pins", "persys_usage", "persys_costs",
-                  "persys_health_checks", "persys_notifications", "incidents")
+PROJECT_TABLES = (*OUTPUT_TABLES, "persys.ledger", "persys.pins", "persys.usage", "persys.costs",
+                  "persys.health_checks", "persys.notifications", "persys.incidents")
 ID_FORMAT = "%Y%m%dT%H%M%S"
 LEVEL = 6  # zstd level: backups are written often and kept briefly, speed over the last byte
 
@@ -94,9 +95,9 @@ def export_table(conn: psycopg.Connection, table: str) -> tuple[bytes, int, str,
     pg_types = table_columns(conn, table)
     columns = fmt.columns_for(pg_types)
     query = sql.SQL("select {cols}, null::date from {t}").format(
-        cols=sql.SQL(", ").join(c.select() for c in columns), t=sql.Identifier(table))
+        cols=sql.SQL(", ").join(c.select() for c in columns), t=ident(table))
     data = fmt.export_arrow(conn, table, columns, query)
-    rows, checksum = row_checksum(conn, sql.Identifier(table))
+    rows, checksum = row_checksum(conn, ident(table))
     if rows != data.num_rows:
         raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted {rows}")
     return fmt.parquet_bytes(data, level=LEVEL), rows, checksum, pg_types

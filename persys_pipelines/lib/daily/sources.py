@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from ..config.sources import Source
-from ..pg.schema import table_columns, table_exists
+from ..pg.catalog import ident, table_columns, table_exists
 from ..pg.tables import DATE_TYPES
 
 # the day column types the summary's reader turns into a calendar day (pg.tables.day_expression)
@@ -68,7 +68,7 @@ def _not_a_number(conn: psycopg.Connection, source: Source) -> str | None:
     if source.agg not in ("sum", "mean") or not source.value:
         return None
     query = sql.SQL("select ({}) from {} where false").format(
-        sql.SQL(source.value.replace("%", "%%")), sql.Identifier(source.table))
+        sql.SQL(source.value.replace("%", "%%")), ident(source.table))
     with conn.transaction(force_rollback=True):
         conn.execute("set transaction read only")
         column = conn.execute(query).description[0]
@@ -82,7 +82,7 @@ def _explain(conn: psycopg.Connection, source: Source) -> str | None:
         fields.append(sql.Identifier(source.by))
     where = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in source.where]
     query = sql.SQL("explain select {} from {} where {}false").format(
-        sql.SQL(", ").join(fields), sql.Identifier(source.table),
+        sql.SQL(", ").join(fields), ident(source.table),
         sql.SQL("").join(w + sql.SQL(" and ") for w in where))
     try:
         with conn.transaction(force_rollback=True):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from ..config import Config
-from ..pg.schema import table_exists
+from ..pg.catalog import ident, table_exists
 from ..pg.tiers import resolve_tier
 from ..tiering import reader
 from . import sections
@@ -80,10 +80,10 @@ def store_days(cfg: Config, table: str, columns: Sequence[str], first: dt.date, 
     leave a day in both tiers for a moment, never in neither; running again repairs it).
     Returns rows deleted per tier and rows written."""
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
-    ident = sql.Identifier(table)
-    delete = sql.SQL("delete from {} where day between %s and %s").format(ident)
+    rel = ident(table)
+    delete = sql.SQL("delete from {} where day between %s and %s").format(rel)
     copy = sql.SQL("copy {} ({}) from stdin").format(
-        ident, sql.SQL(", ").join(map(sql.Identifier, columns))
+        rel, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with core.connect() as conn, conn.transaction(), conn.cursor() as cur:
         deleted_core = cur.execute(delete, (first, last)).rowcount

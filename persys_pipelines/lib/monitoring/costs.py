@@ -2,7 +2,7 @@
 
 AWS month-to-date spend comes from AWS Budgets (`describe_budgets` is free). Cost Explorer
 costs $0.01 per request, so it is called only when `costs.aws.cost_explorer` is true and at
-most once per day: the day's answer is kept in main's `persys_costs` and reused.
+most once per day: the day's answer is kept in main's `persys.costs` and reused.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from psycopg import sql
 
 from ..config import AwsCosts, Config
 from ..errors import ServiceError
-from ..pg.schema import create_monitoring_tables, table_exists
+from ..pg.catalog import table_exists
+from ..pg.schema import create_monitoring_tables
 from ..pg.tiers import resolve_tier
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
         with resolve_tier(cfg, name).connect() as conn:
             if table_exists(conn, "voice_messages"):
                 used += int(conn.execute(
-                    sql.SQL("select coalesce(sum(characters), 0) from voice_messages "
+                    sql.SQL("select coalesce(sum(characters), 0) from persys.voice_messages "
                             "where engine = 'elevenlabs' and day >= %s and day <= %s"),
                     (first, today),
                 ).fetchone()[0])
@@ -105,7 +106,7 @@ def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
     if not aws.cost_explorer:
         return None
     create_monitoring_tables(conn)
-    row = conn.execute("select amount_usd, detail from persys_costs "
+    row = conn.execute("select amount_usd, detail from persys.costs "
                        "where day = %s and source = 'aws_cost_explorer'", (today,)).fetchone()
     if row:
         return {"mtd_usd": float(row[0]), "cached": True, **row[1]}
@@ -118,7 +119,7 @@ def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
     total = sum(float(r.get("Total", {}).get("UnblendedCost", {}).get("Amount", 0))
                 for r in response.get("ResultsByTime", []))
     detail = {"requested_at": dt.datetime.now(dt.UTC).isoformat()}
-    conn.execute("insert into persys_costs (day, source, amount_usd, detail) "
+    conn.execute("insert into persys.costs (day, source, amount_usd, detail) "
                  "values (%s, 'aws_cost_explorer', %s, %s) on conflict do nothing",
                  (today, total, json.dumps(detail)))
     conn.commit()

@@ -1,6 +1,6 @@
 """Health checks of configured endpoints, incidents, and uptime per endpoint per day.
 
-Each check is recorded in main's `persys_health_checks`; a failing endpoint opens one incident
+Each check is recorded in main's `persys.health_checks`; a failing endpoint opens one incident
 (`incidents`, at most one open per endpoint) and the next healthy check resolves it. The archive
 failover asks `known_down` first: an open incident on `archive:primary` sends new files to the
 secondary store at once; otherwise the archive probes the primary itself.
@@ -18,7 +18,8 @@ import psycopg
 from .. import supabase_rest
 from ..config import Config, HealthEndpoint
 from ..errors import scrub
-from ..pg.schema import create_monitoring_tables, table_exists
+from ..pg.catalog import table_exists
+from ..pg.schema import create_monitoring_tables
 
 
 @dataclass(frozen=True)
@@ -108,23 +109,23 @@ def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transit
     transitions = []
     for r in results:
         conn.execute(
-            "insert into persys_health_checks (at, endpoint, ok, latency_ms, detail) "
+            "insert into persys.health_checks (at, endpoint, ok, latency_ms, detail) "
             "values (%s, %s, %s, %s, %s) on conflict do nothing",
             (r.at, r.endpoint, r.ok, r.latency_ms, r.detail),
         )
         open_row = conn.execute(
-            "select id, opened_at from incidents where endpoint = %s and resolved_at is null",
+            "select id, opened_at from persys.incidents where endpoint = %s and resolved_at is null",
             (r.endpoint,),
         ).fetchone()
         if not r.ok and open_row is None:
             row = conn.execute(
-                "insert into incidents (endpoint, opened_at, detail) values (%s, %s, %s) "
+                "insert into persys.incidents (endpoint, opened_at, detail) values (%s, %s, %s) "
                 "returning id, opened_at",
                 (r.endpoint, r.at, r.detail),
             ).fetchone()
             transitions.append(Transition(r.endpoint, False, r.detail, row[0], row[1]))
         elif r.ok and open_row is not None:
-            conn.execute("update incidents set resolved_at = %s where id = %s",
+            conn.execute("update persys.incidents set resolved_at = %s where id = %s",
                          (r.at, open_row[0]))
             transitions.append(Transition(r.endpoint, True, r.detail, open_row[0], open_row[1]))
     conn.commit()
@@ -134,23 +135,23 @@ def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transit
 def due(conn: psycopg.Connection, endpoints: list[HealthEndpoint],
         now: dt.datetime) -> list[HealthEndpoint]:
     """Endpoints whose interval has passed since their last check."""
-    if not table_exists(conn, "persys_health_checks"):
+    if not table_exists(conn, "persys.health_checks"):
         return list(endpoints)
     last = dict(conn.execute(
-        "select endpoint, max(at) from persys_health_checks group by endpoint").fetchall())
+        "select endpoint, max(at) from persys.health_checks group by endpoint").fetchall())
     return [e for e in endpoints
             if e.name not in last or (now - last[e.name]).total_seconds() >= e.interval_s - 1]
 
 
 def is_healthy(conn: psycopg.Connection, endpoint: str) -> bool | None:
     """No open incident → True; open → False; never checked → None."""
-    if not table_exists(conn, "persys_health_checks"):
+    if not table_exists(conn, "persys.health_checks"):
         return None
-    checked = conn.execute("select 1 from persys_health_checks where endpoint = %s limit 1",
+    checked = conn.execute("select 1 from persys.health_checks where endpoint = %s limit 1",
                            (endpoint,)).fetchone()
     if not checked:
         return None
-    row = conn.execute("select 1 from incidents where endpoint = %s and resolved_at is null",
+    row = conn.execute("select 1 from persys.incidents where endpoint = %s and resolved_at is null",
                        (endpoint,)).fetchone()
     return row is None
 
@@ -167,10 +168,10 @@ def known_down(cfg: Config, url: str) -> str | None:
 
     try:
         with resolve_tier(cfg, "main").connect() as conn:
-            if not table_exists(conn, "incidents"):
+            if not table_exists(conn, "persys.incidents"):
                 return None
             row = conn.execute(
-                "select endpoint, opened_at, detail from incidents where endpoint = any(%s) "
+                "select endpoint, opened_at, detail from persys.incidents where endpoint = any(%s) "
                 "and resolved_at is null order by opened_at limit 1", (names,)).fetchone()
     except Exception:  # main down: the health state is unknown, not "down"
         return None
@@ -178,9 +179,9 @@ def known_down(cfg: Config, url: str) -> str | None:
 
 
 def open_incidents(conn: psycopg.Connection) -> list[dict]:
-    if not table_exists(conn, "incidents"):
+    if not table_exists(conn, "persys.incidents"):
         return []
-    rows = conn.execute("select id, endpoint, opened_at, detail from incidents "
+    rows = conn.execute("select id, endpoint, opened_at, detail from persys.incidents "
                         "where resolved_at is null order by opened_at").fetchall()
     return [{"id": i, "endpoint": e, "opened_at": o.isoformat(), "detail": d}
             for i, e, o, d in rows]
@@ -188,10 +189,10 @@ def open_incidents(conn: psycopg.Connection) -> list[dict]:
 
 def uptime(conn: psycopg.Connection, day: dt.date, zone: str) -> dict[str, dict]:
     """Per endpoint for one calendar day in `zone`: checks, healthy checks, uptime %."""
-    if not table_exists(conn, "persys_health_checks"):
+    if not table_exists(conn, "persys.health_checks"):
         return {}
     rows = conn.execute(
-        "select endpoint, count(*), count(*) filter (where ok) from persys_health_checks "
+        "select endpoint, count(*), count(*) filter (where ok) from persys.health_checks "
         "where (at at time zone %s)::date = %s group by endpoint order by endpoint",
         (zone, day),
     ).fetchall()

@@ -1,7 +1,7 @@
 """Alerts by Telegram text and e-mail, through an outbox so that none is lost or doubled.
 
 Every alert has a key (e.g. `quota:core:warn:3`): it is queued once per channel in main's
-`persys_notifications` and then delivered. A channel that fails keeps its row pending with the
+`persys.notifications` and then delivered. A channel that fails keeps its row pending with the
 error, and the next `flush` (the next sensor tick) retries it; nothing here ever raises into a
 run. Texts and errors are scrubbed of every configured secret before they are stored or sent.
 """
@@ -121,7 +121,7 @@ class Notifier:
                 create_monitoring_tables(conn)
                 with conn.cursor() as cur:
                     cur.executemany(
-                        "insert into persys_notifications (key, channel, subject, body) "
+                        "insert into persys.notifications (key, channel, subject, body) "
                         "values (%s, %s, %s, %s) on conflict (key, channel) do nothing",
                         [(key, ch.name, subject, body) for ch in self.channels],
                     )
@@ -142,7 +142,7 @@ class Notifier:
                 create_monitoring_tables(conn)
                 conn.commit()
                 pending = conn.execute(
-                    "select id, key, channel, subject, body from persys_notifications "
+                    "select id, key, channel, subject, body from persys.notifications "
                     "where sent_at is null and attempts < %s order by id",
                     (MAX_ATTEMPTS,),
                 ).fetchall()
@@ -153,7 +153,7 @@ class Notifier:
                         continue  # a channel switched off since: left as it is
                     result = self._send(ch, key, subject, body)
                     conn.execute(
-                        "update persys_notifications set attempts = attempts + 1, "
+                        "update persys.notifications set attempts = attempts + 1, "
                         "sent_at = case when %s then now() end, last_error = %s where id = %s",
                         (result.ok, result.error or None, row_id),
                     )
@@ -177,5 +177,5 @@ class Notifier:
 def pending_count(conn: psycopg.Connection) -> int:
     with contextlib.suppress(psycopg.errors.UndefinedTable):
         return int(conn.execute(
-            "select count(*) from persys_notifications where sent_at is null").fetchone()[0])
+            "select count(*) from persys.notifications where sent_at is null").fetchone()[0])
     return 0

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import Config
-from ..pg.schema import table_exists
+from ..pg.catalog import ident, table_exists
 from ..pg.tables import day_expression, only_when_condition
 from ..tiering import space
 
@@ -111,7 +111,7 @@ def emergency_plan(cfg: Config, core: psycopg.Connection, size_bytes: int,
         rows = core.execute(sql.SQL(
             "select {day} as d, sum(pg_column_size(t.*)) from {t} t "
             "where {day} is not null and {day} < {as_of} and {cond} group by d"
-        ).format(day=day, t=sql.Identifier(table), as_of=sql.Literal(as_of),
+        ).format(day=day, t=ident(table), as_of=sql.Literal(as_of),
                  cond=only_when_condition(policy))).fetchall()
         if not rows:
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..pg.schema import table_exists
+from ..pg.catalog import table_exists
 from ..pg.tiers import resolve_tier
 from . import forecast as forecast_lib
 from . import health, usage
@@ -186,10 +186,10 @@ def write_chart(cfg: Config, histories: dict, path: Path) -> bool:
 
 def sync_section(main, doc: dict, now: dt.datetime) -> list[str]:
     lines = ["## Sync (last 24 h)", ""]
-    if table_exists(main, "persys_ledger"):
+    if table_exists(main, "persys.ledger"):
         total, ok, failed = main.execute(
             "select count(*), count(*) filter (where outcome in ('moved', 'nothing')), "
-            "count(*) filter (where outcome in ('failed', 'interrupted')) from persys_ledger "
+            "count(*) filter (where outcome in ('failed', 'interrupted')) from persys.ledger "
             "where started_at >= %s", (now - dt.timedelta(days=1),)).fetchone()
         lines += [f"- Total moves: {total}", f"- Successful: {ok}", f"- Failed: {failed}", ""]
     lines += ["### Recent moves", ""]
@@ -208,9 +208,9 @@ def sync_section(main, doc: dict, now: dt.datetime) -> list[str]:
 
 def failure_lines(main) -> list[str]:
     out = []
-    if table_exists(main, "persys_ledger"):
+    if table_exists(main, "persys.ledger"):
         for table, first, last, outcome, started in main.execute(
-                "select table_name, first_day, last_day, outcome, started_at from persys_ledger "
+                "select table_name, first_day, last_day, outcome, started_at from persys.ledger "
                 "where outcome in ('failed', 'interrupted') "
                 "order by id desc limit 10").fetchall():
             out.append(f"- move {table} {first} … {last}: {outcome} at {started:%Y-%m-%d %H:%M}")
@@ -218,8 +218,8 @@ def failure_lines(main) -> list[str]:
     for inc in health.open_incidents(main):
         out.append(f"- endpoint {inc['endpoint']} down since {inc['opened_at'][:16]}: "
                    f"{inc['detail']}")
-    if table_exists(main, "persys_notifications"):
-        n = main.execute("select count(*) from persys_notifications "
+    if table_exists(main, "persys.notifications"):
+        n = main.execute("select count(*) from persys.notifications "
                          "where sent_at is null and attempts > 0").fetchone()[0]
         if n:
             out.append(f"- {n} notification(s) not delivered yet (retried every tick)")
@@ -229,13 +229,13 @@ def failure_lines(main) -> list[str]:
 def unledgered_failures(main, limit: int = 10) -> list[str]:
     """Failed runs alerted (`run-failure:<run id>`, by the sensor or a `persys` command) that
     wrote no ledger row: a run that failed before moving anything is a failure too."""
-    if not table_exists(main, "persys_notifications"):
+    if not table_exists(main, "persys.notifications"):
         return []
-    ledgered = ("and not exists (select 1 from persys_ledger l where l.run_id = "
-                "substr(n.key, 13))" if table_exists(main, "persys_ledger") else "")
+    ledgered = ("and not exists (select 1 from persys.ledger l where l.run_id = "
+                "substr(n.key, 13))" if table_exists(main, "persys.ledger") else "")
     rows = main.execute(
         "select substr(n.key, 13), min(n.subject), min(n.created_at) "
-        "from persys_notifications n where n.key like 'run-failure:%%' " + ledgered +
+        "from persys.notifications n where n.key like 'run-failure:%%' " + ledgered +
         " group by n.key order by min(n.created_at) desc limit %s", (limit,)).fetchall()
     return [f"- run {run_id[:8]}: {subject.removeprefix('❌ persys: ')} at {at:%Y-%m-%d %H:%M}"
             for run_id, subject, at in rows]

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import PersysError
-from ..pg.schema import table_exists
+from ..pg.catalog import table_exists
 from ..pg.tables import EMPTY, day_range
 from ..pg.tiers import resolve_tiers
 from .forecast import tier_forecasts
@@ -78,12 +78,12 @@ def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
 
 
 def recent_ledger(conn, limit: int = 10) -> list[dict]:
-    if not table_exists(conn, "persys_ledger"):
+    if not table_exists(conn, "persys.ledger"):
         return []
     rows = conn.execute(
         """select table_name, first_day, last_day, from_tier, to_tier, rows, bytes, outcome,
                   started_at, ended_at
-             from persys_ledger order by id desc limit %s""",
+             from persys.ledger order by id desc limit %s""",
         (limit,),
     ).fetchall()
     keys = ("table", "first_day", "last_day", "from", "to", "rows", "bytes", "outcome",

@@ -1,4 +1,4 @@
-"""Tier usage over time: measured as the provider bills it, kept in main's `persys_usage`.
+"""Tier usage over time: measured as the provider bills it, kept in main's `persys.usage`.
 
 The history is what the forecast and the report's chart are drawn from; the quota sensor adds a
 sample every tick, `persys status` reads it.
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import psycopg
 
 from ..config import Config
-from ..pg.schema import create_monitoring_tables, table_exists
+from ..pg.catalog import table_exists
+from ..pg.schema import create_monitoring_tables
 from ..pg.tiers import PgTier, resolve_tier
 
 
@@ -53,9 +54,9 @@ def record(conn: psycopg.Connection, samples: list[Usage],
     create_monitoring_tables(conn)
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into persys_usage (at, tier, bytes, quota_bytes) "
+            "insert into persys.usage (at, tier, bytes, quota_bytes) "
             "select %(at)s, %(tier)s, %(bytes)s, %(quota)s where not exists ("
-            "  select 1 from persys_usage where tier = %(tier)s and at > %(since)s) "
+            "  select 1 from persys.usage where tier = %(tier)s and at > %(since)s) "
             "on conflict do nothing",
             [{"at": s.at, "tier": s.tier, "bytes": s.bytes, "quota": s.quota_bytes,
               "since": s.at - min_gap if min_gap else s.at + dt.timedelta(days=36500)}
@@ -66,10 +67,10 @@ def record(conn: psycopg.Connection, samples: list[Usage],
 
 def history(conn: psycopg.Connection, tier: str, since: dt.datetime | None = None) -> list[Usage]:
     """Samples of one tier, oldest first."""
-    if not table_exists(conn, "persys_usage"):
+    if not table_exists(conn, "persys.usage"):
         return []
     rows = conn.execute(
-        "select at, bytes, quota_bytes from persys_usage where tier = %s and at >= %s "
+        "select at, bytes, quota_bytes from persys.usage where tier = %s and at >= %s "
         "order by at",
         (tier, since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)),
     ).fetchall()

@@ -1,4 +1,4 @@
-"""The move ledger: one `persys_ledger` row (main tier) per move of a table's day range.
+"""The move ledger: one `persys.ledger` row (main tier) per move of a table's day range.
 
 A move opens its row as `started` before it touches data and closes it with the outcome
 (`moved`, `nothing`, `failed`) and the counts. A process killed mid-move leaves a `started` row;
@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .schema import create_ledger, table_exists
+from .catalog import table_exists
+from .schema import create_ledger
 
 STARTED = "started"
 MOVED = "moved"
@@ -45,7 +46,7 @@ class LedgerEntry:
 
 def ensure(conn: psycopg.Connection) -> None:
     """Create the ledger when missing (a main tier set up by hand still gets one)."""
-    if not table_exists(conn, "persys_ledger"):
+    if not table_exists(conn, "persys.ledger"):
         create_ledger(conn)
 
 
@@ -62,7 +63,7 @@ def open_entry(
     """Insert a `started` row and commit it at once; returns its id."""
     with conn.transaction():
         row = conn.execute(
-            """insert into persys_ledger (table_name, first_day, last_day, from_tier, to_tier,
+            """insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier,
                                           run_id, outcome)
                values (%s, %s, %s, %s, %s, %s, %s) returning id""",
             (table, first_day, last_day, from_tier, to_tier, run_id, STARTED),
@@ -82,7 +83,7 @@ def close_entry(
 ) -> None:
     with conn.transaction():
         conn.execute(
-            """update persys_ledger
+            """update persys.ledger
                   set outcome = %s, rows = %s, bytes = %s, checksum = %s, ended_at = now(),
                       detail = detail || %s
                 where id = %s""",
@@ -92,7 +93,7 @@ def close_entry(
 
 def update_detail(conn: psycopg.Connection, entry_id: int, detail: dict[str, Any]) -> None:
     """Merge `detail` into the row inside the caller's transaction (committed with it)."""
-    conn.execute("update persys_ledger set detail = detail || %s where id = %s",
+    conn.execute("update persys.ledger set detail = detail || %s where id = %s",
                  (Jsonb(detail), entry_id))
 
 
@@ -100,7 +101,7 @@ def mark_interrupted(conn: psycopg.Connection, table: str, from_tier: str, to_ti
     """Close `started` rows a killed mover left; call only while holding the move lock."""
     with conn.transaction():
         cur = conn.execute(
-            """update persys_ledger set outcome = %s, ended_at = now()
+            """update persys.ledger set outcome = %s, ended_at = now()
                 where table_name = %s and from_tier = %s and to_tier = %s and outcome = %s""",
             (INTERRUPTED, table, from_tier, to_tier, STARTED),
         )
@@ -111,12 +112,12 @@ def entries(
     conn: psycopg.Connection, table: str | None = None, limit: int = 100
 ) -> list[LedgerEntry]:
     """Newest first; all tables unless `table` is given."""
-    if not table_exists(conn, "persys_ledger"):
+    if not table_exists(conn, "persys.ledger"):
         return []
     rows = conn.execute(
         """select id, table_name, first_day, last_day, from_tier, to_tier, rows, bytes, checksum,
                   run_id, started_at, ended_at, outcome, detail
-             from persys_ledger where %s::text is null or table_name = %s
+             from persys.ledger where %s::text is null or table_name = %s
             order by id desc limit %s""",
         (table, table, limit),
     ).fetchall()

@@ -31,8 +31,8 @@ import psycopg
 from psycopg import sql
 
 from ..errors import MoveError
+from .catalog import ident, regclass, table_exists
 from .mirror_types import REFUSED, ensure_types
-from .schema import table_exists
 from .shape import SchemaMismatch, TableShape, added_columns, check_same_shape, table_shape
 
 __all__ = ["SchemaMismatch", "TableShape", "check_same_shape", "copy_columns", "create_like",
@@ -63,7 +63,7 @@ def source_columns(conn: psycopg.Connection, table: str) -> list[Column]:
              left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
             where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
             order by a.attnum""",
-        (f"public.{table}",),
+        (regclass(table),),
     ).fetchall()
     return [Column(name, kind, notnull, None if gen else expr, expr if gen else None, ident)
             for name, kind, notnull, expr, gen, ident in rows]
@@ -82,7 +82,7 @@ def copy_columns(conn: psycopg.Connection, table: str) -> list[str]:
             where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
               and attgenerated = ''
             order by attnum""",
-        (f"public.{table}",),
+        (regclass(table),),
     ).fetchall()
     if not rows:
         raise MoveError(f"table {table} does not exist (or has no columns) where it is copied to")
@@ -150,7 +150,7 @@ def foreign_key_notes(src: psycopg.Connection, table: str) -> list[str]:
     rows = src.execute(
         """select conname, confrelid::regclass::text from pg_constraint
             where conrelid = to_regclass(%s) and contype = 'f' order by conname""",
-        (f"public.{table}",),
+        (regclass(table),),
     ).fetchall()
     return [f"{table}: foreign key {name} → {target} not recreated in main (rows move by "
             "day, and main holds no auth/storage schemas)" for name, target in rows]
@@ -171,9 +171,9 @@ def create_like(
             sql.SQL(", ").join(map(sql.Identifier, pk))))
     with dst.transaction():
         dst.execute(sql.SQL("create table if not exists {} ({})").format(
-            sql.Identifier(table), sql.SQL(", ").join(parts)))
+            ident(table), sql.SQL(", ").join(parts)))
         dst.execute(sql.SQL("create index if not exists {} on {} ({})").format(
-            sql.Identifier(f"{table}_{day_column}_idx"), sql.Identifier(table),
+            sql.Identifier(f"{table}_{day_column}_idx"), ident(table),
             sql.Identifier(day_column)))
     notes.append(f"created {table} in main from core's definition")
     return notes + foreign_key_notes(src, table)
@@ -189,12 +189,12 @@ def add_columns(src: psycopg.Connection, dst: psycopg.Connection, table: str,
     notes: list[str] = []
     columns = source_columns(src, table)
     has_rows = dst.execute(sql.SQL("select exists (select from {})").format(
-        sql.Identifier(table))).fetchone()[0]
+        ident(table))).fetchone()[0]
     for col in (c for c in columns if c.name in names):
         generated, default = main_parts(dst, table, columns, col, notes)
         notnull = not has_rows or generated or default  # else main's older rows have no value
         dst.execute(sql.SQL("alter table {} add column {}").format(
-            sql.Identifier(table),
+            ident(table),
             _full(col, generated=generated, default=default, notnull=notnull)))
         if col.notnull and not notnull:
             notes.append(f"{table}.{col.name}: NOT NULL in core, nullable in main (main's "

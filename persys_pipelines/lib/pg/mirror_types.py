@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from .catalog import regclass
 from .shape import SchemaMismatch
 
 BUILTIN_SCHEMAS = ("pg_catalog", "information_schema")
@@ -58,7 +59,7 @@ def column_types(conn: psycopg.Connection, table: str) -> list[TypeInfo]:
                             and not a.attisdropped)
            and n.nspname <> all(%s)
          order by t.oid""",
-        (f"public.{table}", list(BUILTIN_SCHEMAS)),
+        (regclass(table), list(BUILTIN_SCHEMAS)),
     ).fetchall()
     return [TypeInfo(*r) for r in rows]
 

@@ -13,6 +13,18 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from .catalog import (
+    LEGACY_NAMES,
+    OWN_TABLES,
+    PERSYS_SCHEMA,
+    bare,
+    client_roles,
+    ident,
+    partitions,
+    schema_of,
+    table_exists,
+)
+
 
 @dataclass(frozen=True)
 class TableDef:
@@ -126,28 +138,38 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
 
 TABLES_BY_NAME = {t.name: t for t in PERSONAL_TABLES}
 # The project's own output tables (written by the daily and voice assets): always created.
-OUTPUT_TABLES = ("daily_summaries", "daily_projections", "voice_messages")
+OUTPUT_TABLES = tuple(sorted(OWN_TABLES))  # in schema `persys` (lib/pg/catalog.py)
 # The sample schema: created only when asked (`--sample-data`, or persys.yaml names them).
 SAMPLE_TABLES = tuple(t.name for t in PERSONAL_TABLES if t.name not in OUTPUT_TABLES)
 
+# The ledger (main): one row per step of the engine (lib/moves). `state` is written by the
+# engine only (open → a route's steps → done | failed | interrupted); `outcome` is what a person
+# reads, derived from it; `fingerprint` is `<algorithm>:<rows>:<checksum>` (moves/fingerprint).
 LEDGER_DDL = """
-create table if not exists persys_ledger (
+create table if not exists persys.ledger (
     id bigserial primary key,
+    route text not null,
     table_name text not null,
     first_day date,
     last_day date,
     from_tier text not null,
     to_tier text not null,
+    state text not null default 'open',
     rows bigint not null default 0,
     bytes bigint not null default 0,
-    checksum text,
+    fingerprint text,
     run_id text,
     started_at timestamptz not null default now(),
     ended_at timestamptz,
-    outcome text not null default 'started',
-    detail jsonb not null default '{}'
+    detail jsonb not null default '{}',
+    outcome text generated always as (
+        case when state = 'done' then case when rows > 0 then 'moved' else 'nothing' end
+             when state in ('failed', 'interrupted') then state
+             else 'started' end) stored
 );
-create index if not exists persys_ledger_table_idx on persys_ledger (table_name, started_at);
+create index if not exists ledger_table_idx on persys.ledger (table_name, started_at);
+create index if not exists ledger_open_idx on persys.ledger (route, table_name)
+    where state not in ('done', 'failed', 'interrupted');
 """
 
 
@@ -162,31 +184,24 @@ def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = Fals
     """
     created = []
     wanted = set(TABLES_BY_NAME if only is None else only)
+    if wanted & OWN_TABLES:
+        ensure_persys_schema(conn)
     for table in PERSONAL_TABLES:
         if table.name not in wanted or table_exists(conn, table.name):
             continue
+        name = ident(table.name)
         if partitioned and _day_not_null(table):
-            conn.execute(
-                sql.SQL("create table {} ({}) partition by range ({})").format(
-                    sql.Identifier(table.name), sql.SQL(_with_day_in_key(table)),
-                    sql.Identifier(table.day_column),
-                )
-            )
+            conn.execute(sql.SQL("create table {} ({}) partition by range ({})").format(
+                name, sql.SQL(_with_day_in_key(table)), sql.Identifier(table.day_column)))
             conn.execute(sql.SQL("create table {} partition of {} default").format(
-                sql.Identifier(f"{table.name}_pdefault"), sql.Identifier(table.name)))
+                ident(f"{table.name}_pdefault"), name))
         else:
-            conn.execute(
-                sql.SQL("create table {} ({})").format(
-                    sql.Identifier(table.name), sql.SQL(table.columns)
-                )
-            )
-        conn.execute(
-            sql.SQL("create index {} on {} ({})").format(
-                sql.Identifier(f"{table.name}_{table.day_column}_idx"),
-                sql.Identifier(table.name),
-                sql.Identifier(table.day_column),
-            )
-        )
+            conn.execute(sql.SQL("create table {} ({})").format(name, sql.SQL(table.columns)))
+        conn.execute(sql.SQL("create index {} on {} ({})").format(
+            sql.Identifier(f"{table.name}_{table.day_column}_idx"), name,
+            sql.Identifier(table.day_column)))
+        if table.name in OWN_TABLES:
+            protect(conn, table.name)
         created.append(table.name)
     return created
 
@@ -204,12 +219,15 @@ def _with_day_in_key(table: TableDef) -> str:
 
 
 def create_ledger(conn: psycopg.Connection) -> None:
-    conn.execute(LEDGER_DDL)
+    ensure_persys_schema(conn)
+    if not table_exists(conn, "persys.ledger"):
+        conn.execute(LEDGER_DDL)
+        protect(conn, "persys.ledger")
 
 
 # Restored days held in main (lib/archive/pins.py): the archive skips them while until > as_of.
 PINS_DDL = """
-create table if not exists persys_pins (
+create table if not exists persys.pins (
     table_name text not null,
     first_day date not null,
     last_day date not null,
@@ -223,20 +241,23 @@ create table if not exists persys_pins (
 def create_pins(conn: psycopg.Connection) -> None:
     """Idempotent, and only on the first restore: a database nobody restored into keeps no
     pins table (invariant 8)."""
-    if not table_exists(conn, "persys_pins"):
+    ensure_persys_schema(conn)
+    if not table_exists(conn, "persys.pins"):
         conn.execute(PINS_DDL)
+        protect(conn, "persys.pins")
 
 
+MONITORING_TABLES = ("usage", "health_checks", "incidents", "costs", "notifications")
 # Monitoring (main tier): usage history, health checks and incidents, costs, notification outbox.
 MONITORING_DDL = """
-create table if not exists persys_usage (
+create table if not exists persys.usage (
     at timestamptz not null default now(),
     tier text not null,
     bytes bigint not null,
     quota_bytes bigint,
     primary key (tier, at)
 );
-create table if not exists persys_health_checks (
+create table if not exists persys.health_checks (
     at timestamptz not null default now(),
     endpoint text not null,
     ok boolean not null,
@@ -244,16 +265,16 @@ create table if not exists persys_health_checks (
     detail text not null default '',
     primary key (endpoint, at)
 );
-create table if not exists incidents (
+create table if not exists persys.incidents (
     id bigserial primary key,
     endpoint text not null,
     opened_at timestamptz not null,
     resolved_at timestamptz,
     detail text not null default ''
 );
-create unique index if not exists incidents_one_open_idx on incidents (endpoint)
+create unique index if not exists incidents_one_open_idx on persys.incidents (endpoint)
     where resolved_at is null;
-create table if not exists persys_costs (
+create table if not exists persys.costs (
     day date not null,
     source text not null,
     amount_usd numeric(12,4),
@@ -261,7 +282,7 @@ create table if not exists persys_costs (
     recorded_at timestamptz not null default now(),
     primary key (day, source)
 );
-create table if not exists persys_notifications (
+create table if not exists persys.notifications (
     id bigserial primary key,
     key text not null,
     channel text not null,
@@ -278,57 +299,93 @@ create table if not exists persys_notifications (
 
 def create_monitoring_tables(conn: psycopg.Connection) -> None:
     """Idempotent; `persys setup` runs it, and every monitoring writer before its first write."""
-    if not table_exists(conn, "persys_notifications"):
+    ensure_persys_schema(conn)
+    if not table_exists(conn, "persys.notifications"):
         conn.execute(MONITORING_DDL)
+        for name in MONITORING_TABLES:
+            protect(conn, f"persys.{name}")
 
 
-def table_exists(conn: psycopg.Connection, name: str) -> bool:
-    row = conn.execute("select to_regclass(%s) is not null", (f"public.{name}",)).fetchone()
-    return bool(row[0])
+# ---------------------------------------------------------------------------------------------
+# persys's own schema: private (DESIGN invariant 8)
 
 
-def primary_key(conn: psycopg.Connection, name: str) -> list[str]:
-    """The primary key's columns in key order ([] when the table has none)."""
-    rows = conn.execute(
-        """select a.attname
-             from pg_index i
-             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-            where i.indrelid = to_regclass(%s) and i.indisprimary
-            order by array_position(i.indkey::int2[], a.attnum)""",
-        (f"public.{name}",),
-    ).fetchall()
-    return [r[0] for r in rows]
+def ensure_persys_schema(conn: psycopg.Connection) -> None:
+    """Create schema `persys` (no USAGE for anyone but its owner) and move what an older
+    version created in `public` into it; idempotent and cheap when done (one query)."""
+    found = conn.execute(
+        "select exists (select 1 from pg_namespace where nspname = %s), "
+        "array(select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "      where n.nspname = 'public' and c.relkind in ('r', 'p') "
+        "        and not c.relispartition and c.relname = any(%s))",
+        (PERSYS_SCHEMA, [*LEGACY_NAMES, *OWN_TABLES])).fetchone()
+    if found[0] and not found[1]:
+        return
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PERSYS_SCHEMA)))
+    conn.execute(sql.SQL("revoke all on schema {} from public").format(
+        sql.Identifier(PERSYS_SCHEMA)))
+    for role in client_roles(conn):
+        conn.execute(sql.SQL("revoke all on schema {} from {}").format(
+            sql.Identifier(PERSYS_SCHEMA), sql.Identifier(role)))
+    for old in found[1]:
+        _adopt_legacy(conn, old)
 
 
-# Type names `table_columns` gives (format_type) for the day types a query reports by oid.
-_DAY_TYPES_BY_OID = {1082: "date", 1114: "timestamp without time zone",
-                     1184: "timestamp with time zone"}
+def _adopt_legacy(conn: psycopg.Connection, old: str) -> None:
+    """public.<old> (and its partitions) → persys.<new>, protected; a legacy ledger gets the
+    engine's columns (`state` from its outcome)."""
+    new = LEGACY_NAMES.get(old, old)
+    children = conn.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "where i.inhparent = to_regclass(%s)", (f'public."{old}"',)).fetchall()
+    if table_exists(conn, f"{PERSYS_SCHEMA}.{new}"):
+        return  # both exist: leave the old one for the person to look at (doctor names it)
+    for target in [old, *(c[0] for c in children)]:
+        conn.execute(sql.SQL("alter table {} set schema {}").format(
+            sql.Identifier("public", target), sql.Identifier(PERSYS_SCHEMA)))
+    if new != old:
+        conn.execute(sql.SQL("alter table {} rename to {}").format(
+            sql.Identifier(PERSYS_SCHEMA, old), sql.Identifier(new)))
+    if new == "ledger":
+        _upgrade_ledger(conn)
+    protect(conn, f"{PERSYS_SCHEMA}.{new}")
 
 
-def query_columns(conn: psycopg.Connection, name: str) -> dict[str, str] | None:
-    """Column name → type as a query of the table sees them (None: no such table), in table
-    order, from `select * … where false`. On a new connection this costs about nothing that
-    the day's query after it would not pay anyway (the server loads the table's description
-    once), where a catalog query costs a millisecond more. (`where false`, not `limit 0`: the
-    planner then opens none of a partitioned table's partitions, which `limit 0` costs 3 ms
-    for 36 months; and it works for a view too.) Date and timestamp types are named
-    as `table_columns` names them; others as psycopg displays them (a domain: its base type).
-    Call it in autocommit: a missing table is an error on the server."""
-    try:
-        cur = conn.execute(sql.SQL("select * from {} where false").format(sql.Identifier(name)))
-    except psycopg.errors.UndefinedTable:
-        return None
-    return {d.name: _DAY_TYPES_BY_OID.get(d.type_code, d.type_display)
-            for d in cur.description or []}
+def _upgrade_ledger(conn: psycopg.Connection) -> None:
+    """The ledger before the engine: `outcome` written by hand, the state in JSON."""
+    conn.execute("""
+        alter table persys.ledger add column if not exists route text;
+        alter table persys.ledger add column if not exists state text;
+        update persys.ledger set
+            route = case when from_tier = 'core' and to_tier = 'main' then 'core_main'
+                         when from_tier = 'main' and to_tier = 'archive' then 'main_archive'
+                         when from_tier = 'archive' and to_tier = 'main' then 'archive_main'
+                         when to_tier = 'deleted' then 'purge'
+                         else from_tier || '_' || to_tier end,
+            state = case when outcome in ('moved', 'nothing', 'adopted') then 'done'
+                         when outcome in ('failed', 'interrupted') then outcome
+                         else coalesce(detail->>'state', 'open') end;
+        alter table persys.ledger alter column route set not null;
+        alter table persys.ledger alter column state set not null;
+        alter table persys.ledger alter column state set default 'open';
+        alter table persys.ledger rename column checksum to fingerprint;
+        alter table persys.ledger drop column outcome;
+        alter table persys.ledger add column outcome text generated always as (
+            case when state = 'done' then case when rows > 0 then 'moved' else 'nothing' end
+                 when state in ('failed', 'interrupted') then state
+                 else 'started' end) stored;
+        create index if not exists ledger_open_idx on persys.ledger (route, table_name)
+            where state not in ('done', 'failed', 'interrupted');""")
 
 
-def table_columns(conn: psycopg.Connection, name: str) -> dict[str, str]:
-    """Column name → formatted type (e.g. `numeric(12,2)`, `text[]`), in table order."""
-    rows = conn.execute(
-        """select a.attname, format_type(a.atttypid, a.atttypmod)
-             from pg_attribute a
-            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
-            order by a.attnum""",
-        (f"public.{name}",),
-    ).fetchall()
-    return dict(rows)
+def protect(conn: psycopg.Connection, table: str) -> None:
+    """Row level security on (no policy: nothing visible to a client role) and no grant to
+    PUBLIC or Supabase's client roles, on the table and each of its partitions: what the
+    schema's default privileges granted when it was created is taken back."""
+    for name in [bare(table), *partitions(conn, table)]:
+        target = sql.Identifier(schema_of(table), name)
+        conn.execute(sql.SQL("alter table {} enable row level security").format(target))
+        conn.execute(sql.SQL("revoke all on table {} from public").format(target))
+        for role in client_roles(conn):
+            conn.execute(sql.SQL("revoke all on table {} from {}").format(
+                target, sql.Identifier(role)))

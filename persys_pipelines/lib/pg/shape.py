@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..errors import MoveError
-from .schema import primary_key, table_columns
+from .catalog import primary_key, table_columns
 
 
 class SchemaMismatch(MoveError):

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from ..config import TablePolicy
 from ..errors import TierError
-from .schema import table_columns, table_exists
+from .catalog import ident, table_columns, table_exists
 
 DATE_TYPES = {"date"}
 TIMESTAMP_TYPES = {"timestamp with time zone", "timestamp without time zone"}
@@ -102,6 +102,6 @@ def day_range(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: s
     day = day_expression(conn, table, policy, zone)
     query = sql.SQL(
         "select count(*), min({day}), max({day}), count(*) filter (where {day} is null) from {t}"
-    ).format(day=day, t=sql.Identifier(table))
+    ).format(day=day, t=ident(table))
     rows, first, last, nulls = conn.execute(query).fetchone()
     return DayRange(int(rows), first, last, int(nulls))

@@ -35,7 +35,7 @@ from psycopg import sql
 from ..config import Config
 from ..errors import MoveError, TierError, UsageError
 from ..pg import ledger, protocol
-from ..pg.schema import table_exists
+from ..pg.catalog import ident, regclass, table_exists
 from ..pg.tables import day_expression
 from ..pg.tiers import PgTier
 from . import space
@@ -112,7 +112,7 @@ def plan_adoption(cfg: Config, core: PgTier, conn: psycopg.Connection, table: st
     cat = read_catalog(conn, table, policy.day_column)
     months: list[dt.date] = []
     rows = conn.execute(sql.SQL("select count(*) from {}").format(
-        sql.Identifier(table))).fetchone()[0]
+        ident(table))).fetchone()[0]
     if not cat.problems:
         months = _months(conn, cfg, table, as_of)
     size = relation_bytes(conn, table)
@@ -134,7 +134,7 @@ def _months(conn: psycopg.Connection, cfg: Config, table: str, as_of: dt.date) -
     day = day_expression(conn, table, cfg.tables[table], cfg.timezone)
     found = {r[0] for r in conn.execute(sql.SQL(
         "select distinct date_trunc('month', {})::date from {}").format(
-        day, sql.Identifier(table))).fetchall()}
+        day, ident(table))).fetchall()}
     month = space.month_start(as_of)
     for _ in range(3):
         found.add(month)
@@ -182,7 +182,7 @@ def adopt_partition(cfg: Config, core: PgTier, main: PgTier, table: str, as_of: 
                                    detail={"error": str(exc).splitlines()[0][:300]})
                 raise
         with core.connect(autocommit=True) as conn:
-            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(table)))
+            conn.execute(sql.SQL("analyze {}").format(ident(table)))
             done.bytes_after = relation_bytes(conn, table)
         ledger.close_entry(lock_conn, entry, outcome=ADOPTED, rows=done.fingerprint.rows,
                            bytes_=plan.table_bytes, checksum=done.fingerprint.text,
@@ -259,7 +259,7 @@ def _carry_sequences(conn: psycopg.Connection, cat: Catalog, new: str) -> dict[s
     renames = {}
     for col, old_seq in cat.identity.items():
         new_seq = conn.execute("select pg_get_serial_sequence(%s, %s)",
-                               (f"public.{new}", col)).fetchone()[0]
+                               (regclass(new), col)).fetchone()[0]
         last, called = conn.execute(sql.SQL("select last_value, is_called from {}").format(
             sql.SQL(old_seq))).fetchone()
         conn.execute("select setval(%s, %s, %s)", (new_seq, last, called))
@@ -276,7 +276,7 @@ def _carry_sequences(conn: psycopg.Connection, cat: Catalog, new: str) -> dict[s
 
 def _rebuild(conn: psycopg.Connection, cat: Catalog, partitions: list[str]) -> None:
     """What the table carried, on the new table now named like the old one."""
-    t = sql.Identifier(cat.table)
+    t = ident(cat.table)
     x = conn.execute
     x(sql.SQL("alter table {} add constraint {} primary key ({})").format(
         t, sql.Identifier(cat.pk_name), sql.SQL(", ").join(map(sql.Identifier, cat.new_key))))

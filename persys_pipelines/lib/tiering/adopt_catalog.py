@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ..pg.schema import primary_key, table_columns
+from ..pg.catalog import ident, primary_key, regclass, table_columns
 from ..pg.tables import DATE_TYPES, TIMESTAMP_TYPES
 
 MAX_NAME = 63 - len("_persys_new")  # PostgreSQL cuts identifiers at 63 bytes
@@ -82,7 +82,7 @@ def read_catalog(conn: psycopg.Connection, table: str, day_column: str) -> Catal
         """select c.oid::int, pg_get_userbyid(c.relowner), c.relrowsecurity,
                   c.relforcerowsecurity, c.relreplident::text, c.relispartition,
                   obj_description(c.oid, 'pg_class'), c.relkind::text
-             from pg_class c where c.oid = to_regclass(%s)""", (f"public.{table}",)).fetchone()
+             from pg_class c where c.oid = to_regclass(%s)""", (regclass(table),)).fetchone()
     pk = primary_key(conn, table)
     pk_name = conn.execute("select conname from pg_constraint where conrelid = %s "
                            "and contype = 'p'", (oid,)).fetchone()
@@ -136,7 +136,7 @@ def _check_day_column(conn: psycopg.Connection, cat: Catalog) -> None:
                            "attname = %s", (cat.oid, cat.day_column)).fetchone()[0]
     if not notnull:
         nulls = conn.execute(sql.SQL("select count(*) from {} where {} is null").format(
-            sql.Identifier(cat.table), sql.Identifier(cat.day_column))).fetchone()[0]
+            ident(cat.table), sql.Identifier(cat.day_column))).fetchone()[0]
         cat.problems.append(
             f"{cat.table}.{cat.day_column} may be NULL ({nulls} rows are): a row needs a month "
             f"to live in. Give those rows a day, then `alter table {cat.table} alter column "
@@ -212,7 +212,7 @@ def _read_policies(conn: psycopg.Connection, cat: Catalog) -> None:
         to = sql.SQL(", ").join(sql.SQL("public") if r == "public" else sql.Identifier(r)
                                 for r in roles)
         stmt = sql.SQL("create policy {} on {} as {} for {} to {}").format(
-            sql.Identifier(name), sql.Identifier(cat.table), sql.SQL(permissive),
+            sql.Identifier(name), ident(cat.table), sql.SQL(permissive),
             sql.SQL(cmd), to)
         if qual is not None:
             stmt = sql.SQL("{} using ({})").format(stmt, sql.SQL(qual))
@@ -242,12 +242,12 @@ def acl_grants(conn: psycopg.Connection, target: sql.Composable, acl_query: str,
 
 
 def _read_grants(conn: psycopg.Connection, cat: Catalog) -> None:
-    target = sql.SQL("table {}").format(sql.Identifier(cat.table))
+    target = sql.SQL("table {}").format(ident(cat.table))
     found = acl_grants(conn, target, "select relacl from pg_class where oid = %(oid)s "
                        "and relacl is not null", {"oid": cat.oid})
     for (col,) in _rows(conn, "select attname from pg_attribute where attrelid = %(oid)s "
                         "and attnum > 0 and attacl is not null", cat.oid):
-        found += acl_grants(conn, sql.Identifier(cat.table), "select attacl from pg_attribute "
+        found += acl_grants(conn, ident(cat.table), "select attacl from pg_attribute "
                             "where attrelid = %(oid)s and attname = %(col)s",
                             {"oid": cat.oid, "col": col}, column=col)
     cat.grant_names = [n for n, _ in found]

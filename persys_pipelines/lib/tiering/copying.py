@@ -11,6 +11,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
+from ..pg.catalog import ident
 from ..pg.copy_out import copy_out
 
 Progress = Callable[[int], None]  # called with rows just copied
@@ -23,7 +24,7 @@ def stream_copy(
     src: psycopg.Connection,
     dst: psycopg.Connection,
     select: sql.Composable,
-    target: str,
+    target: str | sql.Composable,
     columns: list[str],
     progress: Progress | None = None,
 ) -> tuple[int, int]:
@@ -31,7 +32,8 @@ def stream_copy(
     (rows, bytes). `src` keeps its transaction (and snapshot) whatever happens at `dst`."""
     query = sql.SQL("copy ({}) to stdout (format binary)").format(select)
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
-        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        ident(target) if isinstance(target, str) else target,
+        sql.SQL(", ").join(map(sql.Identifier, columns)))
     n_bytes = messages = 0
     # copy_out drains core's stream if main fails mid-way (core's transaction stays usable)
     with copy_out(src, query) as out, dst.cursor() as dcur, dcur.copy(copy_in) as into:
@@ -59,15 +61,15 @@ def copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
     """Some keys are in main already: COPY into a temporary staging table, then upsert, so
     core's version replaces main's (core is the truth while a row is there)."""
     dst.execute(sql.SQL("create temp table if not exists {} (like {}) on commit drop").format(
-        sql.Identifier(STAGE), sql.Identifier(table)))
+        sql.Identifier(STAGE), ident(table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGE)))
-    rows, size = stream_copy(src, dst, select, STAGE, columns, progress)
+    rows, size = stream_copy(src, dst, select, sql.Identifier(STAGE), columns, progress)
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     updates = [c for c in columns if c not in primary_key]
     action = (sql.SQL("do update set {}").format(sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in updates))
         if updates else sql.SQL("do nothing"))
     dst.execute(sql.SQL("insert into {t} ({c}) select {c} from {s} on conflict ({k}) {a}")
-                .format(t=sql.Identifier(table), c=cols, s=sql.Identifier(STAGE),
+                .format(t=ident(table), c=cols, s=sql.Identifier(STAGE),
                         k=sql.SQL(", ").join(map(sql.Identifier, primary_key)), a=action))
     return rows, size

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config
 from ..pg import ledger, protocol
-from ..pg.schema import table_exists
+from ..pg.catalog import table_exists
 from ..pg.tiers import PgTier
 from . import moves, planner, space
 

@@ -38,8 +38,8 @@ from psycopg import sql
 from ..config import TablePolicy
 from ..errors import MoveError
 from ..pg import ledger, mirror
+from ..pg.catalog import ident, table_columns
 from ..pg.protocol import crash_point, prepare_session, table_lock
-from ..pg.schema import table_columns
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
 from . import references, settle, verify
@@ -242,7 +242,7 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         t0 = time.perf_counter()
         select = sql.SQL("select {} from {} t where {}").format(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
-            sql.Identifier(rng.table), taken)
+            ident(rng.table), taken)
         try:
             copied_rows, result.bytes = stream_copy(src, dst, select, rng.table, columns,
                                                     progress)
@@ -320,7 +320,7 @@ def reconcile(src: psycopg.Connection, dst: psycopg.Connection, lock_conn: psyco
         dest_range = range_condition(dst, part)
         main_xid = int(detail["main_xid"])
         still = dst.execute(sql.SQL("select count(*) from {} t where {} and t.xmin = {}::xid")
-                            .format(sql.Identifier(rng.table), dest_range,
+                            .format(ident(rng.table), dest_range,
                                     sql.Literal(str(main_xid & settle.XID_MASK)))).fetchone()[0]
         refs = _references(src, rng.table)
         copied = settle.Copied(

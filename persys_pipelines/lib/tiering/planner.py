@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import TablePolicy
-from ..pg.schema import table_exists
+from ..pg.catalog import ident, table_exists
 from ..pg.tables import day_expression, only_when_condition
 from . import references
 from .space import month_start, next_month
@@ -84,7 +84,7 @@ def plan_table(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: 
     refs = references.incoming(conn, table)
     rows = conn.execute(sql.SQL(
         "select {d} as day, count(*) from {t} t where {due} and {free} group by 1 order by 1"
-    ).format(d=day, t=sql.Identifier(table), due=due,
+    ).format(d=day, t=ident(table), due=due,
              free=references.unreferenced(refs, "t"))).fetchall()
     held = references.held_back(conn, table, refs, due)
     return TablePlan(table, cutoff, {d: int(n) for d, n in rows}, held)

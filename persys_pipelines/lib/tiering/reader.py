@@ -25,7 +25,8 @@ from psycopg import sql
 from ..config import Config, TablePolicy
 from ..errors import TierError
 from ..lazy import lazy_module
-from ..pg.schema import TABLES_BY_NAME, primary_key, query_columns, table_exists
+from ..pg.catalog import ident, primary_key, query_columns, table_exists
+from ..pg.schema import TABLES_BY_NAME
 from ..pg.tables import day_sql, only_when_condition
 from ..pg.tiers import PgTier, resolve_tier
 from .frames import rows_frame
@@ -258,7 +259,7 @@ def evaluate(tier: PgTier, table: str, frame: pd.DataFrame,
         for alias, expr in expressions)
     query = sql.SQL("select {} from jsonb_populate_recordset(null::{}, %s::jsonb) "
                     "with ordinality as r order by ordinality").format(
-        fields, sql.Identifier(table))
+        fields, ident(table))
     with tier.connect() as conn:
         if not table_exists(conn, table):
             raise ReaderError(f"archived rows of {table} need its table in main to compute "
@@ -317,5 +318,5 @@ def _select(available: dict[str, str], request: Request) -> tuple[sql.Composable
         where = sql.SQL("({}) and {}").format(where, sql.SQL(" and ").join(
             sql.SQL("{} = %s").format(sql.Identifier(c)) for c, _ in request.filters))
     query = sql.SQL("select {} from {} where {}").format(
-        sql.SQL(", ").join(fields), sql.Identifier(request.table), where)
+        sql.SQL(", ").join(fields), ident(request.table), where)
     return query, params

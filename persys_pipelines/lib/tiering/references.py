@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from ..pg.catalog import ident, regclass
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -54,7 +56,7 @@ def incoming(conn: psycopg.Connection, table: str) -> list[Reference]:
             where k.contype = 'f' and k.confrelid = to_regclass(%s) and k.conparentid = 0
               and not c.relispartition
             order by 1, 2, k.conname""",
-        (f"public.{table}",),
+        (regclass(table),),
     ).fetchall()
     return [Reference(s, t, tuple(cc), tuple(pc), _ACTIONS.get(a, a)) for s, t, cc, pc, a in rows]
 
@@ -84,7 +86,7 @@ def held_back(conn: psycopg.Connection, table: str, refs: list[Reference],
     counts = sql.SQL(", ").join(
         sql.SQL("count(*) filter (where {})").format(_referenced_by(r, "t")) for r in refs)
     row = conn.execute(sql.SQL("select {} from {} t where {}").format(
-        counts, sql.Identifier(table), condition)).fetchone()
+        counts, ident(table), condition)).fetchone()
     return {r.name: int(n) for r, n in zip(refs, row, strict=True) if n}
 
 

@@ -16,8 +16,8 @@ from psycopg import sql
 
 from ..config import Config
 from ..pg import mirror
+from ..pg.catalog import ident, table_exists
 from ..pg.protocol import prepare_session, table_lock
-from ..pg.schema import table_exists
 from ..pg.tiers import PgTier
 from . import moves, settle
 
@@ -65,11 +65,11 @@ def _keys_in_both(src: psycopg.Connection, dst: psycopg.Connection, table: str,
     pk = mirror.table_shape(dst, table).primary_key
     cols = sql.SQL(", ").join(map(sql.Identifier, pk))
     dst.execute(sql.SQL(settle.KEYS_TABLE)
-                .format(sql.Identifier(CORE_KEYS), cols, sql.Identifier(table)))
+                .format(sql.Identifier(CORE_KEYS), cols, ident(table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(CORE_KEYS)))
     with (src.cursor() as ca, dst.cursor() as cb,
           ca.copy(sql.SQL("copy (select {} from {}) to stdout (format binary)").format(
-              cols, sql.Identifier(table))) as data,
+              cols, ident(table))) as data,
           cb.copy(sql.SQL("copy {} from stdin (format binary)").format(
               sql.Identifier(CORE_KEYS))) as into):
         for chunk in data:
@@ -79,12 +79,12 @@ def _keys_in_both(src: psycopg.Connection, dst: psycopg.Connection, table: str,
         sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in pk), cols,
         sql.Identifier(CORE_KEYS))
     found.in_both = dst.execute(sql.SQL("select count(*) from {} m where {}").format(
-        sql.Identifier(table), both)).fetchone()[0]
+        ident(table), both)).fetchone()[0]
     keys = dst.execute(sql.SQL("select row({})::text, m::text from {} m where {} limit {}")
-                       .format(cols, sql.Identifier(table), both, sql.Literal(SHOWN))).fetchall()
+                       .format(cols, ident(table), both, sql.Literal(SHOWN))).fetchall()
     for key_text, main_row in keys:
         core_row = src.execute(sql.SQL("select t::text from {} t where row({})::text = %s")
-                               .format(sql.Identifier(table), cols), (key_text,)).fetchone()
+                               .format(ident(table), cols), (key_text,)).fetchone()
         found.examples.append((key_text, core_row[0] if core_row else "(gone)", main_row))
     src.commit()
 
@@ -93,6 +93,6 @@ def _drop_main_copies(dst: psycopg.Connection, table: str) -> None:
     pk = mirror.table_shape(dst, table).primary_key
     cols = sql.SQL(", ").join(map(sql.Identifier, pk))
     dst.execute(sql.SQL("delete from {} m where ({}) in (select {} from {})").format(
-        sql.Identifier(table),
+        ident(table),
         sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in pk), cols,
         sql.Identifier(CORE_KEYS)))

@@ -28,6 +28,7 @@ from psycopg import sql
 
 from ..errors import MoveError
 from ..pg import ledger
+from ..pg.catalog import ident
 from ..pg.protocol import crash_point, yielding
 from .references import Reference, unreferenced
 
@@ -126,7 +127,7 @@ def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> 
 def _settle_once(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
                  fast: bool) -> Settled | None:
     out = Settled()
-    table = sql.Identifier(copied.table)
+    table = ident(copied.table)
     unchanged = copied.snapshot.unchanged_since("t")
     candidates = sql.SQL("{} and {}").format(copied.source_condition, unchanged)
     if fast:
@@ -174,14 +175,14 @@ def _truncate_if_unchanged(src: psycopg.Connection, name: str, rows: int,
                            candidates: sql.Composable) -> bool:
     """A whole month partition nobody touched since the copy: TRUNCATE returns its space at
     once. The exclusive lock (bounded by lock_timeout) keeps writers out while we look."""
-    ident = sql.Identifier(name)
-    src.execute(sql.SQL("lock table {} in access exclusive mode").format(ident))
+    part = ident(name)
+    src.execute(sql.SQL("lock table {} in access exclusive mode").format(part))
     now, same = src.execute(sql.SQL(
-        "select count(*), count(*) filter (where {}) from {} t").format(candidates, ident)
+        "select count(*), count(*) filter (where {}) from {} t").format(candidates, part)
     ).fetchone()
     if now != rows or same != rows:
         return False
-    src.execute(sql.SQL("truncate {}").format(ident))
+    src.execute(sql.SQL("truncate {}").format(part))
     return True
 
 
@@ -189,10 +190,10 @@ def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: 
     """The primary keys main holds from this copy, into a temporary table in core."""
     src.execute(sql.SQL(KEYS_TABLE)
                 .format(sql.Identifier(COPIED_KEYS), _cols(None, copied.primary_key),
-                        sql.Identifier(copied.table)))
+                        ident(copied.table)))
     src.execute(sql.SQL("truncate {}").format(sql.Identifier(COPIED_KEYS)))
     select = sql.SQL("select {} from {} t where {} and t.xmin = {}::xid").format(
-        _cols("t", copied.primary_key), sql.Identifier(copied.table), copied.dest_condition,
+        _cols("t", copied.primary_key), ident(copied.table), copied.dest_condition,
         sql.Literal(str(copied.main_xid & XID_MASK)))
     _copy_between(dst, src, select, COPIED_KEYS)
     src.execute(sql.SQL("analyze {}").format(sql.Identifier(COPIED_KEYS)))
@@ -203,10 +204,10 @@ def _delete_streaming_keys(src: psycopg.Connection, dst: psycopg.Connection, cop
     """DELETE in core, its keys streamed into a temporary table in main as they go."""
     dst.execute(sql.SQL(KEYS_TABLE)
                 .format(sql.Identifier(DELETED_KEYS), _cols(None, copied.primary_key),
-                        sql.Identifier(copied.table)))
+                        ident(copied.table)))
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(DELETED_KEYS)))
     delete = sql.SQL("delete from {} t where {} returning {}").format(
-        sql.Identifier(copied.table), candidates, _cols("t", copied.primary_key))
+        ident(copied.table), candidates, _cols("t", copied.primary_key))
     return _copy_between(src, dst, delete, DELETED_KEYS)
 
 
@@ -217,7 +218,7 @@ def _drop_stale_copies(dst: psycopg.Connection, copied: Copied) -> int:
     return dst.execute(sql.SQL(
         "delete from {t} m where {cond} and m.xmin = {xid}::xid "
         "and ({mk}) not in (select {k} from {d})").format(
-        t=sql.Identifier(copied.table),
+        t=ident(copied.table),
         cond=copied.dest_condition,
         xid=sql.Literal(str(copied.main_xid & XID_MASK)),
         mk=_cols("m", copied.primary_key), k=_cols(None, copied.primary_key),

@@ -24,8 +24,8 @@ import psycopg
 from psycopg import sql
 
 from ..config import TablePolicy
+from ..pg.catalog import ident, regclass, table_columns
 from ..pg.protocol import yielding
-from ..pg.schema import table_columns
 from ..pg.tiers import PgTier
 from .vacuum import Reclaimed, reclaim, relation_bytes, rewrite_check
 
@@ -57,7 +57,7 @@ def partition_name(table: str, month: dt.date) -> str:
 
 def is_partitioned(conn: psycopg.Connection, table: str) -> bool:
     row = conn.execute(
-        "select relkind = 'p' from pg_class where oid = to_regclass(%s)", (f"public.{table}",)
+        "select relkind = 'p' from pg_class where oid = to_regclass(%s)", (regclass(table),)
     ).fetchone()
     return bool(row and row[0])
 
@@ -67,7 +67,7 @@ def month_partitions(conn: psycopg.Connection, table: str) -> dict[dt.date, str]
     rows = conn.execute(
         """select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
             where i.inhparent = to_regclass(%s)""",
-        (f"public.{table}",),
+        (regclass(table),),
     ).fetchall()
     out = {}
     for (name,) in rows:
@@ -131,30 +131,30 @@ def _create_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zon
     hi = _bound(conn, table, policy.day_column, next_month(month), zone)
     with conn.transaction():
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
-            sql.Identifier(table)))
+            ident(table)))
         if month in month_partitions(conn, table):
             return False
         in_default = False
         if _exists(conn, default):
             day = day_expression(conn, default, policy, zone)
             in_default = conn.execute(sql.SQL("select exists (select 1 from {} where {})")
-                                      .format(sql.Identifier(default), _day_in(day, month))
+                                      .format(ident(default), _day_in(day, month))
                                       ).fetchone()[0]
         if not in_default:
             conn.execute(sql.SQL(
                 "create table {} partition of {} for values from ({}) to ({})").format(
-                sql.Identifier(name), sql.Identifier(table), lo, hi))
+                ident(name), ident(table), lo, hi))
         else:
             conn.execute(sql.SQL(
                 "create table {} (like {} including defaults including constraints)"
-            ).format(sql.Identifier(name), sql.Identifier(table)))
+            ).format(ident(name), ident(table)))
             conn.execute(sql.SQL(
                 "with moved as (delete from {d} where {c} returning *) "
                 "insert into {n} select * from moved").format(
-                d=sql.Identifier(default), c=_day_in(day, month), n=sql.Identifier(name)))
+                d=ident(default), c=_day_in(day, month), n=ident(name)))
             conn.execute(sql.SQL(
                 "alter table {} attach partition {} for values from ({}) to ({})").format(
-                sql.Identifier(table), sql.Identifier(name), lo, hi))
+                ident(table), ident(name), lo, hi))
         guard_partition(conn, table, name)
     return True
 
@@ -165,19 +165,19 @@ def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> Non
     the partition itself, so a parent with row level security gets it on each partition too,
     without policies: nothing is visible there except through the parent."""
     row = conn.execute("select relrowsecurity, relforcerowsecurity from pg_class "
-                       "where oid = to_regclass(%s)", (f"public.{table}",)).fetchone()
+                       "where oid = to_regclass(%s)", (regclass(table),)).fetchone()
     if not row or not row[0]:
         return
     conn.execute(sql.SQL("alter table {} enable row level security").format(
-        sql.Identifier(partition)))
+        ident(partition)))
     if row[1]:
         conn.execute(sql.SQL("alter table {} force row level security").format(
-            sql.Identifier(partition)))
+            ident(partition)))
 
 
 def _exists(conn: psycopg.Connection, name: str) -> bool:
     return bool(conn.execute("select to_regclass(%s) is not null",
-                             (f"public.{name}",)).fetchone()[0])
+                             (regclass(name),)).fetchone()[0])
 
 
 def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
@@ -190,7 +190,7 @@ def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
     day = day_expression(conn, default, policy, zone)
     rows = conn.execute(sql.SQL(
         "select distinct date_trunc('month', {})::date from {} where {} is not null").format(
-        day, sql.Identifier(default), day)).fetchall()
+        day, ident(default), day)).fetchall()
     return [r[0] for r in rows]
 
 
@@ -235,18 +235,18 @@ def _emptied(conn: psycopg.Connection, table: str, name: str, *, drop: bool) -> 
     with conn.transaction():
         if drop:
             conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
-                sql.Identifier(table)))
+                ident(table)))
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
-            sql.Identifier(name)))
+            ident(name)))
         if conn.execute(sql.SQL("select exists (select 1 from {})").format(
-                sql.Identifier(name))).fetchone()[0]:
+                ident(name))).fetchone()[0]:
             return False
         if drop:
             conn.execute(sql.SQL("alter table {} detach partition {}").format(
-                sql.Identifier(table), sql.Identifier(name)))
-            conn.execute(sql.SQL("drop table {}").format(sql.Identifier(name)))
+                ident(table), ident(name)))
+            conn.execute(sql.SQL("drop table {}").format(ident(name)))
         else:
-            conn.execute(sql.SQL("truncate {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("truncate {}").format(ident(name)))
     return True
 
 
@@ -283,7 +283,7 @@ def reclaimable_bytes(tier: PgTier, conn: psycopg.Connection, table: str, due_ro
         return total
     size = relation_bytes(conn, table)
     rows = conn.execute(sql.SQL("select count(*) from {}").format(
-        sql.Identifier(table))).fetchone()[0]
+        ident(table))).fetchone()[0]
     if not rows or not due_rows:
         return 0
     staying = int(size * (rows - min(due_rows, rows)) / rows)

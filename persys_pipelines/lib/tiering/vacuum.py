@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from ..pg.catalog import ident, regclass
 from ..pg.protocol import LOCK_TIMEOUT
 from ..pg.tiers import PgTier, session_pooler_dsn
 
@@ -62,7 +63,7 @@ def relation_bytes(conn: psycopg.Connection, table: str) -> int:
                               from pg_partition_tree(to_regclass(%(t)s))
                              where isleaf or level = 0),
                            pg_total_relation_size(to_regclass(%(t)s)), 0)::bigint""",
-        {"t": f"public.{table}"},
+        {"t": regclass(table)},
     ).fetchone()
     return int(row[0])
 
@@ -74,7 +75,7 @@ def live_bytes(conn: psycopg.Connection, table: str) -> int:
         """select coalesce(sum(((pg_column_size(t.*) + 7) / 8) * 8 + 4), 0)::bigint,
                   (pg_table_size(to_regclass({n})))::bigint,
                   (pg_total_relation_size(to_regclass({n})))::bigint
-             from {t} t""").format(n=sql.Literal(f"public.{table}"), t=sql.Identifier(table))
+             from {t} t""").format(n=sql.Literal(regclass(table)), t=ident(table))
     ).fetchone()
     if not heap:
         return 0
@@ -98,11 +99,11 @@ def reclaim(tier: PgTier, conn: psycopg.Connection, table: str, rows_deleted: in
     """VACUUM after a move (`rows_deleted` > 0), then VACUUM FULL by the live-size rule; with
     nothing deleted this run only the rewrite a previous run had to skip is tried again."""
     out = Reclaimed(bytes_before=relation_bytes(conn, table))
-    ident = sql.Identifier(table)
+    rel = ident(table)
     notes = []
     if rows_deleted:
         try:
-            conn.execute(sql.SQL("vacuum {}").format(ident))
+            conn.execute(sql.SQL("vacuum {}").format(rel))
             out.vacuumed = True
         except psycopg.errors.LockNotAvailable:
             notes.append(f"VACUUM skipped: another maintenance job held {table} for longer "
@@ -149,9 +150,9 @@ def _vacuum_full(tier: PgTier, conn: psycopg.Connection, table: str) -> bool:
     bounds the wait. Behind a transaction pooler no setting holds for a statement outside a
     transaction, so SKIP_LOCKED: the rewrite starts only if the lock is free at once.
     False when it was skipped."""
-    ident = sql.Identifier(table)
+    rel = ident(table)
     if not tier.transaction_pooled:
-        conn.execute(sql.SQL("vacuum full {}").format(ident))
+        conn.execute(sql.SQL("vacuum full {}").format(rel))
         return True
     skipped: list[str] = []
 
@@ -161,7 +162,7 @@ def _vacuum_full(tier: PgTier, conn: psycopg.Connection, table: str) -> bool:
 
     conn.add_notice_handler(notice)
     try:
-        conn.execute(sql.SQL("vacuum (full, skip_locked) {}").format(ident))
+        conn.execute(sql.SQL("vacuum (full, skip_locked) {}").format(rel))
     finally:
         conn.remove_notice_handler(notice)
     return not skipped

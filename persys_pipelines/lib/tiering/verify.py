@@ -32,6 +32,7 @@ import psycopg
 from psycopg import sql
 
 from ..errors import MoveError
+from ..pg.catalog import ident, regclass
 from ..pg.protocol import Fingerprint, prepare_session
 from ..pg.tiers import PgTier
 
@@ -71,7 +72,7 @@ def text_hashed(conn: psycopg.Connection, table: str, columns: list[str]) -> set
              from chain c join pg_type t on t.oid = c.typ
              join pg_attribute a on a.attrelid = to_regclass(%s) and a.attname = c.attname
             group by c.attname""",
-        (f"public.{table}", FIRST_USER_OID, f"public.{table}")).fetchall()
+        (regclass(table), FIRST_USER_OID, regclass(table))).fetchall()
     found = {name: (built_in, type_name) for name, built_in, type_name in rows}
     out = {c for c in columns if c not in found or not found[c][0]}
     for type_name in {found[c][1] for c in columns if c not in out}:
@@ -96,7 +97,7 @@ def checksum_query(table: str, where: sql.Composable, hashed: sql.Composable,
                    per_partition: bool = False) -> sql.Composable:
     group = sql.SQL("t.tableoid::regclass::text, ") if per_partition else sql.SQL("")
     return sql.SQL("select {}count(*), coalesce(sum({}), 0) from {} t where {}{}").format(
-        group, hashed, sql.Identifier(table), where,
+        group, hashed, ident(table), where,
         sql.SQL(" group by 1") if per_partition else sql.SQL(""))
 
 

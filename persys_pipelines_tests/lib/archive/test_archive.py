@@ -57,7 +57,7 @@ def test_archive_then_restore_is_exact(cfg):
     assert entry["rows"] == 31 and entry["min_day"] == "2024-02-01"
     assert ["tags", "text[]"] in entry["schema"]
     with resolve_tier(cfg, "main").connect() as conn:
-        ledger = conn.execute("select count(*) from persys_ledger where to_tier = 'archive' "
+        ledger = conn.execute("select count(*) from persys.ledger where to_tier = 'archive' "
                               "and outcome = 'moved'").fetchone()[0]
     assert ledger == len(results)
     assert maintenance.verify(cfg).ok
@@ -144,7 +144,7 @@ def test_purge_deletes_only_files_past_delete_days(cfg, capsys):
     assert len(list((cfg.home / "archive").rglob("*.parquet"))) == files - 2
     assert maintenance.verify(cfg).ok
     with resolve_tier(cfg, "main").connect() as conn:
-        assert conn.execute("select count(*) from persys_ledger where to_tier = 'deleted'"
+        assert conn.execute("select count(*) from persys.ledger where to_tier = 'deleted'"
                             ).fetchone()[0] == 2
 
 

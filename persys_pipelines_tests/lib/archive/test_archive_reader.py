@@ -129,7 +129,7 @@ def test_the_fast_column_conversion_gives_what_one_value_at_a_time_gave(make_dat
 
     from persys_pipelines.lib.archive import format as fmt
     from persys_pipelines.lib.archive.reader import frame_column, python_values
-    from persys_pipelines.lib.pg.schema import table_columns
+    from persys_pipelines.lib.pg.catalog import table_columns
     from persys_pipelines.lib.pg.tiers import connect
 
     with connect(make_database("wide")) as conn:

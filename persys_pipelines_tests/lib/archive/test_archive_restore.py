@@ -60,7 +60,7 @@ def _uuid_texts(values: list[bytes]) -> list[str]:
 
 def restores_in_ledger(cfg) -> int:
     with resolve_tier(cfg, "main").connect() as conn:
-        return conn.execute("select count(*) from persys_ledger where from_tier = 'archive' "
+        return conn.execute("select count(*) from persys.ledger where from_tier = 'archive' "
                             "and to_tier = 'main'").fetchone()[0]
 
 
@@ -129,7 +129,7 @@ def test_crash_repair_never_deletes_a_file_whose_remainder_has_its_key(cfg):
     tier = resolve_tier(cfg, "main")
     with tier.connect() as conn:
         conn.execute(
-            "insert into persys_ledger (table_name, first_day, last_day, from_tier, to_tier, "
+            "insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier, "
             "outcome, detail) values (%s, '2024-03-15', '2024-03-15', 'archive', 'main', "
             "'moved', %s)",
             (TABLE, Jsonb({"key": entry["key"], "store": store.url,

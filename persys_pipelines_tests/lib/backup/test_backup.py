@@ -46,7 +46,7 @@ def test_main_round_trip_and_one_table_only(cfg):
     assert all(n > 0 for n, _ in before.values())
     b = snapshot.run_backup(cfg, "main")
     assert b.manifest["key_id"] == "k1"
-    assert {"journal_entries", "health_metrics", "persys_ledger"} <= set(b.manifest["tables"])
+    assert {"journal_entries", "health_metrics", "persys.ledger"} <= set(b.manifest["tables"])
     stored = archive_stores(cfg).active.get(b.manifest["tables"]["journal_entries"]["key"])
     assert stored.startswith(b"PSYE1"), "encrypted with the archive's key"
     wipe(cfg, "main", "journal_entries")

@@ -55,7 +55,7 @@ def test_cost_explorer_is_called_at_most_once_a_day(moto_server, cfg):
     with resolve_tier(cfg, "main").connect() as main:
         first = costs.aws_cost_explorer(main, aws, TODAY, client)
         again = costs.aws_cost_explorer(main, aws, TODAY, client)
-        assert len(calls) == 1  # the second answer came from persys_costs, not a paid request
+        assert len(calls) == 1  # the second answer came from persys.costs, not a paid request
         assert calls[0]["TimePeriod"] == {"Start": "2024-05-01", "End": "2024-05-21"}
         assert first["mtd_usd"] == 0.02 and not first["cached"]
         assert again["mtd_usd"] == 0.02 and again["cached"]

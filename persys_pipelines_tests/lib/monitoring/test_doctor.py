@@ -79,7 +79,7 @@ def test_a_good_config_is_all_ok_and_validate_says_the_same(tmp_path, tier_dsns,
         assert not lines(out, "FAIL") and not lines(out, "WARN"), out
         for expected in ("ok    core: connect", "ok    core: size", "ok    core: writable",
                          "ok    core: journal  (primary key (id), day column written_at)",
-                         "ok    core: sleep_log", "ok    main: persys_ledger",
+                         "ok    core: sleep_log", "ok    main: persys.ledger",
                          "ok    archive primary", "ok    encryption keys  (1 of 32 bytes (k1)",
                          "ok    supabase: rest", "ok    voice store  (supabase://voice/persys)",
                          "ok    telegram  (bot @persys_test_bot, chat 42)",
@@ -181,7 +181,7 @@ def archived_once(cfg_path: Path, tier_dsns: dict, store_url: str) -> None:
     """Main's ledger says a month of journal went into the store at `store_url`."""
     with psycopg.connect(tier_dsns["main"]) as conn:
         conn.execute(
-            "insert into persys_ledger (table_name, first_day, last_day, from_tier, to_tier, "
+            "insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier, "
             "rows, outcome, detail) values ('journal', '2024-01-01', '2024-01-31', 'main', "
             "'archive', 10, 'moved', %s)", (Jsonb({"store": store_url}),))
 
@@ -294,7 +294,7 @@ def test_health_sensor_probes_supabase_when_configured(tmp_path, tier_dsns, monk
         (line,) = health_tick(cfg, main, alerts, now + dt.timedelta(minutes=10))
         assert line.startswith("supabase: ok")
     with psycopg.connect(tier_dsns["main"]) as conn:
-        assert conn.execute("select endpoint, resolved_at is not null from incidents"
+        assert conn.execute("select endpoint, resolved_at is not null from persys.incidents"
                             ).fetchall() == [("supabase", True)]
 
 

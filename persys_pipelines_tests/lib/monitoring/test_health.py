@@ -35,7 +35,7 @@ def test_incident_opens_once_and_resolves_and_uptime_counts(cfg):
         assert health.is_healthy(main, "home") is True
         assert health.open_incidents(main) == []
         opened, resolved = main.execute(
-            "select opened_at, resolved_at from incidents").fetchone()
+            "select opened_at, resolved_at from persys.incidents").fetchone()
         assert (opened, resolved) == (T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=3))
         assert health.uptime(main, T0.date(), "Europe/London") == {
             "home": {"checks": 4, "ok": 2, "uptime_pct": 50.0}}

@@ -53,7 +53,7 @@ def test_a_failing_channel_is_retried_on_the_next_flush_and_never_raises(make_da
     assert [m["text"] for m in tg.messages] == ["run failed"]
     with psycopg.connect(main) as conn:
         attempts, error = conn.execute(
-            "select attempts, last_error from persys_notifications").fetchone()
+            "select attempts, last_error from persys.notifications").fetchone()
     assert attempts == 2 and error is None
 
 

@@ -26,7 +26,7 @@ def test_full_report_has_chart_forecast_tables_and_moves(cfg, tmp_path):
     load_sample_data(cfg, days=5, seed=3, as_of=dt.date(2024, 5, 20))
     seed_history(cfg)
     with resolve_tier(cfg, "main").connect() as main:
-        main.execute("insert into persys_ledger (table_name, first_day, last_day, from_tier, "
+        main.execute("insert into persys.ledger (table_name, first_day, last_day, from_tier, "
                      "to_tier, rows, outcome) values ('journal_entries', '2024-05-01', "
                      "'2024-05-02', 'core', 'main', 4, 'failed')")
         main.commit()

@@ -31,7 +31,7 @@ def test_second_process_attaches_and_down_stops(tmp_path, monkeypatch, capsys):
     assert embedded_running(home) == pid, "attached, not started twice"
     assert tiers["core"].embedded and "/persys_core?" in tiers["core"].dsn
     with psycopg.connect(embedded_uri(home, "persys_main")) as conn:
-        assert conn.execute("select to_regclass('persys_ledger') is not null").fetchone()[0]
+        assert conn.execute("select to_regclass('persys.ledger') is not null").fetchone()[0]
 
     assert main(["down"]) == 0
     assert "stopped the embedded PostgreSQL" in capsys.readouterr().out

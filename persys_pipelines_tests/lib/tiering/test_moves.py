@@ -177,7 +177,7 @@ def test_sample_data_lifecycle_keeps_recent_days_returns_space(cfg, tiers):
     assert returned > 0 and core.size_bytes() < size_before
     with main.connect() as conn:
         outcomes = {e.outcome for e in ledger.entries(conn, limit=1000)}
-        n = conn.execute("select count(*) from persys_ledger").fetchone()[0]
+        n = conn.execute("select count(*) from persys.ledger").fetchone()[0]
     assert outcomes == {ledger.MOVED} and n >= 4 * 5  # one move per table and month
 
 

@@ -86,7 +86,7 @@ def test_the_columns_a_query_sees_are_the_catalogs(tier_dsns):
     where a catalog query is not): it must name them as `table_columns` does, in table order,
     for the shapes people have (a dropped column, a partitioned table, the day types), and
     say None for a table that is not there (other types are only shown in messages)."""
-    from persys_pipelines.lib.pg.schema import query_columns, table_columns
+    from persys_pipelines.lib.pg.catalog import query_columns, table_columns
 
     with connect(tier_dsns["core"], autocommit=True) as conn:
         conn.execute("create table keyed (a int, gone int, b text, c date, t timestamptz, "

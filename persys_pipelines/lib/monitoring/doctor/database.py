@@ -13,7 +13,8 @@ import psycopg
 from ...config import Config, TablePolicy
 from ...daily.sources import check_sources
 from ...dsn import dsn_fields, safe_dsn
-from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES, primary_key, table_exists
+from ...pg.catalog import primary_key, regclass, table_exists
+from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES
 from ...pg.tables import TableError, day_expression
 from ...pg.tiers import PgTier, resolve_tier
 from ...supabase_rest import PAUSED_HINT
@@ -119,8 +120,8 @@ def table_checks(cfg: Config) -> list[Finding]:
             continue
         with tier.connect() as conn:
             if name == "main":
-                ok = table_exists(conn, "persys_ledger")
-                findings.append(Finding("main: persys_ledger", OK if ok else FAIL,
+                ok = table_exists(conn, "persys.ledger")
+                findings.append(Finding("main: persys.ledger", OK if ok else FAIL,
                                         "" if ok else "missing; run `persys setup`"))
             for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables]):
                 findings.extend(_table(cfg, conn, name, table, cfg.tables.get(table)))
@@ -164,7 +165,7 @@ def _references(conn: psycopg.Connection, table: str) -> list[Finding]:
              from pg_constraint k join pg_class c on c.oid = k.confrelid
              join pg_namespace n on n.oid = c.relnamespace
             where k.contype = 'f' and k.conrelid = to_regclass(%s) and k.conparentid = 0
-            order by 1""", (f"public.{table}",)).fetchall()
+            order by 1""", (regclass(table),)).fetchall()
     findings = []
     if outgoing:
         targets = [t for (t,) in outgoing]
@@ -194,7 +195,7 @@ def _triggers(conn: psycopg.Connection, table: str) -> list[Finding]:
                   p.prosrc ~* '\\m(insert|update|delete)\\M'
              from pg_trigger t join pg_proc p on p.oid = t.tgfoid
             where t.tgrelid = to_regclass(%s) and not t.tgisinternal and t.tgparentid = 0
-            order by 1""", (f"public.{table}",)).fetchall()
+            order by 1""", (regclass(table),)).fetchall()
     findings = []
     for name, function, on_delete, writes in rows:
         if on_delete and writes:
@@ -214,7 +215,7 @@ def _row_security(conn: psycopg.Connection, table: str) -> list[Finding]:
     row = conn.execute(
         """select c.relrowsecurity, c.relforcerowsecurity,
                   (select rolbypassrls or rolsuper from pg_roles where rolname = current_user)
-             from pg_class c where c.oid = to_regclass(%s)""", (f"public.{table}",)).fetchone()
+             from pg_class c where c.oid = to_regclass(%s)""", (regclass(table),)).fetchone()
     enabled, forced, bypass = row
     if not enabled:
         return []
