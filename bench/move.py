@@ -35,7 +35,7 @@ from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import PgTier, connect, ensure_database
 from persys_pipelines.lib.tiering import moves
-from persys_pipelines.lib.tiering.planner import months_between
+from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.tiering.space import ensure_months
 
 ZONE = "Europe/London"

@@ -45,7 +45,7 @@ from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import connect, ensure_database, resolve_tier
 from persys_pipelines.lib.tiering import reader
-from persys_pipelines.lib.tiering.planner import months_between
+from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.tiering.space import ensure_months
 
 ZONE = "Europe/London"

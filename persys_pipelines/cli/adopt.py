@@ -9,11 +9,11 @@ import argparse
 import sys
 
 from ..lib.errors import TierError, UsageError
+from ..lib.moves import adopt as adopt_lib
+from ..lib.pg import partitions as space
 from ..lib.pg import protocol
 from ..lib.pg.tiers import resolve_tier
-from ..lib.tiering import adopt as adopt_lib
-from ..lib.tiering import space
-from ..lib.tiering.vacuum import mb
+from ..lib.pg.vacuum import mb
 from .common import add_config_arg, load
 
 

@@ -7,9 +7,9 @@ import argparse
 from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
-from ..lib.archive import restore as archive_restore
-from ..lib.archive import writer as archive_lib
 from ..lib.errors import UsageError
+from ..lib.moves import archive_main as archive_restore
+from ..lib.moves import main_archive as archive_lib
 from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 

@@ -6,11 +6,11 @@ import argparse
 import datetime as dt
 
 from ..lib.archive.stores import Store, archive_stores
-from ..lib.backup import restore as restore_lib
 from ..lib.backup import snapshot
 from ..lib.config import Config
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
+from ..lib.moves import backup_restore as restore_lib
 from .common import add_config_arg, load
 
 

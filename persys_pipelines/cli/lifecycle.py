@@ -13,9 +13,9 @@ import datetime as dt
 from ..lib.config import Config, find_config_path
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
+from ..lib.moves.core_main import SAME_TRANSACTION_NOTE
 from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import lifecycle as lifecycle_lib
-from ..lib.tiering.moves import SAME_TRANSACTION_NOTE
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def repair_command(args: argparse.Namespace) -> int:
-    from ..lib.tiering import repair as repair_lib
+    from ..lib.moves import repair as repair_lib
 
     cfg = load(args)
     tables = args.table or list(cfg.tables)

@@ -119,8 +119,8 @@ def _refuse_foreign_tables(core) -> None:
 
 def _ensure_partitions(cfg: Config, core, first: dt.date, last: dt.date) -> None:
     """Month partitions for the sample days, so the rows land where moves can drop them."""
-    from .tiering.planner import months_between
-    from .tiering.space import ensure_months
+    from .calendar import months_between
+    from .pg.partitions import ensure_months
 
     for table, policy in cfg.tables.items():
         if table_exists(core, table):

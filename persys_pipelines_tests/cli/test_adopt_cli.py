@@ -13,9 +13,10 @@ import pytest
 
 from persys_pipelines.cli import main
 from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.moves import adopt
 from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import adopt, space
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lib.tiering.test_adopt_partition import catalog
 from persys_pipelines_tests.lifecycle_helpers import rows_text

@@ -85,8 +85,8 @@ def test_sensor_skips_restored_days_while_pinned(cfg, config_path, monkeypatch):
     import datetime as dt
 
     from persys_pipelines.lib.archive import pins
-    from persys_pipelines.lib.archive import restore as archive_restore
-    from persys_pipelines.lib.archive import writer as archive
+    from persys_pipelines.lib.moves import archive_main as archive_restore
+    from persys_pipelines.lib.moves import main_archive as archive
 
     rows_in_main(cfg)
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)

@@ -10,9 +10,9 @@ import datetime as dt
 import dagster as dg
 
 from ...lib.archive import maintenance, manifest
-from ...lib.archive import writer as archive
 from ...lib.config import Config
 from ...lib.monitoring import health
+from ...lib.moves import main_archive as archive
 from ..lifecycle.assets import run_as_of
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly

@@ -8,8 +8,8 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib.archive import writer as archive
 from ...lib.config import Config
+from ...lib.moves import main_archive as archive
 from ...lib.pg.tiers import resolve_tier
 from .. import tags as run_tags
 from ..partitions import monthly

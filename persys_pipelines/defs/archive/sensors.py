@@ -5,7 +5,7 @@ that arrive later for an archived month get a new key and a new run."""
 
 import dagster as dg
 
-from ...lib.archive import writer as archive
+from ...lib.moves import main_archive as archive
 from ...lib.pg.tiers import resolve_tier
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly

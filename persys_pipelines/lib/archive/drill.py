@@ -1,8 +1,9 @@
 """Restore drills: prove archived months come back exactly, without touching the live tables.
 
 Each drilled file is loaded into a table of a scratch schema in main (`persys_drill_<hex>`),
-its row count and row checksum compared with its manifest entry and with the ledger's `moved`
-row that archived it. The scratch schema is dropped whatever happens; a crash between create
+typed as the file records its columns (a column widened in main since changes nothing), its
+fingerprint compared with its manifest entry and with the ledger's entry that archived it.
+The scratch schema is dropped whatever happens; a crash between create
 and drop leaves a schema named `persys_drill_…` that holds only copies (safe to drop).
 """
 
@@ -14,16 +15,16 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from ..config import Config
 from ..errors import ArchiveError
 from ..lazy import lazy_module
-from ..pg.catalog import ident, table_exists
-from ..pg.tiers import PgTier, resolve_tier
+from ..pg import fingerprint
+from ..pg.catalog import table_exists
+from ..pg.tiers import PgTier
 from . import format as fmt
-from .crypto import CryptoError
+from .crypto import CryptoError, Keyring
 from .maintenance import tables_in
-from .manifest import committed, copy_back, load_file, read_manifest
-from .stores import ArchiveStores, Store, StoreError, archive_stores, keyring
+from .manifest import FileEntry, ManifestUnreadable, load_file, read_manifest
+from .stores import ArchiveStores, Store, StoreError
 
 pa = lazy_module("pyarrow")
 
@@ -49,29 +50,27 @@ class DrillResult:
         return f"BAD {self.table} {self.month}  {self.problem} ({self.uri})"
 
 
-def drill(cfg: Config, *, months: int | None = 1, seed: int | None = None,
-          stores: ArchiveStores | None = None) -> list[DrillResult]:
+def drill(tier: PgTier, stores: ArchiveStores, ring: Keyring, tables: list[str], *,
+          months: int | None = 1, seed: int | None = None) -> list[DrillResult]:
     """Drill `months` archived files picked at random (None: every file); only reads the store."""
-    stores = stores or archive_stores(cfg, check=False)
-    tier = resolve_tier(cfg, "main")
-    ring = keyring(cfg)
-    candidates: list[tuple[Store, str, dict]] = []
+    candidates: list[tuple[Store, str, FileEntry]] = []
     for store in stores.all:
         try:
-            tables = tables_in(store, cfg)
-            candidates += [(store, t, e) for t in tables
-                           for e in committed(read_manifest(store, t))]
-        except StoreError as exc:
+            names = tables_in(store, tables)
+            candidates += [(store, t, e) for t in names
+                           for e in read_manifest(store, t).committed()]
+        except (StoreError, ManifestUnreadable) as exc:
             raise ArchiveError(f"drill: cannot read {store.url}: {exc}") from None
     if months is not None and months < len(candidates):
         candidates = random.Random(seed).sample(candidates, months)
-    candidates.sort(key=lambda c: (c[1], c[2]["min_day"], c[2]["key"]))
+    candidates.sort(key=lambda c: (c[1], c[2].min_day, c[2].key))
     return [drill_file(tier, store, ring, table, entry) for store, table, entry in candidates]
 
 
-def drill_file(tier: PgTier, store: Store, ring, table: str, entry: dict) -> DrillResult:
+def drill_file(tier: PgTier, store: Store, ring: Keyring, table: str,
+               entry: FileEntry) -> DrillResult:
     """Restore one file into a scratch schema, compare, drop the schema (also on failure)."""
-    result = DrillResult(table, entry["min_day"][:7], store.uri(entry["key"]))
+    result = DrillResult(table, entry.min_day[:7], store.uri(entry.key))
     try:
         plain, _ = load_file(store, ring, entry)
         data = fmt.read_parquet(plain, use_threads=False)
@@ -95,35 +94,42 @@ def drill_file(tier: PgTier, store: Store, ring, table: str, entry: dict) -> Dri
     return result
 
 
-def _compare(conn, scratch: str, table: str, entry: dict, data: pa.Table
+def _compare(conn, scratch: str, table: str, entry: FileEntry, data: pa.Table
              ) -> tuple[int, str | None]:
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(scratch)))
     conn.commit()  # the schema exists for the `finally` to drop even if what follows fails
     target = sql.Identifier(scratch, table)
-    conn.execute(sql.SQL("create table {} (like {} including defaults)")
-                 .format(target, ident(table)))
-    _, (rows, checksum) = copy_back(conn, target, data)
-    if (rows, checksum) != (entry["rows"], entry["checksum"]):
-        return rows, (f"{rows} rows, checksum {checksum}; the manifest says {entry['rows']}, "
-                      f"{entry['checksum']}")
-    return rows, _ledger_problem(conn, entry, rows, checksum)
+    types = fmt.pg_types_of(data.schema)
+    conn.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
+    columns = fmt.load_rows(conn, target, data)
+    want = entry.fp
+    got = fingerprint.of_table(conn, table, columns, relation=target,
+                               types=f'"{scratch}"."{table}"', algorithm=want.algorithm)
+    if got != want:
+        return got.rows, f"its rows give {got.text}; the manifest says {want.text}"
+    return got.rows, _ledger_problem(conn, entry, got)
 
 
-def _ledger_problem(conn, entry: dict, rows: int, checksum: str) -> str | None:
-    """The ledger row that wrote the file must be `moved`; an archive row must agree on rows
-    and checksum (a restore's remainder file is written under the restore's own row)."""
+def _ledger_problem(conn, entry: FileEntry, got: fingerprint.Fingerprint) -> str | None:
+    """The ledger entry that wrote the file must be done; an archive move's must agree on the
+    fingerprint (a restore's remainder file is written under the restore's own entry)."""
+    if entry.ledger_id is None:
+        return None  # rebuilt from the file alone: its fingerprint is all there is
     if not table_exists(conn, "persys.ledger"):
         return "main has no persys.ledger"
-    found = conn.execute("select outcome, to_tier, rows, checksum from persys.ledger "
-                         "where id = %s", (entry["ledger_id"],)).fetchone()
+    found = conn.execute("select state, route, fingerprint from persys.ledger where id = %s",
+                         (entry.ledger_id,)).fetchone()
     if found is None:
-        return f"ledger row {entry['ledger_id']} is missing"
-    outcome, to_tier, l_rows, l_checksum = found
-    if outcome != "moved":
-        return f"ledger row {entry['ledger_id']} is {outcome!r}, not 'moved'"
-    if to_tier == "archive" and (l_rows, l_checksum) != (rows, checksum):
-        return (f"ledger row {entry['ledger_id']} says {l_rows} rows, checksum {l_checksum}; "
-                f"the file holds {rows}, {checksum}")
+        return f"ledger entry {entry.ledger_id} is missing"
+    state, route, recorded = found
+    if state != "done":
+        return f"ledger entry {entry.ledger_id} is {state!r}, not done"
+    legacy = recorded is not None and ":" not in recorded  # a checksum alone, before the engine
+    if route == "main_archive" and recorded and (
+            recorded != str(got.checksum) if legacy
+            else fingerprint.Fingerprint.parse(recorded, fingerprint.TEXT) != got):
+        return (f"ledger entry {entry.ledger_id} says {recorded}; the file holds {got.text}")
     return None
 
 

@@ -28,6 +28,7 @@ from psycopg import sql
 from ..errors import ArchiveError
 from ..lazy import lazy_module
 from ..pg.copy_out import copy_out_bytes
+from ..pg.session import pin_session
 
 np, pa, pc = lazy_module("numpy"), lazy_module("pyarrow"), lazy_module("pyarrow.compute")
 pacsv, pajson, pq = (lazy_module(f"pyarrow.{name}") for name in ("csv", "json", "parquet"))
@@ -121,7 +122,7 @@ def export_arrow(conn: psycopg.Connection, table: str, columns: list[Column],
     The caller's transaction decides the snapshot; the session's TimeZone and DateStyle are
     pinned for the transaction so the text forms are the ones parsed here.
     """
-    pin_session(conn)
+    pin_session(conn, local=True)
     data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(query))
     if not data:
         return arrow_schema(table, columns).empty_table()
@@ -186,15 +187,6 @@ def _bigger_block(block: int, size: int) -> int | None:
     """The next block size to try (8×, at most all the data in one block), None at the end."""
     ceiling = min(size + 1, MAX_BLOCK_BYTES)
     return None if block >= ceiling else min(block * 8, ceiling)
-
-
-def pin_session(conn: psycopg.Connection) -> None:
-    """Fix the text forms for the rest of the transaction: what is parsed here, and the row
-    checksums taken when rows leave main and when they come back (archive.row_checksum), must
-    not depend on a server's default TimeZone or DateStyle."""
-    conn.execute("set local timezone to 'UTC'")
-    conn.execute("set local datestyle to 'ISO, YMD'")
-    conn.execute("set local extra_float_digits to 1")
 
 
 @functools.cache
@@ -393,3 +385,18 @@ def python_rows(table: pa.Table, pg_types: dict[str, str]):
             values = [None if v is None else uuid_mod.UUID(bytes=v) for v in values]
         columns.append(values)
     return zip(*columns, strict=True) if columns else iter(())
+
+
+def load_rows(conn: psycopg.Connection, target: sql.Composable, data: pa.Table) -> list[str]:
+    """COPY archived rows (a decoded Parquet table) into `target`, a table with at least the
+    archived columns; returns the columns written, in the file's order. The session's text
+    forms are pinned first, as they were when the rows left main."""
+    pg_types = pg_types_of(data.schema)
+    pin_session(conn, local=True)
+    cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
+    with conn.cursor() as cur, cur.copy(
+        sql.SQL("copy {} ({}) from stdin").format(target, cols)
+    ) as copy:
+        for row in python_rows(data, pg_types):
+            copy.write_row(row)
+    return list(pg_types)

@@ -1,10 +1,12 @@
 """Take, list and expire backups of a tier.
 
-Layout in the archive store (the archive's own keys never start with `backups/`):
-`backups/<tier>/<id>/<table>.parquet` (encrypted like archive files, the key as associated
-data) and `backups/<tier>/<id>/manifest.json`, written last: a backup without its manifest is
-unfinished (a crash) and is neither listed nor restored; the next retention pass deletes it.
-The id is the UTC time the snapshot was taken, so ids sort by age.
+Layout in the backup store (`tiers.archive.backup_url`, else the archive store), under a
+namespace no table's archive can collide with (a table's keys are `<table>/yyyy/mm/…`, and a
+table name never starts with a dot): `.persys/backups/<tier>/<id>/<table>.parquet` (always
+encrypted, the key as associated data) and `.persys/backups/<tier>/<id>/manifest.json`,
+written last: a backup without its manifest is unfinished (a crash) and is neither listed nor
+restored; the next retention pass deletes it. The id is the UTC time the snapshot was taken,
+so ids sort by age. Backups taken before the namespace (`backups/…`) are still listed.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import psycopg
 from psycopg import sql
 
 from ..archive import format as fmt
-from ..archive.manifest import row_checksum, sha256
-from ..archive.stores import Store, archive_stores, keyring
-from ..config import Config
+from ..archive.crypto import Keyring
+from ..archive.manifest import sha256
+from ..archive.stores import Store
 from ..errors import ArchiveError, UsageError
-from ..pg.catalog import ident, table_columns
+from ..pg import fingerprint
+from ..pg.catalog import ident, table_columns, table_exists
 from ..pg.schema import OUTPUT_TABLES
-from ..pg.tiers import PgTier, resolve_tier
+from ..pg.tiers import PgTier
 
-PREFIX = "backups"
+PREFIX = ".persys/backups"
+LEGACY_PREFIX = "backups"  # before the namespace; listed and restored, never written
 TIERS = ("core", "main")
-# The project's own tables, backed up wherever they exist (the person's come from cfg.tables).
+# The project's own tables, backed up wherever they exist (the person's are the caller's).
 PROJECT_TABLES = (*OUTPUT_TABLES, "persys.ledger", "persys.pins", "persys.usage", "persys.costs",
                   "persys.health_checks", "persys.notifications", "persys.incidents")
 ID_FORMAT = "%Y%m%dT%H%M%S"
@@ -43,6 +47,7 @@ class Backup:
     tier: str
     id: str
     manifest: dict
+    prefix: str = PREFIX
 
     @property
     def taken_at(self) -> dt.datetime:
@@ -56,17 +61,21 @@ class Backup:
     def bytes(self) -> int:
         return sum(t["bytes"] for t in self.manifest["tables"].values())
 
+    @property
+    def manifest_key(self) -> str:
+        return manifest_key(self.tier, self.id, self.prefix)
 
-def backup_dir(tier: str, backup_id: str) -> str:
-    return f"{PREFIX}/{tier}/{backup_id}"
+
+def backup_dir(tier: str, backup_id: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}/{tier}/{backup_id}"
 
 
 def file_key(tier: str, backup_id: str, table: str) -> str:
     return f"{backup_dir(tier, backup_id)}/{table}.parquet"
 
 
-def manifest_key(tier: str, backup_id: str) -> str:
-    return f"{backup_dir(tier, backup_id)}/manifest.json"
+def manifest_key(tier: str, backup_id: str, prefix: str = PREFIX) -> str:
+    return f"{backup_dir(tier, backup_id, prefix)}/manifest.json"
 
 
 def new_id(now: dt.datetime | None = None) -> str:
@@ -75,32 +84,29 @@ def new_id(now: dt.datetime | None = None) -> str:
     return f"{now.strftime(ID_FORMAT)}.{now.microsecond // 1000:03d}Z"
 
 
-def tables_to_back_up(conn: psycopg.Connection, cfg: Config) -> list[str]:
-    """cfg.tables and the project's tables that exist in this tier (a plain or partitioned
-    table in `public`), in a stable order."""
-    wanted = list(dict.fromkeys([*cfg.tables, *PROJECT_TABLES]))
-    rows = conn.execute(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname = any(%s)",
-        (wanted,)).fetchall()
-    present = {r[0] for r in rows}
-    return [t for t in wanted if t in present]
+def tables_to_back_up(conn: psycopg.Connection, tables: list[str]) -> list[str]:
+    """The person's `tables` and the project's own that exist in this tier, in a stable
+    order."""
+    wanted = list(dict.fromkeys([*tables, *PROJECT_TABLES]))
+    return [t for t in wanted if table_exists(conn, t)]
 
 
-def export_table(conn: psycopg.Connection, table: str) -> tuple[bytes, int, str, dict[str, str]]:
-    """(Parquet bytes, rows, checksum, pg types) of the whole table in the caller's snapshot.
+def export_table(conn: psycopg.Connection, table: str
+                 ) -> tuple[bytes, fingerprint.Fingerprint, dict[str, str]]:
+    """(Parquet bytes, fingerprint, pg types) of the whole table in the caller's snapshot.
 
-    The checksum is `fingerprint` of the table itself (all columns, generated ones too), taken
-    in the same snapshot as the rows, so a restore can prove it gave back exactly these rows."""
+    The fingerprint covers every column (generated ones too) and is taken in the same
+    snapshot as the rows, so a restore can prove it gave back exactly these rows."""
     pg_types = table_columns(conn, table)
     columns = fmt.columns_for(pg_types)
     query = sql.SQL("select {cols}, null::date from {t}").format(
         cols=sql.SQL(", ").join(c.select() for c in columns), t=ident(table))
     data = fmt.export_arrow(conn, table, columns, query)
-    rows, checksum = row_checksum(conn, ident(table))
-    if rows != data.num_rows:
-        raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted {rows}")
-    return fmt.parquet_bytes(data, level=LEVEL), rows, checksum, pg_types
+    found = fingerprint.of_table(conn, table, list(pg_types))
+    if found.rows != data.num_rows:
+        raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted "
+                          f"{found.rows}")
+    return fmt.parquet_bytes(data, level=LEVEL), found, pg_types
 
 
 def read_only_snapshot(tier: PgTier) -> psycopg.Connection:
@@ -112,58 +118,61 @@ def read_only_snapshot(tier: PgTier) -> psycopg.Connection:
     return conn
 
 
-def run_backup(cfg: Config, tier_name: str, *, store: Store | None = None,
+def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, keep: int,
                now: dt.datetime | None = None) -> Backup:
-    """Back up every table of the tier, then write the manifest, then apply retention."""
-    if tier_name not in TIERS:
-        raise UsageError(f"unknown tier {tier_name!r}; use core or main")
-    store = store or archive_stores(cfg).active
-    ring = keyring(cfg)
+    """Back up every table of the tier (encrypted: `ring` must hold a key), then write the
+    manifest, then apply retention (`keep` finished backups)."""
+    if tier.name not in TIERS:
+        raise UsageError(f"unknown tier {tier.name!r}; use core or main")
+    if not ring:
+        raise BackupError("backups are always encrypted and no key is set: run `persys setup` "
+                          "(it creates one) or set tiers.archive.encryption_key")
     backup_id = new_id(now)
-    tables: dict[str, dict] = {}
+    entries: dict[str, dict] = {}
     key_id = None
-    with read_only_snapshot(resolve_tier(cfg, tier_name)) as conn:
-        names = tables_to_back_up(conn, cfg)
-        for table in names:
-            plain, rows, checksum, pg_types = export_table(conn, table)
-            key = file_key(tier_name, backup_id, table)
+    with read_only_snapshot(tier) as conn:
+        for table in tables_to_back_up(conn, tables):
+            plain, found, pg_types = export_table(conn, table)
+            key = file_key(tier.name, backup_id, table)
             sealed, key_id = ring.encrypt(plain, key)
             store.put(key, sealed)
-            tables[table] = {"key": key, "rows": rows, "checksum": checksum,
-                             "sha256": sha256(plain), "bytes": len(sealed),
-                             "schema": [[n, t] for n, t in pg_types.items()]}
+            entries[table] = {"key": key, "rows": found.rows, "fingerprint": found.text,
+                              "sha256": sha256(plain), "bytes": len(sealed),
+                              "schema": [[n, t] for n, t in pg_types.items()]}
         conn.rollback()  # read only: nothing to keep
-    manifest = {"version": 1, "tier": tier_name, "id": backup_id,
+    manifest = {"version": 2, "tier": tier.name, "id": backup_id,
                 "taken_at": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
-                "key_id": key_id, "tables": tables}
-    store.put(manifest_key(tier_name, backup_id), json.dumps(manifest, indent=1).encode())
-    expire(cfg, tier_name, store=store)
-    return Backup(tier_name, backup_id, manifest)
+                "key_id": key_id, "tables": entries}
+    store.put(manifest_key(tier.name, backup_id), json.dumps(manifest, indent=1).encode())
+    expire(store, tier.name, keep)
+    return Backup(tier.name, backup_id, manifest)
 
 
-def _ids(store: Store, tier: str) -> tuple[list[str], set[str]]:
+def _ids(store: Store, tier: str, prefix: str) -> tuple[list[str], set[str]]:
     """(every backup id seen under the tier, the ids with a manifest), oldest first."""
     seen: set[str] = set()
     complete: set[str] = set()
-    for obj in store.list(f"{PREFIX}/{tier}/"):
+    depth = prefix.count("/") + 3
+    for obj in store.list(f"{prefix}/{tier}/"):
         parts = obj.key.split("/")
-        if len(parts) != 4:
+        if len(parts) != depth:
             continue
-        seen.add(parts[2])
-        if parts[3] == "manifest.json":
-            complete.add(parts[2])
+        seen.add(parts[-2])
+        if parts[-1] == "manifest.json":
+            complete.add(parts[-2])
     return sorted(seen), complete
 
 
 def list_backups(store: Store, tier: str | None = None) -> list[Backup]:
     """Finished backups (with a manifest) in the store, oldest first, of one tier or both."""
     found = []
-    for name in [tier] if tier else TIERS:
-        ids, complete = _ids(store, name)
-        for backup_id in ids:
-            if backup_id in complete:
-                doc = json.loads(store.get(manifest_key(name, backup_id)))
-                found.append(Backup(name, backup_id, doc))
+    for prefix in (PREFIX, LEGACY_PREFIX):
+        for name in [tier] if tier else TIERS:
+            ids, complete = _ids(store, name, prefix)
+            for backup_id in ids:
+                if backup_id in complete:
+                    doc = json.loads(store.get(manifest_key(name, backup_id, prefix)))
+                    found.append(Backup(name, backup_id, doc, prefix))
     return sorted(found, key=lambda b: (b.taken_at, b.tier))
 
 
@@ -182,21 +191,25 @@ def find_backup(store: Store, tier: str, backup_id: str | None) -> Backup:
                       "shows the ids")
 
 
-def expire(cfg: Config, tier: str, *, store: Store | None = None) -> list[str]:
-    """Delete the oldest finished backups beyond `backup.keep`, and unfinished ones older than
-    the newest finished one (a crash's leftovers); manifest first, so a half-deleted backup
-    is never listed. Returns the ids deleted."""
-    store = store or archive_stores(cfg).active
-    ids, complete = _ids(store, tier)
-    finished = [i for i in ids if i in complete]
-    doomed = finished[:-cfg.backup.keep] if len(finished) > cfg.backup.keep else []
-    if finished:
-        doomed += [i for i in ids if i not in complete and i < finished[-1]]
-    for backup_id in sorted(doomed):
-        store.delete(manifest_key(tier, backup_id))
-        for obj in list(store.list(backup_dir(tier, backup_id) + "/")):
-            store.delete(obj.key)
-    return sorted(doomed)
+def expire(store: Store, tier: str, keep: int) -> list[str]:
+    """Delete the oldest finished backups beyond `keep`, and unfinished ones older than the
+    newest finished one (a crash's leftovers); manifest first, so a half-deleted backup is
+    never listed. Returns the ids deleted."""
+    doomed_all: list[str] = []
+    finished_all = [b.id for b in list_backups(store, tier)]
+    newest = finished_all[-1] if finished_all else None
+    doomed_ids = set(finished_all[:-keep]) if len(finished_all) > keep else set()
+    for prefix in (PREFIX, LEGACY_PREFIX):
+        ids, complete = _ids(store, tier, prefix)
+        doomed = [i for i in ids if i in doomed_ids]
+        if newest is not None:
+            doomed += [i for i in ids if i not in complete and i < newest]
+        for backup_id in sorted(doomed):
+            store.delete(manifest_key(tier, backup_id, prefix))
+            for obj in list(store.list(backup_dir(tier, backup_id, prefix) + "/")):
+                store.delete(obj.key)
+        doomed_all += doomed
+    return sorted(doomed_all)
 
 
 # how often each schedule takes a backup, in hours; a backup older than this plus a grace of

@@ -114,7 +114,8 @@ def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transit
             (r.at, r.endpoint, r.ok, r.latency_ms, r.detail),
         )
         open_row = conn.execute(
-            "select id, opened_at from persys.incidents where endpoint = %s and resolved_at is null",
+            "select id, opened_at from persys.incidents "
+            "where endpoint = %s and resolved_at is null",
             (r.endpoint,),
         ).fetchone()
         if not r.ok and open_row is None:

@@ -17,9 +17,9 @@ import psycopg
 from psycopg import sql
 
 from ..config import Config
+from ..pg import partitions as space
 from ..pg.catalog import ident, table_exists
 from ..pg.tables import day_expression, only_when_condition
-from ..tiering import space
 
 REARM_MARGIN_PCT = 5.0
 RETRY_EMERGENCY_AFTER_S = 3600  # still critical an hour after the request: ask once more

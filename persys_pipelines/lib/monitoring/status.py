@@ -59,9 +59,9 @@ def backup_ages(cfg: Config) -> dict[str, Any]:
 
 def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
     """What the next core→main run would move, and the core bytes it would give back."""
+    from ..pg.partitions import reclaimable_bytes
     from ..pg.tiers import resolve_tier
     from ..tiering.planner import plan_table
-    from ..tiering.space import reclaimable_bytes
 
     core = resolve_tier(cfg, "core")
     out: dict[str, Any] = {"tables": {}, "due_rows": 0, "reclaimable_bytes": 0}

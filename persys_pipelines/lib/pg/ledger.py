@@ -1,42 +1,41 @@
-"""The move ledger: one `persys.ledger` row (main tier) per move of a table's day range.
+"""The ledger (`persys.ledger` in main), read side: one row per step of the engine.
 
-A move opens its row as `started` before it touches data and closes it with the outcome
-(`moved`, `nothing`, `failed`) and the counts. A process killed mid-move leaves a `started` row;
-the next mover of the same table (holding the table's move lock, so no live mover can own it)
-marks such rows `interrupted`, which keeps the ledger honest about crashes. Every tier-to-tier
-move (core→main, main→archive, purge) writes here through these functions.
+Only the engine (lib/moves/engine.py) writes it. Each row names its route, table, day range,
+tiers, `state` (`open` → the route's own steps → `done` | `failed` | `interrupted`), rows,
+bytes and fingerprint (`<algorithm>:<rows>:<checksum>`); `outcome` (moved / nothing /
+failed / interrupted / started) is derived from the state for people and reports.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from .catalog import table_exists
-from .schema import create_ledger
 
-STARTED = "started"
-MOVED = "moved"
-NOTHING = "nothing"
-FAILED = "failed"
-INTERRUPTED = "interrupted"
+TABLE = "persys.ledger"
+FINAL_STATES = ("done", "failed", "interrupted")
+_COLUMNS = ("id, route, table_name, first_day, last_day, from_tier, to_tier, state, rows, "
+            "bytes, fingerprint, run_id, started_at, ended_at, outcome, detail")
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
     id: int
+    route: str
     table: str
     first_day: dt.date | None
     last_day: dt.date | None
     from_tier: str
     to_tier: str
+    state: str
     rows: int
     bytes: int
-    checksum: str | None
+    fingerprint: str | None
     run_id: str | None
     started_at: dt.datetime
     ended_at: dt.datetime | None
@@ -44,81 +43,44 @@ class LedgerEntry:
     detail: dict[str, Any]
 
 
-def ensure(conn: psycopg.Connection) -> None:
+def ensure(conn: psycopg.Connection, create: Callable[[psycopg.Connection], None]) -> None:
     """Create the ledger when missing (a main tier set up by hand still gets one)."""
-    if not table_exists(conn, "persys.ledger"):
-        create_ledger(conn)
+    if not table_exists(conn, TABLE):
+        create(conn)
 
 
-def open_entry(
-    conn: psycopg.Connection,
-    *,
-    table: str,
-    first_day: dt.date | None,
-    last_day: dt.date | None,
-    from_tier: str,
-    to_tier: str,
-    run_id: str | None = None,
-) -> int:
-    """Insert a `started` row and commit it at once; returns its id."""
-    with conn.transaction():
-        row = conn.execute(
-            """insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier,
-                                          run_id, outcome)
-               values (%s, %s, %s, %s, %s, %s, %s) returning id""",
-            (table, first_day, last_day, from_tier, to_tier, run_id, STARTED),
-        ).fetchone()
-    return int(row[0])
-
-
-def close_entry(
-    conn: psycopg.Connection,
-    entry_id: int,
-    *,
-    outcome: str,
-    rows: int = 0,
-    bytes_: int = 0,
-    checksum: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    with conn.transaction():
-        conn.execute(
-            """update persys.ledger
-                  set outcome = %s, rows = %s, bytes = %s, checksum = %s, ended_at = now(),
-                      detail = detail || %s
-                where id = %s""",
-            (outcome, rows, bytes_, checksum, Jsonb(detail or {}), entry_id),
-        )
-
-
-def update_detail(conn: psycopg.Connection, entry_id: int, detail: dict[str, Any]) -> None:
-    """Merge `detail` into the row inside the caller's transaction (committed with it)."""
-    conn.execute("update persys.ledger set detail = detail || %s where id = %s",
-                 (Jsonb(detail), entry_id))
-
-
-def mark_interrupted(conn: psycopg.Connection, table: str, from_tier: str, to_tier: str) -> int:
-    """Close `started` rows a killed mover left; call only while holding the move lock."""
-    with conn.transaction():
-        cur = conn.execute(
-            """update persys.ledger set outcome = %s, ended_at = now()
-                where table_name = %s and from_tier = %s and to_tier = %s and outcome = %s""",
-            (INTERRUPTED, table, from_tier, to_tier, STARTED),
-        )
-    return cur.rowcount
-
-
-def entries(
-    conn: psycopg.Connection, table: str | None = None, limit: int = 100
-) -> list[LedgerEntry]:
-    """Newest first; all tables unless `table` is given."""
-    if not table_exists(conn, "persys.ledger"):
+def entries(conn: psycopg.Connection, table: str | None = None, limit: int = 100,
+            route: str | None = None) -> list[LedgerEntry]:
+    """Newest first; all tables (and routes) unless given."""
+    if not table_exists(conn, TABLE):
         return []
     rows = conn.execute(
-        """select id, table_name, first_day, last_day, from_tier, to_tier, rows, bytes, checksum,
-                  run_id, started_at, ended_at, outcome, detail
-             from persys.ledger where %s::text is null or table_name = %s
-            order by id desc limit %s""",
-        (table, table, limit),
-    ).fetchall()
+        f"""select {_COLUMNS} from persys.ledger
+             where (%(t)s::text is null or table_name = %(t)s)
+               and (%(r)s::text is null or route = %(r)s)
+            order by id desc limit %(n)s""",
+        {"t": table, "r": route, "n": limit}).fetchall()
     return [LedgerEntry(*row) for row in rows]
+
+
+def in_states(conn: psycopg.Connection, route: str, table: str,
+              states: tuple[str, ...]) -> list[LedgerEntry]:
+    """Entries of a route and table in one of `states`, oldest first (served by the ledger's
+    partial index of unfinished entries: cost flat in history)."""
+    if not states:
+        return []
+    rows = conn.execute(
+        f"""select {_COLUMNS} from persys.ledger
+             where route = %s and table_name = %s and state = any(%s)
+               and state not in ('done', 'failed', 'interrupted')
+             order by id""", (route, table, list(states))).fetchall()
+    return [LedgerEntry(*row) for row in rows]
+
+
+def states_of(conn: psycopg.Connection, ids: list[int]) -> dict[int, str]:
+    """Entry id → state, for the ids that exist (an id a killed run never committed is
+    missing: what it described never happened)."""
+    if not ids or not table_exists(conn, TABLE):
+        return {}
+    rows = conn.execute("select id, state from persys.ledger where id = any(%s)", (ids,))
+    return dict(rows.fetchall())

@@ -105,3 +105,13 @@ def day_range(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: s
     ).format(day=day, t=ident(table))
     rows, first, last, nulls = conn.execute(query).fetchone()
     return DayRange(int(rows), first, last, int(nulls))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table as its policy names it: what every route and reader is handed about it (never
+    the whole config)."""
+
+    name: str
+    policy: TablePolicy
+    zone: str

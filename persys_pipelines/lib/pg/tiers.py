@@ -124,7 +124,7 @@ def transaction_pooled(dsn: str, pooler: str = "auto") -> bool:
 
 class PooledConnection(psycopg.Connection):
     """A connection through a transaction pooler: settings that must hold for our statements
-    (`transaction_settings`, filled by protocol.prepare_session) are applied with
+    (`transaction_settings`, filled by session.pin_session) are applied with
     `set_config(..., true)` at the start of every transaction, so they end with it and never
     reach the next client of the server session. Statements outside a transaction (autocommit)
     run with the server's defaults."""

@@ -1,6 +1,8 @@
 """core→main for one table: plan from the data, move month by month, give the space back.
 
 Both the Dagster asset `main/<table>` and the tests call `run_table`; the CLI runs the asset.
+Every row that moves goes through the engine's routes (lib/moves): core→main, and DEFAULT →
+month partition for rows that landed in a partitioned table's DEFAULT.
 """
 
 from __future__ import annotations
@@ -8,21 +10,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ..config import Config
-from ..pg import ledger, protocol
-from ..pg.catalog import table_exists
+from ..moves import core_main, partition
+from ..moves.engine import Engine
+from ..pg import partitions as space
+from ..pg.catalog import table_columns, table_exists
+from ..pg.fingerprint import NO_ROWS, Fingerprint, of_table
+from ..pg.session import pin_session
+from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
-from . import moves, planner, space
+from . import planner
 
 
 @dataclass
 class TableRun:
     table: str
     plan: planner.TablePlan
-    moves: list[moves.MoveResult] = field(default_factory=list)
+    moves: list[core_main.MoveResult] = field(default_factory=list)
     bytes_returned: int = 0
     space: space.SpaceResult | None = None
     partitions_created: list[str] = field(default_factory=list)
+    partitions_refused: dict[str, str] = field(default_factory=dict)  # month → why
     repaired: int = 0  # interrupted moves settled before this run
 
     @property
@@ -35,9 +42,9 @@ class TableRun:
 
     @property
     def checksum(self) -> str:
-        """Rows and summed checksum of everything this run moved (order-independent)."""
-        total = sum(int(m.checksum.split(":")[1]) for m in self.moves if m.checksum)
-        return f"{self.rows}:{total}"
+        """The fingerprint of everything this run moved (order-independent)."""
+        found = [Fingerprint.parse(m.checksum) for m in self.moves if m.checksum]
+        return sum(found, NO_ROWS).text if found else NO_ROWS.text
 
     @property
     def partitions_dropped(self) -> list[str]:
@@ -50,51 +57,44 @@ class TableRun:
         return len(self.plan.days)
 
 
-def plan(cfg: Config, core: PgTier, as_of: dt.date,
-         tables: list[str] | None = None) -> dict[str, planner.TablePlan]:
+def plan(core: PgTier, specs: list[TableSpec], as_of: dt.date) -> dict[str, planner.TablePlan]:
     with core.connect(autocommit=True) as conn:
-        return {t: planner.plan_table(conn, t, cfg.tables[t], cfg.timezone, as_of)
-                for t in (tables or list(cfg.tables))}
+        return {s.name: planner.plan_table(conn, s.name, s.policy, s.zone, as_of) for s in specs}
 
 
-def run_table(
-    cfg: Config,
-    core: PgTier,
-    main: PgTier,
-    table: str,
-    as_of: dt.date,
-    *,
-    first: dt.date | None = None,
-    last: dt.date | None = None,
-    run_id: str | None = None,
-    progress: moves.Progress | None = None,
-    move_before: dt.date | None = None,
-) -> TableRun:
-    """Move the due days of `table` within [first, last]; report rows, bytes moved/returned.
+def run_table(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date, *,
+              first: dt.date | None = None, last: dt.date | None = None,
+              move_before: dt.date | None = None) -> TableRun:
+    """Move the due days of the table within [first, last]; report rows, bytes moved/returned.
 
     `move_before`: also move every day before this date, ahead of the policy (the core quota
     sensor's emergency migration; see planner.plan_table)."""
-    policy = cfg.tables[table]
-    repaired = moves.repair(core, main, moves.MoveRange(table, policy, cfg.timezone, None, None))
+    rng = core_main.MoveRange(spec.name, spec.policy, spec.zone, None, None)
+    repaired = core_main.repair(engine, core, rng)
     with core.connect(autocommit=True) as conn:
-        protocol.prepare_session(conn)
-        created = space.prepare_partitions(conn, table, policy, cfg.timezone, as_of)
-        table_plan = planner.plan_table(conn, table, policy, cfg.timezone, as_of,
+        pin_session(conn)
+        created, waiting = space.prepare_partitions(conn, spec.name, spec.policy, spec.zone,
+                                                    as_of)
+    moved_out = partition.from_default(engine, core, spec, waiting)
+    with core.connect(autocommit=True) as conn:
+        pin_session(conn)
+        table_plan = planner.plan_table(conn, spec.name, spec.policy, spec.zone, as_of,
                                         move_before).within(first, last)
-    run = TableRun(table, table_plan, partitions_created=created, repaired=repaired)
+    run = TableRun(spec.name, table_plan, partitions_created=created + moved_out.created,
+                   partitions_refused=moved_out.refused, repaired=repaired)
     if not table_plan.days:
-        run.space = retry_rewrite(core, table)
+        run.space = retry_rewrite(core, spec.name)
         return run
     size_before = core.size_bytes()
     for lo, hi in table_plan.chunks():
-        rng = moves.MoveRange(table, policy, cfg.timezone, lo, hi)
-        run.moves.append(moves.move_range(core, main, rng, run_id=run_id, progress=progress))
-    protocol.crash_point("space")
+        rng = core_main.MoveRange(spec.name, spec.policy, spec.zone, lo, hi)
+        run.moves.append(core_main.move_range(engine, core, rng))
+    core_main.CORE_MAIN.crash("space")
     with core.connect(autocommit=True) as conn:
-        protocol.prepare_session(conn)
-        run.space = space.return_space(core, conn, table, table_plan.cutoff, run.rows)
+        pin_session(conn)
+        run.space = space.return_space(core, conn, spec.name, table_plan.cutoff, run.rows)
     run.bytes_returned = max(0, size_before - core.size_bytes())
-    record_space(main, run)
+    record_space(engine, run)
     return run
 
 
@@ -102,14 +102,14 @@ def retry_rewrite(core: PgTier, table: str) -> space.SpaceResult | None:
     """Nothing due: a plain table whose rewrite an earlier run had to skip (quota, the app's
     lock) gets it now when it is clearly worth it (vacuum.RETRY_FREE_SHARE)."""
     with core.connect(autocommit=True) as conn:
-        protocol.prepare_session(conn)
+        pin_session(conn)
         if not table_exists(conn, table) or space.is_partitioned(conn, table):
             return None
         result = space.return_space(core, conn, table, dt.date.min, 0)
     return result if result.rewritten or result.note else None
 
 
-def record_space(main: PgTier, run: TableRun) -> None:
+def record_space(engine: Engine, run: TableRun) -> None:
     """What the space step returned (or why not), in the ledger entry of the run's last move."""
     last = next((m.ledger_id for m in reversed(run.moves) if m.ledger_id), None)
     if last is None or run.space is None:
@@ -117,32 +117,16 @@ def record_space(main: PgTier, run: TableRun) -> None:
     detail = {"bytes_returned": run.bytes_returned, "partitions_dropped": run.space.dropped}
     if run.space.reclaimed is not None:
         detail.update(run.space.reclaimed.as_json())
-    with main.connect() as conn:
-        ledger.update_detail(conn, last, {"space": detail})
-        conn.commit()
+    engine.note(last, space=detail)
 
 
-def remaining_in_core(cfg: Config, core: PgTier, table: str, first: dt.date | None,
-                      last: dt.date | None) -> protocol.Fingerprint:
+def remaining_in_core(core: PgTier, spec: TableSpec, first: dt.date | None,
+                      last: dt.date | None) -> Fingerprint:
     """Rows of [first, last] (matching only_when) still in core: the asset check wants 0."""
-    rng = moves.MoveRange(table, cfg.tables[table], cfg.timezone, first, last)
+    rng = core_main.MoveRange(spec.name, spec.policy, spec.zone, first, last)
     with core.connect(autocommit=True) as conn:
-        if not table_exists(conn, table):
-            return protocol.Fingerprint(0, 0)
-        protocol.prepare_session(conn)
-        return protocol.fingerprint(conn, table, moves.range_condition(conn, rng))
-
-
-# One optional progress callback for whoever drives a run in this process (the CLI's bar);
-# the Dagster asset passes it on to the mover without knowing who listens.
-_progress_hook: list[moves.Progress] = []
-
-
-def set_progress_hook(hook: moves.Progress | None) -> None:
-    _progress_hook.clear()
-    if hook is not None:
-        _progress_hook.append(hook)
-
-
-def progress_hook() -> moves.Progress | None:
-    return _progress_hook[0] if _progress_hook else None
+        if not table_exists(conn, spec.name):
+            return NO_ROWS
+        pin_session(conn)
+        return of_table(conn, spec.name, list(table_columns(conn, spec.name)),
+                        core_main.range_condition(conn, rng))

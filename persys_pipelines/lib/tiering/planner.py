@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from ..calendar import month_start
 from ..config import TablePolicy
+from ..pg import references
 from ..pg.catalog import ident, table_exists
 from ..pg.tables import day_expression, only_when_condition
-from . import references
-from .space import month_start, next_month
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,3 @@ def plan_table(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: 
              free=references.unreferenced(refs, "t"))).fetchall()
     held = references.held_back(conn, table, refs, due)
     return TablePlan(table, cutoff, {d: int(n) for d, n in rows}, held)
-
-
-def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
-    months, m = [], month_start(first)
-    while m <= last:
-        months.append(m)
-        m = next_month(m)
-    return months

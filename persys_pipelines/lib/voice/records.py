@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from ..config import Config
+from ..moves.engine import held_lock
 from ..pg.catalog import table_columns, table_exists
-from ..pg.protocol import held_lock
 from ..pg.tiers import PgTier, resolve_tier
 from . import VoiceError
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive import maintenance
-from persys_pipelines.lib.archive import restore as archive_restore
-from persys_pipelines.lib.archive import writer as archive
+from persys_pipelines.lib.moves import archive_main as archive_restore
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.archive_helpers import LATER, count

@@ -12,21 +12,21 @@ import sys
 import time
 
 import pytest
+from persys_pipelines.lib.pg.protocol import CRASH_ENV as FAILPOINT_ENV
 
 from persys_pipelines.lib.archive import maintenance, manifest, pins
-from persys_pipelines.lib.archive import restore as archive_restore
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.archive import writer as archive
-from persys_pipelines.lib.pg.protocol import CRASH_ENV as FAILPOINT_ENV
+from persys_pipelines.lib.moves import archive_main as archive_restore
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 TABLE = "journal_entries"
-ARCHIVE = ("from persys_pipelines.lib.archive import writer as archive; "
+ARCHIVE = ("from persys_pipelines.lib.moves import main_archive as archive; "
            "from persys_pipelines.lib.config import load_config; "
            f"archive.archive_due(load_config(), "
            f"__import__('datetime').date.fromisoformat('{LATER}'), tables=['{TABLE}'])")
-RESTORE = ("from persys_pipelines.lib.archive import restore as archive_restore; "
+RESTORE = ("from persys_pipelines.lib.moves import archive_main as archive_restore; "
            "from persys_pipelines.lib.config import load_config; import datetime as d; "
            "archive_restore.restore(load_config(), "
            f"'{TABLE}', d.date(2024, 3, 5), d.date(2024, 4, 10))")

@@ -13,8 +13,8 @@ from persys_pipelines.cli import main
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.archive.manifest import row_checksum
 from persys_pipelines.lib.archive.stores import archive_stores
-from persys_pipelines.lib.backup import restore as restore_lib
 from persys_pipelines.lib.backup import snapshot
+from persys_pipelines.lib.moves import backup_restore as restore_lib
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 from persys_pipelines_tests.archive_helpers import rows_in_main

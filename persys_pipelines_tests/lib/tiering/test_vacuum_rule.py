@@ -12,9 +12,10 @@ import pytest
 
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle, space
-from persys_pipelines.lib.tiering.vacuum import relation_bytes
+from persys_pipelines.lib.pg.vacuum import relation_bytes
+from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 

@@ -5,10 +5,10 @@ does not."""
 from __future__ import annotations
 
 import psycopg
+from persys_pipelines.lib.pg.protocol import Fingerprint
 from psycopg import sql
 
-from persys_pipelines.lib.pg.protocol import Fingerprint
-from persys_pipelines.lib.tiering import verify
+from persys_pipelines.lib.moves import fingerprint as verify
 
 COLUMNS = ["id", "mood", "moods", "note", "payload", "spot", "tags", "score", "at"]
 SCHEMA = """

@@ -13,12 +13,12 @@ import psycopg
 from ...config import Config, TablePolicy
 from ...daily.sources import check_sources
 from ...dsn import dsn_fields, safe_dsn
+from ...pg import references
 from ...pg.catalog import primary_key, regclass, table_exists
 from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES
 from ...pg.tables import TableError, day_expression
 from ...pg.tiers import PgTier, resolve_tier
 from ...supabase_rest import PAUSED_HINT
-from ...tiering import references
 from .findings import FAIL, OK, WARN, Finding
 
 TIERS = ("core", "main")

@@ -2,8 +2,8 @@
 
     move_range(core, main, MoveRange("journal_entries", policy, zone, first, last))
 
-1. Lock: `protocol.table_lock` (one mover per table); first `reconcile` settles whatever a
-   killed or failed mover left (ledger entries in state `copied`/`deleting`).
+1. Lock: `Engine.locked` (one mover per table); first `reconcile` settles whatever a killed
+   or failed mover left (ledger entries in state `copied`/`deleting`).
 2. Copy: core is read in one REPEATABLE READ snapshot S (its text is kept) and streamed as
    binary COPY straight into main's table (chunk by chunk, memory flat). Rows still referenced
    from core are not taken (`references`). If a key is already in main (the app re-inserted a
@@ -18,7 +18,7 @@
 5. Close the ledger entry: rows, bytes, checksum, what the app kept in core.
 
 The person's app is never blocked for long and never fails because of a move: the mover's
-sessions wait at most `protocol.LOCK_TIMEOUT` for a lock and retry, and it takes locks the
+sessions wait at most `session.LOCK_TIMEOUT` for a lock and retry, and it takes locks the
 app needs only for milliseconds (a month partition it truncates). Rows the app writes into
 the range during a move are simply newer than S: they stay in core and move next time.
 """
@@ -35,20 +35,26 @@ from typing import TypeVar
 import psycopg
 from psycopg import sql
 
+from ..calendar import next_month
 from ..config import TablePolicy
 from ..errors import MoveError
-from ..pg import ledger, mirror
+from ..pg import fingerprint, mirror, references
 from ..pg.catalog import ident, table_columns
-from ..pg.protocol import crash_point, prepare_session, table_lock
+from ..pg.fingerprint import ALIAS
+from ..pg.partitions import month_partitions
+from ..pg.session import pin_session
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
-from . import references, settle, verify
-from .copying import Progress, copy_staged, stream_copy
-from .space import month_partitions, next_month
+from . import settle
+from .engine import Engine, Locked, Progress, Step, route
+from .relay import copy_staged, stream_copy
 
-__all__ = ["MoveRange", "MoveResult", "Progress", "move_range", "range_condition", "reconcile",
-           "repair"]
+__all__ = ["CORE_MAIN", "MoveRange", "MoveResult", "Progress", "move_range", "range_condition",
+           "reconcile", "repair"]
 T = TypeVar("T")
+CORE_MAIN = route("core_main", "core", "main", states=settle.STATES, points=(
+    "opened", "copied", "main_committed", "core_deleting", "delete_sent", "deleted", "closed",
+    "space"))
 SAME_TRANSACTION_NOTE = (
     "core is behind a transaction pooler: its checksum is computed in the copy's own "
     "transaction after the copy (slower than alongside it, equally exact)")
@@ -130,73 +136,53 @@ def whole_partitions(src: psycopg.Connection, rng: MoveRange) -> list[str]:
 # The protocol
 
 
-def move_range(
-    source: PgTier,
-    dest: PgTier,
-    rng: MoveRange,
-    *,
-    run_id: str | None = None,
-    progress: Progress | None = None,
-) -> MoveResult:
-    """Move one day range of one table from `source` to `dest` (see the module docstring)."""
+def move_range(engine: Engine, core: PgTier, rng: MoveRange) -> MoveResult:
+    """Move one day range of one table from core to main (see the module docstring)."""
     result = MoveResult(rng.table, rng.first_day, rng.last_day)
-    with table_lock(dest, rng.table) as lock_conn:
-        ledger.ensure(lock_conn)
-        with source.connect() as src, dest.connect() as dst:
-            for conn in (src, dst):
-                prepare_session(conn)
-            result.repaired = reconcile(src, dst, lock_conn, rng)
-            ledger.mark_interrupted(lock_conn, rng.table, source.name, dest.name)
-            shape = mirror.ensure_destination(src, dst, rng.table, rng.policy.day_column,
-                                              source.name, dest.name)
-            refs = _references(src, rng.table)
-            src.commit()
-            dst.commit()
-            result.ledger_id = ledger.open_entry(
-                lock_conn, table=rng.table, first_day=rng.first_day, last_day=rng.last_day,
-                from_tier=source.name, to_tier=dest.name, run_id=run_id,
-            )
-            crash_point("opened")
-            try:
-                copied = _copy_and_verify(source, src, dst, rng, shape, refs, result,
-                                          progress)
-                crash_point("main_committed")
-                t0 = time.perf_counter()
-                out = settle.settle(src, dst, copied)
-                result.seconds["settle"] = time.perf_counter() - t0
-            except BaseException as exc:
-                src.rollback()
-                dst.rollback()
-                # A copy already committed keeps its `copied` state: the next run settles it.
-                ledger.close_entry(lock_conn, result.ledger_id, outcome=ledger.FAILED,
-                                   detail={"error": str(exc)[:500]})
-                raise
-        crash_point("deleted")
+    with engine.locked(rng.table) as locked, core.connect() as src, \
+            engine.main.connect() as dst:
+        for conn in (src, dst):
+            pin_session(conn)
+        result.repaired = reconcile(locked, src, dst, rng)
+        shape = mirror.ensure_destination(src, dst, rng.table, rng.policy.day_column,
+                                          core.name, engine.main.name)
+        refs = _references(src, rng.table)
+        src.commit()
+        dst.commit()
+        step = locked.open(CORE_MAIN, rng.first_day, rng.last_day)
+        result.ledger_id = step.id
+        step.crash("opened")
+        try:
+            copied = _copy_and_verify(core, src, dst, rng, shape, refs, result, step,
+                                      engine.progress)
+            step.crash("main_committed")
+            t0 = time.perf_counter()
+            out = settle.settle(src, dst, copied, step)
+            result.seconds["settle"] = time.perf_counter() - t0
+        except BaseException as exc:
+            src.rollback()
+            dst.rollback()
+            step.failed(exc)  # a copy already committed stays `copied`: the next run settles it
+            raise
+        step.crash("deleted")
         result.rows, result.kept = out.deleted, result.inserted - out.deleted
         result.partitions_dropped = out.truncated
-        ledger.close_entry(
-            lock_conn, result.ledger_id,
-            outcome=ledger.MOVED if result.rows else ledger.NOTHING,
-            rows=result.rows, bytes_=result.bytes, checksum=result.checksum,
-            detail={"state": "settled", "inserted": result.inserted, "kept": result.kept,
-                    "held_back": result.held_back, "truncated": out.truncated,
-                    "seconds": {k: round(v, 3) for k, v in result.seconds.items()}},
-        )
-        crash_point("closed")
+        step.done(rows=result.rows, bytes_=result.bytes, fingerprint=result.checksum,
+                  inserted=result.inserted, kept=result.kept, held_back=result.held_back,
+                  truncated=out.truncated,
+                  seconds={k: round(v, 3) for k, v in result.seconds.items()})
+        step.crash("closed")
     return result
 
 
-def repair(source: PgTier, dest: PgTier, rng: MoveRange) -> int:
+def repair(engine: Engine, core: PgTier, rng: MoveRange) -> int:
     """Settle what killed or failed movers of this table left, without moving anything new
     (every run starts here, even when nothing is due)."""
-    with table_lock(dest, rng.table) as lock_conn:
-        ledger.ensure(lock_conn)
-        with source.connect() as src, dest.connect() as dst:
-            for conn in (src, dst):
-                prepare_session(conn)
-            repaired = reconcile(src, dst, lock_conn, rng)
-            ledger.mark_interrupted(lock_conn, rng.table, source.name, dest.name)
-    return repaired
+    with engine.locked(rng.table) as locked, core.connect() as src, \
+            engine.main.connect() as dst:
+        for conn in (src, dst):
+            pin_session(conn)
+        return reconcile(locked, src, dst, rng)
 
 
 def _references(src: psycopg.Connection, table: str) -> list[references.Reference]:
@@ -213,7 +199,7 @@ def _references(src: psycopg.Connection, table: str) -> list[references.Referenc
 
 def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Connection,
                      rng: MoveRange, shape: mirror.TableShape,
-                     refs: list[references.Reference], result: MoveResult,
+                     refs: list[references.Reference], result: MoveResult, step: Step,
                      progress: Progress | None) -> settle.Copied:
     """Copy the range from one snapshot of core into main, verify, commit main (with the
     ledger's record of what to settle). Returns that record.
@@ -226,23 +212,25 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         snapshot = settle.Snapshot.parse(
             src.execute("select pg_current_snapshot()::text").fetchone()[0])  # S starts here
         in_range = range_condition(src, rng)
-        taken = sql.SQL("{} and {}").format(in_range, references.unreferenced(refs, "t"))
+        taken = sql.SQL("{} and {}").format(in_range, references.unreferenced(refs, ALIAS))
         if refs:
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
-        hashed = verify.row_hash([src, dst], rng.table, columns)
+        hashed = fingerprint.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
         if source.transaction_pooled:  # no second session may share S: checksum after copy
             source_side = None
             result.notes.append(SAME_TRANSACTION_NOTE)
         else:
             exported = src.execute("select pg_export_snapshot()").fetchone()[0]
-            source_side = pool.submit(_timed, result, "verify_core", verify.source_fingerprint,
+            source_side = pool.submit(_timed, result, "verify_core",
+                                      fingerprint.source_fingerprint,
                                       source, exported, rng.table, taken, hashed, whole)
         t0 = time.perf_counter()
-        select = sql.SQL("select {} from {} t where {}").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
-            ident(rng.table), taken)
+        select = sql.SQL("select {} from {} {} where {}").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(ALIAS), sql.Identifier(c))
+                               for c in columns),
+            ident(rng.table), sql.Identifier(ALIAS), taken)
         try:
             copied_rows, result.bytes = stream_copy(src, dst, select, rng.table, columns,
                                                     progress)
@@ -252,8 +240,7 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
                                                     shape.primary_key, progress)
         result.inserted = copied_rows
         result.seconds["copy"] = time.perf_counter() - t0
-        crash_point("copied")
-        crash_point("inserted")
+        step.crash("copied")
         t1 = time.perf_counter()
         dest_range = range_condition(dst, rng)
         # main's transaction id as a constant, not `pg_current_xact_id()` in the query: that
@@ -261,21 +248,21 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         # parallel workers (which see the transaction's own rows): 0.16 s instead of 0.28 s
         # for a year of journal on 2 cores
         main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
-        mine = sql.SQL("{} and t.xmin = {}::xid").format(
-            dest_range, sql.Literal(str(main_xid & settle.XID_MASK)))
-        dest_fp = verify.dest_fingerprint(dst, rng.table, mine, hashed)
+        mine = sql.SQL("{} and {}.xmin = {}::xid").format(
+            dest_range, sql.Identifier(ALIAS), sql.Literal(str(main_xid & settle.XID_MASK)))
+        dest_fp = fingerprint.dest_fingerprint(dst, rng.table, mine, hashed)
         result.seconds["verify_main"] = time.perf_counter() - t1
         source_fp, per_partition = (
             source_side.result() if source_side is not None
-            else verify.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
+            else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
         result.seconds["verify"] = time.perf_counter() - t1
-        verify.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp, copied_rows)
+        fingerprint.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp, copied_rows)
         result.checksum = source_fp.text
         copied = settle.Copied(
             ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
             rows=copied_rows, source_condition=in_range, dest_condition=dest_range,
             primary_key=shape.primary_key, references=refs, whole_partitions=per_partition)
-        settle.record_copied(dst, copied)
+        step.advance(settle.COPIED, conn=dst, **copied.ledger_detail())
         dst.commit()
     finally:
         pool.shutdown(wait=True)
@@ -297,17 +284,18 @@ def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) ->
 # Reconciliation: what a killed or failed mover left
 
 
-def reconcile(src: psycopg.Connection, dst: psycopg.Connection, lock_conn: psycopg.Connection,
+def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
               rng: MoveRange) -> int:
-    """Settle every core→main entry of the table left `copied` or `deleting` (call under the
-    table lock, sessions prepared, no transaction open); returns how many were repaired."""
+    """Settle every core→main entry of the table left `copied` or `deleting` and mark the
+    ones left `open` interrupted (call holding the table's lock, sessions pinned, no
+    transaction open); returns how many were repaired."""
     repaired = 0
-    for entry in settle.unsettled(lock_conn, rng.table):
-        detail = entry.detail
-        if detail.get("state") == "deleting":
+    for entry in locked.unfinished(CORE_MAIN):
+        detail, step = entry.detail, locked.step(CORE_MAIN, entry)
+        if entry.state == settle.DELETING:
             status = settle.core_transaction_status(src, int(detail["core_xid"]))
             if status == "committed":
-                _close_repaired(lock_conn, entry, int(detail.get("deleted", 0)))
+                _close_repaired(step, entry, int(detail.get("deleted", 0)))
                 repaired += 1
                 continue
             if status is None:
@@ -331,14 +319,12 @@ def reconcile(src: psycopg.Connection, dst: psycopg.Connection, lock_conn: psyco
             references=refs, whole_partitions={})
         src.commit()
         dst.commit()
-        out = settle.settle(src, dst, copied)
-        _close_repaired(lock_conn, entry, out.deleted)
+        out = settle.settle(src, dst, copied, step)
+        _close_repaired(step, entry, out.deleted)
         repaired += 1
+    locked.interrupt_open(CORE_MAIN)
     return repaired
 
 
-def _close_repaired(lock_conn: psycopg.Connection, entry: ledger.LedgerEntry,
-                    deleted: int) -> None:
-    ledger.close_entry(lock_conn, entry.id, outcome=ledger.MOVED if deleted else ledger.NOTHING,
-                       rows=deleted, bytes_=entry.bytes, checksum=None,
-                       detail={"state": "settled", "repaired": True, "deleted": deleted})
+def _close_repaired(step: Step, entry: object, deleted: int) -> None:
+    step.done(rows=deleted, bytes_=getattr(entry, "bytes", 0), repaired=True, deleted=deleted)

@@ -10,14 +10,14 @@ defaults, CHECK constraints, indexes, comments, owner, replica identity.
 
 How the app's writes stay consistent: the whole conversion is **one transaction** that first
 locks the table in EXCLUSIVE mode (the app still reads; its writes wait), copies, verifies row
-count and checksum (protocol.fingerprint) of the copy against the original, swaps the names,
+fingerprint (pg/fingerprint.py) of the copy against the original, swaps the names,
 rebuilds what the table carries and verifies again. Chosen over "copy, then catch up under a
 short lock" because a personal table copies in about a second, and one transaction is what
 makes a crash harmless: a kill -9 at any point rolls everything back, the original table is
 untouched and in use, and running again starts afresh. A write the app issued meanwhile waits
 and then lands in the new table (PostgreSQL looks the name up again after a lock wait). Every
-lock is waited for at most the protocol's lock_timeout; in a conflict the conversion gives way
-and retries (protocol.yielding), the app never fails.
+lock is waited for at most the session's lock_timeout; in a conflict the conversion gives way
+and retries (session.yielding), the app never fails.
 
 The room it needs (the table with its indexes and TOAST, ×1.1, plus the empty partitions) is
 computed first and the conversion is refused when that does not fit the core quota.
@@ -32,17 +32,19 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ..config import Config
+from ..calendar import month_start, next_month
 from ..errors import MoveError, TierError, UsageError
-from ..pg import ledger, protocol
-from ..pg.catalog import ident, regclass, table_exists
-from ..pg.tables import day_expression
+from ..pg import fingerprint
+from ..pg import partitions as space
+from ..pg.catalog import ident, regclass, table_columns, table_exists
+from ..pg.session import is_lock_conflict, pin_session, yielding
+from ..pg.tables import TableSpec, day_expression
 from ..pg.tiers import PgTier
-from . import space
+from ..pg.vacuum import REWRITE_HEADROOM, mb, relation_bytes
 from .adopt_catalog import Catalog, acl_grants, read_catalog
-from .vacuum import REWRITE_HEADROOM, mb, relation_bytes
+from .engine import Engine, route
 
-ADOPTED = "adopted"  # the ledger outcome of a conversion
+ADOPT = route("adopt", "core", "core", points=("copied", "swapped"))
 PAGE = 8192
 NEW_SUFFIX = "_persys_new"
 OLD_SUFFIX = "_persys_old"
@@ -91,30 +93,27 @@ class AdoptPlan:
 @dataclass
 class Adopted:
     plan: AdoptPlan
-    fingerprint: protocol.Fingerprint
+    fingerprint: fingerprint.Fingerprint
     seconds_locked: float
     partitions: list[str]
     bytes_after: int
 
 
-def plan_adoption(cfg: Config, core: PgTier, conn: psycopg.Connection, table: str,
+def plan_adoption(spec: TableSpec, core: PgTier, conn: psycopg.Connection,
                   as_of: dt.date) -> AdoptPlan:
     """What `adopt partition` would do, and the problems that refuse it (nothing changes)."""
-    if table not in cfg.tables:
-        raise UsageError(f"adopt partition {table}: not in persys.yaml tables; add it there "
-                         "with its day_column first (tables: {" + table + ": {day_column: "
-                         "..., core_days: ...}})")
+    table = spec.name
     if not table_exists(conn, table):
         raise TierError(f"adopt partition {table}: core has no table public.{table}")
     if space.is_partitioned(conn, table):
         raise UsageError(f"adopt partition {table}: it is already partitioned; nothing to do")
-    policy = cfg.tables[table]
+    policy = spec.policy
     cat = read_catalog(conn, table, policy.day_column)
     months: list[dt.date] = []
     rows = conn.execute(sql.SQL("select count(*) from {}").format(
         ident(table))).fetchone()[0]
     if not cat.problems:
-        months = _months(conn, cfg, table, as_of)
+        months = _months(conn, spec, as_of)
     size = relation_bytes(conn, table)
     n_idx = 1 + len(cat.indexes) + len(cat.uniques)
     need = int(REWRITE_HEADROOM * size + (len(months) + 1) * PAGE * (1 + 2 * n_idx))
@@ -129,41 +128,40 @@ def plan_adoption(cfg: Config, core: PgTier, conn: psycopg.Connection, table: st
     return plan
 
 
-def _months(conn: psycopg.Connection, cfg: Config, table: str, as_of: dt.date) -> list[dt.date]:
+def _months(conn: psycopg.Connection, spec: TableSpec, as_of: dt.date) -> list[dt.date]:
     """Months holding rows, up to this month and the next two (as the nightly run prepares)."""
-    day = day_expression(conn, table, cfg.tables[table], cfg.timezone)
+    table = spec.name
+    day = day_expression(conn, table, spec.policy, spec.zone)
     found = {r[0] for r in conn.execute(sql.SQL(
         "select distinct date_trunc('month', {})::date from {}").format(
         day, ident(table))).fetchall()}
-    month = space.month_start(as_of)
+    month = month_start(as_of)
     for _ in range(3):
         found.add(month)
-        month = space.next_month(month)
+        month = next_month(month)
     return sorted(found)
 
 
-def adopt_partition(cfg: Config, core: PgTier, main: PgTier, table: str, as_of: dt.date,
-                    *, run_id: str | None = None) -> Adopted:
-    """Convert `table` (module docstring); refused with the reasons when the plan has any."""
-    with protocol.table_lock(main, table) as lock_conn:  # no mover of this table meanwhile
-        ledger.ensure(lock_conn)
-        ledger.mark_interrupted(lock_conn, table, "core", "core")
+def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date) -> Adopted:
+    """Convert the table (module docstring); refused with the reasons when the plan has any."""
+    table = spec.name
+    with engine.locked(table) as locked:  # no mover of this table meanwhile
+        locked.interrupt_open(ADOPT)
         with core.connect() as conn:
-            protocol.prepare_session(conn)
-            plan = plan_adoption(cfg, core, conn, table, as_of)
+            pin_session(conn)
+            plan = plan_adoption(spec, core, conn, as_of)
             conn.rollback()
             if plan.problems:
                 raise TierError(f"adopt partition {table} refused:\n  - "
                                 + "\n  - ".join(plan.problems))
-            entry = ledger.open_entry(lock_conn, table=table, first_day=None, last_day=None,
-                                      from_tier="core", to_tier="core", run_id=run_id)
+            step = locked.open(ADOPT, None, None)
 
             def attempt() -> Adopted:
                 try:
-                    return _convert(cfg, conn, plan, as_of)
+                    return _convert(spec, conn, plan, as_of)
                 except psycopg.Error as exc:
                     conn.rollback()
-                    if protocol.is_lock_conflict(exc):
+                    if is_lock_conflict(exc):
                         raise
                     why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     if exc.diag.message_detail:
@@ -176,25 +174,22 @@ def adopt_partition(cfg: Config, core: PgTier, main: PgTier, table: str, as_of: 
                     raise
 
             try:
-                done = protocol.yielding(f"adopt partition {table}", attempt)
+                done = yielding(f"adopt partition {table}", attempt)
             except Exception as exc:
-                ledger.close_entry(lock_conn, entry, outcome=ledger.FAILED,
-                                   detail={"error": str(exc).splitlines()[0][:300]})
+                step.failed(exc)
                 raise
         with core.connect(autocommit=True) as conn:
             conn.execute(sql.SQL("analyze {}").format(ident(table)))
             done.bytes_after = relation_bytes(conn, table)
-        ledger.close_entry(lock_conn, entry, outcome=ADOPTED, rows=done.fingerprint.rows,
-                           bytes_=plan.table_bytes, checksum=done.fingerprint.text,
-                           detail={"partitions": done.partitions,
-                                   "seconds_locked": round(done.seconds_locked, 3),
-                                   "bytes_before": plan.table_bytes,
-                                   "bytes_after": done.bytes_after,
-                                   "preserved": plan.catalog.preserved()})
+        step.done(rows=done.fingerprint.rows, bytes_=plan.table_bytes,
+                  fingerprint=done.fingerprint.text, partitions=done.partitions,
+                  seconds_locked=round(done.seconds_locked, 3), bytes_before=plan.table_bytes,
+                  bytes_after=done.bytes_after, preserved=plan.catalog.preserved())
     return done
 
 
-def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.date) -> Adopted:
+def _convert(spec: TableSpec, conn: psycopg.Connection, plan: AdoptPlan,
+             as_of: dt.date) -> Adopted:
     """The one transaction (module docstring). Raises (and the caller rolls back) on any
     difference; commits only when the swapped table holds exactly the original rows."""
     table = plan.table
@@ -204,8 +199,9 @@ def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.d
     cat = read_catalog(conn, table, plan.day_column)  # again, under the lock
     if cat.problems:
         raise TierError(f"adopt partition {table} refused:\n  - " + "\n  - ".join(cat.problems))
-    months = _months(conn, cfg, table, as_of)
-    before = protocol.fingerprint(conn, table)
+    months = _months(conn, spec, as_of)
+    columns = list(table_columns(conn, table))
+    before = fingerprint.of_table(conn, table, columns)
     x = conn.execute
     x(sql.SQL("create table {} (like {} including all excluding indexes) "
               "partition by range ({})").format(new, t, sql.Identifier(plan.day_column)))
@@ -213,7 +209,7 @@ def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.d
     partitions = []
     for month in months:
         name = space.partition_name(table, month)
-        lo, hi = space.month_bounds(conn, table, plan.day_column, month, cfg.timezone)
+        lo, hi = space.month_bounds(conn, table, plan.day_column, month, spec.zone)
         x(sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
             sql.Identifier(name), new, lo, hi))
         partitions.append(name)
@@ -229,11 +225,11 @@ def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.d
     cols = sql.SQL(", ").join(map(sql.Identifier, stored))
     x(sql.SQL("insert into {} ({c}) overriding system value select {c} from {}").format(
         new, t, c=cols))
-    copied = protocol.fingerprint(conn, table + NEW_SUFFIX)
+    copied = fingerprint.of_table(conn, table + NEW_SUFFIX, columns)
     if copied != before:
         raise MoveError(f"adopt partition {table}: the copy holds {copied.text}, the table "
                         f"{before.text} (rows:checksum); nothing changed")
-    protocol.crash_point("adopt_copied")
+    ADOPT.crash("copied")
     new_seqs = _carry_sequences(conn, cat, table + NEW_SUFFIX)
     for child, name, _ in cat.fks_in:
         x(sql.SQL("alter table {} drop constraint {}").format(sql.SQL(child),
@@ -244,11 +240,11 @@ def _convert(cfg: Config, conn: psycopg.Connection, plan: AdoptPlan, as_of: dt.d
     _rebuild(conn, cat, partitions)
     for seq, name in new_seqs.items():
         x(sql.SQL("alter sequence {} rename to {}").format(sql.SQL(seq), sql.Identifier(name)))
-    after = protocol.fingerprint(conn, table)
+    after = fingerprint.of_table(conn, table, columns)
     if after != before:
         raise MoveError(f"adopt partition {table}: after the swap the table holds "
                         f"{after.text}, before {before.text}; nothing changed")
-    protocol.crash_point("adopt_swapped")
+    ADOPT.crash("swapped")
     conn.commit()
     return Adopted(plan, after, time.monotonic() - locked_at, partitions, 0)
 

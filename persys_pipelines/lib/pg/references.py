@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from ..pg.catalog import ident, regclass
+from .catalog import ident, regclass
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The core→main move's proof of equality: count and checksum of the copied columns, on both
-sides, cheap enough to cost less than the copy's own noise.
+"""The one fingerprint: count and checksum of a set of rows, the proof every route gives that
+what arrived equals what left, cheap enough to cost less than the copy's own noise.
 
 The checksum is `sum(hash_record_extended(row(<copied columns>), 0))`: each column's value is
 hashed with its type's own 64-bit hash function (the one hash indexes and hash joins rely on),
@@ -27,33 +27,76 @@ copy's own transaction after the copy (`snapshot_fingerprint`).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from ..errors import MoveError
-from ..pg.catalog import ident, regclass
-from ..pg.protocol import Fingerprint, prepare_session
-from ..pg.tiers import PgTier
+from .catalog import ident, regclass
+from .session import pin_session
+from .tiers import PgTier
 
 FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: below it, built-in objects
+TYPED = "typed1"  # sum(hash_record_extended(row(<columns>), 0)), text for unstable types
+TEXT = "text1"  # sum(hashtextextended(<row>::text, 0)): archives and backups made before
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Rows, checksum, and the algorithm that made the checksum (recorded beside it: a value
+    is only ever compared with one made the same way)."""
+
+    rows: int
+    checksum: int
+    algorithm: str = TYPED
+
+    @property
+    def text(self) -> str:
+        return f"{self.algorithm}:{self.rows}:{self.checksum}"
+
+    @classmethod
+    def parse(cls, text: str, default_algorithm: str = TYPED) -> Fingerprint:
+        """`typed1:12:345`; a bare `12:345` (before algorithms were recorded) is taken as
+        `default_algorithm`."""
+        parts = text.split(":")
+        if len(parts) == 2:
+            return cls(int(parts[0]), int(parts[1]), default_algorithm)
+        return cls(int(parts[1]), int(parts[2]), parts[0])
+
+    def __add__(self, other: Fingerprint) -> Fingerprint:
+        if self.algorithm != other.algorithm:
+            raise MoveError(f"cannot add a {self.algorithm} and a {other.algorithm} fingerprint")
+        return Fingerprint(self.rows + other.rows, self.checksum + other.checksum,
+                           self.algorithm)
+
+
+NO_ROWS = Fingerprint(0, 0)
+ALIAS = "persys_row"  # no column is named like it: `t.t` once hashed one column, not the row
 
 
 def row_hash(conns: list[psycopg.Connection], table: str, columns: list[str],
-             alias: str = "t") -> sql.Composable:
+             alias: str = ALIAS, *, relation: str | None = None) -> sql.Composable:
     """The per-row hash expression for `columns` of `table`, the same at every connection
     (core and main). A column is hashed as text where its typed hash would not be the same
-    in both databases or does not exist (`text_hashed`)."""
+    in both databases or does not exist (`text_hashed`). `relation`: the regclass text of
+    the relation whose column types count (a temporary table), when not `table` itself."""
     as_text: set[str] = set()
     for conn in conns:
-        as_text |= text_hashed(conn, table, columns)
+        as_text |= text_hashed(conn, relation or regclass(table), columns)
+    return hash_expression(columns, as_text, alias)
+
+
+def hash_expression(columns: list[str], as_text: set[str],
+                    alias: str = ALIAS) -> sql.Composable:
+    """`hash_record_extended(row(<columns>), 0)`, the columns in `as_text` by their text."""
     return sql.SQL("hash_record_extended(row({}), 0)").format(sql.SQL(", ").join(
         sql.SQL("{}.{}{}").format(sql.Identifier(alias), sql.Identifier(c),
                                   sql.SQL("::text") if c in as_text else sql.SQL(""))
         for c in columns))
 
 
-def text_hashed(conn: psycopg.Connection, table: str, columns: list[str]) -> set[str]:
+def text_hashed(conn: psycopg.Connection, relation: str, columns: list[str]) -> set[str]:
     """Columns to hash by their text: a type that is not built in (an enum hashes its labels'
     OIDs, which differ between databases; a composite or extension type may too), and a
     built-in type without an extended hash function (json, point, …). Domains and arrays are
@@ -72,7 +115,7 @@ def text_hashed(conn: psycopg.Connection, table: str, columns: list[str]) -> set
              from chain c join pg_type t on t.oid = c.typ
              join pg_attribute a on a.attrelid = to_regclass(%s) and a.attname = c.attname
             group by c.attname""",
-        (regclass(table), FIRST_USER_OID, regclass(table))).fetchall()
+        (relation, FIRST_USER_OID, relation)).fetchall()
     found = {name: (built_in, type_name) for name, built_in, type_name in rows}
     out = {c for c in columns if c not in found or not found[c][0]}
     for type_name in {found[c][1] for c in columns if c not in out}:
@@ -93,12 +136,45 @@ def _has_typed_hash(conn: psycopg.Connection, type_name: str) -> bool:
     return True
 
 
-def checksum_query(table: str, where: sql.Composable, hashed: sql.Composable,
+def checksum_query(relation: sql.Composable, where: sql.Composable, hashed: sql.Composable,
                    per_partition: bool = False) -> sql.Composable:
-    group = sql.SQL("t.tableoid::regclass::text, ") if per_partition else sql.SQL("")
-    return sql.SQL("select {}count(*), coalesce(sum({}), 0) from {} t where {}{}").format(
-        group, hashed, ident(table), where,
+    group = sql.SQL("{}.tableoid::regclass::text, ").format(
+        sql.Identifier(ALIAS)) if per_partition else sql.SQL("")
+    return sql.SQL("select {}count(*), coalesce(sum({}), 0) from {} {} where {}{}").format(
+        group, hashed, relation, sql.Identifier(ALIAS), where,
         sql.SQL(" group by 1") if per_partition else sql.SQL(""))
+
+
+def of_rows(conn: psycopg.Connection, relation: sql.Composable, hashed: sql.Composable,
+            where: sql.Composable | None = None) -> Fingerprint:
+    """Fingerprint of `relation`'s rows (alias `ALIAS` in `where` and `hashed`)."""
+    row = conn.execute(checksum_query(relation, where or sql.SQL("true"), hashed)).fetchone()
+    return Fingerprint(int(row[0]), int(row[1]))
+
+
+def of_table(conn: psycopg.Connection, table: str, columns: list[str],
+             where: sql.Composable | None = None, *, relation: sql.Composable | None = None,
+             types: str | None = None, algorithm: str = TYPED) -> Fingerprint:
+    """The fingerprint of `columns` of `table`'s rows where `where` holds (alias `ALIAS`), in
+    the caller's transaction: `relation` and `types` name a stand-in (a temporary table the
+    rows were loaded into) when not the table itself. `TEXT` reproduces the checksum of
+    archives and backups written before the engine (the row's text, the session's text forms
+    pinned as they were)."""
+    pin_session(conn, local=True)
+    relation = relation or ident(table)
+    if algorithm == TEXT:
+        source = sql.SQL("(select {} from {} {} where {})").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(ALIAS), sql.Identifier(c))
+                               for c in columns),
+            relation, sql.Identifier(ALIAS), where or sql.SQL("true"))
+        row = conn.execute(sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)),"
+                                   " 0) from {} t").format(source)).fetchone()
+        return Fingerprint(int(row[0]), int(row[1]), TEXT)
+    if algorithm != TYPED:
+        raise MoveError(f"{table}: fingerprint algorithm {algorithm!r} is unknown to this "
+                        "version of persys; upgrade persys to read this archive")
+    hashed = row_hash([conn], table, columns, relation=types)
+    return of_rows(conn, relation, hashed, where)
 
 
 def source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.Composable,
@@ -108,7 +184,7 @@ def source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.
     connection of its own so it runs while the copy streams; plus the rows of each whole
     month partition (for the settle step)."""
     with source.connect() as conn:
-        prepare_session(conn)
+        pin_session(conn)
         conn.execute("set transaction isolation level repeatable read, read only")
         conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
         out = snapshot_fingerprint(conn, table, taken, hashed, whole)
@@ -120,17 +196,17 @@ def snapshot_fingerprint(conn: psycopg.Connection, table: str, taken: sql.Compos
                          hashed: sql.Composable,
                          whole: list[str]) -> tuple[Fingerprint, dict[str, int]]:
     """`source_fingerprint`'s query in `conn`'s current (REPEATABLE READ) transaction."""
-    rows = conn.execute(checksum_query(table, taken, hashed, per_partition=True)).fetchall()
-    total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), Fingerprint(0, 0))
-    names = {name.strip('"'): int(n) for name, n, _ in rows}
+    rows = conn.execute(checksum_query(ident(table), taken, hashed, per_partition=True)
+                        ).fetchall()
+    total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), NO_ROWS)
+    names = {name.split(".")[-1].strip('"'): int(n) for name, n, _ in rows}
     return total, {p: names.get(p, 0) for p in whole}
 
 
 def dest_fingerprint(dst: psycopg.Connection, table: str, mine: sql.Composable,
                      hashed: sql.Composable) -> Fingerprint:
     """Count and checksum of the rows main's open transaction wrote (`mine`)."""
-    row = dst.execute(checksum_query(table, mine, hashed)).fetchone()
-    return Fingerprint(int(row[0]), int(row[1]))
+    return of_rows(dst, ident(table), hashed, mine)
 
 
 def check(table: str, first: dt.date | None, last: dt.date | None, source_fp: Fingerprint,

@@ -27,12 +27,15 @@ import psycopg
 from psycopg import sql
 
 from ..errors import MoveError
-from ..pg import ledger
 from ..pg.catalog import ident
-from ..pg.protocol import crash_point, yielding
-from .references import Reference, unreferenced
+from ..pg.references import Reference, unreferenced
+from ..pg.session import yielding
+from .engine import Step
+from .relay import copy_between
 
 XID_MASK = (1 << 32) - 1
+COPIED, DELETING = "copied", "deleting"  # the core→main route's own ledger states
+STATES = (COPIED, DELETING)
 DELETED_KEYS = "persys_deleted_keys"
 COPIED_KEYS = "persys_copied_keys"
 # Key lists live for one transaction only: behind a transaction pooler a temporary table would
@@ -85,8 +88,8 @@ class Copied:
     references: list[Reference]
     whole_partitions: dict[str, int] = field(default_factory=dict)  # name → rows copied
 
-    def ledger_detail(self, state: str) -> dict:
-        return {"state": state, "snapshot": self.snapshot.text, "main_xid": self.main_xid,
+    def ledger_detail(self) -> dict:
+        return {"snapshot": self.snapshot.text, "main_xid": self.main_xid,
                 "copied": self.rows, "whole_partitions": self.whole_partitions}
 
 
@@ -97,21 +100,17 @@ class Settled:
     truncated: list[str] = field(default_factory=list)
 
 
-def record_copied(dst: psycopg.Connection, copied: Copied) -> None:
-    """In the copy's own main transaction: the ledger knows what to settle if we die."""
-    ledger.update_detail(dst, copied.ledger_id, copied.ledger_detail("copied"))
-
-
-def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> Settled:
+def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
+           step: Step) -> Settled:
     """Delete in core exactly the unchanged copied rows; main drops the rest (module doc).
 
-    `src`, `dst`: prepared sessions (protocol.prepare_session), no transaction open."""
+    `src`, `dst`: pinned sessions (session.pin_session), no transaction open."""
     fast = not copied.references
 
     def attempt() -> Settled:
         nonlocal fast
         try:
-            out = _settle_once(src, dst, copied, fast)
+            out = _settle_once(src, dst, copied, fast, step)
         except BaseException:
             src.rollback()
             dst.rollback()
@@ -125,7 +124,7 @@ def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied) -> 
 
 
 def _settle_once(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
-                 fast: bool) -> Settled | None:
+                 fast: bool, step: Step) -> Settled | None:
     out = Settled()
     table = ident(copied.table)
     unchanged = copied.snapshot.unchanged_since("t")
@@ -155,12 +154,11 @@ def _settle_once(src: psycopg.Connection, dst: psycopg.Connection, copied: Copie
         out.deleted = _delete_streaming_keys(src, dst, copied, candidates)
         out.kept = _drop_stale_copies(dst, copied)
     core_xid = int(src.execute("select pg_current_xact_id()::text").fetchone()[0])
-    ledger.update_detail(dst, copied.ledger_id, {"state": "deleting", "core_xid": core_xid,
-                                                  "deleted": out.deleted, "kept": out.kept})
+    step.advance(DELETING, conn=dst, core_xid=core_xid, deleted=out.deleted, kept=out.kept)
     dst.commit()
-    crash_point("core_deleting")
+    step.crash("core_deleting")
     src.commit()
-    crash_point("delete_sent")
+    step.crash("delete_sent")
     return out
 
 
@@ -195,7 +193,7 @@ def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: 
     select = sql.SQL("select {} from {} t where {} and t.xmin = {}::xid").format(
         _cols("t", copied.primary_key), ident(copied.table), copied.dest_condition,
         sql.Literal(str(copied.main_xid & XID_MASK)))
-    _copy_between(dst, src, select, COPIED_KEYS)
+    copy_between(dst, src, select, COPIED_KEYS)
     src.execute(sql.SQL("analyze {}").format(sql.Identifier(COPIED_KEYS)))
 
 
@@ -208,7 +206,7 @@ def _delete_streaming_keys(src: psycopg.Connection, dst: psycopg.Connection, cop
     dst.execute(sql.SQL("truncate {}").format(sql.Identifier(DELETED_KEYS)))
     delete = sql.SQL("delete from {} t where {} returning {}").format(
         ident(copied.table), candidates, _cols("t", copied.primary_key))
-    return _copy_between(src, dst, delete, DELETED_KEYS)
+    return copy_between(src, dst, delete, DELETED_KEYS)
 
 
 def _drop_stale_copies(dst: psycopg.Connection, copied: Copied) -> int:
@@ -223,21 +221,6 @@ def _drop_stale_copies(dst: psycopg.Connection, copied: Copied) -> int:
         xid=sql.Literal(str(copied.main_xid & XID_MASK)),
         mk=_cols("m", copied.primary_key), k=_cols(None, copied.primary_key),
         d=sql.Identifier(DELETED_KEYS))).rowcount
-
-
-def _copy_between(a: psycopg.Connection, b: psycopg.Connection, query: sql.Composable,
-                  target: str) -> int:
-    """Binary COPY of `query`'s rows at `a` into table `target` at `b`; returns rows."""
-    with (a.cursor() as ca, b.cursor() as cb,
-          ca.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as out,
-          cb.copy(sql.SQL("copy {} from stdin (format binary)").format(
-              sql.Identifier(target))) as into):
-        for chunk in out:
-            into.write(chunk)
-        rows = ca.rowcount  # the server's `COPY n`, once the stream ended
-    if rows < 0:
-        raise MoveError("the source did not report how many rows it sent")
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,10 +242,3 @@ def core_transaction_status(src: psycopg.Connection, xid: int,
                             "ends when the server notices the lost connection. Run again in "
                             "a minute")
         time.sleep(0.2)
-
-
-def unsettled(conn: psycopg.Connection, table: str) -> list[ledger.LedgerEntry]:
-    """core→main entries of `table` whose rows were committed to main but not settled."""
-    return [e for e in ledger.entries(conn, table, limit=1000)
-            if e.from_tier == "core" and e.to_tier == "main"
-            and e.detail.get("state") in ("copied", "deleting") and e.outcome != ledger.MOVED]

@@ -15,7 +15,7 @@ indexes are scaled by the same live share. A personal table in a 500 MB tier sca
 under a second.
 
 `VACUUM FULL` holds an ACCESS EXCLUSIVE lock while it rewrites. The session's `lock_timeout`
-(protocol.prepare_session) bounds the wait for it, so the person's app waits at most that long;
+(session.pin_session) bounds the wait for it, so the person's app waits at most that long;
 when the lock cannot be had, the rewrite is skipped with the reason and tried again next run.
 VACUUM cannot run inside a transaction block: the connection must be in autocommit mode.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from ..pg.catalog import ident, regclass
-from ..pg.protocol import LOCK_TIMEOUT
-from ..pg.tiers import PgTier, session_pooler_dsn
+from .catalog import ident, regclass
+from .session import LOCK_TIMEOUT
+from .tiers import PgTier, session_pooler_dsn
 
 REWRITE_HEADROOM = 1.1  # free quota needed, as a multiple of the live size that stays
 MIN_FREE_SHARE = 0.10  # rewrite only when at least this share of the table is free room

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from ..calendar import month_start, next_month
 from ..config import TablePolicy
-from ..pg.catalog import ident, regclass, table_columns
-from ..pg.protocol import yielding
-from ..pg.tiers import PgTier
+from .catalog import ident, regclass, table_columns
+from .session import yielding
+from .tiers import PgTier
 from .vacuum import Reclaimed, reclaim, relation_bytes, rewrite_check
 
 __all__ = ["relation_bytes"]  # also read by monitoring.quota
@@ -41,14 +42,6 @@ class SpaceResult:
     rewritten: bool = False
     note: str = ""
     reclaimed: Reclaimed | None = None  # a plain table: VACUUM / VACUUM FULL, bytes before → after
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def partition_name(table: str, month: dt.date) -> str:
@@ -93,7 +86,7 @@ def month_bounds(conn: psycopg.Connection, table: str, day_column: str, month: d
             _bound(conn, table, day_column, next_month(month), zone))
 
 
-def _day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
+def day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
     return sql.SQL("{d} >= {a} and {d} < {b}").format(
         d=day_expr, a=sql.Literal(month), b=sql.Literal(next_month(month)))
 
@@ -101,69 +94,67 @@ def _day_in(day_expr: sql.Composable, month: dt.date) -> sql.Composable:
 def ensure_months(
     conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
     months: Iterable[dt.date],
-) -> list[str]:
-    """Create missing month partitions (idempotent); rows of such a month already sitting in
-    the DEFAULT partition are moved into the new partition in the same transaction."""
-
+) -> tuple[list[str], list[dt.date]]:
+    """Create missing month partitions that no row waits for in DEFAULT (idempotent); returns
+    (the partitions created, the months whose rows sit in DEFAULT): those are made by the
+    engine's partition route (lib/moves/partition.py), which moves the rows."""
     if not is_partitioned(conn, table):
-        return []
+        return [], []
     existing = month_partitions(conn, table)
-    created = []
+    created, waiting = [], []
     for month in sorted({month_start(m) for m in months}):
         if month in existing:
             continue
         name = partition_name(table, month)
-        if yielding(f"{table}: creating partition {name}",
-                    lambda m=month, n=name: _create_month(conn, table, policy, zone, m, n)):
+        made = yielding(f"{table}: creating partition {name}",
+                        lambda m=month, n=name: _create_empty_month(conn, table, policy, zone,
+                                                                    m, n))
+        if made is None:
+            waiting.append(month)
+        elif made:
             created.append(name)
-    return created
+    return created, waiting
 
 
-def _create_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
-                  month: dt.date, name: str) -> bool:
-    """One month partition, in one transaction. The parent is locked first (waiting at most
-    the session's lock_timeout): the app's inserts wait a few milliseconds instead of being
-    routed to a DEFAULT partition whose constraint changes under them."""
-    from ..pg.tables import day_expression
-
-    default = f"{table}{DEFAULT_SUFFIX}"
-    lo = _bound(conn, table, policy.day_column, month, zone)
-    hi = _bound(conn, table, policy.day_column, next_month(month), zone)
+def _create_empty_month(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
+                        month: dt.date, name: str) -> bool | None:
+    """One empty month partition, in one transaction (None: rows of the month are in DEFAULT,
+    False: it exists). The parent is locked first (waiting at most the session's
+    lock_timeout): the app's inserts wait a few milliseconds instead of being routed to a
+    DEFAULT partition whose constraint changes under them."""
+    lo, hi = month_bounds(conn, table, policy.day_column, month, zone)
     with conn.transaction():
-        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
-            ident(table)))
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(ident(table)))
         if month in month_partitions(conn, table):
             return False
-        in_default = False
-        if _exists(conn, default):
-            day = day_expression(conn, default, policy, zone)
-            in_default = conn.execute(sql.SQL("select exists (select 1 from {} where {})")
-                                      .format(ident(default), _day_in(day, month))
-                                      ).fetchone()[0]
-        if not in_default:
-            conn.execute(sql.SQL(
-                "create table {} partition of {} for values from ({}) to ({})").format(
-                ident(name), ident(table), lo, hi))
-        else:
-            conn.execute(sql.SQL(
-                "create table {} (like {} including defaults including constraints)"
-            ).format(ident(name), ident(table)))
-            conn.execute(sql.SQL(
-                "with moved as (delete from {d} where {c} returning *) "
-                "insert into {n} select * from moved").format(
-                d=ident(default), c=_day_in(day, month), n=ident(name)))
-            conn.execute(sql.SQL(
-                "alter table {} attach partition {} for values from ({}) to ({})").format(
-                ident(table), ident(name), lo, hi))
+        if rows_in_default(conn, table, policy, zone, month):
+            return None
+        conn.execute(sql.SQL(
+            "create table {} partition of {} for values from ({}) to ({})").format(
+            ident(name), ident(table), lo, hi))
         guard_partition(conn, table, name)
     return True
 
 
+def rows_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
+                    month: dt.date) -> bool:
+    from .tables import day_expression
+
+    default = f"{table}{DEFAULT_SUFFIX}"
+    if not _exists(conn, default):
+        return False
+    day = day_expression(conn, default, policy, zone)
+    return bool(conn.execute(sql.SQL("select exists (select 1 from {} where {})").format(
+        ident(default), day_in(day, month))).fetchone()[0])
+
+
 def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> None:
     """A partition is a table of its own: on Supabase the API exposes it and the schema's
-    default privileges grant it to `anon`. Policies of the parent do not apply to a query on
-    the partition itself, so a parent with row level security gets it on each partition too,
-    without policies: nothing is visible there except through the parent."""
+    default privileges grant it to `anon`. So it gets exactly the parent's grants (what the
+    default privileges added is taken back), and a parent with row level security gets it on
+    each partition too, without policies: nothing is visible there except through the
+    parent."""
+    same_grants(conn, table, partition)
     row = conn.execute("select relrowsecurity, relforcerowsecurity from pg_class "
                        "where oid = to_regclass(%s)", (regclass(table),)).fetchone()
     if not row or not row[0]:
@@ -175,6 +166,33 @@ def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> Non
             ident(partition)))
 
 
+def same_grants(conn: psycopg.Connection, table: str, other: str) -> None:
+    """`other` gets exactly `table`'s privileges: every grant it has is revoked, then
+    `table`'s ACL is granted again (owner's own rights untouched)."""
+    rows = conn.execute(
+        """select coalesce(g.rolname, 'public'), a.privilege_type, a.is_grantable
+             from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+             left join pg_roles g on g.oid = a.grantee
+            where c.oid = to_regclass(%s) and a.grantee <> c.relowner""",
+        (regclass(table),)).fetchall()
+    current = conn.execute(
+        """select distinct coalesce(g.rolname, 'public')
+             from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+             left join pg_roles g on g.oid = a.grantee
+            where c.oid = to_regclass(%s) and a.grantee <> c.relowner""",
+        (regclass(other),)).fetchall()
+    for (role,) in current:
+        conn.execute(sql.SQL("revoke all on table {} from {}").format(ident(other), _role(role)))
+    for role, privilege, grantable in rows:
+        conn.execute(sql.SQL("grant {} on table {} to {}{}").format(
+            sql.SQL(privilege), ident(other), _role(role),
+            sql.SQL(" with grant option") if grantable else sql.SQL("")))
+
+
+def _role(name: str) -> sql.Composable:
+    return sql.SQL("public") if name == "public" else sql.Identifier(name)
+
+
 def _exists(conn: psycopg.Connection, name: str) -> bool:
     return bool(conn.execute("select to_regclass(%s) is not null",
                              (regclass(name),)).fetchone()[0])
@@ -182,7 +200,7 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
 
 def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
                       zone: str) -> list[dt.date]:
-    from ..pg.tables import day_expression
+    from .tables import day_expression
 
     default = f"{table}{DEFAULT_SUFFIX}"
     if not _exists(conn, default):
@@ -195,10 +213,12 @@ def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
 
 
 def prepare_partitions(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str,
-                       as_of: dt.date, months_ahead: int = 2) -> list[str]:
-    """Nightly: partitions for this month and the next ones, and for months found in DEFAULT."""
+                       as_of: dt.date, months_ahead: int = 2
+                       ) -> tuple[list[str], list[dt.date]]:
+    """Nightly: partitions for this month and the next ones, and for months found in DEFAULT
+    (those come back as waiting for the partition route: see `ensure_months`)."""
     if not is_partitioned(conn, table):
-        return []
+        return [], []
     months = [month_start(as_of)]
     for _ in range(months_ahead):
         months.append(next_month(months[-1]))

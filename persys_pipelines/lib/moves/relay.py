@@ -1,4 +1,5 @@
-"""The core→main move's copy step: a binary COPY relayed from core to main, memory flat.
+"""The relay: binary COPY streams from one tier's connection into another's, memory flat (the
+core→main copy, its key lists, and any route that copies rows between tiers).
 
 Core's side is read at the libpq level (`pg.copy_out`: a third of the Python a row that
 psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB batches.
@@ -6,15 +7,14 @@ psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import psycopg
 from psycopg import sql
 
+from ..errors import MoveError
 from ..pg.catalog import ident
 from ..pg.copy_out import copy_out
+from .engine import Progress
 
-Progress = Callable[[int], None]  # called with rows just copied
 STAGE = "persys_stage"
 BATCH = 1 << 17  # bytes handed to main's COPY at once
 PROGRESS_EVERY = 5000  # rows
@@ -73,3 +73,19 @@ def copy_staged(src: psycopg.Connection, dst: psycopg.Connection, table: str,
                 .format(t=ident(table), c=cols, s=sql.Identifier(STAGE),
                         k=sql.SQL(", ").join(map(sql.Identifier, primary_key)), a=action))
     return rows, size
+
+
+def copy_between(a: psycopg.Connection, b: psycopg.Connection, query: sql.Composable,
+                 target: str) -> int:
+    """Binary COPY of `query`'s rows at `a` into the temporary table `target` at `b`; returns
+    the rows the server sent (its `COPY n`)."""
+    with (a.cursor() as ca, b.cursor() as cb,
+          ca.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as out,
+          cb.copy(sql.SQL("copy {} from stdin (format binary)").format(
+              sql.Identifier(target))) as into):
+        for chunk in out:
+            into.write(chunk)
+        rows = ca.rowcount  # the server's `COPY n`, once the stream ended
+    if rows < 0:
+        raise MoveError("the source did not report how many rows it sent")
+    return rows

@@ -1,0 +1,203 @@
+"""backup→tier: a table's rows given back from a backup, without losing what happened since.
+
+Per table, in one transaction holding the table's lock: the backup's rows go into a scratch
+table (typed as the backup records them) and their fingerprint is proven equal to the one
+taken with the backup. Then, by default (merge), a row of the backup whose key the table does
+not hold is inserted, unless another tier holds that key (it moved on since the backup: core
+→ main → archive), and rows whose key the table holds with other values are only reported;
+nothing is deleted. `replace` (the CLI's `--replace --yes`) makes the table equal to the
+backup instead: rows written since the backup are deleted and exist nowhere else afterwards.
+The ledger entry commits with the rows. A crash leaves the table as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from ..archive import format as fmt
+from ..archive.crypto import Keyring
+from ..archive.stores import Store
+from ..backup.snapshot import Backup, BackupError
+from ..backup.verify import load_table
+from ..pg import fingerprint
+from ..pg.catalog import generated_columns, ident, primary_key, regclass, table_exists
+from ..pg.tiers import PgTier
+from .engine import Engine, route
+
+BACKUP_RESTORE = route("backup_restore", "backup", "tier",
+                       points=("loaded", "before_commit", "after_commit"))
+SCRATCH = "persys_backup_scratch"
+SHOWN = 5  # differing keys named per table
+# table, keys (as rows of key values) → the keys another tier or the archive holds
+Elsewhere = Callable[[str, list[str], list[tuple]], set[tuple]]
+
+
+@dataclass(frozen=True)
+class Restored:
+    table: str
+    rows: int  # rows in the backup
+    inserted: int
+    deleted: int = 0  # replace only
+    elsewhere: int = 0  # missing here, but held by another tier: not inserted
+    differing: int = 0  # same key here with other values: reported, kept as they are
+    examples: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+
+def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: Backup,
+            tables: list[str] | None = None, *, elsewhere: Elsewhere | None = None,
+            replace: bool = False, into: PgTier | None = None) -> list[Restored]:
+    """Give back the rows of `tables` (default all of the backup's) into `tier` (or `into`,
+    another database, where a missing table is created from the backup's types)."""
+    entries = backup.manifest["tables"]
+    names = tables or list(entries)
+    unknown = [t for t in names if t not in entries]
+    if unknown:
+        raise BackupError(f"backup {backup.id} of {backup.tier} has no table {unknown[0]!r}; "
+                          f"it holds {', '.join(entries) or 'none'}")
+    target = into or tier
+    out = []
+    for table in names:
+        data = fmt.read_parquet(load_table(store, ring, entries[table]))
+        with engine.locked(table) as locked, target.connect() as conn:
+            step = locked.open(BACKUP_RESTORE, None, None, conn=None, backup=backup.id,
+                               tier=target.name, mode="replace" if replace else "merge")
+            try:
+                done = _restore_table(conn, table, entries[table], data, replace,
+                                      None if into else elsewhere)
+                step.crash("before_commit")
+                conn.commit()
+            except BaseException as exc:
+                conn.rollback()
+                step.failed(exc)
+                raise
+            step.done(rows=done.inserted, fingerprint=done.fingerprint, deleted=done.deleted,
+                      elsewhere=done.elsewhere, differing=done.differing)
+            step.crash("after_commit")
+            out.append(done)
+    return out
+
+
+def _want(entry: dict) -> fingerprint.Fingerprint:
+    if "fingerprint" in entry:
+        return fingerprint.Fingerprint.parse(entry["fingerprint"])
+    return fingerprint.Fingerprint(int(entry["rows"]), int(entry["checksum"]), fingerprint.TEXT)
+
+
+def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
+                   replace: bool, elsewhere: Elsewhere | None) -> Restored:
+    types = fmt.pg_types_of(data.schema)
+    if not table_exists(conn, table):
+        conn.execute(sql.SQL("create table {} ({})").format(ident(table), sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
+    scratch = sql.Identifier(SCRATCH)
+    conn.execute(sql.SQL("create temp table {} ({}) on commit drop").format(
+        scratch, sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
+    columns = fmt.load_rows(conn, scratch, data)
+    want = _want(entry)
+    got = fingerprint.of_table(conn, table, columns, relation=scratch,
+                               types=f"pg_temp.{SCRATCH}", algorithm=want.algorithm)
+    if got != want:
+        raise BackupError(f"{entry['key']}: rows read back do not match the backup's "
+                          f"fingerprint ({got.text} vs {want.text}); nothing was restored")
+    BACKUP_RESTORE.crash("loaded")
+    if replace:
+        return _replace(conn, table, columns, want)
+    return _merge(conn, table, columns, want, elsewhere)
+
+
+def _merge(conn: psycopg.Connection, table: str, columns: list[str],
+           want: fingerprint.Fingerprint, elsewhere: Elsewhere | None) -> Restored:
+    keys = primary_key(conn, table)
+    if not keys:
+        raise BackupError(f"restore of {table}: the table has no primary key, so rows cannot "
+                          "be matched; nothing was restored. Restore into another database "
+                          "(--into DSN) and compare, or replace it (--replace --yes)")
+    k = sql.SQL(", ").join(map(sql.Identifier, keys))
+    bk = sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c)) for c in keys)
+    xk = sql.SQL(", ").join(sql.SQL("x.{}").format(sql.Identifier(c)) for c in keys)
+    scratch = sql.Identifier(SCRATCH)
+    missing = [tuple(r) for r in conn.execute(sql.SQL(
+        "select {bk} from {s} b where ({bk}) not in (select {xk} from {t} x)").format(
+        bk=bk, xk=xk, s=scratch, t=ident(table))).fetchall()]
+    held = elsewhere(table, keys, missing) if elsewhere and missing else set()
+    if held:
+        conn.execute(sql.SQL("create temp table persys_held as select {} from {} limit 0")
+                     .format(k, scratch))
+        with conn.cursor() as cur, cur.copy(sql.SQL("copy persys_held ({}) from stdin").format(
+                k)) as copy:
+            for row in held:
+                copy.write_row(row)
+    skip = (sql.SQL("and ({}) not in (select {} from persys_held)").format(bk, k)
+            if held else sql.SQL(""))
+    inserted = _insert(conn, table, columns, sql.SQL(
+        "where ({bk}) not in (select {xk} from {t} x) {skip}").format(
+        bk=bk, xk=xk, t=ident(table), skip=skip))
+    diff = sql.SQL("from {s} b join {t} x using ({k}) where row({bc})::text <> row({xc})::text"
+                   ).format(s=scratch, t=ident(table), k=k,
+                            bc=_cols("b", columns), xc=_cols("x", columns))
+    differing = conn.execute(sql.SQL("select count(*) {}").format(diff)).fetchone()[0]
+    examples = [r[0] for r in conn.execute(sql.SQL("select row({})::text {} limit {}").format(
+        bk, diff, sql.Literal(SHOWN))).fetchall()]
+    return Restored(table, want.rows, inserted, 0, len(held), int(differing), examples,
+                    want.text)
+
+
+def _replace(conn: psycopg.Connection, table: str, columns: list[str],
+             want: fingerprint.Fingerprint) -> Restored:
+    """The table made equal to the backup: rows not in it deleted, missing ones inserted;
+    rows unchanged since are not touched (no trigger or cascade fires for them)."""
+    scratch = sql.Identifier(SCRATCH)
+    same = sql.SQL("row({})::text = row({})::text").format(_cols("b", columns),
+                                                           _cols("x", columns))
+    deleted = conn.execute(sql.SQL(
+        "delete from {t} x where not exists (select from {s} b where {same})").format(
+        t=ident(table), s=scratch, same=same)).rowcount
+    inserted = _insert(conn, table, columns, sql.SQL(
+        "where not exists (select from {t} x where {same})").format(t=ident(table), same=same))
+    got = fingerprint.of_table(conn, table, columns, algorithm=want.algorithm)
+    if got != want:
+        raise BackupError(
+            f"restore of {table}: the table holds {got.text} after the restore, the backup "
+            f"{want.text} (a trigger or default rewrote rows?); rolled back, nothing changed")
+    return Restored(table, want.rows, inserted, deleted, fingerprint=want.text)
+
+
+def _insert(conn: psycopg.Connection, table: str, columns: list[str],
+            where: sql.Composable) -> int:
+    writable = [c for c in columns if c not in generated_columns(conn, table)]
+    cols = sql.SQL(", ").join(map(sql.Identifier, writable))
+    return conn.execute(sql.SQL(
+        "insert into {t} ({c}) overriding system value select {bc} from {s} b {w}").format(
+        t=ident(table), c=cols, bc=_cols("b", writable), s=sql.Identifier(SCRATCH),
+        w=where)).rowcount
+
+
+def _cols(alias: str, columns: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c))
+                              for c in columns)
+
+
+def keys_in(tier: PgTier, table: str, keys: list[str], wanted: list[tuple]) -> set[tuple]:
+    """Which of `wanted` (key tuples) `tier` holds in `table` (an `Elsewhere` building
+    block)."""
+    with tier.connect() as conn:
+        if not table_exists(conn, table) or primary_key(conn, table)[:len(keys)] != keys:
+            return set()
+        k = sql.SQL(", ").join(map(sql.Identifier, keys))
+        conn.execute(sql.SQL("create temp table persys_wanted as select {} from {} limit 0")
+                     .format(k, sql.SQL(regclass(table))))
+        with conn.cursor() as cur, cur.copy(sql.SQL("copy persys_wanted ({}) from stdin")
+                                            .format(k)) as copy:
+            for row in wanted:
+                copy.write_row(row)
+        rows = conn.execute(sql.SQL("select {} from {} x where ({}) in (select {} from "
+                                    "persys_wanted)").format(
+            _cols("x", keys), ident(table), _cols("x", keys), k)).fetchall()
+        conn.rollback()
+    return {tuple(r) for r in rows}

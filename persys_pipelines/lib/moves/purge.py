@@ -1,0 +1,107 @@
+"""Retention: archive files whose newest day is older than the table's `delete_days` go.
+
+Holding the table's lock: the ledger entry names the files and their fingerprints and is
+moved to `deleting` (committed) before the manifest loses them, then the files are deleted and
+the entry is `done`. A run killed in between is finished by the next one (`reconcile`), and
+the archive's own repair never brings a file back that a purge had begun to delete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ..archive.manifest import FileEntry, read_manifest, write_manifest
+from ..archive.stores import StoreError
+from ..calendar import cutoff
+from ..pg.tables import TableSpec
+from .engine import Engine, Locked, Step, route
+from .target import ArchiveTarget
+
+DELETING = "deleting"
+PURGE = route("purge", "archive", "deleted", states=(DELETING,),
+              points=("deleting", "after_manifest", "after_files"))
+
+
+@dataclass(frozen=True)
+class PurgeItem:
+    table: str
+    store: str
+    key: str
+    rows: int
+    bytes: int
+    max_day: str
+
+
+def due(target: ArchiveTarget, spec: TableSpec, as_of: dt.date) -> list[FileEntry]:
+    """Committed files of the table past its retention (none when it keeps them forever)."""
+    cut = cutoff(as_of, spec.policy.delete_days)
+    if cut is None:
+        return []
+    return [e for e in read_manifest(target.store, spec.name).committed()
+            if e.max_day < cut.isoformat()]
+
+
+def purge(engine: Engine, targets: list[ArchiveTarget], specs: list[TableSpec],
+          as_of: dt.date, *, dry_run: bool = False) -> list[PurgeItem]:
+    """Delete every file past its table's `delete_days`, in every store that is up (a store
+    that is down is purged on a later run); `dry_run` only lists them."""
+    items: list[PurgeItem] = []
+    for spec in specs:
+        for target in targets:
+            try:
+                target.store.check()
+            except StoreError:
+                continue
+            if dry_run:
+                items += _items(spec.name, target, due(target, spec, as_of))
+                continue
+            with engine.locked(spec.name) as locked:
+                reconcile(locked, target)
+                old = due(target, spec, as_of)
+                if old:
+                    _purge(locked, target, old)
+                    items += _items(spec.name, target, old)
+    return items
+
+
+def _items(table: str, target: ArchiveTarget, entries: list[FileEntry]) -> list[PurgeItem]:
+    return [PurgeItem(table, target.store.url, target.store.uri(e.key), e.rows, e.bytes,
+                      e.max_day) for e in entries]
+
+
+def _purge(locked: Locked, target: ArchiveTarget, old: list[FileEntry]) -> None:
+    step = locked.open(PURGE, dt.date.fromisoformat(min(e.min_day for e in old)),
+                       dt.date.fromisoformat(max(e.max_day for e in old)))
+    step.advance(DELETING, store=target.store.url, keys=[e.key for e in old],
+                 fingerprints={e.key: e.fingerprint for e in old})
+    step.crash("deleting")
+    _finish(step, target, [e.key for e in old], sum(e.rows for e in old),
+            sum(e.bytes for e in old))
+
+
+def _finish(step: Step, target: ArchiveTarget, keys: list[str], rows: int, size: int) -> None:
+    manifest = read_manifest(target.store, step.locked.table)
+    if set(keys) & manifest.named():
+        for key in keys:
+            manifest.drop(key)
+        write_manifest(target.store, manifest)
+    step.crash("after_manifest")
+    for key in keys:
+        if target.store.exists(key):
+            target.store.delete(key)
+    step.crash("after_files")
+    step.done(rows=rows, bytes_=size)
+
+
+def reconcile(locked: Locked, target: ArchiveTarget) -> int:
+    """Finish purges a killed run left `deleting` in this store."""
+    done = 0
+    for entry in locked.unfinished(PURGE):
+        if entry.detail.get("store") != target.store.url:
+            continue
+        keys = list(entry.detail.get("keys", []))
+        _finish(locked.step(PURGE, entry), target, keys, 0, 0)
+        done += 1
+    locked.interrupt_open(PURGE)
+    return done
