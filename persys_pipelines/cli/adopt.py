@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import handles
 from ..lib.errors import TierError, UsageError
 from ..lib.moves import adopt as adopt_lib
 from ..lib.pg import partitions as space
-from ..lib.pg import protocol
+from ..lib.pg.session import pin_session
 from ..lib.pg.tiers import resolve_tier
 from ..lib.pg.vacuum import mb
 from .common import add_config_arg, load
@@ -35,11 +36,11 @@ def partition_command(args: argparse.Namespace) -> int:
     core = resolve_tier(cfg, "core")
     as_of = cfg.today()
     with core.connect() as conn:
-        protocol.prepare_session(conn)
+        pin_session(conn)
         if args.table in cfg.tables and space.is_partitioned(conn, args.table):
             print(f"{args.table} is already monthly-partitioned: nothing to do")
             return 0
-        plan = adopt_lib.plan_adoption(cfg, core, conn, args.table, as_of)
+        plan = adopt_lib.plan_adoption(handles.spec(cfg, args.table), core, conn, as_of)
     print("\n".join(plan.lines()))
     if plan.problems:
         raise TierError(f"adopt partition {args.table} refused: "
@@ -54,7 +55,8 @@ def partition_command(args: argparse.Namespace) -> int:
         if input(f"convert {args.table} now? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
-    done = adopt_lib.adopt_partition(cfg, core, resolve_tier(cfg, "main"), args.table, as_of)
+    done = adopt_lib.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, args.table),
+                                     as_of)
     print(f"adopted {args.table}: {done.fingerprint.rows:,} rows verified "
           f"(checksum {done.fingerprint.checksum}), {len(done.partitions)} partitions, "
           f"writes waited {done.seconds_locked:.2f} s; {mb(plan.table_bytes)} → "

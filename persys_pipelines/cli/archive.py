@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .. import handles
 from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
+from ..lib.archive.stores import archive_stores, keyring
 from ..lib.errors import UsageError
-from ..lib.moves import archive_main as archive_restore
 from ..lib.moves import main_archive as archive_lib
 from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
@@ -77,11 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     as_of = args.as_of or cfg.today()
     if args.dry_run:
         for table in cfg.tables:
-            months = archive_lib.due_months(cfg, table, as_of)
+            months = handles.due_months(cfg, table, as_of)
             if months:
                 print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months))
         return 0
-    print_months(archive_lib.archive_due(cfg, as_of))
+    print_months(handles.archive_due(cfg, as_of))
     return 0
 
 
@@ -95,7 +96,9 @@ def print_months(results: list[archive_lib.MonthResult]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = maintenance.verify(load(args), args.sample)
+    cfg = load(args)
+    report = maintenance.verify(archive_stores(cfg, check=False), keyring(cfg),
+                                list(cfg.tables), args.sample)
     for url, why in report.unreachable:
         print(f"DOWN     {url}: {why}")
     for uri, why in report.bad:
@@ -103,8 +106,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for uri in report.missing:
         print(f"MISSING  {uri}: listed in the manifest, not in the store")
     for uri in report.orphans:
-        print(f"ORPHAN   {uri}: in no manifest (an interrupted run; its rows are still in "
-              "main; the next archive run removes it)")
+        print(f"ORPHAN   {uri}: in no manifest (an interrupted run, or a lost manifest; "
+              "`persys lifecycle repair --apply` lists it again or, when main is proven to "
+              "hold its rows, deletes it)")
+    for why in report.unreadable:
+        print(f"MANIFEST {why}")
     for uri in report.pending:
         print(f"PENDING  {uri}: an interrupted run; the next archive run settles it")
     state = "ok" if report.ok else "PROBLEMS"
@@ -116,8 +122,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace) -> int:
     if args.months < 1:
         raise UsageError("--months must be 1 or more")
-    results = drill_lib.drill(load(args), months=None if args.all else args.months,
-                              seed=args.seed)
+    cfg = load(args)
+    results = drill_lib.drill(resolve_tier(cfg, "main"), archive_stores(cfg, check=False),
+                              keyring(cfg), list(cfg.tables),
+                              months=None if args.all else args.months, seed=args.seed)
     for r in results:
         print(r.line())
     bad = sum(not r.ok for r in results)
@@ -127,8 +135,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    r = archive_restore.restore(load(args), args.table, args.first, args.last,
-                            pin_days=args.pin_days)
+    r = handles.restore(load(args), args.table, args.first, args.last, pin_days=args.pin_days)
     print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
           f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
                                           if r.already_in_main else ""))
@@ -154,10 +161,11 @@ def cmd_unpin(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    done = maintenance.rekey(load(args))
+    done = handles.rekey_all(load(args))
     for uri in done:
         print(f"re-encrypted {uri}")
-    print(f"rekey: {len(done)} files re-encrypted")
+    print(f"rekey: {len(done)} files re-encrypted (archive and backups); older keys may now "
+          "be dropped from tiers.archive.encryption_key once `persys archive verify` passes")
     return 0
 
 
@@ -165,7 +173,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     cfg = load(args)
     refuse_future_as_of(cfg, args, "archive purge", "delete the archive files past "
                         "delete_days by then")
-    items = maintenance.purge(cfg, args.as_of, dry_run=args.dry_run)
+    items = handles.purge_due(cfg, args.as_of, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for i in items:
         print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")

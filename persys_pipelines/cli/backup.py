@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from ..lib.archive.stores import Store, archive_stores
+from .. import handles
+from ..lib.archive.stores import Store
 from ..lib.backup import snapshot
+from ..lib.backup import verify as verify_lib
 from ..lib.config import Config
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
 from ..lib.moves import backup_restore as restore_lib
+from ..lib.pg.tiers import PgTier, resolve_tier
 from .common import add_config_arg, load
 
 
@@ -50,23 +53,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="only this table (repeatable; default every table of the backup)")
     restore.add_argument("--into", metavar="DSN",
                          help="restore into this database instead of the tier")
+    restore.add_argument("--replace", action="store_true",
+                         help="make the tables equal to the backup: rows written since it are "
+                              "DELETED (default: merge, insert only what is missing "
+                              "everywhere)")
     restore.add_argument("--yes", action="store_true",
-                         help="go ahead when restoring into the live core")
+                         help="go ahead with --replace")
     restore.set_defaults(handler=cmd_restore)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = load(args)
     for tier in [args.tier] if args.tier else snapshot.TIERS:
-        b = snapshot.run_backup(cfg, tier)
+        where = handles.backup_target(cfg)
+        b = snapshot.run_backup(resolve_tier(cfg, tier), where.store, where.ring,
+                                list(cfg.tables), keep=cfg.backup.keep)
         print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
               f"{human_bytes(b.bytes)}")
     return 0
 
 
 def _store(cfg: Config) -> Store:
-    """Where backups are listed and read from: the primary archive store."""
-    return archive_stores(cfg, check=False).primary
+    """Where backups are listed and read from (tiers.archive.backup_url, else the archive)."""
+    return handles.backup_target(cfg).store
 
 
 def _age(taken_at: dt.datetime) -> str:
@@ -96,7 +105,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not args.backup_id and not snapshot.list_backups(store, tier):
             print(f"{tier}: no backup yet")
             continue
-        result = restore_lib.verify(cfg, snapshot.find_backup(store, tier, args.backup_id))
+        result = verify_lib.verify(store, handles.backup_target(cfg).ring,
+                                   snapshot.find_backup(store, tier, args.backup_id))
         for table, why in result.bad:
             print(f"{tier} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)
@@ -108,12 +118,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     cfg = load(args)
     tier = args.tier or "main"
-    if tier == "core" and not args.into and not args.yes:
-        raise UsageError("restoring into the live core replaces the rows the app sees now in "
-                         "the tables restored; add --yes to go ahead, or --into DSN to restore "
-                         "into another database")
-    backup = snapshot.find_backup(_store(cfg), tier, None if args.latest else args.backup_id)
-    for r in restore_lib.restore(cfg, backup, args.tables, into=args.into):
-        print(f"{r.table}: {r.rows} rows as in backup {backup.id} ({r.deleted} deleted, "
-              f"{r.inserted} inserted, checksum equal)")
+    if args.replace and not args.yes:
+        raise UsageError("--replace deletes every row written since the backup from the tables "
+                         "restored (rows that moved in from core since exist nowhere else "
+                         "afterwards); add --yes to go ahead, or leave --replace out to merge")
+    where = handles.backup_target(cfg)
+    backup = snapshot.find_backup(where.store, tier, None if args.latest else args.backup_id)
+    into = PgTier("restore target", args.into, False, None) if args.into else None
+    results = restore_lib.restore(
+        handles.engine(cfg), resolve_tier(cfg, tier), where.store, where.ring, backup,
+        args.tables, elsewhere=handles.elsewhere(cfg, tier), replace=args.replace, into=into)
+    for r in results:
+        if args.replace:
+            print(f"{r.table}: {r.rows:,} rows as in backup {backup.id} ({r.deleted:,} deleted, "
+                  f"{r.inserted:,} inserted, fingerprint equal)")
+            continue
+        print(f"{r.table}: {r.inserted:,} of the backup's {r.rows:,} rows were missing and are "
+              f"back" + (f"; {r.elsewhere:,} missing here are in another tier (left there)"
+                         if r.elsewhere else ""))
+        if r.differing:
+            more = ", …" if r.differing > len(r.examples) else ""
+            print(f"  {r.differing:,} rows differ from the backup and were kept as they are "
+                  f"(keys: {', '.join(r.examples)}{more})")
     return 0

@@ -63,12 +63,13 @@ def voice_step(cfg, as_of: dt.date) -> None:
 
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """core→main for every due day, through the same Dagster assets as the nightly run."""
+    from .. import handles
     from ..lib.pg.tiers import resolve_tier
     from ..lib.tiering import lifecycle
     from . import lifecycle as lifecycle_cli
 
     step(f"5. lifecycle core→main as of {as_of} (one ranged Dagster run)")
-    plans = lifecycle.plan(cfg, resolve_tier(cfg, "core"), as_of)
+    plans = lifecycle.plan(resolve_tier(cfg, "core"), handles.specs(cfg), as_of)
     lifecycle_cli.print_plan(plans)
     due = {t: p for t, p in plans.items() if p.days}
     if due:
@@ -80,17 +81,19 @@ def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """main→archive for months older than main_days (the same `archive/<table>` assets), then
     the files the archive now holds."""
     from ..lib.archive import maintenance
+    from ..lib.archive.stores import archive_stores
     from . import lifecycle as lifecycle_cli
 
     step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")
     lifecycle_cli.archive_steps(cfg, lifecycle_cli.config_path(args), as_of, list(cfg.tables))
-    files = [(store, e) for t in cfg.tables for store, e in maintenance.manifest_rows(cfg, t)]
+    stores = archive_stores(cfg, check=False)
+    files = [(store, e) for t in cfg.tables for store, e in maintenance.manifest_rows(stores, t)]
     if not files:
         print("no month is older than main_days yet; try `persys lifecycle run --as-of "
               f"{as_of + dt.timedelta(days=400)}` to see one archived")
     for store, e in files:
-        print(f"  {store.uri(e['key'])}  {e['rows']:,} rows, {e['bytes']:,} bytes, "
-              f"{e['min_day']}..{e['max_day']}")
+        print(f"  {store.uri(e.key)}  {e.rows:,} rows, {e.bytes:,} bytes, "
+              f"{e.min_day}..{e.max_day}")
 
 
 def step(text: str) -> None:

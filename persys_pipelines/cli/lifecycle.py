@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from .. import handles
 from ..lib.config import Config, find_config_path
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
@@ -39,22 +40,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def repair_command(args: argparse.Namespace) -> int:
-    from ..lib.moves import repair as repair_lib
-
     cfg = load(args)
     tables = args.table or list(cfg.tables)
     unknown = [t for t in tables if t not in cfg.tables]
     if unknown:
         raise UsageError(f"--table {unknown[0]}: not in persys.yaml tables "
                         f"({', '.join(cfg.tables)})")
-    found = repair_lib.repair(cfg, resolve_tier(cfg, "core"), resolve_tier(cfg, "main"),
-                              tables, apply=args.apply)
+    found = handles.repair_all(cfg, tables, apply=args.apply)
     todo = 0
     for f in found:
         todo += f.unsettled + f.in_both
-        state = "ok" if not (f.unsettled or f.in_both) else ("fixed" if f.fixed else "FOUND")
+        todo += len(f.archive)
+        state = ("ok" if not (f.unsettled or f.in_both or f.archive)
+                 else ("fixed" if f.fixed else "FOUND"))
         print(f"{state:<6}{f.table}: {f.unsettled} unsettled moves, {f.in_both} keys in both "
               "core and main")
+        for line in f.archive:
+            print(f"        archive {line}")
         for key, core_row, main_row in f.examples:
             print(f"        key {key}\n          core: {core_row}\n          main: {main_row}")
     if todo and not args.apply:
@@ -75,7 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--table {unknown[0]}: not in persys.yaml tables "
                         f"({', '.join(cfg.tables)})")
     core = resolve_tier(cfg, "core")
-    plans = lifecycle_lib.plan(cfg, core, as_of, tables)
+    plans = lifecycle_lib.plan(core, handles.specs(cfg, tables), as_of)
     print(f"lifecycle core→main as of {as_of}" + (" (dry run: nothing changes)"
                                                  if args.dry_run else ""))
     if core.transaction_pooled:
@@ -100,8 +102,6 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
     """main→archive (months older than main_days) and purge (files past delete_days), through
     the Dagster jobs; returns what was archived per table."""
     from ..defs.archive import run as archive_run
-    from ..lib.archive import maintenance
-
     plan = archive_run.due(cfg, as_of, tables)
     print(f"\nlifecycle main→archive as of {as_of}")
     print(f"  {'table':<20}{'months':>7}{'rows':>10}  range")
@@ -120,7 +120,7 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
         if not done:
             print("  nothing is due")
     print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
-    expired = maintenance.purge(cfg, as_of, dry_run=True)
+    expired = handles.purge_due(cfg, as_of, dry_run=True)
     if not expired:
         print("  nothing is past delete_days")
         return done
@@ -153,18 +153,15 @@ def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) ->
     from ..defs.resources import resources
     from ..defs.runner import materializations, run_job
 
-    defs = dg.Definitions.merge(lifecycle_defs.definitions(cfg),
-                                dg.Definitions(resources=resources(config_path(args))))
     total = sum(p.rows for p in due.values())
     # disable=None: a bar on a terminal, nothing in a log file
     with tqdm(total=total, unit="rows", unit_scale=True, desc="moving", leave=False,
               disable=None) as bar:
-        lifecycle_lib.set_progress_hook(bar.update)
-        try:
-            result = run_job(defs, JOB_NAME, tags=run_request_tags(cfg, due, as_of),
-                             selection=[main_key(t) for t in due])
-        finally:
-            lifecycle_lib.set_progress_hook(None)
+        defs = dg.Definitions.merge(
+            lifecycle_defs.definitions(cfg),
+            dg.Definitions(resources=resources(config_path(args), progress=bar.update)))
+        result = run_job(defs, JOB_NAME, tags=run_request_tags(cfg, due, as_of),
+                         selection=[main_key(t) for t in due])
     return materializations(result)
 
 

@@ -7,6 +7,7 @@ reaches the Dagster UI; each resolves its handle once per run (cached on the ins
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -93,8 +94,12 @@ class CostReaderResource(_PersysResource):
         return self._once("costs", lambda: CostReader(self.config()))
 
 
-def resources(config_path: str | None = None) -> dict[str, dg.ConfigurableResource]:
+def resources(config_path: str | None = None, *,
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Every resource; `progress` (rows just moved) is the CLI's progress bar, handed to the
+    move engine by the assets that move rows (None under the daemon)."""
     return {
+        "progress": dg.ResourceDefinition.hardcoded_resource(progress),
         "persys_config": PersysConfigResource(config_path=config_path),
         "core": PostgresTierResource(tier="core", config_path=config_path),
         "main": PostgresTierResource(tier="main", config_path=config_path),

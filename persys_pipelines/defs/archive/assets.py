@@ -9,6 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.archive import maintenance, manifest
 from ...lib.config import Config
 from ...lib.monitoring import health
@@ -74,13 +75,14 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                                     f"{stores.primary_error}")
             tier = main.handle()
             first, last = window_months(context, partitions)
-            months = [month for month in archive.due_months(run_cfg, table, as_of, tier)
+            spec = handles.spec(run_cfg, table)
+            months = [month for month in archive.due_months(tier, spec, as_of)
                       if (first is None or month >= first) and (last is None or month < last)]
-            results = archive.archive_months(run_cfg, table, months, as_of=as_of, stores=stores,
-                                             run_id=context.run.run_id, tier=tier, ring=ring)
+            results = archive.archive_months(
+                handles.engine(run_cfg, run_id=context.run.run_id, main=tier),
+                handles.target(run_cfg, stores, ring), spec, months, as_of)
         new = [r for r in results if r.key]
-        doc = manifest.read_manifest(stores.active, table)
-        entries = {e["key"]: e for e in doc["files"]}
+        entries = {e.key: e for e in manifest.read_manifest(stores.active, table).files}
         problems = {r.key: maintenance.check_file(stores.active, ring, entries[r.key])
                     for r in new}
         bad = {k: why for k, why in problems.items() if why}

@@ -8,6 +8,8 @@ not under the one-move-at-a-time limit.
 import dagster as dg
 
 from ...lib.archive import drill as drill_lib
+from ...lib.archive.stores import archive_stores, keyring
+from ...lib.pg.tiers import resolve_tier
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
 
@@ -20,7 +22,9 @@ DRILL_MONTHS = 3  # files drilled per run, picked at random
        retry_policy=NETWORK_RETRY)
 def restore_drill(context: dg.OpExecutionContext, persys_config: PersysConfigResource) -> None:
     with terminal_errors():
-        results = drill_lib.drill(persys_config.load(), months=DRILL_MONTHS)
+        cfg = persys_config.load()
+        results = drill_lib.drill(resolve_tier(cfg, "main"), archive_stores(cfg, check=False),
+                                  keyring(cfg), list(cfg.tables), months=DRILL_MONTHS)
     for r in results:
         (context.log.info if r.ok else context.log.error)(r.line())
     bad = [r for r in results if not r.ok]

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from ...lib.archive import maintenance
+from ... import handles
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import AS_OF_TAG, LIFECYCLE_POOL, PURGE, lifecycle
@@ -20,7 +20,7 @@ def purge_expired(context: dg.OpExecutionContext, persys_config: PersysConfigRes
     tag = context.run.tags.get(AS_OF_TAG)  # `persys lifecycle run --as-of`
     as_of = dt.date.fromisoformat(tag) if tag else cfg.today()
     with terminal_errors():
-        items = maintenance.purge(cfg, as_of, run_id=context.run.run_id)
+        items = handles.purge_due(cfg, as_of, run_id=context.run.run_id)
     tables: dict[str, dict] = {}
     for item in items:
         context.log.info(f"purged {item.key} ({item.rows} rows up to {item.max_day})")

@@ -8,6 +8,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.moves import main_archive as archive
 from ...lib.pg.tiers import resolve_tier
@@ -22,7 +23,7 @@ from .purge import JOB_NAME as PURGE_JOB
 def due(cfg: Config, as_of: dt.date, tables: list[str]) -> dict[str, dict[dt.date, int]]:
     """Table → due month → rows in main (asked from main's data now)."""
     tier = resolve_tier(cfg, "main")
-    return {t: archive.due_month_rows(cfg, t, as_of, tier) for t in tables
+    return {t: archive.due_month_rows(tier, handles.spec(cfg, t), as_of) for t in tables
             if cfg.tables[t].main_days is not None}
 
 

@@ -5,6 +5,7 @@ that arrive later for an archived month get a new key and a new run."""
 
 import dagster as dg
 
+from ... import handles
 from ...lib.moves import main_archive as archive
 from ...lib.pg.tiers import resolve_tier
 from ..lifecycle.schedules import AssetJob
@@ -30,7 +31,8 @@ def archive_due_sensor(cfg, job: AssetJob) -> dg.SensorDefinition:
         requests = []
         for table in tables:
             generations = archive.month_generations(tier, table)
-            for month, rows in archive.due_month_rows(run_cfg, table, as_of, tier).items():
+            for month, rows in archive.due_month_rows(
+                    tier, handles.spec(run_cfg, table), as_of).items():
                 requests.append(dg.RunRequest(
                     run_key=archive.month_run_key(table, month, rows, generations.get(month, 0)),
                     # months before start_date: the first partition stands for them

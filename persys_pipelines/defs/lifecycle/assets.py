@@ -13,7 +13,9 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
+from ...lib.moves.engine import Progress
 from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
@@ -63,18 +65,19 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         persys_config: PersysConfigResource,
         core: PostgresTierResource,
         main: PostgresTierResource,
+        progress: dg.ResourceParam[Progress | None],
     ) -> dg.MaterializeResult:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
         first, last = open_ends(context, partitions, *window_days(context))
         core_tier = core.handle()
-        run = lifecycle.run_table(
-            run_cfg, core_tier, main.handle(), table, as_of, first=first, last=last,
-            run_id=context.run.run_id, progress=lifecycle.progress_hook(),
-            move_before=run_move_before(context),
-        )
+        spec = handles.spec(run_cfg, table)
+        engine = handles.engine(run_cfg, run_id=context.run.run_id, progress=progress,
+                                main=main.handle())
+        run = lifecycle.run_table(engine, core_tier, spec, as_of, first=first, last=last,
+                                  move_before=run_move_before(context))
         plan = run.plan
-        left = lifecycle.remaining_in_core(run_cfg, core_tier, table, plan.first_day,
+        left = lifecycle.remaining_in_core(core_tier, spec, plan.first_day,
                                            plan.last_day) if plan.days else None
         context.log.info(f"{table}: {run.days} days, {run.rows} rows moved, "
                          f"{run.bytes_returned} bytes returned")

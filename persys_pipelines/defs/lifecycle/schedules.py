@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.tiering import lifecycle
 from .. import tags
@@ -60,7 +61,7 @@ def nightly_schedule(cfg: Config, job: AssetJob) -> dg.ScheduleDefinition:
                  core: PostgresTierResource):
         run_cfg = persys_config.load()
         as_of = context.scheduled_execution_time.astimezone(run_cfg.zone).date()
-        plans = lifecycle.plan(run_cfg, core.handle(), as_of)
+        plans = lifecycle.plan(core.handle(), handles.specs(run_cfg), as_of)
         run_tags = run_request_tags(run_cfg, plans, as_of)
         if run_tags is None:
             return dg.SkipReason(f"nothing due in core as of {as_of}")

@@ -16,7 +16,6 @@ import json
 import psycopg
 
 from ..errors import ArchiveError
-from ..pg import ledger
 from ..pg.catalog import table_exists
 from .stores import Store
 
@@ -37,8 +36,8 @@ def archived_into(conn: psycopg.Connection, store: Store) -> int:
     if not table_exists(conn, "persys.ledger"):
         return 0
     return int(conn.execute(
-        "select count(*) from persys.ledger where from_tier = 'main' and to_tier = 'archive' "
-        "and outcome = %s and detail->>'store' = %s", (ledger.MOVED, store.url)).fetchone()[0])
+        "select count(*) from persys.ledger where route = 'main_archive' and state = 'done' "
+        "and rows > 0 and detail->>'store' = %s", (store.url,)).fetchone()[0])
 
 
 def missing_marker_problem(store: Store, archived: int) -> str:

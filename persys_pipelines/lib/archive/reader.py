@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from ..config import Config
 from ..lazy import lazy_module
 from . import format as fmt
-from .manifest import load_file, read_manifest
+from .manifest import FileEntry, Manifest, ManifestUnreadable, load_file, read_manifest
 from .stores import Store, StoreError, archive_stores, keyring
 
 pd = lazy_module("pandas")
@@ -42,28 +42,28 @@ class ArchiveSource:
 
     cfg: Config
     name: str = "archive"
-    manifests: dict[tuple[str, str], dict | StoreError] | None = None
+    manifests: dict[tuple[str, str], Manifest | StoreError] | None = None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[ArchiveSource]:
         yield dataclasses.replace(self, manifests={})
 
-    def _manifest(self, store: Store, table: str) -> dict:
+    def _manifest(self, store: Store, table: str) -> Manifest:
         if self.manifests is None:
             return read_manifest(store, table)
         cache_key = (store.url, table)
         if cache_key not in self.manifests:
             try:
                 self.manifests[cache_key] = read_manifest(store, table)
-            except StoreError as exc:
+            except (StoreError, ManifestUnreadable) as exc:
                 self.manifests[cache_key] = exc
         found = self.manifests[cache_key]
-        if isinstance(found, StoreError):
+        if isinstance(found, StoreError | ManifestUnreadable):
             raise found
         return found
 
     def entries(self, table: str, first: dt.date | None = None, last: dt.date | None = None,
-                *, strict: bool = False) -> list[tuple[Store, dict]]:
+                *, strict: bool = False) -> list[tuple[Store, FileEntry]]:
         """Committed files of `table`. An unreachable store is skipped with a warning, unless
         `strict` and the ledger shows days of [first, last] went to the archive: a summary
         computed without them would be wrong, so that is an error instead."""
@@ -71,7 +71,7 @@ class ArchiveSource:
         for store in archive_stores(self.cfg, check=False).all:
             try:
                 doc = self._manifest(store, table)
-            except StoreError as exc:
+            except (StoreError, ManifestUnreadable) as exc:
                 if strict and archived_between(self.cfg, table, first, last):
                     raise StoreError(
                         f"archive store {store.url} cannot be reached ({exc}), and the ledger "
@@ -82,12 +82,12 @@ class ArchiveSource:
                 log.warning("reader: archive store %s unreachable, its %s rows are skipped: %s",
                             store.url, table, exc)
                 continue
-            found += [(store, e) for e in doc["files"] if e.get("state") == "committed"]
+            found += [(store, e) for e in doc.committed()]
         return found
 
     def primary_key(self, table: str) -> list[str] | None:
         entries = self.entries(table)
-        return list(entries[0][1].get("primary_key") or []) if entries else None
+        return list(entries[0][1].primary_key or []) if entries else None
 
     def read(self, request) -> pd.DataFrame | None:
         entries = self.entries(request.table, request.first_day, request.last_day, strict=True)
@@ -98,7 +98,7 @@ class ArchiveSource:
         ring = keyring(self.cfg)
         frames = [self._read_file(store, ring, entry, request)
                   for store, entry in entries
-                  if entry["min_day"] <= last and entry["max_day"] >= first]
+                  if entry.min_day <= last and entry.max_day >= first]
         frames = [f for f in frames if len(f)]
         if not frames:
             return self._empty(entries[0][1], request)
@@ -109,9 +109,9 @@ class ArchiveSource:
         wanted += [c for c in request.key if c not in wanted]
         return [c for c in wanted if c != DAY]
 
-    def _read_file(self, store: Store, ring, entry: dict, request) -> pd.DataFrame:
+    def _read_file(self, store: Store, ring, entry: FileEntry, request) -> pd.DataFrame:
         plain, _ = load_file(store, ring, entry)
-        pg_types = dict(entry["schema"])
+        pg_types = entry.pg_types
         wanted = self._wanted(pg_types, request)
         extra = [c for _, c in request.day_columns if c in pg_types and c not in wanted]
         columns = [c for c in wanted + extra if c in pg_types] + [fmt.DAY]
@@ -126,8 +126,8 @@ class ArchiveSource:
             out[alias] = [local_day(v, zone) for v in values]
         return pd.DataFrame(out)
 
-    def _empty(self, entry: dict, request) -> pd.DataFrame:
-        wanted = self._wanted(dict(entry["schema"]), request)
+    def _empty(self, entry: FileEntry, request) -> pd.DataFrame:
+        wanted = self._wanted(entry.pg_types, request)
         return pd.DataFrame(columns=[*wanted, DAY, *(a for a, _ in request.day_columns)])
 
 
@@ -242,7 +242,6 @@ def archived_between(cfg: Config, table: str, first: dt.date | None,
                      last: dt.date | None) -> bool:
     """Did any main→archive move of `table` cover a day of [first, last] (the ledger)?"""
     from ..pg.catalog import table_exists
-    from ..pg.ledger import MOVED
     from ..pg.tiers import resolve_tier
 
     with resolve_tier(cfg, "main").connect() as conn:
@@ -250,8 +249,8 @@ def archived_between(cfg: Config, table: str, first: dt.date | None,
             return False
         return bool(conn.execute(
             "select exists (select 1 from persys.ledger where table_name = %s "
-            "and from_tier = 'main' and to_tier = 'archive' and outcome = %s "
+            "and route = 'main_archive' and state = 'done' and rows > 0 "
             "and (%s::date is null or last_day >= %s::date) "
             "and (%s::date is null or first_day <= %s::date))",
-            (table, MOVED, first, first, last, last)).fetchone()[0])
+            (table, first, first, last, last)).fetchone()[0])
 

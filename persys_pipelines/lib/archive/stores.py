@@ -240,7 +240,7 @@ class ArchiveStores:
         return "primary" if store is self.primary else "secondary"
 
 
-def _open(cfg: Config, url: str) -> Store:
+def open_configured(cfg: Config, url: str) -> Store:
     a = cfg.tiers.archive
     secret = a.secret_access_key.get_secret_value() if a.secret_access_key else None
     key_id = a.access_key_id.get_secret_value() if a.access_key_id else None
@@ -253,9 +253,9 @@ def archive_stores(cfg: Config, *, check: bool = True, down: str | None = None) 
 
     `down`: why the caller already knows the primary is down (the health sensor's open
     incident); the archive then fails over without waiting for its own probe to time out."""
-    primary = _open(cfg, cfg.archive_url)
+    primary = open_configured(cfg, cfg.archive_url)
     secondary_url = cfg.tiers.archive.secondary_url
-    secondary = _open(cfg, secondary_url) if secondary_url else None
+    secondary = open_configured(cfg, secondary_url) if secondary_url else None
     if not check:
         return ArchiveStores(primary, secondary, primary)
     if secondary is not None and down:
@@ -276,3 +276,37 @@ def archive_stores(cfg: Config, *, check: bool = True, down: str | None = None) 
 
 def keyring(cfg: Config) -> Keyring:
     return Keyring.from_texts(cfg.tiers.archive.encryption_keys)
+
+
+BACKUP_KEY_FILE = "keys/backup.key"  # under home: the key backups use when none is configured
+
+
+def backup_key_path(cfg: Config) -> Path:
+    return cfg.home / BACKUP_KEY_FILE
+
+
+def backup_keyring(cfg: Config) -> Keyring:
+    """Backups are always encrypted: the configured keys, else the home's own key (`persys
+    setup` creates it; the person must keep a copy of it elsewhere)."""
+    if cfg.tiers.archive.encryption_keys:
+        return keyring(cfg)
+    path = backup_key_path(cfg)
+    if not path.exists():
+        return Keyring([])
+    return Keyring.from_texts([path.read_text().strip()])
+
+
+def ensure_backup_key(cfg: Config) -> Path | None:
+    """Create the home's backup key (mode 0600) when no key is configured and none exists;
+    returns its path when it was created now."""
+    from .crypto import new_key_text
+
+    path = backup_key_path(cfg)
+    if cfg.tiers.archive.encryption_keys or path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(new_key_text("home1") + "\n")
+    return path

@@ -70,6 +70,9 @@ class MainTier(_Strict):
 class ArchiveTier(_Strict):
     url: str | None = None
     secondary_url: str | None = None
+    # Backups somewhere else than the archive (another disk, another bucket); unset: the
+    # archive store (`persys doctor` warns when that is the data's own disk).
+    backup_url: str | None = None
     # One key or a list of `ID:BASE64` keys (32 bytes); the last encrypts, all decrypt.
     encryption_key: SecretStr | list[SecretStr] | None = None
     # s3:// stores: a non-AWS endpoint (MinIO, R2, Supabase Storage) and credentials;
@@ -86,7 +89,7 @@ class ArchiveTier(_Strict):
         items = raw if isinstance(raw, list) else [raw] if raw is not None else []
         return [k.get_secret_value() for k in items]
 
-    @field_validator("url", "secondary_url")
+    @field_validator("url", "secondary_url", "backup_url")
     @classmethod
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("file://", "s3://")):
@@ -280,6 +283,17 @@ class Config(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a time zone name; use one like Europe/London") from None
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, value: dict[str, TablePolicy]) -> dict[str, TablePolicy]:
+        """A table's name is also its folder in the archive: no `/`, no leading dot (the
+        archive keeps its own files under `.persys/`), no blank."""
+        for name in value:
+            if not name.strip() or "/" in name or name.startswith(".") or len(name) > 63:
+                raise ValueError(f"{name!r} is not a table name persys can archive under (no "
+                                 "'/', no leading '.', at most 63 characters)")
         return value
 
     @property

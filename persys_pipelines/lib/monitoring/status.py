@@ -47,12 +47,14 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
 def backup_ages(cfg: Config) -> dict[str, Any]:
     """Each tier's newest backup and whether its schedule missed one; the store's error when
     it cannot be read (status still shows everything else)."""
-    from ..archive.stores import archive_stores
+    from ..archive.stores import archive_stores, open_configured
     from ..backup.snapshot import newest_age
 
     schedules = {"core": cfg.backup.core_schedule, "main": cfg.backup.main_schedule}
+    url = cfg.tiers.archive.backup_url
     try:
-        return newest_age(archive_stores(cfg, check=False).primary, schedules)
+        store = open_configured(cfg, url) if url else archive_stores(cfg, check=False).primary
+        return newest_age(store, schedules)
     except PersysError as exc:
         return {"error": str(exc)}
 
@@ -99,8 +101,9 @@ def archive_inventory(cfg: Config) -> dict[str, Any]:
     """Files, bytes and days per table from the stores' manifests, and which store holds what
     (see lib/maintenance.inventory)."""
     from ..archive.maintenance import inventory
+    from ..archive.stores import archive_stores
 
-    return inventory(cfg)
+    return inventory(archive_stores(cfg, check=False), list(cfg.tables))
 
 
 def archive_pins(conn, as_of: dt.date) -> list[dict]:

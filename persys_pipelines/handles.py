@@ -1,0 +1,125 @@
+"""The config boundary: persys.yaml → the handles lib/ is given (tiers, archive stores and
+keys, table specs, the move engine), and the whole-config entry points the CLI, the Dagster
+assets and the tests share. Nothing below this module reads the config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from .lib.archive.crypto import Keyring
+from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
+from .lib.config import Config
+from .lib.moves import archive_main, main_archive, purge, rekey, repair
+from .lib.moves.engine import Engine, Progress
+from .lib.moves.target import ArchiveTarget
+from .lib.pg.tables import TableSpec
+from .lib.pg.tiers import PgTier, resolve_tier
+
+
+def spec(cfg: Config, table: str) -> TableSpec:
+    from .lib.errors import UsageError
+
+    if table not in cfg.tables:
+        raise UsageError(f"table {table!r} has no policy in persys.yaml tables: (it has "
+                         f"{', '.join(cfg.tables) or 'none'})")
+    return TableSpec(table, cfg.tables[table], cfg.timezone)
+
+
+def specs(cfg: Config, tables: list[str] | None = None) -> list[TableSpec]:
+    return [spec(cfg, t) for t in (tables or list(cfg.tables))]
+
+
+def engine(cfg: Config, *, run_id: str | None = None, progress: Progress | None = None,
+           main: PgTier | None = None) -> Engine:
+    return Engine(main or resolve_tier(cfg, "main"), run_id, progress)
+
+
+def target(cfg: Config, stores: ArchiveStores | None = None,
+           ring: Keyring | None = None) -> ArchiveTarget:
+    """Where new archive files go: the active store (the secondary when the primary is down)."""
+    stores = stores or archive_stores(cfg)
+    return ArchiveTarget(stores.active, ring or keyring(cfg), cfg.tiers.archive.compression_level)
+
+
+def targets(cfg: Config, stores: ArchiveStores | None = None,
+            ring: Keyring | None = None) -> list[ArchiveTarget]:
+    """Every configured store (restores, purges, repairs read and write each of them)."""
+    stores = stores or archive_stores(cfg, check=False)
+    ring = ring or keyring(cfg)
+    return [ArchiveTarget(s, ring, cfg.tiers.archive.compression_level) for s in stores.all]
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-config entry points (what a command or a test does with one line)
+
+
+def archive_due(cfg: Config, as_of: dt.date | None = None, *, tables: list[str] | None = None,
+                run_id: str | None = None) -> list[main_archive.MonthResult]:
+    return main_archive.archive_due(engine(cfg, run_id=run_id), target(cfg), specs(cfg, tables),
+                                    as_of or cfg.today())
+
+
+def archive_months(cfg: Config, table: str, months: list[dt.date], *,
+                   as_of: dt.date | None = None) -> list[main_archive.MonthResult]:
+    return main_archive.archive_months(engine(cfg), target(cfg), spec(cfg, table), months,
+                                       as_of or cfg.today())
+
+
+def due_months(cfg: Config, table: str, as_of: dt.date | None = None) -> list[dt.date]:
+    return main_archive.due_months(resolve_tier(cfg, "main"), spec(cfg, table),
+                                   as_of or cfg.today())
+
+
+def restore(cfg: Config, table: str, first: dt.date, last: dt.date, *,
+            run_id: str | None = None, pin_days: int | None = None
+            ) -> archive_main.RestoreResult:
+    kwargs = {} if pin_days is None else {"pin_days": pin_days}
+    return archive_main.restore(engine(cfg, run_id=run_id), targets(cfg), spec(cfg, table),
+                                first, last, today=cfg.today(), **kwargs)
+
+
+def purge_due(cfg: Config, as_of: dt.date | None = None, *, dry_run: bool = False,
+              run_id: str | None = None) -> list[purge.PurgeItem]:
+    return purge.purge(engine(cfg, run_id=run_id), targets(cfg), specs(cfg),
+                       as_of or cfg.today(), dry_run=dry_run)
+
+
+def rekey_all(cfg: Config) -> list[str]:
+    return rekey.rekey(engine(cfg), targets(cfg), list(cfg.tables))
+
+
+def repair_all(cfg: Config, tables: list[str] | None = None, *,
+               apply: bool = False) -> list[repair.TableRepair]:
+    return repair.repair(engine(cfg), resolve_tier(cfg, "core"), targets(cfg),
+                         specs(cfg, tables), apply=apply)
+
+
+def backup_target(cfg: Config) -> ArchiveTarget:
+    """Where backups go: `tiers.archive.backup_url`, else the archive store; always encrypted
+    (the configured key, else the home's own key: `persys setup` makes it)."""
+    from .lib.archive.stores import open_configured
+
+    url = cfg.tiers.archive.backup_url
+    store = open_configured(cfg, url) if url else archive_stores(cfg).active
+    return ArchiveTarget(store, backup_keyring(cfg), 6)
+
+
+Elsewhere = Callable[[str, list[str], list[tuple]], set[tuple]]
+
+
+def elsewhere(cfg: Config, tier: str) -> Elsewhere:
+    """For a backup restore into `tier`: which keys the other tier or the archive holds."""
+    from .lib.moves.backup_restore import keys_in
+
+    other = resolve_tier(cfg, "main" if tier == "core" else "core")
+    stores = targets(cfg)
+
+    def held(table: str, keys: list[str], wanted: list[tuple]) -> set[tuple]:
+        if table not in cfg.tables:
+            return set()
+        return keys_in(other, table, keys, wanted) | archive_main.archived_keys(
+            stores, table, keys, wanted)
+
+    return held
