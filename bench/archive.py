@@ -31,12 +31,12 @@ import duckdb
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
+from persys_pipelines.lib.archive.overlap import overlapped
 
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive import manifest
-from persys_pipelines.lib.archive import writer as archive
-from persys_pipelines.lib.archive.overlap import overlapped
 from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import connect, ensure_database
 from persys_pipelines.lib.sample_data import JOURNAL_TAGS, WORDS

@@ -31,12 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.config import TablePolicy
+from persys_pipelines.lib.moves import core_main as moves
+from persys_pipelines.lib.pg.partitions import ensure_months
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import PgTier, connect, ensure_database
-from persys_pipelines.lib.tiering import moves
-from persys_pipelines.lib.calendar import months_between
-from persys_pipelines.lib.tiering.space import ensure_months
 
 ZONE = "Europe/London"
 POLICY = TablePolicy(day_column="entry_date", core_days=7)

@@ -8,14 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
 from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
 from .lib.config import Config
-from .lib.moves import archive_main, main_archive, purge, rekey, repair
+from .lib.moves import archive_main, core_main, main_archive, purge, rekey, repair
 from .lib.moves.engine import Engine, Progress
 from .lib.moves.target import ArchiveTarget
 from .lib.pg.tables import TableSpec
 from .lib.pg.tiers import PgTier, resolve_tier
+from .lib.tiering import lifecycle
 
 
 def spec(cfg: Config, table: str) -> TableSpec:
@@ -123,3 +125,49 @@ def elsewhere(cfg: Config, tier: str) -> Elsewhere:
             stores, table, keys, wanted)
 
     return held
+
+
+def run_table(cfg: Config, core: PgTier, main: PgTier, table: str, as_of: dt.date, *,
+              first: dt.date | None = None, last: dt.date | None = None,
+              run_id: str | None = None, progress: Progress | None = None,
+              move_before: dt.date | None = None) -> lifecycle.TableRun:
+    return lifecycle.run_table(engine(cfg, run_id=run_id, progress=progress, main=main), core,
+                               spec(cfg, table), as_of, first=first, last=last,
+                               move_before=move_before)
+
+
+def move_range(cfg: Config, core: PgTier, main: PgTier,
+               rng: core_main.MoveRange) -> core_main.MoveResult:
+    return core_main.move_range(engine(cfg, main=main), core, rng)
+
+
+def verify_archive(cfg: Config, sample_pct: float = 100.0, *,
+                   seed: int | None = None) -> maintenance.VerifyReport:
+    return maintenance.verify(archive_stores(cfg, check=False), keyring(cfg), list(cfg.tables),
+                              sample_pct, seed=seed)
+
+
+def inventory(cfg: Config) -> dict:
+    return maintenance.inventory(archive_stores(cfg, check=False), list(cfg.tables))
+
+
+def backup(cfg: Config, tier: str, *, now: dt.datetime | None = None):
+    """One backup of `tier` into the backup store (what `persys backup run` does)."""
+    from .lib.backup import snapshot
+
+    where = backup_target(cfg)
+    return snapshot.run_backup(resolve_tier(cfg, tier), where.store, where.ring,
+                               list(cfg.tables), keep=cfg.backup.keep, now=now)
+
+
+def restore_backup(cfg: Config, backup, tables: list[str] | None = None, *,
+                   replace: bool = False, into: PgTier | None = None):
+    """A backup's rows back into its tier: merged (default) or replacing (module doc of
+    lib/moves/backup_restore.py)."""
+    from .lib.moves import backup_restore
+
+    where = backup_target(cfg)
+    return backup_restore.restore(engine(cfg), resolve_tier(cfg, backup.tier), where.store,
+                                  where.ring, backup, tables,
+                                  elsewhere=elsewhere(cfg, backup.tier), replace=replace,
+                                  into=into)

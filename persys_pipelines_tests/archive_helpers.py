@@ -8,6 +8,7 @@ from psycopg import sql
 
 from persys_pipelines.lib import sample_data
 from persys_pipelines.lib.config import Config
+from persys_pipelines.lib.pg.catalog import ident
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 
@@ -27,10 +28,10 @@ def snapshot(cfg: Config, table: str) -> list[tuple]:
     """Every row of the table in main as PostgreSQL's text form, sorted (exact comparison)."""
     with resolve_tier(cfg, "main").connect() as conn:
         return sorted(conn.execute(
-            sql.SQL("select t::text from {} t").format(sql.Identifier(table))).fetchall())
+            sql.SQL("select t::text from {} t").format(ident(table))).fetchall())
 
 
 def count(cfg: Config, table: str) -> int:
     with resolve_tier(cfg, "main").connect() as conn:
-        return conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(table))
+        return conn.execute(sql.SQL("select count(*) from {}").format(ident(table))
                             ).fetchone()[0]

@@ -6,19 +6,19 @@ from collections import Counter
 
 from psycopg import sql
 
-from persys_pipelines.lib.pg import protocol
-from persys_pipelines.lib.pg.catalog import table_exists
+from persys_pipelines.lib.pg.catalog import ident, table_exists
+from persys_pipelines.lib.pg.session import pin_session
 from persys_pipelines.lib.pg.tiers import PgTier
 
 
 def rows_text(tier: PgTier, table: str) -> Counter:
     """The multiset of a table's rows (as `t::text`, session settings fixed) in one tier."""
     with tier.connect() as conn:
-        protocol.prepare_session(conn)
+        pin_session(conn)
         if not table_exists(conn, table):
             return Counter()
         rows = conn.execute(sql.SQL("select t::text from {} t").format(
-            sql.Identifier(table))).fetchall()
+            ident(table))).fetchall()
     return Counter(r[0] for r in rows)
 
 
@@ -28,7 +28,7 @@ def keys(tier: PgTier, table: str, pk: list[str]) -> set:
             return set()
         cols = sql.SQL(", ").join(map(sql.Identifier, pk))
         return set(conn.execute(sql.SQL("select {} from {}").format(
-            cols, sql.Identifier(table))).fetchall())
+            cols, ident(table))).fetchall())
 
 
 def assert_conserved(core: PgTier, main: PgTier, table: str, before: Counter,

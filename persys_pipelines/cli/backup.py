@@ -12,8 +12,7 @@ from ..lib.backup import verify as verify_lib
 from ..lib.config import Config
 from ..lib.errors import UsageError
 from ..lib.monitoring.status import human_bytes
-from ..lib.moves import backup_restore as restore_lib
-from ..lib.pg.tiers import PgTier, resolve_tier
+from ..lib.pg.tiers import PgTier
 from .common import add_config_arg, load
 
 
@@ -65,9 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = load(args)
     for tier in [args.tier] if args.tier else snapshot.TIERS:
-        where = handles.backup_target(cfg)
-        b = snapshot.run_backup(resolve_tier(cfg, tier), where.store, where.ring,
-                                list(cfg.tables), keep=cfg.backup.keep)
+        b = handles.backup(cfg, tier)
         print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
               f"{human_bytes(b.bytes)}")
     return 0
@@ -122,12 +119,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError("--replace deletes every row written since the backup from the tables "
                          "restored (rows that moved in from core since exist nowhere else "
                          "afterwards); add --yes to go ahead, or leave --replace out to merge")
-    where = handles.backup_target(cfg)
-    backup = snapshot.find_backup(where.store, tier, None if args.latest else args.backup_id)
+    backup = snapshot.find_backup(_store(cfg), tier, None if args.latest else args.backup_id)
     into = PgTier("restore target", args.into, False, None) if args.into else None
-    results = restore_lib.restore(
-        handles.engine(cfg), resolve_tier(cfg, tier), where.store, where.ring, backup,
-        args.tables, elsewhere=handles.elsewhere(cfg, tier), replace=args.replace, into=into)
+    results = handles.restore_backup(cfg, backup, args.tables, replace=args.replace, into=into)
     for r in results:
         if args.replace:
             print(f"{r.table}: {r.rows:,} rows as in backup {backup.id} ({r.deleted:,} deleted, "

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Dagster runs of this demo are recorded in {dagster_home}; `persys up` shows them")
     for tier, tables in setup_lib.setup_tiers(cfg, sample_data=True).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
+    print(setup_lib.backup_key_note(cfg))
 
     step(f"2. sample data: {args.days} days ending {as_of}, seed {args.seed}")
     try:

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
     for line in setup_lib.mark_archive_stores(cfg):
         print(line)
+    print(setup_lib.backup_key_note(cfg))
     sample = [t for t in created["core"] if t in SAMPLE_TABLES]
     if sample and not args.sample_data:
         print(f"(sample tables {', '.join(sample)}: created because persys.yaml's tables: "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import sample_data
+from .archive.stores import backup_key_path, ensure_backup_key
 from .config import Config
 from .errors import PersysError
 from .pg.catalog import table_columns, table_exists
@@ -50,7 +51,16 @@ def setup_tiers(cfg: Config, *, sample_data: bool = False) -> dict[str, list[str
         _add_new_columns(conn)
         create_ledger(conn)
         create_monitoring_tables(conn)
+    ensure_backup_key(cfg)
     return {"core": core, "main": main}
+
+
+def backup_key_note(cfg: Config) -> str:
+    """Where the key that encrypts backups is, and what the person must do about it."""
+    if cfg.tiers.archive.encryption_keys:
+        return "backups: encrypted with tiers.archive.encryption_key (keep a copy of it)"
+    return (f"backups: encrypted with the key in {backup_key_path(cfg)}; keep a copy of that "
+            "file somewhere else (a password manager): without it no backup can be read")
 
 
 def mark_archive_stores(cfg: Config) -> list[str]:

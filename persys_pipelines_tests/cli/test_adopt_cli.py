@@ -14,7 +14,8 @@ import pytest
 from persys_pipelines.cli import main
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.moves import adopt
-from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.moves.engine import CRASH_ENV
+from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.conftest import write_config
@@ -77,7 +78,7 @@ def test_kill_9_mid_way_leaves_the_table_intact_and_a_second_run_completes(supa_
     core = resolve_tier(cfg, "core")
     before, cat = rows_text(core, "journal"), catalog(core)
     for point in ("adopt_copied", "adopt_swapped"):
-        env = {**os.environ, protocol.CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
         proc = subprocess.run([sys.executable, "-m", "persys_pipelines.cli", "adopt",
                                "partition", "journal", "--yes"], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120)

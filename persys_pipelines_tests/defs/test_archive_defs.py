@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from persys_pipelines import handles
 from persys_pipelines.defs.archive import definitions
 from persys_pipelines.defs.archive.assets import archive_key
 from persys_pipelines.defs.lifecycle.assets import AS_OF_TAG
@@ -85,13 +86,11 @@ def test_sensor_skips_restored_days_while_pinned(cfg, config_path, monkeypatch):
     import datetime as dt
 
     from persys_pipelines.lib.archive import pins
-    from persys_pipelines.lib.moves import archive_main as archive_restore
-    from persys_pipelines.lib.moves import main_archive as archive
 
     rows_in_main(cfg)
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
-    archive.archive_due(cfg, LATER, tables=["journal_entries"])
-    archive_restore.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    handles.archive_due(cfg, LATER, tables=["journal_entries"])
+    handles.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     (sensor,) = definitions(cfg).sensors
 
     def journal_keys() -> list[str]:

@@ -7,7 +7,6 @@ import dagster as dg
 from ... import handles
 from ...lib.backup import snapshot
 from ...lib.config import Config
-from ...lib.pg.tiers import resolve_tier
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
 
@@ -25,9 +24,7 @@ def backup_tier_op(context: dg.OpExecutionContext, config: BackupConfig,
                    persys_config: PersysConfigResource) -> None:
     cfg = persys_config.load()
     with terminal_errors():
-        where = handles.backup_target(cfg)
-        b = snapshot.run_backup(resolve_tier(cfg, config.tier), where.store, where.ring,
-                                list(cfg.tables), keep=cfg.backup.keep)
+        b = handles.backup(cfg, config.tier)
     context.log.info(f"backup {b.id} of {config.tier}: {b.rows} rows")
     context.add_output_metadata({"tier": config.tier, "id": b.id, "rows": b.rows,
                                  "bytes": b.bytes, "tables": len(b.manifest["tables"])})

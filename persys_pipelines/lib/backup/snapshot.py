@@ -152,7 +152,7 @@ def _ids(store: Store, tier: str, prefix: str) -> tuple[list[str], set[str]]:
     """(every backup id seen under the tier, the ids with a manifest), oldest first."""
     seen: set[str] = set()
     complete: set[str] = set()
-    depth = prefix.count("/") + 3
+    depth = len(prefix.split("/")) + 3
     for obj in store.list(f"{prefix}/{tier}/"):
         parts = obj.key.split("/")
         if len(parts) != depth:

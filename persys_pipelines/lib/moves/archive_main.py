@@ -205,12 +205,16 @@ def archived_keys(targets: list[ArchiveTarget], table: str, keys: list[str],
                   wanted: list[tuple]) -> set[tuple]:
     """Which of `wanted` (key tuples) a committed archive file of `table` holds (only the key
     columns of each file are read): a backup restore's "held elsewhere"."""
-    want, found = set(wanted), set()
+    found: set[tuple] = set()
     for target in targets:
         for entry in read_manifest(target.store, table).committed():
             types = entry.pg_types
-            if any(k not in types for k in keys):
+            theirs = [k for k in (entry.primary_key or keys) if k in types]
+            if not theirs or not set(theirs) <= set(keys):
                 continue
+            at = [keys.index(k) for k in theirs]
+            projected = {tuple(w[i] for i in at): w for w in wanted}
             data = fmt.read_parquet(load_file(target.store, target.ring, entry)[0])
-            found |= want & set(fmt.python_rows(data.select(keys), {k: types[k] for k in keys}))
+            held = set(fmt.python_rows(data.select(theirs), {k: types[k] for k in theirs}))
+            found |= {w for p, w in projected.items() if p in held}
     return found

@@ -24,7 +24,7 @@ from ..archive.stores import Store
 from ..backup.snapshot import Backup, BackupError
 from ..backup.verify import load_table
 from ..pg import fingerprint
-from ..pg.catalog import generated_columns, ident, primary_key, regclass, table_exists
+from ..pg.catalog import generated_columns, ident, primary_key, table_exists
 from ..pg.tiers import PgTier
 from .engine import Engine, route
 
@@ -184,20 +184,26 @@ def _cols(alias: str, columns: list[str]) -> sql.Composable:
 
 
 def keys_in(tier: PgTier, table: str, keys: list[str], wanted: list[tuple]) -> set[tuple]:
-    """Which of `wanted` (key tuples) `tier` holds in `table` (an `Elsewhere` building
-    block)."""
+    """Which of `wanted` (tuples of `keys`) `tier` holds in `table`, matched by that tier's own
+    primary key (core's partitioned copy has `(id, day)`, main's `id`): an `Elsewhere`
+    building block."""
     with tier.connect() as conn:
-        if not table_exists(conn, table) or primary_key(conn, table)[:len(keys)] != keys:
+        if not table_exists(conn, table):
             return set()
-        k = sql.SQL(", ").join(map(sql.Identifier, keys))
+        theirs = primary_key(conn, table)
+        if not theirs or not set(theirs) <= set(keys):
+            return set()
+        at = [keys.index(k) for k in theirs]
+        projected = {tuple(w[i] for i in at): w for w in wanted}
+        k = sql.SQL(", ").join(map(sql.Identifier, theirs))
         conn.execute(sql.SQL("create temp table persys_wanted as select {} from {} limit 0")
-                     .format(k, sql.SQL(regclass(table))))
+                     .format(k, ident(table)))
         with conn.cursor() as cur, cur.copy(sql.SQL("copy persys_wanted ({}) from stdin")
                                             .format(k)) as copy:
-            for row in wanted:
+            for row in projected:
                 copy.write_row(row)
         rows = conn.execute(sql.SQL("select {} from {} x where ({}) in (select {} from "
                                     "persys_wanted)").format(
-            _cols("x", keys), ident(table), _cols("x", keys), k)).fetchall()
+            _cols("x", theirs), ident(table), _cols("x", theirs), k)).fetchall()
         conn.rollback()
-    return {tuple(r) for r in rows}
+    return {projected[tuple(r)] for r in rows}

@@ -9,10 +9,9 @@ import boto3
 import pytest
 import yaml
 
-from persys_pipelines.lib.archive import maintenance, manifest
-from persys_pipelines.lib.archive import restore as archive_restore
+from persys_pipelines import handles
+from persys_pipelines.lib.archive import manifest
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
@@ -43,7 +42,7 @@ def test_archive_then_restore_is_exact(cfg):
     before = {t: snapshot(cfg, t) for t in TYPED}
     open_tasks = [r for r in before["tasks"] if ",open," in r[0]]
 
-    results = archive.archive_due(cfg, LATER)
+    results = handles.archive_due(cfg, LATER)
     assert {(r.table, r.month.month) for r in results} >= {("journal_entries", 2),
                                                           ("transactions", 4),
                                                           ("daily_summaries", 2)}
@@ -60,16 +59,16 @@ def test_archive_then_restore_is_exact(cfg):
         ledger = conn.execute("select count(*) from persys.ledger where to_tier = 'archive' "
                               "and outcome = 'moved'").fetchone()[0]
     assert ledger == len(results)
-    assert maintenance.verify(cfg).ok
+    assert handles.verify_archive(cfg).ok
 
-    again = archive.archive_due(cfg, LATER)
+    again = handles.archive_due(cfg, LATER)
     assert again == [], "nothing is due twice"
 
     for table in TYPED:
-        archive_restore.restore(cfg, table, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+        handles.restore(cfg, table, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
         assert snapshot(cfg, table) == before[table], f"{table} came back exactly"
     assert not list(root.rglob("*.parquet")), "restored rows left the archive"
-    again = archive_restore.restore(cfg, "journal_entries", dt.date(2024, 1, 1),
+    again = handles.restore(cfg, "journal_entries", dt.date(2024, 1, 1),
                                     dt.date(2024, 12, 31))
     assert again.rows == 0 and snapshot(cfg, "journal_entries") == before["journal_entries"]
 
@@ -82,19 +81,19 @@ def load_config_tables(cfg, tables: dict) -> dict:
 
 def test_partial_restore_keeps_the_rest_archived_and_late_rows_add_a_file(cfg):
     rows_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    handles.archive_due(cfg, LATER, tables=["journal_entries"])
     march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"][0]
     # not pinned: the next archive run takes them back
-    got = archive_restore.restore(cfg, "journal_entries", dt.date(2024, 3, 10),
+    got = handles.restore(cfg, "journal_entries", dt.date(2024, 3, 10),
                                   dt.date(2024, 3, 12), pin_days=0)
     assert got.rows == count(cfg, "journal_entries") > 0
     new_march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"]
     assert len(new_march) == 1 and new_march[0]["key"] != march["key"]
     assert new_march[0]["rows"] + got.rows == march["rows"]
-    assert maintenance.verify(cfg).ok
+    assert handles.verify_archive(cfg).ok
 
     # the restored days are due again: they go into a new file next to the remainder
-    archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    handles.archive_due(cfg, LATER, tables=["journal_entries"])
     assert count(cfg, "journal_entries") == 0
     files = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"]
     assert len(files) == 2 and sum(f["rows"] for f in files) == march["rows"]
@@ -109,14 +108,14 @@ def test_a_corrupted_byte_is_found_by_verify(cfg, capsys):
     from persys_pipelines.cli import main
 
     rows_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    handles.archive_due(cfg, LATER, tables=["journal_entries"])
     path = sorted((cfg.home / "archive").rglob("*.parquet"))[1]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
     (sorted((cfg.home / "archive").rglob("*.parquet"))[0]).unlink()
 
-    report = maintenance.verify(cfg)
+    report = handles.verify_archive(cfg)
     assert not report.ok and report.checked == 2
     assert [uri for uri, _ in report.bad] == [f"file://{path}"]
     assert "sha256" in report.bad[0][1] and len(report.missing) == 1
@@ -129,7 +128,7 @@ def test_purge_deletes_only_files_past_delete_days(cfg, capsys):
     from persys_pipelines.cli import main
 
     rows_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=["journal_entries", "health_metrics"])
+    handles.archive_due(cfg, LATER, tables=["journal_entries", "health_metrics"])
     files = len(list((cfg.home / "archive").rglob("*.parquet")))
     # delete_days 2555: Feb 2024 is past it on 2031-03-15, March and April are not
     as_of = dt.date(2024, 2, 29) + dt.timedelta(days=2556)
@@ -138,11 +137,11 @@ def test_purge_deletes_only_files_past_delete_days(cfg, capsys):
     assert out.count("/2024/02/") == 2 and "/2024/03/" not in out and "would delete" in out
     assert len(list((cfg.home / "archive").rglob("*.parquet"))) == files
 
-    items = maintenance.purge(cfg, as_of)
+    items = handles.purge_due(cfg, as_of)
     assert {(i.table, i.max_day) for i in items} == {("journal_entries", "2024-02-29"),
                                                      ("health_metrics", "2024-02-29")}
     assert len(list((cfg.home / "archive").rglob("*.parquet"))) == files - 2
-    assert maintenance.verify(cfg).ok
+    assert handles.verify_archive(cfg).ok
     with resolve_tier(cfg, "main").connect() as conn:
         assert conn.execute("select count(*) from persys.ledger where to_tier = 'deleted'"
                             ).fetchone()[0] == 2
@@ -162,13 +161,13 @@ def test_s3_store_through_boto3(tmp_path, tier_dsns, moto_server, monkeypatch):
     cfg = load_config(path)
     rows_in_main(cfg)
     before = snapshot(cfg, "journal_entries")
-    results = archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    results = handles.archive_due(cfg, LATER, tables=["journal_entries"])
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
             .list_objects_v2(Bucket="persys-archive")["Contents"]]
     assert "home/journal_entries/manifest.json" in keys
     assert {f"home/{r.key}" for r in results} <= set(keys)
-    assert maintenance.verify(cfg).ok
-    archive_restore.restore(cfg, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    assert handles.verify_archive(cfg).ok
+    handles.restore(cfg, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, "journal_entries") == before
 
 
@@ -182,14 +181,14 @@ def test_failover_to_the_secondary_store_when_the_primary_is_down(tmp_path, tier
     path.write_text(yaml.safe_dump(doc))
     cfg = load_config(path)
     rows_in_main(cfg)
-    results = archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    results = handles.archive_due(cfg, LATER, tables=["journal_entries"])
     assert results and all(r.store == f"file://{tmp_path}/usb" for r in results)
-    inv = maintenance.inventory(cfg)
+    inv = handles.inventory(cfg)
     primary, secondary = inv["stores"]
     assert not primary["reachable"] and "not writable" in primary["error"]
     assert secondary["files"] == len(results) and secondary["role"] == "secondary"
     assert inv["tables"]["journal_entries"]["stores"] == [f"file://{tmp_path}/usb"]
-    report = maintenance.verify(cfg)
+    report = handles.verify_archive(cfg)
     assert report.checked == len(results) and not report.bad
     assert report.unreachable and not report.ok, "a primary that is down is reported"
 

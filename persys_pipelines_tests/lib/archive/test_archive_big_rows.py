@@ -9,10 +9,8 @@ import os
 
 import pyarrow as pa
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import format as fmt
-from persys_pipelines.lib.archive import maintenance
-from persys_pipelines.lib.moves import archive_main as archive_restore
-from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.archive_helpers import LATER, count
@@ -50,15 +48,15 @@ def test_rows_bigger_than_a_csv_block_archive_and_restore_exactly(cfg):
     expected = {d: hashlib.sha256(v.encode()).hexdigest() for d, v in values.items()}
     assert digests(cfg) == expected
 
-    results = archive.archive_due(cfg, LATER, tables=[TABLE])
+    results = handles.archive_due(cfg, LATER, tables=[TABLE])
     assert [(r.month, r.rows) for r in results] == [(dt.date(2024, 2, 1), 30)]
     assert count(cfg, TABLE) == 0
-    assert maintenance.verify(cfg).ok
+    assert handles.verify_archive(cfg).ok
 
-    got = archive_restore.restore(cfg, TABLE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    got = handles.restore(cfg, TABLE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     assert got.rows == 30 and count(cfg, TABLE) == 30
     assert digests(cfg) == expected, "the same values came back"
-    assert maintenance.verify(cfg).ok
+    assert handles.verify_archive(cfg).ok
 
 
 def test_block_size_grows_only_when_a_row_needs_it():

@@ -12,19 +12,18 @@ import sys
 import time
 
 import pytest
-from persys_pipelines.lib.pg.protocol import CRASH_ENV as FAILPOINT_ENV
 
-from persys_pipelines.lib.archive import maintenance, manifest, pins
+from persys_pipelines import handles
+from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.moves import archive_main as archive_restore
-from persys_pipelines.lib.moves import main_archive as archive
+from persys_pipelines.lib.moves.engine import CRASH_ENV as FAILPOINT_ENV
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 TABLE = "journal_entries"
 ARCHIVE = ("from persys_pipelines.lib.moves import main_archive as archive; "
            "from persys_pipelines.lib.config import load_config; "
-           f"archive.archive_due(load_config(), "
+           f"handles.archive_due(load_config(), "
            f"__import__('datetime').date.fromisoformat('{LATER}'), tables=['{TABLE}'])")
 RESTORE = ("from persys_pipelines.lib.moves import archive_main as archive_restore; "
            "from persys_pipelines.lib.config import load_config; import datetime as d; "
@@ -53,7 +52,7 @@ def assert_whole(cfg, before: list[tuple]) -> None:
     assert all(e["state"] == "committed" for e in doc["files"])
     archived = sum(e["rows"] for e in doc["files"])
     assert count(cfg, TABLE) + archived == len(before), "no row lost or doubled"
-    report = maintenance.verify(cfg)
+    report = handles.verify_archive(cfg)
     assert report.ok and not report.orphans and not report.pending
     if archived:
         ring = stores_lib.keyring(cfg)
@@ -71,30 +70,30 @@ def test_kill_at_each_step_then_run_again(cfg, config_path, failpoint):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     assert run_killed(config_path, ARCHIVE, failpoint) == -signal.SIGKILL
-    verify = maintenance.verify(cfg)
+    verify = handles.verify_archive(cfg)
     if failpoint == "after_put":
         assert verify.orphans, "the left-over file is reported"
     if failpoint in ("after_manifest", "before_commit", "after_commit"):
         assert verify.pending, "the unsettled manifest entry is reported"
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert count(cfg, TABLE) == 0
     assert_whole(cfg, before)
-    archive_restore.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    handles.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, TABLE) == before
 
 
 def test_kill_during_restore_then_archive_again(cfg, config_path):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert run_killed(config_path, RESTORE, "restore_after_commit") == -signal.SIGKILL
     # the archive run settles the half-finished restore; the pin committed with the rows keeps
     # the restored days in main until they are unpinned, then they are archived again
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert_whole(cfg, before)
     assert count(cfg, TABLE) > 0
     pins.unpin(resolve_tier(cfg, "main"), TABLE)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert_whole(cfg, before)
     assert count(cfg, TABLE) == 0
 
@@ -109,7 +108,7 @@ def test_kill_at_random_moments(cfg, config_path):
         assert_whole_after_rerun = None  # noqa: F841 - the check is below, after the re-run
         if rng.random() < 0.5:
             run_killed(config_path, RESTORE, kill_after=rng.uniform(0.5, 3.0))
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert_whole(cfg, before)
-    archive_restore.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    handles.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, TABLE) == before

@@ -8,7 +8,7 @@ import datetime as dt
 import pyarrow as pa
 
 from persys_pipelines.lib.archive import format as fmt
-from persys_pipelines.lib.archive import writer as archive
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 

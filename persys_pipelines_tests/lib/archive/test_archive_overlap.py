@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import manifest
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.objects import StoreError
-from persys_pipelines.lib.archive.overlap import overlapped
+from persys_pipelines.lib.moves.overlap import overlapped
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 from .test_archive_crash import TABLE, assert_whole
@@ -74,7 +74,7 @@ def test_a_store_failing_mid_run_leaves_each_row_in_one_place_and_a_rerun_finish
     (root / "03").write_text("not a folder")
 
     with pytest.raises(StoreError, match="cannot write .*2024/03.*File exists.*mounted"):
-        archive.archive_due(cfg, LATER, tables=[TABLE])
+        handles.archive_due(cfg, LATER, tables=[TABLE])
     doc = manifest.read_manifest(stores_lib.archive_stores(cfg).active, TABLE)
     assert [e["month"] for e in doc["files"]] == ["2024-02"]
     assert all(e["state"] == "committed" for e in doc["files"])
@@ -82,7 +82,7 @@ def test_a_store_failing_mid_run_leaves_each_row_in_one_place_and_a_rerun_finish
     assert archived and count(cfg, TABLE) + archived == len(before)
 
     (root / "03").unlink()
-    results = archive.archive_due(cfg, LATER, tables=[TABLE])
+    results = handles.archive_due(cfg, LATER, tables=[TABLE])
     assert [f"{r.month:%Y-%m}" for r in results] == ["2024-03", "2024-04"]
     assert count(cfg, TABLE) == 0
     assert_whole(cfg, before)

@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
-from persys_pipelines.lib.archive import writer as archive
+from persys_pipelines import handles
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.daily import summary
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.archive_helpers import AS_OF_DATA, rows_in_main
@@ -35,7 +36,7 @@ def test_summaries_of_archived_days_are_unchanged(cfg):
     before = [s.row() for s in summary.compute(cfg, FIRST, LAST)]
     journal_before = reader.read(cfg, "journal_entries", FIRST, LAST)
 
-    results = archive.archive_due(cfg, AS_OF_DATA)
+    results = handles.archive_due(cfg, AS_OF_DATA)
     assert {r.month for r in results if r.table == "journal_entries"} == {
         dt.date(2024, 2, 1), dt.date(2024, 3, 1)}
     assert {r.table for r in results} >= {"health_metrics", "tasks", "transactions",
@@ -61,7 +62,7 @@ def test_summaries_of_archived_days_are_unchanged(cfg):
 def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
     cfg = short_main(cfg)
     rows_in_main(cfg)
-    archive.archive_due(cfg, AS_OF_DATA)
+    handles.archive_due(cfg, AS_OF_DATA)
     empty = archive.archive_month(cfg, "journal_entries", dt.date(2024, 3, 1), as_of=AS_OF_DATA)
     assert (empty.rows, empty.key) == (0, None), "an archived month has nothing left to move"
     march5 = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
@@ -97,7 +98,7 @@ def test_an_unreachable_store_is_an_error_only_where_days_were_archived(cfg):
 
     cfg = short_main(cfg)
     rows_in_main(cfg)
-    archive.archive_due(cfg, AS_OF_DATA)  # February and March leave main
+    handles.archive_due(cfg, AS_OF_DATA)  # February and March leave main
     with socket.socket() as s:  # a port nothing listens on: the store "is down"
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"

@@ -10,13 +10,13 @@ from collections import Counter
 
 from psycopg.types.json import Jsonb
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main
-from persys_pipelines.lib.archive import maintenance, manifest, pins
-from persys_pipelines.lib.archive import restore as archive_restore
+from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.format import read_parquet
 from persys_pipelines.lib.monitoring import status as status_lib
+from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
@@ -48,7 +48,7 @@ def assert_each_row_in_one_place(cfg, ids: list[str]) -> None:
         plain, _ = manifest.load_file(store, ring, entry)
         archived += _uuid_texts(read_parquet(plain).column("id").to_pylist())
     assert Counter(ids_in_main(cfg) + archived) == Counter(ids)
-    report = maintenance.verify(cfg)
+    report = handles.verify_archive(cfg)
     assert report.ok and not report.orphans and not report.pending
 
 
@@ -67,7 +67,7 @@ def restores_in_ledger(cfg) -> int:
 def test_restoring_the_same_days_twice_changes_nothing_the_second_time(cfg, capsys):
     rows_in_main(cfg)
     ids = ids_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     args = ["archive", "restore", TABLE, "--from", "2024-03-10", "--to", "2024-03-12"]
     assert main(args) == 0
     assert "pinned in main until" in capsys.readouterr().out
@@ -85,10 +85,10 @@ def test_restoring_the_same_days_twice_changes_nothing_the_second_time(cfg, caps
     assert main(["archive", "verify"]) == 0
 
     # a whole month twice: the second time there is no March file left to touch
-    whole = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    whole = handles.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
     assert whole.rows > 0 and not whole.remainders
     state = archive_state(cfg)
-    again = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    again = handles.restore(cfg, TABLE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
     assert (again.rows, again.files) == (0, []) and archive_state(cfg) == state
     assert_each_row_in_one_place(cfg, ids)
 
@@ -99,12 +99,12 @@ def test_restoring_a_day_without_rows_leaves_the_month_file_alone(cfg):
         conn.execute(f"delete from {TABLE} where entry_date = '2024-03-15'")
         conn.commit()
     ids = ids_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     state, ledger_rows = archive_state(cfg), restores_in_ledger(cfg)
     march = [e for e in state[0] if e["month"] == "2024-03"]
     assert len(march) == 1 and march[0]["min_day"] < "2024-03-15" < march[0]["max_day"]
 
-    got = archive_restore.restore(cfg, TABLE, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
+    got = handles.restore(cfg, TABLE, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
     assert (got.rows, got.files, got.remainders, got.pinned_until) == (0, [], [], None)
     assert archive_state(cfg) == state, "the month's file is untouched"
     assert restores_in_ledger(cfg) == ledger_rows and count(cfg, TABLE) == 0
@@ -118,7 +118,7 @@ def test_crash_repair_never_deletes_a_file_whose_remainder_has_its_key(cfg):
     file key): neither finish_restore nor the repair on the next run deletes the file."""
     rows_in_main(cfg)
     ids = ids_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     store = stores_lib.archive_stores(cfg).active
     entries, files = archive_state(cfg)
     entry = entries[1]
@@ -145,14 +145,14 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     (tmp_path / "dh").mkdir()
     rows_in_main(cfg)
     ids = ids_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
-    got = archive_restore.restore(cfg, TABLE, MARCH_10, MARCH_12)
+    handles.archive_due(cfg, LATER, tables=[TABLE])
+    got = handles.restore(cfg, TABLE, MARCH_10, MARCH_12)
     until = cfg.today() + dt.timedelta(days=pins.DEFAULT_PIN_DAYS)
     assert got.rows > 0 and got.pinned_until == until
 
     # the next archive run, as of a later day, leaves the pinned days in main
     assert archive.due_month_rows(cfg, TABLE, LATER) == {}
-    assert archive.archive_due(cfg, LATER, tables=[TABLE]) == []
+    assert handles.archive_due(cfg, LATER, tables=[TABLE]) == []
     assert main(["lifecycle", "run", "--as-of", LATER.isoformat(), "--table", TABLE]) == 0
     capsys.readouterr()
     assert count(cfg, TABLE) == got.rows
@@ -172,14 +172,14 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     changed = pins.unpin(resolve_tier(cfg, "main"), TABLE, dt.date(2024, 3, 11),
                          dt.date(2024, 3, 11))
     assert [(p.first_day, p.last_day) for p in changed] == [(MARCH_10, MARCH_12)]
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     with resolve_tier(cfg, "main").connect() as conn:
         left = {r[0] for r in conn.execute(f"select entry_date from {TABLE}").fetchall()}
         held = [(p.first_day, p.last_day) for p in pins.active_pins(conn, LATER, TABLE)]
     assert left == {MARCH_10, MARCH_12} and held == [(MARCH_10, MARCH_10), (MARCH_12, MARCH_12)]
     assert main(["archive", "unpin", TABLE]) == 0
     assert "unpin: 2 pins changed" in capsys.readouterr().out
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert count(cfg, TABLE) == 0
     assert_each_row_in_one_place(cfg, ids)
     assert main(["archive", "unpin", TABLE]) == 0
@@ -189,12 +189,12 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
 def test_restore_with_pin_days_0_is_archived_again_and_bad_input_is_an_archive_error(cfg,
                                                                                     capsys):
     rows_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert main(["archive", "restore", TABLE, "--from", "2024-03-10", "--to", "2024-03-12",
                  "--pin-days", "0"]) == 0
     assert "pinned" not in capsys.readouterr().out
     assert count(cfg, TABLE) > 0
-    archive.archive_due(cfg, LATER, tables=[TABLE])
+    handles.archive_due(cfg, LATER, tables=[TABLE])
     assert count(cfg, TABLE) == 0
     assert main(["archive", "restore", TABLE, "--from", "2024-03-10", "--to", "2024-03-12",
                  "--pin-days", "-1"]) == 5

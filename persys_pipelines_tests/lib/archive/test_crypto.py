@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from pydantic import SecretStr
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.lib.archive import maintenance
-from persys_pipelines.lib.archive import restore as archive_restore
-from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.archive.crypto import CryptoError, Keyring, new_key_text, parse_key
+from persys_pipelines.lib.moves import archive_main as archive_restore
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main, snapshot
 
 
@@ -42,7 +42,7 @@ def test_archive_with_a_rotated_key(cfg, capsys):
     rows_in_main(cfg)
     before = snapshot(cfg, "journal_entries")
     old = with_keys(cfg, k1)
-    archive.archive_due(old, LATER, tables=["journal_entries"])
+    handles.archive_due(old, LATER, tables=["journal_entries"])
     files = sorted((cfg.home / "archive").rglob("*.parquet"))
     assert files and all(not f.read_bytes().startswith(b"PAR1") for f in files)
     assert {e["key_id"] for _, e in maintenance.manifest_rows(old, "journal_entries")} == {"k1"}

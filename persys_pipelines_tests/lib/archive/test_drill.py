@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import drill as drill_lib
 from persys_pipelines.lib.archive import maintenance
 from persys_pipelines.lib.archive import stores as stores_lib
-from persys_pipelines.lib.archive import writer as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 
 def _archived(cfg) -> int:
     rows_in_main(cfg)
-    archive.archive_due(cfg, LATER, tables=["journal_entries"])
+    handles.archive_due(cfg, LATER, tables=["journal_entries"])
     return count(cfg, "journal_entries")
 
 
@@ -87,7 +87,7 @@ def test_verify_only_reads_so_a_read_only_store_verifies(cfg, tmp_path):
     _archived(cfg)
     ro = WriteRefusingStore(cfg.home / "archive")
     before = sorted(p.name for p in (cfg.home / "archive").rglob("*"))
-    report = maintenance.verify(cfg, stores=stores_lib.ArchiveStores(ro, None, ro))
+    report = handles.verify_archive(cfg, stores=stores_lib.ArchiveStores(ro, None, ro))
     assert report.ok and report.checked == 3 and not report.unreachable
     assert ro.writes == []
     results = drill_lib.drill(cfg, months=None, stores=stores_lib.ArchiveStores(ro, None, ro))

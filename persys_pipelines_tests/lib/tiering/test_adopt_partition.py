@@ -11,13 +11,14 @@ import threading
 import psycopg
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.errors import TierError
 from persys_pipelines.lib.moves import adopt
-from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
+from persys_pipelines.lib.pg.session import pin_session
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 from persys_pipelines_tests.supabase_fixture import USERS, create_supabase_core
@@ -130,7 +131,7 @@ def test_a_move_after_adoption_drops_whole_months(supa):
     with core.connect() as conn:
         conn.execute("delete from journal_tags")  # else the references hold rows back
         conn.commit()
-    run = lifecycle.run_table(cfg, core, main, "journal", AS_OF)
+    run = handles.run_table(cfg, core, main, "journal", AS_OF)
     assert run.rows > 0
     assert {"journal_p2024_04", "journal_p2024_05"} <= set(run.partitions_dropped)
     assert_conserved(core, main, "journal", before, ["id"])
@@ -183,7 +184,7 @@ def test_a_writer_during_adoption_loses_nothing(supa):
         stop.set()
         writer.join()
     with core.connect() as conn:
-        protocol.prepare_session(conn)
+        pin_session(conn)
         assert conn.execute("select count(*) from journal").fetchone()[0] == start + len(written)
         assert space.is_partitioned(conn, "journal")
     assert len(written) > 10 and done.seconds_locked < 10

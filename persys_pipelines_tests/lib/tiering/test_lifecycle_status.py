@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.monitoring import status
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
 
 AS_OF = dt.date(2024, 6, 15)
 
@@ -22,7 +22,7 @@ def test_status_reports_due_rows_and_reclaimable_bytes(cfg):
         "reclaimable_bytes"]
     assert "of core reclaimable" in status.render(status.collect(cfg, AS_OF))
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
-    returned = lifecycle.run_table(cfg, core, main, "health_metrics", AS_OF).bytes_returned
+    returned = handles.run_table(cfg, core, main, "health_metrics", AS_OF).bytes_returned
     assert returned >= health["reclaimable_bytes"] * 0.5
     after = status.collect(cfg, AS_OF)["lifecycle"]["tables"]["health_metrics"]
     assert after["days"] == 0 and after["reclaimable_bytes"] == 0

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from psycopg import sql
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves import core_main as moves
@@ -15,7 +16,7 @@ from persys_pipelines.lib.pg import ledger, mirror
 from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.tables import day_range
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle, planner
+from persys_pipelines.lib.tiering import planner
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
 AS_OF = dt.date(2024, 6, 15)
@@ -62,7 +63,7 @@ def test_user_table_round_trips_exactly_with_composite_key(cfg, tiers):
     cfg = with_table(cfg, "readings", policy)
     before = rows_text(core, "readings")
 
-    run = lifecycle.run_table(cfg, core, main, "readings", AS_OF)
+    run = handles.run_table(cfg, core, main, "readings", AS_OF)
 
     assert run.rows == 3 and run.days == 3
     assert rows_text(main, "readings") + rows_text(core, "readings") == before
@@ -88,7 +89,7 @@ def test_schema_difference_is_a_clear_error_and_moves_nothing(cfg, tiers):
     cfg = with_table(cfg, "m", TablePolicy(day_column="day", core_days=1))
     with pytest.raises(mirror.SchemaMismatch, match=r"table m, column 3: core has 'v numeric' "
                                                    r"but main has 'v double precision'"):
-        lifecycle.run_table(cfg, core, main, "m", AS_OF)
+        handles.run_table(cfg, core, main, "m", AS_OF)
     assert sum(rows_text(core, "m").values()) == 1
 
 
@@ -97,11 +98,11 @@ def test_late_rows_for_a_moved_day_move_next_run(cfg, tiers):
     with core.connect() as conn:
         conn.execute("""insert into transactions (occurred_on, amount, category)
                         values ('2024-04-01', -3, 'x'), ('2024-04-02', -4, 'y')""")
-    assert lifecycle.run_table(cfg, core, main, "transactions", AS_OF).rows == 2
+    assert handles.run_table(cfg, core, main, "transactions", AS_OF).rows == 2
     with core.connect() as conn:  # a bank feed delivers a late row for a moved day
         conn.execute("insert into transactions (occurred_on, amount, category) "
                      "values ('2024-04-01', -5, 'late')")
-    run = lifecycle.run_table(cfg, core, main, "transactions", AS_OF)
+    run = handles.run_table(cfg, core, main, "transactions", AS_OF)
     assert (run.rows, sorted(run.plan.days)) == (1, [dt.date(2024, 4, 1)])
     assert sum(rows_text(main, "transactions").values()) == 3
     assert not rows_text(core, "transactions")
@@ -115,7 +116,7 @@ def test_only_when_keeps_open_tasks_and_undated_rows_in_core(cfg, tiers):
                         ('open, no day', 'open', null),
                         ('reopened but dated', 'open', '2024-03-02 12:00+00'),
                         ('done recently', 'done', '2024-06-10 12:00+00')""")
-    run = lifecycle.run_table(cfg, core, main, "tasks", AS_OF)
+    run = handles.run_table(cfg, core, main, "tasks", AS_OF)
     assert run.rows == 1
     with core.connect() as conn:
         left = sorted(r[0] for r in conn.execute("select title from tasks"))
@@ -143,7 +144,7 @@ def test_local_day_boundaries_around_midnight_and_dst(cfg, tiers):
         plan = planner.plan_table(conn, "health_metrics", cfg.tables["health_metrics"], ZONE,
                                   dt.date(2024, 4, 1))
     assert plan.days == {dt.date(2024, 3, 30): 1, dt.date(2024, 3, 31): 2}
-    run = lifecycle.run_table(cfg, core, main, "health_metrics", dt.date(2024, 4, 1))
+    run = handles.run_table(cfg, core, main, "health_metrics", dt.date(2024, 4, 1))
     assert run.rows == 3
     with core.connect() as conn:
         assert [r[0] for r in conn.execute("select source from health_metrics")] == [
@@ -160,7 +161,7 @@ def test_sample_data_lifecycle_keeps_recent_days_returns_space(cfg, tiers):
     setup_lib.load_sample_data(cfg, days=120, seed=3, as_of=AS_OF)
     before = {t: rows_text(core, t) for t in cfg.tables}
     size_before = core.size_bytes()
-    runs = {t: lifecycle.run_table(cfg, core, main, t, AS_OF) for t in cfg.tables}
+    runs = {t: handles.run_table(cfg, core, main, t, AS_OF) for t in cfg.tables}
     for t, policy in cfg.tables.items():
         pk = ["id"] if t not in ("daily_summaries", "daily_projections", "voice_messages") \
             else ["day"]
@@ -233,7 +234,7 @@ def test_whole_months_are_truncated_and_a_concurrent_writer_loses_nothing(cfg, t
     rng = moves.MoveRange("journal_entries", cfg.tables["journal_entries"], ZONE,
                           dt.date(2024, 1, 1), dt.date(2024, 2, 29))
     out: dict = {}
-    mover = threading.Thread(target=lambda: out.update(r=moves.move_range(core, main, rng)))
+    mover = threading.Thread(target=lambda: out.update(r=handles.move_range(cfg, core, main, rng)))
     mover.start()
     mover.join(timeout=1.5)
     writer.commit()  # the app's statement never failed; its transaction commits fine
@@ -243,7 +244,7 @@ def test_whole_months_are_truncated_and_a_concurrent_writer_loses_nothing(cfg, t
     assert result.rows == 60 and result.partitions_dropped == ["journal_entries_p2024_01"]
     assert [r for r in rows_text(core, "journal_entries") if "written while" in r]
     assert before - rows_text(main, "journal_entries") == {}
-    again = moves.move_range(core, main, rng)
+    again = handles.move_range(cfg, core, main, rng)
     assert again.rows == 1 and sum(rows_text(core, "journal_entries").values()) == 0
     after_main = rows_text(main, "journal_entries")
     assert sum(after_main.values()) == 61

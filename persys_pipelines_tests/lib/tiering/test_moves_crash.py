@@ -14,9 +14,11 @@ import time
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy
-from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.moves.engine import CRASH_ENV
+from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
@@ -34,7 +36,7 @@ DAYS = 70
 
 def run_all(cfg, core, main, as_of) -> None:
     for table in TABLES:
-        lifecycle.run_table(cfg, core, main, table, as_of)
+        handles.run_table(cfg, core, main, table, as_of)
 
 
 def crash_once(cfg, core, main, as_of: dt.date, step: str | None, delay: float) -> str:
@@ -48,7 +50,7 @@ def crash_once(cfg, core, main, as_of: dt.date, step: str | None, delay: float) 
             os.dup2(write_fd, 1)
             sys.stdout = os.fdopen(1, "w", buffering=1)
             if step:
-                os.environ[protocol.CRASH_ENV] = step
+                os.environ[CRASH_ENV] = step
             run_all(cfg, core, main, as_of)
         except BaseException:
             code = 3

@@ -7,10 +7,10 @@ import datetime as dt
 
 import psycopg
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
 
@@ -33,7 +33,7 @@ def test_a_read_only_core_is_moved_out_of(cfg, tier_dsns):
             raise AssertionError("core should be read-only for the app")
         except psycopg.errors.ReadOnlySqlTransaction:
             pass
-    run = lifecycle.run_table(cfg, core, main, "journal_entries", dt.date(2024, 6, 15))
+    run = handles.run_table(cfg, core, main, "journal_entries", dt.date(2024, 6, 15))
     assert run.rows == 91 and run.partitions_dropped
     assert_conserved(core, main, "journal_entries", before, ["id"])
     assert sum(rows_text(core, "journal_entries").values()) == 0

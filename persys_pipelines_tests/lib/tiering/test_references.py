@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves import core_main as moves
@@ -41,7 +42,7 @@ def make_parent_child(core, on_delete: str) -> None:
 def move_parent(cfg, core, main) -> lifecycle.TableRun:
     cfg = cfg.model_copy(update={"tables": {
         "parent": TablePolicy(day_column="day", core_days=7)}})
-    return lifecycle.run_table(cfg, core, main, "parent", AS_OF)
+    return handles.run_table(cfg, core, main, "parent", AS_OF)
 
 
 @pytest.mark.parametrize("on_delete", ["cascade", "set null", "no action"])
@@ -85,13 +86,13 @@ def test_a_chain_of_three_tables_drains_children_first_and_loses_nothing(cfg, ti
     policy = TablePolicy(day_column="day", core_days=7)
     cfg = cfg.model_copy(update={"tables": {"a": policy, "b": policy, "c": policy}})
     before = {t: rows_text(core, t) for t in "abc"}
-    first = {t: lifecycle.run_table(cfg, core, main, t, AS_OF).rows for t in "abc"}
+    first = {t: handles.run_table(cfg, core, main, t, AS_OF).rows for t in "abc"}
     assert first == {"a": 0, "b": 0, "c": 50}, "a parent waits while its child is in core"
     for t in "abc":
         assert_conserved(core, main, t, before[t], ["id"])
     for _ in range(2):
         for t in "cba":  # children first: each run drains one more level
-            lifecycle.run_table(cfg, core, main, t, AS_OF)
+            handles.run_table(cfg, core, main, t, AS_OF)
     for t in "abc":
         assert_conserved(core, main, t, before[t], ["id"])
         assert sum(rows_text(core, t).values()) == 0
@@ -108,7 +109,7 @@ def test_a_self_reference_moves_leaves_first(cfg, tiers):
     cfg = cfg.model_copy(update={"tables": {
         "note": TablePolicy(day_column="day", core_days=7)}})
     before = rows_text(core, "note")
-    moved = [lifecycle.run_table(cfg, core, main, "note", AS_OF).rows for _ in range(4)]
+    moved = [handles.run_table(cfg, core, main, "note", AS_OF).rows for _ in range(4)]
     assert moved == [2, 1, 1, 0]  # 3 and 4 (nobody replies to them), then 2, then 1
     assert_conserved(core, main, "note", before, ["id"])
 

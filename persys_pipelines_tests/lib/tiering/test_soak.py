@@ -17,11 +17,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
 
 AS_OF = dt.date(2024, 6, 15)
 FIRST = dt.date(2024, 3, 1)  # the app writes days from here to AS_OF
@@ -83,7 +83,7 @@ def _app(dsn: str, seconds: float, seed: int, out: str) -> None:
 def _mover(cfg) -> None:
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
     for table in TABLES:
-        lifecycle.run_table(cfg, core, main, table, AS_OF)
+        handles.run_table(cfg, core, main, table, AS_OF)
 
 
 def _tier_rows(tier, table: str) -> dict[str, list]:

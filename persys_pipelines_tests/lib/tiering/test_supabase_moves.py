@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg import mirror
 from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 from persys_pipelines_tests.supabase_fixture import create_supabase_core
@@ -43,7 +43,7 @@ def test_sleep_log_moves_to_main_exactly(supabase):
     column over a core-only function (plain in main, so `select *` still fits)."""
     cfg, core, main = supabase
     before, catalog = rows_text(core, "sleep_log"), core_catalog(core)
-    run = lifecycle.run_table(cfg, core, main, "sleep_log", AS_OF)
+    run = handles.run_table(cfg, core, main, "sleep_log", AS_OF)
     assert run.rows == 2 * 6 and run.days == 6  # 6..11 June; core keeps the cutoff day on
     assert sum(rows_text(core, "sleep_log").values()) == 2 * 4
     assert assert_conserved(core, main, "sleep_log", before, ["id"]) is None
@@ -53,7 +53,7 @@ def test_sleep_log_moves_to_main_exactly(supabase):
 def test_journal_with_a_generated_column_moves_to_main_exactly(supabase):
     cfg, core, main = supabase
     before, catalog = rows_text(core, "journal"), core_catalog(core)
-    run = lifecycle.run_table(cfg, core, main, "journal", AS_OF)
+    run = handles.run_table(cfg, core, main, "journal", AS_OF)
     assert run.rows == 4 * 6
     assert assert_conserved(core, main, "journal", before, ["id"]) is None
     assert core_catalog(core) == catalog

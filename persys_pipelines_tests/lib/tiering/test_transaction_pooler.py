@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from persys_pipelines import handles
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import TablePolicy, load_config
 from persys_pipelines.lib.daily import summary
@@ -108,7 +109,7 @@ def test_move_through_the_transaction_pooler_leaks_nothing(pgbouncer, tmp_path, 
     before = {t: rows_text(core, t) for t in TABLES}
     defaults = server_defaults(tier_dsns["core"])
 
-    runs = {t: lifecycle.run_table(cfg, core, main, t, LAST) for t in TABLES}
+    runs = {t: handles.run_table(cfg, core, main, t, LAST) for t in TABLES}
 
     for table, run in runs.items():
         assert run.rows > 0, table
@@ -148,7 +149,7 @@ def _mover(cfg, table: str, as_of: dt.date) -> None:
     """A second process moving the same table (os.fork: the same code, its own sessions)."""
     code = 0
     try:
-        lifecycle.run_table(cfg, resolve_tier(cfg, "core"), resolve_tier(cfg, "main"), table,
+        handles.run_table(cfg, resolve_tier(cfg, "core"), resolve_tier(cfg, "main"), table,
                             as_of)
     except BaseException as exc:  # noqa: BLE001 - reported through the exit code
         print(f"mover failed: {exc!r}", file=sys.stderr)

@@ -10,12 +10,13 @@ import threading
 import psycopg
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg import ledger, protocol
+from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
+from persys_pipelines.lib.pg.session import pin_session
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.pg.vacuum import relation_bytes
-from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
@@ -69,7 +70,7 @@ def test_moving_92_percent_gives_the_space_back_where_the_whole_table_rule_refus
     before = rows_text(core, "readings")
     # free room: half the table. The old rule wanted 1.1× the whole table and returned 0 bytes.
     tight = with_free(core, table_before // 2)
-    run = lifecycle.run_table(cfg, tight, main, "readings", AS_OF)
+    run = handles.run_table(cfg, tight, main, "readings", AS_OF)
     assert run.rows == ROWS * 92 // 100
     table_after, _ = sizes(core)
     assert table_after < 0.2 * table_before, (table_before, table_after)
@@ -84,7 +85,7 @@ def test_moving_92_percent_gives_the_space_back_where_the_whole_table_rule_refus
 def test_rewrite_skipped_with_the_reason_when_the_quota_is_tight(plain):
     cfg, core, main = plain
     heap_before = heap_bytes(core)
-    run = lifecycle.run_table(cfg, with_free(core, 20_000), main, "readings", AS_OF)
+    run = handles.run_table(cfg, with_free(core, 20_000), main, "readings", AS_OF)
     assert run.rows == ROWS * 92 // 100
     assert not run.space.rewritten and run.space.reclaimed.vacuumed
     assert "VACUUM FULL skipped: needs " in run.space.note
@@ -116,14 +117,14 @@ def test_rewrite_waits_for_the_app_then_runs_on_the_next_run(plain):
     holder.start()
     try:
         locked.wait(10)
-        run = lifecycle.run_table(cfg, core, main, "readings", AS_OF)
+        run = handles.run_table(cfg, core, main, "readings", AS_OF)
     finally:
         release.set()
         holder.join()
     assert run.rows == ROWS * 92 // 100 and not run.space.rewritten
     assert "VACUUM FULL skipped: the app held readings for longer than 500ms" in run.space.note
     table_skipped, _ = sizes(core)
-    again = lifecycle.run_table(cfg, core, main, "readings", AS_OF)
+    again = handles.run_table(cfg, core, main, "readings", AS_OF)
     assert again.rows == 0 and again.space is not None and again.space.rewritten
     assert sizes(core)[0] < 0.3 * table_skipped
 
@@ -134,7 +135,7 @@ def test_a_full_core_still_gets_an_emptied_table_back(plain):
     _, core, _ = plain
     full = dataclasses.replace(core, quota_bytes=core.size_bytes() // 2)
     with core.connect(autocommit=True) as conn:
-        protocol.prepare_session(conn)
+        pin_session(conn)
         before = relation_bytes(conn, "readings")
         conn.execute("delete from readings")
         result = space.return_space(full, conn, "readings", AS_OF, ROWS)

@@ -5,10 +5,10 @@ does not."""
 from __future__ import annotations
 
 import psycopg
-from persys_pipelines.lib.pg.protocol import Fingerprint
 from psycopg import sql
 
-from persys_pipelines.lib.moves import fingerprint as verify
+from persys_pipelines.lib.pg import fingerprint as verify
+from persys_pipelines.lib.pg.fingerprint import Fingerprint
 
 COLUMNS = ["id", "mood", "moods", "note", "payload", "spot", "tags", "score", "at"]
 SCHEMA = """
