@@ -13,10 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from psycopg import sql
-
-from ..config import Config
-from ..pg.catalog import ident, table_exists
+from ..config import Config, TablePolicy
 from ..pg.tiers import resolve_tier
 from ..tiering import reader
 from . import sections
@@ -75,27 +72,24 @@ def compute(cfg: Config, first: dt.date, last: dt.date, raw: RawRows | None = No
 
 def store_days(cfg: Config, table: str, columns: Sequence[str], first: dt.date, last: dt.date,
                rows: Sequence[tuple]) -> dict[str, int]:
-    """Replace days [first, last] of a daily table: delete-then-COPY in core in one transaction,
-    then delete the same days from main (after core committed, so a crash between the two can
-    leave a day in both tiers for a moment, never in neither; running again repairs it).
-    Returns rows deleted per tier and rows written."""
+    """Replace days [first, last] of a daily table wherever each day lives (core, main, or the
+    archive: lib/moves/rewrite.py), never leaving a second copy of a day in another tier.
+    Returns rows written and replaced per tier."""
+    from ..archive.stores import archive_stores, keyring
+    from ..moves.engine import Engine
+    from ..moves.rewrite import rewrite_days
+    from ..moves.target import ArchiveTarget
+    from ..pg.tables import TableSpec
+
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
-    rel = ident(table)
-    delete = sql.SQL("delete from {} where day between %s and %s").format(rel)
-    copy = sql.SQL("copy {} ({}) from stdin").format(
-        rel, sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with core.connect() as conn, conn.transaction(), conn.cursor() as cur:
-        deleted_core = cur.execute(delete, (first, last)).rowcount
-        with cur.copy(copy) as cp:
-            for row in rows:
-                cp.write_row(row)
-    deleted_main = 0
-    with main.connect() as conn:
-        if table_exists(conn, table):
-            with conn.transaction():
-                deleted_main = conn.execute(delete, (first, last)).rowcount
-    return {"written": len(rows), "replaced_core": deleted_core, "removed_main": deleted_main}
+    policy = cfg.tables.get(table) or TablePolicy(day_column="day", core_days=10**6)
+    ring = keyring(cfg)
+    targets = ([ArchiveTarget(s, ring, cfg.tiers.archive.compression_level)
+                for s in archive_stores(cfg, check=False).all] if table in cfg.tables else [])
+    done = rewrite_days(Engine(main), core, targets, TableSpec(table, policy, cfg.timezone),
+                        first, last, columns, rows, today=cfg.today())
+    return {"written": len(rows), "replaced_core": done.replaced.get("core", 0),
+            "removed_main": done.replaced.get("main", 0), "restored": done.restored}
 
 
 SUMMARY_COLUMNS = ("day", *SECTIONS, "summary_text")

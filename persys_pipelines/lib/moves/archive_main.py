@@ -67,23 +67,29 @@ def restore(engine: Engine, targets: list[ArchiveTarget], spec: TableSpec, first
     if first > last:
         raise ArchiveError(f"--from {first} is after --to {last}")
     until = pins.pin_until(pin_days, today)
-    result = RestoreResult(spec.name, first, last)
     with engine.locked(spec.name) as locked:
-        for target in targets:
-            try:
-                target.store.check()
-            except StoreError as exc:
-                raise ArchiveError(f"cannot restore: {exc}") from None
-            reconcile(locked, target, spec.name)
-            for entry in read_manifest(target.store, spec.name).committed():
-                if not entry.covers(first, last):
-                    continue
-                data = fmt.read_parquet(load_file(target.store, target.ring, entry)[0])
-                if not days_in(data, first, last):
-                    continue  # the range falls between the file's days: leave the file alone
-                remainder = _restore_file(locked, target, spec, entry, data, first, last,
-                                          result, until)
-                finish(target, spec.name, entry.key, remainder)
+        return restore_locked(locked, targets, spec, first, last, until)
+
+
+def restore_locked(locked: Locked, targets: list[ArchiveTarget], spec: TableSpec,
+                   first: dt.date, last: dt.date, until: dt.date | None) -> RestoreResult:
+    """`restore` for a caller that holds the table's lock (another route's step)."""
+    result = RestoreResult(spec.name, first, last)
+    for target in targets:
+        try:
+            target.store.check()
+        except StoreError as exc:
+            raise ArchiveError(f"cannot restore: {exc}") from None
+        reconcile(locked, target, spec.name)
+        for entry in read_manifest(target.store, spec.name).committed():
+            if not entry.covers(first, last):
+                continue
+            data = fmt.read_parquet(load_file(target.store, target.ring, entry)[0])
+            if not days_in(data, first, last):
+                continue  # the range falls between the file's days: leave the file alone
+            remainder = _restore_file(locked, target, spec, entry, data, first, last, result,
+                                      until)
+            finish(target, spec.name, entry.key, remainder)
     return result
 
 

@@ -138,18 +138,33 @@ def archive_months(engine: Engine, target: ArchiveTarget, spec: TableSpec,
     """Each of `months` of one table, in order, under one table lock (module doc). Each month
     keeps its own transaction; month k's file is written, stored and read back while month
     k+1 is exported (overlap.py)."""
-    cut = due_cutoff(spec, as_of)
+    if not _spans(spec, months, as_of):
+        return [MonthResult(spec.name, month_span(m)[0], 0) for m in months]
+    with engine.locked(spec.name) as locked:
+        return archive_months_locked(locked, target, spec, months, as_of)
+
+
+def archive_months_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec,
+                          months: list[dt.date], as_of: dt.date) -> list[MonthResult]:
+    """`archive_months` for a caller that holds the table's lock (another route's step)."""
     results = {month_span(m)[0]: MonthResult(spec.name, month_span(m)[0], 0) for m in months}
+    spans = _spans(spec, months, as_of)
+    if spans:
+        repaired = reconcile(locked, target, spec.name)
+        results |= _archive_locked(locked, target, spec, spans, as_of, repaired)
+    return [results[month_span(m)[0]] for m in months]
+
+
+def _spans(spec: TableSpec, months: list[dt.date], as_of: dt.date
+           ) -> list[tuple[dt.date, dt.date]]:
+    """Each month's days that are due as of `as_of` (a month partly due gives its due part)."""
+    cut = due_cutoff(spec, as_of)
     spans = []
-    for first in results:
+    for first in dict.fromkeys(month_span(m)[0] for m in months):
         last = month_span(first)[1]
         if cut is not None and min(last, cut - dt.timedelta(days=1)) >= first:
             spans.append((first, min(last, cut - dt.timedelta(days=1))))
-    if spans:
-        with engine.locked(spec.name) as locked:
-            repaired = reconcile(locked, target, spec.name)
-            results |= _archive_locked(locked, target, spec, spans, as_of, repaired)
-    return [results[month_span(m)[0]] for m in months]
+    return spans
 
 
 def settle(engine: Engine, target: ArchiveTarget, table: str) -> Reconciled:
