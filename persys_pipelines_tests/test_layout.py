@@ -1,6 +1,6 @@
 """The package's shape: the definitions load with every resource, no module grows
-past 400 lines, and lib/ imports only downwards (config/errors < pg < archive < backup < tiering <
-daily < voice < monitoring), so a lower layer never asks a higher one."""
+past 400 lines, and lib/ imports only downwards (config/errors < pg < archive < backup < moves <
+tiering < daily < voice < monitoring), so a lower layer never asks a higher one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ MAX_LINES = 400
 # over the limit, split on the branches that own them (their files are being edited there)
 KNOWN_LONG: set[str] = set()
 
-ORDER = ["base", "pg", "archive", "backup", "tiering", "daily", "voice", "monitoring"]
+ORDER = ["base", "pg", "archive", "backup", "moves", "tiering", "daily", "voice", "monitoring"]
 # lib/<module>.py at the top: base, except provision (it plans and sizes the tiers)
 TOP_LEVEL = {"provision": "tiering"}
 BASE_PACKAGES = {"config"}  # lib/config/ sits with the base modules
@@ -58,7 +58,7 @@ def test_definitions_load_with_all_resources(cfg, config_path):
     defs = build_definitions(cfg, str(config_path))
     expected = set(resources(str(config_path)))
     assert expected <= set(defs.resources or {})
-    for name in expected:
+    for name in expected - {"progress"}:  # progress: the CLI's bar, a plain callable
         assert isinstance(defs.resources[name], dg.ConfigurableResource)
     assert defs.resolve_all_job_defs()  # every asset's required resource is bound
 

@@ -1,0 +1,183 @@
+"""Every route of the engine as the scheduler or a person starts it, each runnable in a forked
+child that the oracle may kill: at a declared crash point (PERSYS_CRASH_AT) or after a delay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from persys_pipelines import handles
+from persys_pipelines.lib.archive.stores import archive_stores
+from persys_pipelines.lib.backup import snapshot
+from persys_pipelines.lib.config import Config
+from persys_pipelines.lib.moves import adopt, engine
+from persys_pipelines.lib.moves.engine import CRASH_ENV
+from persys_pipelines.lib.pg.tiers import resolve_tier
+
+from .world import POLICIES
+
+# route name → the engine routes whose crash points it can reach
+REACHES = {
+    "lifecycle": ("core_main", "partition", "main_archive"),
+    "archive": ("main_archive",),
+    "restore": ("archive_main",),
+    "purge": ("purge",),
+    "backup_restore": ("backup_restore",),
+    "rekey": ("rekey",),
+    "adopt": ("adopt",),
+    "rewrite": ("rewrite", "archive_main", "main_archive"),
+    "repair": ("core_main", "main_archive", "purge"),
+    "backup": (),
+}
+
+
+def lifecycle(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
+    for table in ("journal_entries", "notes", "daily_summaries"):
+        handles.run_table(cfg, core, main, table, as_of)
+    handles.archive_due(cfg, as_of)
+
+
+def archive(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    handles.archive_due(cfg, as_of)
+
+
+def restore(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    table = rng.choice(["journal_entries", "notes"])
+    oldest = as_of - dt.timedelta(days=POLICIES[table]["delete_days"] - 1)
+    last = as_of - dt.timedelta(days=POLICIES[table]["main_days"] + 1)
+    if last <= oldest:
+        return
+    first = oldest + dt.timedelta(days=rng.randrange((last - oldest).days))
+    handles.restore(cfg, table, first, min(last, first + dt.timedelta(days=rng.randrange(6))),
+                    pin_days=rng.choice([0, 0, 3]))
+
+
+def purge(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    handles.purge_due(cfg, as_of)
+
+
+def backup(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    handles.backup(cfg, "main")
+
+
+def backup_restore(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    """A merge of main's newest backup: never deletes, never doubles, never resurrects a row
+    that moved on or was purged by policy."""
+    found = snapshot.list_backups(handles.backup_target(cfg).store, "main")
+    if found:
+        handles.restore_backup(cfg, found[-1], ["journal_entries", "notes"])
+
+
+def rekey(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    handles.rekey_all(cfg)
+
+
+def adopt_notes(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    core = resolve_tier(cfg, "core")
+    with core.connect() as conn:
+        if conn.execute("select relkind = 'p' from pg_class where oid = 'notes'::regclass"
+                        ).fetchone()[0]:
+            return
+    adopt.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, "notes"), as_of)
+
+
+def rewrite(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    """Summaries of a few days recomputed (their text marks which run wrote them)."""
+    from persys_pipelines.lib.daily.summary import store_days
+
+    first = as_of - dt.timedelta(days=rng.randrange(5, 40))
+    last = first + dt.timedelta(days=rng.randrange(4))
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    rows = [(d, f"{as_of}:{rng.random():.6f}") for d in days]
+    store_days(cfg, "daily_summaries", ("day", "summary_text"), first, last, rows)
+    for day, text in rows:
+        print(f"rewritten {day} {text}", flush=True)
+
+
+def repair(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    handles.repair_all(cfg, apply=True)
+
+
+ROUTES: dict[str, Callable[[Config, dt.date, random.Random], None]] = {
+    "lifecycle": lifecycle, "archive": archive, "restore": restore, "purge": purge,
+    "backup": backup, "backup_restore": backup_restore, "rekey": rekey, "adopt": adopt_notes,
+    "rewrite": rewrite, "repair": repair,
+}
+
+
+def points_of(name: str) -> list[str]:
+    return [f"{r}.{p}" for r in REACHES[name] for p in engine.ROUTES[r].points]
+
+
+@dataclass
+class Outcome:
+    route: str
+    how: str  # finished | crashed at <point> | killed after <s> | failed (<code>)
+    output: str = ""
+
+
+def run_forked(cfg_path: str, name: str, as_of: dt.date, seed: int, *,
+               crash_at: str | None = None, kill_after: float | None = None,
+               timeout: float = 120.0) -> Outcome:
+    """Run route `name` in a forked child; kill it at `crash_at` or after `kill_after` s."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the route
+        code = 0
+        try:
+            os.close(read_fd)
+            os.dup2(write_fd, 1)
+            os.dup2(write_fd, 2)
+            sys.stdout = os.fdopen(1, "w", buffering=1)
+            sys.stderr = sys.stdout
+            if crash_at:
+                os.environ[CRASH_ENV] = crash_at
+            from persys_pipelines.lib.config import load_config
+
+            ROUTES[name](load_config(cfg_path), as_of, random.Random(seed))
+        except BaseException as exc:  # noqa: BLE001 - the parent reads it
+            print(f"route-error {type(exc).__name__}: {exc}", flush=True)
+            code = 3
+        os._exit(code)
+    os.close(write_fd)
+    deadline = time.monotonic() + (kill_after if kill_after is not None else timeout)
+    out = b""
+    how = None
+    while True:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            os.kill(pid, signal.SIGKILL)
+            how = f"killed after {kill_after:.2f} s" if kill_after is not None else "timed out"
+            break
+        ready, _, _ = select.select([read_fd], [], [], min(wait, 0.2))
+        if ready:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(read_fd)
+    text = out.decode(errors="replace")
+    if how is None:
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+            point = next((ln.split()[1] for ln in text.splitlines()
+                          if ln.startswith("persys-crash-point ")), "?")
+            how = f"crashed at {point}"
+        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            how = "finished"
+        else:
+            how = f"failed ({status})"
+    return Outcome(name, how, text)
+
+
+def stores_of(cfg: Config):
+    return archive_stores(cfg, check=False)

@@ -1,0 +1,28 @@
+"""The conservation oracle over every route of the engine (see oracle/__init__.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from . import scenario
+from .world import make_world
+
+
+def test_every_route_killed_at_random_conserves_every_row(tier_dsns, tmp_path):
+    world = make_world(tmp_path, tier_dsns)
+    report = scenario.run(world, tmp_path, ticks=40, seed=21)
+    print(report)
+    assert report.kills >= 15
+    assert report.app["statements"] > 300
+    assert sum(report.app["modes"].values()) and all(report.app["modes"].values())
+
+
+@pytest.mark.slow
+def test_oracle_two_hundred_kills(tier_dsns, tmp_path):
+    world = make_world(tmp_path, tier_dsns)
+    report = scenario.run(world, tmp_path, ticks=int(os.environ.get("ORACLE_TICKS", 330)),
+                          seed=int(os.environ.get("ORACLE_SEED", 5)))
+    print(report)
+    assert report.kills >= 200 * int(os.environ.get("ORACLE_TICKS", 330)) // 330
