@@ -128,7 +128,7 @@ def main() -> int:
         step = DAYS // args.days
         days = [FIRST + dt.timedelta(days=3 + i * step) for i in range(args.days)]
         store = archive_stores(cfg, check=False).primary
-        entries = read_manifest(store, TABLE)["files"]
+        entries = read_manifest(store, TABLE).files
 
         def ours(source) -> Callable[[dt.date], int]:
             return lambda day: len(reader.read(cfg, TABLE, day, day, from_sources=[source]))
@@ -141,8 +141,8 @@ def main() -> int:
             return run
 
         def bare_archive(day: dt.date) -> int:
-            entry = next(e for e in entries if e["min_day"] <= str(day) <= e["max_day"])
-            data = ds.dataset(str(Path(tmp, "archive", entry["key"])), format="parquet").to_table(
+            entry = next(e for e in entries if e.min_day <= str(day) <= e.max_day)
+            data = ds.dataset(str(Path(tmp, "archive", entry.key)), format="parquet").to_table(
                 filter=ds.field(fmt.DAY) == pa.scalar(day, pa.date32()))
             return data.num_rows
 

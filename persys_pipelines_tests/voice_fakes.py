@@ -190,11 +190,11 @@ def store_day(cfg, day, summary: dict | None = None, projection: dict | None = N
     s = summary or SUMMARY
     with resolve_tier(cfg, tier).connect() as conn:
         conn.execute(
-            "insert into daily_summaries (day, health, productivity, finance, mood, shadow_work,"
+            "insert into persys.daily_summaries (day, health, productivity, finance, mood, shadow_work,"
             " summary_text) values (%s, %s, %s, %s, %s, %s, %s)",
             (day, *(Jsonb(s.get(k, {})) for k in ("health", "productivity", "finance", "mood",
                                                    "shadow_work")), s.get("summary_text", "")),
         )
-        conn.execute("insert into daily_projections (day, window_days, projections) "
+        conn.execute("insert into persys.daily_projections (day, window_days, projections) "
                      "values (%s, 30, %s)", (day, Jsonb(projection or PROJECTION)))
         conn.commit()

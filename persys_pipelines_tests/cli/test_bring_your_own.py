@@ -80,7 +80,7 @@ def test_the_readme_walk_on_the_persons_own_tables(person, tier_dsns, capsys):
     capsys.readouterr()
     with connect(tier_dsns["core"]) as conn:
         rows = conn.execute("select day, health->>'sleep_hours', mood->>'mood_mean', "
-                            "mood->>'journal_words', summary_text from daily_summaries "
+                            "mood->>'journal_words', summary_text from persys.daily_summaries "
                             "order by day").fetchall()
     assert [r[0] for r in rows] == [yesterday - dt.timedelta(days=n) for n in (2, 1, 0)]
     # by hand (supabase_fixture.add_rows, n = 59): sleep 6 + (59 % 4) × 0.75 for both users;

@@ -18,9 +18,9 @@ def test_daily_run_writes_the_days_asked_for(own, tier_dsns, capsys):  # noqa: F
     assert "daily_summary     2 days written, 0 without data" in out
     with connect(tier_dsns["core"]) as conn:
         summaries = conn.execute("select day, finance->>'spend', summary_text "
-                                 "from daily_summaries order by day").fetchall()
+                                 "from persys.daily_summaries order by day").fetchall()
         projections = conn.execute("select day, projections->'month_end_spend'->>'projected' "
-                                   "from daily_projections order by day").fetchall()
+                                   "from persys.daily_projections order by day").fetchall()
     assert [(d, s) for d, s, _ in summaries] == [(D1, "20.5"), (D2, "1253.5")]
     assert "6,500 steps" in summaries[1][2]
     assert [d for d, _ in projections] == [D1, D2]
@@ -63,4 +63,4 @@ def test_a_source_the_database_cannot_serve_is_named(own, tmp_path, tier_dsns, c
     assert ("daily.sources.mood.value ('mood_scor'): PostgreSQL cannot run it on journal: "
             "column \"mood_scor\" does not exist") in err and "Traceback" not in err
     with connect(tier_dsns["core"]) as conn:  # nothing half-written
-        assert conn.execute("select count(*) from daily_summaries").fetchone()[0] == 0
+        assert conn.execute("select count(*) from persys.daily_summaries").fetchone()[0] == 0

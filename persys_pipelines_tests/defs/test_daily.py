@@ -43,9 +43,9 @@ def test_a_ranged_run_writes_every_day_once(daily_cfg, tier_dsns, tmp_path):  # 
         assert checks["summary_fresh"].passed is False  # nothing for yesterday (it is 2024 here)
 
     with connect(tier_dsns["core"]) as conn:
-        stored = conn.execute("select day, summary_text from daily_summaries order by day")
+        stored = conn.execute("select day, summary_text from persys.daily_summaries order by day")
         stored = stored.fetchall()
-        charts = conn.execute("select day, chart_uri from daily_projections order by day")
+        charts = conn.execute("select day, chart_uri from persys.daily_projections order by day")
         charts = charts.fetchall()
     assert [d for d, _ in stored] == [D1, dt.date(2024, 3, 31), D3]
     assert stored[1][1].startswith("Sun 31 Mar 2024: Health: slept 6.0 h")
@@ -66,12 +66,12 @@ def test_projection_reads_its_window_of_summaries(daily_cfg, tier_dsns, tmp_path
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance, tags=ranged(first, D3)).success
         with connect(tier_dsns["core"]) as core, connect(tier_dsns["main"]) as main:
-            rows = core.execute("select * from daily_summaries where day < %s", (D3,)).fetchall()
+            rows = core.execute("select * from persys.daily_summaries where day < %s", (D3,)).fetchall()
             cols = ", ".join(["%s"] * len(rows[0]))
-            main.cursor().executemany(f"insert into daily_summaries values ({cols})",
+            main.cursor().executemany(f"insert into persys.daily_summaries values ({cols})",
                                       [tuple(Jsonb(v) if isinstance(v, dict) else v for v in r)
                                        for r in rows])
-            core.execute("delete from daily_summaries where day < %s", (D3,))
+            core.execute("delete from persys.daily_summaries where day < %s", (D3,))
         result = job.execute_in_process(
             instance=instance, tags={"dagster/partition": D3.isoformat()},
             asset_selection=[dg.AssetKey("daily_projection")])

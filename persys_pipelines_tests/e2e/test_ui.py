@@ -77,7 +77,7 @@ def test_ranged_backfill_of_daily_summary_writes_every_day(cfg, client):
         tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()})
     wait_for_run(client, run_id)
     with resolve_tier(cfg, "core").connect() as conn:
-        rows = conn.execute("select day, summary_text from daily_summaries "
+        rows = conn.execute("select day, summary_text from persys.daily_summaries "
                             "where day between %s and %s order by day", (first, last)).fetchall()
     assert [r[0] for r in rows] == [first + dt.timedelta(days=i) for i in range(14)]
     assert all(text.strip() for _, text in rows)
@@ -212,8 +212,8 @@ def test_daemon_catches_up_the_missed_days_and_sends_one_note(persys_up, cfg, cl
     with resolve_tier(cfg, "core").connect() as conn:
         made = conn.execute(
             "select count(distinct s.day), count(distinct p.day), count(distinct v.day) "
-            "from daily_summaries s join daily_projections p using (day) "
-            "join voice_messages v using (day) where day between %s and %s",
+            "from persys.daily_summaries s join persys.daily_projections p using (day) "
+            "join persys.voice_messages v using (day) where day between %s and %s",
             (first, yesterday)).fetchone()
     assert made == (cfg.daily.catch_up_days,) * 3
     assert len(persys_up.telegram.voices) == 1

@@ -26,7 +26,7 @@ def _summaries(cfg) -> None:
     with resolve_tier(cfg, "main").connect() as conn:
         for i in range(1, 29):
             conn.execute(
-                "insert into daily_summaries (day, health, finance, summary_text, created_at) "
+                "insert into persys.daily_summaries (day, health, finance, summary_text, created_at) "
                 "values (%s, %s, %s, %s, %s)",
                 (dt.date(2024, 2, i), json.dumps({"sleep": 7.25 + i / 100, "tags": ["a", None]}),
                  json.dumps({"spent": "12.30", "n": None, "nested": {"k": [1, 2.5]}}),
@@ -82,26 +82,26 @@ def load_config_tables(cfg, tables: dict) -> dict:
 def test_partial_restore_keeps_the_rest_archived_and_late_rows_add_a_file(cfg):
     rows_in_main(cfg)
     handles.archive_due(cfg, LATER, tables=["journal_entries"])
-    march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"][0]
+    march = [r for r in snapshot_archive(cfg) if r.month == "2024-03"][0]
     # not pinned: the next archive run takes them back
     got = handles.restore(cfg, "journal_entries", dt.date(2024, 3, 10),
                                   dt.date(2024, 3, 12), pin_days=0)
     assert got.rows == count(cfg, "journal_entries") > 0
-    new_march = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"]
-    assert len(new_march) == 1 and new_march[0]["key"] != march["key"]
-    assert new_march[0]["rows"] + got.rows == march["rows"]
+    new_march = [r for r in snapshot_archive(cfg) if r.month == "2024-03"]
+    assert len(new_march) == 1 and new_march[0].key != march.key
+    assert new_march[0].rows + got.rows == march.rows
     assert handles.verify_archive(cfg).ok
 
     # the restored days are due again: they go into a new file next to the remainder
     handles.archive_due(cfg, LATER, tables=["journal_entries"])
     assert count(cfg, "journal_entries") == 0
-    files = [r for r in snapshot_archive(cfg) if r["month"] == "2024-03"]
-    assert len(files) == 2 and sum(f["rows"] for f in files) == march["rows"]
-    assert new_march[0]["key"] in {f["key"] for f in files}, "archived files are never rewritten"
+    files = [r for r in snapshot_archive(cfg) if r.month == "2024-03"]
+    assert len(files) == 2 and sum(f.rows for f in files) == march.rows
+    assert new_march[0].key in {f.key for f in files}, "archived files are never rewritten"
 
 
-def snapshot_archive(cfg, table: str = "journal_entries") -> list[dict]:
-    return manifest.read_manifest(stores_lib.archive_stores(cfg).active, table)["files"]
+def snapshot_archive(cfg, table: str = "journal_entries") -> list:
+    return manifest.read_manifest(stores_lib.archive_stores(cfg).active, table).files
 
 
 def test_a_corrupted_byte_is_found_by_verify(cfg, capsys):

@@ -21,13 +21,13 @@ from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 TABLE = "journal_entries"
-ARCHIVE = ("from persys_pipelines.lib.moves import main_archive as archive; "
+ARCHIVE = ("from persys_pipelines import handles; "
            "from persys_pipelines.lib.config import load_config; "
            f"handles.archive_due(load_config(), "
            f"__import__('datetime').date.fromisoformat('{LATER}'), tables=['{TABLE}'])")
-RESTORE = ("from persys_pipelines.lib.moves import archive_main as archive_restore; "
+RESTORE = ("from persys_pipelines import handles; "
            "from persys_pipelines.lib.config import load_config; import datetime as d; "
-           "archive_restore.restore(load_config(), "
+           "handles.restore(load_config(), "
            f"'{TABLE}', d.date(2024, 3, 5), d.date(2024, 4, 10))")
 
 
@@ -48,32 +48,32 @@ def assert_whole(cfg, before: list[tuple]) -> None:
     stores = stores_lib.archive_stores(cfg)
     doc = manifest.read_manifest(stores.active, TABLE)
     files = {o.key for o in stores.active.list(f"{TABLE}/") if o.key.endswith(".parquet")}
-    assert {e["key"] for e in doc["files"]} == files, "manifest and files agree"
-    assert all(e["state"] == "committed" for e in doc["files"])
-    archived = sum(e["rows"] for e in doc["files"])
+    assert {e.key for e in doc.files} == files, "manifest and files agree"
+    assert all(e.state == "committed" for e in doc.files)
+    archived = sum(e.rows for e in doc.files)
     assert count(cfg, TABLE) + archived == len(before), "no row lost or doubled"
     report = handles.verify_archive(cfg)
     assert report.ok and not report.orphans and not report.pending
     if archived:
         ring = stores_lib.keyring(cfg)
         ids = set()
-        for e in doc["files"]:
+        for e in doc.files:
             from persys_pipelines.lib.archive.format import read_parquet
             plain, _ = manifest.load_file(stores.active, ring, e)
             ids |= set(read_parquet(plain).column("id").to_pylist())
         assert len(ids) == archived, "no row in two files"
 
 
-@pytest.mark.parametrize("failpoint", ["after_put", "after_manifest", "before_commit",
-                                       "after_commit"])
+@pytest.mark.parametrize("failpoint", [f"main_archive.{p}" for p in (
+    "after_put", "after_manifest", "before_commit", "after_commit")])
 def test_kill_at_each_step_then_run_again(cfg, config_path, failpoint):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     assert run_killed(config_path, ARCHIVE, failpoint) == -signal.SIGKILL
     verify = handles.verify_archive(cfg)
-    if failpoint == "after_put":
+    if failpoint == "main_archive.after_put":
         assert verify.orphans, "the left-over file is reported"
-    if failpoint in ("after_manifest", "before_commit", "after_commit"):
+    if failpoint != "main_archive.after_put":
         assert verify.pending, "the unsettled manifest entry is reported"
     handles.archive_due(cfg, LATER, tables=[TABLE])
     assert count(cfg, TABLE) == 0
@@ -86,7 +86,7 @@ def test_kill_during_restore_then_archive_again(cfg, config_path):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    assert run_killed(config_path, RESTORE, "restore_after_commit") == -signal.SIGKILL
+    assert run_killed(config_path, RESTORE, "archive_main.after_commit") == -signal.SIGKILL
     # the archive run settles the half-finished restore; the pin committed with the rows keeps
     # the restored days in main until they are unpinned, then they are archived again
     handles.archive_due(cfg, LATER, tables=[TABLE])

@@ -76,9 +76,9 @@ def test_a_store_failing_mid_run_leaves_each_row_in_one_place_and_a_rerun_finish
     with pytest.raises(StoreError, match="cannot write .*2024/03.*File exists.*mounted"):
         handles.archive_due(cfg, LATER, tables=[TABLE])
     doc = manifest.read_manifest(stores_lib.archive_stores(cfg).active, TABLE)
-    assert [e["month"] for e in doc["files"]] == ["2024-02"]
-    assert all(e["state"] == "committed" for e in doc["files"])
-    archived = sum(e["rows"] for e in doc["files"])
+    assert [e.month for e in doc.files] == ["2024-02"]
+    assert all(e.state == "committed" for e in doc.files)
+    archived = sum(e.rows for e in doc.files)
     assert archived and count(cfg, TABLE) + archived == len(before)
 
     (root / "03").unlink()

@@ -29,7 +29,7 @@ def archive_state(cfg) -> tuple[list[dict], dict[str, bytes]]:
     store = stores_lib.archive_stores(cfg).active
     files = {o.key: store.get(o.key) for o in store.list(f"{TABLE}/")
              if o.key.endswith(".parquet")}
-    return manifest.read_manifest(store, TABLE)["files"], files
+    return manifest.read_manifest(store, TABLE).files, files
 
 
 def ids_in_main(cfg) -> list[str]:
@@ -40,7 +40,7 @@ def ids_in_main(cfg) -> list[str]:
 def assert_each_row_in_one_place(cfg, ids: list[str]) -> None:
     """Every row is in main or in one committed archive file, exactly once; verify is clean."""
     entries, files = archive_state(cfg)
-    assert {e["key"] for e in entries} == set(files), "manifest and files agree"
+    assert {e.key for e in entries} == set(files), "manifest and files agree"
     ring = stores_lib.keyring(cfg)
     store = stores_lib.archive_stores(cfg).active
     archived = []
@@ -101,8 +101,8 @@ def test_restoring_a_day_without_rows_leaves_the_month_file_alone(cfg):
     ids = ids_in_main(cfg)
     handles.archive_due(cfg, LATER, tables=[TABLE])
     state, ledger_rows = archive_state(cfg), restores_in_ledger(cfg)
-    march = [e for e in state[0] if e["month"] == "2024-03"]
-    assert len(march) == 1 and march[0]["min_day"] < "2024-03-15" < march[0]["max_day"]
+    march = [e for e in state[0] if e.month == "2024-03"]
+    assert len(march) == 1 and march[0].min_day < "2024-03-15" < march[0].max_day
 
     got = handles.restore(cfg, TABLE, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
     assert (got.rows, got.files, got.remainders, got.pinned_until) == (0, [], [], None)
@@ -122,8 +122,8 @@ def test_crash_repair_never_deletes_a_file_whose_remainder_has_its_key(cfg):
     store = stores_lib.archive_stores(cfg).active
     entries, files = archive_state(cfg)
     entry = entries[1]
-    same = entry | {"ledger_id": entry["ledger_id"] + 1000}
-    manifest.finish_restore(store, TABLE, entry["key"], same)
+    same = entry | {"ledger_id": entry.ledger_id + 1000}
+    manifest.finish_restore(store, TABLE, entry.key, same)
     assert archive_state(cfg) == (entries, files)
 
     tier = resolve_tier(cfg, "main")
@@ -132,8 +132,8 @@ def test_crash_repair_never_deletes_a_file_whose_remainder_has_its_key(cfg):
             "insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier, "
             "outcome, detail) values (%s, '2024-03-15', '2024-03-15', 'archive', 'main', "
             "'moved', %s)",
-            (TABLE, Jsonb({"key": entry["key"], "store": store.url,
-                           "entry_ledger_id": entry["ledger_id"], "remainder": same})))
+            (TABLE, Jsonb({"key": entry.key, "store": store.url,
+                           "entry_ledger_id": entry.ledger_id, "remainder": same})))
         conn.commit()
     assert manifest.reconcile(tier, store, TABLE).restores == 0
     assert archive_state(cfg) == (entries, files)

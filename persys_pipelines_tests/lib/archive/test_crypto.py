@@ -45,12 +45,12 @@ def test_archive_with_a_rotated_key(cfg, capsys):
     handles.archive_due(old, LATER, tables=["journal_entries"])
     files = sorted((cfg.home / "archive").rglob("*.parquet"))
     assert files and all(not f.read_bytes().startswith(b"PAR1") for f in files)
-    assert {e["key_id"] for _, e in maintenance.manifest_rows(old, "journal_entries")} == {"k1"}
+    assert {e.key_id for _, e in maintenance.manifest_rows(old, "journal_entries")} == {"k1"}
 
     rotated = with_keys(cfg, k1, k2)
     assert maintenance.verify(rotated).ok
     assert len(maintenance.rekey(rotated)) == len(files)
-    assert {e["key_id"] for _, e in maintenance.manifest_rows(rotated, "journal_entries")} == {"k2"}
+    assert {e.key_id for _, e in maintenance.manifest_rows(rotated, "journal_entries")} == {"k2"}
     assert maintenance.rekey(rotated) == [], "rekey is idempotent"
 
     new_only = with_keys(cfg, k2)

@@ -56,8 +56,8 @@ def test_a_checksum_mismatch_after_restore_is_bad_and_the_schema_is_dropped(cfg)
     _archived(cfg)
     store = stores_lib.archive_stores(cfg).active
     results = drill_lib.drill(cfg, months=None)
-    entry = dict(maintenance.read_manifest(store, "journal_entries")["files"][0])
-    entry["checksum"] = "0"
+    entry = dict(maintenance.read_manifest(store, "journal_entries").files[0])
+    entry.checksum = "0"
     bad = drill_lib.drill_file(resolve_tier(cfg, "main"), store, stores_lib.keyring(cfg),
                                "journal_entries", entry)
     assert all(r.ok for r in results) and not bad.ok and "checksum" in bad.problem

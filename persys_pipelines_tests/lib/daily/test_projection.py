@@ -70,7 +70,7 @@ def test_store_and_chart(daily_cfg, tier_dsns):  # noqa: F811
     projection.store(daily_cfg, days[3], days[-1], rows, {days[-1]: path.as_uri()})
     with connect(tier_dsns["core"]) as conn:
         stored = conn.execute("select day, window_days, projections, chart_uri "
-                              "from daily_projections order by day").fetchall()
+                              "from persys.daily_projections order by day").fetchall()
     assert [r[0] for r in stored] == days[3:]
     assert stored[-1][3] == path.as_uri() and stored[0][3] is None
     assert json.loads(json.dumps(stored[-1][2]))["month_end_spend"]["projected"] == 310.0

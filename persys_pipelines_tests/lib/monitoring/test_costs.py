@@ -77,7 +77,7 @@ def test_collect_free_tier_usage(cfg, moto_server):
         from persys_pipelines.lib.pg.schema import create_personal_tables
 
         create_personal_tables(core)
-        core.execute("insert into voice_messages (day, engine, characters) values "
+        core.execute("insert into persys.voice_messages (day, engine, characters) values "
                      "('2024-05-02', 'elevenlabs', 1200), ('2024-05-03', 'espeak', 900), "
                      "('2024-04-30', 'elevenlabs', 5000)")
         core.commit()

@@ -76,7 +76,7 @@ def test_clear_errors(cfg, tier_dsns):
 def test_a_tier_without_the_table_is_skipped(cfg, tier_dsns):
     setup_tiers(cfg)
     with connect(tier_dsns["main"]) as conn:
-        conn.execute("drop table daily_summaries")
+        conn.execute("drop table persys.daily_summaries")
     rows = reader.read(cfg, "daily_summaries", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
     assert len(rows) == 0 and "summary_text" in rows.columns
 

@@ -52,7 +52,7 @@ def make_cfg(tmp_path: Path, tier_dsns, monkeypatch):
 def rows(cfg, tier="core") -> list[tuple]:
     with resolve_tier(cfg, tier).connect() as conn:
         return conn.execute("select day, engine, voice, characters, duration_s, uri, sha256, "
-                            "sent_at, telegram_message_id from voice_messages").fetchall()
+                            "sent_at, telegram_message_id from persys.voice_messages").fetchall()
 
 
 def test_local_briefing_is_stored_as_a_file_and_one_row(make_cfg):
@@ -189,11 +189,11 @@ def test_day_sent_from_main_is_not_sent_again(make_cfg):
         assert briefing.send(cfg, DAY).status == "sent"
         with resolve_tier(cfg, "core").connect() as core, resolve_tier(cfg, "main").connect() \
                 as main:  # the lifecycle moved the row to main
-            row = core.execute("select * from voice_messages").fetchone()
-            main.execute("insert into voice_messages values (" + ", ".join(["%s"] * len(row))
+            row = core.execute("select * from persys.voice_messages").fetchone()
+            main.execute("insert into persys.voice_messages values (" + ", ".join(["%s"] * len(row))
                          + ")", row)
             main.commit()
-            core.execute("delete from voice_messages")
+            core.execute("delete from persys.voice_messages")
             core.commit()
         b = briefing.produce(cfg, DAY)  # updates the row in main, adds none to core
         assert rows(cfg) == [] and len(rows(cfg, "main")) == 1

@@ -49,14 +49,14 @@ def test_the_briefing_goes_to_storage_with_a_signed_url(tmp_path, tier_dsns, mon
         assert SERVICE_KEY not in b.signed_url
 
         with resolve_tier(cfg, "core").connect() as conn:
-            assert conn.execute("select uri, signed_url from voice_messages where day = %s",
+            assert conn.execute("select uri, signed_url from persys.voice_messages where day = %s",
                                 (DAY,)).fetchone() == (b.uri, b.signed_url)
 
         again = briefing.produce(cfg, DAY)  # a re-run replaces the file (upsert), one row
         assert sb.buckets["voice"][key] == again.audio.data
         assert again.signed_url != b.signed_url
         with resolve_tier(cfg, "core").connect() as conn:
-            assert conn.execute("select count(*), max(signed_url) from voice_messages"
+            assert conn.execute("select count(*), max(signed_url) from persys.voice_messages"
                                 ).fetchone() == (1, again.signed_url)
 
 
@@ -68,4 +68,4 @@ def test_a_missing_bucket_says_how_to_create_it(tmp_path, tier_dsns, monkeypatch
                                              "dashboard"):
             briefing.produce(cfg, DAY)
         with resolve_tier(cfg, "core").connect() as conn:
-            assert conn.execute("select count(*) from voice_messages").fetchone()[0] == 0
+            assert conn.execute("select count(*) from persys.voice_messages").fetchone()[0] == 0
