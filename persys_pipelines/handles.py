@@ -141,10 +141,10 @@ def move_range(cfg: Config, core: PgTier, main: PgTier,
     return core_main.move_range(engine(cfg, main=main), core, rng)
 
 
-def verify_archive(cfg: Config, sample_pct: float = 100.0, *,
-                   seed: int | None = None) -> maintenance.VerifyReport:
-    return maintenance.verify(archive_stores(cfg, check=False), keyring(cfg), list(cfg.tables),
-                              sample_pct, seed=seed)
+def verify_archive(cfg: Config, sample_pct: float = 100.0, *, seed: int | None = None,
+                   stores: ArchiveStores | None = None) -> maintenance.VerifyReport:
+    return maintenance.verify(stores or archive_stores(cfg, check=False), keyring(cfg),
+                              list(cfg.tables), sample_pct, seed=seed)
 
 
 def inventory(cfg: Config) -> dict:
@@ -171,3 +171,10 @@ def restore_backup(cfg: Config, backup, tables: list[str] | None = None, *,
                                   where.ring, backup, tables,
                                   elsewhere=elsewhere(cfg, backup.tier), replace=replace,
                                   into=into)
+
+
+def drill(cfg: Config, *, months: int | None = 1, seed: int | None = None):
+    from .lib.archive import drill as drill_lib
+
+    return drill_lib.drill(resolve_tier(cfg, "main"), archive_stores(cfg, check=False),
+                           keyring(cfg), list(cfg.tables), months=months, seed=seed)

@@ -190,8 +190,8 @@ def store_day(cfg, day, summary: dict | None = None, projection: dict | None = N
     s = summary or SUMMARY
     with resolve_tier(cfg, tier).connect() as conn:
         conn.execute(
-            "insert into persys.daily_summaries (day, health, productivity, finance, mood, shadow_work,"
-            " summary_text) values (%s, %s, %s, %s, %s, %s, %s)",
+            "insert into persys.daily_summaries (day, health, productivity, finance, mood, "
+            "shadow_work, summary_text) values (%s, %s, %s, %s, %s, %s, %s)",
             (day, *(Jsonb(s.get(k, {})) for k in ("health", "productivity", "finance", "mood",
                                                    "shadow_work")), s.get("summary_text", "")),
         )

@@ -123,7 +123,8 @@ def test_catch_up_run_after_three_days_off_makes_every_day_and_sends_one_note(
 
         assert catch_up.missing_days(cfg) == []
         with resolve_tier(cfg, "core").connect() as conn:
-            summaries = conn.execute("select day from persys.daily_summaries order by day").fetchall()
+            summaries = conn.execute(
+                "select day from persys.daily_summaries order by day").fetchall()
             voices = conn.execute("select day from persys.voice_messages order by day").fetchall()
         assert [d for (d,) in summaries] == days
         assert [d for (d,) in voices] == days  # every briefing made ...

@@ -66,7 +66,8 @@ def test_projection_reads_its_window_of_summaries(daily_cfg, tier_dsns, tmp_path
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance, tags=ranged(first, D3)).success
         with connect(tier_dsns["core"]) as core, connect(tier_dsns["main"]) as main:
-            rows = core.execute("select * from persys.daily_summaries where day < %s", (D3,)).fetchall()
+            rows = core.execute("select * from persys.daily_summaries where day < %s",
+                                (D3,)).fetchall()
             cols = ", ".join(["%s"] * len(rows[0]))
             main.cursor().executemany(f"insert into persys.daily_summaries values ({cols})",
                                       [tuple(Jsonb(v) if isinstance(v, dict) else v for v in r)

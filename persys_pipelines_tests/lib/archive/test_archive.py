@@ -26,7 +26,8 @@ def _summaries(cfg) -> None:
     with resolve_tier(cfg, "main").connect() as conn:
         for i in range(1, 29):
             conn.execute(
-                "insert into persys.daily_summaries (day, health, finance, summary_text, created_at) "
+                "insert into persys.daily_summaries (day, health, finance, summary_text, "
+                "created_at) "
                 "values (%s, %s, %s, %s, %s)",
                 (dt.date(2024, 2, i), json.dumps({"sleep": 7.25 + i / 100, "tags": ["a", None]}),
                  json.dumps({"spent": "12.30", "n": None, "nested": {"k": [1, 2.5]}}),

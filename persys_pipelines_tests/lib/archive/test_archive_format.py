@@ -7,6 +7,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
@@ -24,8 +25,8 @@ def export(cfg, values: list) -> list:
                          (dt.date(2024, 1, 1), f"row {i}", tags,
                           dt.datetime(2024, 1, 1, 0, 0, i, tzinfo=dt.UTC)))
         conn.commit()
-        data = archive.export_rows(conn, cfg, "journal_entries", dt.date(2024, 1, 1),
-                                   dt.date(2024, 1, 1))
+        data = archive.export_rows(conn, handles.spec(cfg, "journal_entries"),
+                                   dt.date(2024, 1, 1), dt.date(2024, 1, 1))
         conn.rollback()
     return fmt.sort_rows(data, ["created_at"]).column("tags").to_pylist()
 

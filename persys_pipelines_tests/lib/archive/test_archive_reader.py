@@ -12,7 +12,6 @@ from persys_pipelines import handles
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.daily import summary
-from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.archive_helpers import AS_OF_DATA, rows_in_main
@@ -63,7 +62,8 @@ def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
     cfg = short_main(cfg)
     rows_in_main(cfg)
     handles.archive_due(cfg, AS_OF_DATA)
-    empty = archive.archive_month(cfg, "journal_entries", dt.date(2024, 3, 1), as_of=AS_OF_DATA)
+    empty = handles.archive_months(cfg, "journal_entries", [dt.date(2024, 3, 1)],
+                                   as_of=AS_OF_DATA)[0]
     assert (empty.rows, empty.key) == (0, None), "an archived month has nothing left to move"
     march5 = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
                          columns=("body",))

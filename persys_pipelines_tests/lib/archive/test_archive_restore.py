@@ -114,28 +114,32 @@ def test_restoring_a_day_without_rows_leaves_the_month_file_alone(cfg):
 
 
 def test_crash_repair_never_deletes_a_file_whose_remainder_has_its_key(cfg):
-    """A ledger row left by an older restore that re-encoded a whole file (remainder key ==
-    file key): neither finish_restore nor the repair on the next run deletes the file."""
+    """A ledger entry left by an older restore that re-encoded a whole file (remainder key ==
+    file key): neither the restore's swap nor the repair on the next run deletes the file."""
+    import dataclasses
+
+    from persys_pipelines.lib.moves import archive_main
+
     rows_in_main(cfg)
     ids = ids_in_main(cfg)
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    store = stores_lib.archive_stores(cfg).active
+    target = handles.target(cfg)
     entries, files = archive_state(cfg)
     entry = entries[1]
-    same = entry | {"ledger_id": entry.ledger_id + 1000}
-    manifest.finish_restore(store, TABLE, entry.key, same)
+    same = dataclasses.replace(entry, ledger_id=entry.ledger_id + 1000)
+    archive_main.finish(target, TABLE, entry.key, same)
     assert archive_state(cfg) == (entries, files)
 
     tier = resolve_tier(cfg, "main")
     with tier.connect() as conn:
         conn.execute(
-            "insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier, "
-            "outcome, detail) values (%s, '2024-03-15', '2024-03-15', 'archive', 'main', "
-            "'moved', %s)",
-            (TABLE, Jsonb({"key": entry.key, "store": store.url,
-                           "entry_ledger_id": entry.ledger_id, "remainder": same})))
+            "insert into persys.ledger (route, table_name, first_day, last_day, from_tier, "
+            "to_tier, state, detail) values ('archive_main', %s, '2024-03-15', '2024-03-15', "
+            "'archive', 'main', 'done', %s)",
+            (TABLE, Jsonb({"key": entry.key, "store": target.store.url,
+                           "entry_ledger_id": entry.ledger_id, "remainder": same.to_json()})))
         conn.commit()
-    assert manifest.reconcile(tier, store, TABLE).restores == 0
+    assert not handles.repair_all(cfg, [TABLE], apply=True)[0].archive
     assert archive_state(cfg) == (entries, files)
     assert_each_row_in_one_place(cfg, ids)
 
@@ -151,14 +155,16 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     assert got.rows > 0 and got.pinned_until == until
 
     # the next archive run, as of a later day, leaves the pinned days in main
-    assert archive.due_month_rows(cfg, TABLE, LATER) == {}
+    assert archive.due_month_rows(resolve_tier(cfg, "main"), handles.spec(cfg, TABLE),
+                                  LATER) == {}
     assert handles.archive_due(cfg, LATER, tables=[TABLE]) == []
     assert main(["lifecycle", "run", "--as-of", LATER.isoformat(), "--table", TABLE]) == 0
     capsys.readouterr()
     assert count(cfg, TABLE) == got.rows
     assert_each_row_in_one_place(cfg, ids)
     # the pin ends on its `until` day
-    assert list(archive.due_month_rows(cfg, TABLE, until)) == [dt.date(2024, 3, 1)]
+    assert list(archive.due_month_rows(resolve_tier(cfg, "main"), handles.spec(cfg, TABLE),
+                                       until)) == [dt.date(2024, 3, 1)]
 
     doc = status_lib.collect(cfg, LATER)
     assert doc["pins"] == [{"table": TABLE, "first_day": "2024-03-10",

@@ -11,7 +11,6 @@ from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.lib.archive import maintenance
 from persys_pipelines.lib.archive.crypto import CryptoError, Keyring, new_key_text, parse_key
-from persys_pipelines.lib.moves import archive_main as archive_restore
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main, snapshot
 
 
@@ -45,20 +44,22 @@ def test_archive_with_a_rotated_key(cfg, capsys):
     handles.archive_due(old, LATER, tables=["journal_entries"])
     files = sorted((cfg.home / "archive").rglob("*.parquet"))
     assert files and all(not f.read_bytes().startswith(b"PAR1") for f in files)
-    assert {e.key_id for _, e in maintenance.manifest_rows(old, "journal_entries")} == {"k1"}
+    rows = maintenance.manifest_rows(stores_of(old), "journal_entries")
+    assert {e.key_id for _, e in rows} == {"k1"}
 
     rotated = with_keys(cfg, k1, k2)
-    assert maintenance.verify(rotated).ok
-    assert len(maintenance.rekey(rotated)) == len(files)
-    assert {e.key_id for _, e in maintenance.manifest_rows(rotated, "journal_entries")} == {"k2"}
-    assert maintenance.rekey(rotated) == [], "rekey is idempotent"
+    assert handles.verify_archive(rotated).ok
+    assert len(handles.rekey_all(rotated)) == len(files)
+    rows = maintenance.manifest_rows(stores_of(rotated), "journal_entries")
+    assert {e.key_id for _, e in rows} == {"k2"}
+    assert handles.rekey_all(rotated) == [], "rekey is idempotent"
 
     new_only = with_keys(cfg, k2)
-    assert maintenance.verify(new_only).ok
-    report = maintenance.verify(old)
+    assert handles.verify_archive(new_only).ok
+    report = handles.verify_archive(old)
     assert len(report.bad) == len(files)
     assert "not in tiers.archive.encryption_key" in report.bad[0][1]
-    archive_restore.restore(new_only, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    handles.restore(new_only, "journal_entries", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, "journal_entries") == before
     assert k1.split(":")[1] not in capsys.readouterr().out
 
@@ -67,3 +68,9 @@ def test_rekey_without_a_key_says_what_to_set(cfg, capsys):
     rows_in_main(cfg)
     assert main(["archive", "rekey"]) == 5  # ArchiveError.exit_code
     assert "tiers.archive.encryption_key is not set" in capsys.readouterr().err
+
+
+def stores_of(cfg):
+    from persys_pipelines.lib.archive.stores import archive_stores
+
+    return archive_stores(cfg, check=False)

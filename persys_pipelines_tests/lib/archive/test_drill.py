@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from persys_pipelines import handles
 from persys_pipelines.lib.archive import drill as drill_lib
-from persys_pipelines.lib.archive import maintenance
 from persys_pipelines.lib.archive import stores as stores_lib
+from persys_pipelines.lib.archive.manifest import read_manifest
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
@@ -20,7 +22,7 @@ def test_a_drill_of_every_month_passes_and_leaves_main_as_it_was(cfg, capsys):
     from persys_pipelines.cli import main
 
     in_main = _archived(cfg)
-    results = drill_lib.drill(cfg, months=None)
+    results = handles.drill(cfg, months=None)
     assert [(r.table, r.month, r.ok) for r in results] == [
         ("journal_entries", m, True) for m in ("2024-02", "2024-03", "2024-04")]
     assert results[0].rows == 31
@@ -55,12 +57,12 @@ def test_a_checksum_mismatch_after_restore_is_bad_and_the_schema_is_dropped(cfg)
     them, and is gone afterwards."""
     _archived(cfg)
     store = stores_lib.archive_stores(cfg).active
-    results = drill_lib.drill(cfg, months=None)
-    entry = dict(maintenance.read_manifest(store, "journal_entries").files[0])
-    entry.checksum = "0"
+    results = handles.drill(cfg, months=None)
+    entry = read_manifest(store, "journal_entries").files[0]
+    entry = dataclasses.replace(entry, fingerprint=f"typed1:{entry.rows}:0")
     bad = drill_lib.drill_file(resolve_tier(cfg, "main"), store, stores_lib.keyring(cfg),
                                "journal_entries", entry)
-    assert all(r.ok for r in results) and not bad.ok and "checksum" in bad.problem
+    assert all(r.ok for r in results) and not bad.ok and "the manifest says" in bad.problem
     assert drill_lib.leftover_schemas(resolve_tier(cfg, "main")) == []
 
 
@@ -90,7 +92,8 @@ def test_verify_only_reads_so_a_read_only_store_verifies(cfg, tmp_path):
     report = handles.verify_archive(cfg, stores=stores_lib.ArchiveStores(ro, None, ro))
     assert report.ok and report.checked == 3 and not report.unreachable
     assert ro.writes == []
-    results = drill_lib.drill(cfg, months=None, stores=stores_lib.ArchiveStores(ro, None, ro))
+    results = drill_lib.drill(resolve_tier(cfg, "main"), stores_lib.ArchiveStores(ro, None, ro),
+                              stores_lib.keyring(cfg), list(cfg.tables), months=None)
     assert all(r.ok for r in results) and ro.writes == []
     assert sorted(p.name for p in (cfg.home / "archive").rglob("*")) == before
 

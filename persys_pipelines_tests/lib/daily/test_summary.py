@@ -172,7 +172,8 @@ def test_a_day_without_data_says_so(daily_cfg, tier_dsns):
 def test_store_is_idempotent_and_keeps_each_day_in_one_tier(daily_cfg, tier_dsns):
     load_fixture(tier_dsns)
     with connect(tier_dsns["main"]) as conn:  # an older copy of D1 already moved to main
-        conn.execute("insert into persys.daily_summaries (day, summary_text) values (%s, 'old')", (D1,))
+        conn.execute("insert into persys.daily_summaries (day, summary_text) "
+                     "values (%s, 'old')", (D1,))
     for _ in range(2):
         result = summary.store(daily_cfg, D1, D3, summary.compute(daily_cfg, D1, D3))
     assert result == {"written": 3, "replaced_core": 3, "removed_main": 0}
