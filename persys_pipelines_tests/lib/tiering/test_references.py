@@ -128,7 +128,7 @@ def test_row_security_that_hides_children_stops_the_move_with_the_fix(cfg, tiers
         rng = moves.MoveRange("parent", TablePolicy(day_column="day", core_days=7), ZONE,
                               None, dt.date(2024, 2, 1))
         with pytest.raises(moves.MoveError, match="row-level security hides"):
-            moves.move_range(limited, main, rng)
+            handles.move_range(cfg, limited, main, rng)
         assert sum(rows_text(core, "child").values()) == 900
     finally:
         with core.connect() as conn:
