@@ -18,7 +18,8 @@ from persys_pipelines import handles
 from persys_pipelines.lib.archive.stores import archive_stores
 from persys_pipelines.lib.backup import snapshot
 from persys_pipelines.lib.config import Config
-from persys_pipelines.lib.moves import adopt, engine
+from persys_pipelines.lib.moves import adopt
+from persys_pipelines.lib.moves import registry as engine
 from persys_pipelines.lib.moves.engine import CRASH_ENV
 from persys_pipelines.lib.pg.tiers import resolve_tier
 
@@ -33,6 +34,7 @@ REACHES = {
     "backup_restore": ("backup_restore",),
     "rekey": ("rekey",),
     "adopt": ("adopt",),
+    "adopt_memos": ("adopt",),
     "rewrite": ("rewrite", "archive_main", "main_archive"),
     "repair": ("core_main", "main_archive", "purge"),
     "backup": (),
@@ -90,6 +92,15 @@ def adopt_notes(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     adopt.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, "notes"), as_of)
 
 
+def adopt_memos(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    """A plain table the crash-point test makes for each adopt point (not in persys.yaml)."""
+    from persys_pipelines.lib.config import TablePolicy
+    from persys_pipelines.lib.pg.tables import TableSpec
+
+    spec = TableSpec("memos", TablePolicy(day_column="day", core_days=5), cfg.timezone)
+    adopt.adopt_partition(handles.engine(cfg), resolve_tier(cfg, "core"), spec, as_of)
+
+
 def rewrite(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     """Summaries of a few days recomputed (their text marks which run wrote them)."""
     from persys_pipelines.lib.daily.summary import store_days
@@ -110,7 +121,7 @@ def repair(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
 ROUTES: dict[str, Callable[[Config, dt.date, random.Random], None]] = {
     "lifecycle": lifecycle, "archive": archive, "restore": restore, "purge": purge,
     "backup": backup, "backup_restore": backup_restore, "rekey": rekey, "adopt": adopt_notes,
-    "rewrite": rewrite, "repair": repair,
+    "rewrite": rewrite, "repair": repair, "adopt_memos": adopt_memos,
 }
 
 

@@ -33,6 +33,12 @@ class Report:
     app: dict = field(default_factory=dict)
     found: dict = field(default_factory=dict)
 
+    def summary(self) -> str:
+        app = {k: v for k, v in self.app.items() if k != "last"}
+        return (f"ticks {self.ticks}, kills {self.kills} ({sum(self.crash_points.values())} at "
+                f"crash points: {dict(self.crash_points)}), outcomes {dict(self.outcomes)}, "
+                f"app {app}, rows found {self.found}")
+
 
 def run(world: World, tmp: Path, *, ticks: int, seed: int, kill_share: float = 0.6,
         days_per_tick: float = 1.5) -> Report:
@@ -40,7 +46,7 @@ def run(world: World, tmp: Path, *, ticks: int, seed: int, kill_share: float = 0
     report = Report()
     as_of_file, stop_file, app_out = tmp / "as_of", tmp / "stop", tmp / "app.json"
     as_of = START
-    as_of_file.write_text(as_of.isoformat())
+    _set(as_of_file, as_of)
     ctx = multiprocessing.get_context("fork")
     app = ctx.Process(target=run_app, args=(world.dsns["core"], str(as_of_file),
                                             str(stop_file), seed, str(app_out)))
@@ -52,7 +58,7 @@ def run(world: World, tmp: Path, *, ticks: int, seed: int, kill_share: float = 0
     try:
         for tick in range(ticks):
             as_of = START + dt.timedelta(days=int(tick * days_per_tick))
-            as_of_file.write_text(as_of.isoformat())
+            _set(as_of_file, as_of)
             if tick == ticks // 3:
                 world.add_key()  # the README's rotation: a new key, then `archive rekey`
             name = rng.choices(list(WEIGHTS), list(WEIGHTS.values()))[0]
@@ -103,3 +109,10 @@ def _rewritten(output: str) -> dict[str, str]:
     """Days a finished rewrite wrote (it prints them once its transactions committed)."""
     return {ln.split()[1]: ln.split()[2] for ln in output.splitlines()
             if ln.startswith("rewritten ")}
+
+
+def _set(path: Path, day: dt.date) -> None:
+    """The app reads the simulated day while it changes: replace the file whole."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(day.isoformat())
+    tmp.replace(path)

@@ -46,7 +46,7 @@ class World:
             "home": str(self.home), "timezone": "Europe/London", "start_date": "2023-12-01",
             "tiers": {"core": {"dsn": self.dsns["core"], "quota_mb": 500},
                       "main": {"dsn": self.dsns["main"]},
-                      "archive": {"url": f"file://{self.home / 'archive'}",
+                      "archive": {"url": f"file://{self.home / 'archive with space'}",
                                   "encryption_key": self.keys}},
             "tables": POLICIES,
         }
@@ -61,7 +61,7 @@ class World:
 def make_world(tmp_path: Path, dsns: dict[str, str]) -> World:
     import psycopg
 
-    world = World(tmp_path / "persys.yaml", tmp_path / "home with space", dsns,
+    world = World(tmp_path / "persys.yaml", tmp_path / "home", dsns,
                   [new_key_text("k1")])
     world.write_config()
     setup_tiers(world.cfg)

@@ -4,7 +4,8 @@
 store agree with main and the ledger:
 - a `pending` entry whose ledger entry is `done`: its rows left main; it becomes committed;
 - a `pending` entry whose ledger entry never committed: its rows stayed in main. The file is
-  deleted only when main is proven to hold every one of its rows (same keys, same
+  deleted only when main (or another committed file: a restore killed before its commit
+  leaves its remainder file behind) is proven to hold every one of its rows (same keys, same
   fingerprint); otherwise the file is kept and the entry committed, so no row can vanish;
 - a file no entry names: a `done` move or restore in the ledger says what it is (a committed
   file whose entry was lost: the entry comes back from the ledger; a file a restore replaced:
@@ -88,7 +89,8 @@ def reconcile(locked: Locked, target: ArchiveTarget, table: str) -> Reconciled:
             if states.get(entry.ledger_id) == "done":
                 manifest.put(entry.committed())
                 out.committed.append(entry.key)
-            elif entry.key in present and not _prove_in_main(conn, target, table, entry):
+            elif entry.key in present and not _prove_elsewhere(conn, target, manifest, table,
+                                                               entry):
                 manifest.put(entry.committed())  # its rows are nowhere else: keep them listed
                 out.kept.append(entry.key)
             else:
@@ -106,7 +108,7 @@ def reconcile(locked: Locked, target: ArchiveTarget, table: str) -> Reconciled:
                 out.removed.append(key)  # retention began deleting it
             else:
                 entry = entry_from_file(conn, target, table, key)
-                if _prove_in_main(conn, target, table, entry):
+                if _prove_elsewhere(conn, target, manifest, table, entry):
                     out.removed.append(key)
                 else:
                     manifest.put(entry)
@@ -234,3 +236,42 @@ def _prove_in_main(conn: psycopg.Connection, target: ArchiveTarget, table: str,
                                      sql.Identifier(PROOF_TABLE)))
     file_side = fingerprint.of_rows(conn, sql.Identifier(PROOF_TABLE), hashed)
     return theirs == file_side and theirs.rows == data.num_rows
+
+
+def _prove_elsewhere(conn: psycopg.Connection, target: ArchiveTarget, manifest: Manifest,
+                     table: str, entry: FileEntry) -> bool:
+    return (_prove_in_main(conn, target, table, entry)
+            or _prove_in_archive(conn, target, manifest, table, entry))
+
+
+OTHER_TABLE = "persys_proof_other"
+
+
+def _prove_in_archive(conn: psycopg.Connection, target: ArchiveTarget, manifest: Manifest,
+                      table: str, entry: FileEntry) -> bool:
+    """Positive proof that committed files of the table hold every row of the file: the rows
+    of those files with the file's keys have the fingerprint of the file's rows."""
+    plain, _ = load_file(target.store, target.ring, entry)
+    data = fmt.read_parquet(plain)
+    types = fmt.pg_types_of(data.schema)
+    keys = [k for k in entry.primary_key if k in types]
+    others = [e for e in manifest.committed() if e.key != entry.key and e.pg_types == types
+              and not (e.max_day < entry.min_day or e.min_day > entry.max_day)]
+    if not keys or not others or not data.num_rows:
+        return False
+    _load(conn, data)
+    other = sql.Identifier(OTHER_TABLE)
+    conn.execute(sql.SQL("drop table if exists {}").format(other))
+    conn.execute(sql.SQL("create temp table {} (like {})").format(
+        other, sql.Identifier(PROOF_TABLE)))
+    for e in others:
+        fmt.load_rows(conn, other, fmt.read_parquet(load_file(target.store, target.ring, e)[0]))
+    columns = list(types)
+    hashed = fingerprint.hash_expression(
+        columns, fingerprint.text_hashed(conn, f"pg_temp.{PROOF_TABLE}", columns))
+    theirs = fingerprint.of_rows(conn, other, hashed, sql.SQL("({}) in (select {} from {})").format(
+        sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(fingerprint.ALIAS),
+                                                   sql.Identifier(k)) for k in keys),
+        sql.SQL(", ").join(map(sql.Identifier, keys)), sql.Identifier(PROOF_TABLE)))
+    mine = fingerprint.of_rows(conn, sql.Identifier(PROOF_TABLE), hashed)
+    return theirs == mine and mine.rows == data.num_rows
