@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow e2e lint bench clean down pgbouncer
+.PHONY: demo test test-slow e2e soak lint bench clean down pgbouncer
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP) pgbouncer
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m "slow" -p no:cacheprovider
+
+# By hand: the conservation oracle for ~1,700 ticks (>= 1,000 kills), about an hour.
+soak: $(STAMP)
+	ORACLE_TICKS=$${ORACLE_TICKS:-1700} ORACLE_SEED=$${ORACLE_SEED:-17} $(BIN)/python -m pytest \
+	  -m slow -p no:cacheprovider -s persys_pipelines_tests/oracle/test_oracle.py
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m "e2e" -p no:cacheprovider
