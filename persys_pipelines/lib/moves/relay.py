@@ -29,27 +29,34 @@ def stream_copy(
     progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Binary COPY of `select` at `src` into `columns` of table `target` at `dst`; returns
-    (rows, bytes). `src` keeps its transaction (and snapshot) whatever happens at `dst`."""
+    (rows, bytes), after checking that the destination took exactly the rows the source sent
+    (both servers' own `COPY n`). `src` keeps its transaction (and snapshot) whatever happens
+    at `dst`."""
     query = sql.SQL("copy ({}) to stdout (format binary)").format(select)
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         ident(target) if isinstance(target, str) else target,
         sql.SQL(", ").join(map(sql.Identifier, columns)))
     n_bytes = messages = 0
     # copy_out drains core's stream if main fails mid-way (core's transaction stays usable)
-    with copy_out(src, query) as out, dst.cursor() as dcur, dcur.copy(copy_in) as into:
-        batch = bytearray()
-        for data in out:
-            batch += data
-            messages += 1
-            if len(batch) >= BATCH:
-                into.write(batch)
-                n_bytes += len(batch)
-                batch = bytearray()
-            if progress is not None and messages % PROGRESS_EVERY == 0:
-                progress(PROGRESS_EVERY)
-        into.write(batch)
-        n_bytes += len(batch)
+    with copy_out(src, query) as out, dst.cursor() as dcur:
+        with dcur.copy(copy_in) as into:
+            batch = bytearray()
+            for data in out:
+                batch += data
+                messages += 1
+                if len(batch) >= BATCH:
+                    into.write(batch)
+                    n_bytes += len(batch)
+                    batch = bytearray()
+                if progress is not None and messages % PROGRESS_EVERY == 0:
+                    progress(PROGRESS_EVERY)
+            into.write(batch)
+            n_bytes += len(batch)
+        received = dcur.rowcount  # the destination's own `COPY n`
     rows = out.rows
+    if received != rows:
+        raise MoveError(f"{target if isinstance(target, str) else 'staging'}: the source sent "
+                        f"{rows} rows, the destination took {received}; nothing is kept")
     if progress is not None and rows % PROGRESS_EVERY:
         progress(rows % PROGRESS_EVERY)
     return rows, n_bytes
