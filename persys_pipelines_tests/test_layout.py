@@ -19,8 +19,9 @@ MAX_LINES = 400
 KNOWN_LONG: set[str] = set()
 
 ORDER = ["base", "pg", "archive", "backup", "moves", "tiering", "daily", "voice", "monitoring"]
-# lib/<module>.py at the top: base, except provision (it plans and sizes the tiers)
-TOP_LEVEL = {"provision": "tiering"}
+# lib/<module>.py at the top: base, except provision (it plans and sizes the tiers) and
+# sample_data (it writes rows into tables)
+TOP_LEVEL = {"provision": "tiering", "sample_data": "pg"}
 BASE_PACKAGES = {"config"}  # lib/config/ sits with the base modules
 
 

@@ -35,7 +35,7 @@ def test_setup_creates_every_table_once(cfg, tier_dsns):
     assert first["core"] == [t.name for t in PERSONAL_TABLES] == first["main"]
     assert setup_lib.setup_tiers(cfg) == {"core": [], "main": []}
     with psycopg.connect(tier_dsns["main"]) as conn:
-        assert table_columns(conn, "persys.ledger")["checksum"] == "text"
+        assert table_columns(conn, "persys.ledger")["fingerprint"] == "text"
         assert table_columns(conn, "journal_entries")["tags"] == "text[]"
         assert table_columns(conn, "transactions")["amount"] == "numeric(12,2)"
         assert table_columns(conn, "health_metrics")["measured_at"] == "timestamp with time zone"
@@ -129,12 +129,12 @@ def adopted_config(tier_dsns, tmp_path, monkeypatch, tables: dict) -> Config:
     return load_config(path)
 
 
-def public_tables(dsn: str) -> set[str]:
-    """Tables of schema public (partitions not counted)."""
+def public_tables(dsn: str, schema: str = "public") -> set[str]:
+    """Tables of a schema (partitions not counted)."""
     with psycopg.connect(dsn) as conn:
         return {r[0] for r in conn.execute(
-            "select relname from pg_class where relnamespace = 'public'::regnamespace "
-            "and relkind in ('r', 'p') and not relispartition")}
+            "select relname from pg_class where relnamespace = to_regnamespace(%s) "
+            "and relkind in ('r', 'p') and not relispartition", (schema,))}
 
 
 def test_setup_adopts_a_supabase_core_without_the_sample_schema(tier_dsns, tmp_path,
@@ -147,8 +147,9 @@ def test_setup_adopts_a_supabase_core_without_the_sample_schema(tier_dsns, tmp_p
 
     assert main(["setup"]) == 0
     assert "sample tables" not in capsys.readouterr().out
-    assert public_tables(tier_dsns["core"]) == before | set(OUTPUT_TABLES)
-    assert public_tables(tier_dsns["main"]) >= {*OUTPUT_TABLES, "persys.ledger"}
+    assert public_tables(tier_dsns["core"]) == before, "nothing of persys's in public"
+    assert public_tables(tier_dsns["core"], "persys") == set(OUTPUT_TABLES)
+    assert public_tables(tier_dsns["main"], "persys") >= {*OUTPUT_TABLES, "ledger"}
     for dsn in tier_dsns.values():
         assert not public_tables(dsn) & set(SAMPLE_TABLES)
 

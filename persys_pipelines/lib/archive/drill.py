@@ -24,6 +24,7 @@ from . import format as fmt
 from .crypto import CryptoError, Keyring
 from .maintenance import tables_in
 from .manifest import FileEntry, ManifestUnreadable, load_file, read_manifest
+from .rows import load_rows
 from .stores import ArchiveStores, Store, StoreError
 
 pa = lazy_module("pyarrow")
@@ -102,7 +103,7 @@ def _compare(conn, scratch: str, table: str, entry: FileEntry, data: pa.Table
     types = fmt.pg_types_of(data.schema)
     conn.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
-    columns = fmt.load_rows(conn, target, data)
+    columns = load_rows(conn, target, data)
     want = entry.fp
     got = fingerprint.of_table(conn, table, columns, relation=target,
                                types=f'"{scratch}"."{table}"', algorithm=want.algorithm)

@@ -385,18 +385,3 @@ def python_rows(table: pa.Table, pg_types: dict[str, str]):
             values = [None if v is None else uuid_mod.UUID(bytes=v) for v in values]
         columns.append(values)
     return zip(*columns, strict=True) if columns else iter(())
-
-
-def load_rows(conn: psycopg.Connection, target: sql.Composable, data: pa.Table) -> list[str]:
-    """COPY archived rows (a decoded Parquet table) into `target`, a table with at least the
-    archived columns; returns the columns written, in the file's order. The session's text
-    forms are pinned first, as they were when the rows left main."""
-    pg_types = pg_types_of(data.schema)
-    pin_session(conn, local=True)
-    cols = sql.SQL(", ").join(map(sql.Identifier, pg_types))
-    with conn.cursor() as cur, cur.copy(
-        sql.SQL("copy {} ({}) from stdin").format(target, cols)
-    ) as copy:
-        for row in python_rows(data, pg_types):
-            copy.write_row(row)
-    return list(pg_types)

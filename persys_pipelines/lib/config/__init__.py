@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
-from .checks import cross_checks, home_problem
+from .checks import archivable_names, cross_checks, home_problem
 from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
@@ -288,13 +288,7 @@ class Config(_Strict):
     @field_validator("tables")
     @classmethod
     def _table_names(cls, value: dict[str, TablePolicy]) -> dict[str, TablePolicy]:
-        """A table's name is also its folder in the archive: no `/`, no leading dot (the
-        archive keeps its own files under `.persys/`), no blank."""
-        for name in value:
-            if not name.strip() or "/" in name or name.startswith(".") or len(name) > 63:
-                raise ValueError(f"{name!r} is not a table name persys can archive under (no "
-                                 "'/', no leading '.', at most 63 characters)")
-        return value
+        return archivable_names(value)
 
     @property
     def zone(self) -> ZoneInfo:

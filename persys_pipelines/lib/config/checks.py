@@ -141,3 +141,13 @@ def _supabase_problems(cfg: Config) -> list[str]:
                 "supabase_url: https://<ref>.supabase.co and service_key: "
                 "env:SUPABASE_SERVICE_KEY"]
     return []
+
+
+def archivable_names(tables: dict) -> dict:
+    """A table's name is also its folder in the archive: no `/`, no leading dot (the archive
+    keeps its own files under `.persys/`), no blank."""
+    for name in tables:
+        if not name.strip() or "/" in name or name.startswith(".") or len(name) > 63:
+            raise ValueError(f"{name!r} is not a table name persys can archive under (no "
+                             "'/', no leading '.', at most 63 characters)")
+    return tables

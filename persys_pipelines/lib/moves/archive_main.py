@@ -30,6 +30,7 @@ from ..archive.manifest import (
     sha256,
     write_manifest,
 )
+from ..archive.rows import load_rows
 from ..archive.stores import StoreError
 from ..errors import ArchiveError
 from ..lazy import lazy_module
@@ -115,7 +116,7 @@ def load_scratch(conn, data: pa.Table) -> list[str]:
     conn.execute(sql.SQL("create temp table {} ({}) on commit drop").format(
         scratch, sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
-    return fmt.load_rows(conn, scratch, data)
+    return load_rows(conn, scratch, data)
 
 
 def scratch_fingerprint(conn, table: str, columns: list[str],

@@ -39,6 +39,7 @@ from ..archive.manifest import (
     sha256,
     write_manifest,
 )
+from ..archive.rows import load_rows
 from ..lazy import lazy_module
 from ..pg import fingerprint, ledger
 from ..pg.catalog import ident, primary_key, regclass, table_columns, table_exists
@@ -207,7 +208,7 @@ def _load(conn: psycopg.Connection, data: pa.Table) -> None:
     conn.execute(sql.SQL("create temp table {} ({})").format(
         sql.Identifier(PROOF_TABLE), sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
-    fmt.load_rows(conn, sql.Identifier(PROOF_TABLE), data)
+    load_rows(conn, sql.Identifier(PROOF_TABLE), data)
 
 
 def _prove_in_main(conn: psycopg.Connection, target: ArchiveTarget, table: str,
@@ -265,7 +266,7 @@ def _prove_in_archive(conn: psycopg.Connection, target: ArchiveTarget, manifest:
     conn.execute(sql.SQL("create temp table {} (like {})").format(
         other, sql.Identifier(PROOF_TABLE)))
     for e in others:
-        fmt.load_rows(conn, other, fmt.read_parquet(load_file(target.store, target.ring, e)[0]))
+        load_rows(conn, other, fmt.read_parquet(load_file(target.store, target.ring, e)[0]))
     columns = list(types)
     hashed = fingerprint.hash_expression(
         columns, fingerprint.text_hashed(conn, f"pg_temp.{PROOF_TABLE}", columns))

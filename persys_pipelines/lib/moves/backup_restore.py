@@ -20,6 +20,7 @@ from psycopg import sql
 
 from ..archive import format as fmt
 from ..archive.crypto import Keyring
+from ..archive.rows import load_rows
 from ..archive.stores import Store
 from ..backup.snapshot import Backup, BackupError
 from ..backup.verify import load_table
@@ -98,7 +99,7 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
     conn.execute(sql.SQL("create temp table {} ({}) on commit drop").format(
         scratch, sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
-    columns = fmt.load_rows(conn, scratch, data)
+    columns = load_rows(conn, scratch, data)
     want = _want(entry)
     got = fingerprint.of_table(conn, table, columns, relation=scratch,
                                types=f"pg_temp.{SCRATCH}", algorithm=want.algorithm)

@@ -138,7 +138,7 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
 
 TABLES_BY_NAME = {t.name: t for t in PERSONAL_TABLES}
 # The project's own output tables (written by the daily and voice assets): always created.
-OUTPUT_TABLES = tuple(sorted(OWN_TABLES))  # in schema `persys` (lib/pg/catalog.py)
+OUTPUT_TABLES = OWN_TABLES  # in schema `persys` (lib/pg/catalog.py)
 # The sample schema: created only when asked (`--sample-data`, or persys.yaml names them).
 SAMPLE_TABLES = tuple(t.name for t in PERSONAL_TABLES if t.name not in OUTPUT_TABLES)
 
@@ -184,7 +184,7 @@ def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = Fals
     """
     created = []
     wanted = set(TABLES_BY_NAME if only is None else only)
-    if wanted & OWN_TABLES:
+    if wanted & set(OWN_TABLES):
         ensure_persys_schema(conn)
     for table in PERSONAL_TABLES:
         if table.name not in wanted or table_exists(conn, table.name):

@@ -22,7 +22,7 @@ from ..pg.catalog import table_columns, table_exists
 from ..pg.tiers import PgTier, resolve_tier
 from . import VoiceError
 
-TABLE = "voice_messages"
+TABLE = "persys.voice_messages"  # persys's own schema (lib/pg/catalog.py)
 COLUMNS = ("day", "engine", "voice", "characters", "duration_s", "uri", "sha256", "sent_at",
            "telegram_message_id")
 
