@@ -18,6 +18,7 @@ from dagster_graphql import DagsterGraphQLClient
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from persys_pipelines import handles
 from persys_pipelines.defs.lifecycle.assets import main_key
 from persys_pipelines.defs.lifecycle.schedules import JOB_NAME, run_request_tags
 from persys_pipelines.lib.config import Config, load_config
@@ -59,8 +60,8 @@ def client(persys_up) -> DagsterGraphQLClient:
 def lifecycle_run(cfg, client) -> dict:
     """A lifecycle run requested the way the nightly schedule requests it (same tags)."""
     as_of = cfg.today()
-    due = {t: p for t, p in lifecycle.plan(cfg, resolve_tier(cfg, "core"), as_of).items()
-           if p.days}
+    plans = lifecycle.plan(resolve_tier(cfg, "core"), handles.specs(cfg), as_of)
+    due = {t: p for t, p in plans.items() if p.days}
     assert "journal_entries" in due, "the sample data should have journal days due for main"
     tags = run_request_tags(cfg, due, as_of)
     run_id = client.submit_job_execution(JOB_NAME, tags=tags,

@@ -170,18 +170,21 @@ def test_a_day_without_data_says_so(daily_cfg, tier_dsns):
 
 
 def test_store_is_idempotent_and_keeps_each_day_in_one_tier(daily_cfg, tier_dsns):
+    """A recomputed day replaces the day where it lives: D1 moved to main already, so its new
+    summary goes to main (never a second copy in core); D2 and D3 are in core."""
     load_fixture(tier_dsns)
     with connect(tier_dsns["main"]) as conn:  # an older copy of D1 already moved to main
         conn.execute("insert into persys.daily_summaries (day, summary_text) "
                      "values (%s, 'old')", (D1,))
     for _ in range(2):
         result = summary.store(daily_cfg, D1, D3, summary.compute(daily_cfg, D1, D3))
-    assert result == {"written": 3, "replaced_core": 3, "removed_main": 0}
+    assert result == {"written": 3, "replaced_core": 2, "removed_main": 1, "restored": 0}
     with connect(tier_dsns["core"]) as conn:
         days = [r[0] for r in conn.execute("select day from persys.daily_summaries order by day")]
     with connect(tier_dsns["main"]) as conn:
-        in_main = conn.execute("select count(*) from persys.daily_summaries").fetchone()[0]
-    assert days == [D1, D2, D3] and in_main == 0
+        in_main = conn.execute("select day, summary_text from persys.daily_summaries").fetchall()
+    assert days == [D2, D3] and [d for d, _ in in_main] == [D1]
+    assert in_main[0][1] != "old"
     assert summary.verify(daily_cfg, D1, D3) == []
 
 

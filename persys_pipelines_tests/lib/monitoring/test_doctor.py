@@ -181,9 +181,9 @@ def archived_once(cfg_path: Path, tier_dsns: dict, store_url: str) -> None:
     """Main's ledger says a month of journal went into the store at `store_url`."""
     with psycopg.connect(tier_dsns["main"]) as conn:
         conn.execute(
-            "insert into persys.ledger (table_name, first_day, last_day, from_tier, to_tier, "
-            "rows, outcome, detail) values ('journal', '2024-01-01', '2024-01-31', 'main', "
-            "'archive', 10, 'moved', %s)", (Jsonb({"store": store_url}),))
+            "insert into persys.ledger (route, table_name, first_day, last_day, from_tier, "
+            "to_tier, rows, state, detail) values ('main_archive', 'journal', '2024-01-01', "
+            "'2024-01-31', 'main', 'archive', 10, 'done', %s)", (Jsonb({"store": store_url}),))
 
 
 def test_an_unmounted_archive_folder_is_not_taken_for_an_empty_archive(tmp_path, tier_dsns,

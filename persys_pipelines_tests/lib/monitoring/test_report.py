@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main as persys
 from persys_pipelines.lib.monitoring import report, usage
 from persys_pipelines.lib.pg.tiers import resolve_tier
@@ -26,9 +27,9 @@ def test_full_report_has_chart_forecast_tables_and_moves(cfg, tmp_path):
     load_sample_data(cfg, days=5, seed=3, as_of=dt.date(2024, 5, 20))
     seed_history(cfg)
     with resolve_tier(cfg, "main").connect() as main:
-        main.execute("insert into persys.ledger (table_name, first_day, last_day, from_tier, "
-                     "to_tier, rows, outcome) values ('journal_entries', '2024-05-01', "
-                     "'2024-05-02', 'core', 'main', 4, 'failed')")
+        main.execute("insert into persys.ledger (route, table_name, first_day, last_day, "
+                     "from_tier, to_tier, rows, state) values ('core_main', 'journal_entries', "
+                     "'2024-05-01', '2024-05-02', 'core', 'main', 4, 'failed')")
         main.commit()
     text = report.build(cfg, chart_png=tmp_path / "usage.png")
     for heading in ("## Sizes", "### Usage chart", "### Tables per tier", "### Forecast",
@@ -68,7 +69,7 @@ def test_cli_report_lifecycle_shows_due_days_rows_cutoff_and_reclaimable(config_
     load_sample_data(cfg, days=90, seed=4, as_of=as_of)
     assert persys(["status", "--report", "--lifecycle", "--as-of", as_of.isoformat()]) == 0
     out = capsys.readouterr().out
-    plans = lifecycle.plan(cfg, resolve_tier(cfg, "core"), as_of)
+    plans = lifecycle.plan(resolve_tier(cfg, "core"), handles.specs(cfg), as_of)
     total = sum(p.rows for p in plans.values())
     assert f"Due to move core → main as of 2024-05-20: {total:,} rows" in out
     j = plans["journal_entries"]  # core_days 7: due up to 2024-05-12, keeps from 05-13

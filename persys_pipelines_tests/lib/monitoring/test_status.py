@@ -99,7 +99,7 @@ def test_status_text_when_a_tier_holds_only_rows_without_a_day(cfg, tier_dsns, c
 def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
     """A daily core backup two days old is OVERDUE; main's weekly one is fine; a tier never
     backed up says how to take one."""
-    from persys_pipelines.lib.backup import snapshot
+    from persys_pipelines import handles
 
     setup_lib.setup_tiers(cfg)
     now = dt.datetime.now(dt.UTC)
@@ -107,8 +107,8 @@ def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
     assert "core    none yet (OVERDUE: daily schedule; `persys backup run --tier core`)" in \
         capsys.readouterr().out
 
-    snapshot.run_backup(cfg, "core", now=now - dt.timedelta(hours=50))
-    main_backup = snapshot.run_backup(cfg, "main", now=now - dt.timedelta(days=3))
+    handles.backup(cfg, "core", now=now - dt.timedelta(hours=50))
+    main_backup = handles.backup(cfg, "main", now=now - dt.timedelta(days=3))
     assert main(["status", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)["backups"]
     assert doc["core"]["overdue"] is True and 49.9 <= doc["core"]["age_hours"] <= 50.5
