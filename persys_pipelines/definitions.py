@@ -9,6 +9,7 @@ import dagster as dg
 from .defs import archive, backup, daily, lifecycle, monitoring, voice
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
+from .lib.household.person import activate_from_environment
 
 # observable_source_asset and friends are marked beta; the warning says nothing to a user.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -29,7 +30,8 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
 
 
 def _load() -> dg.Definitions:
-    path = find_config_path()
+    # a household's person (PERSYS_HOUSEHOLD, PERSYS_PERSON): their persys.yaml and secrets
+    path = activate_from_environment() or find_config_path()
     return build_definitions(load_config(path), str(path.resolve()) if path else None)
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import cross_checks, home_problem
+from .notifications import Notifications
 from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
@@ -272,6 +273,7 @@ class Config(_Strict):
     notify: Notify = Notify()
     health: Health = Health()
     costs: Costs = Costs()
+    notifications: Notifications = Notifications()  # SMS, followed repositories
 
     @field_validator("timezone")
     @classmethod
