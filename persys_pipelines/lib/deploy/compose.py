@@ -23,6 +23,7 @@ GRPC_PORT = 4000
 PG_URL = "postgresql+psycopg2://dagster:${POSTGRES_PASSWORD}@postgres:5432/dagster"
 PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (letters and digits only)}"
 WORKSPACE = "/opt/dagster/app/workspace.yaml"
+DAGSTER_YAML = f"./dagster.yaml:{DAGSTER_HOME}/dagster.yaml:ro"
 
 
 def network(household: Household) -> str:
@@ -96,7 +97,7 @@ def _code_service(household: Household, ready: Ready) -> dict:
                         URL_ENV: PG_URL, "DAGSTER_CURRENT_IMAGE": image,
                         "DAGSTER_CONTAINER_CONTEXT": json.dumps(
                             container_context(household, ready), sort_keys=True)},
-        "volumes": person_volumes(household, ready),
+        "volumes": [*person_volumes(household, ready), DAGSTER_YAML],
         "networks": ["persys"],
         "healthcheck": {"test": ["CMD", "dagster", "api", "grpc-health-check", "-p",
                                  str(GRPC_PORT)], "interval": "30s", "retries": 5},
@@ -112,7 +113,7 @@ def _dagster_service(household: Household, command: list[str], codes: list[str])
         "command": command,
         "restart": "unless-stopped",
         "environment": {"DAGSTER_HOME": DAGSTER_HOME, URL_ENV: PG_URL},
-        "volumes": ["./dagster.yaml:/opt/dagster/dagster_home/dagster.yaml:ro",
+        "volumes": [DAGSTER_YAML,
                     f"./workspace.yaml:{WORKSPACE}:ro",
                     # the daemon starts (and the webserver stops) each run's container
                     "/var/run/docker.sock:/var/run/docker.sock"],
