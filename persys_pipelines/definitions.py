@@ -6,7 +6,8 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, backup, daily, lifecycle, monitoring, voice
+from .defs import archive, backup, daily, deploy, lifecycle, monitoring, voice
+from .defs.monitoring import rare
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
 from .lib.household.person import activate_from_environment
@@ -25,6 +26,8 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         backup.definitions(cfg),
         voice.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
+        deploy.definitions(cfg),  # followed repositories (notifications.repositories)
+        rare.definitions(cfg),  # rare alerts, when SMS is configured
         dg.Definitions(resources=resources(config_path)),
     )
 

@@ -58,7 +58,8 @@ class FollowedRepository(_Strict):
     # definitions, reload `location` through the webserver's GraphQL API; roll back on failure
     checkout: Path | None = None
     remote: str = "origin"
-    location: str | None = None  # code location to reload; null: this person's (or persys's)
+    # code locations to reload; empty: this person's (PERSYS_PERSON), else persys_pipelines
+    locations: list[str] = []
     graphql_url: str = "http://127.0.0.1:3000/graphql"
     timeout_s: float = Field(15, gt=0)
 
