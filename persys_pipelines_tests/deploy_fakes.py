@@ -96,6 +96,11 @@ def fake_kubernetes(tmp: Path) -> Iterator[tuple[Recorded, Path]]:
 # A household on the test's databases
 
 
+def unreachable_database(label: str) -> str:
+    """A DSN nothing connects to: for checks that only read the configuration."""
+    return f"postgresql://{label}:pw-of-{label}@db.invalid:5432/{label}"
+
+
 def person_yaml(name: str, home: Path, archive: Path, **extra) -> dict:
     doc = {
         "home": str(home), "timezone": "Europe/London", "start_date": "2023-01-01",

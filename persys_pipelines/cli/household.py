@@ -19,7 +19,7 @@ import yaml
 from ..lib.errors import UsageError
 from ..lib.household import checks, instance
 from ..lib.household.folder import Household, load_household
-from ..lib.household.person import HOUSEHOLD_ENV, PERSON_ENV, activate, from_environment
+from ..lib.household.person import HOUSEHOLD_ENV, PERSON_ENV, activate
 
 
 def add_global_args(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +52,8 @@ def apply(args: argparse.Namespace) -> None:
     if person and not root:
         raise UsageError(f"--person {person} needs the household: add --household DIR or set "
                          f"{HOUSEHOLD_ENV}")
-    os.environ[HOUSEHOLD_ENV], os.environ[PERSON_ENV] = str(Path(root).resolve()), person
-    found = from_environment()
-    assert found is not None
-    activate(*found)
+    household = load_household(root)
+    activate(household, household.person(person))  # sets PERSYS_HOUSEHOLD/PERSON for its runs
 
 
 def household_of(args: argparse.Namespace) -> Household:

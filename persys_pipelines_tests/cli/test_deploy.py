@@ -29,6 +29,7 @@ from persys_pipelines_tests.deploy_fakes import (
     fake_docker,
     fake_kubernetes,
     make_household,
+    unreachable_database,
 )
 
 SETTINGS = {"name": "smiths", "max_concurrent_runs": 5,
@@ -74,6 +75,7 @@ def runs_of(url: str, home: Path, monkeypatch) -> list[dg.DagsterRun]:
         return list(instance.get_runs())
 
 
+@pytest.mark.slow
 def test_compose_stack_runs_each_run_in_a_container_of_its_person(tmp_path, make_database,
                                                                    monkeypatch):
     root = tmp_path / "the smiths"  # a space in every host path
@@ -143,6 +145,7 @@ def test_compose_stack_runs_each_run_in_a_container_of_its_person(tmp_path, make
     assert run.tags["dagster/code_location"] == "alice"  # what the per-person limit counts
 
 
+@pytest.mark.slow
 def test_k8s_values_launch_a_job_per_run_with_the_persons_secret(tmp_path, make_database,
                                                                  monkeypatch):
     root = tmp_path / "the smiths"
@@ -216,11 +219,11 @@ def test_k8s_values_launch_a_job_per_run_with_the_persons_secret(tmp_path, make_
     ({"telegram": {"token": "123:plain-text-token", "chat_id": "1"}},
      "telegram.token holds a secret as plain text"),
 ])
-def test_deploy_refuses_what_containers_cannot_run(tmp_path, make_database, capsys, change,
+def test_deploy_refuses_what_containers_cannot_run(tmp_path, capsys, change,
                                                    expected, monkeypatch):
     monkeypatch.setenv("NOT_IN_SECRETS", "from the shell, not from her secrets.env")
     root = tmp_path / "h"
-    make_household(root, make_database)
+    make_household(root, unreachable_database)
     path = root / "alice" / "persys.yaml"
     doc = yaml.safe_load(path.read_text())
     for key, value in change.items():
@@ -234,8 +237,17 @@ def test_deploy_refuses_what_containers_cannot_run(tmp_path, make_database, caps
     assert not (tmp_path / "o").exists()  # nothing written
 
 
-def test_k8s_refuses_a_folder_archive(tmp_path, make_database, capsys):
+def test_k8s_refuses_a_folder_archive(tmp_path, capsys):
     root = tmp_path / "h"
-    make_household(root, make_database)
+    make_household(root, unreachable_database)
     assert main(["deploy", "k8s", "--household", str(root), "--out", str(tmp_path / "o")]) != 0
     assert "tiers.archive.url is a folder" in capsys.readouterr().err
+
+
+def test_the_single_person_compose_file_follows_the_compose_specification():
+    """The repository's own docker-compose.yml (one person, no household) stays valid too."""
+    root = Path(__file__).resolve().parents[2]
+    schema = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                             "vendor.compose-spec", str(root / "docker-compose.yml")],
+                            capture_output=True, text=True)
+    assert schema.returncode == 0, schema.stdout + schema.stderr

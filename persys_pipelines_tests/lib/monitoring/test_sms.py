@@ -76,7 +76,8 @@ def test_failing_nights_need_three_consecutive_nights_without_success():
     assert rare.failing_nights(by_hand) == []  # runs started by hand are not nights
 
 
-def test_rare_alert_sensor_texts_failing_backups_and_a_core_down(sms_config):
+def test_rare_alert_sensor_texts_failing_backups_and_a_core_down(sms_config, monkeypatch):
+    monkeypatch.setenv("PERSYS_PERSON", "alice")  # a household's shared instance: hers only
     cfg = load_config(sms_config)
     defs = build_definitions(cfg, str(sms_config))
     sensor = defs.get_sensor_def("rare_alert_sensor")
@@ -90,11 +91,16 @@ def test_rare_alert_sensor_texts_failing_backups_and_a_core_down(sms_config):
         take_backup()
 
     with dg.instance_for_test() as instance:
-        backup_tier.execute_in_process(instance=instance, raise_on_error=False)
+        for _ in range(2):  # bob's backups failing are not alice's to hear about
+            backup_tier.execute_in_process(instance=instance, raise_on_error=False,
+                                           tags={"persys/person": "bob"})
+        backup_tier.execute_in_process(instance=instance, raise_on_error=False,
+                                       tags={"persys/person": "alice"})
         with dg.build_sensor_context(instance=instance, resources=defs.resources) as ctx:
             sensor(ctx)
-        assert texts_sent() == []  # one failed backup is not "failing"
-        backup_tier.execute_in_process(instance=instance, raise_on_error=False)
+        assert texts_sent() == []  # one failed backup of hers is not "failing"
+        backup_tier.execute_in_process(instance=instance, raise_on_error=False,
+                                       tags={"persys/person": "alice"})
         with resolve_tier(cfg, "main").connect() as conn:
             create_monitoring_tables(conn)
             conn.execute("insert into incidents (endpoint, opened_at, detail) values "
