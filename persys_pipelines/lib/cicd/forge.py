@@ -99,4 +99,8 @@ class Forge:
             detail = scrub(response.text[:200], [self._token] if self._token else [])
             raise ForgeError(f"{self.repo.name}: HTTP {response.status_code} from "
                              f"{self.repo.url}: {detail}")
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:  # an HTML error page, a proxy's login form
+            raise ForgeError(f"{self.repo.name}: {self.repo.url} did not answer JSON (HTTP "
+                             f"{response.status_code}); is url the server's address?") from None

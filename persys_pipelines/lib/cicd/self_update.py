@@ -82,27 +82,42 @@ def reload_location(graphql_url: str, name: str, timeout_s: float = 60) -> str |
     return None
 
 
+def _marker(checkout: Path) -> Path:
+    """The last commit that validated (and was reloaded), inside .git: never committed."""
+    return Path(git(checkout, "rev-parse", "--absolute-git-dir")) / "persys-validated"
+
+
 def update(checkout: Path, remote: str, branch: str, graphql_url: str,
            locations: list[str]) -> Update:
-    """Pull, validate, reload; roll back on a failed validation. Never raises."""
+    """Pull, validate, reload; roll back on a failed validation. Never raises.
+
+    A process killed after the pull and before the reload leaves the checkout at a commit that
+    is not the validated one (the marker says which was): the next call validates and reloads
+    it then, rather than taking it for "unchanged".
+    """
     try:
         old = git(checkout, "rev-parse", "HEAD")
+        marker = _marker(checkout)
+        validated = marker.read_text().strip() if marker.is_file() else None
         if git(checkout, "status", "--porcelain", "--untracked-files=no"):
             return Update("refused", old, old, f"{checkout} has local changes; commit or stash "
                                                "them, then it updates on the next commit")
         git(checkout, "fetch", "--quiet", remote, branch)
         new = git(checkout, "rev-parse", "FETCH_HEAD")
-        if new == old:
-            return Update("unchanged", old, new)
-        git(checkout, "merge", "--ff-only", "--quiet", "FETCH_HEAD")
+        if new != old:
+            git(checkout, "merge", "--ff-only", "--quiet", "FETCH_HEAD")
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         head = locals().get("old", "?")
         return Update("refused", head, head, f"could not pull {remote}/{branch}: {exc}")
+    if new == validated:
+        return Update("unchanged", old, new)
+    good = validated or old
     ok, output = validate_definitions(checkout)
     if not ok:
-        git(checkout, "reset", "--hard", "--quiet", old)
-        return Update("rolled back", old, new, output)
+        git(checkout, "reset", "--hard", "--quiet", good)
+        return Update("rolled back", good, new, output)
+    marker.write_text(new + "\n")
     problems = [p for p in (reload_location(graphql_url, name) for name in locations) if p]
     if problems:
-        return Update("reload failed", old, new, "; ".join(problems))
-    return Update("updated", old, new, f"reloaded {', '.join(locations)}")
+        return Update("reload failed", good, new, "; ".join(problems))
+    return Update("updated", good, new, f"reloaded {', '.join(locations)}")

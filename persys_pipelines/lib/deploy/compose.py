@@ -80,6 +80,11 @@ def workspace(ready: list[Ready]) -> dict:
                                            "location_name": r.name}} for r in ready]}
 
 
+def literal(value: str) -> str:
+    """A value Compose must not interpolate (a folder named `$HOME stuff`): `$` → `$$`."""
+    return value.replace("$", "$$")
+
+
 def _code_service(household: Household, ready: Ready) -> dict:
     person = household.person(ready.name)
     image = household.image_of(person)
@@ -95,9 +100,9 @@ def _code_service(household: Household, ready: Ready) -> dict:
         "restart": "unless-stopped",
         "environment": {**person_env(ready.name), "DAGSTER_HOME": DAGSTER_HOME,
                         URL_ENV: PG_URL, "DAGSTER_CURRENT_IMAGE": image,
-                        "DAGSTER_CONTAINER_CONTEXT": json.dumps(
-                            container_context(household, ready), sort_keys=True)},
-        "volumes": [*person_volumes(household, ready), DAGSTER_YAML],
+                        "DAGSTER_CONTAINER_CONTEXT": literal(json.dumps(
+                            container_context(household, ready), sort_keys=True))},
+        "volumes": [*map(literal, person_volumes(household, ready)), DAGSTER_YAML],
         "networks": ["persys"],
         "healthcheck": {"test": ["CMD", "dagster", "api", "grpc-health-check", "-p",
                                  str(GRPC_PORT)], "interval": "30s", "retries": 5},
