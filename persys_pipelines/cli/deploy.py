@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_household_arg(parser)
         parser.add_argument("--out", required=True, help="folder to write the files into")
         parser.set_defaults(handler=handler, household_wide=True)
+    s = dsub.add_parser("secret", help="print one person's Kubernetes Secret (from their "
+                                       "secrets.env) for `| kubectl apply -f -`")
+    add_household_arg(s)
+    s.add_argument("--person", required=True, help="whose Secret")
+    s.set_defaults(handler=run_secret, household_wide=True)
 
 
 def run_compose(args: argparse.Namespace) -> int:
@@ -83,4 +88,22 @@ def run_k8s(args: argparse.Namespace) -> int:
           f"{out}/manifests.yaml; helm upgrade --install {household.settings.name} "
           f"dagster/dagster -n {args.namespace} -f {out}/values.yaml "
           "--set postgresql.postgresqlPassword=$(openssl rand -hex 24)")
+    return 0
+
+
+def run_secret(args: argparse.Namespace) -> int:
+    """The Secret goes to standard output only, for a pipe into kubectl; refused on a terminal
+    so that it is not shown on the screen by mistake."""
+    import sys
+
+    from ..lib.errors import UsageError
+    from ..lib.household.person import read_secrets
+
+    household = household_of(args)
+    person = household.person(args.person)
+    if sys.stdout.isatty():
+        raise UsageError("persys deploy secret prints secret values: pipe it into kubectl "
+                         "(| kubectl -n NAMESPACE apply -f -), it does not print to a terminal")
+    sys.stdout.write(yaml.safe_dump(k8s.secret_manifest(household, person.name,
+                                                        read_secrets(person))))
     return 0

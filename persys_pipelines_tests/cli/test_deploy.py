@@ -163,7 +163,7 @@ def test_k8s_values_launch_a_job_per_run_with_the_persons_secret(tmp_path, make_
     assert alice["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                                   "limits": {"cpu": "1500m", "memory": "3Gi"}}
     script = (out / "secrets.sh").read_text()
-    assert f"--from-env-file='{root}/alice/secrets.env'" in script
+    assert f"persys deploy secret --household '{root}' --person alice | kubectl" in script
 
     household = load_household(root)
     context = k8s.chart_container_context(household, values, "alice", "family")
@@ -251,3 +251,14 @@ def test_the_single_person_compose_file_follows_the_compose_specification():
                              "vendor.compose-spec", str(root / "docker-compose.yml")],
                             capture_output=True, text=True)
     assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+def test_a_persons_secret_goes_to_kubectl_exactly_as_persys_reads_it(tmp_path, capsys):
+    root = tmp_path / "h"
+    secrets = make_household(root, unreachable_database)
+    with (root / "bob" / "secrets.env").open("a") as f:
+        f.write("ODD='pa ss#w\\'ord $HOME'\n")  # quotes, a space, #, an escaped quote, $
+    assert main(["deploy", "secret", "--household", str(root), "--person", "bob"]) == 0
+    secret = yaml.safe_load(capsys.readouterr().out)
+    assert secret["metadata"]["name"] == "persys-bob-secrets"
+    assert secret["stringData"] == {**secrets["bob"], "ODD": "pa ss#w'ord $HOME"}

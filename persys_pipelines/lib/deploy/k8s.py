@@ -121,16 +121,25 @@ def manifests(household: Household, ready: list[Ready]) -> list[dict]:
 
 
 def secrets_script(household: Household, ready: list[Ready]) -> str:
-    """Shell commands that make each person's Secret from their secrets.env (values are read
-    by kubectl from the file when it runs; none is written here)."""
+    """Shell commands that make each person's Secret from their secrets.env: `persys deploy
+    secret` reads the file as persys does (quotes and all) and pipes the Secret to kubectl, so
+    no value is written to any file."""
+    root = shlex.quote(str(household.root))
     lines = ["#!/bin/sh", "# One Kubernetes Secret per person, made from their secrets.env "
              "(persys deploy k8s).", "set -eu", 'NAMESPACE="${NAMESPACE:-default}"']
     for r in ready:
-        source = shlex.quote(str(r.folder / "secrets.env"))
-        lines.append(f"kubectl -n \"$NAMESPACE\" create secret generic "
-                     f"{secret_name(household.settings.name, r.name)} --from-env-file={source} "
-                     "--dry-run=client -o yaml | kubectl -n \"$NAMESPACE\" apply -f -")
+        lines.append(f"persys deploy secret --household {root} --person {r.name} | "
+                     "kubectl -n \"$NAMESPACE\" apply -f -")
     return "\n".join(lines) + "\n"
+
+
+def secret_manifest(household: Household, person: str, values: dict[str, str]) -> dict:
+    """The person's Secret (stringData), for kubectl's standard input only."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": secret_name(household.settings.name, person),
+                         "labels": {"app.kubernetes.io/part-of": household.settings.name,
+                                    "persys/person": person}},
+            "stringData": dict(sorted(values.items()))}
 
 
 # ---------------------------------------------------------------------------------------------
