@@ -132,8 +132,8 @@ def load_household(root: Path | str) -> Household:
             problems.append(f"{folder}: {folder.name!r} is not a person's name: use "
                             f"{NAME_RULE}; rename the folder, e.g. to {suggestion or 'alice'}")
             continue
-        persons.append(Person(folder.name, folder, _person_settings(settings, folder.name,
-                                                                    problems)))
+        persons.append(Person(folder.name, folder, _person_settings(
+            settings, folder.name, problems, root / SETTINGS_FILE)))
     for name in sorted(set(settings.persons) - {p.name for p in persons}):
         problems.append(f"{root / SETTINGS_FILE}: persons.{name} names no person (no "
                         f"{root / name / CONFIG_FILE}); create it or remove the entry")
@@ -164,13 +164,12 @@ def _settings(root: Path) -> HouseholdSettings:
                                       for e in exc.errors()]) from None
 
 
-def _person_settings(settings: HouseholdSettings, name: str, problems: list[str]
-                     ) -> PersonSettings:
+def _person_settings(settings: HouseholdSettings, name: str, problems: list[str],
+                     source: Path) -> PersonSettings:
     overrides = settings.persons.get(name) or {}
     try:
         return PersonSettings.model_validate({**settings.defaults.model_dump(), **overrides})
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(f"{SETTINGS_FILE}: persons.{name}."
-                            + describe_error(err, PersonSettings))
+            problems.append(f"{source}: persons.{name}." + describe_error(err, PersonSettings))
     return settings.defaults
