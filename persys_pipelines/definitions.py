@@ -6,9 +6,11 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, backup, daily, lifecycle, monitoring, voice
+from .defs import archive, backup, daily, deploy, lifecycle, monitoring, voice
+from .defs.monitoring import rare
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
+from .lib.household.person import activate_from_environment
 
 # observable_source_asset and friends are marked beta; the warning says nothing to a user.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -24,12 +26,15 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         backup.definitions(cfg),
         voice.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
+        deploy.definitions(cfg),  # followed repositories (notifications.repositories)
+        rare.definitions(cfg),  # rare alerts, when SMS is configured
         dg.Definitions(resources=resources(config_path)),
     )
 
 
 def _load() -> dg.Definitions:
-    path = find_config_path()
+    # a household's person (PERSYS_HOUSEHOLD, PERSYS_PERSON): their persys.yaml and secrets
+    path = activate_from_environment() or find_config_path()
     return build_definitions(load_config(path), str(path.resolve()) if path else None)
 
 

@@ -21,6 +21,7 @@ class FakeTelegram:
     paths: list[str] = field(default_factory=list)
     fail: bool = False
     token: str | None = None
+    voices: list[bytes] = field(default_factory=list)  # sendVoice multipart bodies
 
 
 @contextmanager
@@ -30,8 +31,14 @@ def fake_telegram(token: str | None = None) -> Iterator[FakeTelegram]:
     class Handler(FakeHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length", 0))
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            raw = self.rfile.read(length)
             state.paths.append(self.path)
+            if self.headers.get("Content-Type", "").startswith("multipart/"):  # sendVoice
+                state.voices.append(raw)
+                self.reply_json(200, {"ok": True, "result": {"message_id": 1000 + len(
+                    state.voices)}})
+                return
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             if state.token is not None and not self.path.startswith(f"/bot{state.token}/"):
                 body, code = {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
             elif self.path.endswith("/getMe"):

@@ -20,7 +20,9 @@ from . import (
     backup,
     daily,
     demo,
+    deploy,
     doctor,
+    household,
     lifecycle,
     service,
     setup,
@@ -29,7 +31,8 @@ from . import (
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice)
+GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
+          household, deploy)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Personal-system data pipelines: tiers, lifecycle, summaries, voice.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
+    household.add_global_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        household.apply(args)  # --household/--person: that person's persys.yaml and secrets
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("persys: interrupted", file=sys.stderr)

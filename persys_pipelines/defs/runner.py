@@ -17,6 +17,7 @@ import warnings
 import dagster as dg
 
 from ..lib.errors import PersysError
+from .tags import person_tags
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
+    tags = {**tags, **person_tags()}  # a household's person: whose run it is, in the instance
     instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
                 else dg.DagsterInstance.ephemeral())
     # `with instance`: Dagster keeps the instance's state storage in a context variable; left

@@ -43,3 +43,14 @@ def partition_range(start: str, end: str) -> dict[str, str]:
 # On catch-up runs (sensor daily_catch_up): briefings are made for every day of the range,
 # the Telegram note is sent for its last day only (the latest missed briefing).
 SEND_ONLY_LATEST_TAG = "persys/send_only_latest"
+
+# A household's person (PERSYS_PERSON): on the runs `persys` commands start in-process, as
+# Dagster's own `dagster/code_location` is on the runs the daemon and the UI launch.
+PERSON_TAG = "persys/person"
+
+
+def person_tags() -> dict[str, str]:
+    import os
+
+    person = os.environ.get("PERSYS_PERSON")
+    return {PERSON_TAG: person} if person else {}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import archivable_names, cross_checks, home_problem
+from .notifications import Notifications
 from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
@@ -70,9 +71,7 @@ class MainTier(_Strict):
 class ArchiveTier(_Strict):
     url: str | None = None
     secondary_url: str | None = None
-    # Backups somewhere else than the archive (another disk, another bucket); unset: the
-    # archive store (`persys doctor` warns when that is the data's own disk).
-    backup_url: str | None = None
+    backup_url: str | None = None  # backups elsewhere (another disk); unset: the archive store
     # One key or a list of `ID:BASE64` keys (32 bytes); the last encrypts, all decrypt.
     encryption_key: SecretStr | list[SecretStr] | None = None
     # s3:// stores: a non-AWS endpoint (MinIO, R2, Supabase Storage) and credentials;
@@ -275,6 +274,7 @@ class Config(_Strict):
     notify: Notify = Notify()
     health: Health = Health()
     costs: Costs = Costs()
+    notifications: Notifications = Notifications()  # SMS, followed repositories
 
     @field_validator("timezone")
     @classmethod

@@ -87,7 +87,18 @@ def channels(cfg: Config) -> list[Channel]:
             base_url=cfg.telegram.base_url, max_wait_s=10, timeout_s=15)))
     if cfg.notify.email:
         out.append(EmailChannel(cfg.notify.email))
+    if cfg.notifications.sms:  # rare alerts only (lib/monitoring/sms.py)
+        from ..pg.tiers import resolve_tier
+        from .sms import SmsChannel
+
+        out.append(SmsChannel(cfg.notifications.sms, lambda: resolve_tier(cfg, "main").connect()))
     return out
+
+
+def wants(ch: Channel, key: str) -> bool:
+    """Whether a channel takes this alert (SMS takes only the rare ones; others take all)."""
+    accepts = getattr(ch, "accepts", None)
+    return accepts(key) if accepts else True
 
 
 @dataclass(frozen=True)
@@ -123,12 +134,14 @@ class Notifier:
                     cur.executemany(
                         "insert into persys.notifications (key, channel, subject, body) "
                         "values (%s, %s, %s, %s) on conflict (key, channel) do nothing",
-                        [(key, ch.name, subject, body) for ch in self.channels],
+                        [(key, ch.name, subject, body) for ch in self.channels
+                         if wants(ch, key)],
                     )
         except Exception as exc:  # the outbox is unavailable: deliver directly, best effort
             log.warning("notification outbox unavailable (%s); sending %s directly",
                         type(exc).__name__, key)
-            return [self._send(ch, key, subject, body) for ch in self.channels]
+            return [self._send(ch, key, subject, body) for ch in self.channels
+                    if wants(ch, key)]
         if not self.channels:
             log.info("alert %s (no notification channel configured): %s", key, subject)
         return self.flush()
