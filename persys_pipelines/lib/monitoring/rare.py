@@ -66,8 +66,9 @@ def core_down(cfg: Config, conn: psycopg.Connection, now: dt.datetime) -> list[t
         return []
     try:
         return conn.execute(
-            "select id, detail from persys.incidents where resolved_at is null and endpoint = any(%s) "
-            "and opened_at <= %s order by id", (names, now - DOWN_FOR)).fetchall()
+            "select id, detail from persys.incidents where resolved_at is null "
+            "and endpoint = any(%s) and opened_at <= %s order by id",
+            (names, now - DOWN_FOR)).fetchall()
     except psycopg.errors.UndefinedTable:
         return []
 
