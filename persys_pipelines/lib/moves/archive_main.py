@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from ..archive import digest, pins
 from ..archive import format as fmt
-from ..archive import pins
 from ..archive.manifest import (
     FileEntry,
     file_key,
@@ -154,6 +154,9 @@ def _restore_file(locked: Locked, target: ArchiveTarget, spec: TableSpec, entry:
         remainder = _remainder(target, spec.name, entry, rest, rest_fp, step.id)
         if until:
             pins.pin(conn, spec.name, first, last, until)
+        digest.store(conn, spec.name, entry.key, {})  # its rows are in main or the remainder
+        if remainder is not None:
+            digest.store(conn, spec.name, remainder.key, digest.of_file(rest))
         step.done(conn=conn, rows=inserted, bytes_=entry.bytes, fingerprint=entry.fingerprint,
                   key=entry.key, store=target.store.url, entry_ledger_id=entry.ledger_id,
                   remainder=remainder.to_json() if remainder else None,

@@ -7,7 +7,8 @@ Archiving month M of table t (`archive_months`), holding the table's lock:
      their fingerprint (a restore proves the same fingerprint);
   3. Parquet zstd → sha256 → key `t/yyyy/mm/<sha256>.parquet` → (AES-256-GCM) → store.put;
   4. read back: get → decrypt → sha256 → rows equal to what was exported;
-  5. in the SAME transaction as step 2: DELETE exactly those rows (count must match);
+  5. in the SAME transaction as step 2: DELETE exactly those rows (count must match), and keep
+     the file's digest (archive/digest.py: what remains of its days once retention deletes it);
   6. the manifest gets the entry as `pending` (after the file); the ledger entry, opened and
      finished in that same transaction, keeps the whole entry; COMMIT; then the manifest
      entry becomes `committed`.
@@ -31,8 +32,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from ..archive import digest, pins
 from ..archive import format as fmt
-from ..archive import pins
 from ..archive.manifest import (
     PENDING,
     FileEntry,
@@ -283,6 +284,7 @@ def _commit(locked: Locked, target: ArchiveTarget, spec: TableSpec, exported: _E
         raise ArchiveError(f"{spec.name} {first:%Y-%m}: would delete {deleted} rows from main "
                            f"but archived {rows}; nothing deleted, run again")
     step = locked.open(MAIN_ARCHIVE, first, exported.last, conn=conn)
+    digest.store(conn, spec.name, written.key, digest.of_file(data))  # commits with the rows
     entry = FileEntry(
         key=written.key, month=f"{first:%Y-%m}", sha256=written.digest, rows=rows,
         bytes=written.size, min_day=_day(data, pc.min), max_day=_day(data, pc.max),

@@ -1,17 +1,25 @@
-"""Retention: archive files whose newest day is older than the table's `delete_days` go.
+"""Retention: archive files whose newest day is older than the table's `delete_days` go,
+and what remains of their days is their digest (lib/archive/digest.py).
 
-Holding the table's lock: the ledger entry names the files and their fingerprints and is
-moved to `deleting` (committed) before the manifest loses them, then the files are deleted and
-the entry is `done`. A run killed in between is finished by the next one (`reconcile`), and
-the archive's own repair never brings a file back that a purge had begun to delete.
+Holding the table's lock, per file: its digest is computed again from the file and must equal
+the one kept when the file was written (a file archived before digests gets its digest now);
+on any difference the file is refused and stays. The digest is kept in main and written as a
+digest file beside the archive (`.persys/digests/…`). Then the ledger entry names the files
+and their fingerprints and is moved to `deleting` (committed) before the manifest loses them,
+the files are deleted and the entry is `done`. A run killed in between is finished by the
+next one (`reconcile`), and the archive's own repair never brings a file back that a purge had
+begun to delete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
-from ..archive.manifest import FileEntry, read_manifest, write_manifest
+from ..archive import digest
+from ..archive import format as fmt
+from ..archive.manifest import FileEntry, load_file, read_manifest, write_manifest
 from ..archive.stores import StoreError
 from ..calendar import cutoff
 from ..pg.tables import TableSpec
@@ -21,6 +29,9 @@ from .target import ArchiveTarget
 DELETING = "deleting"
 PURGE = route("purge", "archive", "deleted", states=(DELETING,),
               points=("deleting", "after_manifest", "after_files"))
+
+
+DIGESTS = ".persys/digests"  # digest files: one per purged archive file
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,42 @@ def purge(engine: Engine, targets: list[ArchiveTarget], specs: list[TableSpec],
                 continue
             with engine.locked(spec.name) as locked:
                 reconcile(locked, target)
-                old = due(target, spec, as_of)
+                old = [e for e in due(target, spec, as_of) if _digested(locked, target, e)]
                 if old:
                     _purge(locked, target, old)
                     items += _items(spec.name, target, old)
     return items
+
+
+def _digested(locked: Locked, target: ArchiveTarget, entry: FileEntry) -> bool:
+    """The file's digest, recomputed from the file, equals the one kept when it was written
+    (kept now when there is none); written as a digest file. False (the file stays, the
+    ledger says why) on a difference or a file that cannot be read."""
+    table = locked.table
+    try:
+        fresh = digest.of_file(fmt.read_parquet(load_file(target.store, target.ring, entry)[0]))
+    except Exception as exc:  # noqa: BLE001 - a damaged file is refused, not purged
+        _refuse(locked, entry, f"cannot be read to take its digest ({exc})")
+        return False
+    with locked.engine.main.connect() as conn:
+        kept = digest.stored(conn, table, entry.key)
+        if kept is None:
+            digest.store(conn, table, entry.key, fresh)
+            conn.commit()
+        elif not digest.same(kept, fresh):
+            _refuse(locked, entry, "its rows no longer give the digest kept when it was "
+                                   "archived; the file stays (run `persys archive verify`)")
+            return False
+    name = entry.key.rsplit("/", 1)[-1].removesuffix(".parquet")
+    target.store.put(f"{DIGESTS}/{table}/{entry.month.replace('-', '/')}/{name}.json",
+                     json.dumps({"table": table, "file": entry.key, "rows": entry.rows,
+                                 "days": fresh}, sort_keys=True).encode())
+    return True
+
+
+def _refuse(locked: Locked, entry: FileEntry, why: str) -> None:
+    step = locked.open(PURGE, None, None, key=entry.key, refused=why)
+    step.failed(RuntimeError(f"{entry.key}: {why}"))
 
 
 def _items(table: str, target: ArchiveTarget, entries: list[FileEntry]) -> list[PurgeItem]:

@@ -225,6 +225,26 @@ def create_ledger(conn: psycopg.Connection) -> None:
         protect(conn, "persys.ledger")
 
 
+# What remains of purged days (lib/archive/digest.py): per table, day and archive file.
+DIGESTS_DDL = """
+create table if not exists persys.digests (
+    table_name text not null,
+    day date not null,
+    source text not null,
+    digest jsonb not null,
+    created_at timestamptz not null default now(),
+    primary key (table_name, day, source)
+);
+"""
+
+
+def create_digests(conn: psycopg.Connection) -> None:
+    if not table_exists(conn, "persys.digests"):
+        ensure_persys_schema(conn)
+        conn.execute(DIGESTS_DDL)
+        protect(conn, "persys.digests")
+
+
 # Restored days held in main (lib/archive/pins.py): the archive skips them while until > as_of.
 PINS_DDL = """
 create table if not exists persys.pins (

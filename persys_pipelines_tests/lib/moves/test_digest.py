@@ -1,0 +1,59 @@
+"""Nothing is deleted without a digest: archiving keeps each file's per-day digest, the purge
+recomputes it from the file it deletes and refuses on any difference, and what remains of the
+purged days (counts, sums, extremes, categories) equals what the rows gave."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from persys_pipelines import handles
+from persys_pipelines.lib.archive import digest
+from persys_pipelines.lib.archive import stores as stores_lib
+from persys_pipelines.lib.archive.manifest import read_manifest
+from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines_tests.archive_helpers import LATER, rows_in_main
+
+TABLE = "health_metrics"
+PURGE_AS_OF = dt.date(2031, 6, 1)  # delete_days 2555: Feb..Apr 2024 are past it
+
+
+def test_purge_keeps_a_digest_equal_to_the_rows_and_refuses_a_changed_one(cfg):
+    rows_in_main(cfg)
+    with resolve_tier(cfg, "main").connect() as conn:
+        want = {d.isoformat(): (n, float(s), lo, hi, dict(zip(ms, cs, strict=True)))
+                for d, n, s, lo, hi, ms, cs in conn.execute(
+                    "select d, count(*), sum(value), min(value), max(value), "
+                    "array_agg(metric order by metric), array_agg(c order by metric) from ("
+                    " select (measured_at at time zone 'Europe/London')::date d, value, metric,"
+                    " count(*) over (partition by (measured_at at time zone 'Europe/London')"
+                    "::date, metric) c from health_metrics) x "
+                    "where d < '2024-05-01' group by d").fetchall()}
+    handles.archive_due(cfg, LATER, tables=[TABLE])
+    store = stores_lib.archive_stores(cfg).active
+    files = read_manifest(store, TABLE).committed()
+    assert files
+    with resolve_tier(cfg, "main").connect() as conn:  # damage one kept digest
+        conn.execute("update persys.digests set digest = jsonb_set(digest, '{rows}', '0') "
+                     "where source = %s and day = %s", (files[0].key, files[0].min_day))
+        conn.commit()
+    purged = handles.purge_due(cfg, PURGE_AS_OF)
+    assert {p.key for p in purged} == {store.uri(f.key) for f in files[1:]}
+    assert store.exists(files[0].key), "a file whose digest changed is refused and stays"
+    with resolve_tier(cfg, "main").connect() as conn:
+        why = conn.execute("select detail->>'refused' from persys.ledger where route = 'purge' "
+                           "and state = 'failed'").fetchone()[0]
+        assert "digest" in why
+        kept = {d.isoformat(): v for d, v in conn.execute(
+            "select day, digest from persys.digests where table_name = %s", (TABLE,))}
+    for day, (n, total, lo, hi, metrics) in want.items():
+        got = kept[day]
+        if day == files[0].min_day:
+            continue
+        value = got["columns"]["value"]
+        assert (got["rows"], value["count"]) == (n, n)
+        assert abs(value["sum"] - total) < 1e-6 and (value["min"], value["max"]) == (lo, hi)
+        assert got["columns"]["metric"]["values"] == {m: c for m, c in metrics.items()}
+    month = digest.merge([kept[d] for d in kept if d.startswith("2024-03")])
+    assert month["rows"] == sum(n for d, (n, *_) in want.items() if d.startswith("2024-03"))
+    digest_files = [o.key for o in store.list(".persys/digests/")]
+    assert len(digest_files) == len(files) - 1
