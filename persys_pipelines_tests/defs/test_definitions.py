@@ -32,7 +32,7 @@ EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["archive_monthly", "archive_purge",
                                          "archive_drill"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["archive_purge_weekly",
                                                    "archive_drill_monthly"])
-EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["archive_due"])
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["archive_due", "purge_notice"])
 
 # the lifecycle: main/<table> per table, the core→main job and its nightly schedule
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"main/{t}" for t in TABLES])

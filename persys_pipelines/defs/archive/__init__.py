@@ -8,6 +8,7 @@ import dagster as dg
 from ...lib.config import Config
 from .assets import archive_assets, archive_job
 from .drill import drill_job, drill_schedule
+from .notice import purge_notice_sensor
 from .purge import purge_job, purge_schedule
 from .sensors import archive_due_sensor
 
@@ -20,5 +21,5 @@ def definitions(cfg: Config) -> dg.Definitions:
         assets=archive_assets(cfg),
         jobs=[job, purge, drill],
         schedules=[purge_schedule(cfg, purge), drill_schedule(cfg, drill)],
-        sensors=[archive_due_sensor(cfg, job)],
+        sensors=[archive_due_sensor(cfg, job), purge_notice_sensor()],
     )

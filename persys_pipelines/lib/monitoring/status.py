@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..archive.stores import archive_stores
 from ..config import Config
 from ..errors import PersysError
 from ..pg.catalog import table_exists
 from ..pg.tables import EMPTY, day_range
 from ..pg.tiers import resolve_tiers
 from .forecast import tier_forecasts
+from .retention import digest_summary, upcoming
 
 
 def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -33,6 +35,7 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
                 doc["ledger"] = recent_ledger(conn)
                 doc["forecast"] = tier_forecasts(conn)
                 doc["pins"] = archive_pins(conn, as_of)
+                doc["digests"] = digest_summary(conn)
     archive = archive_inventory(cfg)
     doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
                                "url": archive["url"], "stores": archive["stores"]}
@@ -41,6 +44,10 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
     doc["tables"] = tables
     doc["lifecycle"] = lifecycle_due(cfg, as_of)
     doc["backups"] = backup_ages(cfg)
+    doc["deleting_soon"] = [
+        {"table": u.table, "first_day": u.first_day, "last_day": u.last_day, "rows": u.rows,
+         "from": u.on.isoformat()}
+        for u in upcoming(archive_stores(cfg, check=False), cfg.tables, as_of)]
     return doc
 
 
@@ -161,6 +168,15 @@ def render(doc: dict[str, Any]) -> str:
         lines += ["", "Held back in core (still referenced there; they move once nothing in "
                       "core points at them)"]
         lines += [f"  {t:<20} {n:>8,} rows referenced by {ref}" for t, ref, n in held]
+    if doc.get("deleting_soon"):
+        lines += ["", "Deleted by retention within 14 days (what remains is their digest; "
+                      "`persys archive restore … --pin-days N` keeps them)"]
+        lines += [f"  {u['table']:<20} {u['first_day']}..{u['last_day']}  {u['rows']:,} rows "
+                  f"from {u['from']}" for u in doc["deleting_soon"]]
+    if doc.get("digests"):
+        lines += ["", "Digests of purged days (counts, sums, extremes per day)"]
+        lines += [f"  {t:<20} {d['days']:,} days {d['first_day']}..{d['last_day']}  "
+                  f"{human_bytes(d['bytes'])}" for t, d in doc["digests"].items()]
     lines += _backup_lines(doc.get("backups") or {})
     if doc.get("ledger"):
         lines += ["", "Recent moves"]

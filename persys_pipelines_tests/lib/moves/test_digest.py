@@ -57,3 +57,35 @@ def test_purge_keeps_a_digest_equal_to_the_rows_and_refuses_a_changed_one(cfg):
     assert month["rows"] == sum(n for d, (n, *_) in want.items() if d.startswith("2024-03"))
     digest_files = [o.key for o in store.list(".persys/digests/")]
     assert len(digest_files) == len(files) - 1
+
+
+def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
+    from persys_pipelines.lib.monitoring import retention, status
+    from persys_pipelines.lib.monitoring.notify import Notifier
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, str]] = []
+
+        def send(self, subject: str, body: str) -> None:
+            self.sent.append((subject, body))
+
+    rows_in_main(cfg)
+    handles.archive_due(cfg, LATER, tables=[TABLE])
+    stores = stores_lib.archive_stores(cfg, check=False)
+    assert retention.upcoming(stores, cfg.tables, PURGE_AS_OF - dt.timedelta(days=200)) == []
+    soon = retention.upcoming(stores, cfg.tables, dt.date(2031, 4, 20))
+    assert soon and all(u.table == TABLE for u in soon)
+    assert soon[0].on <= dt.date(2031, 5, 4)
+    channel = Recorder()
+    alerts = Notifier(resolve_tier(cfg, "main").connect, [channel])
+    retention.announce(alerts, soon)
+    retention.announce(alerts, soon)  # told once per file, however often the sensor ticks
+    assert len(channel.sent) == len(soon)
+    assert "--pin-days" in channel.sent[0][1] and TABLE in channel.sent[0][0]
+    handles.purge_due(cfg, PURGE_AS_OF)
+    doc = status.collect(cfg, PURGE_AS_OF)
+    assert doc["digests"][TABLE]["days"] >= 80
+    assert "Digests of purged days" in status.render(doc)
