@@ -5,7 +5,7 @@ against the bare read of the same day in the same place:
 
 Builds N journal-like rows over 3 years (2021-2023) three times in a fresh embedded server:
 in core (partitioned by month, as `persys setup` makes it), in main, and in the archive (a
-file:// store, written by `archive.archive_due` from a third database, one file per month).
+file:// store, written by `handles.archive_due` from a third database, one file per month).
 Then reads `--days` different days, one at a time, from each tier:
 - ours: `reader.read(cfg, "journal_entries", day, day, from_sources=[<that tier's source>])`
   (a pandas DataFrame with the `day` column, values as psycopg gives them);
@@ -36,13 +36,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive.manifest import read_manifest
 from persys_pipelines.lib.archive.reader import ArchiveSource
 from persys_pipelines.lib.archive.stores import archive_stores
 from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.moves import main_archive as archive
 from persys_pipelines.lib.pg.partitions import ensure_months
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import connect, ensure_database, resolve_tier
@@ -116,7 +116,7 @@ def main() -> int:
         build(dsns["main"], args.rows, partitioned=False)
         build(dsns["arch"], args.rows, partitioned=False)
         arch_cfg = config(tmp, {"core": dsns["core"], "main": dsns["arch"]})
-        files = archive.archive_due(arch_cfg, dt.date(2024, 2, 1))
+        files = handles.archive_due(arch_cfg, dt.date(2024, 2, 1))
         # the archived rows left 1M dead rows there: autovacuum would clean them up at some
         # moment of the measurements below, so the database goes now (the files stay)
         with connect(admin, autocommit=True) as conn:
