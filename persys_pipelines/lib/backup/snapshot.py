@@ -24,7 +24,7 @@ from ..archive.manifest import sha256
 from ..archive.stores import Store
 from ..errors import ArchiveError, UsageError
 from ..pg import fingerprint
-from ..pg.catalog import ident, table_columns, table_exists
+from ..pg.catalog import ident, primary_key, table_columns, table_exists
 from ..pg.schema import OUTPUT_TABLES
 from ..pg.tiers import PgTier
 
@@ -98,10 +98,8 @@ def export_table(conn: psycopg.Connection, table: str
     The fingerprint covers every column (generated ones too) and is taken in the same
     snapshot as the rows, so a restore can prove it gave back exactly these rows."""
     pg_types = table_columns(conn, table)
-    columns = fmt.columns_for(pg_types)
-    query = sql.SQL("select {cols}, null::date from {t}").format(
-        cols=sql.SQL(", ").join(c.select() for c in columns), t=ident(table))
-    data = fmt.export_arrow(conn, table, columns, query)
+    data = fmt.export_arrow(conn, table, pg_types, rows=ident(table), day=sql.SQL("null::date"),
+                            key=primary_key(conn, table))
     found = fingerprint.of_table(conn, table, list(pg_types))
     if found.rows != data.num_rows:
         raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted "

@@ -91,7 +91,8 @@ def _want(entry: dict) -> fingerprint.Fingerprint:
 def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
                    replace: bool, elsewhere: Elsewhere | None) -> Restored:
     types = fmt.pg_types_of(data.schema)
-    if not table_exists(conn, table):
+    created = not table_exists(conn, table)
+    if created:  # made from the backup's types, without a key: a merge has nothing to match
         conn.execute(sql.SQL("create table {} ({})").format(ident(table), sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
     scratch = sql.Identifier(SCRATCH)
@@ -106,7 +107,7 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
         raise BackupError(f"{entry['key']}: rows read back do not match the backup's "
                           f"fingerprint ({got.text} vs {want.text}); nothing was restored")
     BACKUP_RESTORE.crash("loaded")
-    if replace:
+    if replace or created:
         return _replace(conn, table, columns, want)
     return _merge(conn, table, columns, want, elsewhere)
 
