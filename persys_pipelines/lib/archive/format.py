@@ -77,10 +77,10 @@ def export_arrow(conn: psycopg.Connection, table: str, pg_types: dict[str, str],
         try:
             data, hostile = _export_once(conn, table, columns, rows, day)
         except _BadColumn as bad:
-            column = columns[bad.index]
-            if column.how == "text":
-                raise refusal(conn, table, column, rows, key or [], bad.reason) from None
-            hostile = {column.name}
+            suspects = columns if bad.index is None else [columns[bad.index]]
+            if bad.index is None or suspects[0].how == "text":
+                raise refusal(conn, table, suspects, rows, key or [], bad.reason) from None
+            hostile = {suspects[0].name}
         if not hostile:
             return data
         columns = [c.as_text() if c.name in hostile else c for c in columns]
@@ -88,7 +88,9 @@ def export_arrow(conn: psycopg.Connection, table: str, pg_types: dict[str, str],
 
 
 class _BadColumn(ArchiveFormatError):  # an internal signal: never leaves this module
-    def __init__(self, index: int, reason: str):
+    """A value of column `index` (None: of some column) could not be read."""
+
+    def __init__(self, index: int | None, reason: str):
         super().__init__(reason)
         self.index, self.reason = index, reason
 
@@ -103,7 +105,13 @@ def _export_once(conn: psycopg.Connection, table: str, columns: list[Column],
         for start in range(0, len(guarded), FLAG_BITS)]
     query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(
         [c.guarded_select() for c in columns] + [day] + flags), rows)
-    data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(query))
+    try:
+        with conn.transaction():  # a savepoint: the snapshot stays usable after an error
+            data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(
+                query))
+    except (psycopg.errors.CharacterNotInRepertoire,
+            psycopg.errors.UntranslatableCharacter) as exc:  # text that is not UTF-8
+        raise _BadColumn(None, str(exc).splitlines()[0]) from None
     if not data:
         return arrow_schema(table, columns).empty_table(), set()
     raw = _read_csv(pa.py_buffer(data), table, columns, len(flags))
@@ -176,34 +184,41 @@ def _read_csv(data, table: str, columns: list[Column], flags: int) -> pa.Table:
                 "(nothing deleted); report this with the table's definition") from None
 
 
-def refusal(conn: psycopg.Connection, table: str, column: Column, rows: sql.Composable,
-            key: list[str], reason: str) -> ArchiveFormatError:
+def refusal(conn: psycopg.Connection, table: str, suspects: list[Column],
+            rows: sql.Composable, key: list[str], reason: str) -> ArchiveFormatError:
     """The error for a value even its text form cannot carry, naming the first such row by
-    its key (a value Arrow's string type rejects: not UTF-8, possible in a SQL_ASCII
-    database, where psycopg returns text as bytes)."""
-    shown = key or [column.name]
-    query = sql.SQL("select {}, {}::text from {}").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in shown),
-        sql.Identifier(column.name), rows)
+    its key, the column and the value: text that is not UTF-8, which a SQL_ASCII database
+    stores (read here as raw bytes, `::text::bytea`, which no encoding check stops)."""
+    shown = key or [suspects[0].name]
+    raw = [sql.SQL("{}::text::bytea").format(sql.Identifier(c)) for c in shown] + [
+        sql.SQL("{}::text::bytea").format(sql.Identifier(c.name)) for c in suspects]
     with conn.cursor() as cur:
-        for *values, value in cur.execute(query):
-            if isinstance(value, bytes):
-                try:
-                    value.decode("utf-8")
-                except UnicodeDecodeError:
+        for found in cur.execute(sql.SQL("select {} from {}").format(sql.SQL(", ").join(raw),
+                                                                      rows)):
+            keys, values = found[:len(shown)], found[len(shown):]
+            for column, value in zip(suspects, values, strict=True):
+                if value is not None and not _utf8(value):
                     return ArchiveFormatError(
-                        f"{table}: row ({', '.join(shown)})=({', '.join(map(_text, values))}) "
+                        f"{table}: row ({', '.join(shown)})=({', '.join(map(_text, keys))}) "
                         f"has {column.name} = {_text(value)[:60]}, which the archive cannot "
                         "keep exactly (not UTF-8 text); the month stays in main, nothing was "
-                        f"deleted. Fix the value (or convert the database to UTF-8) and run "
+                        "deleted. Fix the value (or convert the database to UTF-8) and run "
                         "again")
     return ArchiveFormatError(
-        f"{table}: column {column.name} ({column.pg_type}) holds a value the archive cannot "
-        f"keep exactly ({reason}); the month stays in main, nothing was deleted")
+        f"{table}: a value of {', '.join(c.name for c in suspects)} cannot be kept exactly "
+        f"({reason}); the month stays in main, nothing was deleted")
 
 
-def _text(value) -> str:
-    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text(value: bytes | None) -> str:
+    return "NULL" if value is None else value.decode("utf-8", "backslashreplace")
 
 
 BLOCK_BYTES = 1 << 20  # Arrow's parallel CSV block; grown only for a month with longer rows

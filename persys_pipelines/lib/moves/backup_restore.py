@@ -57,8 +57,10 @@ def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: B
     names = tables or list(entries)
     unknown = [t for t in names if t not in entries]
     if unknown:
-        raise BackupError(f"backup {backup.id} of {backup.tier} has no table {unknown[0]!r}; "
-                          f"it holds {', '.join(entries) or 'none'}")
+        why = backup.refused.get(unknown[0])
+        raise BackupError(f"backup {backup.id} of {backup.tier} has no table {unknown[0]!r}"
+                          + (f" (it was refused: {why})" if why else "")
+                          + f"; it holds {', '.join(entries) or 'none'}")
     target = into or tier
     out = []
     for table in names:
