@@ -39,30 +39,33 @@ CASES = {  # case → (column, its type, the odd value)
 }
 
 
-def with_table(cfg, name: str, policy: TablePolicy = POLICY):
-    return cfg.model_copy(update={"tables": {**cfg.tables, name: policy}})
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_an_odd_value_archives_and_restores_exactly(cfg, case):
-    column, kind, value = CASES[case]
-    cfg = with_table(cfg, "odd")
+def test_each_odd_value_archives_and_restores_exactly(cfg):
+    """One table per case (one server for all: a case costs its own table, not a database);
+    each case's odd row and a plain one in January, a plain row in February."""
+    tables = {f"odd_{i}": case for i, case in enumerate(CASES)}
+    cfg = cfg.model_copy(update={"tables": {**cfg.tables, **dict.fromkeys(tables, POLICY)}})
     setup_tiers(cfg)
     main = resolve_tier(cfg, "main")
     with main.connect() as conn:
-        conn.execute(sql.SQL("create table odd (id int primary key, day date not null, {} {})")
-                     .format(sql.Identifier(column), sql.SQL(kind)))
-        conn.execute(sql.SQL("insert into odd values (1, '2024-01-05', %s), "
-                             "(2, '2024-01-06', null), (3, '2024-02-03', null)"), [value])
+        for table, case in tables.items():
+            column, kind, value = CASES[case]
+            conn.execute(sql.SQL("create table {} (id int primary key, day date not null, "
+                                 "{} {})").format(sql.Identifier(table), sql.Identifier(column),
+                                                  sql.SQL(kind)))
+            conn.execute(sql.SQL("insert into {} values (1, '2024-01-05', %s), "
+                                 "(2, '2024-01-06', null), (3, '2024-02-03', null)").format(
+                sql.Identifier(table)), [value])
         conn.commit()
-    before = text_rows(main, "odd")
+    before = {t: text_rows(main, t) for t in tables}
 
-    results = handles.archive_due(cfg, ARCHIVE_AS_OF, tables=["odd"])
+    results = handles.archive_due(cfg, ARCHIVE_AS_OF, tables=list(tables))
 
-    assert [(r.month.month, r.rows, r.refused) for r in results] == [(1, 2, None), (2, 1, None)]
-    assert text_rows(main, "odd") == []
-    handles.restore(cfg, "odd", dt.date(2024, 1, 1), dt.date(2024, 2, 29))
-    assert text_rows(main, "odd") == before
+    for table, case in tables.items():
+        done = [(r.month.month, r.rows, r.refused) for r in results if r.table == table]
+        assert done == [(1, 2, None), (2, 1, None)], f"{case}: {done}"
+        assert text_rows(main, table) == [], case
+        handles.restore(cfg, table, dt.date(2024, 1, 1), dt.date(2024, 2, 29))
+        assert text_rows(main, table) == before[table], case
 
 
 def in_config(path, name: str, **policy):
@@ -124,11 +127,11 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
         "unplaced_day_rows"] == 1
 
 
-def test_widened_column_and_changed_timezone_still_restore(cfg, config_path):
+def test_widened_column_and_changed_timezone_still_restore(cfg):
     """A column widened after its months were archived, and a `timezone:` changed since: the
     file's own types and recorded days decide, every row comes back, none twice."""
     policy = TablePolicy(day_column="at", core_days=7, main_days=30)
-    cfg = with_table(cfg, "meals", policy)
+    cfg = cfg.model_copy(update={"tables": {**cfg.tables, "meals": policy}})
     setup_tiers(cfg)
     main = resolve_tier(cfg, "main")
     with main.connect() as conn:
