@@ -176,5 +176,8 @@ def base_types_of(schema: pa.Schema) -> dict[str, str]:
 
 
 def day_of(schema: pa.Schema) -> str:
-    """The file's day column: the one field that is not a table column."""
+    """The file's day column: the one field that is not a table column (`_day` in a table
+    that records no columns)."""
+    if PG_TYPES_META not in (schema.metadata or {}):
+        return DAY
     return day_field(pg_types_of(schema))
