@@ -1,13 +1,15 @@
 """How each PostgreSQL column is carried in an archive file, and what the file says about it.
 
 A column takes the typed path (an Arrow type Parquet stores natively, read by Arrow without a
-Python object per value) when every value of the month fits that type exactly; `guard` is the
-SQL that finds the values that would not:
-- a date or timestamp outside years 1-9999 (±infinity, BC, a five-digit year): Arrow's parser
-  and Python's datetime stop at year 9999 and know no infinity;
-- numeric NaN in a `numeric(p,s)` column (Arrow's decimal has none: it would read NULL);
-- an array with explicit bounds (`[0:1]={x,y}`) or more than one dimension (a list keeps
-  neither), and a `double precision[]` holding NaN or ±Infinity (JSON has neither).
+Python object per value) when every value of the month fits that type exactly. A value that
+does not is found one of two ways, neither costing a month of ordinary values anything:
+- the parse refuses it: a date or timestamp outside years 1-9999 (±infinity, BC, a
+  five-digit year: Arrow's parser and Python's datetime stop at 9999 and know no infinity), a
+  `text[]` with explicit bounds (`[0:1]={x,y}`) or nested (decode.py), an array of more than
+  one dimension or a `double precision[]` holding NaN or ±Infinity (the JSON reader);
+- where a parse would take it silently, `guard`, SQL evaluated once per row in the export:
+  numeric NaN in a `numeric(p,s)` column (Arrow reads it as NULL) and an array of numbers or
+  booleans whose lower bound is not 1 (`array_to_json` drops the bounds).
 A month holding such a value carries that column as its PostgreSQL text form instead (`text`),
 which PostgreSQL reads back exactly; the other columns and months keep the typed path.
 
@@ -50,12 +52,6 @@ def _scalars() -> dict[str, pa.DataType]:
 _JSON_ELEMENTS = {"text", "smallint", "integer", "bigint", "double precision", "boolean",
                   "character varying"}
 _NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
-# the range Arrow's CSV parser and Python's date/datetime hold (years 1-9999), per type
-_IN_RANGE = {
-    "date": ("0001-01-01", "9999-12-31"),
-    "timestamp without time zone": ("0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"),
-    "timestamp with time zone": ("0001-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"),
-}
 
 
 @dataclass(frozen=True)
@@ -79,31 +75,14 @@ class Column:
         return ident
 
     def guard(self) -> sql.Composable | None:
-        """SQL that is true for a value the typed path cannot hold exactly (module doc); None
-        when every value fits (the type's text form, and Arrow's own types otherwise)."""
+        """SQL true for a value the typed path would take without a word but not exactly
+        (module doc); None for a type whose parse refuses every such value."""
         ident = sql.Identifier(self.name)
-        if self.how == "text":
-            return None
-        if self.kind in _IN_RANGE:
-            lo, hi = _IN_RANGE[self.kind]
-            return sql.SQL("not ({c} between {lo}::{t} and {hi}::{t})").format(
-                c=ident, lo=sql.Literal(lo), hi=sql.Literal(hi), t=sql.SQL(self.kind))
-        if pa.types.is_decimal(self.arrow_type):
+        if self.how == "plain" and pa.types.is_decimal(self.arrow_type):
             return sql.SQL("{} = 'NaN'::numeric").format(ident)
-        if self.how in ("text_list", "json_list"):
-            shape = sql.SQL("(array_ndims({c}) > 1 or array_lower({c}, 1) <> 1)").format(c=ident)
-            if self.arrow_type.value_type == pa.float64():
-                return sql.SQL("({} or {} && '{{NaN,Infinity,-Infinity}}'::float8[])").format(
-                    shape, ident)
-            return shape
+        if self.how == "json_list":
+            return sql.SQL("array_lower({}, 1) <> 1").format(ident)
         return None
-
-    def guarded_select(self) -> sql.Composable:
-        """`select()`, NULL where `guard()` holds (the month is then read again as text)."""
-        guard = self.guard()
-        if guard is None:
-            return self.select()
-        return sql.SQL("case when {} then null else {} end").format(guard, self.select())
 
     def as_text(self) -> Column:
         return replace(self, arrow_type=pa.string(), how="text")

@@ -66,10 +66,11 @@ def export_arrow(conn: psycopg.Connection, table: str, pg_types: dict[str, str],
     """`select <columns>, <day> from <rows>` through COPY csv into Arrow, every value exact.
 
     The typed path is tried first; a column of which a row holds a value its Arrow type cannot
-    keep (`Column.guard`, flagged per row in the same query) is read again as text, in the
-    same transaction: call this in a REPEATABLE READ transaction, whose snapshot decides the
-    rows of both reads. The session's text forms are pinned for the transaction. A value that
-    cannot be kept at all raises `ArchiveFormatError` naming the row by `key`.
+    keep (refused by the parse, or flagged per row by `Column.guard` in the same query) is
+    read again as text, in the same transaction: call this in a REPEATABLE READ transaction,
+    whose snapshot decides the rows of every read. The session's text forms are pinned for
+    the transaction. A value that cannot be kept at all raises `ArchiveFormatError` naming
+    the row by `key`.
     """
     pin_session(conn, local=True)
     columns = columns_for(pg_types, domain_bases(conn, table))
@@ -104,7 +105,7 @@ def _export_once(conn: psycopg.Connection, table: str, columns: list[Column],
         for bit, c in enumerate(guarded[start:start + FLAG_BITS]))
         for start in range(0, len(guarded), FLAG_BITS)]
     query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(
-        [c.guarded_select() for c in columns] + [day] + flags), rows)
+        [c.select() for c in columns] + [day] + flags), rows)
     try:
         with conn.transaction():  # a savepoint: the snapshot stays usable after an error
             data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(
@@ -126,16 +127,21 @@ def _export_once(conn: psycopg.Connection, table: str, columns: list[Column],
 
 
 def _typed(raw: pa.Table, table: str, columns: list[Column]) -> pa.RecordBatch:
-    """CSV columns → one typed record batch (uuid → 16 bytes, arrays → lists)."""
+    """CSV columns → one typed record batch (uuid → 16 bytes, arrays → lists); an array a
+    list cannot keep raises `_BadColumn` (its column then goes as text)."""
     arrays = []
     for i, col in enumerate(columns):
         values = raw.column(f"c{i}").combine_chunks()
-        if col.how == "uuid":
-            values = uuid_text_to_binary(values, f"{table}.{col.name}")
-        elif col.how == "text_list":
-            values = text_lists(values, f"{table}.{col.name}")
-        elif col.how == "json_list":
-            values = json_lists(values, col.arrow_type, f"{table}.{col.name}")
+        where = f"{table}.{col.name}"
+        try:
+            if col.how == "uuid":
+                values = uuid_text_to_binary(values, where)
+            elif col.how == "text_list":
+                values = text_lists(values, where)
+            elif col.how == "json_list":
+                values = json_lists(values, col.arrow_type, where)
+        except ArchiveFormatError as exc:
+            raise _BadColumn(i, str(exc)) from None
         arrays.append(values)
     arrays.append(raw.column("d").combine_chunks())
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(table, columns))
