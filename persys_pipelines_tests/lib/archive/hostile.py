@@ -36,11 +36,12 @@ create table hostile (
     d date, ts timestamp, tstz timestamptz,
     ints integer[], grid integer[], texts text[], f8s double precision[], bools boolean[],
     doc jsonb, "_day" text, t text, u uuid, b bytea, iv interval, m mood, p positive_int,
-    c char(5), v varchar(20), tt time, ip inet, pt point, r int4range
+    c char(5), v varchar(20), tt time, ip inet, pt point, r int4range,
+    "a ""quoted"", spaced Näme" text
 )"""
 COLUMNS = ["id", "day", "f4", "f8", "n", "n2", "d", "ts", "tstz", "ints", "grid", "texts",
            "f8s", "bools", "doc", "_day", "t", "u", "b", "iv", "m", "p", "c", "v", "tt", "ip",
-           "pt", "r"]
+           "pt", "r", 'a "quoted", spaced Näme']
 QUOTED_TEXTS = r'{"a,b","quote\"d",NULL,"","NULL","back\\slash"," lead","{brace}","ünï ✓"}'
 PLAIN = {  # a row every typed column can take
     "f4": "NaN", "f8": "Infinity", "n": "1.000", "n2": "12.50", "d": "2024-01-01",
@@ -50,7 +51,7 @@ PLAIN = {  # a row every typed column can take
     "_day": "not the archive's day", "t": "a column named t",
     "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "b": "\\x00ff10", "m": "high", "p": "42",
     "iv": "1 year 2 mons 3 days 04:05:06.789", "c": "ab", "v": "vé", "tt": "23:59:59.999999",
-    "ip": "10.0.0.1/8", "pt": "(1.5,-2)", "r": "[1,5)",
+    "ip": "10.0.0.1/8", "pt": "(1.5,-2)", "r": "[1,5)", 'a "quoted", spaced Näme': "odd name",
 }
 ROWS: list[tuple[int, str, dict[str, str | None]]] = [
     (1, "2024-01-10", PLAIN),

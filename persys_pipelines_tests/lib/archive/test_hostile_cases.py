@@ -15,7 +15,7 @@ from psycopg import sql
 from persys_pipelines import handles
 from persys_pipelines.cli import main as cli
 from persys_pipelines.lib.config import TablePolicy, load_config
-from persys_pipelines.lib.monitoring import status
+from persys_pipelines.lib.monitoring import quota, status
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
@@ -110,6 +110,9 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     assert doc["lifecycle"]["tables"]["events"]["rows"] == 1
     assert doc["tables"]["journal_entries"]["core"]["unplaced_day_rows"] == 1
     assert [r.rows for r in handles.archive_due(cfg, ARCHIVE_AS_OF, tables=["events"])] == [1]
+    with core.connect() as conn:  # the quota's emergency plan reads days too
+        plan = quota.emergency_plan(cfg, conn, 10 << 20, 1, as_of)
+    assert plan is not None and plan.first_day == dt.date(2024, 1, 11)
 
     frame = reader.read(cfg, "events", None, dt.date(2024, 3, 31), include_undated=True)
     days = dict(zip(frame["id"], frame["day"], strict=True))
