@@ -110,6 +110,8 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     assert doc["lifecycle"]["tables"]["events"]["rows"] == 1
     assert doc["tables"]["journal_entries"]["core"]["unplaced_day_rows"] == 1
     assert [r.rows for r in handles.archive_due(cfg, ARCHIVE_AS_OF, tables=["events"])] == [1]
+    with main.connect() as conn:
+        assert conn.execute("select array_agg(id) from events").fetchone()[0] == [7]
     with core.connect() as conn:  # the quota's emergency plan reads days too
         plan = quota.emergency_plan(cfg, conn, 10 << 20, 1, as_of)
     assert plan is not None and plan.first_day == dt.date(2024, 1, 11)
