@@ -31,12 +31,13 @@ import duckdb
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
-from persys_pipelines.lib.archive.overlap import overlapped
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive import format as fmt
-from persys_pipelines.lib.archive import manifest
+from persys_pipelines.lib.calendar import month_span
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.moves import main_archive as archive
+from persys_pipelines.lib.moves.overlap import overlapped
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
 from persys_pipelines.lib.pg.tiers import connect, ensure_database
 from persys_pipelines.lib.sample_data import JOURNAL_TAGS, WORDS
@@ -90,8 +91,8 @@ def ours_write(cfg, dsn: str) -> tuple[float, int]:
     level = cfg.tiers.archive.compression_level
     with connect(dsn) as conn:
         def export(month: int):
-            first, last = manifest.month_bounds(dt.date(2023, month, 1))
-            data = archive.export_rows(conn, cfg, "journal_entries", first, last)
+            first, last = month_span(dt.date(2023, month, 1))
+            data = archive.export_rows(conn, handles.spec(cfg, "journal_entries"), first, last)
             conn.rollback()
             return data
 
@@ -149,7 +150,7 @@ def main() -> None:
             base_s, base_bytes, arrow_rows = baseline(main_dsn, tmp / "baseline.parquet")
             write_s, write_bytes = ours_write(cfg, main_dsn)
             started = time.perf_counter()
-            results = archive.archive_due(cfg, dt.date(2024, 1, 1))
+            results = handles.archive_due(cfg, dt.date(2024, 1, 1))
             times["whole"].append(time.perf_counter() - started)
             times["base"].append(base_s)
             times["write"].append(write_s)

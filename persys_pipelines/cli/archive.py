@@ -82,8 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if months:
                 print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months))
         return 0
-    print_months(handles.archive_due(cfg, as_of))
-    return 0
+    results = handles.archive_due(cfg, as_of)
+    print_months(results)
+    return 1 if any(r.refused for r in results) else 0
 
 
 def print_months(results: list[archive_lib.MonthResult]) -> None:
@@ -91,7 +92,9 @@ def print_months(results: list[archive_lib.MonthResult]) -> None:
         if r.rows:
             print(f"archived {r.table} {r.month:%Y-%m}: {r.rows:,} rows, {r.bytes:,} bytes "
                   f"→ {r.store}/{r.key}" + (f" (key {r.key_id})" if r.key_id else ""))
-    if not any(r.rows for r in results):
+        if r.refused:
+            print(f"REFUSED  {r.table} {r.month:%Y-%m}: {r.refused}")
+    if not any(r.rows or r.refused for r in results):
         print("archive: nothing due")
 
 

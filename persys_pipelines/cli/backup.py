@@ -63,11 +63,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = load(args)
+    refused = 0
     for tier in [args.tier] if args.tier else snapshot.TIERS:
         b = handles.backup(cfg, tier)
         print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
               f"{human_bytes(b.bytes)}")
-    return 0
+        for table, why in b.refused.items():
+            print(f"REFUSED  {tier}.{table} is not in this backup (older backups are kept): "
+                  f"{why}")
+        refused += len(b.refused)
+    return 1 if refused else 0
 
 
 def _store(cfg: Config) -> Store:

@@ -5,6 +5,7 @@ lib/backup; a failed run is alerted by the run-failure sensor like any other job
 import dagster as dg
 
 from ... import handles
+from ...lib.archive.format import ArchiveFormatError
 from ...lib.backup import snapshot
 from ...lib.config import Config
 from ..resources import PersysConfigResource
@@ -27,7 +28,11 @@ def backup_tier_op(context: dg.OpExecutionContext, config: BackupConfig,
         b = handles.backup(cfg, config.tier)
     context.log.info(f"backup {b.id} of {config.tier}: {b.rows} rows")
     context.add_output_metadata({"tier": config.tier, "id": b.id, "rows": b.rows,
-                                 "bytes": b.bytes, "tables": len(b.manifest["tables"])})
+                                 "bytes": b.bytes, "tables": len(b.manifest["tables"]),
+                                 "refused": b.refused})
+    if b.refused:  # the others are backed up; the run fails so the person hears of it
+        with terminal_errors():
+            raise ArchiveFormatError("; ".join(f"{t}: {why}" for t, why in b.refused.items()))
 
 
 @dg.job(name=JOB_NAME, description="An encrypted, checksummed Parquet backup of core or main.")

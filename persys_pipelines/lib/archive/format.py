@@ -1,152 +1,156 @@
-"""PostgreSQL rows ↔ Arrow ↔ Parquet, exact for the types persys tables use.
+"""PostgreSQL rows ↔ Arrow ↔ Parquet, exact for every value of every type.
 
 Export streams `COPY (select ...) TO STDOUT (FORMAT csv)` into Arrow's multithreaded CSV
 parser with an explicit typed schema (the fast path: no Python object per value). Types that
-CSV cannot carry natively are shaped in SQL and finished vectorised:
+CSV cannot carry natively are shaped in SQL and finished vectorised (decode.py):
 - `uuid` → 16-byte fixed binary (half the size of its text; decoded with numpy);
 - `text[]` → PostgreSQL's array text, split on commas in Arrow (quoted elements: parsed row by
   row); arrays of other simple types → `array_to_json` → Arrow list via the JSON reader, so
   NULL elements, quotes and commas survive;
 - `numeric(p,s)` → decimal128(p,s); `timestamptz` → timestamp[us, UTC]; `jsonb` → its text.
-Any other type is kept as its PostgreSQL text form, which PostgreSQL reads back exactly.
-The PostgreSQL type of every column is stored in the file (`persys.pg_types`), so a restore
-needs nothing but the file. A `_day` column (the row's day, `tables.day_expression`) is added:
-rows are sorted by it and readers filter on it through the row-group statistics.
+Any other type, and a typed column in a month holding a value its Arrow type cannot keep
+(columns.py: ±infinity, BC and five-digit years, numeric NaN, array bounds and dimensions), is
+kept as its PostgreSQL text form, which PostgreSQL reads back exactly. What cannot be kept
+even so (text that is not UTF-8, in a SQL_ASCII database) is refused before anything moves,
+naming table, key, column and value (`ArchiveFormatError`).
+A day column (`columns.day_field`: the row's day, `tables.day_expression`) is added: rows are
+sorted by it and readers filter on it through the row-group statistics.
 """
 
 from __future__ import annotations
 
-import functools
-import io
-import json
 import re
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from ..errors import ArchiveError
 from ..lazy import lazy_module
+from ..pg.catalog import domain_bases
 from ..pg.copy_out import copy_out_bytes
 from ..pg.session import pin_session
+from .columns import (  # noqa: F401  (the format's names, used through this module)
+    DAY,
+    PG_TYPES_META,
+    TABLE_META,
+    Column,
+    arrow_schema,
+    base_types_of,
+    column_for,
+    columns_for,
+    day_field,
+    day_of,
+    pg_types_of,
+)
+from .decode import (  # noqa: F401
+    ArchiveFormatError,
+    json_lists,
+    parse_text_array,
+    text_lists,
+    uuid_text_to_binary,
+)
 
 np, pa, pc = lazy_module("numpy"), lazy_module("pyarrow"), lazy_module("pyarrow.compute")
-pacsv, pajson, pq = (lazy_module(f"pyarrow.{name}") for name in ("csv", "json", "parquet"))
+pacsv, pq = lazy_module("pyarrow.csv"), lazy_module("pyarrow.parquet")
 
-DAY = "_day"
-PG_TYPES_META = b"persys.pg_types"
-TABLE_META = b"persys.table"
-
-
-@functools.cache
-def _scalars() -> dict[str, pa.DataType]:
-    """PostgreSQL scalar type → Arrow type (built on first use: pyarrow loads lazily)."""
-    return {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
-            "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
-            "text": pa.string(), "date": pa.date32(),
-            "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-            "timestamp without time zone": pa.timestamp("us")}
-
-
-_JSON_ELEMENTS = {"text", "smallint", "integer", "bigint", "double precision", "boolean",
-                  "character varying"}
-_NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
 SAMPLE_ROWS = 16384  # rows looked at to choose dictionary or plain encoding
-
-
-class ArchiveFormatError(ArchiveError):
-    """A column or value cannot be archived or restored as typed; names table and column."""
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    pg_type: str
-    arrow_type: pa.DataType
-    how: str  # plain | uuid | text_list | json_list | text (PostgreSQL text form as a string)
-
-    def select(self) -> sql.Composable:
-        ident = sql.Identifier(self.name)
-        if self.how == "json_list":
-            return sql.SQL("array_to_json({})::text").format(ident)
-        if self.how in ("uuid", "text", "text_list") or self.pg_type in ("jsonb", "json"):
-            return sql.SQL("{}::text").format(ident)
-        return ident
-
-    @property
-    def csv_type(self) -> pa.DataType:
-        return self.arrow_type if self.how == "plain" else pa.string()
-
-
-def column_for(name: str, pg_type: str) -> Column:
-    base = re.sub(r"\(.*\)", "", pg_type)
-    if pg_type in _scalars():
-        return Column(name, pg_type, _scalars()[pg_type], "plain")
-    if base in ("character", "character varying") and not pg_type.endswith("[]"):
-        return Column(name, pg_type, pa.string(), "plain")
-    if pg_type in ("jsonb", "json"):
-        return Column(name, pg_type, pa.string(), "plain")
-    if pg_type == "uuid":
-        return Column(name, pg_type, pa.binary(16), "uuid")
-    match = _NUMERIC.fullmatch(pg_type)
-    if match and int(match[1]) <= 38:
-        return Column(name, pg_type, pa.decimal128(int(match[1]), int(match[2])), "plain")
-    if pg_type.endswith("[]") and not pg_type.endswith("[][]"):
-        element = re.sub(r"\(.*\)", "", pg_type[:-2])
-        if element in ("text", "character varying"):
-            return Column(name, pg_type, pa.list_(pa.string()), "text_list")
-        if element in _JSON_ELEMENTS:
-            return Column(name, pg_type, pa.list_(_scalars()[element]), "json_list")
-    return Column(name, pg_type, pa.string(), "text")
-
-
-def columns_for(pg_types: dict[str, str]) -> list[Column]:
-    return [column_for(n, t) for n, t in pg_types.items()]
-
-
-def arrow_schema(table: str, columns: list[Column]) -> pa.Schema:
-    fields = [pa.field(c.name, c.arrow_type) for c in columns] + [pa.field(DAY, pa.date32())]
-    meta = {PG_TYPES_META: json.dumps({c.name: c.pg_type for c in columns}).encode(),
-            TABLE_META: table.encode()}
-    return pa.schema(fields, metadata=meta)
+FLAG_BITS = 63  # guarded columns per flags column (a bigint)
 
 
 # ---------------------------------------------------------------------------------------------
 # Export: COPY → Arrow
 
 
-def export_arrow(conn: psycopg.Connection, table: str, columns: list[Column],
-                 query: sql.Composable) -> pa.Table:
-    """Run `query` (selecting `Column.select()`s then the day) through COPY csv into Arrow.
+def export_arrow(conn: psycopg.Connection, table: str, pg_types: dict[str, str], *,
+                 rows: sql.Composable, day: sql.Composable,
+                 key: list[str] | None = None) -> pa.Table:
+    """`select <columns>, <day> from <rows>` through COPY csv into Arrow, every value exact.
 
-    The caller's transaction decides the snapshot; the session's TimeZone and DateStyle are
-    pinned for the transaction so the text forms are the ones parsed here.
+    The typed path is tried first; a column of which a row holds a value its Arrow type cannot
+    keep (refused by the parse, or flagged per row by `Column.guard` in the same query) is
+    read again as text, in the same transaction: call this in a REPEATABLE READ transaction,
+    whose snapshot decides the rows of every read. The session's text forms are pinned for
+    the transaction. A value that cannot be kept at all raises `ArchiveFormatError` naming
+    the row by `key`.
     """
     pin_session(conn, local=True)
-    data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(query))
+    columns = columns_for(pg_types, domain_bases(conn, table))
+    for _ in range(len(columns) + 1):
+        try:
+            data, hostile = _export_once(conn, table, columns, rows, day)
+        except _BadColumn as bad:
+            suspects = columns if bad.index is None else [columns[bad.index]]
+            if bad.index is None or suspects[0].how == "text":
+                raise refusal(conn, table, suspects, rows, key or [], bad.reason) from None
+            hostile = {suspects[0].name}
+        if not hostile:
+            return data
+        columns = [c.as_text() if c.name in hostile else c for c in columns]
+    raise ArchiveFormatError(f"{table}: no exact form found for its columns")  # not reached
+
+
+class _BadColumn(ArchiveFormatError):  # an internal signal: never leaves this module
+    """A value of column `index` (None: of some column) could not be read."""
+
+    def __init__(self, index: int | None, reason: str):
+        super().__init__(reason)
+        self.index, self.reason = index, reason
+
+
+def _export_once(conn: psycopg.Connection, table: str, columns: list[Column],
+                 rows: sql.Composable, day: sql.Composable) -> tuple[pa.Table, set[str]]:
+    """One read: (the rows as typed Arrow, columns a row flagged as needing their text)."""
+    guarded = [c for c in columns if c.guard() is not None]
+    flags = [sql.SQL(" | ").join(
+        sql.SQL("(coalesce({}, false)::int::bigint << {})").format(c.guard(), sql.Literal(bit))
+        for bit, c in enumerate(guarded[start:start + FLAG_BITS]))
+        for start in range(0, len(guarded), FLAG_BITS)]
+    query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(
+        [c.select() for c in columns] + [day] + flags), rows)
+    try:
+        with conn.transaction():  # a savepoint: the snapshot stays usable after an error
+            data = copy_out_bytes(conn, sql.SQL("copy ({}) to stdout (format csv)").format(
+                query))
+    except (psycopg.errors.CharacterNotInRepertoire,
+            psycopg.errors.UntranslatableCharacter) as exc:  # text that is not UTF-8
+        raise _BadColumn(None, str(exc).splitlines()[0]) from None
     if not data:
-        return arrow_schema(table, columns).empty_table()
-    return pa.Table.from_batches([_parse_csv(pa.py_buffer(data), table, columns)])
+        return arrow_schema(table, columns).empty_table(), set()
+    raw = _read_csv(pa.py_buffer(data), table, columns, len(flags))
+    hostile: set[str] = set()
+    for i in range(len(flags)):
+        bits = int(np.bitwise_or.reduce(raw.column(f"f{i}").to_numpy(), initial=0))
+        hostile |= {c.name for b, c in enumerate(guarded[i * FLAG_BITS:(i + 1) * FLAG_BITS])
+                    if bits >> b & 1}
+    if hostile:
+        return raw, hostile
+    return pa.Table.from_batches([_typed(raw, table, columns)]), set()
 
 
-def _parse_csv(data, table: str, columns: list[Column]) -> pa.RecordBatch:
-    """CSV rows → one typed record batch (uuid → 16 bytes, arrays → lists)."""
-    raw = _read_csv(data, table, columns)
+def _typed(raw: pa.Table, table: str, columns: list[Column]) -> pa.RecordBatch:
+    """CSV columns → one typed record batch (uuid → 16 bytes, arrays → lists); an array a
+    list cannot keep raises `_BadColumn` (its column then goes as text)."""
     arrays = []
-    for col in columns:
-        values = raw.column(col.name).combine_chunks()
-        if col.how == "uuid":
-            values = uuid_text_to_binary(values, f"{table}.{col.name}")
-        elif col.how == "text_list":
-            values = text_lists(values, f"{table}.{col.name}")
-        elif col.how == "json_list":
-            values = json_lists(values, col.arrow_type, f"{table}.{col.name}")
+    for i, col in enumerate(columns):
+        values = raw.column(f"c{i}").combine_chunks()
+        where = f"{table}.{col.name}"
+        try:
+            if col.how == "uuid":
+                values = uuid_text_to_binary(values, where)
+            elif col.how == "text_list":
+                values = text_lists(values, where)
+            elif col.how == "json_list":
+                values = json_lists(values, col.arrow_type, where)
+        except ArchiveFormatError as exc:
+            raise _BadColumn(i, str(exc)) from None
         arrays.append(values)
-    arrays.append(raw.column(DAY).combine_chunks())
+    arrays.append(raw.column("d").combine_chunks())
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(table, columns))
 
 
-def _read_csv(data, table: str, columns: list[Column]) -> pa.Table:
+_CSV_COLUMN = re.compile(r"In CSV column #(\d+)")
+
+
+def _read_csv(data, table: str, columns: list[Column], flags: int) -> pa.Table:
     """Arrow's CSV reader over the COPY output, with blocks big enough for the longest row.
 
     Arrow parses 1 MiB blocks in parallel, and a row must fit in one block: a longer row
@@ -154,9 +158,12 @@ def _read_csv(data, table: str, columns: list[Column]) -> pa.Table:
     boundaries". The length of the longest row is not known without a second pass (quoted
     values may hold newlines), so the read is tried again with 8× bigger blocks, up to one
     block for all the data: months of ordinary rows keep the fast path, any row fits.
+    Columns are named by position (`c0`…, the day `d`, flags `f0`…): no table column name can
+    collide with them. A value Arrow rejects raises `_BadColumn` with its column.
     """
-    names = [c.name for c in columns] + [DAY]
-    types = {c.name: c.csv_type for c in columns} | {DAY: pa.date32()}
+    names = [f"c{i}" for i in range(len(columns))] + ["d"] + [f"f{i}" for i in range(flags)]
+    types = ({f"c{i}": c.csv_type for i, c in enumerate(columns)} | {"d": pa.date32()}
+             | {f"f{i}": pa.int64() for i in range(flags)})
     block = BLOCK_BYTES
     while True:
         try:
@@ -172,11 +179,52 @@ def _read_csv(data, table: str, columns: list[Column]) -> pa.Table:
                 )
         except pa.ArrowInvalid as exc:
             bigger = _bigger_block(block, len(data)) if "straddl" in str(exc) else None
-            if bigger is None:
-                raise ArchiveFormatError(
-                    f"{table}: a value does not fit its archive type: {exc}; the month "
-                    "stays in main (nothing deleted); fix or report the value") from None
-            block = bigger
+            if bigger is not None:
+                block = bigger
+                continue
+            where = _CSV_COLUMN.search(str(exc))
+            if where and int(where[1]) < len(columns):
+                raise _BadColumn(int(where[1]), str(exc)) from None
+            raise ArchiveFormatError(
+                f"{table}: the export could not be read ({exc}); the month stays in main "
+                "(nothing deleted); report this with the table's definition") from None
+
+
+def refusal(conn: psycopg.Connection, table: str, suspects: list[Column],
+            rows: sql.Composable, key: list[str], reason: str) -> ArchiveFormatError:
+    """The error for a value even its text form cannot carry, naming the first such row by
+    its key, the column and the value: text that is not UTF-8, which a SQL_ASCII database
+    stores (read here as raw bytes, `::text::bytea`, which no encoding check stops)."""
+    shown = key or [suspects[0].name]
+    raw = [sql.SQL("{}::text::bytea").format(sql.Identifier(c)) for c in shown] + [
+        sql.SQL("{}::text::bytea").format(sql.Identifier(c.name)) for c in suspects]
+    with conn.cursor() as cur:
+        for found in cur.execute(sql.SQL("select {} from {}").format(sql.SQL(", ").join(raw),
+                                                                      rows)):
+            keys, values = found[:len(shown)], found[len(shown):]
+            for column, value in zip(suspects, values, strict=True):
+                if value is not None and not _utf8(value):
+                    return ArchiveFormatError(
+                        f"{table}: row ({', '.join(shown)})=({', '.join(map(_text, keys))}) "
+                        f"has {column.name} = {_text(value)[:60]}, which the archive cannot "
+                        "keep exactly (not UTF-8 text); the month stays in main, nothing was "
+                        "deleted. Fix the value (or convert the database to UTF-8) and run "
+                        "again")
+    return ArchiveFormatError(
+        f"{table}: a value of {', '.join(c.name for c in suspects)} cannot be kept exactly "
+        f"({reason}); the month stays in main, nothing was deleted")
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text(value: bytes | None) -> str:
+    return "NULL" if value is None else value.decode("utf-8", "backslashreplace")
 
 
 BLOCK_BYTES = 1 << 20  # Arrow's parallel CSV block; grown only for a month with longer rows
@@ -187,122 +235,6 @@ def _bigger_block(block: int, size: int) -> int | None:
     """The next block size to try (8×, at most all the data in one block), None at the end."""
     ceiling = min(size + 1, MAX_BLOCK_BYTES)
     return None if block >= ceiling else min(block * 8, ceiling)
-
-
-@functools.cache
-def _hex_values():
-    """ASCII byte → its hex digit's value, 255 for anything else."""
-    table = np.full(256, 255, np.uint8)
-    for digits, first in ((b"0123456789", 0), (b"abcdef", 10), (b"ABCDEF", 10)):
-        table[np.frombuffer(digits, np.uint8)] = np.arange(first, first + len(digits))
-    return table
-
-
-_DASHES = [8, 13, 18, 23]
-
-
-def uuid_text_to_binary(arr: pa.Array, where: str) -> pa.Array:
-    """36-character uuid strings → 16-byte binary, vectorised (NULLs kept)."""
-    n = len(arr)
-    if n == 0:
-        return pa.array([], pa.binary(16))
-    filled = pc.fill_null(arr, "00000000-0000-0000-0000-000000000000") if arr.null_count else arr
-    if pc.min(pc.utf8_length(filled)).as_py() != 36 or pc.max(pc.utf8_length(filled)).as_py() != 36:
-        raise ArchiveFormatError(f"{where}: a uuid value is not 36 characters")
-    offsets = np.frombuffer(filled.buffers()[1], np.int32)[filled.offset:filled.offset + n + 1]
-    data = np.frombuffer(filled.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, 36)
-    nibbles = _hex_values()[np.delete(data, _DASHES, axis=1)]
-    if (nibbles == 255).any():
-        raise ArchiveFormatError(f"{where}: a uuid value is not hexadecimal")
-    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    validity = arr.buffers()[0] if arr.null_count else None
-    if validity is not None and arr.offset:
-        validity = pc.is_valid(arr).buffers()[1]
-    return pa.Array.from_buffers(pa.binary(16), n, [validity, pa.py_buffer(packed.tobytes())],
-                                 null_count=arr.null_count)
-
-
-_SIMPLE_ARRAY = r'^\{[^{}"\\]*\}$'  # no quoted element, no nesting: split on commas
-
-
-def text_lists(arr: pa.Array, where: str) -> pa.Array:
-    """`text[]` in PostgreSQL's array text form (`{a,b,NULL}`) → list<string>, vectorised.
-
-    PostgreSQL quotes every element holding a comma, quote, brace, backslash or space, an
-    empty string, and the word NULL; when no value has a quote the elements are split on
-    commas and `NULL` is a NULL element. A column with quoted elements is parsed row by row.
-    """
-    if len(arr) == 0:
-        return pa.array([], pa.list_(pa.string()))
-    if pc.all(pc.match_substring_regex(arr, _SIMPLE_ARRAY)).as_py() is not False:
-        inner = pc.utf8_slice_codeunits(arr, 1, -1)
-        inner = pc.if_else(pc.equal(inner, ""), pa.scalar(None, pa.string()), inner)
-        split = pc.split_pattern(inner, ",")
-        lengths = pc.fill_null(pc.list_value_length(split), 0).to_numpy(zero_copy_only=False)
-        offsets = np.zeros(len(arr) + 1, np.int32)
-        np.cumsum(lengths, out=offsets[1:])
-        values = pc.list_flatten(split)
-        values = pc.if_else(pc.equal(values, "NULL"), pa.scalar(None, pa.string()), values)
-        mask = pc.is_null(arr) if arr.null_count else None
-        return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
-    return pa.array([None if v is None else parse_text_array(v, where) for v in arr.to_pylist()],
-                    pa.list_(pa.string()))
-
-
-def parse_text_array(text: str, where: str) -> list[str | None]:
-    """One-dimensional PostgreSQL array text → its elements (quotes, escapes, NULL)."""
-    if text.startswith("["):  # explicit bounds, e.g. [0:1]={a,b}
-        text = text[text.index("=") + 1:]
-    if not (text.startswith("{") and text.endswith("}")):
-        raise ArchiveFormatError(f"{where}: {text[:40]!r} is not an array value")
-    out: list[str | None] = []
-    i, end = 1, len(text) - 1
-    while i < end:
-        if text[i] == '"':
-            i += 1
-            chars = []
-            while text[i] != '"':
-                if text[i] == "\\":
-                    i += 1
-                chars.append(text[i])
-                i += 1
-            out.append("".join(chars))
-            i += 1
-        else:
-            j = text.find(",", i)
-            j = end if j < 0 else j
-            token = text[i:j]
-            if "{" in token:
-                raise ArchiveFormatError(f"{where}: multi-dimensional arrays are not archived")
-            out.append(None if token == "NULL" else token)
-            i = j
-        i += 1  # the comma
-    return out
-
-
-def json_lists(arr: pa.Array, arrow_type: pa.DataType, where: str) -> pa.Array:
-    """JSON array texts (`array_to_json`) → an Arrow list column via the JSON reader."""
-    if len(arr) == 0:
-        return pa.array([], arrow_type)
-    lines = pc.binary_join_element_wise('{"v":', arr, "}\n", "")
-    if lines.null_count:
-        lines = pc.fill_null(lines, '{"v":null}\n')
-    n = len(lines)
-    offsets = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:lines.offset + n + 1]
-    body = memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
-    try:
-        parsed = pajson.read_json(
-            io.BytesIO(body),
-            parse_options=pajson.ParseOptions(explicit_schema=pa.schema([("v", arrow_type)]),
-                                              newlines_in_values=False),
-        )
-    except pa.ArrowInvalid as exc:
-        raise ArchiveFormatError(
-            f"{where}: an array value does not fit {arrow_type}: {exc}") from None
-    out = parsed.column("v").combine_chunks()
-    if len(out) != len(arr):
-        raise ArchiveFormatError(f"{where}: {len(out)} arrays parsed for {len(arr)} rows")
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,8 +274,8 @@ def parquet_bytes(table: pa.Table, *, level: int, row_group_rows: int = 1 << 20)
     pq.write_table(
         table, sink, compression="zstd", compression_level=level,
         use_dictionary=dictionary or False, column_encoding=encodings or None,
-        row_group_size=row_group_rows, data_page_size=1 << 20, write_statistics=[DAY],
-        write_page_index=False,
+        row_group_size=row_group_rows, data_page_size=1 << 20,
+        write_statistics=[day_of(table.schema)], write_page_index=False,
     )
     return sink.getvalue().to_pybytes()
 
@@ -362,12 +294,24 @@ def read_parquet(data: bytes, filters=None, *, use_threads: bool = True) -> pa.T
         return pq.read_table(source, filters=filters, use_threads=use_threads)
 
 
-def pg_types_of(schema: pa.Schema) -> dict[str, str]:
-    meta = schema.metadata or {}
-    if PG_TYPES_META not in meta:
-        raise ArchiveFormatError(
-            "the file carries no persys.pg_types metadata: not a persys archive")
-    return json.loads(meta[PG_TYPES_META])
+def same_rows(a: pa.Table, b: pa.Table) -> bool:
+    """Equal value for value, bit for bit: a NaN equals the same NaN (Arrow's `equals` says
+    NaN != NaN, so a month with one would never verify), and -0 differs from 0."""
+    if a.num_rows != b.num_rows or not a.schema.equals(b.schema):
+        return False
+    return all(_bits(x).equals(_bits(y)) for x, y in zip(a.columns, b.columns, strict=True))
+
+
+def _bits(column: pa.ChunkedArray) -> pa.Array:
+    """Floats (and lists of floats) viewed as integers of their width; other types as they are."""
+    array = column.combine_chunks()
+    kind = array.type
+    as_int = {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}
+    if pa.types.is_floating(kind):
+        return array.view(as_int[kind.bit_width])
+    if pa.types.is_list(kind) and pa.types.is_floating(kind.value_type):
+        return array.view(pa.list_(as_int[kind.value_type.bit_width]))
+    return array
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,9 +323,9 @@ def python_rows(table: pa.Table, pg_types: dict[str, str]):
     import uuid as uuid_mod
 
     columns = []
-    for name, pg_type in pg_types.items():
+    for name in pg_types:
         values = table.column(name).to_pylist()
-        if pg_type == "uuid":
+        if pa.types.is_fixed_size_binary(table.schema.field(name).type):  # a uuid
             values = [None if v is None else uuid_mod.UUID(bytes=v) for v in values]
         columns.append(values)
     return zip(*columns, strict=True) if columns else iter(())

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..lazy import lazy_module
+from ..pg import values
 from . import format as fmt
 from .manifest import FileEntry, Manifest, ManifestUnreadable, load_file, read_manifest
 from .stores import Store, StoreError, archive_stores, keyring
@@ -114,11 +115,13 @@ class ArchiveSource:
         pg_types = entry.pg_types
         wanted = self._wanted(pg_types, request)
         extra = [c for _, c in request.day_columns if c in pg_types and c not in wanted]
-        columns = [c for c in wanted + extra if c in pg_types] + [fmt.DAY]
-        data = read_days(plain, columns, request.first_day, request.last_day)
+        day = fmt.day_field(pg_types)
+        columns = [c for c in wanted + extra if c in pg_types] + [day]
+        data = read_days(plain, columns, request.first_day, request.last_day, day)
+        pg_types = fmt.base_types_of(data.schema)  # a domain's values read as its base type's
         out = {c: frame_column(data.column(c), pg_types[c]) if c in pg_types
                else [None] * data.num_rows for c in wanted}
-        out[DAY] = frame_column(data.column(fmt.DAY), "date")
+        out[DAY] = frame_column(data.column(day), "date")
         zone = ZoneInfo(request.zone)
         for alias, column in request.day_columns:
             values = (python_values(data.column(column), pg_types[column]) if column in pg_types
@@ -132,36 +135,37 @@ class ArchiveSource:
 
 
 def read_days(plain: bytes, columns: list[str], first: dt.date | None,
-              last: dt.date | None) -> pa.Table:
+              last: dt.date | None, day: str = fmt.DAY) -> pa.Table:
     """The rows of a month file whose `_day` is in [first, last] (None: open end).
 
     Only row groups whose `_day` statistics meet the range are decoded. The writer sorts rows
     by `_day`, so the range is then a slice found by binary search (a file whose rows are not
-    sorted is filtered instead): 1.4 ms less than a dataset filter for a day of a month."""
+    sorted is filtered instead): 1.4 ms less than a dataset filter for a day of a month.
+    `day`: the file's day column (`format.day_field`)."""
     np = lazy_module("numpy")
     # closed here, not at interpreter exit (native Arrow state left to shutdown can abort
     # the process, apache/arrow#34314)
     with pa.BufferReader(plain) as source:
         parquet = pq.ParquetFile(source)
-        where = parquet.schema_arrow.get_field_index(fmt.DAY)
+        where = parquet.schema_arrow.get_field_index(day)
         groups = [i for i in range(parquet.num_row_groups)
                   if _may_hold(parquet.metadata.row_group(i).column(where).statistics,
                                first, last)]
         data = parquet.read_row_groups(groups, columns=columns)
     if first is None and last is None:
         return data
-    days = data.column(fmt.DAY).to_numpy()  # datetime64[D], NaT for no day
+    days = data.column(day).to_numpy()  # datetime64[D], NaT for no day
     if np.isnat(days).any() or (len(days) > 1 and (days[1:] < days[:-1]).any()):
-        return data.filter(_day_range(first, last))
+        return data.filter(_day_range(first, last, day))
     start = 0 if first is None else int(np.searchsorted(days, np.datetime64(first, "D")))
     stop = (len(days) if last is None
             else int(np.searchsorted(days, np.datetime64(last, "D"), side="right")))
     return data.slice(start, max(stop - start, 0))
 
 
-def _day_range(first: dt.date | None, last: dt.date | None):
-    """`_day` in [first, last] as an Arrow expression (at least one end given)."""
-    day = ds.field(fmt.DAY)
+def _day_range(first: dt.date | None, last: dt.date | None, name: str = fmt.DAY):
+    """The day column in [first, last] as an Arrow expression (at least one end given)."""
+    day = ds.field(name)
     lower = None if first is None else day >= pa.scalar(first, pa.date32())
     upper = None if last is None else day <= pa.scalar(last, pa.date32())
     return upper if lower is None else lower if upper is None else lower & upper
@@ -180,8 +184,11 @@ def frame_column(column: pa.ChunkedArray, pg_type: str) -> pd.Series | list:
     where it can: making a Python object per value is most of a day read's time."""
     kind = column.type
     if (pg_type in PYTHON_ONLY or pa.types.is_list(kind) or pa.types.is_large_list(kind)
-            or pa.types.is_fixed_size_binary(kind) or pa.types.is_struct(kind)):
+            or pa.types.is_fixed_size_binary(kind) or pa.types.is_struct(kind)
+            or (pa.types.is_string(kind) and values.needs_loader(pg_type))):
         return python_values(column, pg_type)
+    if kind == pa.float32():  # psycopg reads a real's shortest text into a double: so here
+        return pd.Series(column.to_numpy().astype(str).astype("float64"))
     series = column.to_pandas()
     if pa.types.is_integer(kind) and column.null_count == 0:
         return series.astype("int64")  # psycopg's ints make int64 (with a NULL: float64)
@@ -194,13 +201,16 @@ PYTHON_ONLY = {"uuid", "jsonb", "json"}  # uuid.UUID, dict/list: made one value 
 
 
 def python_values(column: pa.ChunkedArray, pg_type: str) -> list:
-    """An archived column as the Python values psycopg gives for its PostgreSQL type."""
-    if pg_type == "uuid":
+    """An archived column as the Python values psycopg gives for its PostgreSQL type (a
+    column the file keeps as PostgreSQL text: what psycopg gives for that text, pg/values.py)."""
+    if pa.types.is_fixed_size_binary(column.type):  # a uuid
         return uuids(column)
-    values = column.to_pylist()
+    found = column.to_pylist()
     if pg_type in ("jsonb", "json"):
-        return [None if v is None else json.loads(v) for v in values]
-    return values
+        return [None if v is None else json.loads(v) for v in found]
+    if pa.types.is_string(column.type):
+        return values.from_text(found, pg_type)
+    return found
 
 
 def uuids(column: pa.ChunkedArray) -> list[uuid.UUID | None]:

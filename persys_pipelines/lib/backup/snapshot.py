@@ -24,7 +24,7 @@ from ..archive.manifest import sha256
 from ..archive.stores import Store
 from ..errors import ArchiveError, UsageError
 from ..pg import fingerprint
-from ..pg.catalog import ident, table_columns, table_exists
+from ..pg.catalog import ident, primary_key, table_columns, table_exists
 from ..pg.schema import OUTPUT_TABLES
 from ..pg.tiers import PgTier
 
@@ -60,6 +60,11 @@ class Backup:
     @property
     def bytes(self) -> int:
         return sum(t["bytes"] for t in self.manifest["tables"].values())
+
+    @property
+    def refused(self) -> dict[str, str]:
+        """Table → why it is not in this backup (a value it cannot keep exactly)."""
+        return self.manifest.get("refused", {})
 
     @property
     def manifest_key(self) -> str:
@@ -98,10 +103,8 @@ def export_table(conn: psycopg.Connection, table: str
     The fingerprint covers every column (generated ones too) and is taken in the same
     snapshot as the rows, so a restore can prove it gave back exactly these rows."""
     pg_types = table_columns(conn, table)
-    columns = fmt.columns_for(pg_types)
-    query = sql.SQL("select {cols}, null::date from {t}").format(
-        cols=sql.SQL(", ").join(c.select() for c in columns), t=ident(table))
-    data = fmt.export_arrow(conn, table, columns, query)
+    data = fmt.export_arrow(conn, table, pg_types, rows=ident(table), day=sql.SQL("null::date"),
+                            key=primary_key(conn, table))
     found = fingerprint.of_table(conn, table, list(pg_types))
     if found.rows != data.num_rows:
         raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted "
@@ -121,7 +124,11 @@ def read_only_snapshot(tier: PgTier) -> psycopg.Connection:
 def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, keep: int,
                now: dt.datetime | None = None) -> Backup:
     """Back up every table of the tier (encrypted: `ring` must hold a key), then write the
-    manifest, then apply retention (`keep` finished backups)."""
+    manifest, then apply retention (`keep` finished backups).
+
+    A table holding a value a file cannot keep exactly (format.ArchiveFormatError) is left
+    out, the others are backed up, and the manifest says which and why (`Backup.refused`);
+    retention then deletes nothing, so the older backups that hold that table stay."""
     if tier.name not in TIERS:
         raise UsageError(f"unknown tier {tier.name!r}; use core or main")
     if not ring:
@@ -129,10 +136,15 @@ def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, 
                           "(it creates one) or set tiers.archive.encryption_key")
     backup_id = new_id(now)
     entries: dict[str, dict] = {}
+    refused: dict[str, str] = {}
     key_id = None
     with read_only_snapshot(tier) as conn:
         for table in tables_to_back_up(conn, tables):
-            plain, found, pg_types = export_table(conn, table)
+            try:
+                plain, found, pg_types = export_table(conn, table)
+            except fmt.ArchiveFormatError as exc:
+                refused[table] = str(exc)
+                continue
             key = file_key(tier.name, backup_id, table)
             sealed, key_id = ring.encrypt(plain, key)
             store.put(key, sealed)
@@ -142,9 +154,10 @@ def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, 
         conn.rollback()  # read only: nothing to keep
     manifest = {"version": 2, "tier": tier.name, "id": backup_id,
                 "taken_at": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
-                "key_id": key_id, "tables": entries}
+                "key_id": key_id, "tables": entries, "refused": refused}
     store.put(manifest_key(tier.name, backup_id), json.dumps(manifest, indent=1).encode())
-    expire(store, tier.name, keep)
+    if not refused:
+        expire(store, tier.name, keep)
     return Backup(tier.name, backup_id, manifest)
 
 

@@ -19,7 +19,7 @@ from psycopg import sql
 from ..config import Config
 from ..pg import partitions as space
 from ..pg.catalog import ident, table_exists
-from ..pg.tables import day_expression, only_when_condition
+from ..pg.tables import day_expression, only_when_condition, placeable
 
 REARM_MARGIN_PCT = 5.0
 RETRY_EMERGENCY_AFTER_S = 3600  # still critical an hour after the request: ask once more
@@ -110,8 +110,8 @@ def emergency_plan(cfg: Config, core: psycopg.Connection, size_bytes: int,
         day = day_expression(core, table, policy, cfg.timezone)
         rows = core.execute(sql.SQL(
             "select {day} as d, sum(pg_column_size(t.*)) from {t} t "
-            "where {day} is not null and {day} < {as_of} and {cond} group by d"
-        ).format(day=day, t=ident(table), as_of=sql.Literal(as_of),
+            "where {placed} and {day} < {as_of} and {cond} group by d"
+        ).format(day=day, t=ident(table), as_of=sql.Literal(as_of), placed=placeable(day),
                  cond=only_when_condition(policy))).fetchall()
         if not rows:
             continue

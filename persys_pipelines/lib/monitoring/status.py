@@ -144,6 +144,11 @@ def render(doc: dict[str, Any]) -> str:
         nulls = tiers.get("core", {}).get("null_day_rows", 0)
         if nulls:
             lines.append(f"  {'':<20} ({nulls} rows in core have no day and stay there)")
+        for tier in ("core", "main"):
+            odd = tiers.get(tier, {}).get("unplaced_day_rows", 0)
+            if odd:
+                lines.append(f"  {'':<20} ({odd} rows in {tier} are dated ±infinity, BC or "
+                             "after 9999: no month to move them to, they stay there)")
     if doc.get("forecast"):
         lines += ["", "Forecast (at the current growth rate)"]
         for tier, fc in doc["forecast"].items():

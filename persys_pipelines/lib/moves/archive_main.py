@@ -102,7 +102,7 @@ def days_in(data: pa.Table, first: dt.date, last: dt.date) -> int:
 
 
 def _inside(data: pa.Table, first: dt.date, last: dt.date) -> pa.ChunkedArray:
-    day = data.column(fmt.DAY)
+    day = data.column(fmt.day_of(data.schema))
     return pc.and_(pc.greater_equal(day, pa.scalar(first, pa.date32())),
                    pc.less_equal(day, pa.scalar(last, pa.date32())))
 
@@ -188,8 +188,9 @@ def _remainder(target: ArchiveTarget, table: str, entry: FileEntry, rest: pa.Tab
         raise ArchiveError(f"{target.store.uri(key)}: read back differs; nothing was restored")
     return FileEntry(
         key=key, month=entry.month, sha256=digest, rows=rest.num_rows, bytes=len(stored),
-        min_day=pc.min(rest.column(fmt.DAY)).as_py().isoformat(),
-        max_day=pc.max(rest.column(fmt.DAY)).as_py().isoformat(), schema=entry.schema,
+        min_day=pc.min(rest.column(fmt.day_of(rest.schema))).as_py().isoformat(),
+        max_day=pc.max(rest.column(fmt.day_of(rest.schema))).as_py().isoformat(),
+        schema=entry.schema,
         primary_key=entry.primary_key, fingerprint=rest_fp.text, key_id=key_id,
         created=now_text(), ledger_id=ledger_id, zone=entry.zone)
 

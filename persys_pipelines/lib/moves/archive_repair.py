@@ -190,7 +190,7 @@ def entry_from_file(conn: psycopg.Connection, target: ArchiveTarget, table: str,
     _load(conn, data)
     found = fingerprint.of_table(conn, table, list(types), relation=sql.Identifier(PROOF_TABLE),
                                  types=f"pg_temp.{PROOF_TABLE}")
-    day = data.column(fmt.DAY)
+    day = data.column(fmt.day_of(data.schema))
     return FileEntry(
         key=key, month=key.split("/")[-3] + "-" + key.split("/")[-2], sha256=sha256(plain),
         rows=data.num_rows, bytes=len(stored),

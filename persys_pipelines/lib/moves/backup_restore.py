@@ -58,8 +58,10 @@ def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: B
     names = tables or list(entries)
     unknown = [t for t in names if t not in entries]
     if unknown:
-        raise BackupError(f"backup {backup.id} of {backup.tier} has no table {unknown[0]!r}; "
-                          f"it holds {', '.join(entries) or 'none'}")
+        why = backup.refused.get(unknown[0])
+        raise BackupError(f"backup {backup.id} of {backup.tier} has no table {unknown[0]!r}"
+                          + (f" (it was refused: {why})" if why else "")
+                          + f"; it holds {', '.join(entries) or 'none'}")
     target = into or tier
     out = []
     for table in names:
@@ -92,7 +94,8 @@ def _want(entry: dict) -> fingerprint.Fingerprint:
 def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
                    replace: bool, elsewhere: Elsewhere | None) -> Restored:
     types = fmt.pg_types_of(data.schema)
-    if not table_exists(conn, table):
+    created = not table_exists(conn, table)
+    if created:  # made from the backup's types, without a key: a merge has nothing to match
         conn.execute(sql.SQL("create table {} ({})").format(ident(table), sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in types.items())))
     scratch = sql.Identifier(SCRATCH)
@@ -107,7 +110,7 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
         raise BackupError(f"{entry['key']}: rows read back do not match the backup's "
                           f"fingerprint ({got.text} vs {want.text}); nothing was restored")
     BACKUP_RESTORE.crash("loaded")
-    if replace:
+    if replace or created:
         return _replace(conn, table, columns, want)
     return _merge(conn, table, columns, want, elsewhere)
 

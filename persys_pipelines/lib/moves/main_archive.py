@@ -50,7 +50,7 @@ from ..errors import ArchiveError
 from ..lazy import lazy_module
 from ..pg import fingerprint
 from ..pg.catalog import ident, primary_key, table_columns, table_exists
-from ..pg.tables import TableSpec, day_expression, only_when_condition
+from ..pg.tables import TableSpec, day_expression, only_when_condition, placeable
 from ..pg.tiers import PgTier
 from .archive_repair import Reconciled, reconcile
 from .engine import Engine, Locked, route
@@ -76,6 +76,7 @@ class MonthResult:
     key_id: str | None = None
     fingerprint: str | None = None
     reconciled: Reconciled | None = None
+    refused: str | None = None  # why the month stays in main (a value it cannot keep exactly)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,8 +101,9 @@ def due_month_rows(main: PgTier, spec: TableSpec, as_of: dt.date) -> dict[dt.dat
         day = day_expression(conn, spec.name, spec.policy, spec.zone)
         rows = conn.execute(
             sql.SQL("select date_trunc('month', {day})::date, count(*) from {t} "
-                    "where {day} < {cut} and {cond} and {unpinned} group by 1 order by 1").format(
-                day=day, t=ident(spec.name), cut=sql.Literal(cut),
+                    "where {day} < {cut} and {placed} and {cond} and {unpinned} "
+                    "group by 1 order by 1").format(
+                day=day, t=ident(spec.name), cut=sql.Literal(cut), placed=placeable(day),
                 cond=only_when_condition(spec.policy),
                 unpinned=pins.unpinned_condition(conn, spec.name, day, as_of))
         ).fetchall()
@@ -221,7 +223,13 @@ def _archive_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec,
         def export(span: tuple[dt.date, dt.date]) -> _Exported | None:
             conn = main.connect()
             open_months.callback(conn.close)
-            exported = _export(main, conn, spec, *span, as_of)
+            try:
+                exported = _export(main, conn, spec, *span, as_of)
+            except fmt.ArchiveFormatError as exc:  # this month stays; the others go on
+                log.error("archive %s %s refused: %s", spec.name, f"{span[0]:%Y-%m}", exc)
+                out[span[0]] = MonthResult(spec.name, span[0], 0, reconciled=repaired,
+                                           refused=str(exc))
+                exported = None
             if exported is None:
                 conn.close()
                 return None
@@ -326,15 +334,13 @@ def export_rows(conn: psycopg.Connection, spec: TableSpec, first: dt.date, last:
     (so the same rows always give the same file and key); pinned days left out given `as_of`."""
     pg_types = pg_types or table_columns(conn, spec.name)
     pkey = primary_key(conn, spec.name) if pkey is None else pkey
-    columns = fmt.columns_for(pg_types)
-    query = sql.SQL("select {cols}, {day} from {t} where {w}").format(
-        cols=sql.SQL(", ").join(c.select() for c in columns),
-        day=day_expression(conn, spec.name, spec.policy, spec.zone), t=ident(spec.name),
-        w=month_condition(conn, spec, first, last, as_of))
-    # a date day column equals _day: sorting by it again would change nothing
+    rows = sql.SQL("{t} where {w}").format(
+        t=ident(spec.name), w=month_condition(conn, spec, first, last, as_of))
+    data = fmt.export_arrow(conn, spec.name, pg_types, rows=rows, key=pkey,
+                            day=day_expression(conn, spec.name, spec.policy, spec.zone))
+    # a date day column equals the day field: sorting by it again would change nothing
     finer = [] if pg_types.get(spec.policy.day_column) == "date" else [spec.policy.day_column]
-    return fmt.sort_rows(fmt.export_arrow(conn, spec.name, columns, query),
-                         [fmt.DAY, *dict.fromkeys((*finer, *pkey))])
+    return fmt.sort_rows(data, [fmt.day_of(data.schema), *dict.fromkeys((*finer, *pkey))])
 
 
 def fingerprint_alongside(main: PgTier, conn: psycopg.Connection, pool: ThreadPoolExecutor,
@@ -359,10 +365,10 @@ def _read_back(target: ArchiveTarget, key: str, digest: str, data: pa.Table) -> 
         raise ArchiveError(f"{target.store.uri(key)}: read back with a different sha256; the "
                            "store altered the file; nothing was deleted from main")
     back = fmt.read_parquet(plain)
-    if back.num_rows != data.num_rows or not back.equals(data):
+    if not fmt.same_rows(back, data):
         raise ArchiveError(f"{target.store.uri(key)}: read back rows differ from the exported "
                            "rows; nothing was deleted from main")
 
 
 def _day(data: pa.Table, fn) -> str:
-    return fn(data.column(fmt.DAY)).as_py().isoformat()
+    return fn(data.column(fmt.day_of(data.schema))).as_py().isoformat()

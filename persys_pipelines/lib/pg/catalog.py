@@ -133,3 +133,26 @@ def client_roles(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute("select rolname from pg_roles where rolname = any(%s)",
                         (list(CLIENT_ROLES),)).fetchall()
     return [r[0] for r in rows]
+
+
+def domain_bases(conn: psycopg.Connection, name: str) -> dict[str, str]:
+    """Columns typed by a domain (or an array of one) → the base type, formatted as
+    `table_columns` formats types (`integer`, `numeric(5,2)[]`): what the domain's values
+    are stored and read as. Columns of other types are not listed."""
+    rows = conn.execute(
+        """with recursive chain(attname, typ, mod, arr, depth) as (
+             select a.attname,
+                    case when t.typcategory = 'A' and t.typelem <> 0 then t.typelem
+                         else a.atttypid end,
+                    a.atttypmod, t.typcategory = 'A' and t.typelem <> 0, 0
+               from pg_attribute a join pg_type t on t.oid = a.atttypid
+              where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+             union all
+             select c.attname, t.typbasetype, t.typtypmod, c.arr, c.depth + 1
+               from chain c join pg_type t on t.oid = c.typ
+              where t.typtype = 'd')
+           select distinct on (attname) attname, format_type(typ, mod) || case when arr
+                  then '[]' else '' end, depth
+             from chain order by attname, depth desc""",
+        (regclass(name),)).fetchall()
+    return {n: base for n, base, depth in rows if depth > 0}

@@ -200,15 +200,15 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
 
 def months_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy,
                       zone: str) -> list[dt.date]:
-    from .tables import day_expression
+    from .tables import day_expression, placeable
 
     default = f"{table}{DEFAULT_SUFFIX}"
     if not _exists(conn, default):
         return []
     day = day_expression(conn, default, policy, zone)
-    rows = conn.execute(sql.SQL(
-        "select distinct date_trunc('month', {})::date from {} where {} is not null").format(
-        day, ident(default), day)).fetchall()
+    rows = conn.execute(sql.SQL(  # a row dated ±infinity or BC stays in DEFAULT: no month
+        "select distinct date_trunc('month', {})::date from {} where {}").format(
+        day, ident(default), placeable(day))).fetchall()
     return [r[0] for r in rows]
 
 

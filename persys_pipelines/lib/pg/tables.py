@@ -3,6 +3,11 @@
 The day of a row is its calendar day in the configured zone: for a `timestamptz` column
 `(col AT TIME ZONE zone)::date`, for a `date` column the value itself. Everything that plans
 or counts by day uses `day_expression`, so planning, moving and reporting always agree.
+
+A day must also be *placeable*: a date of years 1-9999 (`placeable`). A row dated ±infinity,
+BC or in a five-digit year has no month to be archived under and no Python date: like a row
+without a day it is never due, stays where it is (core), and `persys status` counts it
+(`unplaced_day_rows`) instead of failing on it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,16 @@ def _check_only_when(table: str, policy: TablePolicy, columns: dict[str, str]) -
         )
 
 
+FIRST_DAY, LAST_DAY = dt.date.min, dt.date.max  # the days persys can place (years 1-9999)
+
+
+def placeable(day: sql.Composable) -> sql.Composable:
+    """`day` is a date persys can place on its calendar (module doc); false for ±infinity, BC
+    and five-digit years, NULL for no day. A plain range, so an index on the column serves."""
+    return sql.SQL("{} between {} and {}").format(day, sql.Literal(FIRST_DAY),
+                                                  sql.Literal(LAST_DAY))
+
+
 def only_when_condition(policy: TablePolicy) -> sql.Composable:
     """`only_when: {status: done}` → `status = 'done'`; no condition → `true`."""
     if not policy.only_when:
@@ -82,6 +97,7 @@ class DayRange:
     first_day: dt.date | None
     last_day: dt.date | None
     null_day_rows: int = 0
+    unplaced_day_rows: int = 0  # dated ±infinity, BC or a five-digit year (module doc)
 
     def as_json(self) -> dict:
         return {
@@ -89,6 +105,7 @@ class DayRange:
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "last_day": self.last_day.isoformat() if self.last_day else None,
             "null_day_rows": self.null_day_rows,
+            "unplaced_day_rows": self.unplaced_day_rows,
         }
 
 
@@ -96,15 +113,17 @@ EMPTY = DayRange(0, None, None, 0)
 
 
 def day_range(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: str) -> DayRange:
-    """Rows, first and last day of a table in one tier (EMPTY when the table is absent)."""
+    """Rows, first and last (placeable) day of a table in one tier (EMPTY when the table is
+    absent)."""
     if not table_exists(conn, table):
         return EMPTY
     day = day_expression(conn, table, policy, zone)
     query = sql.SQL(
-        "select count(*), min({day}), max({day}), count(*) filter (where {day} is null) from {t}"
-    ).format(day=day, t=ident(table))
-    rows, first, last, nulls = conn.execute(query).fetchone()
-    return DayRange(int(rows), first, last, int(nulls))
+        "select count(*), min({day}) filter (where {ok}), max({day}) filter (where {ok}), "
+        "count(*) filter (where {day} is null), count(*) filter (where not {ok}) from {t}"
+    ).format(day=day, ok=placeable(day), t=ident(table))
+    rows, first, last, nulls, unplaced = conn.execute(query).fetchone()
+    return DayRange(int(rows), first, last, int(nulls), int(unplaced))
 
 
 @dataclass(frozen=True)

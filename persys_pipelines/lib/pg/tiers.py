@@ -108,7 +108,10 @@ def connect(dsn: str, *, autocommit: bool = False, pooler: str = "auto",
     mode) consecutive transactions of one connection may run on different server sessions,
     and a session's state stays with the server session for the next client. So there
     psycopg's automatic preparation is off, and the connection is a `PooledConnection`.
+    Text is always exchanged as UTF-8: a SQL_ASCII server (an `initdb` in the C locale) would
+    otherwise hand psycopg bytes for every name and value.
     """
+    kwargs.setdefault("client_encoding", "UTF8")
     if transaction_pooled(dsn, pooler):
         kwargs.setdefault("prepare_threshold", None)
         return PooledConnection.connect(dsn, autocommit=autocommit, **kwargs)

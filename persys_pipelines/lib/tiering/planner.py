@@ -16,7 +16,7 @@ from ..calendar import month_start
 from ..config import TablePolicy
 from ..pg import references
 from ..pg.catalog import ident, table_exists
-from ..pg.tables import day_expression, only_when_condition
+from ..pg.tables import day_expression, only_when_condition, placeable
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,10 @@ def plan_table(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: 
     if not table_exists(conn, table):
         return TablePlan(table, cutoff, {})
     day = day_expression(conn, table, policy, zone)
-    due = sql.SQL("{d} < {c} and ({w})").format(d=day, c=sql.Literal(cutoff),
-                                                w=only_when_condition(policy))
+    # a row dated -infinity or BC is never due (tables.placeable): it stays in core
+    due = sql.SQL("{d} < {c} and {p} and ({w})").format(d=day, c=sql.Literal(cutoff),
+                                                        p=placeable(day),
+                                                        w=only_when_condition(policy))
     refs = references.incoming(conn, table)
     rows = conn.execute(sql.SQL(
         "select {d} as day, count(*) from {t} t where {due} and {free} group by 1 order by 1"

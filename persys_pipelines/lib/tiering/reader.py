@@ -7,6 +7,10 @@ preferring the earliest source (core, then main, then the archive's Parquet file
 caught mid-move is counted once.
 
 Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reader.py).
+Values come as psycopg gives them, except dates and timestamps Python cannot hold (±infinity,
+BC, five-digit years): their PostgreSQL text (pg/values.py), from every tier alike. A row
+whose own day is such a value has no place on the calendar (`tables.placeable`): it is read
+with the undated rows, its `day` None.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from psycopg import sql
 from ..config import Config, TablePolicy
 from ..errors import TierError
 from ..lazy import lazy_module
+from ..pg import values
 from ..pg.catalog import ident, primary_key, query_columns, table_exists
 from ..pg.schema import TABLES_BY_NAME
-from ..pg.tables import day_sql, only_when_condition
+from ..pg.tables import day_sql, only_when_condition, placeable
 from ..pg.tiers import PgTier, resolve_tier
 from .frames import rows_frame
 
@@ -94,6 +99,7 @@ class PostgresSource:
     @contextlib.contextmanager
     def session(self) -> Iterator[PostgresSource]:
         with self.tier.connect(autocommit=True) as conn:
+            values.use_lenient(conn)
             yield dataclasses.replace(self, conn=conn, known={})
 
     @contextlib.contextmanager
@@ -102,6 +108,7 @@ class PostgresSource:
             yield self.conn
         else:
             with self.tier.connect(autocommit=True) as conn:
+                values.use_lenient(conn)
                 yield conn
 
     def _columns(self, conn: psycopg.Connection, table: str) -> dict[str, str] | None:
@@ -287,7 +294,8 @@ def _select(available: dict[str, str], request: Request) -> tuple[sql.Composable
         )
     day = day_sql(request.table, request.policy, request.zone, available)
     fields: list[sql.Composable] = [sql.Identifier(c) for c in wanted if c != DAY]
-    fields.append(sql.SQL("{} as {}").format(day, sql.Identifier(DAY)))
+    fields.append(sql.SQL("case when {} then {} end as {}").format(
+        placeable(day), day, sql.Identifier(DAY)))
     for alias, column in request.day_columns:
         extra = request.policy.model_copy(update={"day_column": column})
         expr = day_sql(request.table, extra, request.zone, available)
@@ -296,15 +304,15 @@ def _select(available: dict[str, str], request: Request) -> tuple[sql.Composable
         fields.append(sql.SQL("({}) as {}").format(sql.SQL(text.replace("%", "%%")),
                                                    sql.Identifier(alias)))
 
-    in_range: list[sql.Composable] = []
+    in_range: list[sql.Composable] = [placeable(day)]
     if request.first_day is not None:
         in_range.append(sql.SQL("{} >= {}").format(day, sql.Literal(request.first_day)))
     if request.last_day is not None:
         in_range.append(sql.SQL("{} <= {}").format(day, sql.Literal(request.last_day)))
     dated = sql.SQL(" and ").join([only_when_condition(request.policy), *in_range])
     where = (
-        sql.SQL("({dated}) or {day} is null or not ({cond})").format(
-            dated=dated, day=day, cond=only_when_condition(request.policy)
+        sql.SQL("({dated}) or {day} is null or not {placed} or not ({cond})").format(
+            dated=dated, day=day, placed=placeable(day), cond=only_when_condition(request.policy)
         )
         if request.include_undated
         else dated

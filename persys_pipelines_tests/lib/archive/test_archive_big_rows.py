@@ -64,7 +64,7 @@ def test_block_size_grows_only_when_a_row_needs_it():
     small = b"".join(b'%d,"x",2024-02-01\n' % i for i in range(1000))
     big = small + b'1000,"' + b"y" * (9 * MIB) + b'",2024-02-02\n'
     for data, rows in ((small, 1000), (big, 1001)):
-        batch = fmt._parse_csv(pa.py_buffer(data), "t", columns)
+        batch = fmt._typed(fmt._read_csv(pa.py_buffer(data), "t", columns, 0), "t", columns)
         assert batch.num_rows == rows
     assert fmt._bigger_block(fmt.BLOCK_BYTES, 3 * MIB) == 3 * MIB + 1
     assert fmt._bigger_block(3 * MIB + 1, 3 * MIB) is None

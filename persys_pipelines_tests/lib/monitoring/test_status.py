@@ -45,9 +45,11 @@ def test_status_numbers_match_sql(cfg, tier_dsns):
                                   ).fetchone()[0]
     health = doc["tables"]["health_metrics"]
     assert health["core"] == {"rows": rows, "first_day": first.isoformat(),
-                              "last_day": last.isoformat(), "null_day_rows": 0}
+                              "last_day": last.isoformat(), "null_day_rows": 0,
+                              "unplaced_day_rows": 0}
     assert last == AS_OF
-    assert health["main"] == {"rows": 0, "first_day": None, "last_day": None, "null_day_rows": 0}
+    assert health["main"] == {"rows": 0, "first_day": None, "last_day": None, "null_day_rows": 0,
+                              "unplaced_day_rows": 0}
     assert health["archive"]["rows"] == 0
     assert doc["tables"]["tasks"]["core"]["null_day_rows"] == tasks_null > 0
 
