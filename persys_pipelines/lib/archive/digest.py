@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from ..lazy import lazy_module
-from .format import DAY, pg_types_of
+from .format import day_of, pg_types_of
 
 pa, pc = lazy_module("pyarrow"), lazy_module("pyarrow.compute")
 
@@ -29,7 +29,7 @@ TIME = ("date", "timestamp with time zone", "timestamp without time zone")
 def of_file(data: pa.Table) -> dict[str, dict[str, Any]]:
     """Day (ISO) → that day's digest, from a decoded archive file."""
     types = pg_types_of(data.schema)
-    days = data.column(DAY)
+    days = data.column(day_of(data.schema))
     out: dict[str, dict[str, Any]] = {}
     for day in sorted({d for d in days.to_pylist() if d is not None}):
         rows = data.filter(pc.equal(days, pa.scalar(day, pa.date32())))
@@ -59,6 +59,7 @@ def _count(col: pa.ChunkedArray) -> int:
 
 
 def _numbers(col: pa.ChunkedArray) -> dict[str, Any]:
+    """(A month whose column had to be kept as text, e.g. numeric NaN, gives the same.)"""
     values = [float(v) for v in col.to_pylist() if v is not None]
     finite = [v for v in values if math.isfinite(v)]
     out: dict[str, Any] = {"count": len(values)}
