@@ -20,9 +20,11 @@ from ..config import Config
 from ..config.sources import Source, default_sources
 from ..errors import TierError
 from ..lazy import lazy_module
+from ..pg.guard import why_refused
 from ..tiering import reader
 from . import metrics
 from .metrics import BY, per_day, per_day_by, rows_per_day
+from .sources import person_sources
 
 pd = lazy_module("pandas")
 
@@ -60,7 +62,7 @@ class RawRows:
 def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     """One read per metric covering everything the days [first, last] need."""
     srcs = srcs if srcs is not None else reader.sources(cfg)
-    sources = cfg.daily.metric_sources()
+    sources = person_sources(cfg)
     month_start = first.replace(day=1)  # month-to-date spend needs the month's earlier days
     frames = {m: _read(cfg, m, s, month_start if m == "spend" else first, last, srcs)
               for m, s in sources.items()}
@@ -85,11 +87,14 @@ def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.dat
     try:
         return metrics.read_metric(cfg, source, first, last, srcs)
     except (reader.ReaderError, psycopg.Error) as exc:
-        text = exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag \
-            else str(exc)
+        text = why_refused(exc, cfg.daily.statement_timeout_s) or (
+            exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag
+            else str(exc))
+        drop = ("remove the metric from daily.metrics" if cfg.daily.metrics is not None
+                else "set the metric to null")
         raise SourceError(
-            f"daily.sources.{metric} ({source.table}.{source.value or 'rows'}): {text}; fix it "
-            "in persys.yaml or set the metric to null (`persys doctor` checks every source)"
+            f"{cfg.daily.source_key(metric)} ({source.table}.{source.value or 'rows'}): {text}; "
+            f"fix it in persys.yaml or {drop} (`persys doctor` checks every source)"
         ) from None
 
 
