@@ -50,6 +50,8 @@ class RawRows:
     frames: dict[str, pd.DataFrame]
     tasks: pd.DataFrame | None = None  # the sample shape's tasks, for overdue
     other_currency: pd.Series | None = None  # day → rows in another currency
+    other_spend: pd.Series | None = None  # (day, currency) → spend in that other currency
+    first: dt.date | None = None  # the first day read (history for the statistics)
 
     def counts(self) -> dict[str, int]:
         """Rows read per table (summed over the metrics it feeds)."""
@@ -70,15 +72,20 @@ def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     tasks = None
     if all(sources.get(m) == defaults[m] for m in ("tasks_done", "tasks_created")):
         tasks = read_tasks(cfg, first, last, srcs)
-    other = None
+    other = other_spend = None
     spend = sources.get("spend")
     if spend is not None and "currency" in spend.where:
-        rows = metrics.read_metric(cfg, spend.model_copy(update={"where": {}, "by": "currency"}),
+        others = {k: v for k, v in spend.where.items() if k != "currency"}  # person stays
+        rows = metrics.read_metric(cfg, spend.model_copy(update={"where": others,
+                                                                 "by": "currency"}),
                                    first, last, srcs)
         mine = str(spend.where["currency"]).strip()
         rows = rows[rows[BY].map(lambda c: str(c).strip() != mine)]
         other = rows_per_day(rows)
-    return RawRows(sources, frames, tasks, other)
+        other_spend = per_day_by(rows.assign(**{BY: rows[BY].map(lambda c: str(c).strip())}),
+                                 spend.agg) if len(rows) else None
+    return RawRows(sources, frames, tasks, other, other_spend if other is not None else None,
+                   first)
 
 
 def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.date, srcs
@@ -227,6 +234,10 @@ def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date,
             }
         if raw.other_currency is not None and raw.other_currency.get(day, 0):
             section["other_currency_transactions"] = int(raw.other_currency[day])
+            spent = (raw.other_spend.loc[day] if raw.other_spend is not None
+                     and day in raw.other_spend.index else {})
+            section["spend_other_currencies"] = {str(c): _r(v) for c, v in spent.items()
+                                                 if v and v > 0}
         out[day] = section
     return out
 

@@ -93,6 +93,7 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
            shadow_work jsonb not null default '{}',
            summary_text text not null default '',
            created_at timestamptz not null default now(),
+           metrics jsonb not null default '{}',
            primary key (day)""",
         "day",
     ),
