@@ -108,6 +108,18 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
         "day",
     ),
     TableDef(
+        "weekly_correlations",  # day: the week's last day; found: lib/insight/correlations
+        """day date not null,
+           first_day date not null,
+           metrics integer not null,
+           pairs_tested integer not null,
+           found jsonb not null default '[]',
+           text text not null default '',
+           created_at timestamptz not null default now(),
+           primary key (day)""",
+        "day",
+    ),
+    TableDef(
         "voice_messages",
         """day date not null,
            engine text not null,
@@ -127,7 +139,8 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
 
 TABLES_BY_NAME = {t.name: t for t in PERSONAL_TABLES}
 # The project's own output tables (written by the daily and voice assets): always created.
-OUTPUT_TABLES = ("daily_summaries", "daily_projections", "voice_messages")
+OUTPUT_TABLES = ("daily_summaries", "daily_projections", "voice_messages",
+                 "weekly_correlations")
 # The sample schema: created only when asked (`--sample-data`, or persys.yaml names them).
 SAMPLE_TABLES = tuple(t.name for t in PERSONAL_TABLES if t.name not in OUTPUT_TABLES)
 
