@@ -25,11 +25,13 @@ from . import (
     service,
     setup,
     status,
+    today,
     up,
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice)
+GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
+          today)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,11 +28,11 @@ def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
     )
 
 
-def metrics_table(stats: dict) -> dg.TableMetadataValue:
+def metrics_table(stats: dict, order: list[str]) -> dg.TableMetadataValue:
     """The day's metrics, one row per metric (value, usual, z, goal, record, trend, change,
     anomaly), as the UI renders a table."""
     return dg.MetadataValue.table(
-        [dg.TableRecord(r) for r in metric_table.rows(stats)],
+        [dg.TableRecord(r) for r in metric_table.rows(stats, order)],
         schema=dg.TableSchema(columns=[dg.TableColumn(c, "string")
                                        for c in metric_table.COLUMNS]),
     )
@@ -74,7 +74,7 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
             "raw_rows_read": raw_rows_table(raw_rows.counts()),
             "removed_from_main": written["removed_main"],
             "last_day_summary": dg.MarkdownMetadataValue(days[-1].summary_text),
-            "last_day_metrics": metrics_table(days[-1].metrics),
+            "last_day_metrics": metrics_table(days[-1].metrics, list(cfg.daily.metric_defs())),
         })
 
     return daily_summary

@@ -71,9 +71,11 @@ def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> mfigure
         axes[0].text(0.5, 0.5, "no values in the last 90 days", ha="center", va="center",
                      transform=axes[0].transAxes)
         axes[0].set_axis_off()
-    fig.suptitle(f"{day:%A %d %B %Y}: the last {CHART_DAYS} days", fontsize=14)
+    height = 1.2 + ROW_IN * rows
+    fig.suptitle(f"{day:%A %d %B %Y}: the last {CHART_DAYS} days", fontsize=14,
+                 y=1 - 0.12 / height)
     fig.legend(handles=_legend(), loc="upper center", ncol=6, fontsize=10, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.45 / (1.2 + ROW_IN * rows)))
+               bbox_to_anchor=(0.5, 1 - 0.5 / height))
     fig.subplots_adjust(left=0.06, right=0.98, top=1 - 1.0 / (1.2 + ROW_IN * rows),
                         bottom=0.35 / (1.2 + ROW_IN * rows), hspace=0.55, wspace=0.15)
     return fig
@@ -87,7 +89,9 @@ def _panel(cfg: Config, ax, day: dt.date, x: list, metric: str, d, series: Serie
                       for s in stats], dtype=float)
     spread = np.array([np.nan if not s or s.get("spread_60") is None else s["spread_60"]
                        for s in stats], dtype=float)
-    ax.fill_between(x, usual - spread, usual + spread, color=USUAL, alpha=0.25, lw=0)
+    floor = 0.0 if np.nanmin(np.append(y, np.inf)) >= 0 else -np.inf  # never below 0 if y isn't
+    ax.fill_between(x, np.maximum(usual - spread, floor), usual + spread, color=USUAL,
+                    alpha=0.25, lw=0)
     ax.plot(x, usual, color=USUAL, lw=1, ls="--")
     ax.plot(x, y, "-o", ms=2.5, lw=0.8, color=VALUE)
     odd = [i for i, s in enumerate(stats) if s and s.get("anomaly")]

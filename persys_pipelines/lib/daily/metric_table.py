@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from .summary_text import number
+from .summary_text import money, number
 
 COLUMNS = ("metric", "value", "usual", "z", "weekday", "14 vs 60 days", "goal", "record",
            "trend (28 d)", "change (120 d)", "anomaly")
@@ -19,16 +19,21 @@ COLUMNS = ("metric", "value", "usual", "z", "weekday", "14 vs 60 days", "goal", 
 def _with_unit(value, unit: str) -> str:
     if value is None:
         return "–"
+    if len(unit) == 3 and unit.isupper():
+        return money(float(value), unit)
     text = number(float(value))
     if not unit:
         return text
     return f"{text}{unit}" if unit.startswith("/") else f"{text} {unit}"
 
 
-def rows(stats: Mapping[str, Mapping]) -> list[dict[str, str]]:
-    """One dict per metric (keys COLUMNS), in the order given."""
+def rows(stats: Mapping[str, Mapping], order: list[str] | None = None
+         ) -> list[dict[str, str]]:
+    """One dict per metric (keys COLUMNS), in `order` (persys.yaml's; stored JSON has none)."""
     out = []
-    for metric, s in stats.items():
+    names = [m for m in order or [] if m in stats] + [m for m in stats if m not in (order or [])]
+    for metric in names:
+        s = stats[metric]
         if not isinstance(s, Mapping):
             continue
         unit = s.get("unit") or ""

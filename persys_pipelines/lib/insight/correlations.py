@@ -108,19 +108,25 @@ def window(last: dt.date) -> tuple[dt.date, dt.date]:
     return last - dt.timedelta(days=WINDOW_DAYS - 1), last
 
 
-def sentence(f: Mapping, labels: Mapping[str, tuple[str, str]], say=None) -> str:
-    """"After days of 7.5 h or more of sleep, your mood was 1.1 /10 higher: 63 days, q = 0.01."
-    `labels`: metric → (label, unit); `say(value, metric)` formats a value (default plain)."""
+def sentence(f: Mapping, labels: Mapping[str, tuple[str, str]], say=None, *,
+             spoken: bool = False) -> str:
+    """"On days with sleep at 7.5 h or more, your mood was 1.1/10 higher on average (63 days,
+    q = 0.01; correlation, not cause)." `labels`: metric → (label, unit); `say(value, metric)`
+    formats a value (default plain); `spoken`: the evidence in words, for the briefing."""
     say = say or (lambda v, metric: f"{v:,.1f}{labels[metric][1]}"
                   if labels[metric][1].startswith("/") else f"{v:,.1f} {labels[metric][1]}")
     (la, _), (lb, _) = labels[f["first"]], labels[f["second"]]
     diff = f["high_mean"] - f["low_mean"]
-    when = "After days" if f["lag"] else "On days"
-    verb = "the next day" if f["lag"] else ""
+    when = "after days" if f["lag"] else "on days"
+    verb = " the next day" if f["lag"] else ""
     way = "higher" if diff > 0 else "lower"
-    return (f"{when} with {la} at {say(f['threshold'], f['first'])} or more, your {lb} "
-            f"{verb + ' ' if verb else ''}was {say(abs(diff), f['second'])} {way} on average "
-            f"({f['n']} days, {q_words(f['q'])}; correlation, not cause).")
+    claim = (f"{when} with {la} at {say(f['threshold'], f['first'])} or more, your {lb}{verb} "
+             f"was {say(abs(diff), f['second'])} {way} on average")
+    if spoken:
+        return (f"A pattern over your last year: {claim}, over {f['n']} days. That is a "
+                "correlation, not a cause.")
+    return (f"{claim[0].upper()}{claim[1:]} ({f['n']} days, {q_words(f['q'])}; correlation, "
+            "not cause).")
 
 
 def q_words(q: float) -> str:

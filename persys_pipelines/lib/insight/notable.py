@@ -91,11 +91,11 @@ def _for_metric(day: dt.date, metric: str, s: Mapping, spec: Spec, say: Say) -> 
     if isinstance(goal, Mapping):
         if goal.get("met") is False and goal.get("streak_before", 0) >= 5:
             out.append(Item(2.5, "streak_ended", metric,
-                            f"{_subject(spec)} missed its goal for the first time in "
+                            f"{_subject(spec)} goal was missed for the first time in "
                             f"{goal['streak_before']} days."))
         elif goal.get("met") and goal.get("streak", 0) >= STREAK_MIN:
             out.append(Item(1 + goal["streak"] / 7, "streak", metric,
-                            f"{_subject(spec)} met its goal {goal['streak']} days in a row."))
+                            f"{_subject(spec)} goal was met {goal['streak']} days in a row."))
     trend = s.get("trend")
     if isinstance(trend, Mapping) and trend.get("direction") in ("increasing", "decreasing") \
             and (trend.get("p") or 1) < TREND_P and trend.get("slope_per_day"):

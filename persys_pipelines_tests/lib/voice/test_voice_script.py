@@ -14,7 +14,7 @@ def test_full_day_reads_naturally_and_lasts_about_a_minute():
     s = script.build(DAY, SUMMARY, PROJECTION)
     assert s.text.startswith("Good morning. Here is your briefing for Tuesday, 4 June.")
     assert "You slept 7.2 hours and walked 8,431 steps." in s.text
-    assert "more than your recent average of 6.8 hours" in s.text
+    assert "Your sleep was longer than your recent average of 6.8 hours." in s.text
     assert "2 tasks are overdue" in s.text
     assert "You spent 42 pounds 10, mostly on groceries and transport." in s.text
     assert "60 percent of your budget of 2,000 pounds" in s.text
