@@ -48,11 +48,10 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
         partitions_def=daily(cfg),
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=raw,
-        description="What each day held: the person's metrics with their baselines, robust "
-        "z, goal streaks, records, trends, change points and anomalies (daily.metrics), "
-        "health, tasks, money vs budget, mood, shadow work, and a short text that leads with "
-        "the most notable things. Rows in daily_summaries (written to core, read from any "
-        "tier).",
+        description="What each day held: each of the person's metrics against their own "
+        "usual (baselines, robust z, goal streak, record, trend, change point, anomaly), "
+        "health, tasks, money, mood, and a text that leads with what is notable. Rows in "
+        "daily_summaries.",
     )
     def daily_summary(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource

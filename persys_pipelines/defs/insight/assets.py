@@ -39,10 +39,9 @@ def correlations_asset(cfg: Config) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[dg.AssetDep("daily_summary", partition_mapping=dg.TimeWindowPartitionMapping(
             allow_nonexistent_upstream_partitions=True))],
-        description="Every pair of the person's metrics, same day and next day, Spearman over "
-        "the last 364 days (at least 14 paired days), Benjamini-Hochberg over every pair "
-        "tested that week, kept at q < 0.05, said in the person's units. Correlation, not "
-        "cause. Rows in weekly_correlations.",
+        description="Every pair of the person's metrics, same and next day: Spearman over 364 "
+        "days (14+ paired days), Benjamini-Hochberg over the week's pairs, kept at q < 0.05, "
+        "said in the person's units. Correlation, not cause. Rows in weekly_correlations.",
     )
     def weekly_correlations(context: dg.AssetExecutionContext,
                             persys_config: PersysConfigResource) -> dg.MaterializeResult:
@@ -90,3 +89,24 @@ def weekly_schedule(cfg: Config) -> tuple:
         description=f"Mondays at {cfg.daily.morning_hour:02d}:45 {cfg.timezone}: last week's "
         "correlations, after the morning summary.")
     return job, schedule
+
+
+def weeks_within(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The first and last Monday of the whole weeks (Monday-Sunday) inside [first, last]."""
+    start = first + dt.timedelta(days=(7 - first.weekday()) % 7)
+    end = last - dt.timedelta(days=(last.weekday() + 1) % 7)  # the last Sunday
+    return (start, end - dt.timedelta(days=6)) if end >= start + dt.timedelta(days=6) else None
+
+
+def backfill_weeks(cfg: Config, config_path: str | None, first: dt.date, last: dt.date):
+    """The weekly correlations of every whole week in [first, last], as one ranged run;
+    None when no whole week fits."""
+    from ...definitions import build_definitions
+    from ..runner import run_job
+
+    weeks = weeks_within(max(first, weekly_partitions(cfg).start.date()), last)
+    if weeks is None:
+        return None
+    return run_job(build_definitions(cfg, config_path), WEEKLY_JOB,
+                   tags={"dagster/asset_partition_range_start": weeks[0].isoformat(),
+                         "dagster/asset_partition_range_end": weeks[1].isoformat()})
