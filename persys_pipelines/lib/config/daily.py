@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .sources import METRICS as SAMPLE_METRICS
 from .sources import PersonFilter, Source, default_sources, resolve_sources
@@ -62,6 +62,19 @@ class Metric(_Strict):
     goal: float | Goal | None = None
     no_rows: Literal["zero", "missing"] | None = None
     source: Source
+
+    @field_validator("goal", mode="before")
+    @classmethod
+    def _goal_form(cls, value: object) -> object:
+        """A mapping is a range: its own problem is the one to report, not "not a number"."""
+        if isinstance(value, dict):
+            try:
+                return Goal.model_validate(value)
+            except ValidationError as exc:
+                raise ValueError("; ".join(
+                    (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+                    + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        return value
 
     @model_validator(mode="after")
     def _goal(self) -> Metric:
