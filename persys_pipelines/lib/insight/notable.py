@@ -18,10 +18,12 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .analyse import Spec
+if TYPE_CHECKING:  # analyse imports numpy; this module is read at definition load
+    from .analyse import Spec
 
-Say = Callable[[float, Spec], str]  # a value with its unit, as written or as spoken
+Say = Callable[[float, "Spec"], str]  # a value with its unit, as written or as spoken
 
 UNUSUAL_Z, FRESH_CHANGE_DAYS, STREAK_MIN, TREND_P = 2.5, 14, 3, 0.01
 

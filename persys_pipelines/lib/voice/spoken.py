@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..insight.analyse import Spec
 from ..insight.notable import Item, candidates
+
+if TYPE_CHECKING:  # analyse imports numpy; the definitions load this module
+    from ..insight.analyse import Spec
 
 LEAD = 3
 SPOKEN_UNITS = {"h": "hours", "bpm": "beats per minute", "kg": "kilos", "min": "minutes",
