@@ -174,5 +174,5 @@ def shared_tables(conn: psycopg.Connection, sources: dict[str, Source], *,
                     f"{named}: table {table} is shared (its column {column} references "
                     f"auth.users and holds several people) and no person filter applies, so "
                     f"everyone's rows are added up; set daily.person: {{column: {column}, "
-                    "value: <your user id>}} (or person: on the source)")
+                    "value: <your user id>} (or person: on the source)")
     return warnings

@@ -108,18 +108,6 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
         "day",
     ),
     TableDef(
-        "weekly_correlations",  # day: the week's last day; found: lib/insight/correlations
-        """day date not null,
-           first_day date not null,
-           metrics integer not null,
-           pairs_tested integer not null,
-           found jsonb not null default '[]',
-           text text not null default '',
-           created_at timestamptz not null default now(),
-           primary key (day)""",
-        "day",
-    ),
-    TableDef(
         "voice_messages",
         """day date not null,
            engine text not null,
@@ -131,6 +119,18 @@ PERSONAL_TABLES: tuple[TableDef, ...] = (
            sent_at timestamptz,
            telegram_message_id bigint,
            signed_url text,
+           created_at timestamptz not null default now(),
+           primary key (day)""",
+        "day",
+    ),
+    TableDef(
+        "weekly_correlations",  # day: the week's last day; found: lib/insight/correlations
+        """day date not null,
+           first_day date not null,
+           metrics integer not null,
+           pairs_tested integer not null,
+           found jsonb not null default '[]',
+           text text not null default '',
            created_at timestamptz not null default now(),
            primary key (day)""",
         "day",
