@@ -128,7 +128,7 @@ def _title(metric: str, d, unit: str, projection: dict) -> str:
     if metric == "spend" and spend.get("projected") is not None:
         title += f" — month end {spend['projected']:,.0f}" + (
             f" of {spend['budget']:,.0f}" if spend.get("budget") else "")
-    return title
+    return title.replace("$", r"\$")  # a label's `$` is text, not matplotlib's maths
 
 
 def _trend(ax, day: dt.date, t: dict, daily) -> None:
