@@ -131,3 +131,32 @@ def test_a_goal_is_dated_with_an_interval_or_not_at_this_rate():
     assert goals.goal_projection(rising, day, 6000, None)["status"] == "reached"
     assert goals.goal_projection(rising[::-1], day, 8000, None)["status"] == "not at this rate"
     assert goals.goal_projection(np.full(30, np.nan), day, 1, None) is None
+
+
+def test_theil_sen_of_every_window_equals_scipy():
+    rng = np.random.default_rng(3)
+    y = np.round(rng.normal(size=200) * 2, 1) + np.arange(200) * 0.05  # ties, a rise
+    y[rng.random(200) < 0.3] = np.nan
+    ours = goals.theil_sen(y, 30)
+    compared = 0
+    for i in range(29, 200):
+        window, x = y[i - 29:i + 1], np.arange(30.0) - 29
+        ok = ~np.isnan(window)
+        if ok.sum() < goals.MIN_VALUES:
+            continue
+        ref = stats.theilslopes(window[ok], x[ok], 0.95)
+        assert (ours["slope"][i], ours["intercept"][i], ours["low"][i], ours["high"][i]) == \
+            pytest.approx(tuple(ref), rel=1e-9, abs=1e-12)
+        compared += 1
+    assert compared > 100
+
+
+def test_every_windows_least_squares_trend_equals_the_one_by_one_trend():
+    from persys_pipelines.lib.daily import projection
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(5, 2, 300)
+    y[rng.random(300) < 0.4] = np.nan
+    y[:10] = np.nan
+    together = projection.trends(y, 30, 7, list(range(300)))
+    assert together == [projection.trend(y[max(0, i - 29):i + 1], 7) for i in range(300)]
