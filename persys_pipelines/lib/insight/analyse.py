@@ -71,7 +71,7 @@ def analyse_metric(y: np.ndarray, days: list[dt.date], spec: Spec, idx: list[int
     with np.errstate(divide="ignore", invalid="ignore"):
         weekday_z = np.where(scale > 0, (y - base["weekday_median"]) / scale, np.nan)
     candidate = np.fmax(np.abs(base["z"]), np.abs(weekday_z))  # NaN only when both are
-    noise = changes.noise_levels(y)
+    noise, centre = changes.noise_levels(y), changes.centres(y)
     detector = changes.Detector()
     out = []
     for i in idx:
@@ -100,7 +100,7 @@ def analyse_metric(y: np.ndarray, days: list[dt.date], spec: Spec, idx: list[int
                               "p": num(mk["p"][i], 4), "tau": num(mk["tau"][i]),
                               "slope_per_day": num(mk["slope"][i], 4),
                               "days": trend.TREND_DAYS, "values": int(mk["n"][i])}
-        change = detector.last_change(y, i, noise[i])
+        change = detector.last_change(y, i, noise[i], centre[i])
         if change is not None:
             stats["change"] = {"day": days[change["index"]].isoformat(),
                                "days_ago": i - change["index"],

@@ -13,6 +13,7 @@ out, never filled: a change falls between two days that have values.
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 import ruptures as rpt
@@ -21,6 +22,16 @@ from .windows import ending, nanmedian
 
 CHANGE_DAYS, MIN_SEGMENT, MIN_VALUES = 120, 7, 28
 PENALTY_PER_LOG_N, MIN_EFFECT, CLIP = 3.0, 1.0, 3.0
+
+
+def centres(y: np.ndarray, days: int = CHANGE_DAYS) -> np.ndarray:
+    """Per day, the median of the `days` days ending there (all days at once)."""
+    return nanmedian(ending(y, days))
+
+
+def _median(values: np.ndarray) -> float:
+    """A short segment's median (statistics.median: numpy's costs 20 µs of overhead a call)."""
+    return float(statistics.median(values.tolist()))
 
 
 def noise_levels(y: np.ndarray, days: int = CHANGE_DAYS) -> np.ndarray:
@@ -38,10 +49,11 @@ class Detector:
     def __init__(self) -> None:
         self.algo = rpt.KernelCPD(kernel="linear", min_size=MIN_SEGMENT)
 
-    def last_change(self, y: np.ndarray, end: int, sigma: float,
+    def last_change(self, y: np.ndarray, end: int, sigma: float, centre: float | None = None,
                     days: int = CHANGE_DAYS) -> dict | None:
         """The latest change in the `days` days ending at index `end`: {index (first day of
-        the new level), before, after (segment medians), sigma}, or None."""
+        the new level), before, after (segment medians), sigma}, or None. `centre`: the
+        window's median when known (`centres`)."""
         if not sigma > 0:
             return None
         start = max(0, end - days + 1)
@@ -50,15 +62,16 @@ class Detector:
         x = window[keep]
         if x.size < MIN_VALUES:
             return None
-        signal = np.clip((x - np.median(x)) / sigma, -CLIP, CLIP)
+        centre = _median(x) if centre is None or np.isnan(centre) else centre
+        signal = np.clip((x - centre) / sigma, -CLIP, CLIP)
         breaks = self.algo.fit(signal).predict(pen=PENALTY_PER_LOG_N * math.log(x.size))[:-1]
         if not breaks:
             return None
         positions = np.flatnonzero(keep) + start  # index in y of each kept value
         bounds = [0, *breaks, x.size]
         for i in range(len(bounds) - 2, 0, -1):  # the latest change that is big enough
-            before = float(np.median(x[bounds[i - 1]:bounds[i]]))
-            after = float(np.median(x[bounds[i]:bounds[i + 1]]))
+            before = _median(x[bounds[i - 1]:bounds[i]])
+            after = _median(x[bounds[i]:bounds[i + 1]])
             if abs(after - before) >= MIN_EFFECT * sigma:
                 return {"index": int(positions[bounds[i]]), "before": before, "after": after,
                         "sigma": sigma}

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy import special
 
-from .windows import ending, quietly
+from .windows import ending, nanmedian
 
 MIN_VALUES, HORIZON_DAYS = 14, 365
 Z_975 = math.sqrt(2) * float(special.erfinv(0.95))  # 1.95996…, norm.ppf(0.975)
@@ -35,9 +35,9 @@ def theil_sen(y: np.ndarray, days: int) -> dict[str, np.ndarray]:
     ok = ~np.isnan(w)
     n = ok.sum(axis=1).astype(float)
     nt = (~np.isnan(slopes)).sum(axis=1)
-    slope = quietly(np.nanmedian, slopes, axis=1)
+    slope = nanmedian(slopes)
     xs = np.where(ok, x, np.nan)
-    intercept = quietly(np.nanmedian, w, axis=1) - slope * quietly(np.nanmedian, xs, axis=1)
+    intercept = nanmedian(w) - slope * nanmedian(xs)
     ties = (w[:, :, None] == w[:, None, :]).sum(axis=2).astype(float)
     tie_term = np.where(ok, (ties - 1) * (2 * ties + 5), 0.0).sum(axis=1)
     sigma = np.sqrt(np.maximum((n * (n - 1) * (2 * n + 5) - tie_term) / 18, 0))

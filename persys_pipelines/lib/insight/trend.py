@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .windows import ending, quietly
+from .windows import ending, nanmedian
 
 TREND_DAYS, MIN_VALUES, ALPHA = 28, 14, 0.05
 
@@ -34,7 +34,7 @@ def mann_kendall(y: np.ndarray, days: int = TREND_DAYS) -> dict[str, np.ndarray]
         tau = s / (0.5 * n * (n - 1))
     z = np.where(var > 0, z, 0.0)
     p = special.erfc(np.abs(z) / np.sqrt(2))  # 2·(1 − Φ(|z|)), pymannkendall's p
-    slope = quietly(np.nanmedian, (b - a) / (k - j), axis=1)
+    slope = nanmedian((b - a) / (k - j))
     enough = n >= MIN_VALUES
     nan = np.full(len(y), np.nan)
     return {"s": np.where(enough, s, nan), "z": np.where(enough, z, nan),
