@@ -3,9 +3,10 @@
 Each candidate gets a score on one scale, roughly "how many robust standard deviations of
 surprise": an anomaly or an unusual day scores its |z| (2.5 and up), a fresh change point the
 size of the shift in noise units plus 2, a goal streak that just ended 2.5, a long streak
-1 + weeks, a record 2 + log10(days), a 28-day trend with p < 0.01 2 − log10(p)/2 (the caller
-adds the budget at risk and new correlations on the same scale). Nothing is a candidate that
-did not pass its test, and nothing is claimed about a metric that is still calibrating.
+1 + weeks / 2 (at most 3: a habit kept is good news, rarely the day's news), a record
+2 + log10(days), a 28-day trend with p < 0.01 2 − log10(p)/2 (the caller adds the budget at
+risk and new correlations on the same scale). Nothing is a candidate that did not pass its
+test, and nothing is claimed about a metric that is still calibrating.
 
 Sentences name their own subject ("Your resting heart rate …"), never "that". Numbers are
 formatted by the caller (`say(value, spec)`): written for the summary text, spoken for the
@@ -96,7 +97,7 @@ def _for_metric(day: dt.date, metric: str, s: Mapping, spec: Spec, say: Say) -> 
                             f"{_subject(spec)} goal was missed for the first time in "
                             f"{goal['streak_before']} days."))
         elif goal.get("met") and goal.get("streak", 0) >= STREAK_MIN:
-            out.append(Item(1 + goal["streak"] / 7, "streak", metric,
+            out.append(Item(1 + min(goal["streak"], 28) / 14, "streak", metric,
                             f"{_subject(spec)} goal was met {goal['streak']} days in a row."))
     trend = s.get("trend")
     if isinstance(trend, Mapping) and trend.get("direction") in ("increasing", "decreasing") \

@@ -91,15 +91,16 @@ def sentences(day: dt.date, summary: Mapping | None, projection: Mapping | None,
                           for m in metrics.values()):
         money_lines = _money(s.get("finance"), p.get("month_end_spend"), currency)
         budget_line = next((t for _, t in money_lines if t.startswith("At this pace")), None)
-        for item in spoken.lead(day, metrics, specs, money=spoken_money,
-                                budget=p.get("month_end_spend"), budget_text=budget_line,
-                                correlations=correlations):
-            out.append((HEADLINE, item.text))
+        lead = spoken.lead(day, metrics, specs, money=spoken_money,
+                           budget=p.get("month_end_spend"), budget_text=budget_line,
+                           correlations=correlations)
+        out += [(HEADLINE, item.text) for item in lead]
         led = {t for _, t in out}
-        out += _health(s.get("health"), trends)
+        said = {i.metric for i in lead if i.kind in ("anomaly", "unusual", "record")}
+        out += _health(s.get("health"), trends, said)
         out += _tasks(s.get("productivity"), trends)
         out += [(pr, t) for pr, t in money_lines if t not in led]
-        out += _mood(s.get("mood"))
+        out += [] if "mood" in said else _mood(s.get("mood"))
         out += _shadow(s.get("shadow_work"))
         out += [(DETAIL, t) for t in spoken.own_metrics(metrics, specs, IN_SECTIONS,
                                                         money=spoken_money)]
@@ -125,9 +126,12 @@ def recorded(s: Mapping) -> bool:
     )
 
 
-def _health(h: Any, trends: Mapping) -> list[tuple[int, str]]:
+def _health(h: Any, trends: Mapping, said: set | frozenset = frozenset()
+            ) -> list[tuple[int, str]]:
+    """`said`: metrics whose value the lead already spoke (not repeated here)."""
     out = []
-    sleep, steps = num(h, "sleep_hours"), num(h, "steps")
+    sleep = None if "sleep_hours" in said else num(h, "sleep_hours")
+    steps = None if "steps" in said else num(h, "steps")
     if sleep is not None and steps is not None:
         out.append((HEADLINE, f"You slept {_n(sleep)} hours and walked {_n(steps, 0)} steps."))
     elif sleep is not None:
@@ -139,10 +143,10 @@ def _health(h: Any, trends: Mapping) -> list[tuple[int, str]]:
         word = "longer" if sleep > avg else "shorter"
         out.append((DETAIL, f"Your sleep was {word} than your recent average of {_n(avg)} "
                             "hours."))
-    rhr = num(h, "resting_heart_rate")
+    rhr = None if "resting_heart_rate" in said else num(h, "resting_heart_rate")
     if rhr is not None:
         out.append((DETAIL, f"Your resting heart rate was {_n(rhr, 0)} beats per minute."))
-    weight = num(h, "weight_kg")
+    weight = None if "weight_kg" in said else num(h, "weight_kg")
     slope = num(trends.get("weight_kg"), "slope_per_day")
     if weight is not None and slope is not None and abs(7 * slope) >= 0.05:
         way = "down" if slope < 0 else "up"
