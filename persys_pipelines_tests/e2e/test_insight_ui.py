@@ -23,8 +23,10 @@ __all__ = ["cfg"]  # test_ui's module fixture: the e2e persys.yaml as the tests 
 
 @pytest.fixture(scope="module")
 def summarised(persys_up, cfg) -> dt.date:
-    """`persys daily run` over the last days (recorded in the instance the UI shows)."""
-    run = persys("daily", "run", "--days", "3", env=persys_up.env)
+    """`persys daily run` over the last days, recorded in the instance the UI shows
+    (`persys up` keeps it in <home>/dagster)."""
+    env = {**persys_up.env, "DAGSTER_HOME": str(persys_up.home / "dagster")}
+    run = persys("daily", "run", "--days", "3", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     return cfg.today() - dt.timedelta(days=1)
 
