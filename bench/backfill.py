@@ -1,4 +1,5 @@
-"""Three-year backfill of daily_summary and daily_projection against Dagster's own floor.
+"""Three-year backfill of daily_summary (with every metric's baselines, trend, change points and
+anomalies) and daily_projection against Dagster's own floor; weekly correlations of 30 metrics.
 
     .venv/bin/python bench/backfill.py --days 1095
 
@@ -8,10 +9,14 @@ in PostgreSQL as `persys up` uses it:
    would have moved them), so the backfill reads across tiers;
 2. the floor: a no-op asset with the same daily partitions over the same range, one ranged run;
 3. daily_summary, then daily_projection, each as one ranged run over the whole range;
-4. per-partition runs (both assets) for 10 sampled days.
-Last lines: `backfill_vs_dagster_floor` = (summary + projection) / (2 × floor), goal <= 1.3;
-`single_vs_per_partition` = (per-day run time × days) / (summary + projection);
-`backfill_3y_seconds` = summary + projection.
+4. per-partition runs (both assets) for 10 sampled days;
+5. weekly correlations of 30 metrics over 364 days (lib/insight/correlations.find_pairs, best
+   of 3; 1,305 pairs with Benjamini-Hochberg), goal < 2 s.
+Last lines: `single_vs_per_partition` = (per-day run time × days) / (summary + projection);
+`backfill_3y_seconds` = summary + projection; `insight_3y_seconds`: the statistics' share
+of the summary run (lib/insight.analyse over the same values, timed alone);
+`weekly_correlations_30x364_seconds`, goal < 2; last, `backfill_vs_dagster_floor` =
+(summary + projection) / (2 × floor), goal <= 1.3.
 """
 
 
@@ -81,6 +86,35 @@ def timed(label: str, fn) -> float:
     return seconds
 
 
+def insight_alone(cfg, first: dt.date, last: dt.date) -> float:
+    """lib/insight.analyse over the summary's own values (rows already read), timed alone."""
+    from persys_pipelines.lib.daily import metric_stats, summary
+
+    raw = summary.read_for(cfg, first, last)
+    started = time.perf_counter()
+    metric_stats.compute(cfg, raw, first, last)
+    return time.perf_counter() - started
+
+
+def correlations_30x364(seed: int) -> float:
+    """Best of 3: every pair of 30 metrics over 364 days, same and next day, BH."""
+    import numpy as np
+    import pandas as pd
+
+    from persys_pipelines.lib.insight.correlations import find_pairs
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(364, 30)), columns=[f"m{i}" for i in range(30)])
+    frame[rng.random(frame.shape) < 0.1] = np.nan  # days without a value
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        _, tested = find_pairs(frame)
+        best = min(best, time.perf_counter() - started)
+    assert tested == 1305, tested
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=1095)
@@ -142,9 +176,11 @@ def main() -> int:
         ours = t_sum + t_proj
         print(f"per-partition: {per_day:.2f} s a day in process -> {per_day * args.days / 60:.1f} "
               f"min for {args.days} days (launched runs add ~4 s each)")
-        print(f"backfill_vs_dagster_floor: {ours / (2 * floor):.2f}")
         print(f"single_vs_per_partition: {per_day * args.days / ours:.1f}")
         print(f"backfill_3y_seconds: {ours:.1f}")
+        print(f"insight_3y_seconds: {insight_alone(cfg, first, last):.1f}")
+        print(f"weekly_correlations_30x364_seconds: {correlations_30x364(args.seed):.2f}")
+        print(f"backfill_vs_dagster_floor: {ours / (2 * floor):.2f}")
     finally:
         stop_embedded(cfg.home)
     return 0

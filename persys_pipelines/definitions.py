@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, backup, daily, deploy, lifecycle, monitoring, voice
+from .defs import archive, backup, daily, deploy, insight, lifecycle, monitoring, voice
 from .defs.monitoring import rare
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
@@ -22,6 +22,7 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
     return dg.Definitions.merge(
         lifecycle_defs,
         daily.definitions(cfg),
+        insight.definitions(cfg),
         archive.definitions(cfg),
         backup.definitions(cfg),
         voice.definitions(cfg),

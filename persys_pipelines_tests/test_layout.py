@@ -18,8 +18,8 @@ MAX_LINES = 400
 # over the limit, split on the branches that own them (their files are being edited there)
 KNOWN_LONG: set[str] = set()
 
-ORDER = ["base", "pg", "archive", "backup", "moves", "tiering", "daily", "voice", "monitoring",
-         "household", "deploy", "cicd"]
+ORDER = ["base", "pg", "archive", "backup", "moves", "tiering", "insight", "daily", "voice",
+         "monitoring", "household", "deploy", "cicd"]
 # lib/<module>.py at the top: base, except provision (it plans and sizes the tiers) and
 # sample_data (it writes rows into tables)
 TOP_LEVEL = {"provision": "tiering", "sample_data": "pg"}

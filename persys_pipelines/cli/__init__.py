@@ -27,12 +27,13 @@ from . import (
     service,
     setup,
     status,
+    today,
     up,
     voice,
 )
 
 GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
-          household, deploy)
+          household, deploy, today)
 
 
 def build_parser() -> argparse.ArgumentParser:

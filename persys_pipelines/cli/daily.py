@@ -68,11 +68,13 @@ def day_range(cfg: Config, first: dt.date | None, last: dt.date | None, days: in
 def check(cfg: Config, config_file: str) -> None:
     """Every source parsed by PostgreSQL first (read-only), so a typo is one clear line, not a
     failed run."""
-    from ..lib.daily.sources import check_sources
+    from ..lib.daily.sources import check_sources, person_sources
     from ..lib.pg.tiers import resolve_tier
 
-    with resolve_tier(cfg, "core").connect() as conn:
-        problems = check_sources(conn, cfg.daily.metric_sources())
+    keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
+    with resolve_tier(cfg, "core").connect(autocommit=True) as conn:
+        problems = check_sources(conn, person_sources(cfg, conn), keys=keys,
+                                 timeout_s=cfg.daily.statement_timeout_s)
     if problems:
         raise ConfigError(config_file, problems)
 

@@ -46,6 +46,24 @@ def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     chart = reader.read(cfg, "daily_projections", last, last, columns=("chart_uri",))
     print(text)
     print(f"chart: {chart['chart_uri'].iloc[0]} (and in `persys up`: asset daily_projection)")
+    correlations_step(cfg, args, first, last)
+
+
+def correlations_step(cfg, args: argparse.Namespace, first: dt.date, last: dt.date) -> None:
+    """The weekly correlations of every whole week of the sample period (one Dagster run)."""
+    from ..defs.insight.assets import backfill_weeks
+    from ..lib.config import find_config_path
+    from ..lib.daily import weekly
+
+    path = args.config or find_config_path()
+    started = time.perf_counter()
+    result = backfill_weeks(cfg, str(Path(path).resolve()) if path else None, first, last)
+    if result is None:
+        print("weekly correlations: no whole week yet")
+        return
+    week = weekly.latest(cfg, last)
+    print(f"weekly correlations in {time.perf_counter() - started:.0f} s, run "
+          f"{result.run_id}: " + (week["text"] if week else "none stored"))
 
 
 def voice_step(cfg, as_of: dt.date) -> None:
@@ -59,6 +77,15 @@ def voice_step(cfg, as_of: dt.date) -> None:
     print(b.script.text)
     print(f"audio: {b.uri} ({b.audio.duration_s:.0f} s OGG/Opus; `persys voice send` sends it "
           "to Telegram)")
+
+
+def today_step(cfg, as_of: dt.date) -> None:
+    """Yesterday as one HTML page (`persys today`)."""
+    from ..lib.monitoring import today
+
+    day = as_of - dt.timedelta(days=1)
+    step(f"4b. the page of {day} (`persys today`)")
+    print(today.build(cfg, day))
 
 
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
@@ -119,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     daily_step(cfg, args, as_of)
     voice_step(cfg, as_of)
+    today_step(cfg, as_of)
     lifecycle_step(cfg, args, as_of)
 
     step("7. status")

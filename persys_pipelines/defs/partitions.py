@@ -1,4 +1,4 @@
-"""The one DAILY and one MONTHLY partitions object every asset shares (from persys.yaml)."""
+"""The one DAILY, WEEKLY and MONTHLY partitions objects every asset shares (from persys.yaml)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ def _daily(start: str, zone: str) -> dg.DailyPartitionsDefinition:
 @cache
 def _monthly(start: str, zone: str) -> dg.MonthlyPartitionsDefinition:
     return dg.MonthlyPartitionsDefinition(start_date=start, timezone=zone)
+
+
+@cache
+def _weekly(start: str, zone: str) -> dg.WeeklyPartitionsDefinition:
+    return dg.WeeklyPartitionsDefinition(start_date=start, timezone=zone, day_offset=1)
+
+
+def weekly(cfg: Config) -> dg.WeeklyPartitionsDefinition:
+    """Weeks Monday to Sunday (the weekly correlations), from the first Monday on start_date."""
+    start = cfg.start_date + dt.timedelta(days=(7 - cfg.start_date.weekday()) % 7)
+    return _weekly(start.isoformat(), cfg.timezone)
 
 
 def daily(cfg: Config) -> dg.DailyPartitionsDefinition:

@@ -93,6 +93,9 @@ def mark_archive_stores(cfg: Config) -> list[str]:
 def _add_new_columns(conn) -> None:
     """Columns our own tables gained after a home was set up (both tiers, so moves match)."""
     conn.execute("alter table persys.voice_messages add column if not exists signed_url text")
+    # each metric's value and statistics (lib/insight), issue 22
+    conn.execute("alter table persys.daily_summaries add column if not exists metrics jsonb "
+                 "not null default '{}'")
 
 
 def load_sample_data(

@@ -46,6 +46,10 @@ EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
 # backups of core and main: one job, core daily and main weekly
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
+# insight: the weekly correlations, their job and Monday schedule
+EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + ["weekly_correlations"])
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["weekly_insight_job"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["weekly_insight_schedule"])
 
 
 def test_definitions_snapshot(cfg, config_path):

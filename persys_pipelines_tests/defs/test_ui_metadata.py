@@ -11,7 +11,7 @@ import pytest
 
 from persys_pipelines.definitions import build_definitions
 
-GROUPS = {"core", "main", "archive", "daily", "monitoring"}
+GROUPS = {"core", "main", "archive", "daily", "insight", "monitoring"}
 # keys whose first part names a tier or concern must sit in the group of that name
 PREFIX_GROUPS = {"core", "main", "archive", "monitoring"}
 # schedules/sensors deliberately off by default; each must be explained in README.md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import boto3
 import pytest
@@ -135,3 +136,39 @@ def test_ssm_values_are_read_through_boto3(moto_server, monkeypatch):
     (msg,) = problems("tiers:\n  main: {dsn: 'ssm:/persys/missing'}\n")
     assert msg.startswith("tiers.main.dsn: could not read SSM parameter /persys/missing "
                           "(ParameterNotFound")
+
+
+def test_daily_metrics_are_the_persons_and_bad_ones_name_their_key():
+    from persys_pipelines.lib.config.daily import default_metrics
+
+    packaged = load_config(Path(__file__).parents[2] / "persys_pipelines" / "default_persys.yaml")
+    assert packaged.daily.metric_defs() == default_metrics("GBP")  # the yaml lists the samples
+    own = parse_config("daily: {metrics: {meditation: {unit: min, better: higher, goal: 10, "
+                       "source: {table: vitals, day_column: at, value: reading}}}}")
+    assert list(own.daily.metric_defs()) == ["meditation"]  # nothing else exists
+    assert own.daily.metric_defs()["meditation"].target.min == 10
+    old = parse_config("daily: {sources: {mood: null}}")
+    assert "mood" not in old.daily.metric_defs() and "steps" in old.daily.metric_defs()
+    assert old.daily.source_key("steps") == "daily.sources.steps"
+    with pytest.raises(ConfigError) as err:
+        parse_config("""
+daily:
+  statement_timeout_s: 0
+  person: {column: "user id", value: 1}
+  metrics:
+    a: {better: neither, goal: 5, source: {table: t, day_column: d}}
+    b: {goal: {min: 9, max: 3}, source: {table: t, day_column: d}}
+    e: {unit: h}
+""")
+    text = str(err.value)
+    for want in ("daily.statement_timeout_s (0)", "daily.person.column ('user id')",
+                 "daily.metrics.a: a goal given as one number needs better: higher or lower",
+                 "daily.metrics.b.goal: min (9) must be <= max (3)",
+                 "daily.metrics.e.source: required key is missing"):
+        assert want in text, want
+    with pytest.raises(ConfigError) as err:  # cross-key problems, once every key parses
+        parse_config("daily: {sources: {mood: null}, metrics: "
+                     "{c-d: {source: {table: t, day_column: d}}}}")
+    for want in ("daily.metrics.c-d: a metric name is letters, digits and _",
+                 "daily.metrics and daily.sources are both set"):
+        assert want in str(err.value), want

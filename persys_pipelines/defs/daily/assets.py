@@ -10,12 +10,13 @@ import time
 import dagster as dg
 
 from ...lib.config import Config
-from ...lib.daily import charts, projection, summary
+from ...lib.daily import charts, metric_table, projection, summary
 from ..partitions import daily, window_days
 from ..resources import PersysConfigResource
 
-# A chart costs ~0.17 s; ranges longer than this render only their last day's chart.
-CHART_EVERY_DAY_MAX = 31
+# A chart (one panel per metric, 1200 px) costs ~0.5 s; ranges longer than this render only
+# their last day's chart.
+CHART_EVERY_DAY_MAX = 7
 
 
 def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
@@ -24,6 +25,16 @@ def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
         [dg.TableRecord({"table": t, "rows": n}) for t, n in counts.items()],
         schema=dg.TableSchema(columns=[dg.TableColumn("table", "string"),
                                        dg.TableColumn("rows", "int")]),
+    )
+
+
+def metrics_table(stats: dict, order: list[str]) -> dg.TableMetadataValue:
+    """The day's metrics, one row per metric (value, usual, z, goal, record, trend, change,
+    anomaly), as the UI renders a table."""
+    return dg.MetadataValue.table(
+        [dg.TableRecord(r) for r in metric_table.rows(stats, order)],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string")
+                                       for c in metric_table.COLUMNS]),
     )
 
 
@@ -37,8 +48,10 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
         partitions_def=daily(cfg),
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=raw,
-        description="What each day held: health, tasks, money vs budget, mood, shadow work, "
-        "and a short text. Rows in daily_summaries (written to core, read from any tier).",
+        description="What each day held: each of the person's metrics against their own "
+        "usual (baselines, robust z, goal streak, record, trend, change point, anomaly), "
+        "health, tasks, money, mood, and a text that leads with what is notable. Rows in "
+        "daily_summaries.",
     )
     def daily_summary(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource
@@ -46,7 +59,7 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
         cfg = persys_config.load()
         first, last = window_days(context)
         started = time.perf_counter()
-        raw_rows = summary.read_raw(cfg, first, last)
+        raw_rows = summary.read_for(cfg, first, last)
         days = summary.compute(cfg, first, last, raw_rows)
         written = summary.store(cfg, first, last, days)
         context.log.info(f"summaries {first}..{last}: {written} in "
@@ -60,6 +73,7 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
             "raw_rows_read": raw_rows_table(raw_rows.counts()),
             "removed_from_main": written["removed_main"],
             "last_day_summary": dg.MarkdownMetadataValue(days[-1].summary_text),
+            "last_day_metrics": metrics_table(days[-1].metrics, list(cfg.daily.metric_defs())),
         })
 
     return daily_summary

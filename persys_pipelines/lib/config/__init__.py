@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import archivable_names, cross_checks, home_problem
+from .daily import Daily, Metric  # noqa: F401  (re-exported: config.Daily, config.Metric)
 from .notifications import Notifications
-from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
 log = logging.getLogger(__name__)
@@ -108,25 +108,6 @@ class TablePolicy(_Strict):
     core_days: int = Field(ge=0)
     main_days: int | None = Field(None, ge=0)
     delete_days: int | None = Field(None, ge=0)
-
-
-class Daily(_Strict):
-    """`daily:`: the morning summary/projection run, budgets and the freshness promise."""
-
-    morning_hour: int = Field(6, ge=0, le=23)  # the schedule runs for yesterday at this hour
-    freshness_hour: int = Field(9, ge=0, le=23)  # yesterday's summary must exist by then
-    currency: str = Field("GBP", min_length=3, max_length=3)
-    monthly_budget: float | None = Field(2000, gt=0)  # spend, excluding income; null: none
-    category_budgets: dict[str, float] = {}  # optional monthly budget per category
-    projection_window_days: int = Field(30, ge=3, le=366)
-    forecast_days: int = Field(7, ge=1, le=90)  # how far ahead trends are projected
-    catch_up_days: int = Field(14, ge=1, le=366)  # how far back the catch-up sensor looks
-    # metric → where its numbers come from (lib/config/sources.py); null drops the metric
-    sources: dict[str, Source | None] = {}
-
-    def metric_sources(self) -> dict[str, Source]:
-        """The defaults (the sample schema) overlaid with `daily.sources`."""
-        return resolve_sources(self.sources, self.currency)
 
 
 class Backup(_Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..dsn import dsn_problem
-from .sources import sources_problems
+from .daily import daily_problems
 
 if TYPE_CHECKING:
     from . import ArchiveTier, Config
@@ -106,7 +106,7 @@ def cross_checks(cfg: Config) -> list[str]:
         for name, value in cfg.daily.category_budgets.items()
         if value <= 0
     )
-    problems.extend(sources_problems(cfg.daily.sources))
+    problems.extend(daily_problems(cfg.daily))
     if cfg.notify.telegram and not (cfg.telegram.token and cfg.telegram.chat_id):
         problems.append(
             "notify.telegram is true but telegram.token or telegram.chat_id is missing; "

@@ -50,8 +50,27 @@ TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+class PersonFilter(BaseModel):
+    """Whose rows a source counts, on a table several people share (`user_id` → auth.users):
+    `{column: user_id, value: <your id>}`; the value is bound as a parameter, never SQL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    value: str | int
+
+    @field_validator("column")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("must be a plain column name (letters, digits, _)")
+        return value
+
+
 class Source(BaseModel):
-    """One metric's source; `value` may be omitted with `agg: count` (rows are counted)."""
+    """One metric's source; `value` may be omitted with `agg: count` (rows are counted).
+    `person` filters the rows of one person (else `daily.person` applies, where the table
+    has that column)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +80,20 @@ class Source(BaseModel):
     agg: Literal["sum", "mean", "min", "max", "count", "last"] = "sum"
     where: dict[str, str | int | float | bool] = {}
     by: str | None = None
+    person: PersonFilter | None = None
+
+    def with_person(self, default: PersonFilter | None, columns: set[str] | None = None
+                    ) -> Source:
+        """The source with its person filter folded into `where` (its own, else `default`
+        when `columns` is None or holds the default's column); `where` wins on a clash."""
+        person = self.person
+        if person is None and default is not None and (columns is None
+                                                        or default.column in columns):
+            person = default
+        if person is None or person.column in self.where:
+            return self.model_copy(update={"person": None})
+        return self.model_copy(update={"person": None,
+                                       "where": {**self.where, person.column: person.value}})
 
     @field_validator("table", "day_column", "by")
     @classmethod
@@ -88,7 +121,8 @@ class Source(BaseModel):
     def columns(self) -> list[str]:
         """The table's columns this source reads (value's columns, day, filters, by)."""
         out = [self.day_column, *(referenced_columns(self.value) if self.value else []),
-               *self.where, *([self.by] if self.by else [])]
+               *self.where, *([self.by] if self.by else []),
+               *([self.person.column] if self.person else [])]
         return list(dict.fromkeys(out))
 
 
@@ -158,12 +192,6 @@ def default_sources(currency: str) -> dict[str, Source]:
         "shadow_emotions": Source(agg="count", by="emotion", **shadow),
         "shadow_tags": Source(agg="count", by="tags", **shadow),
     }
-
-
-def sources_problems(given: dict[str, Source | None]) -> list[str]:
-    """Unknown metric names (the summary would silently ignore them)."""
-    return [f"daily.sources.{name}: unknown metric; known metrics: {', '.join(METRICS)}"
-            for name in given if name not in METRICS]
 
 
 def resolve_sources(given: dict[str, Source | None], currency: str) -> dict[str, Source]:

@@ -11,6 +11,7 @@ import datetime as dt
 from ..config import Config
 from ..tiering import reader
 from . import metrics
+from .sources import person_sources
 
 
 def window(cfg: Config, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -32,7 +33,7 @@ def missing_days(cfg: Config, today: dt.date | None = None) -> list[dt.date]:
         return []
     srcs = reader.sources(cfg)
     raw: set[dt.date] = set()
-    for source in cfg.daily.metric_sources().values():  # the tables the summary reads
+    for source in person_sources(cfg).values():  # the tables the summary reads
         raw |= set(metrics.read_metric(cfg, source, first, last, srcs)["day"])
     done = (_days(cfg, "daily_summaries", first, last, srcs)
             & _days(cfg, "daily_projections", first, last, srcs))

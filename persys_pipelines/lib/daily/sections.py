@@ -20,9 +20,11 @@ from ..config import Config
 from ..config.sources import Source, default_sources
 from ..errors import TierError
 from ..lazy import lazy_module
+from ..pg.guard import why_refused
 from ..tiering import reader
 from . import metrics
 from .metrics import BY, per_day, per_day_by, rows_per_day
+from .sources import person_sources
 
 pd = lazy_module("pandas")
 
@@ -48,6 +50,8 @@ class RawRows:
     frames: dict[str, pd.DataFrame]
     tasks: pd.DataFrame | None = None  # the sample shape's tasks, for overdue
     other_currency: pd.Series | None = None  # day → rows in another currency
+    other_spend: pd.Series | None = None  # (day, currency) → spend in that other currency
+    first: dt.date | None = None  # the first day read (history for the statistics)
 
     def counts(self) -> dict[str, int]:
         """Rows read per table (summed over the metrics it feeds)."""
@@ -60,7 +64,7 @@ class RawRows:
 def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     """One read per metric covering everything the days [first, last] need."""
     srcs = srcs if srcs is not None else reader.sources(cfg)
-    sources = cfg.daily.metric_sources()
+    sources = person_sources(cfg)
     month_start = first.replace(day=1)  # month-to-date spend needs the month's earlier days
     frames = {m: _read(cfg, m, s, month_start if m == "spend" else first, last, srcs)
               for m, s in sources.items()}
@@ -68,15 +72,20 @@ def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     tasks = None
     if all(sources.get(m) == defaults[m] for m in ("tasks_done", "tasks_created")):
         tasks = read_tasks(cfg, first, last, srcs)
-    other = None
+    other = other_spend = None
     spend = sources.get("spend")
     if spend is not None and "currency" in spend.where:
-        rows = metrics.read_metric(cfg, spend.model_copy(update={"where": {}, "by": "currency"}),
+        others = {k: v for k, v in spend.where.items() if k != "currency"}  # person stays
+        rows = metrics.read_metric(cfg, spend.model_copy(update={"where": others,
+                                                                 "by": "currency"}),
                                    first, last, srcs)
         mine = str(spend.where["currency"]).strip()
         rows = rows[rows[BY].map(lambda c: str(c).strip() != mine)]
         other = rows_per_day(rows)
-    return RawRows(sources, frames, tasks, other)
+        other_spend = per_day_by(rows.assign(**{BY: rows[BY].map(lambda c: str(c).strip())}),
+                                 spend.agg) if len(rows) else None
+    return RawRows(sources, frames, tasks, other, other_spend if other is not None else None,
+                   first)
 
 
 def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.date, srcs
@@ -85,11 +94,14 @@ def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.dat
     try:
         return metrics.read_metric(cfg, source, first, last, srcs)
     except (reader.ReaderError, psycopg.Error) as exc:
-        text = exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag \
-            else str(exc)
+        text = why_refused(exc, cfg.daily.statement_timeout_s) or (
+            exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag
+            else str(exc))
+        drop = ("remove the metric from daily.metrics" if cfg.daily.metrics is not None
+                else "set the metric to null")
         raise SourceError(
-            f"daily.sources.{metric} ({source.table}.{source.value or 'rows'}): {text}; fix it "
-            "in persys.yaml or set the metric to null (`persys doctor` checks every source)"
+            f"{cfg.daily.source_key(metric)} ({source.table}.{source.value or 'rows'}): {text}; "
+            f"fix it in persys.yaml or {drop} (`persys doctor` checks every source)"
         ) from None
 
 
@@ -222,6 +234,10 @@ def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date,
             }
         if raw.other_currency is not None and raw.other_currency.get(day, 0):
             section["other_currency_transactions"] = int(raw.other_currency[day])
+            spent = (raw.other_spend.loc[day] if raw.other_spend is not None
+                     and day in raw.other_spend.index else {})
+            section["spend_other_currencies"] = {str(c): _r(v) for c, v in spent.items()
+                                                 if v and v > 0}
         out[day] = section
     return out
 

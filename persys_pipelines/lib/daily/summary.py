@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..config import Config, TablePolicy
 from ..pg.tiers import resolve_tier
 from ..tiering import reader
-from . import sections
+from . import metric_stats, sections
 from .sections import RawRows, days_between, read_raw  # noqa: F401  (re-exported)
 from .summary_text import NO_DATA, describe, money  # noqa: F401  (NO_DATA, money: re-exported)
 
@@ -37,15 +37,24 @@ class DaySummary:
     mood: dict = field(default_factory=dict)
     shadow_work: dict = field(default_factory=dict)
     summary_text: str = ""
+    metrics: dict = field(default_factory=dict)  # metric → value and statistics (insight)
 
     def row(self) -> tuple:
-        return (self.day, *(json.dumps(getattr(self, s)) for s in SECTIONS), self.summary_text)
+        return (self.day, *(json.dumps(getattr(self, s)) for s in SECTIONS), self.summary_text,
+                json.dumps(self.metrics))
 
 
-def compute(cfg: Config, first: dt.date, last: dt.date, raw: RawRows | None = None
-            ) -> list[DaySummary]:
-    """One summary per day of [first, last], days without data included (they say so)."""
-    raw = raw if raw is not None else read_raw(cfg, first, last)
+def read_for(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
+    """The rows summaries of [first, last] need, with the history their statistics compare
+    against (metric_stats.history_first)."""
+    return read_raw(cfg, metric_stats.history_first(first), last, srcs)
+
+
+def compute(cfg: Config, first: dt.date, last: dt.date, raw: RawRows | None = None, *,
+            insight: bool = True) -> list[DaySummary]:
+    """One summary per day of [first, last], days without data included (they say so), with
+    each metric's statistics against the history in `raw` (`insight=False`: sections only)."""
+    raw = raw if raw is not None else read_for(cfg, first, last)
     days = days_between(first, last)
     out = {d: DaySummary(d) for d in days}
     for d, section in sections.health(raw).items():
@@ -61,8 +70,12 @@ def compute(cfg: Config, first: dt.date, last: dt.date, raw: RawRows | None = No
     for d, section in sections.shadow(raw).items():
         if d in out:
             out[d].shadow_work = section
+    if insight:
+        for d, stats in metric_stats.compute(cfg, raw, first, last).items():
+            out[d].metrics = stats
+    specs = metric_stats.specs(cfg)
     for s in out.values():
-        s.summary_text = describe(s, cfg.daily.currency)
+        s.summary_text = describe(s, cfg.daily.currency, specs)
     return [out[d] for d in days]
 
 
@@ -92,7 +105,7 @@ def store_days(cfg: Config, table: str, columns: Sequence[str], first: dt.date, 
             "removed_main": done.replaced.get("main", 0), "restored": done.restored}
 
 
-SUMMARY_COLUMNS = ("day", *SECTIONS, "summary_text")
+SUMMARY_COLUMNS = ("day", *SECTIONS, "summary_text", "metrics")
 
 
 def store(cfg: Config, first: dt.date, last: dt.date, summaries: Sequence[DaySummary]
@@ -139,7 +152,8 @@ def verify(cfg: Config, first: dt.date, last: dt.date, *, missing_ok: bool = Fal
     srcs = reader.sources(cfg)
     stored = reader.read(cfg, "daily_summaries", first, last, from_sources=srcs)
     by_day = {r.day: r for r in stored.itertuples()}
-    fresh = {s.day: s for s in compute(cfg, first, last, read_raw(cfg, first, last, srcs))}
+    fresh = {s.day: s for s in compute(cfg, first, last, read_raw(cfg, first, last, srcs),
+                                       insight=False)}
     problems = []
     for day in days_between(first, last):
         row = by_day.get(day)

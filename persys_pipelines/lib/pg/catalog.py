@@ -20,7 +20,7 @@ from psycopg import sql
 
 PERSYS_SCHEMA = "persys"
 # persys's outputs: tiered like the person's tables, but persys's own (schema `persys`)
-OWN_TABLES = ("daily_summaries", "daily_projections", "voice_messages")
+OWN_TABLES = ("daily_summaries", "daily_projections", "voice_messages", "weekly_correlations")
 # Roles Supabase hands out to every client app (the anon key ships in the app)
 CLIENT_ROLES = ("anon", "authenticated")
 _PARTITION_SUFFIX = re.compile(r"_p(\d{4}_\d{2}|default)$")

@@ -31,6 +31,7 @@ from ..errors import TierError
 from ..lazy import lazy_module
 from ..pg import values
 from ..pg.catalog import ident, primary_key, query_columns, table_exists
+from ..pg.guard import guarded
 from ..pg.schema import TABLES_BY_NAME
 from ..pg.tables import day_sql, only_when_condition, placeable
 from ..pg.tiers import PgTier, resolve_tier
@@ -63,6 +64,8 @@ class Request:
     filters: tuple[tuple[str, object], ...] = ()
     # alias → SQL expression over the table's columns (checked by config.sources at load)
     expressions: tuple[tuple[str, str], ...] = ()
+    # with expressions: they run read-only with this statement timeout (pg.guard)
+    timeout_s: float | None = None
 
 
 class Source(Protocol):
@@ -127,10 +130,13 @@ class PostgresSource:
             if columns is None:
                 return None
             query, params = _select(columns, request)
-            with conn.cursor() as cur:
-                cur.execute(query, params)
-                names = [d.name for d in cur.description]
-                return rows_frame(cur.fetchall(), names)
+            with contextlib.ExitStack() as stack:
+                if request.expressions:  # the person's SQL: read-only, bounded
+                    stack.enter_context(guarded(conn, request.timeout_s))
+                with conn.cursor() as cur:
+                    cur.execute(query, params)
+                    names = [d.name for d in cur.description]
+                    return rows_frame(cur.fetchall(), names)
 
     def primary_key(self, table: str) -> list[str] | None:
         with self._connection() as conn:
@@ -208,6 +214,7 @@ def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date 
         key=tuple(key),
         filters=tuple((filters or {}).items()),
         expressions=tuple((expressions or {}).items()),
+        timeout_s=cfg.daily.statement_timeout_s,
     )
     found: list[pd.DataFrame] = []
     for source in srcs:
@@ -244,7 +251,8 @@ def _in_python(cfg: Config, request: Request, frame: pd.DataFrame) -> pd.DataFra
         return frame
     if not len(frame):
         return frame.assign(**{alias: pd.Series(dtype=object) for alias, _ in request.expressions})
-    return evaluate(resolve_tier(cfg, "main"), request.table, frame, request.expressions)
+    return evaluate(resolve_tier(cfg, "main"), request.table, frame, request.expressions,
+                    timeout_s=request.timeout_s)
 
 
 def _equal(value: object, want: object) -> bool:
@@ -254,10 +262,11 @@ def _equal(value: object, want: object) -> bool:
 
 
 def evaluate(tier: PgTier, table: str, frame: pd.DataFrame,
-             expressions: Sequence[tuple[str, str]]) -> pd.DataFrame:
+             expressions: Sequence[tuple[str, str]], *, timeout_s: float | None = None
+             ) -> pd.DataFrame:
     """Add the expressions' values to rows that are not in a table: PostgreSQL computes them
     over the rows as `table`'s row type (so a value means in the archive what it means in
-    core), via one `jsonb_populate_recordset` query."""
+    core), via one `jsonb_populate_recordset` query, read-only with `timeout_s`."""
     plain = frame.drop(columns=[DAY], errors="ignore").astype(object)
     plain = plain.where(plain.notna(), None)  # NaN is not JSON
     records = json.dumps(plain.to_dict("records"), default=str)
@@ -271,7 +280,8 @@ def evaluate(tier: PgTier, table: str, frame: pd.DataFrame,
         if not table_exists(conn, table):
             raise ReaderError(f"archived rows of {table} need its table in main to compute "
                               f"{', '.join(a for a, _ in expressions)}; run `persys setup`")
-        values = conn.execute(query, (records,)).fetchall()
+        with guarded(conn, timeout_s):  # the person's SQL: read-only, bounded
+            values = conn.execute(query, (records,)).fetchall()
     out = frame.copy()
     for i, (alias, _) in enumerate(expressions):
         out[alias] = [v[i] for v in values]

@@ -88,7 +88,8 @@ def load_day(cfg: Config, day: dt.date) -> tuple[dict | None, dict | None]:
     summary = None
     if len(summaries):
         row = summaries.iloc[0]
-        summary = {k: row[k] for k in (*SECTIONS, "summary_text") if k in summaries.columns}
+        summary = {k: row[k] for k in (*SECTIONS, "summary_text", "metrics")
+                   if k in summaries.columns}
     projections = reader.read(cfg, "daily_projections", day, day)
     projection = None
     if len(projections) and "projections" in projections.columns:
@@ -104,9 +105,32 @@ def compute_day(cfg: Config, day: dt.date) -> tuple[dict, dict | None]:
     from ..daily import summary as summary_lib
 
     s = summary_lib.compute(cfg, day, day)[0]
-    summary = {k: getattr(s, k) for k in (*SECTIONS, "summary_text")}
+    summary = {k: getattr(s, k) for k in (*SECTIONS, "summary_text", "metrics")}
     projected = projection_lib.project(cfg, projection_lib.read_series(cfg, day, day), day, day)
     return summary, (projected[0][2] if projected else None)
+
+
+def context(cfg: Config, day: dt.date) -> tuple[dict, list[dict]]:
+    """The person's metric specs and this week's correlations (each with a spoken sentence),
+    for the script; no correlations when none are stored yet."""
+    from ..daily import weekly
+    from ..daily.metric_stats import specs as metric_specs
+    from ..insight.correlations import sentence
+    from .spoken import spoken
+
+    specs = metric_specs(cfg)
+    try:
+        week = weekly.latest(cfg, day)
+    except reader.ReaderError:  # no weekly_correlations table yet: `persys setup` adds it
+        week = None
+    found = list(week["found"]) if week is not None else []
+    labels = {m: (s.label, s.unit) for m, s in specs.items()}
+    for f in found:
+        if f.get("first") in specs and f.get("second") in specs:
+            f["spoken"] = sentence(f, labels, lambda v, m: spoken(v, specs[m],
+                                                                  script.spoken_money),
+                                   spoken=True)
+    return specs, [f for f in found if "spoken" in f]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,11 +153,13 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
         summary, projection = compute_day(cfg, day)
     v = cfg.voice
     currency = cfg.daily.currency
+    specs, found = context(cfg, day)
 
     def make(note: str | None = None) -> script.Script:
         return script.build(day, summary, projection, currency=currency,
                             target_seconds=v.target_seconds,
-                            words_per_minute=v.local.words_per_minute, note=note)
+                            words_per_minute=v.local.words_per_minute, note=note,
+                            specs=specs, correlations=found)
 
     text = make()
     notes: list[str] = []

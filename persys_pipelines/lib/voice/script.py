@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..daily.summary_text import IN_SECTIONS  # the metrics the section sentences say
+from . import spoken
+
 ALWAYS, HEADLINE, DETAIL, EXTRA = 0, 1, 2, 3
+
 STATUS_WORDS = {"on track": "within your budget", "at risk": "so the budget is at risk",
                 "likely over": "likely over budget", "over": "already over budget"}
 CURRENCY_WORDS = {"GBP": ("pounds", "pence"), "EUR": ("euros", "cents"),
@@ -70,19 +74,38 @@ def _day_phrase(day: dt.date) -> str:
 
 
 def sentences(day: dt.date, summary: Mapping | None, projection: Mapping | None,
-              currency: str) -> list[tuple[int, str]]:
-    """(priority, sentence) in speaking order."""
+              currency: str, specs: Mapping | None = None,
+              correlations: Sequence[Mapping] = ()) -> list[tuple[int, str]]:
+    """(priority, sentence) in speaking order: the greeting, the day's most notable things
+    (spoken.lead, ranked by evidence), then the day's numbers, goals and calibration.
+    `specs`: metric → insight Spec (labels and units of the person's metrics);
+    `correlations`: this week's findings (weekly.latest), new ones may lead."""
     s = summary if isinstance(summary, Mapping) else {}
     p = projection if isinstance(projection, Mapping) else {}
+    specs = specs or {}
     out: list[tuple[int, str]] = [(ALWAYS, f"Good morning. Here is your briefing for "
                                            f"{_day_phrase(day)}.")]
     trends = p.get("trends") if isinstance(p.get("trends"), Mapping) else {}
-    if recorded(s):
-        out += _health(s.get("health"), trends)
+    metrics = s.get("metrics") if isinstance(s.get("metrics"), Mapping) else {}
+    if recorded(s) or any(isinstance(m, Mapping) and m.get("value") is not None
+                          for m in metrics.values()):
+        money_lines = _money(s.get("finance"), p.get("month_end_spend"), currency)
+        budget_line = next((t for _, t in money_lines if t.startswith("At this pace")), None)
+        lead = spoken.lead(day, metrics, specs, money=spoken_money,
+                           budget=p.get("month_end_spend"), budget_text=budget_line,
+                           correlations=correlations)
+        out += [(HEADLINE, item.text) for item in lead]
+        led = {t for _, t in out}
+        said = {i.metric for i in lead if i.kind in ("anomaly", "unusual", "record")}
+        out += _health(s.get("health"), trends, said)
         out += _tasks(s.get("productivity"), trends)
-        out += _money(s.get("finance"), p.get("month_end_spend"), currency)
-        out += _mood(s.get("mood"))
+        out += [(pr, t) for pr, t in money_lines if t not in led]
+        out += [] if "mood" in said else _mood(s.get("mood"))
         out += _shadow(s.get("shadow_work"))
+        out += [(DETAIL, t) for t in spoken.own_metrics(metrics, specs, IN_SECTIONS,
+                                                        money=spoken_money)]
+        out += _goals(p.get("goals"), specs)
+        out += _calibrating(metrics, specs)
     if len(out) == 1:
         text = "No summary has been made for this day yet." if summary is None else \
             "Nothing was recorded for this day."
@@ -103,9 +126,12 @@ def recorded(s: Mapping) -> bool:
     )
 
 
-def _health(h: Any, trends: Mapping) -> list[tuple[int, str]]:
+def _health(h: Any, trends: Mapping, said: set | frozenset = frozenset()
+            ) -> list[tuple[int, str]]:
+    """`said`: metrics whose value the lead already spoke (not repeated here)."""
     out = []
-    sleep, steps = num(h, "sleep_hours"), num(h, "steps")
+    sleep = None if "sleep_hours" in said else num(h, "sleep_hours")
+    steps = None if "steps" in said else num(h, "steps")
     if sleep is not None and steps is not None:
         out.append((HEADLINE, f"You slept {_n(sleep)} hours and walked {_n(steps, 0)} steps."))
     elif sleep is not None:
@@ -114,12 +140,13 @@ def _health(h: Any, trends: Mapping) -> list[tuple[int, str]]:
         out.append((HEADLINE, f"You walked {_n(steps, 0)} steps."))
     avg = num(trends.get("sleep_hours"), "mean")
     if sleep is not None and avg is not None and abs(sleep - avg) >= 0.25:
-        word = "more" if sleep > avg else "less"
-        out.append((DETAIL, f"That is {word} than your recent average of {_n(avg)} hours."))
-    rhr = num(h, "resting_heart_rate")
+        word = "longer" if sleep > avg else "shorter"
+        out.append((DETAIL, f"Your sleep was {word} than your recent average of {_n(avg)} "
+                            "hours."))
+    rhr = None if "resting_heart_rate" in said else num(h, "resting_heart_rate")
     if rhr is not None:
         out.append((DETAIL, f"Your resting heart rate was {_n(rhr, 0)} beats per minute."))
-    weight = num(h, "weight_kg")
+    weight = None if "weight_kg" in said else num(h, "weight_kg")
     slope = num(trends.get("weight_kg"), "slope_per_day")
     if weight is not None and slope is not None and abs(7 * slope) >= 0.05:
         way = "down" if slope < 0 else "up"
@@ -152,7 +179,14 @@ def _money(f: Any, month_end: Any, currency: str) -> list[tuple[int, str]]:
     out = []
     currency = f.get("currency", currency) if isinstance(f, Mapping) else currency
     spend, income = num(f, "spend"), num(f, "income")
-    if spend:
+    others = f.get("spend_other_currencies") if isinstance(f, Mapping) else None
+    other = " and ".join(spoken_money(v, c) for c, v in (others or {}).items()
+                         if isinstance(v, int | float) and v > 0)
+    if other:
+        text = (f"You spent {spoken_money(spend, currency)}, and {other}." if spend else
+                f"You spent {other}.")
+        out.append((HEADLINE, text))
+    elif spend:
         cats = f.get("spend_by_category") if isinstance(f.get("spend_by_category"), Mapping) \
             else {}
         top = [c for c, v in sorted(cats.items(), key=lambda kv: -(num(cats, kv[0]) or 0))
@@ -160,7 +194,8 @@ def _money(f: Any, month_end: Any, currency: str) -> list[tuple[int, str]]:
         text = f"You spent {spoken_money(spend, currency)}"
         text += f", mostly on {' and '.join(top)}." if top else "."
         out.append((HEADLINE, text))
-    elif isinstance(f, Mapping) and spend is not None and num(f, "transactions") == 0:
+    elif isinstance(f, Mapping) and spend is not None and num(f, "transactions") == 0 \
+            and not num(f, "other_currency_transactions"):
         out.append((DETAIL, "You spent nothing."))
     if income:
         out.append((DETAIL, f"Income came in at {spoken_money(income, currency)}."))
@@ -180,6 +215,8 @@ def _money(f: Any, month_end: Any, currency: str) -> list[tuple[int, str]]:
 
 def _mood(m: Any) -> list[tuple[int, str]]:
     mood, entries = num(m, "mood_mean"), num(m, "entries")
+    if mood is not None and entries == 1:
+        return [(HEADLINE, f"Your mood was {_n(mood)} out of 10 in your one journal entry.")]
     if mood is not None:
         across = f" across {_plural(entries, 'journal entry', 'journal entries')}" \
             if entries else ""
@@ -201,11 +238,49 @@ def _shadow(w: Any) -> list[tuple[int, str]]:
     return [(DETAIL, text)]
 
 
+def _goals(goals: Any, specs: Mapping) -> list[tuple[int, str]]:
+    """When each goal is reached at the current rate, with its 95% interval."""
+    out = []
+    for metric, g in (goals or {}).items() if isinstance(goals, Mapping) else ():
+        spec = specs.get(metric)
+        if spec is None or not isinstance(g, Mapping) or g.get("target") is None:
+            continue
+        target = spoken.spoken(float(g["target"]), spec, spoken_money)
+        if g.get("status") == "on the way":
+            latest = (f" and {_date_words(g['latest'])}" if g.get("latest")
+                      else ", or later")
+            out.append((EXTRA, f"At this rate your {spec.label} reaches {target} around "
+                               f"{_date_words(g['date'])}, between {_date_words(g['earliest'])}"
+                               f"{latest}."))
+        elif g.get("status") == "not at this rate":
+            out.append((EXTRA, f"At this rate your {spec.label} does not reach {target}."))
+    return out
+
+
+def _date_words(iso: str) -> str:
+    d = dt.date.fromisoformat(iso)
+    return f"{d.day} {d:%B}"
+
+
+def _calibrating(metrics: Mapping, specs: Mapping) -> list[tuple[int, str]]:
+    from ..insight.notable import calibrating
+
+    found = calibrating(metrics, specs)
+    if not found:
+        return []
+    most = max(n for _, n in found)
+    names = (" and ".join(label for label, _ in found) if len(found) <= 3
+             else f"{len(found)} of your metrics")
+    return [(DETAIL, f"I am still learning what is usual for {names}: {_n(most, 0)} of 14 "
+                     "days so far, so I compare nothing yet.")]
+
+
 def build(day: dt.date, summary: Mapping | None, projection: Mapping | None, *,
           currency: str = "GBP", target_seconds: float = 75, words_per_minute: int = 165,
-          note: str | None = None) -> Script:
+          note: str | None = None, specs: Mapping | None = None,
+          correlations: Sequence[Mapping] = ()) -> Script:
     """The briefing of `day`, at most about `target_seconds` long when spoken."""
-    items = sentences(day, summary, projection, currency)
+    items = sentences(day, summary, projection, currency, specs, correlations)
     if note:
         items.insert(1, (ALWAYS, note))
     items.append((ALWAYS, "That is all for today. Have a good day."))

@@ -131,7 +131,8 @@ def test_own_tables_give_the_hand_computed_summary(own):
     assert d2.summary_text == (
         "Tue 11 Jun 2024: Health: slept 7.2 h, 6,500 steps, resting heart rate 57, weight "
         "72.1 kg. Tasks: 2 done, 1 new. Money: spent £1,253.50 (rent £1,250.00, coffee £3.50). "
-        "Month to date £1,274.00 of £1,000.00 (127%). Journal: mood 7.0/10, 2 entries, 5 words.")
+        "Month to date £1,274.00 of £1,000.00 (127%). Journal: mood 7.0/10, 2 entries, 5 words. "
+        "Still learning your usual for every metric (1 of 14 days so far).")
     summary.store(own, D1, D2, [d1, d2])
     assert summary.verify(own, D1, D2) == []
 

@@ -19,7 +19,12 @@ from persys_pipelines.lib.errors import ArchiveError
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.monitoring_fakes import fake_telegram, smtp_server
 from persys_pipelines_tests.supabase_fakes import SERVICE_KEY, fake_supabase
-from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, METRICS, create_supabase_core
+from persys_pipelines_tests.supabase_fixture import (
+    DAILY_SOURCES,
+    METRICS,
+    USERS,
+    create_supabase_core,
+)
 from persys_pipelines_tests.voice_fakes import API_KEY, fake_elevenlabs
 
 KEY = "k1:" + base64.b64encode(bytes(range(32))).decode()
@@ -36,7 +41,8 @@ def write(tmp_path: Path, tier_dsns: dict, *, tiers: dict | None = None,
             "archive": {"url": f"file://{tmp_path / 'archive'}", "encryption_key": KEY}}
     for name, values in (tiers or {}).items():
         base[name] = {**base.get(name, {}), **values}
-    extra.setdefault("daily", {"sources": DAILY_SOURCES})
+    extra.setdefault("daily", {"sources": DAILY_SOURCES,  # the fixture's journal is shared
+                               "person": {"column": "user_id", "value": str(USERS[0])}})
     return write_config(tmp_path / "persys.yaml", tier_dsns, home, tiers=base,
                         tables=tables if tables is not None else OWN_TABLES, **extra)
 
@@ -320,5 +326,5 @@ def test_daily_sources_the_database_cannot_serve_are_named(tmp_path, tier_dsns, 
 
     write(tmp_path, tier_dsns)
     code, out = doctor(path.parent / "persys.yaml", capsys)
-    assert code == 0 and "ok    daily.sources  (3 metrics plan on core: journal_words, mood, " \
-        "sleep_hours)" in out, out
+    assert code == 0 and "ok    daily.sources  (3 metrics run on core: journal_words, mood, " \
+        "sleep_hours; daily.person filters journal_words, mood, sleep_hours)" in out, out

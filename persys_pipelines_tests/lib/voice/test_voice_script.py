@@ -14,7 +14,7 @@ def test_full_day_reads_naturally_and_lasts_about_a_minute():
     s = script.build(DAY, SUMMARY, PROJECTION)
     assert s.text.startswith("Good morning. Here is your briefing for Tuesday, 4 June.")
     assert "You slept 7.2 hours and walked 8,431 steps." in s.text
-    assert "more than your recent average of 6.8 hours" in s.text
+    assert "Your sleep was longer than your recent average of 6.8 hours." in s.text
     assert "2 tasks are overdue" in s.text
     assert "You spent 42 pounds 10, mostly on groceries and transport." in s.text
     assert "60 percent of your budget of 2,000 pounds" in s.text
@@ -65,3 +65,35 @@ def test_spoken_money():
     assert script.spoken_money(0.5, "USD") == "50 cents"
     assert script.spoken_money(1234.56, "GBP") == "1,235 pounds"
     assert script.spoken_money(7.0, "CHF") == "7 CHF"
+
+
+def test_the_lead_says_the_most_notable_things_once_each_naming_its_subject():
+    from persys_pipelines.lib.insight.analyse import Spec
+
+    day = dt.date(2024, 6, 4)
+    specs = {"resting_heart_rate": Spec("resting heart rate", "bpm", "lower"),
+             "steps": Spec("steps", "steps", "higher", goal_min=8000),
+             "meditation": Spec("meditation", "min", "higher")}
+    base = {"calibrating": False, "valid_days_60": 60}
+    summary = {
+        "health": {"resting_heart_rate": 52, "steps": 15279, "sleep_hours": 8.8},
+        "finance": {"currency": "EUR", "spend": 0.0, "transactions": 0,
+                    "other_currency_transactions": 1, "spend_other_currencies": {"GBP": 12.5}},
+        "mood": {"mood_mean": 4.0, "entries": 1},
+        "metrics": {
+            "resting_heart_rate": {**base, "value": 52, "median_60": 57, "z": -3.4,
+                                   "record": {"kind": "lowest", "days": 61}},
+            "steps": {**base, "value": 15279, "median_60": 12075, "z": 1.2,
+                      "goal": {"met": True, "streak": 26, "streak_before": 25}},
+            "meditation": {"calibrating": True, "valid_days_60": 5, "value": 20},
+        }}
+    s = script.build(day, summary, None, currency="EUR", specs=specs, target_seconds=120)
+    assert ("briefing for Tuesday, 4 June. Your resting heart rate was 52 beats per minute, "
+            "below your usual 57 beats per minute, the lowest in 61 days.") in s.text
+    assert "Your steps goal was met 26 days in a row." in s.text
+    assert s.text.count("resting heart rate was 52") == 1  # not again in the health part
+    assert "That is more" not in s.text and "You spent 12 pounds 50." in s.text
+    assert "You spent nothing" not in s.text
+    assert "Your mood was 4 out of 10 in your one journal entry." in s.text
+    assert "Your meditation was 20 minutes." in s.text
+    assert "still learning what is usual for meditation: 5 of 14 days" in s.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from ...config import Config, TablePolicy
-from ...daily.sources import check_sources
+from ...daily.sources import check_sources, person_sources, shared_tables
 from ...dsn import dsn_fields, safe_dsn
 from ...pg import references
 from ...pg.catalog import primary_key, regclass, table_exists
@@ -228,16 +228,26 @@ def _row_security(conn: psycopg.Connection, table: str) -> list[Finding]:
 
 
 def sources_checks(cfg: Config) -> list[Finding]:
-    """daily.sources: each metric's table, columns and `value` expression, as PostgreSQL
-    plans the summary's query on core (lib/daily/sources.py; read-only, no row read)."""
+    """The metrics' sources: each one's table, columns and `value` expression, planned and run
+    on a few rows of core read-only with the statement timeout (lib/daily/sources.py), and a
+    WARN for a table shared by several people that no person filter narrows."""
     tier = _reachable(cfg).get("core")
-    sources = cfg.daily.metric_sources()
-    if tier is None or not sources:
+    if tier is None or not cfg.daily.metric_sources():
         return []
-    with tier.connect() as conn:
-        problems = check_sources(conn, sources)
-    if not problems:
-        return [Finding("daily.sources", OK, f"{len(sources)} metrics plan on core: "
-                        f"{', '.join(sorted(sources))}")]
-    return [Finding(item, FAIL, detail)
-            for item, _, detail in (p.partition(": ") for p in problems)]
+    keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
+    timeout = cfg.daily.statement_timeout_s
+    with tier.connect(autocommit=True) as conn:
+        sources = person_sources(cfg, conn)
+        problems = check_sources(conn, sources, keys=keys, timeout_s=timeout)
+        shared = [] if problems else shared_tables(conn, sources, keys=keys, timeout_s=timeout)
+    item = "daily.metrics" if cfg.daily.metrics is not None else "daily.sources"
+    if problems:
+        return [Finding(item, FAIL, detail)
+                for item, _, detail in (p.partition(": ") for p in problems)]
+    filtered = sorted(m for m, s in sources.items() if cfg.daily.person is not None
+                      and cfg.daily.person.column in s.where)
+    note = f"; daily.person filters {', '.join(filtered)}" if filtered else ""
+    findings = [Finding(item, OK, f"{len(sources)} metrics run on core: "
+                        f"{', '.join(sorted(sources))}{note}")]
+    findings += [Finding(w.partition(": ")[0], WARN, w.partition(": ")[2]) for w in shared]
+    return findings
