@@ -226,9 +226,9 @@ def _prove_in_main(conn: psycopg.Connection, target: ArchiveTarget, table: str,
         return False  # no key to match by, or a column changed since: no proof, keep the file
     _load(conn, data)
     columns = list(types)
-    as_text = (fingerprint.text_hashed(conn, f"pg_temp.{PROOF_TABLE}", columns)
-               | fingerprint.text_hashed(conn, regclass(table), columns))
-    hashed = fingerprint.hash_expression(columns, as_text)
+    hashed = fingerprint.hash_expression(columns, fingerprint.merge_forms(
+        fingerprint.column_forms(conn, f"pg_temp.{PROOF_TABLE}", columns),
+        fingerprint.column_forms(conn, regclass(table), columns)))
     theirs = fingerprint.of_rows(conn, ident(table), hashed, sql.SQL("({}) in (select {} from {})")
                                  .format(sql.SQL(", ").join(
                                      sql.SQL("{}.{}").format(sql.Identifier(fingerprint.ALIAS),
@@ -269,7 +269,7 @@ def _prove_in_archive(conn: psycopg.Connection, target: ArchiveTarget, manifest:
         load_rows(conn, other, fmt.read_parquet(load_file(target.store, target.ring, e)[0]))
     columns = list(types)
     hashed = fingerprint.hash_expression(
-        columns, fingerprint.text_hashed(conn, f"pg_temp.{PROOF_TABLE}", columns))
+        columns, fingerprint.column_forms(conn, f"pg_temp.{PROOF_TABLE}", columns))
     theirs = fingerprint.of_rows(conn, other, hashed, sql.SQL("({}) in (select {} from {})").format(
         sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(fingerprint.ALIAS),
                                                    sql.Identifier(k)) for k in keys),

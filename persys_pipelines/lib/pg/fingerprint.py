@@ -38,7 +38,9 @@ from .session import pin_session
 from .tiers import PgTier
 
 FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: below it, built-in objects
-TYPED = "typed1"  # sum(hash_record_extended(row(<columns>), 0)), text for unstable types
+TYPED = "typed2"  # typed1, and what typed hashes call equal but are not: array bounds,
+#                  a float's sign of zero and NaN bits, an unconstrained numeric's scale
+TYPED1 = "typed1"  # sum(hash_record_extended(row(<columns>), 0)), text for unstable types
 TEXT = "text1"  # sum(hashtextextended(<row>::text, 0)): archives and backups made before
 
 
@@ -76,24 +78,65 @@ ALIAS = "persys_row"  # no column is named like it: `t.t` once hashed one column
 
 
 def row_hash(conns: list[psycopg.Connection], table: str, columns: list[str],
-             alias: str = ALIAS, *, relation: str | None = None) -> sql.Composable:
+             alias: str = ALIAS, *, relation: str | None = None,
+             algorithm: str = TYPED) -> sql.Composable:
     """The per-row hash expression for `columns` of `table`, the same at every connection
-    (core and main). A column is hashed as text where its typed hash would not be the same
-    in both databases or does not exist (`text_hashed`). `relation`: the regclass text of
-    the relation whose column types count (a temporary table), when not `table` itself."""
-    as_text: set[str] = set()
+    (core and main): each column hashed in its form (`column_forms`). `relation`: the
+    regclass text of the relation whose column types count (a temporary table), when not
+    `table` itself."""
+    forms: dict[str, str] = {}
     for conn in conns:
-        as_text |= text_hashed(conn, relation or regclass(table), columns)
-    return hash_expression(columns, as_text, alias)
+        forms = merge_forms(forms, column_forms(conn, relation or regclass(table), columns,
+                                                algorithm))
+    return hash_expression(columns, forms, alias)
 
 
-def hash_expression(columns: list[str], as_text: set[str],
+def column_forms(conn: psycopg.Connection, relation: str, columns: list[str],
+                 algorithm: str = TYPED) -> dict[str, str]:
+    """Column → how it is hashed: `text` (no stable typed hash: `text_hashed`), `typed`, and
+    under typed2 the forms that see what a typed hash calls equal: `dims` (an array with its
+    bounds: `[0:1]={x,y}` is not `{x,y}`, `{{1,2},{3,4}}` not `{1,2,3,4}`), `bits4`/`bits8`
+    (a float's exact bits: -0 is not 0), `text` for an unconstrained numeric (1.0 is not
+    1.00)."""
+    as_text = text_hashed(conn, relation, columns)
+    forms = {c: "text" if c in as_text else "typed" for c in columns}
+    if algorithm == TYPED1:
+        return forms
+    rows = conn.execute(
+        """select a.attname, format_type(a.atttypid, a.atttypmod), t.typcategory
+             from pg_attribute a join pg_type t on t.oid = a.atttypid
+            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped""",
+        (relation,)).fetchall()
+    for name, kind, category in rows:
+        if name not in forms or forms[name] == "text":
+            continue
+        if kind == "numeric" or kind == "numeric[]":
+            forms[name] = "text"
+        elif category == "A":
+            forms[name] = "dims"
+        elif kind == "double precision":
+            forms[name] = "bits8"
+        elif kind == "real":
+            forms[name] = "bits4"
+    return forms
+
+
+def merge_forms(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    """Two connections' forms for the same columns: text wins (both must hash alike)."""
+    return {c: "text" if "text" in (a.get(c), b.get(c)) else b.get(c) or a[c]
+            for c in {*a, *b}}
+
+
+_FORMS = {"typed": "{}", "text": "{}::text", "dims": "{0}, array_dims({0})",
+          "bits8": "float8send({})", "bits4": "float4send({})"}
+
+
+def hash_expression(columns: list[str], forms: dict[str, str],
                     alias: str = ALIAS) -> sql.Composable:
-    """`hash_record_extended(row(<columns>), 0)`, the columns in `as_text` by their text."""
-    return sql.SQL("hash_record_extended(row({}), 0)").format(sql.SQL(", ").join(
-        sql.SQL("{}.{}{}").format(sql.Identifier(alias), sql.Identifier(c),
-                                  sql.SQL("::text") if c in as_text else sql.SQL(""))
-        for c in columns))
+    """`hash_record_extended(row(<columns in their forms>), 0)`."""
+    parts = [sql.SQL(_FORMS[forms.get(c, "typed")]).format(
+        sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c))) for c in columns]
+    return sql.SQL("hash_record_extended(row({}), 0)").format(sql.SQL(", ").join(parts))
 
 
 def text_hashed(conn: psycopg.Connection, relation: str, columns: list[str]) -> set[str]:
@@ -170,10 +213,10 @@ def of_table(conn: psycopg.Connection, table: str, columns: list[str],
         row = conn.execute(sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)),"
                                    " 0) from {} t").format(source)).fetchone()
         return Fingerprint(int(row[0]), int(row[1]), TEXT)
-    if algorithm != TYPED:
+    if algorithm not in (TYPED, TYPED1):
         raise MoveError(f"{table}: fingerprint algorithm {algorithm!r} is unknown to this "
                         "version of persys; upgrade persys to read this archive")
-    hashed = row_hash([conn], table, columns, relation=types)
+    hashed = row_hash([conn], table, columns, relation=types, algorithm=algorithm)
     return of_rows(conn, relation, hashed, where)
 
 

@@ -67,3 +67,24 @@ def test_a_changed_missing_or_duplicated_row_changes_the_checksum(make_database)
         got = fingerprint(b, hashed)
         assert got.rows == same.rows and got.checksum != same.checksum
         b.rollback()
+
+
+def test_typed2_sees_what_a_typed_hash_calls_equal(make_database):
+    """Array bounds and dimensions, the sign of a float zero and an unconstrained numeric's
+    scale change the fingerprint (typed1 could not tell them apart)."""
+    from persys_pipelines.lib.pg import fingerprint as fp
+
+    with psycopg.connect(make_database("odd")) as conn:
+        conn.execute("create table o (id int primary key, a text[], m int[], f float8, "
+                     "r real, n numeric)")
+        conn.execute("insert into o values (1, '{x,y}', '{1,2,3,4}', 0, 0, 1.0)")
+        base = fp.of_table(conn, "o", ["id", "a", "m", "f", "r", "n"])
+        typed1 = fp.of_table(conn, "o", ["id", "a", "m", "f", "r", "n"], algorithm=fp.TYPED1)
+        for change in ("update o set a = '[0:1]={x,y}'", "update o set m = '{{1,2},{3,4}}'",
+                       "update o set f = '-0'", "update o set r = '-0'",
+                       "update o set n = 1.00"):
+            with conn.transaction(force_rollback=True):
+                conn.execute(change)
+                assert fp.of_table(conn, "o", ["id", "a", "m", "f", "r", "n"]) != base, change
+                assert fp.of_table(conn, "o", ["id", "a", "m", "f", "r", "n"],
+                                   algorithm=fp.TYPED1) == typed1, "typed1's blind spot"
