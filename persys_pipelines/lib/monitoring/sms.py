@@ -41,9 +41,9 @@ create table if not exists persys.sms (
 
 
 def _ensure(conn: psycopg.Connection) -> None:
-    """The cap's table, private like every table of persys's (lib/pg/schema.protect)."""
+    """The cap's table, private like every table of persys's (lib/pg/private.protect)."""
     from ..pg.catalog import table_exists
-    from ..pg.schema import ensure_persys_schema, protect
+    from ..pg.private import ensure_persys_schema, protect
 
     if not table_exists(conn, "persys.sms"):
         ensure_persys_schema(conn)
