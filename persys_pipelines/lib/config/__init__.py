@@ -49,6 +49,14 @@ class CoreTier(_Strict):
     # Supabase's transaction pooler (port 6543) keeps no session state between transactions;
     # `auto` takes port 6543 for it, `transaction`/`session`/`none` say so for other ports.
     pooler: Literal["auto", "transaction", "session", "none"] = "auto"
+    # Supabase's two ceilings (lib/monitoring/ceilings.py): the project turns read-only near
+    # read_only_pct of the quota; the organisation is restricted (HTTP 402) when the billing
+    # cycle's average daily size passes the quota. The cycle starts on this day of the month.
+    read_only_pct: float = Field(95, gt=0, le=100)
+    billing_cycle_day: int = Field(1, ge=1, le=31)
+    # Pause guard: free projects pause after 7 days without real queries; persys makes one at
+    # least every keepalive_days (null: off).
+    keepalive_days: float | None = Field(3, gt=0, le=6)
 
     @field_validator("supabase_url")
     @classmethod
@@ -251,6 +259,14 @@ class ElevenLabsCosts(_Strict):
     credit_limit: int = Field(10000, gt=0)  # the free tier's monthly credits
 
 
+class DagsterInstanceRetention(_Strict):
+    """`instance:`: the Dagster instance database stays bounded (defs/housekeeping)."""
+
+    keep_runs_days: int = Field(90, ge=1)  # older runs (with their events) are deleted
+    keep_ticks_days: int = Field(30, ge=1)  # schedule/sensor ticks that did something
+    keep_skipped_ticks_days: int = Field(7, ge=1)  # ticks that only skipped
+
+
 class Costs(_Strict):
     """`costs:`: free-tier usage and paid charges; alert above threshold_usd."""
 
@@ -272,6 +288,7 @@ class Config(_Strict):
     notify: Notify = Notify()
     health: Health = Health()
     costs: Costs = Costs()
+    instance: DagsterInstanceRetention = DagsterInstanceRetention()
 
     @field_validator("timezone")
     @classmethod

@@ -117,6 +117,9 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
         cells = [_cell(tiers.get(t)) for t in ("core", "main", "archive")]
         lines.append(f"| {table} | " + " | ".join(cells) + " |")
     lines += ["", "### Forecast", ""] + forecast_lines(cfg, histories, now) + [""]
+    if doc.get("ceilings"):  # core's two Supabase lines (lib/monitoring/ceilings.py)
+        lines += ["### Supabase ceilings", ""] + [f"- {t}" for t in doc["ceilings"]["lines"]]
+        lines += [""]
     return lines
 
 
