@@ -46,6 +46,8 @@ EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
 # backups of core and main: one job, core daily and main weekly
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
+# Supabase's pause guard: a real query of core at least every keepalive_days
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["supabase_pause_guard"])
 
 
 def test_definitions_snapshot(cfg, config_path):
