@@ -170,6 +170,11 @@ class ElevenLabsVoice(_Strict):
     base_url: str = "https://api.elevenlabs.io"
     voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
     model_id: str = "eleven_multilingual_v2"
+    # Spreading the credits (lib/voice/plan.py): when the whole script would not last to the
+    # reset, the half-price model, then a shorter script (never under min_characters), then
+    # the local voice. null: no economy model.
+    economy_model_id: str | None = "eleven_flash_v2_5"
+    min_characters: int = Field(250, ge=50)
     output_format: Literal[ELEVENLABS_FORMATS] = "opus_48000_64"  # type: ignore[valid-type]
     max_retries: int = Field(3, ge=0, le=10)  # on 429 (rate limited), never on 401
     max_wait_s: float = Field(30, gt=0)  # longest single back-off before giving up
@@ -184,6 +189,9 @@ class Voice(_Strict):
     # Characters a month the paid engine may use (null: the plan's own limit).
     monthly_character_budget: int | None = Field(10000, gt=0)
     on_over_budget: Literal["refuse", "fallback_local"] = "fallback_local"
+    # true: degrade early and evenly so the paid voice lasts to the credits' reset
+    # (lib/voice/plan.py); false: spend until the credits run out, then fall back
+    spread_credits: bool = True
     allow_paid_backfill: bool = False  # past days (before yesterday) use the local voice
     send_telegram: bool = True  # the morning run sends the note when telegram: is set
     # null: file://<home> (files under <home>/voice/); supabase://bucket/prefix: Supabase

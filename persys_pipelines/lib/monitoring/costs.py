@@ -38,7 +38,10 @@ def supabase_usage(cfg: Config) -> dict[str, Any]:
 
 
 def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
-    """Credits (characters) sent to ElevenLabs this month, from voice_messages in core+main."""
+    """Credits spent on ElevenLabs this month, from voice_messages in core+main: a character
+    is a credit, half a credit on the Flash/Turbo models (`voice` is `<voice id>/<model>`)."""
+    from ..voice.plan import HALF_PRICE_MODELS
+
     if cfg.costs.elevenlabs is None:
         return None
     first = today.replace(day=1)
@@ -47,9 +50,11 @@ def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
         with resolve_tier(cfg, name).connect() as conn:
             if table_exists(conn, "voice_messages"):
                 used += int(conn.execute(
-                    sql.SQL("select coalesce(sum(characters), 0) from voice_messages "
+                    sql.SQL("select coalesce(sum(case when split_part(voice, '/', 2) = any(%s) "
+                            "then ceil(characters * 0.5) else characters end), 0) "
+                            "from voice_messages "
                             "where engine = 'elevenlabs' and day >= %s and day <= %s"),
-                    (first, today),
+                    (sorted(HALF_PRICE_MODELS), first, today),
                 ).fetchone()[0])
     limit = cfg.costs.elevenlabs.credit_limit
     return {"credits_used": used, "credit_limit": limit, "pct": round(100 * used / limit, 2)}
