@@ -18,6 +18,7 @@ from . import (
     adopt,
     archive,
     backup,
+    costs,
     daily,
     demo,
     doctor,
@@ -29,7 +30,8 @@ from . import (
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice)
+GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
+          costs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -261,6 +261,14 @@ class AwsCosts(_Strict):
     region: str = "us-east-1"
     endpoint_url: str | None = None  # a stand-in (tests); null: AWS itself
     cost_explorer: bool = False  # metered: $0.01 per request, called at most once a day
+    # AWS Budgets alerts before the charge (lib/monitoring/budgets.py, `persys costs budget`):
+    # a FORECASTED notification next to the ACTUAL one, both at alert_pct of the limit, sent
+    # by AWS to these addresses / this SNS topic. `persys costs budget --apply` creates the
+    # budget (budget_name, default "persys") with monthly_limit_usd when it does not exist.
+    monthly_limit_usd: float = Field(1.0, gt=0)
+    alert_pct: float = Field(80, gt=0, le=1000)
+    alert_emails: list[str] = []
+    sns_topic_arn: str | None = None
 
 
 class ElevenLabsCosts(_Strict):

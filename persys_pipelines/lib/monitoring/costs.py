@@ -70,7 +70,7 @@ def object_store_usage(cfg: Config) -> dict[str, Any]:
     return {"url": cfg.archive_url, "bytes": sum(o.size for o in objects), "files": len(objects)}
 
 
-def _client(service: str, aws: AwsCosts):
+def aws_client(service: str, aws: AwsCosts):
     import boto3
     from botocore.config import Config as BotoConfig
 
@@ -80,10 +80,10 @@ def _client(service: str, aws: AwsCosts):
 
 
 def aws_budgets(aws: AwsCosts, client=None) -> dict[str, Any]:
-    """Month-to-date actual spend per budget (free API)."""
+    """Month-to-date actual spend and AWS's end-of-month forecast per budget (free API)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = client or _client("budgets", aws)
+    client = client or aws_client("budgets", aws)
     try:
         pages = client.get_paginator("describe_budgets").paginate(AccountId=aws.account_id)
         budgets = [b for page in pages for b in page.get("Budgets", [])]
@@ -98,10 +98,15 @@ def aws_budgets(aws: AwsCosts, client=None) -> dict[str, Any]:
                             f"account {aws.account_id}; create it or fix the name")
     out = []
     for b in budgets:
-        actual = b.get("CalculatedSpend", {}).get("ActualSpend", {})
-        out.append({"name": b["BudgetName"], "actual_usd": float(actual.get("Amount", 0)),
+        spend = b.get("CalculatedSpend", {})
+        forecast = spend.get("ForecastedSpend", {}).get("Amount")
+        out.append({"name": b["BudgetName"],
+                    "actual_usd": float(spend.get("ActualSpend", {}).get("Amount", 0)),
+                    "forecast_usd": None if forecast is None else float(forecast),
                     "limit_usd": float(b.get("BudgetLimit", {}).get("Amount", 0))})
-    return {"budgets": out, "mtd_usd": max((b["actual_usd"] for b in out), default=0.0)}
+    forecasts = [b["forecast_usd"] for b in out if b["forecast_usd"] is not None]
+    return {"budgets": out, "mtd_usd": max((b["actual_usd"] for b in out), default=0.0),
+            "forecast_usd": max(forecasts) if forecasts else None}
 
 
 def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
@@ -114,7 +119,7 @@ def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
                        "where day = %s and source = 'aws_cost_explorer'", (today,)).fetchone()
     if row:
         return {"mtd_usd": float(row[0]), "cached": True, **row[1]}
-    client = client or _client("ce", aws)
+    client = client or aws_client("ce", aws)
     end = today + dt.timedelta(days=1)  # End is exclusive
     response = client.get_cost_and_usage(
         TimePeriod={"Start": today.replace(day=1).isoformat(), "End": end.isoformat()},

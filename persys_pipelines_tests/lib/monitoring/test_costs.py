@@ -30,8 +30,8 @@ def test_budgets_month_to_date_and_threshold(moto_server):
     make_budget(moto_server, "other", "5.00", "10.00")
     aws = AwsCosts(account_id=ACCOUNT, budget_name="persys-zero", endpoint_url=moto_server)
     doc = costs.aws_budgets(aws)
-    assert doc == {"budgets": [{"name": "persys-zero", "actual_usd": 0.03, "limit_usd": 1.0}],
-                   "mtd_usd": 0.03}
+    assert doc == {"budgets": [{"name": "persys-zero", "actual_usd": 0.03, "forecast_usd": None,
+                                "limit_usd": 1.0}], "mtd_usd": 0.03, "forecast_usd": None}
     assert costs.over_threshold({"aws": doc}, 0.01) == {"aws_budgets": 0.03}
     assert costs.over_threshold({"aws": doc}, 0.05) == {}
     with pytest.raises(costs.CostError, match="no budget named 'missing'"):
