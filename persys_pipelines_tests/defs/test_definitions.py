@@ -48,6 +48,9 @@ EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
 # Supabase's pause guard: a real query of core at least every keepalive_days
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["supabase_pause_guard"])
+# the Dagster instance stays bounded: old runs deleted daily, partition status kept
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["instance_retention"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["instance_retention_daily"])
 
 
 def test_definitions_snapshot(cfg, config_path):
