@@ -52,7 +52,7 @@ def test_unknown_keys_are_errors_with_the_allowed_keys():
           t: {day_column: d, core_days: 1, keep_days: 3}
     """)
     assert ("hom: unknown key; allowed keys here: home, timezone, start_date, tiers, tables, "
-            "daily, backup, telegram, voice, notify, health, costs") in msgs
+            "daily, backup, telegram, voice, notify, health, costs, instance") in msgs
     assert any(m.startswith("tiers.core.quota: unknown key; allowed keys here: dsn, quota_mb")
                for m in msgs)
     assert any(m.startswith("tables.t.keep_days: unknown key; allowed keys here: day_column")
@@ -98,6 +98,12 @@ def test_bad_values_say_what_is_wrong():
 def test_warn_must_be_below_critical():
     (msg,) = problems("tiers:\n  core: {warn_pct: 95, critical_pct: 90}\n")
     assert msg.startswith("tiers.core.warn_pct (95) must be < critical_pct (90)")
+
+
+def test_critical_must_be_below_supabases_read_only_line():
+    with pytest.raises(ConfigError, match=r"critical_pct \(96\) must be < read_only_pct \(95\)"):
+        parse_config("tiers: {core: {critical_pct: 96}}")
+    parse_config("tiers: {core: {critical_pct: 96, read_only_pct: 98}}")
 
 
 def test_yaml_syntax_error_gives_the_line():
