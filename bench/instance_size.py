@@ -167,17 +167,21 @@ def main() -> int:
         print(f"a kept materialization: {row_bytes:.0f} B of row, {kept_bytes:.0f} B with "
               "its indexes and tags (event_logs + asset_event_tags after VACUUM FULL, per "
               "event)")
-        tick_bytes, ticks_per_day = 900.0, None
+        # ticks a day: each sensor every minimum_interval_seconds (Dagster's default 30 s),
+        # each schedule at its cron times (a handful a day: left out)
+        ticks_per_day = sum(86400 / (s.minimum_interval_seconds or 30)
+                            for s in defs.sensors or [])
+        tick_bytes = 1000.0  # until measured
         if args.daemon_seconds:
-            env = dict(os.environ)
-            daemon_ticks(args.daemon_seconds, env)
-            sizes = table_bytes(cfg.home)
-            n_ticks = exact_rows(cfg.home, "job_ticks")
-            if n_ticks:
-                tick_bytes = sizes["job_ticks"][1] / n_ticks
-                ticks_per_day = n_ticks * 86400 / args.daemon_seconds
-                print(f"daemon {args.daemon_seconds} s: {n_ticks} ticks, "
-                      f"{tick_bytes:.0f} B each with indexes, ~{ticks_per_day:,.0f} a day")
+            daemon_ticks(args.daemon_seconds, dict(os.environ))
+            with psycopg.connect(embedded_uri(cfg.home, "persys_dagster")) as conn:
+                n_ticks, avg = conn.execute(
+                    "select count(*), avg(pg_column_size(t.*)) from job_ticks t").fetchone()
+            if n_ticks:  # the row, its header and line pointer, ~3 index entries of ~40 B
+                tick_bytes = float(avg) + 28 + 3 * 40
+                print(f"daemon {args.daemon_seconds} s: {n_ticks} ticks, {float(avg):.0f} B of "
+                      f"row each, ~{tick_bytes:.0f} B with its index entries")
+        print(f"sensors: {len(defs.sensors or [])}, ~{ticks_per_day:,.0f} ticks a day")
         graph = defs.resolve_asset_graph()
         kinds = [type(graph.get(k).partitions_def).__name__
                  for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
@@ -186,7 +190,6 @@ def main() -> int:
         keep_days = cfg.instance.keep_runs_days
         window = sorted(per_day)[len(per_day) // 2] * keep_days
         summaries = (len(daily_assets) * 3650 + len(monthly) * 120) * kept_bytes
-        ticks_per_day = ticks_per_day or 6000
         i = cfg.instance
         ticks = ticks_per_day * tick_bytes * i.keep_skipped_ticks_days
         print(f"\nten years with keep_runs_days={keep_days}: runs {window / 2**20:.0f} MB "

@@ -5,12 +5,12 @@ them: a partition last materialized by a deleted run would show as missing (and 
 change of `start_date` or `timezone`, when Dagster rebuilds its partition status cache from
 the event log, as never materialized). So before a run is deleted, every partition whose
 *latest* materialization is in that run gets one runless materialization
-(`report_runless_asset_event`) standing for it: the same asset and partition, the run's small
-metadata (numbers, short texts), `persys/summary_of_run` (the deleted run's id) and
+(`report_runless_asset_event`) standing for it: the same asset and partition, the run's
+numeric metadata (rows, days, bytes), `persys/summary_of_run` (the deleted run's id) and
 `persys/materialized_at` (when the run materialized it). The UI then shows the partition as
-materialized, with what the run reported, and Dagster's own status queries agree. That keeps
-one small event per (asset, partition) once its runs are gone, about 0.5 kB each (bench
-figures in docs/costs.md), in place of the run's whole log (step events, logs, plans, checks).
+materialized, with what the run counted, and Dagster's own status queries agree. That keeps
+one small event per (asset, partition) once its runs are gone (~1.5 kB with its index entries,
+bench/instance_size.py), in place of the run's whole log (step events, logs, plans, checks).
 
 What is deleted: finished runs (success, failure, canceled) created before the cut-off, with
 their event logs (Dagster), and their asset check executions, which `delete_run` leaves
@@ -34,7 +34,6 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE,
             dg.DagsterRunStatus.CANCELED]
 SUMMARY_OF_RUN = "persys/summary_of_run"
 MATERIALIZED_AT = "persys/materialized_at"
-MAX_TEXT = 200  # longer texts (scripts, reports) stay out of the summary
 
 
 @dataclass
@@ -47,14 +46,14 @@ class Pruned:
 
 
 def _small(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Metadata worth keeping per partition: numbers, booleans, short texts."""
+    """Metadata worth keeping per partition for years: its numbers (rows, days, bytes...);
+    texts, paths, scripts and reports stay with the run (each kept event is ~1 kB, ten years
+    of 14 daily assets are 51,000 of them)."""
     out: dict[str, Any] = {}
     for key, entry in metadata.items():
         value = getattr(entry, "value", entry)
         if isinstance(value, bool | int | float):
             out[key] = value
-        elif isinstance(value, str) and len(value) <= MAX_TEXT:
-            out[key] = dg.MetadataValue.text(value)
     return out
 
 

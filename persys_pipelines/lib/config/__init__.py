@@ -278,7 +278,7 @@ class ElevenLabsCosts(_Strict):
 class DagsterInstanceRetention(_Strict):
     """`instance:`: the Dagster instance database stays bounded (defs/housekeeping)."""
 
-    keep_runs_days: int = Field(90, ge=1)  # older runs (with their events) are deleted
+    keep_runs_days: int = Field(30, ge=1)  # older runs (with their events) are deleted
     keep_ticks_days: int = Field(30, ge=1)  # schedule/sensor ticks that did something
     keep_skipped_ticks_days: int = Field(7, ge=1)  # ticks that only skipped
 
