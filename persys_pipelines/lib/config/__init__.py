@@ -15,12 +15,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import cross_checks, home_problem
+from .costs import AwsCosts as AwsCosts  # re-exported: lib/monitoring, the tests
+from .costs import Costs, DagsterInstanceRetention
+from .costs import ElevenLabsCosts as ElevenLabsCosts
 from .sources import Source, resolve_sources
+from .strict import Strict as _Strict
 from .text import describe_error, resolve_values
 
 log = logging.getLogger(__name__)
@@ -29,9 +33,6 @@ CONFIG_ENV = "PERSYS_CONFIG"
 HOME_ENV = "PERSYS_HOME"
 PACKAGED_DEFAULT = "default_persys.yaml"
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CoreTier(_Strict):
@@ -253,42 +254,6 @@ class Health(_Strict):
     """`health:`: endpoints checked every few minutes; incidents and uptime are recorded."""
 
     endpoints: list[HealthEndpoint] = []
-
-
-class AwsCosts(_Strict):
-    account_id: str
-    budget_name: str | None = None  # null: every budget of the account
-    region: str = "us-east-1"
-    endpoint_url: str | None = None  # a stand-in (tests); null: AWS itself
-    cost_explorer: bool = False  # metered: $0.01 per request, called at most once a day
-    # AWS Budgets alerts before the charge (lib/monitoring/budgets.py, `persys costs budget`):
-    # a FORECASTED notification next to the ACTUAL one, both at alert_pct of the limit, sent
-    # by AWS to these addresses / this SNS topic. `persys costs budget --apply` creates the
-    # budget (budget_name, default "persys") with monthly_limit_usd when it does not exist.
-    monthly_limit_usd: float = Field(1.0, gt=0)
-    alert_pct: float = Field(80, gt=0, le=1000)
-    alert_emails: list[str] = []
-    sns_topic_arn: str | None = None
-
-
-class ElevenLabsCosts(_Strict):
-    credit_limit: int = Field(10000, gt=0)  # the free tier's monthly credits
-
-
-class DagsterInstanceRetention(_Strict):
-    """`instance:`: the Dagster instance database stays bounded (defs/housekeeping)."""
-
-    keep_runs_days: int = Field(30, ge=1)  # older runs (with their events) are deleted
-    keep_ticks_days: int = Field(30, ge=1)  # schedule/sensor ticks that did something
-    keep_skipped_ticks_days: int = Field(7, ge=1)  # ticks that only skipped
-
-
-class Costs(_Strict):
-    """`costs:`: free-tier usage and paid charges; alert above threshold_usd."""
-
-    threshold_usd: float = Field(0.01, ge=0)
-    aws: AwsCosts | None = None
-    elevenlabs: ElevenLabsCosts | None = None
 
 
 class Config(_Strict):
