@@ -8,8 +8,10 @@ alternately against that instance and against a fresh one in the same server: on
 run of the `main/<table>` asset keys of that persys.yaml (same keys, same daily partitions,
 the same check name), over the last 30 days, the assets doing nothing. So only Dagster's own
 recording differs: events, asset keys, partitions, checks in a big event log or an empty one.
-Prints best and median seconds, the statements sent and their time by kind, and the ratio of
-the best times (grown / fresh) on its last line.
+Each also runs with the storage's connection pool off (`pool: false`: dagster-postgres'
+default, a connection per statement). Prints best and median seconds, the statements sent and
+their time by kind, the pool's effect, and the ratio of the best times (grown / fresh, both
+pooled) on its last line.
 """
 
 import argparse
@@ -93,15 +95,19 @@ def main() -> int:
     first = last - dt.timedelta(days=29)
     tags = partition_range(first.isoformat(), last.isoformat())
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    times: dict[str, list[float]] = {"grown": [], "fresh": []}
-    by_kind: dict[str, list] = {"grown": [], "fresh": []}
+    variants = {"grown": ("persys_dagster", True), "fresh": ("fresh_instance", True),
+                "grown, no pool": ("persys_dagster", False),
+                "fresh, no pool": ("fresh_instance", False)}
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    by_kind: dict[str, list] = {v: [] for v in variants}
     try:
         for _ in range(args.repeat):
-            for label, db in (("grown", "persys_dagster"), ("fresh", "fresh_instance")):
+            for label, (db, pool) in variants.items():
                 url = embedded_uri(cfg.home, db).replace("postgresql://",
                                                          "postgresql+psycopg2://", 1)
                 storage = {"custom": {"module": "persys_pipelines.defs.instance_storage",
-                                      "class": "PersysStorage", "config": {"postgres_url": url}}}
+                                      "class": "PersysStorage",
+                                      "config": {"postgres_url": url, "pool": pool}}}
                 with dg.instance_for_test(overrides={"storage": storage}) as instance:
                     stats["n"].clear()
                     stats["s"].clear()
@@ -115,9 +121,10 @@ def main() -> int:
     finally:
         stop_embedded(cfg.home)
     print(f"\ngrown instance: {grown_mb / 2**20:.0f} MB; {len(cfg.tables)} assets × 30 days")
-    for label in ("grown", "fresh"):
+    for label in variants:
         print(f"{label}: best {min(times[label]):.2f} s, median "
               f"{statistics.median(times[label]):.2f} s")
+    print(f"pool_vs_no_pool (fresh): {min(times['fresh']) / min(times['fresh, no pool']):.2f}")
     print("\nSQL by kind, best run of each (count, seconds): grown | fresh")
     best = {lb: by_kind[lb][times[lb].index(min(times[lb]))] for lb in by_kind}
     keys = sorted(set(best["grown"][0]) | set(best["fresh"][0]),
