@@ -135,7 +135,7 @@ def test_tick_retention_comes_from_persys_yaml_and_dagster_accepts_it(tmp_path, 
     path = tmp_path / "dagster.yaml"
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", path)
     shipped = yaml.safe_load(path.read_text())["retention"]
-    assert shipped["sensor"]["purge_after_days"] == {"skipped": 7, "success": 30,
+    assert shipped["sensor"]["purge_after_days"] == {"skipped": 3, "success": 30,
                                                      "failure": 30, "started": 30}
     write_retention(path, cfg)
     doc = yaml.safe_load(path.read_text())

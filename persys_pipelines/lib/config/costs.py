@@ -33,7 +33,7 @@ class DagsterInstanceRetention(_Strict):
 
     keep_runs_days: int = Field(30, ge=1)  # older runs (with their events) are deleted
     keep_ticks_days: int = Field(30, ge=1)  # schedule/sensor ticks that did something
-    keep_skipped_ticks_days: int = Field(7, ge=1)  # ticks that only skipped
+    keep_skipped_ticks_days: int = Field(3, ge=1)  # ticks that only skipped
 
 
 class Costs(_Strict):
