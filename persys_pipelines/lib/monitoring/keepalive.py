@@ -27,7 +27,7 @@ from ..config import Config
 from ..dsn import dsn_fields, is_url
 from ..errors import PersysError
 from ..pg.schema import table_exists
-from ..pg.tiers import PgTier
+from ..pg.tiers import PgTier, TierUnavailable
 from . import health
 from .notify import Notifier
 
@@ -137,7 +137,15 @@ def keepalive_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier,
     """Query core when due, record it as a check of the Supabase endpoint, alert on a change."""
     now = now or dt.datetime.now(dt.UTC)
     name = endpoint_name(cfg)
-    with main.connect() as conn:
+    try:
+        conn = main.connect()
+    except TierUnavailable:  # no record to keep: query core anyway (the sensor ticks hourly)
+        ok, state, detail = check(cfg, core, transport)
+        if not ok:
+            alerts.notify(f"keepalive:{state}:{now.date()}", SUBJECTS.get(
+                state, SUBJECTS["error"]), detail + " (main is unreachable too)")
+        return Keepalive(True, ok, state, detail)
+    with conn:
         if not is_due(conn, name, interval(cfg), now):
             return Keepalive(due=False)
         start = time.perf_counter()

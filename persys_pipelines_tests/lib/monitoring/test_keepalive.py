@@ -117,3 +117,18 @@ def test_unreachable_core_sql_is_reported_with_the_fix(config_path):
         cfg = load_config(config_path)
         ok, state, detail = keepalive.check(cfg, resolve_tier(cfg, "core"))
     assert not ok and state == "unreachable" and "SQL:" in detail and "pw-secret" not in detail
+
+
+def test_main_down_still_queries_core_and_says_so(config_path):
+    with fake_supabase(rest_status=540) as sb, fake_telegram() as tg:
+        configure(config_path, sb.base_url, tg.base_url)
+        doc = yaml.safe_load(config_path.read_text())
+        doc["tiers"]["main"]["dsn"] = "postgresql://persys:pw@127.0.0.1:9/none"
+        config_path.write_text(yaml.safe_dump(doc))
+        cfg = load_config(config_path)
+        done = keepalive.keepalive_tick(cfg, resolve_tier(cfg, "core"),
+                                        resolve_tier(cfg, "main"), Notifier.from_config(cfg),
+                                        now=T0)
+        assert done.due and done.state == "paused" and "select on" in done.detail
+        assert any(r[1].startswith("rest/") for r in sb.requests)
+        assert tg.messages[0]["text"].startswith("🛑 persys: the Supabase project is paused")
