@@ -159,3 +159,37 @@ def test_the_daily_job_runs_in_the_definitions(pg_instance, cfg, config_path):
         for k, v in e.event_specific_data.metadata.items()}
     assert meta["runs_deleted"] == 0 and meta["more_due"] is False
     assert len(instance.get_run_records()) == 2  # the asset run and this one
+
+
+def test_killed_between_summary_and_delete_or_run_twice_at_once(pg_instance):
+    """A prune killed after writing a run's summaries but before deleting it writes nothing
+    twice; two prunes at the same time (UI and schedule) lose no partition."""
+    import threading
+
+    from persys_pipelines.defs.housekeeping.retention import keep_partition_status
+
+    instance, _ = pg_instance
+    a = run(instance, "2024-01-01", "2024-01-04")
+    assert keep_partition_status(instance, a, 30) == 4  # ... and then kill -9
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    again = prune(instance, later, kept_days=30)
+    assert (again.runs, again.partitions_kept) == (1, 0)
+    kept = instance.fetch_materializations(KEY, limit=100).records
+    assert len(kept) == 4 and {r.run_id for r in kept} == {""}
+    for day in ALL_DAYS[4:8]:
+        run(instance, day, day)
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            prune(instance, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1), kept_days=30)
+        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and instance.get_run_records() == []
+    assert set(instance.get_materialized_partitions(KEY)) == set(ALL_DAYS[:8])
