@@ -85,7 +85,22 @@ def run_day(cfg, config: Path, defs, instance, day: dt.date) -> None:
     assert result.success
 
 
-def daemon_ticks(seconds: int, env: dict) -> None:
+def left_behind(marker: str) -> list[int]:
+    """Processes whose command line names `marker` (this run's temporary home): the code
+    server the daemon started outlives it."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                line = (entry / "cmdline").read_bytes().decode(errors="replace")
+                if marker in line and "dagster" in line:  # not the embedded PostgreSQL
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def daemon_ticks(seconds: int, env: dict, marker: str) -> None:
     proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w",
                              str(ROOT / "workspace.yaml")], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -99,6 +114,8 @@ def daemon_ticks(seconds: int, env: dict) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        for pid in left_behind(marker):
+            os.kill(pid, signal.SIGTERM)
 
 
 def main() -> int:
@@ -173,7 +190,7 @@ def main() -> int:
                             for s in defs.sensors or [])
         tick_bytes = 1000.0  # until measured
         if args.daemon_seconds:
-            daemon_ticks(args.daemon_seconds, dict(os.environ))
+            daemon_ticks(args.daemon_seconds, dict(os.environ), str(home))
             with psycopg.connect(embedded_uri(cfg.home, "persys_dagster")) as conn:
                 n_ticks, avg = conn.execute(
                     "select count(*), avg(pg_column_size(t.*)) from job_ticks t").fetchone()
