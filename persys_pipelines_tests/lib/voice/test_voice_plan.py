@@ -61,15 +61,16 @@ def test_max_characters_cuts_least_important_sentences_first():
     assert "You slept 7.2 hours" in cut.text  # a headline stays before any detail
 
 
-def month(tmp_path, tier_dsns, spread: bool, days: int = 20) -> tuple[list, int]:
-    """`days` mornings of a cycle that resets after them, 10,000 credits; each morning makes
-    yesterday's briefing (~900 characters) as the morning run does."""
+def month(tmp_path, tier_dsns, spread: bool, days: int = 10, credits: int = 5_000,
+          target: int = 75) -> tuple[list, int]:
+    """`days` mornings of a cycle that resets after them with `credits`; each morning makes
+    yesterday's briefing (~790 characters) as the morning run does."""
     start = dt.date(2024, 6, 1)
     reset = start + dt.timedelta(days=days)
     unix = int(dt.datetime.combine(reset, dt.time(), dt.UTC).timestamp())
-    with fake_elevenlabs(character_count=0, reset_unix=unix) as fake:
+    with fake_elevenlabs(character_count=0, character_limit=credits, reset_unix=unix) as fake:
         path = write_config(tmp_path / "persys.yaml", tier_dsns, tmp_path / "home", voice={
-            "engine": "elevenlabs", "target_seconds": 75, "spread_credits": spread,
+            "engine": "elevenlabs", "target_seconds": target, "spread_credits": spread,
             "elevenlabs": {"api_key": API_KEY, "base_url": fake.base_url}})
         cfg = load_config(path)
         made = []
@@ -83,9 +84,9 @@ def month(tmp_path, tier_dsns, spread: bool, days: int = 20) -> tuple[list, int]
 def test_a_month_spread_evenly_never_falls_back(tmp_path, tier_dsns):
     made, spent = month(tmp_path, tier_dsns, spread=True)
     assert [b.engine for b in made] == ["elevenlabs"] * len(made)
-    assert spent <= 10_000
+    assert spent <= 5_000
     assert made[0].plan.level in ("economy", "shorter") and made[0].plan.reset == \
-        dt.date(2024, 6, 21)
+        dt.date(2024, 6, 11)
     assert 700 < len(script.build(made[0].day, SUMMARY, PROJECTION).text)  # the full script
     cfg = load_config(tmp_path / "persys.yaml")
     with resolve_tier(cfg, "core").connect() as core:
@@ -94,15 +95,16 @@ def test_a_month_spread_evenly_never_falls_back(tmp_path, tier_dsns):
                       "JBFqnCBsd6RMkjVDRZzb/eleven_multilingual_v2"}
     levels = [b.plan.level for b in made]
     # economy from the first morning; the surplus it leaves buys the full model at the end
-    assert levels[0] == "economy" and "local" not in levels and spent > 8_000, (levels, spent)
+    assert levels[0] == "economy" and "local" not in levels and spent > 4_000, (levels, spent)
 
 
 def test_without_spreading_the_local_voice_takes_over_mid_month(tmp_path, tier_dsns):
-    made, spent = month(tmp_path, tier_dsns, spread=False, days=14)
+    made, spent = month(tmp_path, tier_dsns, spread=False, credits=2_800, target=40)
     engines = [b.engine for b in made]
-    first_local = engines.index("local")  # ~790 characters a day: the 13th day is over
-    assert first_local == 12 and set(engines[first_local:]) == {"local"}
-    assert "built-in voice" in made[-1].script.text and spent <= 10_000
+    first_local = engines.index("local")  # paid until a day's script no longer fits
+    assert first_local == 2_800 // len(made[0].script.text) and first_local < len(made) - 1
+    assert set(engines[first_local:]) == {"local"}
+    assert "built-in voice" in made[-1].script.text and spent <= 2_800
 
 
 @pytest.mark.parametrize(("used", "level"), [(5_000, "economy"), (7_000, "shorter")])
