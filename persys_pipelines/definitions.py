@@ -6,7 +6,17 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, backup, daily, deploy, insight, lifecycle, monitoring, voice
+from .defs import (
+    archive,
+    backup,
+    daily,
+    deploy,
+    housekeeping,
+    insight,
+    lifecycle,
+    monitoring,
+    voice,
+)
 from .defs.monitoring import rare
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
@@ -26,6 +36,7 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         archive.definitions(cfg),
         backup.definitions(cfg),
         voice.definitions(cfg),
+        housekeeping.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
         deploy.definitions(cfg),  # followed repositories (notifications.repositories)
         rare.definitions(cfg),  # rare alerts, when SMS is configured

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import soundfile as sf
 from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
 API_KEY = "sk_test-ELEVEN-secret-0123456789"
+HALF_PRICE = {"eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_flash_v2", "eleven_turbo_v2"}
 BOT_TOKEN = "987654:TG-secret-token-abcdef"
 
 
@@ -34,11 +36,11 @@ def opus_bytes(seconds: float = 1.0) -> bytes:
     return buf.getvalue()
 
 
-def subscription(count: int, limit: int) -> dict:
+def subscription(count: int, limit: int, reset_unix: int = 0) -> dict:
     return {
         "tier": "free", "character_count": count, "character_limit": limit,
         "max_credit_limit_extension": 0, "can_extend_character_limit": False,
-        "allowed_to_extend_character_limit": False, "next_character_count_reset_unix": 0,
+        "allowed_to_extend_character_limit": False, "next_character_count_reset_unix": reset_unix,
         "voice_slots_used": 0, "professional_voice_slots_used": 0,
         "professional_voice_slots_used_in_workspace": 0, "voice_limit": 3,
         "voice_add_edit_counter": 0, "professional_voice_limit": 0,
@@ -57,6 +59,7 @@ class FakeElevenLabs:
     base_url: str = ""
     character_count: int = 0
     character_limit: int = 10_000
+    reset_unix: int = 0  # next_character_count_reset_unix (0: not given)
     tts: list = field(default_factory=list)
     audio: bytes = b""
     retry_after: str = "0"
@@ -92,7 +95,8 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
             if not self._authorised():
                 return
             if self.path.startswith("/v1/user/subscription"):
-                self.reply_json(200, subscription(state.character_count, state.character_limit))
+                self.reply_json(200, subscription(state.character_count, state.character_limit,
+                                                  state.reset_unix))
             else:
                 self.reply_json(404, {"detail": "not found"})
 
@@ -113,7 +117,10 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
                 self.reply_json(401, {"detail": {"status": "invalid_api_key",
                                             "message": "Invalid API key"}})
             else:
-                state.character_count += len(req["json"]["text"])
+                # ElevenLabs' pricing: Flash and Turbo cost half a credit a character
+                half = req["json"].get("model_id") in HALF_PRICE
+                state.character_count += math.ceil(len(req["json"]["text"]) * (0.5 if half
+                                                                               else 1))
                 fmt = req["query"].get("output_format", ["mp3"])[0]
                 ctype = "audio/ogg" if fmt.startswith("opus") else "audio/mpeg"
                 self.reply(200, state.audio, ctype)

@@ -18,6 +18,7 @@ from . import (
     adopt,
     archive,
     backup,
+    costs,
     daily,
     demo,
     deploy,
@@ -33,7 +34,7 @@ from . import (
 )
 
 GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
-          household, deploy, today)
+          household, deploy, today, costs)
 
 
 def build_parser() -> argparse.ArgumentParser:

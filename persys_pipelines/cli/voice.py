@@ -60,6 +60,8 @@ def show(b: briefing.Briefing) -> None:
     print(f"{b.day}: {engine}, {b.audio.duration_s:.1f} s, {len(b.script.text)} characters")
     for note in b.notes:
         print(f"note: {note}")
+    if b.plan is not None and b.plan.paid:
+        print(f"plan: {b.plan.text()}")
     print(f"audio: {b.uri}")
     if b.signed_url:
         print(f"link: {b.signed_url}")

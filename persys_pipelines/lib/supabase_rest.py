@@ -11,7 +11,9 @@ person's policies. Errors say what failed without the key or the URL's secrets (
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -81,3 +83,60 @@ def probe(cfg: Config, *, table: str = PROBE_TABLE, timeout_s: float = 10) -> st
                             f"({type(exc).__name__}); {PAUSED_HINT}") from None
     ms = (time.perf_counter() - start) * 1000
     return f"REST select on {table} answered in {ms:.0f} ms"
+
+
+# Supabase's own status codes (docs: guides/platform/http-status-codes): 540 the project is
+# paused; 402 the organisation's services are restricted under the Fair Use Policy.
+PAUSED_STATUS = 540
+RESTRICTED_STATUS = 402
+RESTORE_HINT = ("restore it in the dashboard (https://supabase.com/dashboard, the project's "
+                "page: Restore project); until then nothing moves out of core and the app's "
+                "requests fail")
+RESTRICTED_HINT = ("the organisation is restricted under Supabase's Fair Use Policy (HTTP "
+                   "402), judged on the billing cycle's average database size; shrinking the "
+                   "database does not lift it until the average falls under the quota or the "
+                   "cycle resets (`persys status` shows both)")
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    """What one REST request found: `up`, `paused`, `restricted` (402), `unreachable` or
+    `error`; `status` is the HTTP status (None when nothing answered)."""
+
+    state: str
+    status: int | None
+    detail: str
+
+
+def is_supabase_host(host: str | None) -> bool:
+    return bool(host) and host.rstrip(".").endswith((".supabase.co", ".supabase.com"))
+
+
+def project_state(url: str, key: str, *, table: str = PROBE_TABLE, timeout_s: float = 10,
+                  transport: httpx.BaseTransport | None = None) -> ProjectState:
+    """One real read through PostgREST (`select day … limit 1`, the service key), classified
+    by Supabase's status codes; never raises, never returns the key."""
+    endpoint = f"{url.rstrip('/')}/rest/v1/{table}"
+    headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+    try:
+        with httpx.Client(timeout=timeout_s, transport=transport) as http:
+            r = http.get(endpoint, params={"select": "day", "limit": "1"}, headers=headers)
+    except httpx.HTTPError as exc:
+        host = urlsplit(url).hostname
+        why = f"cannot be reached ({type(exc).__name__})"
+        if isinstance(exc, httpx.ConnectError) and is_supabase_host(host):
+            # a paused project's subdomain is withdrawn from DNS
+            why += f"; {PAUSED_HINT}"
+        return ProjectState("unreachable", None, f"Supabase REST at {url} {why}")
+    body = scrub(r.text.strip().replace("\n", " "), [key])[:200]
+    if r.is_success:
+        return ProjectState("up", r.status_code, f"REST select on {table}: HTTP {r.status_code}")
+    if r.status_code == PAUSED_STATUS:
+        return ProjectState("paused", r.status_code,
+                            f"Supabase project {url} is paused (HTTP 540); {RESTORE_HINT}")
+    if r.status_code == RESTRICTED_STATUS:
+        return ProjectState("restricted", r.status_code,
+                            f"Supabase project {url} answers HTTP 402 ({body or 'restricted'}); "
+                            f"{RESTRICTED_HINT}")
+    return ProjectState("error", r.status_code,
+                        f"Supabase REST at {url}: HTTP {r.status_code} {body}".rstrip())

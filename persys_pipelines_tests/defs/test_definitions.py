@@ -50,6 +50,11 @@ EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_m
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + ["weekly_correlations"])
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["weekly_insight_job"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["weekly_insight_schedule"])
+# Supabase's pause guard: a real query of core at least every keepalive_days
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["supabase_pause_guard"])
+# the Dagster instance stays bounded: old runs deleted daily, partition status kept
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["instance_retention"])
+EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["instance_retention_daily"])
 
 
 def test_definitions_snapshot(cfg, config_path):

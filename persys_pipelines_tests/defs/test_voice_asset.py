@@ -67,3 +67,32 @@ def test_morning_run_sends_once_and_backfill_sends_nothing(tmp_path, tier_dsns, 
                 str(e) for e in instance.all_logs(backfill.run_id))
             assert API_KEY not in logged and BOT_TOKEN not in logged
             assert API_KEY not in repr(meta) and BOT_TOKEN not in repr(meta)
+
+
+def test_the_credit_plan_is_announced_once_and_shown_in_metadata(tmp_path, tier_dsns,
+                                                                monkeypatch):
+    from persys_pipelines_tests.monitoring_fakes import fake_telegram
+
+    monkeypatch.setenv("TEST_ELEVEN_KEY", API_KEY)
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    reset = dt.datetime.combine(dt.date.today() + dt.timedelta(days=10), dt.time(), dt.UTC)
+    with fake_elevenlabs(character_count=5_000, reset_unix=int(reset.timestamp())) as eleven, \
+            fake_telegram() as tg:
+        path = write_config(
+            tmp_path / "persys.yaml", tier_dsns, tmp_path / "home", timezone="UTC",
+            voice={"engine": "elevenlabs", "send_telegram": False,
+                   "elevenlabs": {"api_key": "env:TEST_ELEVEN_KEY", "base_url": eleven.base_url}},
+            telegram={"token": "1:alerts", "chat_id": "3", "base_url": tg.base_url},
+            notify={"telegram": True})
+        cfg = load_config(path)
+        store_day(cfg, yesterday)
+        job = build_definitions(cfg, str(path)).resolve_job_def("voice_briefing_job")
+        with dg.instance_for_test() as instance:
+            results = [job.execute_in_process(instance=instance,
+                                              partition_key=yesterday.isoformat())
+                       for _ in range(2)]  # the re-run reuses the paid audio: no new plan
+        (mat,) = results[0].asset_materializations_for_node("voice_briefing")
+        plan = mat.metadata["credit_plan"].value
+        assert "half-price model eleven_flash_v2_5" in plan and "10 briefing(s)" in plan
+        subjects = [m["text"].splitlines()[0] for m in tg.messages]
+        assert subjects == ["🔉 persys: briefings move to ElevenLabs' half-price voice"]

@@ -102,6 +102,12 @@ def test_warn_must_be_below_critical():
     assert msg.startswith("tiers.core.warn_pct (95) must be < critical_pct (90)")
 
 
+def test_critical_must_be_below_supabases_read_only_line():
+    with pytest.raises(ConfigError, match=r"critical_pct \(96\) must be < read_only_pct \(95\)"):
+        parse_config("tiers: {core: {critical_pct: 96}}")
+    parse_config("tiers: {core: {critical_pct: 96, read_only_pct: 98}}")
+
+
 def test_yaml_syntax_error_gives_the_line():
     (msg,) = problems("tables:\n  t: {day_column: d\n")
     assert msg.startswith("not valid YAML at line 3")

@@ -9,6 +9,7 @@ from .assets import assets
 from .checks import tiers_under_quota
 from .failures import run_failure_notify_sensor
 from .health import health_check_sensor
+from .keepalive import supabase_pause_guard
 from .quota import LIFECYCLE_JOB, core_quota_sensor
 
 
@@ -27,7 +28,7 @@ def definitions(cfg: Config, emergency_job: str | None = LIFECYCLE_JOB) -> dg.De
         assets=monitoring_assets, asset_checks=[tiers_under_quota], jobs=[job],
         schedules=[schedule],
         sensors=[core_quota_sensor(emergency_job), health_check_sensor(),
-                 run_failure_notify_sensor],
+                 run_failure_notify_sensor, supabase_pause_guard],
     )
 
 

@@ -13,9 +13,10 @@ import dagster as dg
 
 from ...lib.config import Config
 from ...lib.voice import briefing
+from ...lib.voice.plan import VoicePlan
 from ...lib.voice.tts_elevenlabs import ElevenLabsEngine
 from ..partitions import daily, window_days
-from ..resources import PersysConfigResource, VoiceEngineResource
+from ..resources import NotifierResource, PersysConfigResource, VoiceEngineResource
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import SEND_ONLY_LATEST_TAG
 
@@ -35,11 +36,14 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
     )
     def voice_briefing(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
-        voice_engine: VoiceEngineResource,
+        voice_engine: VoiceEngineResource, notifier: NotifierResource,
     ) -> dg.MaterializeResult:
         with terminal_errors():
             made, sent = _produce(context, persys_config.load(), voice_engine.handle())
         b = made[-1]
+        plans = [m.plan for m in made if m.plan is not None]
+        if plans:
+            announce_plan(notifier, plans[-1])
         metadata: dict = {
             "days": len(made),
             "engine": b.engine,
@@ -52,6 +56,8 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         }
         if b.signed_url:  # Supabase Storage: a link that plays without credentials
             metadata["signed_url"] = dg.MetadataValue.url(b.signed_url)
+        if plans:
+            metadata["credit_plan"] = plans[-1].text()
         if b.notes:
             metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in b.notes))
         if len(made) > 1:
@@ -61,6 +67,18 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=metadata)
 
     return voice_briefing
+
+
+def announce_plan(notifier: NotifierResource, plan: VoicePlan) -> None:
+    """Once per credit cycle and level: the paid voice now degrades (or goes local) so that
+    its credits last to the reset; a full-script plan is nothing to announce."""
+    if plan.level == "full":
+        return
+    subject = {"economy": "🔉 persys: briefings move to ElevenLabs' half-price voice",
+               "shorter": "🔉 persys: shorter briefings so ElevenLabs' credits last",
+               "local": "🔈 persys: the built-in voice until ElevenLabs' credits reset"}
+    notifier.handle().notify(f"voice-plan:{plan.reset}:{plan.level}", subject[plan.level],
+                             plan.text())
 
 
 def _produce(context: dg.AssetExecutionContext, cfg: Config, engine: ElevenLabsEngine | None

@@ -15,13 +15,17 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import archivable_names, cross_checks, home_problem
+from .costs import AwsCosts as AwsCosts  # re-exported: lib/monitoring, the tests
+from .costs import Costs, DagsterInstanceRetention
+from .costs import ElevenLabsCosts as ElevenLabsCosts
 from .daily import Daily, Metric  # noqa: F401  (re-exported: config.Daily, config.Metric)
 from .notifications import Notifications
+from .strict import Strict as _Strict
 from .text import describe_error, resolve_values
 
 log = logging.getLogger(__name__)
@@ -30,9 +34,6 @@ CONFIG_ENV = "PERSYS_CONFIG"
 HOME_ENV = "PERSYS_HOME"
 PACKAGED_DEFAULT = "default_persys.yaml"
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CoreTier(_Strict):
@@ -50,6 +51,14 @@ class CoreTier(_Strict):
     # Supabase's transaction pooler (port 6543) keeps no session state between transactions;
     # `auto` takes port 6543 for it, `transaction`/`session`/`none` say so for other ports.
     pooler: Literal["auto", "transaction", "session", "none"] = "auto"
+    # Supabase's two ceilings (lib/monitoring/ceilings.py): the project turns read-only near
+    # read_only_pct of the quota; the organisation is restricted (HTTP 402) when the billing
+    # cycle's average daily size passes the quota. The cycle starts on this day of the month.
+    read_only_pct: float = Field(95, gt=0, le=100)
+    billing_cycle_day: int = Field(1, ge=1, le=31)
+    # Pause guard: free projects pause after 7 days without real queries; persys makes one at
+    # least every keepalive_days (null: off).
+    keepalive_days: float | None = Field(3, gt=0, le=6)
 
     @field_validator("supabase_url")
     @classmethod
@@ -145,6 +154,11 @@ class ElevenLabsVoice(_Strict):
     base_url: str = "https://api.elevenlabs.io"
     voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
     model_id: str = "eleven_multilingual_v2"
+    # Spreading the credits (lib/voice/plan.py): when the whole script would not last to the
+    # reset, the half-price model, then a shorter script (never under min_characters), then
+    # the local voice. null: no economy model.
+    economy_model_id: str | None = "eleven_flash_v2_5"
+    min_characters: int = Field(250, ge=50)
     output_format: Literal[ELEVENLABS_FORMATS] = "opus_48000_64"  # type: ignore[valid-type]
     max_retries: int = Field(3, ge=0, le=10)  # on 429 (rate limited), never on 401
     max_wait_s: float = Field(30, gt=0)  # longest single back-off before giving up
@@ -159,6 +173,9 @@ class Voice(_Strict):
     # Characters a month the paid engine may use (null: the plan's own limit).
     monthly_character_budget: int | None = Field(10000, gt=0)
     on_over_budget: Literal["refuse", "fallback_local"] = "fallback_local"
+    # true: degrade early and evenly so the paid voice lasts to the credits' reset
+    # (lib/voice/plan.py); false: spend until the credits run out, then fall back
+    spread_credits: bool = True
     allow_paid_backfill: bool = False  # past days (before yesterday) use the local voice
     send_telegram: bool = True  # the morning run sends the note when telegram: is set
     # null: file://<home> (files under <home>/voice/); supabase://bucket/prefix: Supabase
@@ -222,26 +239,6 @@ class Health(_Strict):
     endpoints: list[HealthEndpoint] = []
 
 
-class AwsCosts(_Strict):
-    account_id: str
-    budget_name: str | None = None  # null: every budget of the account
-    region: str = "us-east-1"
-    endpoint_url: str | None = None  # a stand-in (tests); null: AWS itself
-    cost_explorer: bool = False  # metered: $0.01 per request, called at most once a day
-
-
-class ElevenLabsCosts(_Strict):
-    credit_limit: int = Field(10000, gt=0)  # the free tier's monthly credits
-
-
-class Costs(_Strict):
-    """`costs:`: free-tier usage and paid charges; alert above threshold_usd."""
-
-    threshold_usd: float = Field(0.01, ge=0)
-    aws: AwsCosts | None = None
-    elevenlabs: ElevenLabsCosts | None = None
-
-
 class Config(_Strict):
     home: Path = Path(".persys")
     timezone: str = "Europe/London"
@@ -256,6 +253,7 @@ class Config(_Strict):
     health: Health = Health()
     costs: Costs = Costs()
     notifications: Notifications = Notifications()  # SMS, followed repositories
+    instance: DagsterInstanceRetention = DagsterInstanceRetention()
 
     @field_validator("timezone")
     @classmethod

@@ -74,6 +74,11 @@ def cross_checks(cfg: Config) -> list[str]:
             f"tiers.core.warn_pct ({core.warn_pct:g}) must be < critical_pct "
             f"({core.critical_pct:g}); e.g. warn_pct: 80, critical_pct: 90"
         )
+    if core.critical_pct >= core.read_only_pct:
+        problems.append(
+            f"tiers.core.critical_pct ({core.critical_pct:g}) must be < read_only_pct "
+            f"({core.read_only_pct:g}): the emergency move must run before Supabase turns the "
+            "project read-only; e.g. critical_pct: 90, read_only_pct: 95")
     for name, policy in cfg.tables.items():
         key = f"tables.{name}"
         if not name.isidentifier() or name != name.lower():

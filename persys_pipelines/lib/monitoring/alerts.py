@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import costs
+from . import budgets, costs
 from .notify import Delivery, Notifier
 
 
@@ -17,6 +17,12 @@ def cost_alerts(alerts: Notifier, doc: dict, threshold_usd: float) -> list[str]:
         alerts.notify(f"cost:{source}:{month}", f"💸 persys: {source} charge ${amount:.2f}",
                       f"Month-to-date charge ${amount:.2f} exceeds the threshold "
                       f"${threshold_usd:.2f} (costs.threshold_usd).")
+    for b in budgets.forecast_over(doc.get("aws")):  # before the charge, not after it
+        alerts.notify(f"cost-forecast:{b['name']}:{month}",
+                      f"📈 persys: AWS forecasts ${b['forecast_usd']:.2f} this month",
+                      f"AWS Budgets forecasts ${b['forecast_usd']:.2f} for {month} against the "
+                      f"budget {b['name']} of ${b['limit_usd']:.2f} (actual so far "
+                      f"${b['actual_usd']:.2f}). `persys costs budget` shows the budgets.")
     eleven = doc.get("elevenlabs")
     if eleven and eleven["credits_used"] > eleven["credit_limit"]:
         alerts.notify(f"cost:elevenlabs:{month}", "💸 persys: ElevenLabs over its free credits",

@@ -39,7 +39,10 @@ def supabase_usage(cfg: Config) -> dict[str, Any]:
 
 
 def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
-    """Credits (characters) sent to ElevenLabs this month, from voice_messages in core+main."""
+    """Credits spent on ElevenLabs this month, from persys.voice_messages in core+main: a character
+    is a credit, half a credit on the Flash/Turbo models (`voice` is `<voice id>/<model>`)."""
+    from ..voice.plan import HALF_PRICE_MODELS
+
     if cfg.costs.elevenlabs is None:
         return None
     first = today.replace(day=1)
@@ -48,9 +51,11 @@ def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
         with resolve_tier(cfg, name).connect() as conn:
             if table_exists(conn, "voice_messages"):
                 used += int(conn.execute(
-                    sql.SQL("select coalesce(sum(characters), 0) from persys.voice_messages "
+                    sql.SQL("select coalesce(sum(case when split_part(voice, '/', 2) = any(%s) "
+                            "then ceil(characters * 0.5) else characters end), 0) "
+                            "from persys.voice_messages "
                             "where engine = 'elevenlabs' and day >= %s and day <= %s"),
-                    (first, today),
+                    (sorted(HALF_PRICE_MODELS), first, today),
                 ).fetchone()[0])
     limit = cfg.costs.elevenlabs.credit_limit
     return {"credits_used": used, "credit_limit": limit, "pct": round(100 * used / limit, 2)}
@@ -66,7 +71,7 @@ def object_store_usage(cfg: Config) -> dict[str, Any]:
     return {"url": cfg.archive_url, "bytes": sum(o.size for o in objects), "files": len(objects)}
 
 
-def _client(service: str, aws: AwsCosts):
+def aws_client(service: str, aws: AwsCosts):
     import boto3
     from botocore.config import Config as BotoConfig
 
@@ -76,10 +81,10 @@ def _client(service: str, aws: AwsCosts):
 
 
 def aws_budgets(aws: AwsCosts, client=None) -> dict[str, Any]:
-    """Month-to-date actual spend per budget (free API)."""
+    """Month-to-date actual spend and AWS's end-of-month forecast per budget (free API)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = client or _client("budgets", aws)
+    client = client or aws_client("budgets", aws)
     try:
         pages = client.get_paginator("describe_budgets").paginate(AccountId=aws.account_id)
         budgets = [b for page in pages for b in page.get("Budgets", [])]
@@ -94,10 +99,15 @@ def aws_budgets(aws: AwsCosts, client=None) -> dict[str, Any]:
                             f"account {aws.account_id}; create it or fix the name")
     out = []
     for b in budgets:
-        actual = b.get("CalculatedSpend", {}).get("ActualSpend", {})
-        out.append({"name": b["BudgetName"], "actual_usd": float(actual.get("Amount", 0)),
+        spend = b.get("CalculatedSpend", {})
+        forecast = spend.get("ForecastedSpend", {}).get("Amount")
+        out.append({"name": b["BudgetName"],
+                    "actual_usd": float(spend.get("ActualSpend", {}).get("Amount", 0)),
+                    "forecast_usd": None if forecast is None else float(forecast),
                     "limit_usd": float(b.get("BudgetLimit", {}).get("Amount", 0))})
-    return {"budgets": out, "mtd_usd": max((b["actual_usd"] for b in out), default=0.0)}
+    forecasts = [b["forecast_usd"] for b in out if b["forecast_usd"] is not None]
+    return {"budgets": out, "mtd_usd": max((b["actual_usd"] for b in out), default=0.0),
+            "forecast_usd": max(forecasts) if forecasts else None}
 
 
 def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
@@ -110,7 +120,7 @@ def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
                        "where day = %s and source = 'aws_cost_explorer'", (today,)).fetchone()
     if row:
         return {"mtd_usd": float(row[0]), "cached": True, **row[1]}
-    client = client or _client("ce", aws)
+    client = client or aws_client("ce", aws)
     end = today + dt.timedelta(days=1)  # End is exclusive
     response = client.get_cost_and_usage(
         TimePeriod={"Start": today.replace(day=1).isoformat(), "End": end.isoformat()},

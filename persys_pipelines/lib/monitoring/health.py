@@ -77,7 +77,16 @@ def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
             raise RuntimeError(f"HTTP {response.status_code}")
         return f"HTTP {response.status_code}"
     if url == SUPABASE_URL:
-        return supabase_rest.probe(cfg, timeout_s=endpoint.timeout_s)
+        c = cfg.tiers.core
+        if not supabase_rest.configured(cfg):
+            return supabase_rest.probe(cfg)  # raises: says which keys to set
+        found = supabase_rest.project_state(str(c.supabase_url), c.service_key.get_secret_value(),
+                                            timeout_s=endpoint.timeout_s, transport=transport)
+        if found.state == "up":
+            return found.detail
+        if found.state == "error":  # the probe's message names the fix (key, table)
+            return supabase_rest.probe(cfg, timeout_s=endpoint.timeout_s)
+        raise RuntimeError(found.detail)
     if url.startswith("tier:"):
         from ..pg.tiers import resolve_tier
 
@@ -100,7 +109,7 @@ def _reason(exc: Exception) -> str:
     # httpx errors can carry the URL (and a userinfo part); keep the kind and first line only
     first = text[0] if text else ""
     first = first if not isinstance(exc, httpx.HTTPError) else ""
-    return scrub(f"{type(exc).__name__}{': ' + first[:200] if first else ''}")
+    return scrub(f"{type(exc).__name__}{': ' + first[:400] if first else ''}")
 
 
 def record(conn: psycopg.Connection, results: list[CheckResult]) -> list[Transition]:

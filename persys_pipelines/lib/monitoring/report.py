@@ -117,6 +117,9 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
         cells = [_cell(tiers.get(t)) for t in ("core", "main", "archive")]
         lines.append(f"| {table} | " + " | ".join(cells) + " |")
     lines += ["", "### Forecast", ""] + forecast_lines(cfg, histories, now) + [""]
+    if doc.get("ceilings"):  # core's two Supabase lines (lib/monitoring/ceilings.py)
+        lines += ["### Supabase ceilings", ""] + [f"- {t}" for t in doc["ceilings"]["lines"]]
+        lines += [""]
     return lines
 
 
@@ -283,7 +286,10 @@ def free_tier_section(costs_doc: dict | None) -> list[str]:
     if "bytes" in o:
         lines.append(f"- Object store: {human_bytes(o['bytes'])} in {o['files']} files")
     if costs_doc.get("aws"):
-        lines.append(f"- AWS month to date (Budgets): ${costs_doc['aws']['mtd_usd']:.2f}")
+        aws = costs_doc["aws"]
+        ahead = (f", forecast ${aws['forecast_usd']:.2f} by the month's end"
+                 if aws.get("forecast_usd") is not None else "")
+        lines.append(f"- AWS month to date (Budgets): ${aws['mtd_usd']:.2f}{ahead}")
     if costs_doc.get("aws_cost_explorer"):
         lines.append(f"- AWS month to date (Cost Explorer): "
                      f"${costs_doc['aws_cost_explorer']['mtd_usd']:.2f}")

@@ -34,6 +34,7 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
             if name == "main":
                 doc["ledger"] = recent_ledger(conn)
                 doc["forecast"] = tier_forecasts(conn)
+                doc["ceilings"] = core_ceilings(cfg, conn)
                 doc["pins"] = archive_pins(conn, as_of)
                 doc["digests"] = digest_summary(conn)
     archive = archive_inventory(cfg)
@@ -49,6 +50,24 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
          "from": u.on.isoformat()}
         for u in upcoming(archive_stores(cfg, check=False), cfg.tables, as_of)]
     return doc
+
+
+def core_ceilings(cfg: Config, main_conn) -> dict[str, Any] | None:
+    """Supabase's read-only line and billing average for core (lib/monitoring/ceilings.py),
+    from main's usage history; None before any sample or without a quota."""
+    from .ceilings import from_history
+    from .quota import REARM_MARGIN_PCT
+
+    c = cfg.tiers.core
+    ceil = from_history(main_conn, read_only_pct=c.read_only_pct, cycle_day=c.billing_cycle_day,
+                        target_pct=c.warn_pct - REARM_MARGIN_PCT)
+    return None if ceil is None else {**ceil.as_json(), "lines": _ceiling_lines(ceil)}
+
+
+def _ceiling_lines(ceil) -> list[str]:
+    from .ceilings import lines
+
+    return lines(ceil, human_bytes)
 
 
 def backup_ages(cfg: Config) -> dict[str, Any]:
@@ -158,6 +177,9 @@ def render(doc: dict[str, Any]) -> str:
                 cells = [f"{line}%: crossed" for line, c in fc["lines"].items()
                          if c["already"]] + ["growth not known yet (needs a day of history)"]
             lines.append(f"  {tier:<8}" + "   ".join(cells))
+    if doc.get("ceilings"):
+        lines += ["", "Supabase ceilings (core)"]
+        lines += [f"  {line}" for line in doc["ceilings"]["lines"]]
     if doc.get("pins"):
         lines += ["", "Pinned in main (restored; not archived until the date, or `persys "
                       "archive unpin`)"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config
 from ..pg.tiers import PgTier
+from . import ceilings as ceilings_lib
 from . import forecast as forecast_lib
 from . import health, usage
 from .notify import Notifier
@@ -37,15 +38,19 @@ def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor
     sample = usage.measure(core, now)
     notes: list[str] = []
     history: list[usage.Usage] = []
+    ceil: ceilings_lib.Ceilings | None = None
+    c = cfg.tiers.core
     try:
         with main.connect() as conn:
             usage.record(conn, [sample, usage.measure(main, now)], min_gap=RECORD_GAP)
             history = usage.history(conn, "core", now - dt.timedelta(days=30))
+            ceil = ceilings_lib.from_history(
+                conn, read_only_pct=c.read_only_pct, cycle_day=c.billing_cycle_day,
+                target_pct=c.warn_pct - REARM_MARGIN_PCT, now=now)
     except Exception as exc:  # main down must not stop the quota guard of core
         notes.append(f"usage history not recorded ({type(exc).__name__})")
     if sample.pct is None:
         return QuotaTick(cursor or "", notes=notes + ["core has no quota_mb: nothing to guard"])
-    c = cfg.tiers.core
     state, actions = step(QuotaState.from_cursor(cursor), sample.pct, c.warn_pct,
                           c.critical_pct, now.timestamp())
     size = f"{sample.bytes / 1024 / 1024:.1f} MB of {sample.quota_bytes / 1024 / 1024:.0f} MB"
@@ -78,9 +83,28 @@ def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor
                 f"📈 persys: core reaches {crossing.line}% around {crossing.at:%Y-%m-%d}",
                 f"At the current growth ({fc.bytes_per_day / 1024 / 1024:+.2f} MB/day) the core "
                 f"tier crosses {crossing.line}% in {crossing.days_from(now):.0f} days.")
+    if ceil is not None:
+        average_alert(alerts, ceil, now, cfg.notify.forecast_alert_days)
     alerts.flush()  # alerts that failed on an earlier tick are retried here
     out.cursor = state.to_cursor()
     return out
+
+
+def average_alert(alerts: Notifier, ceil: ceilings_lib.Ceilings, now: dt.datetime,
+                  within_days: int) -> None:
+    """Once per billing cycle: the cycle's average will pass the quota (HTTP 402) unless a
+    move runs by a date under `within_days` away, or whatever moves now."""
+    a = ceil.average
+    if not a.over:
+        return
+    text = ceilings_lib.lines(ceil)[1]
+    if a.unavoidable:
+        alerts.notify(f"ceiling:average-over:{a.cycle.start}",
+                      "🚨 persys: Supabase's billing average is over the free quota", text)
+    elif a.move_by is not None and (a.move_by - now.date()).days < within_days:
+        alerts.notify(f"ceiling:average:{a.cycle.start}",
+                      f"📈 persys: move core by {a.move_by} to keep Supabase's billing "
+                      "average under the quota", text)
 
 
 def health_tick(cfg: Config, main: PgTier, alerts: Notifier, now: dt.datetime | None = None

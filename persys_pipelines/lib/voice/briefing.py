@@ -26,6 +26,7 @@ from ..telegram import TelegramClient
 from ..tiering import reader
 from . import VoiceError, records, script, tts_local
 from .audio import Audio
+from .plan import VoicePlan, make_plan, reset_day
 from .records import VoiceRecord
 from .tts_elevenlabs import CreditRefused, ElevenLabsEngine, QuotaExceeded
 
@@ -36,7 +37,13 @@ FALLBACK_NOTES = {
               "gone over this month's character budget.",
     "quota": "Today you hear the built-in voice, because ElevenLabs has no credits left "
              "this month.",
+    "plan": "Today you hear the built-in voice, so that the ElevenLabs credits left last "
+            "until they reset.",
 }
+
+
+class PlannedLocal(CreditRefused):
+    """The credit plan chose the local voice until the reset (voice.spread_credits)."""
 
 
 @dataclass
@@ -51,6 +58,7 @@ class Briefing:
     notes: list[str] = field(default_factory=list)  # why the voice differs from the config
     reused: bool = False  # stored paid audio reused, nothing spent
     signed_url: str | None = None  # a link to the audio (supabase:// stores), see signed_url
+    plan: VoicePlan | None = None  # how the paid credits are spread (voice.spread_credits)
 
 
 @dataclass(frozen=True)
@@ -155,16 +163,18 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
     currency = cfg.daily.currency
     specs, found = context(cfg, day)
 
-    def make(note: str | None = None) -> script.Script:
+    def make(note: str | None = None, max_characters: int | None = None) -> script.Script:
         return script.build(day, summary, projection, currency=currency,
                             target_seconds=v.target_seconds,
                             words_per_minute=v.local.words_per_minute, note=note,
-                            specs=specs, correlations=found)
+                            specs=specs, correlations=found,
+                            max_characters=max_characters)
 
     text = make()
     notes: list[str] = []
     store = store_for(cfg)
     audio: Audio | None = None
+    plan: VoicePlan | None = None
     engine, voice, reused = "local", v.local.voice, False
     if v.engine == "elevenlabs":
         today = today or cfg.today()
@@ -172,17 +182,21 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
             notes.append(f"{day} is a past day: the local voice was used instead of ElevenLabs "
                          "(pass --allow-paid or set voice.allow_paid_backfill to pay for it)")
         else:
-            audio = _reuse(cfg, store, day, text.text)
-            if audio is not None:
-                engine, voice, reused = "elevenlabs", v.elevenlabs.voice_id, True
+            found = _reuse(cfg, store, day, text.text, make)
+            if found is not None:
+                audio, voice, text = found
+                engine, reused = "elevenlabs", True
             else:
                 try:
-                    audio = _elevenlabs(cfg, text.text, httpx_client, voice_engine)
-                    engine, voice = "elevenlabs", v.elevenlabs.voice_id
+                    audio, voice, text, plan = _elevenlabs(cfg, text, make, today, httpx_client,
+                                                           voice_engine)
+                    engine = "elevenlabs"
                 except (CreditRefused, QuotaExceeded) as exc:
                     if v.on_over_budget == "refuse":
                         raise
-                    kind = "quota" if isinstance(exc, QuotaExceeded) else "budget"
+                    plan = getattr(exc, "plan", None)
+                    kind = ("quota" if isinstance(exc, QuotaExceeded)
+                            else "plan" if isinstance(exc, PlannedLocal) else "budget")
                     notes.append(f"{exc}; fell back to the local voice "
                                  "(voice.on_over_budget: fallback_local)")
                     log.warning("voice briefing %s: %s", day, notes[-1])
@@ -200,7 +214,7 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
     caption = str(summary.get("summary_text") or "") or text.text
     return Briefing(day=day, script=text, engine=engine, voice=voice, audio=audio,
                     uri=store.uri(key), caption=caption, notes=notes, reused=reused,
-                    signed_url=link)
+                    signed_url=link, plan=plan)
 
 
 def signed_url(cfg: Config, store: Store, key: str) -> str | None:
@@ -210,20 +224,40 @@ def signed_url(cfg: Config, store: Store, key: str) -> str | None:
     return sign(key, cfg.voice.signed_url_days * 86400) if sign else None
 
 
-def _elevenlabs(cfg: Config, text: str, httpx_client: httpx.Client | None,
-                engine: ElevenLabsEngine | None = None) -> Audio:
+def _elevenlabs(cfg: Config, text: script.Script, make, today: dt.date,
+                httpx_client: httpx.Client | None, engine: ElevenLabsEngine | None = None
+                ) -> tuple[Audio, str, script.Script, VoicePlan | None]:
+    """Plan (voice.spread_credits), guard, speak: audio, voice (`voice_id/model_id`), the
+    script spoken (cut when the plan says so), the plan."""
+    v = cfg.voice
     if engine is None:
-        engine = ElevenLabsEngine(cfg.voice.elevenlabs,
-                                  budget=cfg.voice.monthly_character_budget,
+        engine = ElevenLabsEngine(v.elevenlabs, budget=v.monthly_character_budget,
                                   httpx_client=httpx_client)
-    credits = engine.check(len(text))
-    log.info("ElevenLabs credit guard: %d characters fit (%d of %d remain)", len(text),
-             credits.remaining, credits.allowed)
-    return engine.synthesize(text)
+    credits = engine.credits()
+    model, plan = v.elevenlabs.model_id, None
+    if v.spread_credits:
+        reset = reset_day(credits.reset_unix, today)
+        plan = make_plan(credits.remaining, (reset - today).days, len(text.text),
+                         model_id=model, economy_model_id=v.elevenlabs.economy_model_id,
+                         min_characters=v.elevenlabs.min_characters, reset=reset)
+        if not plan.paid:
+            refused = PlannedLocal("ElevenLabs credit guard: "
+                                   + plan.text().removeprefix("ElevenLabs "))
+            refused.plan = plan  # type: ignore[attr-defined]
+            raise refused
+        model = plan.model_id or model
+        if plan.max_characters is not None:
+            text = make(max_characters=plan.max_characters)
+    engine.check(len(text.text), model, credits)
+    log.info("ElevenLabs: %d characters on %s (%d of %d credits remain)%s", len(text.text),
+             model, credits.remaining, credits.allowed, f"; {plan.text()}" if plan else "")
+    return engine.synthesize(text.text, model), f"{v.elevenlabs.voice_id}/{model}", text, plan
 
 
-def _reuse(cfg: Config, store: Store, day: dt.date, text: str) -> Audio | None:
-    """The stored ElevenLabs audio of `day` when its script is exactly `text` (no new spend)."""
+def _reuse(cfg: Config, store: Store, day: dt.date, text: str, make
+           ) -> tuple[Audio, str, script.Script] | None:
+    """The stored ElevenLabs audio of `day` when its script is `text`, or the same script cut
+    as a credit plan cut it (no new spend): audio, voice and script."""
     rec = records.find(cfg, day)
     if rec is None or rec.engine != "elevenlabs" or not rec.uri:
         return None
@@ -231,11 +265,13 @@ def _reuse(cfg: Config, store: Store, day: dt.date, text: str) -> Audio | None:
     txt = audio_key(day, "txt")
     if not (store.exists(txt) and store.exists(audio_key(day, extension))):
         return None
-    if store.get(txt).decode("utf-8") != text:
+    stored = store.get(txt).decode("utf-8")
+    spoken = make() if stored == text else make(max_characters=len(stored) + 1)
+    if spoken.text != stored:
         return None
     data = store.get(audio_key(day, extension))
     audio = Audio(data, extension, float(rec.duration_s or 0))
-    return audio if audio.sha256 == rec.sha256 else None
+    return (audio, rec.voice or "", spoken) if audio.sha256 == rec.sha256 else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -278,20 +278,25 @@ def _calibrating(metrics: Mapping, specs: Mapping) -> list[tuple[int, str]]:
 def build(day: dt.date, summary: Mapping | None, projection: Mapping | None, *,
           currency: str = "GBP", target_seconds: float = 75, words_per_minute: int = 165,
           note: str | None = None, specs: Mapping | None = None,
-          correlations: Sequence[Mapping] = ()) -> Script:
-    """The briefing of `day`, at most about `target_seconds` long when spoken."""
+          correlations: Sequence[Mapping] = (), max_characters: int | None = None) -> Script:
+    """The briefing of `day`, at most about `target_seconds` long when spoken and, with
+    `max_characters` (a paid voice spreading its credits), at most that many characters
+    (the greeting, a note and the closing always stay)."""
     items = sentences(day, summary, projection, currency, specs, correlations)
     if note:
         items.insert(1, (ALWAYS, note))
     items.append((ALWAYS, "That is all for today. Have a good day."))
     budget = target_seconds * words_per_minute / 60
+    chars_left = max_characters if max_characters is not None else math.inf
     keep = [False] * len(items)
     used = 0
     for priority in (ALWAYS, HEADLINE, DETAIL, EXTRA):
         for i, (prio, text) in enumerate(items):
-            if prio == priority and (priority == ALWAYS or used + words_of(text) <= budget):
+            fits = used + words_of(text) <= budget and len(text) + 1 <= chars_left
+            if prio == priority and (priority == ALWAYS or fits):
                 keep[i] = True
                 used += words_of(text)
+                chars_left -= len(text) + 1
         if any(p == priority and not k for (p, _), k in zip(items, keep, strict=True)):
             break  # a less important sentence never replaces a more important one
     text = " ".join(t for (_, t), k in zip(items, keep, strict=True) if k)

@@ -38,9 +38,10 @@ class QuotaExceeded(VoiceError):
 
 @dataclass(frozen=True)
 class Credits:
-    used: int  # character_count of the current period
+    used: int  # character_count of the current period (credits: Flash/Turbo count half)
     limit: int  # character_limit of the plan
     budget: int | None  # voice.monthly_character_budget
+    reset_unix: int | None = None  # next_character_count_reset_unix: when `used` restarts
 
     @property
     def allowed(self) -> int:
@@ -79,27 +80,35 @@ class ElevenLabsEngine:
     def credits(self) -> Credits:
         sub = self._call("reading the subscription", lambda: self.client.user.subscription.get(
             request_options=NO_SDK_RETRIES))
+        reset = getattr(sub, "next_character_count_reset_unix", None)
         return Credits(used=int(sub.character_count), limit=int(sub.character_limit),
-                       budget=self.budget)
+                       budget=self.budget, reset_unix=int(reset) if reset else None)
 
-    def check(self, characters: int) -> Credits:
-        """Credits if `characters` fit, else CreditRefused saying what is left."""
-        credits = self.credits()
-        if characters > credits.remaining:
+    def check(self, characters: int, model_id: str | None = None,
+              credits: Credits | None = None) -> Credits:
+        """Credits if `characters` on `model_id` (the configured one by default; Flash and
+        Turbo cost half a credit a character) fit, else CreditRefused saying what is left.
+        `credits`: a subscription read moments ago (the plan's), else read now."""
+        from .plan import credits_for
+
+        credits = credits or self.credits()
+        needed = credits_for(characters, model_id or self.settings.model_id)
+        if needed > credits.remaining:
             limit = (f"the monthly budget of {credits.budget:,} characters "
                      "(voice.monthly_character_budget)"
                      if credits.budget is not None and credits.budget < credits.limit
                      else f"the plan's limit of {credits.limit:,}")
             raise CreditRefused(
-                f"ElevenLabs credit guard: the briefing needs {characters:,} characters but only "
-                f"{credits.remaining:,} remain of {limit} ({credits.used:,} used this period)"
+                f"ElevenLabs credit guard: the briefing needs {characters:,} characters but "
+                f"only {credits.remaining:,} remain of {limit} ({credits.used:,} used this "
+                f"period; {needed:,} credits on {model_id or self.settings.model_id})"
             )
         return credits
 
-    def synthesize(self, text: str) -> Audio:
+    def synthesize(self, text: str, model_id: str | None = None) -> Audio:
         def convert() -> bytes:
             chunks = self.client.text_to_speech.convert(
-                self.settings.voice_id, text=text, model_id=self.settings.model_id,
+                self.settings.voice_id, text=text, model_id=model_id or self.settings.model_id,
                 output_format=self.settings.output_format, request_options=NO_SDK_RETRIES,
             )
             return b"".join(chunks)

@@ -30,8 +30,8 @@ def test_budgets_month_to_date_and_threshold(moto_server):
     make_budget(moto_server, "other", "5.00", "10.00")
     aws = AwsCosts(account_id=ACCOUNT, budget_name="persys-zero", endpoint_url=moto_server)
     doc = costs.aws_budgets(aws)
-    assert doc == {"budgets": [{"name": "persys-zero", "actual_usd": 0.03, "limit_usd": 1.0}],
-                   "mtd_usd": 0.03}
+    assert doc == {"budgets": [{"name": "persys-zero", "actual_usd": 0.03, "forecast_usd": None,
+                                "limit_usd": 1.0}], "mtd_usd": 0.03, "forecast_usd": None}
     assert costs.over_threshold({"aws": doc}, 0.01) == {"aws_budgets": 0.03}
     assert costs.over_threshold({"aws": doc}, 0.05) == {}
     with pytest.raises(costs.CostError, match="no budget named 'missing'"):
@@ -80,12 +80,16 @@ def test_collect_free_tier_usage(cfg, moto_server):
         core.execute("insert into persys.voice_messages (day, engine, characters) values "
                      "('2024-05-02', 'elevenlabs', 1200), ('2024-05-03', 'espeak', 900), "
                      "('2024-04-30', 'elevenlabs', 5000)")
+        # Flash costs half a credit a character
+        core.execute("insert into persys.voice_messages (day, engine, voice, characters) values "
+                     "('2024-05-04', 'elevenlabs', 'JBFqnCBsd6RMkjVDRZzb/eleven_flash_v2_5', "
+                     "1001)")
         core.commit()
     (cfg.home / "archive" / "t").mkdir(parents=True)
     (cfg.home / "archive" / "t" / "a.parquet").write_bytes(b"x" * 1000)
     doc = costs.collect(cfg, TODAY)
     assert doc["supabase"]["limit_mb"] == 500 and 0 < doc["supabase"]["pct"] < 100
-    assert doc["elevenlabs"] == {"credits_used": 1200, "credit_limit": 10000, "pct": 12.0}
+    assert doc["elevenlabs"] == {"credits_used": 1701, "credit_limit": 10000, "pct": 17.01}
     assert doc["object_store"]["bytes"] == 1000 and doc["object_store"]["files"] == 1
     assert doc["aws"]["mtd_usd"] == 0.0 and doc["errors"] == []
     assert costs.over_threshold(doc, 0.01) == {}

@@ -103,7 +103,7 @@ def test_rare_alert_sensor_texts_failing_backups_and_a_core_down(sms_config, mon
                                        tags={"persys/person": "alice"})
         with resolve_tier(cfg, "main").connect() as conn:
             create_monitoring_tables(conn)
-            conn.execute("insert into incidents (endpoint, opened_at, detail) values "
+            conn.execute("insert into persys.incidents (endpoint, opened_at, detail) values "
                          "('core-db', now() - interval '20 minutes', 'connection refused.')")
         with dg.build_sensor_context(instance=instance, resources=defs.resources) as ctx:
             sensor(ctx)

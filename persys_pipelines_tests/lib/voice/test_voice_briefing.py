@@ -87,15 +87,18 @@ def test_elevenlabs_success_records_the_paid_voice(make_cfg):
         cfg = make_cfg(fake)
         store_day(cfg, DAY)
         b = briefing.produce(cfg, DAY, today=TODAY)
-    assert b.engine == "elevenlabs" and b.voice == "JBFqnCBsd6RMkjVDRZzb"
+    assert b.engine == "elevenlabs" and b.voice == "JBFqnCBsd6RMkjVDRZzb/eleven_multilingual_v2"
+    assert b.plan.level == "full" and fake.tts_requests[0]["json"]["model_id"] == \
+        "eleven_multilingual_v2"
     assert (cfg.home / "voice/2024/06/2024-06-04.ogg").read_bytes() == fake.audio
     assert fake.tts_requests[0]["json"]["text"] == b.script.text
-    assert rows(cfg)[0][1:4] == ("elevenlabs", "JBFqnCBsd6RMkjVDRZzb", len(b.script.text))
+    assert rows(cfg)[0][1:4] == ("elevenlabs", "JBFqnCBsd6RMkjVDRZzb/eleven_multilingual_v2",
+                                 len(b.script.text))
 
 
 def test_over_budget_refuses_when_configured(make_cfg):
     with fake_elevenlabs(character_count=9_900) as fake:
-        cfg = make_cfg(fake, on_over_budget="refuse")
+        cfg = make_cfg(fake, on_over_budget="refuse", spread_credits=False)  # the guard alone
         store_day(cfg, DAY)
         with pytest.raises(CreditRefused, match="credit guard: the briefing needs"):
             briefing.produce(cfg, DAY, today=TODAY)
@@ -105,7 +108,8 @@ def test_over_budget_refuses_when_configured(make_cfg):
 
 def test_over_budget_falls_back_to_the_local_voice_and_says_so(make_cfg):
     with fake_elevenlabs(character_count=0) as fake:
-        cfg = make_cfg(fake, monthly_character_budget=100, on_over_budget="fallback_local")
+        cfg = make_cfg(fake, monthly_character_budget=100, on_over_budget="fallback_local",
+                       spread_credits=False)
         store_day(cfg, DAY)
         b = briefing.produce(cfg, DAY, today=TODAY)
     assert fake.tts_requests == [] and b.engine == "local"

@@ -40,8 +40,22 @@ def _checks() -> list[Check]:
     ]
 
 
+def aws_budget_checks(cfg: Config) -> list[Finding]:
+    """An AWS budget that alerts only after the charge (no FORECASTED notification) is a
+    WARN with the command that adds one."""
+    from ..budgets import ensure
+
+    if cfg.costs.aws is None:
+        return []
+    todo = ensure(cfg.costs.aws)
+    if todo:
+        return [Finding("aws budgets", WARN, "; ".join(todo) + ": `persys costs budget "
+                        "--apply` adds it")]
+    return [Finding("aws budgets", OK, "ACTUAL and FORECASTED alerts in place")]
+
+
 # More checks plug in here, each `(cfg) -> list[Finding]`.
-EXTRA_CHECKS: list[Check] = []
+EXTRA_CHECKS: list[Check] = [aws_budget_checks]
 
 
 def run(cfg: Config) -> list[Finding]:
