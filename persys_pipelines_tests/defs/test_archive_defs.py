@@ -37,7 +37,7 @@ def test_sensor_requests_each_due_month_once(cfg, config_path, monkeypatch):
     rows_in_main(cfg)
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
     defs = definitions(cfg)
-    (sensor,) = defs.sensors
+    sensor = next(s for s in defs.sensors if s.name == "archive_due")
     with dg.build_sensor_context(resources=resources(str(config_path))) as context:
         requests = sensor(context)
     keys = {r.run_key for r in requests}
@@ -52,7 +52,7 @@ def test_sensor_asks_again_for_an_archived_month_with_late_rows(cfg, config_path
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
     defs = dg.Definitions.merge(definitions(cfg), dg.Definitions(resources=resources(
         str(config_path))))
-    (sensor,) = defs.sensors
+    sensor = next(s for s in defs.sensors if s.name == "archive_due")
     job = defs.resolve_job_def("archive_monthly")
 
     def feb_requests() -> list[dg.RunRequest]:
@@ -91,7 +91,7 @@ def test_sensor_skips_restored_days_while_pinned(cfg, config_path, monkeypatch):
     monkeypatch.setattr(type(cfg), "today", lambda self: LATER)
     handles.archive_due(cfg, LATER, tables=["journal_entries"])
     handles.restore(cfg, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
-    (sensor,) = definitions(cfg).sensors
+    sensor = next(s for s in definitions(cfg).sensors if s.name == "archive_due")
 
     def journal_keys() -> list[str]:
         with dg.build_sensor_context(resources=resources(str(config_path))) as context:

@@ -12,9 +12,9 @@ from .world import make_world
 
 def test_every_route_killed_at_random_conserves_every_row(tier_dsns, tmp_path):
     world = make_world(tmp_path, tier_dsns)
-    report = scenario.run(world, tmp_path, ticks=40, seed=21)
+    report = scenario.run(world, tmp_path, ticks=45, seed=21, kill_share=0.75)
     print(report.summary())
-    assert report.kills >= 15
+    assert report.kills >= 12
     assert report.app["statements"] > 300
     assert sum(report.app["modes"].values()) and all(report.app["modes"].values())
 

@@ -64,11 +64,20 @@ def _numbers(col: pa.ChunkedArray) -> dict[str, Any]:
     finite = [v for v in values if math.isfinite(v)]
     out: dict[str, Any] = {"count": len(values)}
     if finite:
-        out |= {"sum": math.fsum(finite), "min": min(finite), "max": max(finite),
-                "sumsq": math.fsum(v * v for v in finite)}
+        out |= {"min": min(finite), "max": max(finite)}
+        for key, total in (("sum", _fsum(finite)), ("sumsq", _fsum(v * v for v in finite))):
+            out[key] = total  # None: beyond a double (values near 1e308); JSON has no inf
     if len(finite) != len(values):
         out["not_finite"] = len(values) - len(finite)
     return out
+
+
+def _fsum(values) -> float | None:
+    try:
+        total = math.fsum(values)
+    except OverflowError:
+        return None
+    return total if math.isfinite(total) else None
 
 
 def _times(col: pa.ChunkedArray) -> dict[str, Any]:
@@ -100,7 +109,10 @@ def merge(digests: list[dict[str, Any]]) -> dict[str, Any]:
         for name, part in d["columns"].items():
             have = out["columns"].setdefault(name, {})
             for key, value in part.items():
-                if key in ("count", "sum", "sumsq", "words", "true", "not_finite"):
+                if key in ("sum", "sumsq"):
+                    have[key] = (None if value is None or have.get(key, 0) is None
+                                 else have.get(key, 0) + value)
+                elif key in ("count", "words", "true", "not_finite"):
                     have[key] = have.get(key, 0) + value
                 elif key == "min":
                     have[key] = value if key not in have else min(have[key], value)

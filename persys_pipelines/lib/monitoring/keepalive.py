@@ -26,7 +26,7 @@ from .. import supabase_rest
 from ..config import Config
 from ..dsn import dsn_fields, is_url
 from ..errors import PersysError
-from ..pg.catalog import table_exists
+from ..pg.catalog import ident, table_exists
 from ..pg.tiers import PgTier, TierUnavailable
 from . import health
 from .notify import Notifier
@@ -96,7 +96,7 @@ def real_query(cfg: Config, core: PgTier) -> str:
         for table in ("daily_summaries", *cfg.tables):
             if table_exists(conn, table):
                 conn.execute(sql.SQL("select 1 from {} limit 1").format(
-                    sql.Identifier(table))).fetchall()
+                    ident(table))).fetchall()
                 return f"select on {table}"
         conn.execute("select count(*) from pg_class").fetchone()
         return "select on pg_class"

@@ -182,9 +182,9 @@ def produce(cfg: Config, day: dt.date, *, allow_paid: bool = False, compute_miss
             notes.append(f"{day} is a past day: the local voice was used instead of ElevenLabs "
                          "(pass --allow-paid or set voice.allow_paid_backfill to pay for it)")
         else:
-            found = _reuse(cfg, store, day, text.text, make)
-            if found is not None:
-                audio, voice, text = found
+            reused_audio = _reuse(cfg, store, day, text.text, make)
+            if reused_audio is not None:
+                audio, voice, text = reused_audio
                 engine, reused = "elevenlabs", True
             else:
                 try:
