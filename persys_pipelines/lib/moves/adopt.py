@@ -44,7 +44,7 @@ from ..pg import ledger
 from ..pg import partitions as space
 from ..pg.catalog import client_roles, ident, table_exists
 from ..pg.fingerprint import Fingerprint
-from ..pg.session import is_lock_conflict, pin_session, yielding
+from ..pg.session import LOCK_RETRIES, is_lock_conflict, pin_session, yielding
 from ..pg.tables import TableSpec, day_expression
 from ..pg.tiers import PgTier
 from ..pg.vacuum import REWRITE_HEADROOM, mb, relation_bytes
@@ -55,6 +55,7 @@ from .engine import OPEN, Engine, Locked, route
 
 ADOPT = route("adopt", "core", "core", points=("copied", "swapped", "committed"))
 PAGE = 8192
+RETRIES = LOCK_RETRIES  # attempts while the app holds what the conversion needs
 
 
 @dataclass
@@ -252,7 +253,8 @@ def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.dat
                     raise
 
             try:
-                swapped = yielding(f"adopt partition {table}", attempt, retry_on=(GiveWay,))
+                swapped = yielding(f"adopt partition {table}", attempt, retry_on=(GiveWay,),
+                                   retries=RETRIES)
             except Exception as exc:
                 step.failed(exc)
                 raise

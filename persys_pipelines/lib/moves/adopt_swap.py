@@ -48,7 +48,7 @@ NEW_SUFFIX = "_persys_new"
 OLD_SUFFIX = "_persys_old"
 TEMP_PREFIX = "persys_tmp_"
 SWAP_LOCK_WAIT = "100ms"  # readers queue behind a waiting ACCESS EXCLUSIVE at most this long
-SWAP_TRIES_S = 10.0  # then the whole conversion gives way (session.yielding) and starts again
+SWAP_TRIES_S = 3.0  # then the whole conversion gives way (session.yielding) and starts again
 
 
 class GiveWay(MoveError):
@@ -72,6 +72,7 @@ def convert(conn: psycopg.Connection, cat0: Catalog,
     table, day = cat0.table, cat0.day_column
     t, new = ident(table), ident(table + NEW_SUFFIX)
     x = conn.execute
+    _check_nobody_idles_on(conn, cat0)
     x(sql.SQL("lock table {} in exclusive mode").format(t))
     locked_at = time.monotonic()
     readers = x("select count(distinct pid) from pg_locks where mode = 'SIReadLock' and "
@@ -122,6 +123,33 @@ def convert(conn: psycopg.Connection, cat0: Catalog,
     conn.commit()
     done = time.monotonic()
     return Swapped(before, partitions, done - locked_at, done - asked, tries, to_validate)
+
+
+def _check_nobody_idles_on(conn: psycopg.Connection, cat: Catalog) -> None:
+    """The swap takes ACCESS EXCLUSIVE on the table, on the tables its foreign keys reference
+    (dropping the old table drops their triggers) and on the tables referencing it. A
+    transaction of the app that holds one of them and sits idle would make the swap wait
+    while the app's writes already wait for the conversion: give way before copying
+    anything, and say who."""
+    rows = conn.execute(
+        """select distinct a.pid, c.oid::regclass::text, a.application_name,
+                  to_char(a.xact_start, 'HH24:MI:SS TZ')
+             from pg_locks l join pg_stat_activity a on a.pid = l.pid
+             join pg_class c on c.oid = l.relation
+            where l.granted and l.pid <> pg_backend_pid()
+              and a.state like 'idle in transaction%%'
+              and l.relation = any(array[%s::oid] || array(
+                  select to_regclass(r)::oid from unnest(%s::text[]) r))
+            order by 1""",
+        (cat.oid, [k.ref_table for k in cat.fks_out] + [k.child for k in cat.fks_in])
+    ).fetchall()
+    if rows:
+        who = "; ".join(f"pid {pid} ({app or 'no application_name'}, open since {since}) "
+                        f"holds {rel}" for pid, rel, app, since in rows)
+        raise GiveWay(f"the swap needs {cat.table} and the tables its foreign keys join "
+                      f"alone for a moment, and a transaction of the app sits idle holding "
+                      f"one: {who}; it waits for it to end (or end it: select "
+                      f"pg_terminate_backend({rows[0][0]}))")
 
 
 def _partitions(conn: psycopg.Connection, cat: Catalog, new: sql.Composable,
@@ -227,7 +255,8 @@ def _swap(conn: psycopg.Connection, cat: Catalog, temp: dict[str, str],
             return asked, tries
         except psycopg.errors.LockNotAvailable:
             if time.monotonic() > deadline:
-                raise
+                raise GiveWay(f"the swap could not have {cat.table} and the tables its "
+                              f"foreign keys join alone for {SWAP_TRIES_S:g} s") from None
             time.sleep(0.05)
     raise MoveError("unreachable")
 

@@ -41,8 +41,7 @@ grant select (content) on journal to anon;
 """
 
 
-@pytest.fixture
-def supa(tier_dsns, tmp_path):
+def make_supa(tier_dsns, tmp_path):
     """(cfg, core, main): the Supabase fixture over 70 days (three months), plus a table whose
     foreign key references journal's (id, written_at)."""
     create_supabase_core(tier_dsns["core"], days=70, as_of=AS_OF)
@@ -53,6 +52,11 @@ def supa(tier_dsns, tmp_path):
         tables={"journal": {"day_column": "written_at", "core_days": 7},
                 "sleep_log": {"day_column": "night", "core_days": 7}}))
     return cfg, resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
+
+
+@pytest.fixture
+def supa(tier_dsns, tmp_path):
+    return make_supa(tier_dsns, tmp_path)
 
 
 def adopt_table(cfg, table: str = "journal", as_of: dt.date = AS_OF, core=None, **kw):
@@ -235,7 +239,7 @@ def test_a_serial_key_a_quoted_day_column_and_replica_identity_full(tier_dsns, t
     cfg = load_config(write_config(
         tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
         tables={"mood_log": {"day_column": "Day", "core_days": 7}}))
-    core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
+    core = resolve_tier(cfg, "core")
     rows, cat = rows_text(core, "mood_log"), catalog(core, "mood_log")
     adopt_table(cfg, "mood_log")
     assert rows_text(core, "mood_log") == rows and catalog(core, "mood_log") == cat
