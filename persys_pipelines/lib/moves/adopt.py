@@ -173,9 +173,15 @@ def plan_adoption(spec: TableSpec, core: PgTier, conn: psycopg.Connection,
             f"name ({table}_pYYYY_MM) unless `alter publication {pub} set "
             "(publish_via_partition_root = true)`; realtime subscribers of "
             f"{table} need that")
-    if cat.fks_in or cat.fks_out:
-        plan.notes.append("foreign keys are re-created NOT VALID in the swap and validated "
-                          "right after it, while the app reads and writes")
+    refs = sorted({k.ref_table.removeprefix("public.") for k in cat.fks_out
+                   if not k.self_reference})
+    if refs:
+        plan.notes.append(f"its foreign keys are checked on the copy: writes to {', '.join(refs)} "
+                          "wait from then to the end, and the swap locks them as it locks "
+                          f"{table} (their reads wait for the swap too)")
+    if cat.fks_in:
+        plan.notes.append("foreign keys into it are re-created NOT VALID in the swap and "
+                          "validated right after it, while the app reads and writes")
     return plan
 
 

@@ -14,16 +14,23 @@ One transaction on core:
    DELETE changes the rows it means instead of reporting 0 rows. (A transaction that had
    read or written the table before holds a lock the swap waits for.)
 3. The fingerprint of the copy must equal the table's; the primary key, unique constraints
-   and indexes are built under temporary names; identity sequences continue where the old
-   ones stopped, with the old ones' grants.
+   and indexes are built under temporary names, the table's own foreign keys are added to the
+   copy and checked against its rows (a partitioned table cannot take one NOT VALID; this
+   holds the referenced tables' writes from here to the commit); identity sequences continue
+   where the old ones stopped, with exactly the old ones' grants.
 4. The swap, the only step that stops reads: ACCESS EXCLUSIVE (asked for with a short lock
    wait, retried in a savepoint while writes stay stopped, so a reader never queues behind
-   it for long), drop the foreign keys into the table, rename, drop the old table, rename
-   the temporary names, re-create triggers, rules, policies, column grants, publication
-   membership, replica identity, comment, and the foreign keys NOT VALID (no scan).
-5. Commit; then the foreign keys are validated one by one, which takes no lock that stops the
-   app (the rows are the ones they held for before). Their names are in the ledger first, so
-   a run killed before it validated them validates them next time (adopt.finish_left_over).
+   it for long), drop the foreign keys into the table, rename, drop the old table (which
+   takes ACCESS EXCLUSIVE on the tables its foreign keys reference, e.g. auth.users: their
+   reads wait for the swap too), rename the temporary names, re-create triggers, rules,
+   policies, column grants, publication membership, replica identity, comment, and the
+   foreign keys into the table NOT VALID (no scan). An app transaction sitting idle on one of
+   those tables would stall the swap: the conversion gives way before it locks anything and
+   names it (`_check_nobody_idles_on`).
+5. Commit; then the foreign keys into the table are validated one by one, which takes no lock
+   that stops the app (the rows are the ones they held for before). Their names are in the
+   ledger first, so a run killed before it validated them validates them next time
+   (adopt.finish_left_over).
 """
 
 from __future__ import annotations
