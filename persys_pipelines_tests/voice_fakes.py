@@ -52,7 +52,8 @@ def subscription(count: int, limit: int) -> dict:
 @dataclass
 class FakeElevenLabs:
     """`tts` is a queue of answers for text-to-speech: "ok", 429, "quota" (401 quota_exceeded),
-    401, or a (status, json body) pair sent as is; when empty, "ok". Each request is recorded (path, query, headers, json body)."""
+    401, or a (status, json body) pair sent as is; when empty, "ok". Each request is
+    recorded (path, query, headers, json body)."""
 
     base_url: str = ""
     character_count: int = 0

@@ -15,7 +15,6 @@ import pytest
 
 from persys_pipelines.cli import main
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.moves import adopt
 from persys_pipelines.lib.moves.engine import CRASH_ENV
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
