@@ -190,3 +190,50 @@ def test_a_role_that_may_not_switch_replication_off_is_refused_and_nothing_chang
     assert "2024-03" in run.partitions_refused
     with core.connect() as conn:
         assert space.is_partitioned(conn, "notes")
+
+
+MOVE_OUT_OF_DEFAULT = """
+import datetime as dt, sys
+from persys_pipelines import handles
+from persys_pipelines.lib.config import load_config
+from persys_pipelines.lib.moves import partition
+from persys_pipelines.lib.pg.tiers import resolve_tier
+cfg = load_config(sys.argv[1])
+partition.from_default(handles.engine(cfg), resolve_tier(cfg, "core"),
+                       handles.spec(cfg, "notes"), [dt.date(2024, 3, 1)])
+"""
+
+
+@pytest.mark.parametrize("point", ["partition.copied", "partition.committed"])
+def test_kill_9_at_each_crash_point_loses_and_doubles_nothing(notes, tmp_path, point):
+    """Killed inside the transaction: nothing happened; killed after its commit: the month
+    has its partition and every row, and the next run finishes the ledger's story."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from persys_pipelines.lib.moves.engine import CRASH_ENV
+
+    cfg = notes
+    core = resolve_tier(cfg, "core")
+    before, links = rows_text(core, "notes"), rows_text(core, "note_links")
+    root = Path(__file__).parents[3]
+    proc = subprocess.run([sys.executable, "-c", MOVE_OUT_OF_DEFAULT,
+                           str(tmp_path / "persys.yaml")], cwd=root, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, CRASH_ENV: point, "PYTHONPATH": str(root)})
+    assert proc.returncode == -9 and f"persys-crash-point {point}" in proc.stdout, proc.stderr
+    assert rows_text(core, "notes") == before and rows_text(core, "note_links") == links
+    lives = set(where_rows_live(core).values())
+    assert lives == ({"notes_pdefault", "notes_p2024_06"} if point == "partition.copied"
+                     else {"notes_p2024_03", "notes_p2024_06"})
+    again = partition.from_default(handles.engine(cfg), core, handles.spec(cfg, "notes"),
+                                   [MARCH])
+    assert not again.refused and rows_text(core, "notes") == before
+    assert set(where_rows_live(core).values()) == {"notes_p2024_03", "notes_p2024_06"}
+    with core.connect() as conn:
+        assert conn.execute("select count(*) from notes_audit").fetchone()[0] == 0
+    with handles.engine(cfg).main.connect() as conn:
+        states = [e.state for e in ledger.entries(conn, "notes", route="partition")]
+    assert states == ["done", "interrupted"]
