@@ -188,6 +188,13 @@ def _check_day_column(conn: psycopg.Connection, cat: Catalog) -> None:
     if kind not in DATE_TYPES | TIMESTAMP_TYPES:
         cat.problems.append(f"{cat.table}.{cat.day_column} is {kind}; months need a date or "
                             "timestamp(tz) column")
+        return
+    infinite = conn.execute(sql.SQL("select count(*) from {} where not isfinite({})").format(
+        ident(cat.table), sql.Identifier(cat.day_column))).fetchone()[0]
+    if infinite:
+        cat.problems.append(
+            f"{cat.table}.{cat.day_column} is infinity or -infinity in {infinite} rows: such "
+            "a row has no month to live in. Give those rows a real day first")
     notnull = conn.execute("select attnotnull from pg_attribute where attrelid = %s and "
                            "attname = %s", (cat.oid, cat.day_column)).fetchone()[0]
     if not notnull:

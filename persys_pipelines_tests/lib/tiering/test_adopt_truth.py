@@ -329,3 +329,63 @@ def test_default_privileges_add_no_grant_and_partitions_refuse_client_roles(tier
                 conn.execute(f"select count(*) from {name}")
             conn.rollback()
             conn.execute("set role anon")
+
+
+ODD = r"""
+create table daily_log (
+  id serial primary key,
+  "Day" timestamptz not null,
+  parent_id int,
+  parent_day timestamptz,
+  body text,
+  unique (id, "Day"));
+alter table daily_log add foreign key (parent_id, parent_day) references daily_log (id, "Day");
+create index "Daily log: lower(body)" on daily_log (lower(body)) where body is not null;
+create rule "No Empty" as on insert to daily_log where new.body = '' do instead nothing;
+insert into daily_log ("Day", body)
+  select timestamptz '2024-06-15 12:00Z' - g * interval '1 day', 'day ' || g
+    from generate_series(0, 79) g;
+insert into daily_log ("Day", body) values ('1999-12-31 23:30Z', 'the old year');
+update daily_log c set parent_id = p.id, parent_day = p."Day" from daily_log p
+  where p.id = c.id - 1 and c.id % 3 = 0;
+create table empty_log (id int primary key, day date not null);
+create table endless (id int primary key, day date not null);
+insert into endless values (1, '2024-06-01'), (2, 'infinity');
+"""
+INDEXES = """select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
+              where indrelid = 'daily_log'::regclass order by 1"""
+
+
+def test_odd_names_a_self_reference_an_expression_index_an_empty_and_an_endless_table(
+        tier_dsns, tmp_path):
+    create_supabase_core(tier_dsns["core"], days=1, as_of=AS_OF)
+    with psycopg.connect(tier_dsns["core"], autocommit=True) as conn:
+        conn.execute(ODD)
+    cfg = load_config(write_config(tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
+                                   tables={"daily_log": {"day_column": "Day", "core_days": 7},
+                                           "empty_log": {"day_column": "day", "core_days": 7},
+                                           "endless": {"day_column": "day", "core_days": 7}}))
+    core = resolve_tier(cfg, "core")
+    before = rows_text(core, "daily_log")
+    with core.connect() as conn:
+        indexes = conn.execute(INDEXES).fetchall()
+    done = adopt_table(cfg, "daily_log", core=core)
+    assert "daily_log_p1999_12" in done.partitions and done.fingerprint.rows == 81
+    assert rows_text(core, "daily_log") == before
+    with core.connect() as conn:
+        after = dict(conn.execute(INDEXES).fetchall())  # a partitioned index says ON ONLY
+        assert after['"Daily log: lower(body)"'].replace(" ON ONLY ", " ON ") == dict(
+            indexes)['"Daily log: lower(body)"']
+        assert conn.execute("""select convalidated from pg_constraint where contype = 'f'
+                               and conrelid = 'daily_log'::regclass""").fetchone() == (True,)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the self-reference holds
+            conn.execute("""insert into daily_log ("Day", parent_id, parent_day, body)
+                            values (now(), 9999, now(), 'orphan')""")
+        conn.rollback()
+        conn.execute("""insert into daily_log ("Day", body) values (now(), '')""")  # the rule
+        assert conn.execute('select count(*) from daily_log').fetchone()[0] == 81
+        conn.rollback()
+    empty = adopt_table(cfg, "empty_log", core=core)
+    assert empty.fingerprint.rows == 0 and len(empty.partitions) == 4  # 3 months and DEFAULT
+    with pytest.raises(TierError, match=r"endless.day is infinity or -infinity in 1 rows"):
+        adopt_table(cfg, "endless", core=core)
