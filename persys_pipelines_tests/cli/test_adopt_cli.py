@@ -55,7 +55,7 @@ def test_dry_run_shows_plan_and_headroom_and_changes_nothing(supa_config, capsys
     assert "dry run: nothing changed" in out
     assert "KEY CHANGES: the primary key becomes (id, written_at)" in out
     assert "`insert … on conflict (id)` in your app fails" in out
-    assert "writes wait about " in out and "reads go on, except during the swap: about" in out
+    assert "writes wait about " in out and "reads go on, except during the swap: its " in out
     assert rows_text(core, "journal") == before and catalog(core) == cat
     # the lock times were measured on a temporary table in a savepoint rolled back: at most
     # a catalog page or two remain of it
