@@ -48,14 +48,14 @@ def privacy_checks(cfg: Config) -> list[Finding]:
                 findings.append(Finding(f"{name}: privacy", OK, "no client roles (anon, "
                                         "authenticated) in this database"))
                 continue
-            problems, checked = _exposed(conn, name, cfg, roles)
+            problems, checked = _exposed(conn, name, list(cfg.tables), roles)
         findings += problems or [Finding(
             f"{name}: privacy", OK, f"nothing persys made is readable by {', '.join(roles)} "
             f"({checked} relations checked)")]
     return findings
 
 
-def _exposed(conn: psycopg.Connection, tier: str, cfg: Config,
+def _exposed(conn: psycopg.Connection, tier: str, tables: list[str],
              roles: list[str]) -> tuple[list[Finding], int]:
     out = []
     who = roles  # their privileges include PUBLIC's
@@ -73,7 +73,7 @@ def _exposed(conn: psycopg.Connection, tier: str, cfg: Config,
         out += _grants(conn, tier, oid, rel, kind, who, PERSYS_SCHEMA)
         if kind in ("r", "p") and not rls:
             out.append(_rls_off(tier, rel))
-    parents = _persys_tables_in_public(conn, tier, cfg)
+    parents = _persys_tables_in_public(conn, tier, tables)
     checked = len(own)
     for table, rls in parents:
         checked += 1
@@ -88,11 +88,12 @@ def _exposed(conn: psycopg.Connection, tier: str, cfg: Config,
 
 
 def _persys_tables_in_public(conn: psycopg.Connection, tier: str,
-                             cfg: Config) -> list[tuple[str, bool]]:
-    """(table, row level security on) of the tables in public persys made or adopted."""
+                             tables: list[str]) -> list[tuple[str, bool]]:
+    """(table, row level security on) of the tables in public persys made or adopted
+    (`tables`: persys.yaml's, all made by persys in main)."""
     names = set(SAMPLE_TABLES) | set(LEGACY_NAMES) | set(OWN_TABLES)
     if tier == "main":
-        names |= set(cfg.tables)
+        names |= set(tables)
     rows = conn.execute(
         """select c.relname, c.relrowsecurity,
                   to_regclass(quote_ident('public') || '.' || quote_ident(c.relname || '_pdefault'))
@@ -148,7 +149,8 @@ def backup_checks(cfg: Config) -> list[Finding]:
     if not isinstance(store, FileStore):
         return [Finding("backups", OK, f"{url}, apart from the data's disk")]
     device = _device(store.root)
-    for what, path in _data_dirs(cfg):
+    main = _reachable(cfg).get("main")
+    for what, path in _data_dirs(pgdata_dir(cfg.home), cfg.tiers.main.dsn is None, main):
         if device is not None and device == _device(path):
             return [Finding("backups", WARN, f"{url} is on the same disk as {what} ({path}): "
                             "one failed disk loses both; point tiers.archive.backup_url at "
@@ -156,13 +158,12 @@ def backup_checks(cfg: Config) -> list[Finding]:
     return [Finding("backups", OK, f"{url}, not on the data's disk")]
 
 
-def _data_dirs(cfg: Config) -> list[tuple[str, Path]]:
+def _data_dirs(embedded: Path, main_embedded: bool,
+               main: PgTier | None) -> list[tuple[str, Path]]:
     """The embedded PostgreSQL's data (when main is embedded, or it exists), and main's data
     directory when main runs on this machine."""
-    embedded = pgdata_dir(cfg.home)
     out = ([("the embedded PostgreSQL's data", embedded)]
-           if cfg.tiers.main.dsn is None or embedded.exists() else [])
-    main = _reachable(cfg).get("main")
+           if main_embedded or embedded.exists() else [])
     if main is not None and _local(main):
         try:
             with main.connect() as conn:
