@@ -58,7 +58,8 @@ def when_adopt_holds_the_lock(core, timeout: float = 60) -> bool:
     return False
 
 
-@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
+@pytest.mark.parametrize("level", ["repeatable read",
+                                   pytest.param("serializable", marks=pytest.mark.slow)])
 def test_a_writer_whose_snapshot_predates_the_swap_finds_its_rows(supa, level):
     """Before: such a writer's UPDATE and DELETE reported 0 rows and committed (its snapshot
     did not see the new table's rows). Now they change exactly the rows they mean, for a
@@ -109,6 +110,7 @@ def test_a_writer_whose_snapshot_predates_the_swap_finds_its_rows(supa, level):
     assert (found[5] == "late") == (outcome["late"] != "refused")
 
 
+@pytest.mark.slow
 def test_an_idle_transaction_on_a_table_the_swap_needs_is_waited_for_then_named(
         supa, monkeypatch):
     """Dropping the old table takes ACCESS EXCLUSIVE on the table its foreign key references
@@ -131,6 +133,7 @@ def test_an_idle_transaction_on_a_table_the_swap_needs_is_waited_for_then_named(
     adopt_table(cfg)  # once it is gone
 
 
+@pytest.mark.slow
 def test_serializable_readers_still_tracked_are_waited_out(supa):
     """A SERIALIZABLE transaction that read the table and committed keeps its SIREAD locks
     while an overlapping one runs: conflicts with it could not be tracked across the swap, so
@@ -356,6 +359,7 @@ INDEXES = """select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from
               where indrelid = 'daily_log'::regclass order by 1"""
 
 
+@pytest.mark.slow
 def test_odd_names_a_self_reference_an_expression_index_an_empty_and_an_endless_table(
         tier_dsns, tmp_path):
     create_supabase_core(tier_dsns["core"], days=1, as_of=AS_OF)

@@ -204,6 +204,7 @@ partition.from_default(handles.engine(cfg), resolve_tier(cfg, "core"),
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["partition.copied", "partition.committed"])
 def test_kill_9_at_each_crash_point_loses_and_doubles_nothing(notes, tmp_path, point):
     """Killed inside the transaction: nothing happened; killed after its commit: the month
