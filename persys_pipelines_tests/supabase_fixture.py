@@ -12,6 +12,9 @@ it"), so tests see what an adopted database holds rather than the project's samp
   stored generated column over a function only core has);
 - RLS on both with `using (auth.uid() = user_id)`, grants to the three roles, and the
   `supabase_realtime` publication for both;
+- Supabase's default privileges in schema public: every table, sequence and function created
+  there later (by this role, as persys connects) is granted to anon, authenticated and
+  service_role (what made persys's own tables readable with the anon key);
 - rows for `days` days ending at `as_of`.
 """
 
@@ -97,6 +100,11 @@ create policy "own sleep" on public.sleep_log for all to authenticated
 grant usage on schema public to anon, authenticated, service_role;
 grant all on public.journal, public.sleep_log to anon, authenticated, service_role;
 create publication supabase_realtime for table public.journal, public.sleep_log;
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated,
+  service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated,
+  service_role;
 """
 
 

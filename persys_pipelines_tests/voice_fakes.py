@@ -54,7 +54,8 @@ def subscription(count: int, limit: int, reset_unix: int = 0) -> dict:
 @dataclass
 class FakeElevenLabs:
     """`tts` is a queue of answers for text-to-speech: "ok", 429, "quota" (401 quota_exceeded),
-    401; when empty, "ok". Each request is recorded (path, query, headers, json body)."""
+    401, or a (status, json body) pair sent as is; when empty, "ok". Each request is
+    recorded (path, query, headers, json body)."""
 
     base_url: str = ""
     character_count: int = 0
@@ -106,7 +107,9 @@ def fake_elevenlabs(**kwargs) -> Iterator[FakeElevenLabs]:
             if not self._authorised():
                 return
             answer = state.tts.pop(0) if state.tts else "ok"
-            if answer == 429:
+            if isinstance(answer, tuple):
+                self.reply_json(*answer)
+            elif answer == 429:
                 self.reply_json(429, {"detail": {"status": "too_many_concurrent_requests",
                                             "message": "Too many requests"}},
                            {"Retry-After": state.retry_after})

@@ -1,7 +1,8 @@
 """`persys adopt partition TABLE [--dry-run] [--yes]`: convert a table the person already had
-into the monthly-partitioned form (lib/tiering/adopt.py), after showing the plan and the room
-it needs. `--dry-run` shows the plan and changes nothing; without `--yes` it asks first (and
-refuses when there is nobody at a terminal to ask)."""
+into the monthly-partitioned form (lib/moves/adopt.py), after showing the plan: the room it
+needs, the lock times measured on a sample of the table, and whether the primary key changes.
+`--dry-run` shows the plan and changes nothing; without `--yes` it asks first (and refuses
+when there is nobody at a terminal to ask); a plan that changes the key needs `--yes`."""
 
 from __future__ import annotations
 
@@ -37,10 +38,15 @@ def partition_command(args: argparse.Namespace) -> int:
     as_of = cfg.today()
     with core.connect() as conn:
         pin_session(conn)
-        if args.table in cfg.tables and space.is_partitioned(conn, args.table):
-            print(f"{args.table} is already monthly-partitioned: nothing to do")
-            return 0
-        plan = adopt_lib.plan_adoption(handles.spec(cfg, args.table), core, conn, as_of)
+        partitioned = args.table in cfg.tables and space.is_partitioned(conn, args.table)
+        if not partitioned:
+            plan = adopt_lib.plan_adoption(handles.spec(cfg, args.table), core, conn, as_of)
+    if partitioned:
+        left = adopt_lib.finish_left_over(handles.engine(cfg), core, args.table)
+        if left:
+            print(f"validated foreign keys an interrupted adoption left: {', '.join(left)}")
+        print(f"{args.table} is already monthly-partitioned: nothing to do")
+        return 0
     print("\n".join(plan.lines()))
     if plan.problems:
         raise TierError(f"adopt partition {args.table} refused: "
@@ -48,6 +54,10 @@ def partition_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing changed")
         return 0
+    if plan.key_change and not args.yes:
+        raise UsageError(f"adopt partition {args.table}: the primary key changes (see KEY "
+                         "CHANGES above); nothing changed. Make the app's upserts and "
+                         "references ready for it, then run again with --yes")
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"adopt partition {args.table}: add --yes to go ahead (or look "
@@ -56,9 +66,9 @@ def partition_command(args: argparse.Namespace) -> int:
             print("nothing changed")
             return 1
     done = adopt_lib.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, args.table),
-                                     as_of)
+                                     as_of, key_change_ok=args.yes)
     print(f"adopted {args.table}: {done.fingerprint.rows:,} rows verified "
           f"(checksum {done.fingerprint.checksum}), {len(done.partitions)} partitions, "
-          f"writes waited {done.seconds_locked:.2f} s; {mb(plan.table_bytes)} → "
-          f"{mb(done.bytes_after)}")
+          f"writes waited {done.seconds_writes:.2f} s, reads {done.seconds_reads:.3f} s; "
+          f"{mb(plan.table_bytes)} → {mb(done.bytes_after)}")
     return 0

@@ -16,7 +16,7 @@ import warnings
 
 import dagster as dg
 
-from ..lib.errors import PersysError
+from ..lib.errors import PersysError, scrub
 from .tags import person_tags
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[str]:
             root = data.error
             while root.cause is not None:
                 root = root.cause
-            steps.append(f"{event.step_key}: {root.message.strip()[:400]}")
+            steps.append(f"{event.step_key}: {scrub(root.message.strip())[:400]}")
     return steps
 
 

@@ -1,5 +1,6 @@
-"""`persys adopt partition`: the plan and headroom first, --dry-run changes nothing, --yes is
-asked for, and a kill -9 mid-way leaves the original table intact until a second run."""
+"""`persys adopt partition`: the plan and headroom first (with the key change and the measured
+lock times), --dry-run changes nothing, --yes is asked for, and a kill -9 mid-way leaves the
+original table intact until a second run (or, after the commit, the second run finishes)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from persys_pipelines.cli import main
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.moves import adopt
 from persys_pipelines.lib.moves.engine import CRASH_ENV
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
@@ -52,16 +53,22 @@ def test_dry_run_shows_plan_and_headroom_and_changes_nothing(supa_config, capsys
     assert "keeps publications: supabase_realtime" in out
     assert "publish_via_partition_root = true" in out  # what realtime subscribers need
     assert "dry run: nothing changed" in out
+    assert "KEY CHANGES: the primary key becomes (id, written_at)" in out
+    assert "`insert … on conflict (id)` in your app fails" in out
+    assert "writes wait about " in out and "reads go on, except during the swap: its " in out
     assert rows_text(core, "journal") == before and catalog(core) == cat
-    assert core.size_bytes() == size and not partitioned(cfg)
-    # without --yes and without a terminal to ask at, nothing happens either
+    # the lock times were measured on a temporary table in a savepoint rolled back: at most
+    # a catalog page or two remain of it
+    assert core.size_bytes() - size <= 64 * 1024 and not partitioned(cfg)
+    # the key changes: without --yes nothing happens, even at a terminal
     assert main(["adopt", "partition", "journal"]) == 1
-    assert "add --yes to go ahead" in capsys.readouterr().err and not partitioned(cfg)
+    err = capsys.readouterr().err
+    assert "the primary key changes" in err and "--yes" in err and not partitioned(cfg)
 
 
 def test_unknown_table_and_tight_quota_are_refused(supa_config, capsys, tier_dsns, tmp_path):
     assert main(["adopt", "partition", "sleep_log", "--yes"]) == 1
-    assert "not in persys.yaml tables" in capsys.readouterr().err
+    assert "has no policy in persys.yaml tables" in capsys.readouterr().err
     tight = write_config(tmp_path / "tight.yaml", tier_dsns, tmp_path / "home",
                          tables={"journal": {"day_column": "written_at", "core_days": 7}},
                          tiers={"core": {"dsn": tier_dsns["core"], "quota_mb": 1},
@@ -77,7 +84,7 @@ def test_kill_9_mid_way_leaves_the_table_intact_and_a_second_run_completes(supa_
     cfg = load_config(supa_config)
     core = resolve_tier(cfg, "core")
     before, cat = rows_text(core, "journal"), catalog(core)
-    for point in ("adopt_copied", "adopt_swapped"):
+    for point in ("adopt.copied", "adopt.swapped"):
         env = {**os.environ, CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
         proc = subprocess.run([sys.executable, "-m", "persys_pipelines.cli", "adopt",
                                "partition", "journal", "--yes"], env=env, cwd=ROOT,
@@ -92,10 +99,50 @@ def test_kill_9_mid_way_leaves_the_table_intact_and_a_second_run_completes(supa_
     assert "adopted journal: 160 rows verified" in capsys.readouterr().out
     assert partitioned(cfg) and rows_text(core, "journal") == before
     with resolve_tier(cfg, "main").connect() as conn:
-        outcomes = [e.outcome for e in ledger.entries(conn, "journal")]
-    assert outcomes == [adopt.ADOPTED, ledger.INTERRUPTED, ledger.INTERRUPTED]
+        states = [e.state for e in ledger.entries(conn, "journal", route="adopt")]
+    assert states == ["done", "interrupted", "interrupted"]
     assert main(["adopt", "partition", "journal", "--yes"]) == 0  # again: nothing to do
     assert "already monthly-partitioned: nothing to do" in capsys.readouterr().out
+
+
+def test_kill_9_after_the_commit_a_second_run_validates_the_foreign_keys_left(supa_config,
+                                                                              capsys):
+    """Killed between the swap's commit and the validation of the foreign keys it re-created
+    NOT VALID: the table is converted, the key into it still enforced for new rows; the next
+    `adopt partition` validates it and closes the ledger entry."""
+    cfg = load_config(supa_config)
+    core = resolve_tier(cfg, "core")
+    with core.connect() as conn:
+        conn.execute("""alter table journal add unique (id, written_at);
+            create table journal_tags (id serial primary key, journal_id bigint not null,
+              journal_at timestamptz not null, tag text,
+              foreign key (journal_id, journal_at) references journal (id, written_at));
+            insert into journal_tags (journal_id, journal_at, tag)
+              select id, written_at, 't' from journal where id % 4 = 0""")
+        conn.commit()
+    before = rows_text(core, "journal")
+    env = {**os.environ, CRASH_ENV: "adopt.committed", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "persys_pipelines.cli", "adopt", "partition",
+                           "journal", "--yes"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == -9 and "persys-crash-point adopt.committed" in proc.stdout
+    assert partitioned(cfg) and rows_text(core, "journal") == before
+    valid = ("select convalidated from pg_constraint where conname = "
+             "'journal_tags_journal_id_journal_at_fkey'")
+    with core.connect() as conn:
+        assert conn.execute(valid).fetchone() == (False,)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # still enforced
+            conn.execute("insert into journal_tags (journal_id, journal_at) values (-1, now())")
+    assert main(["adopt", "partition", "journal", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "validated foreign keys an interrupted adoption left: journal_tags_" in out
+    assert "already monthly-partitioned: nothing to do" in out
+    with core.connect() as conn:
+        assert conn.execute(valid).fetchone() == (True,)
+    with resolve_tier(cfg, "main").connect() as conn:
+        (entry,) = ledger.entries(conn, "journal", route="adopt")
+    assert entry.state == "done" and entry.rows == 160
+    assert entry.detail["finished_by_a_later_run"] is True
 
 
 def test_a_table_without_a_primary_key_is_refused_and_no_key_is_promised(tier_dsns, tmp_path,

@@ -89,7 +89,8 @@ def adopt_notes(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
         if conn.execute("select relkind = 'p' from pg_class where oid = 'notes'::regclass"
                         ).fetchone()[0]:
             return
-    adopt.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, "notes"), as_of)
+    adopt.adopt_partition(handles.engine(cfg), core, handles.spec(cfg, "notes"), as_of,
+                          key_change_ok=True)  # the key becomes (id, day): the app upserts no id
 
 
 def adopt_memos(cfg: Config, as_of: dt.date, rng: random.Random) -> None:

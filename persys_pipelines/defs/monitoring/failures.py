@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ...lib.errors import scrub
 from ..resources import NotifierResource
 
 
@@ -15,7 +16,8 @@ def failure_text(context: dg.RunFailureSensorContext) -> tuple[str, str, str]:
             root = data.error
             while root.cause is not None:  # the user's exception, not Dagster's wrapper
                 root = root.cause
-            step_errors.append(f"{event.step_key}: {root.message.strip()[:400]}")
+            # scrubbed, then cut: cut first, a secret split by the cut escapes the scrubber
+            step_errors.append(f"{event.step_key}: {scrub(root.message.strip())[:400]}")
     return f"run-failure:{run.run_id}", f"❌ persys: {run.job_name} failed", "\n".join(
         [f"job: {run.job_name}", f"run: {run.run_id}"]
         + ([f"assets: {', '.join(_assets(context))}"] if _assets(context) else [])
@@ -42,8 +44,9 @@ def _assets(context: dg.RunFailureSensorContext) -> list[str]:
                                    "fails: job, assets, error.")
 def run_failure_notify_sensor(context: dg.RunFailureSensorContext,
                               notifier: NotifierResource) -> None:
+    handle = notifier.handle()  # loads persys.yaml: the scrubber knows its secrets from here
     key, subject, body = failure_text(context)
-    deliveries = notifier.handle().notify(key, subject, body)
+    deliveries = handle.notify(key, subject, body)
     failed = [d for d in deliveries if not d.ok]
     if failed:  # logged, never raised: the outbox retries them on the next monitoring tick
         context.log.warning(f"{len(failed)} notification(s) failed; retried on the next tick")

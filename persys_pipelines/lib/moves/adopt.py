@@ -4,20 +4,27 @@ in a verified copy-and-swap, so its space comes back at once when months move (s
 The form is the one `persys setup` creates: partitioned by range of the day column, one
 partition per month (bounds at local midnights of the configured zone), a DEFAULT partition,
 primary key `(<key>, <day column>)`. Everything the table carries is kept (adopt_catalog):
-grants, RLS (enabled/forced) and policies, triggers (and their enabled state), publication
-membership, foreign keys out and in, identity and generated columns (sequence positions kept),
-defaults, CHECK constraints, indexes, comments, owner, replica identity.
+grants (exactly: the schema's default privileges add nothing, partitions get none for PUBLIC
+and the client roles), RLS (enabled/forced) and policies, triggers and rules (and their
+enabled state), publication membership, foreign keys out and in, identity and generated
+columns (sequence positions kept), defaults, CHECK constraints, indexes, comments, owner,
+replica identity.
 
-How the app's writes stay consistent: the whole conversion is **one transaction** that first
-locks the table in EXCLUSIVE mode (the app still reads; its writes wait), copies, verifies row
-fingerprint (pg/fingerprint.py) of the copy against the original, swaps the names,
-rebuilds what the table carries and verifies again. Chosen over "copy, then catch up under a
-short lock" because a personal table copies in about a second, and one transaction is what
-makes a crash harmless: a kill -9 at any point rolls everything back, the original table is
-untouched and in use, and running again starts afresh. A write the app issued meanwhile waits
-and then lands in the new table (PostgreSQL looks the name up again after a lock wait). Every
-lock is waited for at most the session's lock_timeout; in a conflict the conversion gives way
-and retries (session.yielding), the app never fails.
+What the plan says, because it is what happens:
+- the key: when the day column is not in the primary key, the key becomes `(<key>, <day>)`;
+  `insert … on conflict (id)` then fails and a second row with an existing id on another day
+  is accepted. That needs `--yes` (`key_change_ok`), never a bare "y".
+- the lock times, measured on a sample of the table before anything is locked
+  (adopt_trial.py): the app's writes wait for the whole conversion, its reads only for the
+  swap; with Supabase's API roles' statement_timeout the plan says when a waiting write
+  would fail. The result reports the times measured while it ran.
+- concurrent writers are never lost, whatever their isolation level (adopt_swap.py: rows are
+  loaded frozen, visible to every snapshot; SERIALIZABLE readers still tracked are waited out).
+
+A kill -9 at any point before the commit rolls everything back (one transaction): the original
+table is untouched and in use, and running again starts afresh. After the commit only the
+validation of foreign keys re-created NOT VALID can be left undone; their names are in the
+ledger and the next `adopt partition` of the table validates them (`finish_left_over`).
 
 The room it needs (the table with its indexes and TOAST, ×1.1, plus the empty partitions) is
 computed first and the conversion is refused when that does not fit the core quota.
@@ -26,28 +33,29 @@ computed first and the conversion is refused when that does not fit the core quo
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from ..calendar import month_start, next_month
-from ..errors import MoveError, TierError, UsageError
-from ..pg import fingerprint
+from ..errors import TierError, UsageError
+from ..pg import ledger
 from ..pg import partitions as space
-from ..pg.catalog import ident, regclass, table_columns, table_exists
-from ..pg.session import is_lock_conflict, pin_session, yielding
+from ..pg.catalog import client_roles, ident, table_exists
+from ..pg.fingerprint import Fingerprint
+from ..pg.session import LOCK_RETRIES, is_lock_conflict, pin_session, yielding
 from ..pg.tables import TableSpec, day_expression
 from ..pg.tiers import PgTier
 from ..pg.vacuum import REWRITE_HEADROOM, mb, relation_bytes
-from .adopt_catalog import Catalog, acl_grants, read_catalog
-from .engine import Engine, route
+from .adopt_catalog import Catalog, read_catalog
+from .adopt_swap import GiveWay, Swapped, convert, validate
+from .adopt_trial import LockEstimate, measure
+from .engine import OPEN, Engine, Locked, route
 
-ADOPT = route("adopt", "core", "core", points=("copied", "swapped"))
+ADOPT = route("adopt", "core", "core", points=("copied", "swapped", "committed"))
 PAGE = 8192
-NEW_SUFFIX = "_persys_new"
-OLD_SUFFIX = "_persys_old"
+RETRIES = LOCK_RETRIES  # attempts while the app holds what the conversion needs
 
 
 @dataclass
@@ -61,6 +69,7 @@ class AdoptPlan:
     months: list[dt.date]
     catalog: Catalog
     notes: list[str] = field(default_factory=list)
+    estimate: LockEstimate | None = None  # measured lock times (None: refused, not measured)
 
     @property
     def problems(self) -> list[str]:
@@ -73,6 +82,27 @@ class AdoptPlan:
                        f"(`persys lifecycle run --table {self.table}`), then adopt")
         return out
 
+    @property
+    def key_change(self) -> list[str]:
+        """What changes for the app when the day column joins the primary key ([]: nothing)."""
+        cat = self.catalog
+        if not cat.key_changes:
+            return []
+        old, new = ", ".join(cat.primary_key), ", ".join(cat.new_key)
+        out = [f"the primary key becomes ({new}) (a partitioned table's key must hold the "
+               f"day column); what breaks: `insert … on conflict ({old})` in your app fails "
+               "(\"there is no unique or exclusion constraint matching the ON CONFLICT "
+               f"specification\"): write `on conflict ({new})`; ({old}) alone is no longer "
+               f"unique: a second row with an existing {old} on another day is accepted"]
+        if cat.identity or cat.owned_sequences:
+            out[0] += " (the column's own default never repeats one)"
+        if cat.replaced_by_key:
+            out.append(f"unique constraint {', '.join(cat.replaced_by_key)} has the new key's "
+                       f"columns: the primary key ({new}) takes its place")
+        out.append(f"a foreign key can no longer reference {self.table}({old}), only "
+                   f"({new})")
+        return out
+
     def lines(self) -> list[str]:
         free = "no quota" if self.free_bytes is None else f"{mb(self.free_bytes)} free"
         span = (f"{self.months[0]:%Y-%m}..{self.months[-1]:%Y-%m}" if self.months else "none")
@@ -80,8 +110,10 @@ class AdoptPlan:
                f"(indexes and TOAST included)",
                f"  headroom: needs {mb(self.need_bytes)}, core has {free}",
                f"  partitions: by month of {self.day_column}, {len(self.months)} months "
-               f"({span}) and {self.table}{space.DEFAULT_SUFFIX}",
-               "  writes wait while it copies (EXCLUSIVE lock, one transaction); reads go on"]
+               f"({span}) and {self.table}{space.DEFAULT_SUFFIX}"]
+        if self.estimate is not None:
+            out.append(self.estimate.line())
+        out += [f"  KEY CHANGES: {k}" for k in self.key_change]
         for what, names in self.catalog.preserved().items():
             if names:
                 out.append(f"  keeps {what}: {', '.join(names)}")
@@ -93,15 +125,28 @@ class AdoptPlan:
 @dataclass
 class Adopted:
     plan: AdoptPlan
-    fingerprint: fingerprint.Fingerprint
-    seconds_locked: float
-    partitions: list[str]
+    swapped: Swapped
+    seconds_writes: float  # the app's writes waited this long (validations included)
     bytes_after: int
+    validated: list[str]
+
+    @property
+    def fingerprint(self):
+        return self.swapped.fingerprint
+
+    @property
+    def partitions(self) -> list[str]:
+        return self.swapped.partitions
+
+    @property
+    def seconds_reads(self) -> float:
+        return self.swapped.seconds_reads
 
 
 def plan_adoption(spec: TableSpec, core: PgTier, conn: psycopg.Connection,
-                  as_of: dt.date) -> AdoptPlan:
-    """What `adopt partition` would do, and the problems that refuse it (nothing changes)."""
+                  as_of: dt.date, *, measure_locks: bool = True) -> AdoptPlan:
+    """What `adopt partition` would do, the lock times it would cost (measured on a sample
+    of the table, in a savepoint rolled back) and the problems that refuse it."""
     table = spec.name
     if not table_exists(conn, table):
         raise TierError(f"adopt partition {table}: core has no table public.{table}")
@@ -119,13 +164,45 @@ def plan_adoption(spec: TableSpec, core: PgTier, conn: psycopg.Connection,
     need = int(REWRITE_HEADROOM * size + (len(months) + 1) * PAGE * (1 + 2 * n_idx))
     free = None if core.quota_bytes is None else max(0, core.quota_bytes - core.size_bytes())
     plan = AdoptPlan(table, policy.day_column, rows, size, need, free, months, cat)
+    if measure_locks and not plan.problems:
+        plan.estimate = measure(conn, cat, rows, len(months))
+        plan.notes += _timeouts(conn, plan.estimate)
     for pub in cat.pubs_not_via_root:
         plan.notes.append(
             f"publication {pub} publishes a partitioned table's changes under each month's "
             f"name ({table}_pYYYY_MM) unless `alter publication {pub} set "
             "(publish_via_partition_root = true)`; realtime subscribers of "
             f"{table} need that")
+    refs = sorted({k.ref_table.removeprefix("public.") for k in cat.fks_out
+                   if not k.self_reference})
+    if refs:
+        plan.notes.append(f"its foreign keys are checked on the copy: writes to {', '.join(refs)} "
+                          "wait from then to the end, and the swap locks them as it locks "
+                          f"{table} (their reads wait for the swap too)")
+    if cat.fks_in:
+        plan.notes.append("foreign keys into it are re-created NOT VALID in the swap and "
+                          "validated right after it, while the app reads and writes")
     return plan
+
+
+def _timeouts(conn: psycopg.Connection, estimate: LockEstimate) -> list[str]:
+    """Client roles whose statement_timeout is shorter than the writes' wait: a write of
+    theirs that waits for the conversion fails (Supabase: anon 3 s, authenticated 8 s)."""
+    rows = conn.execute(
+        """select r.rolname, s.setting from pg_roles r
+             join lateral (select split_part(c, '=', 2) as setting
+                             from pg_db_role_setting d, unnest(d.setconfig) c
+                            where d.setrole = r.oid and c like 'statement_timeout=%%') s on true
+            where r.rolname = any(%s) order by 1""", (client_roles(conn),)).fetchall()
+    out = []
+    for role, setting in rows:
+        seconds = conn.execute("select extract(epoch from %s::interval)",
+                               (setting if not setting.isdigit() else f"{setting} ms",)
+                               ).fetchone()[0]
+        if seconds and float(seconds) < estimate.writes_s:
+            out.append(f"role {role} has statement_timeout {setting}: its writes to the table "
+                       "that wait for the conversion fail; adopt when the app is idle")
+    return out
 
 
 def _months(conn: psycopg.Connection, spec: TableSpec, as_of: dt.date) -> list[dt.date]:
@@ -142,10 +219,13 @@ def _months(conn: psycopg.Connection, spec: TableSpec, as_of: dt.date) -> list[d
     return sorted(found)
 
 
-def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date) -> Adopted:
-    """Convert the table (module docstring); refused with the reasons when the plan has any."""
+def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date, *,
+                    key_change_ok: bool = False) -> Adopted:
+    """Convert the table (module docstring); refused with the reasons when the plan has any,
+    and when the primary key changes unless `key_change_ok` (the CLI's --yes)."""
     table = spec.name
     with engine.locked(table) as locked:  # no mover of this table meanwhile
+        _finish(locked, core, table)
         locked.interrupt_open(ADOPT)
         with core.connect() as conn:
             pin_session(conn)
@@ -154,11 +234,16 @@ def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.dat
             if plan.problems:
                 raise TierError(f"adopt partition {table} refused:\n  - "
                                 + "\n  - ".join(plan.problems))
+            if plan.key_change and not key_change_ok:
+                raise UsageError(f"adopt partition {table}: " + "; ".join(plan.key_change)
+                                 + ". Nothing changed; run again with --yes once the app "
+                                 "is ready for that")
             step = locked.open(ADOPT, None, None)
 
-            def attempt() -> Adopted:
+            def attempt() -> Swapped:
                 try:
-                    return _convert(spec, conn, plan, as_of)
+                    return convert(conn, plan.catalog,
+                                   lambda c: _months(c, spec, as_of), spec.zone, step)
                 except psycopg.Error as exc:
                     conn.rollback()
                     if is_lock_conflict(exc):
@@ -174,140 +259,55 @@ def adopt_partition(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.dat
                     raise
 
             try:
-                done = yielding(f"adopt partition {table}", attempt)
+                swapped = yielding(f"adopt partition {table}", attempt, retry_on=(GiveWay,),
+                                   retries=RETRIES)
             except Exception as exc:
                 step.failed(exc)
                 raise
+        step.crash("committed")
         with core.connect(autocommit=True) as conn:
+            pin_session(conn)
+            checked = validate(conn, swapped.to_validate)
+            writes = swapped.seconds_writes  # validation takes no lock the app's writes wait for
             conn.execute(sql.SQL("analyze {}").format(ident(table)))
-            done.bytes_after = relation_bytes(conn, table)
+            after = relation_bytes(conn, table)
+        done = Adopted(plan, swapped, writes, after, checked)
         step.done(rows=done.fingerprint.rows, bytes_=plan.table_bytes,
                   fingerprint=done.fingerprint.text, partitions=done.partitions,
-                  seconds_locked=round(done.seconds_locked, 3), bytes_before=plan.table_bytes,
-                  bytes_after=done.bytes_after, preserved=plan.catalog.preserved())
+                  seconds_writes=round(writes, 3), seconds_reads=round(done.seconds_reads, 3),
+                  swap_tries=swapped.swap_tries, validated=checked,
+                  estimate=None if plan.estimate is None else {
+                      "writes_s": round(plan.estimate.writes_s, 3),
+                      "reads_s": round(plan.estimate.reads_s, 3)},
+                  key_changed=plan.catalog.key_changes, bytes_before=plan.table_bytes,
+                  bytes_after=after, preserved=plan.catalog.preserved())
     return done
 
 
-def _convert(spec: TableSpec, conn: psycopg.Connection, plan: AdoptPlan,
-             as_of: dt.date) -> Adopted:
-    """The one transaction (module docstring). Raises (and the caller rolls back) on any
-    difference; commits only when the swapped table holds exactly the original rows."""
-    table = plan.table
-    t, new, old = (sql.Identifier(n) for n in (table, table + NEW_SUFFIX, table + OLD_SUFFIX))
-    conn.execute(sql.SQL("lock table {} in exclusive mode").format(t))
-    locked_at = time.monotonic()
-    cat = read_catalog(conn, table, plan.day_column)  # again, under the lock
-    if cat.problems:
-        raise TierError(f"adopt partition {table} refused:\n  - " + "\n  - ".join(cat.problems))
-    months = _months(conn, spec, as_of)
-    columns = list(table_columns(conn, table))
-    before = fingerprint.of_table(conn, table, columns)
-    x = conn.execute
-    x(sql.SQL("create table {} (like {} including all excluding indexes) "
-              "partition by range ({})").format(new, t, sql.Identifier(plan.day_column)))
-    x(sql.SQL("alter table {} owner to {}").format(new, sql.Identifier(cat.owner)))
-    partitions = []
-    for month in months:
-        name = space.partition_name(table, month)
-        lo, hi = space.month_bounds(conn, table, plan.day_column, month, spec.zone)
-        x(sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
-            sql.Identifier(name), new, lo, hi))
-        partitions.append(name)
-    partitions.append(table + space.DEFAULT_SUFFIX)
-    x(sql.SQL("create table {} partition of {} default").format(
-        sql.Identifier(partitions[-1]), new))
-    for name in partitions:
-        x(sql.SQL("alter table {} owner to {}").format(sql.Identifier(name),
-                                                        sql.Identifier(cat.owner)))
-    stored = [r[0] for r in conn.execute(  # generated columns are computed by the new table
-        "select attname from pg_attribute where attrelid = %s and attnum > 0 and not "
-        "attisdropped and attgenerated = '' order by attnum", (cat.oid,)).fetchall()]
-    cols = sql.SQL(", ").join(map(sql.Identifier, stored))
-    x(sql.SQL("insert into {} ({c}) overriding system value select {c} from {}").format(
-        new, t, c=cols))
-    copied = fingerprint.of_table(conn, table + NEW_SUFFIX, columns)
-    if copied != before:
-        raise MoveError(f"adopt partition {table}: the copy holds {copied.text}, the table "
-                        f"{before.text} (rows:checksum); nothing changed")
-    ADOPT.crash("copied")
-    new_seqs = _carry_sequences(conn, cat, table + NEW_SUFFIX)
-    for child, name, _ in cat.fks_in:
-        x(sql.SQL("alter table {} drop constraint {}").format(sql.SQL(child),
-                                                               sql.Identifier(name)))
-    x(sql.SQL("alter table {} rename to {}").format(t, old))
-    x(sql.SQL("alter table {} rename to {}").format(new, t))
-    x(sql.SQL("drop table {}").format(old))
-    _rebuild(conn, cat, partitions)
-    for seq, name in new_seqs.items():
-        x(sql.SQL("alter sequence {} rename to {}").format(sql.SQL(seq), sql.Identifier(name)))
-    after = fingerprint.of_table(conn, table, columns)
-    if after != before:
-        raise MoveError(f"adopt partition {table}: after the swap the table holds "
-                        f"{after.text}, before {before.text}; nothing changed")
-    ADOPT.crash("swapped")
-    conn.commit()
-    return Adopted(plan, after, time.monotonic() - locked_at, partitions, 0)
+def finish_left_over(engine: Engine, core: PgTier, table: str) -> list[str]:
+    """An adoption killed after its commit: validate the foreign keys it left NOT VALID and
+    close its ledger entry; returns their names ([] when nothing was left)."""
+    with engine.locked(table) as locked:
+        return _finish(locked, core, table)
 
 
-def _carry_sequences(conn: psycopg.Connection, cat: Catalog, new: str) -> dict[str, str]:
-    """Identity sequences: the new ones continue where the old stopped and get their grants;
-    serial sequences move to the new table. Returns new sequence → the old one's name."""
-    renames = {}
-    for col, old_seq in cat.identity.items():
-        new_seq = conn.execute("select pg_get_serial_sequence(%s, %s)",
-                               (regclass(new), col)).fetchone()[0]
-        last, called = conn.execute(sql.SQL("select last_value, is_called from {}").format(
-            sql.SQL(old_seq))).fetchone()
-        conn.execute("select setval(%s, %s, %s)", (new_seq, last, called))
-        for _, stmt in acl_grants(conn, sql.SQL("sequence {}").format(sql.SQL(new_seq)),
-                                  "select relacl from pg_class where oid = %(s)s::regclass "
-                                  "and relacl is not null", {"s": old_seq}):
-            conn.execute(stmt)
-        renames[new_seq] = old_seq.split(".")[-1].strip('"')
-    for col, seq in cat.owned_sequences.items():
-        conn.execute(sql.SQL("alter sequence {} owned by {}.{}").format(
-            sql.SQL(seq), sql.Identifier(new), sql.Identifier(col)))
-    return renames
+def _finish(locked: Locked, core: PgTier, table: str) -> list[str]:
+    """The newest adoption entry of `table` that noted what to validate (just before its
+    commit) and is still `open`, when the table is partitioned (so that commit happened)."""
+    entry = next((e for e in ledger.entries(locked.conn, table, limit=20, route=ADOPT.name)
+                  if e.detail.get("validate")), None)
+    if entry is None or entry.state != OPEN:
+        return []
+    with core.connect(autocommit=True) as conn:
+        pin_session(conn)
+        if not space.is_partitioned(conn, table):
+            return []  # killed before its commit: nothing of it exists
+        checked = validate(conn, [tuple(k) for k in entry.detail["validate"]])
+    found = Fingerprint.parse(entry.detail["fingerprint"])
+    locked.step(ADOPT, entry).done(rows=found.rows, fingerprint=found.text, validated=checked,
+                                   finished_by_a_later_run=True)
+    return checked
 
 
-def _rebuild(conn: psycopg.Connection, cat: Catalog, partitions: list[str]) -> None:
-    """What the table carried, on the new table now named like the old one."""
-    t = ident(cat.table)
-    x = conn.execute
-    x(sql.SQL("alter table {} add constraint {} primary key ({})").format(
-        t, sql.Identifier(cat.pk_name), sql.SQL(", ").join(map(sql.Identifier, cat.new_key))))
-    for name, definition in cat.uniques + cat.fks_out:
-        x(sql.SQL("alter table {} add constraint {} {}").format(
-            t, sql.Identifier(name), sql.SQL(definition)))
-    for name, ddl, comment in cat.indexes:
-        x(sql.SQL(ddl))
-        if comment:
-            x(sql.SQL("comment on index {} is {}").format(sql.Identifier(name),
-                                                         sql.Literal(comment)))
-    for name, ddl, enabled in cat.triggers:
-        x(sql.SQL(ddl))
-        if enabled == "D":
-            x(sql.SQL("alter table {} disable trigger {}").format(t, sql.Identifier(name)))
-        elif enabled in ("R", "A"):
-            mode = "replica" if enabled == "R" else "always"
-            x(sql.SQL("alter table {} enable {} trigger {}").format(
-                t, sql.SQL(mode), sql.Identifier(name)))
-    if cat.rls:
-        x(sql.SQL("alter table {} enable row level security").format(t))
-    if cat.force_rls:
-        x(sql.SQL("alter table {} force row level security").format(t))
-    for name in partitions:
-        space.guard_partition(conn, cat.table, name)
-    for stmt in cat.policies + cat.grants:
-        x(stmt)
-    for pub in cat.publications:
-        x(sql.SQL("alter publication {} add table {}").format(sql.Identifier(pub), t))
-    if cat.replica_identity in ("f", "n"):
-        mode = sql.SQL("full" if cat.replica_identity == "f" else "nothing")
-        for name in [cat.table, *partitions]:
-            x(sql.SQL("alter table {} replica identity {}").format(sql.Identifier(name), mode))
-    if cat.comment is not None:
-        x(sql.SQL("comment on table {} is {}").format(t, sql.Literal(cat.comment)))
-    for child, name, definition in cat.fks_in:
-        x(sql.SQL("alter table {} add constraint {} {}").format(
-            sql.SQL(child), sql.Identifier(name), sql.SQL(definition)))
+__all__ = ["ADOPT", "AdoptPlan", "Adopted", "adopt_partition", "finish_left_over",
+           "plan_adoption"]

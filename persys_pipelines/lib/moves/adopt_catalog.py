@@ -19,6 +19,48 @@ from ..pg.tables import DATE_TYPES, TIMESTAMP_TYPES
 MAX_NAME = 63 - len("_persys_new")  # PostgreSQL cuts identifiers at 63 bytes
 
 
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key of the table (`child` None) or into it (`child`: the referencing table,
+    qualified and quoted). One of the table's is built on the copy before the swap (a
+    partitioned table cannot take one NOT VALID); one into it is re-created NOT VALID in the
+    swap and validated after it commits (no lock that stops the app's reads or writes),
+    unless it was NOT VALID before or its table is partitioned too."""
+
+    name: str
+    definition: str  # pg_get_constraintdef: ends with NOT VALID when it was not validated
+    valid: bool
+    child: str | None = None
+    child_partitioned: bool = False
+    columns: tuple[str, ...] = ()  # the table's own: its columns, the referenced ones
+    ref_table: str = ""  # qualified and quoted
+    ref_columns: tuple[str, ...] = ()
+    self_reference: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.child.removeprefix('public.')}.{self.name}" if self.child else self.name
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    """An index that backs no constraint, as pg_get_indexdef deparses it."""
+
+    name: str
+    ddl: str
+    comment: str | None
+    quoted_name: str  # quote_ident(name), as it appears in `ddl`
+    quoted_table: str  # schema.table quoted, as it appears in `ddl`
+
+    def on(self, quoted_table: str, name: str) -> str:
+        """The same index under `name` on another table (the copy, before the swap)."""
+        for head in ("CREATE INDEX ", "CREATE UNIQUE INDEX "):
+            prefix = f"{head}{self.quoted_name} ON {self.quoted_table} USING "
+            if self.ddl.startswith(prefix):
+                return f"{head}{name} ON {quoted_table} USING {self.ddl[len(prefix):]}"
+        raise ValueError(f"index {self.name}: unexpected definition {self.ddl!r}")
+
+
 @dataclass
 class Catalog:
     """Everything `adopt` preserves, as statements to run after the swap."""
@@ -33,14 +75,16 @@ class Catalog:
     force_rls: bool = False
     replica_identity: str = "d"
     comment: str | None = None
-    indexes: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, ddl, comment
+    indexes: list[IndexDef] = field(default_factory=list)
     uniques: list[tuple[str, str]] = field(default_factory=list)  # name, definition
-    fks_out: list[tuple[str, str]] = field(default_factory=list)
-    fks_in: list[tuple[str, str, str]] = field(default_factory=list)  # child (quoted), name, def
+    fks_out: list[ForeignKey] = field(default_factory=list)  # self-references included
+    fks_in: list[ForeignKey] = field(default_factory=list)
     triggers: list[tuple[str, str, str]] = field(default_factory=list)  # name, ddl, tgenabled
+    rules: list[tuple[str, str, str]] = field(default_factory=list)  # name, ddl, ev_enabled
+    replaced_by_key: list[str] = field(default_factory=list)  # unique constraints = new key
     policies: list[sql.Composable] = field(default_factory=list)
     policy_names: list[str] = field(default_factory=list)
-    grants: list[sql.Composable] = field(default_factory=list)
+    grants: list[sql.Composable] = field(default_factory=list)  # column grants
     grant_names: list[str] = field(default_factory=list)
     publications: list[str] = field(default_factory=list)
     pubs_not_via_root: list[str] = field(default_factory=list)
@@ -54,10 +98,11 @@ class Catalog:
         return {
             "primary key": ([f"{self.pk_name} ({', '.join(self.new_key)})"]
                             if self.primary_key else []),  # none: refused, said below
-            "indexes": [n for n, _, _ in self.indexes] + [n for n, _ in self.uniques],
-            "foreign keys out": [n for n, _ in self.fks_out],
-            "foreign keys in": [f"{c}.{n}" for c, n, _ in self.fks_in],
+            "indexes": [i.name for i in self.indexes] + [n for n, _ in self.uniques],
+            "foreign keys out": [k.name for k in self.fks_out],
+            "foreign keys in": [k.label for k in self.fks_in],
             "triggers": [n for n, _, _ in self.triggers],
+            "rules": [n for n, _, _ in self.rules],
             "row level security": ([("enabled" + (", forced" if self.force_rls else ""))]
                                    if self.rls else []) + self.policy_names,
             "grants": self.grant_names,
@@ -65,6 +110,10 @@ class Catalog:
             "identity columns": [f"{c} ({s})" for c, s in self.identity.items()],
             "generated columns": self.generated,
         }
+
+    @property
+    def key_changes(self) -> bool:
+        return bool(self.primary_key) and self.day_column not in self.primary_key
 
     @property
     def new_key(self) -> list[str]:
@@ -102,20 +151,27 @@ def read_catalog(conn: psycopg.Connection, table: str, day_column: str) -> Catal
     if _rows(conn, "select 1 from pg_inherits where inhparent = %(oid)s or inhrelid = %(oid)s",
              oid):
         problems.append(f"{table} takes part in table inheritance; adopt cannot convert it")
-    views = _rows(conn, """select distinct v.oid::regclass::text from pg_depend d
-                             join pg_rewrite r on r.oid = d.objid
+    users = _rows(conn, """select distinct v.oid::regclass::text, v.relkind in ('v', 'm'),
+                                    r.rulename
+                             from pg_depend d join pg_rewrite r on r.oid = d.objid
                              join pg_class v on v.oid = r.ev_class
                             where d.refobjid = %(oid)s and d.classid = 'pg_rewrite'::regclass
-                              and v.oid <> %(oid)s""", oid)
+                              and v.oid <> %(oid)s order by 1, 3""", oid)
+    views = [v for v, is_view, _ in users if is_view]
     if views:
-        problems.append(f"views depend on {table}: {', '.join(v for (v,) in views)}; drop them "
+        problems.append(f"views depend on {table}: {', '.join(views)}; drop them "
                         "first and create them again after the conversion")
+    for other, is_view, rule in users:
+        if not is_view:
+            problems.append(f"rule {rule} on {other} refers to {table}: drop it first and "
+                            "create it again after the conversion (`pg_get_ruledef` shows it)")
     if ident == "i":
         problems.append(f"{table} uses an index as its replica identity; set `alter table "
                         f"{table} replica identity default` (or full) first")
     _read_constraints(conn, cat)
     _read_indexes(conn, cat)
     _read_triggers(conn, cat)
+    _read_rules(conn, cat)
     _read_policies(conn, cat)
     _read_grants(conn, cat)
     _read_publications(conn, cat)
@@ -132,6 +188,13 @@ def _check_day_column(conn: psycopg.Connection, cat: Catalog) -> None:
     if kind not in DATE_TYPES | TIMESTAMP_TYPES:
         cat.problems.append(f"{cat.table}.{cat.day_column} is {kind}; months need a date or "
                             "timestamp(tz) column")
+        return
+    infinite = conn.execute(sql.SQL("select count(*) from {} where not isfinite({})").format(
+        ident(cat.table), sql.Identifier(cat.day_column))).fetchone()[0]
+    if infinite:
+        cat.problems.append(
+            f"{cat.table}.{cat.day_column} is infinity or -infinity in {infinite} rows: such "
+            "a row has no month to live in. Give those rows a real day first")
     notnull = conn.execute("select attnotnull from pg_attribute where attrelid = %s and "
                            "attname = %s", (cat.oid, cat.day_column)).fetchone()[0]
     if not notnull:
@@ -146,11 +209,18 @@ def _check_day_column(conn: psycopg.Connection, cat: Catalog) -> None:
 
 def _read_constraints(conn: psycopg.Connection, cat: Catalog) -> None:
     key = set(cat.new_key)
-    for name, contype, definition, cols in _rows(conn, """
-            select conname, contype::text, pg_get_constraintdef(oid),
+    for name, contype, definition, cols, valid, ref, ref_cols, self_ref in _rows(conn, """
+            select conname, contype::text, pg_get_constraintdef(k.oid),
                    array(select attname from pg_attribute where attrelid = conrelid
-                          and attnum = any(conkey))
-              from pg_constraint where conrelid = %(oid)s and contype in ('u', 'x', 'f')
+                          and attnum = any(conkey) order by array_position(conkey, attnum)),
+                   convalidated,
+                   (select quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                     where c.oid = k.confrelid),
+                   array(select attname from pg_attribute where attrelid = confrelid
+                          and attnum = any(confkey) order by array_position(confkey, attnum)),
+                   confrelid = conrelid
+              from pg_constraint k where conrelid = %(oid)s and contype in ('u', 'x', 'f')
              order by conname""", cat.oid):
         if contype == "x":
             cat.problems.append(f"exclusion constraint {name} cannot hold across partitions")
@@ -162,30 +232,42 @@ def _read_constraints(conn: psycopg.Connection, cat: Catalog) -> None:
                 "drop it first")
         elif contype == "u" and set(cols) != key:
             cat.uniques.append((name, definition))
+        elif contype == "u":
+            cat.replaced_by_key.append(name)
         elif contype == "f":
-            cat.fks_out.append((name, definition))
-    for child, name, definition, cols, self_ref in _rows(conn, """
-            select conrelid::regclass::text, conname, pg_get_constraintdef(oid),
+            cat.fks_out.append(ForeignKey(name, definition, valid, columns=tuple(cols),
+                                          ref_table=ref, ref_columns=tuple(ref_cols),
+                                          self_reference=self_ref))
+    for child, name, definition, cols, self_ref, valid, partitioned in _rows(conn, """
+            select (select quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                     where c.oid = k.conrelid),
+                   conname, pg_get_constraintdef(oid),
                    array(select attname from pg_attribute where attrelid = confrelid
-                          and attnum = any(confkey)), conrelid = confrelid
-              from pg_constraint where confrelid = %(oid)s and contype = 'f'
+                          and attnum = any(confkey)), conrelid = confrelid, convalidated,
+                   (select relkind = 'p' from pg_class where oid = k.conrelid)
+              from pg_constraint k where confrelid = %(oid)s and contype = 'f'
                and conparentid = 0 order by 1, 2""", cat.oid):
         if set(cols) != key:
+            shown = child.removeprefix("public.")
             cat.problems.append(
-                f"foreign key {name} on {child} references {cat.table}({', '.join(cols)}): a "
+                f"foreign key {name} on {shown} references {cat.table}({', '.join(cols)}): a "
                 "foreign key into a partitioned table must reference a unique key that "
                 f"includes the partition column ({', '.join(cat.new_key)}). Add "
-                f"{cat.day_column} to {child} and to the foreign key, or drop it first")
+                f"{cat.day_column} to {shown} and to the foreign key, or drop it first")
         elif not self_ref:
-            cat.fks_in.append((child, name, definition))
+            cat.fks_in.append(ForeignKey(name, definition, valid, child, partitioned))
 
 
 def _read_indexes(conn: psycopg.Connection, cat: Catalog) -> None:
-    for name, ddl, unique, cols, comment in _rows(conn, """
+    for name, ddl, unique, cols, comment, quoted, on in _rows(conn, """
             select c.relname, pg_get_indexdef(i.indexrelid), i.indisunique,
                    array(select attname from pg_attribute where attrelid = i.indrelid
-                          and attnum = any(i.indkey)), obj_description(c.oid, 'pg_class')
+                          and attnum = any(i.indkey)), obj_description(c.oid, 'pg_class'),
+                   quote_ident(c.relname), quote_ident(n.nspname) || '.' || quote_ident(t.relname)
               from pg_index i join pg_class c on c.oid = i.indexrelid
+              join pg_class t on t.oid = i.indrelid
+              join pg_namespace n on n.oid = t.relnamespace
              where i.indrelid = %(oid)s and not exists (
                    select 1 from pg_constraint k where k.conindid = i.indexrelid
                       and k.conrelid = i.indrelid)
@@ -195,13 +277,21 @@ def _read_indexes(conn: psycopg.Connection, cat: Catalog) -> None:
                                 "partitioned table cannot enforce it. Add the column or drop "
                                 "the index first")
         else:
-            cat.indexes.append((name, ddl, comment))
+            cat.indexes.append(IndexDef(name, ddl, comment, quoted, on))
 
 
 def _read_triggers(conn: psycopg.Connection, cat: Catalog) -> None:
     cat.triggers = [tuple(r) for r in _rows(conn, """
         select tgname, pg_get_triggerdef(oid), tgenabled::text from pg_trigger
          where tgrelid = %(oid)s and not tgisinternal order by tgname""", cat.oid)]
+
+
+def _read_rules(conn: psycopg.Connection, cat: Catalog) -> None:
+    """CREATE RULE rules on the table (a view's `_RETURN` aside): PostgreSQL keeps them on a
+    partitioned table as well, so they are re-created after the swap."""
+    cat.rules = [tuple(r) for r in _rows(conn, """
+        select rulename, pg_get_ruledef(oid), ev_enabled::text from pg_rewrite
+         where ev_class = %(oid)s and rulename <> '_RETURN' order by rulename""", cat.oid)]
 
 
 def _read_policies(conn: psycopg.Connection, cat: Catalog) -> None:
@@ -242,16 +332,19 @@ def acl_grants(conn: psycopg.Connection, target: sql.Composable, acl_query: str,
 
 
 def _read_grants(conn: psycopg.Connection, cat: Catalog) -> None:
+    """Table grants are copied onto the new table exactly (partitions.same_grants, which also
+    takes back what default privileges added); column grants are re-granted from here."""
     target = sql.SQL("table {}").format(ident(cat.table))
     found = acl_grants(conn, target, "select relacl from pg_class where oid = %(oid)s "
                        "and relacl is not null", {"oid": cat.oid})
+    columns = []
     for (col,) in _rows(conn, "select attname from pg_attribute where attrelid = %(oid)s "
                         "and attnum > 0 and attacl is not null", cat.oid):
-        found += acl_grants(conn, ident(cat.table), "select attacl from pg_attribute "
-                            "where attrelid = %(oid)s and attname = %(col)s",
-                            {"oid": cat.oid, "col": col}, column=col)
-    cat.grant_names = [n for n, _ in found]
-    cat.grants = [s for _, s in found]
+        columns += acl_grants(conn, ident(cat.table), "select attacl from pg_attribute "
+                              "where attrelid = %(oid)s and attname = %(col)s",
+                              {"oid": cat.oid, "col": col}, column=col)
+    cat.grant_names = [n for n, _ in found + columns]
+    cat.grants = [s for _, s in columns]  # column grants
 
 
 def _read_publications(conn: psycopg.Connection, cat: Catalog) -> None:

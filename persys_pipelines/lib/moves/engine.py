@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..errors import MoveError
+from ..errors import MoveError, scrub
 from ..pg import ledger
 from ..pg.schema import create_ledger
 from ..pg.tiers import PgTier
@@ -223,7 +223,7 @@ class Step:
         self.locked.conn.execute(
             "update persys.ledger set state = %s, ended_at = now(), detail = detail || %s "
             "where id = %s and state = %s",
-            (FAILED, Jsonb({"error": str(exc)[:500]}), self.id, OPEN))
+            (FAILED, Jsonb({"error": scrub(str(exc))[:500]}), self.id, OPEN))
 
     def note(self, *, conn: psycopg.Connection | None = None, **detail: object) -> None:
         """More detail, state unchanged (what a space step returned, …)."""

@@ -80,7 +80,7 @@ def _one(conn: psycopg.Connection, spec: TableSpec, month: dt.date,
             conn.execute(sql.SQL("lock table {} in access exclusive mode").format(ident(table)))
             if month in parts.month_partitions(conn, table):
                 return None
-            _switch_off_side_effects(conn, table)
+            always = _switch_off_side_effects(conn, table)
             lo, hi = parts.month_bounds(conn, table, spec.policy.day_column, month, spec.zone)
             where = parts.day_in(day_expression(conn, default, spec.policy, spec.zone), month)
             conn.execute(sql.SQL(
@@ -94,8 +94,14 @@ def _one(conn: psycopg.Connection, spec: TableSpec, month: dt.date,
             copied = conn.execute(sql.SQL("insert into {} ({c}) select {c} from {} where {}")
                                   .format(ident(name), ident(default), where, c=cols)).rowcount
             after = fingerprint.of_table(conn, name, columns)
+            for name_ in always:  # ENABLE ALWAYS fires even in replica mode: off for this
+                conn.execute(sql.SQL("alter table {} disable trigger {}").format(
+                    ident(default), sql.Identifier(name_)))
             deleted = conn.execute(sql.SQL("delete from {} where {}").format(
                 ident(default), where)).rowcount
+            for name_ in always:  # … delete only, as it was before
+                conn.execute(sql.SQL("alter table {} enable always trigger {}").format(
+                    ident(default), sql.Identifier(name_)))
             if not before == after or copied != deleted or before.rows != copied:
                 raise MoveError(f"{table} {month:%Y-%m}: the rows copied out of DEFAULT differ "
                                 f"from the rows there ({before.text} vs {after.text}); "
@@ -110,23 +116,34 @@ def _one(conn: psycopg.Connection, spec: TableSpec, month: dt.date,
     return before
 
 
-def _switch_off_side_effects(conn: psycopg.Connection, table: str) -> None:
-    """Triggers and foreign-key actions off for this transaction, or, where the role may not
-    do that, proof that there is nothing to switch off (else a MoveError naming it)."""
+def _switch_off_side_effects(conn: psycopg.Connection, table: str) -> list[str]:
+    """Triggers and foreign-key actions off for this transaction (returns the DEFAULT
+    partition's delete triggers set ENABLE ALWAYS, which replica mode does not stop: the
+    caller switches them off around its DELETE), or, where the role may not do that, proof
+    that there is nothing to switch off (else a MoveError naming it)."""
+    default = f"{table}{parts.DEFAULT_SUFFIX}"
     try:
         with conn.transaction():  # a savepoint: SET LOCAL outlives it, a refusal does not
             conn.execute("set local session_replication_role = replica")
-        return
+        return [r[0] for r in conn.execute(
+            """select tgname from pg_trigger where tgrelid = to_regclass(%s)
+                and tgenabled = 'A' and (tgtype & 8) <> 0 order by 1""",
+            (regclass(default),)).fetchall()]
     except psycopg.errors.InsufficientPrivilege:
         pass
     triggers = [r[0] for r in conn.execute(
-        """select t.tgname from pg_trigger t
-            where t.tgrelid = to_regclass(%s) and not t.tgisinternal
-              and (t.tgtype & 8) <> 0""", (regclass(table),)).fetchall()]
-    refs = [r.name for r in references.incoming(conn, table)]
-    if triggers or refs:
+        """select distinct t.tgname from pg_trigger t
+            where t.tgrelid in (to_regclass(%s), to_regclass(%s)) and not t.tgisinternal
+              and (t.tgtype & 8) <> 0 order by 1""",
+        (regclass(table), regclass(default))).fetchall()]
+    refs = [f"{r.name} (on delete {r.on_delete})" for r in references.incoming(conn, table)]
+    what = ([f"the delete triggers {', '.join(triggers)}"] if triggers else []) + (
+        [f"the foreign keys of {', '.join(refs)}"] if refs else [])
+    if what:
         raise MoveError(
             f"{table}: rows in its DEFAULT partition cannot get their month partition: this "
-            f"role may not switch off {', '.join(triggers + refs)} for the move (moving a row "
-            "out of DEFAULT would fire them). Connect core as a superuser or as Supabase's "
-            "`postgres` role; meanwhile the rows stay in DEFAULT and move to main as usual")
+            f"role may not switch off {' and '.join(what)} for the move (moving a row out of "
+            "DEFAULT would fire them; switching them off needs session_replication_role). "
+            "Connect core as a superuser or as Supabase's `postgres` role; meanwhile the "
+            "rows stay in DEFAULT and move to main as usual")
+    return []

@@ -1,11 +1,18 @@
 """The relay: binary COPY streams from one tier's connection into another's, memory flat (the
 core→main copy, its key lists, and any route that copies rows between tiers).
 
+`copy_split` is the same-connection form: one pass over a table, each row into the table its
+first column names (adopt's month partitions, loaded `FREEZE`).
+
 Core's side is read at the libpq level (`pg.copy_out`: a third of the Python a row that
 psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB batches.
 """
 
 from __future__ import annotations
+
+import contextlib
+import struct
+import tempfile
 
 import psycopg
 from psycopg import sql
@@ -96,3 +103,68 @@ def copy_between(a: psycopg.Connection, b: psycopg.Connection, query: sql.Compos
     if rows < 0:
         raise MoveError("the source did not report how many rows it sent")
     return rows
+
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_HEADER = _SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # no flags, no extension
+_TRAILER = b"\xff\xff"
+SPOOL_IN_MEMORY = 1 << 20  # bytes per target kept in memory before its spool goes to disk
+
+
+def copy_split(conn: psycopg.Connection, select: sql.Composable,
+               targets: list[sql.Composable], columns: list[str], *,
+               freeze: bool = False) -> list[int]:
+    """Binary COPY of `select` into several tables on the same connection, in one pass over
+    the source: its first column is the index of the row's target (int4, 0-based), the others
+    are `columns`. Each row is spooled (memory, then a temporary file) under its target, and
+    each target is then loaded with one COPY (`freeze`: `COPY … FREEZE`, for tables created
+    in this transaction). Returns the rows each target took, as its COPY reported them; a
+    row whose index names no target, or a count that differs, raises."""
+    counts = [0] * len(targets)
+    with contextlib.ExitStack() as stack:
+        spools = [stack.enter_context(tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY))
+                  for _ in targets]
+        with copy_out(conn, sql.SQL("copy ({}) to stdout (format binary)").format(select)) \
+                as out:
+            first = True
+            for data in out:  # one row per message; the first one starts with the header
+                view = memoryview(data)
+                if first:
+                    view = view[_header_length(view):]
+                    first = False
+                if len(view) < 2:
+                    continue
+                (fields,) = struct.unpack_from(">h", view, 0)
+                if fields < 0:
+                    continue  # the trailer
+                length, index = struct.unpack_from(">ii", view, 2)
+                if length != 4 or not 0 <= index < len(targets):
+                    raise MoveError(f"a row has no target ({index}); nothing was loaded")
+                spool = spools[index]
+                spool.write(struct.pack(">h", fields - 1))
+                spool.write(view[10:])
+                counts[index] += 1
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        option = sql.SQL(", freeze") if freeze else sql.SQL("")
+        for target, spool, expected in zip(targets, spools, counts, strict=True):
+            if not expected:
+                continue
+            spool.seek(0)
+            with conn.cursor() as cur:
+                with cur.copy(sql.SQL("copy {} ({}) from stdin (format binary{})").format(
+                        target, cols, option)) as into:
+                    into.write(_HEADER)
+                    while chunk := spool.read(BATCH):
+                        into.write(chunk)
+                    into.write(_TRAILER)
+                if cur.rowcount != expected:
+                    raise MoveError(f"{target.as_string(conn)} took {cur.rowcount} rows of "
+                                    f"{expected} sent")
+    return counts
+
+
+def _header_length(view: memoryview) -> int:
+    if bytes(view[:len(_SIGNATURE)]) != _SIGNATURE:
+        raise MoveError("the server's binary COPY did not start with its signature")
+    (extension,) = struct.unpack_from(">i", view, len(_SIGNATURE) + 4)
+    return len(_SIGNATURE) + 8 + extension

@@ -12,7 +12,8 @@ COPY needs identical types), and:
   sequence of core's) is left out: main never inserts rows of its own;
 - no foreign key is recreated (rows of parent and child move on different days, and
   `auth`/`storage` are not in main); RLS policies, grants, triggers and publications stay in
-  core. Core is only ever read.
+  core. Main's table is private (`schema.protect`: RLS on, nothing for the client roles).
+  Core is only ever read.
 
 Every such choice is one line in the notes `create_like` returns (and `ensure_destination`
 logs). A column added later at the end of core's table is added to main's; any other
@@ -33,6 +34,7 @@ from psycopg import sql
 from ..errors import MoveError
 from .catalog import ident, regclass, table_exists
 from .mirror_types import REFUSED, ensure_types
+from .schema import protect
 from .shape import SchemaMismatch, TableShape, added_columns, check_same_shape, table_shape
 
 __all__ = ["SchemaMismatch", "TableShape", "check_same_shape", "copy_columns", "create_like",
@@ -175,6 +177,7 @@ def create_like(
         dst.execute(sql.SQL("create index if not exists {} on {} ({})").format(
             sql.Identifier(f"{table}_{day_column}_idx"), ident(table),
             sql.Identifier(day_column)))
+        protect(dst, table)  # a main on Supabase: its default privileges must not expose it
     notes.append(f"created {table} in main from core's definition")
     return notes + foreign_key_notes(src, table)
 

@@ -25,7 +25,7 @@ from psycopg import sql
 
 from ..calendar import month_start, next_month
 from ..config import TablePolicy
-from .catalog import ident, regclass, table_columns
+from .catalog import client_roles, ident, regclass, table_columns
 from .session import yielding
 from .tiers import PgTier
 from .vacuum import Reclaimed, reclaim, relation_bytes, rewrite_check
@@ -150,11 +150,12 @@ def rows_in_default(conn: psycopg.Connection, table: str, policy: TablePolicy, z
 
 def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> None:
     """A partition is a table of its own: on Supabase the API exposes it and the schema's
-    default privileges grant it to `anon`. So it gets exactly the parent's grants (what the
-    default privileges added is taken back), and a parent with row level security gets it on
-    each partition too, without policies: nothing is visible there except through the
-    parent."""
-    same_grants(conn, table, partition)
+    default privileges grant it to `anon`. So it gets the parent's grants except those to
+    PUBLIC and Supabase's client roles (what the default privileges added is taken back):
+    the app reaches the rows through the parent, where PostgreSQL checks only the parent's
+    grants and policies, and a client asking for a partition by name is refused. A parent
+    with row level security gets it on each partition too, without policies."""
+    same_grants(conn, table, partition, without=("public", *client_roles(conn)))
     row = conn.execute("select relrowsecurity, relforcerowsecurity from pg_class "
                        "where oid = to_regclass(%s)", (regclass(table),)).fetchone()
     if not row or not row[0]:
@@ -166,26 +167,32 @@ def guard_partition(conn: psycopg.Connection, table: str, partition: str) -> Non
             ident(partition)))
 
 
-def same_grants(conn: psycopg.Connection, table: str, other: str) -> None:
-    """`other` gets exactly `table`'s privileges: every grant it has is revoked, then
-    `table`'s ACL is granted again (owner's own rights untouched)."""
-    rows = conn.execute(
-        """select coalesce(g.rolname, 'public'), a.privilege_type, a.is_grantable
-             from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
-             left join pg_roles g on g.oid = a.grantee
-            where c.oid = to_regclass(%s) and a.grantee <> c.relowner""",
-        (regclass(table),)).fetchall()
-    current = conn.execute(
-        """select distinct coalesce(g.rolname, 'public')
-             from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
-             left join pg_roles g on g.oid = a.grantee
-            where c.oid = to_regclass(%s) and a.grantee <> c.relowner""",
-        (regclass(other),)).fetchall()
-    for (role,) in current:
-        conn.execute(sql.SQL("revoke all on table {} from {}").format(ident(other), _role(role)))
+_ACL = """select coalesce(g.rolname, 'public'), a.privilege_type, a.is_grantable
+            from pg_class c, aclexplode(coalesce(c.relacl, acldefault(
+                   case when c.relkind = 'S' then 's' else 'r' end::"char", c.relowner))) a
+            left join pg_roles g on g.oid = a.grantee
+           where c.oid = to_regclass(%s) and a.grantee <> c.relowner"""
+
+
+def same_grants(conn: psycopg.Connection, table: str, other: str, *,
+                without: Iterable[str] = ()) -> None:
+    """`other` gets exactly `table`'s privileges (but none for the roles in `without`): every
+    grant it has is revoked, then `table`'s ACL is granted again (owner's own rights
+    untouched). Tables and sequences (`schema.name` for a sequence)."""
+    kind = sql.SQL("sequence" if conn.execute(
+        "select relkind = 'S' from pg_class where oid = to_regclass(%s)",
+        (regclass(other),)).fetchone()[0] else "table")
+    skip = set(without)
+    rows = conn.execute(_ACL, (regclass(table),)).fetchall()
+    current = {r[0] for r in conn.execute(_ACL, (regclass(other),)).fetchall()}
+    for role in sorted(current):
+        conn.execute(sql.SQL("revoke all on {} {} from {}").format(kind, ident(other),
+                                                                   _role(role)))
     for role, privilege, grantable in rows:
-        conn.execute(sql.SQL("grant {} on table {} to {}{}").format(
-            sql.SQL(privilege), ident(other), _role(role),
+        if role in skip:
+            continue
+        conn.execute(sql.SQL("grant {} on {} {} to {}{}").format(
+            sql.SQL(privilege), kind, ident(other), _role(role),
             sql.SQL(" with grant option") if grantable else sql.SQL("")))
 
 

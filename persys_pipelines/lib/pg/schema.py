@@ -185,6 +185,9 @@ def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = Fals
     `partitioned` (core): tables whose day column is NOT NULL are partitioned by month of the
     day (see lib/space.py: emptied months are dropped, which returns their space at once); the
     primary key then includes the day column, and a DEFAULT partition catches any row.
+    Every table made here is private (`protect`: row level security on, nothing for PUBLIC or
+    the client roles, whatever the schema's default privileges granted): the sample tables
+    hold a journal and shadow work; the person grants their app what it needs.
     """
     created = []
     wanted = set(TABLES_BY_NAME if only is None else only)
@@ -204,8 +207,7 @@ def create_personal_tables(conn: psycopg.Connection, *, partitioned: bool = Fals
         conn.execute(sql.SQL("create index {} on {} ({})").format(
             sql.Identifier(f"{table.name}_{table.day_column}_idx"), name,
             sql.Identifier(table.day_column)))
-        if table.name in OWN_TABLES:
-            protect(conn, table.name)
+        protect(conn, table.name)  # the sample tables too: private until the person grants
         created.append(table.name)
     return created
 

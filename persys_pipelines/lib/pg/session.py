@@ -75,15 +75,21 @@ def is_lock_conflict(exc: BaseException) -> bool:
                       | psycopg.errors.SerializationFailure)
 
 
-def yielding(what: str, attempt: Callable[[], T], *, retries: int = LOCK_RETRIES) -> T:
+def yielding(what: str, attempt: Callable[[], T], *, retries: int = LOCK_RETRIES,
+             retry_on: tuple[type[Exception], ...] = ()) -> T:
     """Run `attempt` (one transaction), again after a short back-off whenever it gave way to
-    the person's app; the caller's transaction must be rolled back by `attempt` on error."""
+    the person's app (a lock conflict, or one of `retry_on`: the attempt's own reasons to
+    wait); the caller's transaction must be rolled back by `attempt` on error."""
+    last: Exception | None = None
     for n in range(retries):
         try:
             return attempt()
-        except psycopg.Error as exc:
-            if not is_lock_conflict(exc):
+        except Exception as exc:
+            if not (isinstance(exc, retry_on)
+                    or isinstance(exc, psycopg.Error) and is_lock_conflict(exc)):
                 raise
+            last = exc
             time.sleep(min(2.0, 0.05 * 2 ** min(n, 5)))
-    raise MoveError(f"{what}: the app kept the rows locked through {retries} attempts; "
+    why = (f" ({last})" if isinstance(last, retry_on) else "")
+    raise MoveError(f"{what}: the app kept the rows locked through {retries} attempts{why}; "
                     "nothing was lost, run again when the app is quieter")

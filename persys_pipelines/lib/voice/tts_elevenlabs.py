@@ -131,7 +131,7 @@ class ElevenLabsEngine:
                 raise VoiceError(self._scrub(
                     f"ElevenLabs {what}: could not reach {self.settings.base_url} "
                     f"({type(exc).__name__})")) from None
-            code, message = _detail(body)
+            code, message = _detail(body, self._scrub)
             if status == 401 and code == "quota_exceeded":
                 raise QuotaExceeded(self._scrub(
                     f"ElevenLabs {what}: quota_exceeded (401): {message or 'no credits left'}; "
@@ -157,13 +157,17 @@ class ElevenLabsEngine:
         return scrub(text, [self._key])
 
 
-def _detail(body: Any) -> tuple[str | None, str | None]:
-    """ElevenLabs errors look like {"detail": {"status": "quota_exceeded", "message": "..."}}."""
+def _detail(body: Any, clean: Callable[[str], str]) -> tuple[str | None, str | None]:
+    """ElevenLabs errors look like {"detail": {"status": "quota_exceeded", "message": "..."}}.
+    The message is scrubbed (`clean`) before it is cut to 300 characters: cut first, a key
+    split by the cut would no longer match the scrubber and its first part would show."""
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, dict):
-        return detail.get("status"), str(detail.get("message") or "")[:300] or None
+        status = detail.get("status")
+        return (clean(str(status))[:100] if status else None,
+                clean(str(detail.get("message") or ""))[:300] or None)
     if isinstance(detail, str):
-        return None, detail[:300]
+        return None, clean(detail)[:300]
     return None, None
 
 

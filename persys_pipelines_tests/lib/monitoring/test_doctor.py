@@ -38,7 +38,9 @@ def write(tmp_path: Path, tier_dsns: dict, *, tiers: dict | None = None,
           tables: dict | None = None, **extra) -> Path:
     home = tmp_path / "home"
     base = {"core": {"dsn": tier_dsns["core"]}, "main": {"dsn": tier_dsns["main"]},
-            "archive": {"url": f"file://{tmp_path / 'archive'}", "encryption_key": KEY}}
+            "archive": {"url": f"file://{tmp_path / 'archive'}", "encryption_key": KEY,
+                        # backups apart from the data's disk (else a WARN: doctor/privacy.py)
+                        "backup_url": "s3://persys-backups/home"}}
     for name, values in (tiers or {}).items():
         base[name] = {**base.get(name, {}), **values}
     extra.setdefault("daily", {"sources": DAILY_SOURCES,  # the fixture's journal is shared

@@ -103,7 +103,8 @@ def test_main_table_from_supabase_core(tiers):
     assert "created enum public.mood_level" in text and "sleep_log.label: generated" in text
 
     assert catalog(core) == before  # core untouched
-    assert catalog(main) == ([], [("journal", False), ("sleep_log", False)], [], [], [], [])
+    # no policy, trigger or grant of core's; row level security on (private: schema.protect)
+    assert catalog(main) == ([], [("journal", True), ("sleep_log", True)], [], [], [], [])
     assert main.execute("select to_regnamespace('auth')").fetchone()[0] is None
 
 

@@ -99,3 +99,17 @@ def test_wrong_key_and_unreachable_api_never_show_the_key(caplog):
         eng.synthesize(TEXT)
     assert wrong not in str(info.value)
     assert API_KEY not in caplog.text and wrong not in caplog.text
+
+
+@pytest.mark.parametrize("cut_at", [1, 10, len(API_KEY) - 1])
+def test_a_key_the_error_text_echoes_is_scrubbed_before_the_text_is_cut(cut_at):
+    """ElevenLabs' message is cut at 300 characters: a key echoed across the cut must not
+    leave its first characters in the error (scrub first, then cut)."""
+    message = "x" * (299 - cut_at) + " " + API_KEY + " was used for this request"
+    with fake_elevenlabs(tts=[(400, {"detail": {"status": "invalid_request",
+                                                "message": message}})]) as fake:
+        eng, _ = engine(fake)
+        with pytest.raises(VoiceError, match="HTTP 400 invalid_request") as info:
+            eng.synthesize(TEXT)
+    kept = str(info.value).split("x" * (299 - cut_at) + " ")[1]  # what the cut left of it
+    assert not kept.startswith(API_KEY[:cut_at]) and kept.startswith("*")
