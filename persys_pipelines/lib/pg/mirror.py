@@ -12,7 +12,7 @@ COPY needs identical types), and:
   sequence of core's) is left out: main never inserts rows of its own;
 - no foreign key is recreated (rows of parent and child move on different days, and
   `auth`/`storage` are not in main); RLS policies, grants, triggers and publications stay in
-  core. Main's table is private (`schema.protect`: RLS on, nothing for the client roles).
+  core. Main's table is private (`private.protect`: RLS on, nothing for the client roles).
   Core is only ever read.
 
 Every such choice is one line in the notes `create_like` returns (and `ensure_destination`
@@ -34,7 +34,7 @@ from psycopg import sql
 from ..errors import MoveError
 from .catalog import ident, regclass, table_exists
 from .mirror_types import REFUSED, ensure_types
-from .schema import protect
+from .private import protect
 from .shape import SchemaMismatch, TableShape, added_columns, check_same_shape, table_shape
 
 __all__ = ["SchemaMismatch", "TableShape", "check_same_shape", "copy_columns", "create_like",
