@@ -81,7 +81,8 @@ def projection_asset(cfg: Config) -> dg.AssetsDefinition:
             ),
         )],
         description=f"Trends of the trailing {window} days of daily_summary with 95% bands, "
-        "month-end spend vs budget, and a chart per day (<home>/charts/<yyyy>/<mm>/<day>.png).",
+        "month-end spend vs budget, and a chart per day (`charts/YYYY/MM/YYYY-MM-DD.png` in "
+        "persys's home folder).",
     )
     def daily_projection(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource
