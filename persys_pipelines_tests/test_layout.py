@@ -18,7 +18,8 @@ MAX_LINES = 400
 # over the limit, split on the branches that own them (their files are being edited there)
 KNOWN_LONG: set[str] = set()
 
-ORDER = ["base", "pg", "archive", "backup", "tiering", "daily", "voice", "monitoring"]
+ORDER = ["base", "pg", "archive", "backup", "tiering", "daily", "voice", "monitoring",
+         "onboarding"]  # `persys init` reads a database and writes persys.yaml: on top
 # lib/<module>.py at the top: base, except provision (it plans and sizes the tiers)
 TOP_LEVEL = {"provision": "tiering"}
 BASE_PACKAGES = {"config"}  # lib/config/ sits with the base modules

@@ -22,6 +22,7 @@ from . import (
     daily,
     demo,
     doctor,
+    init,
     lifecycle,
     schedules,
     service,
@@ -31,8 +32,8 @@ from . import (
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, schedules, service, demo, archive, backup, lifecycle, adopt,
-          daily, voice)
+GROUPS = (init, setup, doctor, status, up, schedules, service, demo, archive, backup, lifecycle,
+          adopt, daily, voice)
 
 
 def build_parser() -> argparse.ArgumentParser:
