@@ -76,9 +76,10 @@ def go_ahead_given(cfg: Config, *, on: bool = True, reason: str,
                    quiet_if_same: bool = True) -> None:
     """Record the decision and apply it to a running `persys up` (else the next one does)."""
     before = go_ahead.read(cfg.home)
-    if quiet_if_same and before is not None and before.on == on and not before.pending:
-        return
     running = processes.read_record(cfg.home)
+    if (quiet_if_same and before is not None and before.on == on
+            and not (before.pending and running)):
+        return  # said before; a pending one is applied when a running UI can take it
     applied = False
     if running:
         try:

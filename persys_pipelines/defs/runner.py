@@ -69,12 +69,9 @@ def cli_instance(defs: dg.Definitions | None = None, home: Path | None = None
     if throwaway_asked():
         return dg.DagsterInstance.ephemeral()
     if not os.environ.get("DAGSTER_HOME"):
-        from ..lib.pg.instance import URL_ENV, prepare_dagster_home
+        from ..lib.pg.instance import prepare_dagster_home
 
-        explicit = os.environ.get(URL_ENV)  # the person's own instance server: keep it
         prepare_dagster_home(home or _home(defs))
-        if explicit:
-            os.environ[URL_ENV] = explicit
     return dg.DagsterInstance.get()
 
 

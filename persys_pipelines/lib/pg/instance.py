@@ -19,11 +19,13 @@ URL_ENV = "PERSYS_DAGSTER_PG_URL"
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """Create `<home>/dagster` with dagster.yaml, set DAGSTER_HOME and the storage URL env."""
+    """Create `<home>/dagster` with dagster.yaml, set DAGSTER_HOME and the storage URL env
+    (the embedded server's database, unless PERSYS_DAGSTER_PG_URL already names another)."""
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    os.environ[URL_ENV] = dagster_storage_url(home)
+    if not os.environ.get(URL_ENV):
+        os.environ[URL_ENV] = dagster_storage_url(home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
 
