@@ -168,8 +168,12 @@ def summary(draft, output: Path) -> None:
     if not draft.managed:
         print("  no table with a date or timestamptz column and a primary key: only persys's "
               "own tables are managed; add yours to tables: by hand")
-    names = [g.name for g in draft.guesses]
+    names = [g.name for g in draft.guesses if not g.empty]
     print(f"  metrics guessed: {', '.join(names) if names else 'none (see daily.sources)'}")
+    waiting = [f"{g.name} ({g.source['table']})" for g in draft.guesses if g.empty]
+    if waiting:
+        print(f"  from tables with no rows yet (left null, suggested in comments): "
+              f"{', '.join(waiting)}")
     if draft.person.value:
         others = len(draft.person.others)
         print(f"  summaries are about {draft.person_column} = {draft.person.value}"

@@ -50,9 +50,14 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     yesterday = dt.datetime.now(ZoneInfo("Europe/London")).date() - dt.timedelta(days=1)
     create_supabase_core(tier_dsns["core"], days=DAYS, as_of=yesterday)
     add_personal_tables(tier_dsns["core"])
-    with connect(tier_dsns["core"], autocommit=True) as conn:  # a table without a day
+    with connect(tier_dsns["core"], autocommit=True) as conn:
         conn.execute("create table profiles (id uuid primary key references auth.users(id), "
-                     "display_name text)")
+                     "display_name text)")  # a table without a day
+        for user in USERS:  # rows in todos and payments; vitals stays empty
+            conn.execute("insert into todos (user_id, title, is_done, done_at) values "
+                         "(%s, 'x', true, now()), (%s, 'y', false, null)", (user, user))
+            conn.execute("insert into payments (user_id, paid_on, amount_cents, category) "
+                         "values (%s, current_date, 450, 'coffee')", (user,))
     before = fingerprint(tier_dsns["core"])
 
     assert init(person_env) == 0, capsys.readouterr()
@@ -84,11 +89,16 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
         "category"
     assert sources["tasks_done"]["where"] == {"is_done": True, **person}
     assert sources["income"] is None and sources["steps"] is None
+    # vitals has no rows: nothing from it is switched on (a summary would say "0 steps")
+    with connect(tier_dsns["core"], autocommit=True) as conn:
+        assert conn.execute("select count(*) from vitals").fetchone()[0] == 0
     assert f"also there: {USERS[1]}" in text
 
     cfg = load_config(person_env / "persys.yaml")
     assert cfg.home == person_env / ".persys" and cfg.timezone == "Europe/London"
     assert "FAIL" not in out and "0 failed" in out  # doctor ran on it
+    assert ("WARN  core: persys's own tables  (daily_summaries, daily_projections, "
+            "voice_messages not created yet: `persys up`") in out  # one line, not three
     nexts = out.split("Next:\n", 1)[1].splitlines()
     assert [n.split("#")[0].split(". ", 1)[1].strip() for n in nexts[:3]] == [
         "persys doctor", "persys lifecycle run --dry-run", "persys up"]
@@ -112,17 +122,22 @@ def test_init_on_a_project_with_no_recognisable_tables(person_env, tier_dsns, ca
             create table events (id bigint generated always as identity primary key,
                                  happened_at timestamptz not null, payload jsonb);
             create table blobs (data bytea);
+            create table sleep_diary (id int primary key, night date not null, hours real);
             insert into events (happened_at, payload)
               select now() - g * interval '1 hour', '{}' from generate_series(1, 100) g;
         """)
     assert init(person_env) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     doc = yaml.safe_load((person_env / "persys.yaml").read_text())
-    assert set(doc["tables"]) == {"events", "daily_summaries", "daily_projections",
-                                  "voice_messages"}
+    assert set(doc["tables"]) == {"events", "sleep_diary", "daily_summaries",
+                                  "daily_projections", "voice_messages"}
     assert doc["tables"]["events"]["day_column"] == "happened_at"
     assert set(doc["daily"]["sources"].values()) == {None}
-    assert "None of your columns looked like a metric" in (person_env / "persys.yaml").read_text()
+    text = (person_env / "persys.yaml").read_text()
+    assert "None of your columns looked like a metric" in text
+    # an empty sleep table: suggested in a comment, not switched on (no "you slept 0 hours")
+    assert ("# sleep_hours: sleep_diary has no rows yet; once it has, use: {table: sleep_diary, "
+            "day_column: night, value: hours, agg: sum}") in text
     assert "widgets" in out and "blobs" in out and "not managed" in out
     assert "0 failed" in out
     load_config(person_env / "persys.yaml")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -110,11 +111,15 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
                 page = browser.new_page(viewport={"width": 1280, "height": 760})
                 page.goto(f"{url}/asset-groups")
                 no_first_visit_dialog(page)
+                # their journal through the tiers, and what their tables feed each morning
+                selection = quote('2+key:"archive/journal" or 2+key:"voice_briefing"', safe="")
+                groups = quote(",".join(f"global@global:{g}" for g in
+                                        ("core", "main", "archive", "daily")), safe="")
+                page.goto(f"{url}/asset-groups~{selection}?expanded={groups}")
                 boxes = page.locator("svg foreignObject")
-                for group in ("core", "main", "archive", "daily"):
-                    boxes.get_by_text(group, exact=True).wait_for(timeout=30_000)
-                expect(page.get_by_text("fetching statuses")).to_have_count(0, timeout=30_000)
-                page.wait_for_timeout(1_500)
+                for name in ("journal", "sleep_log", "daily_summary", "voice_briefing"):
+                    boxes.get_by_text(name, exact=True).first.wait_for(timeout=30_000)
+                page.wait_for_timeout(2_000)  # the layout animates into place
                 page.screenshot(path=artifacts / "first-hour-lineage.png")
 
                 page.goto(f"{url}/assets/core/journal")
@@ -123,13 +128,22 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
                 page.screenshot(path=artifacts / "first-hour-core-journal.png")
 
                 page.goto(f"{url}/assets/voice_briefing")
-                page.get_by_text("script", exact=True).first.wait_for(timeout=30_000)
+                script = page.get_by_role("row").filter(has_text="Good morning").first
+                script.wait_for(timeout=30_000)
                 expect(page.get_by_text("Never materialized")).to_have_count(0)
                 expect(page.get_by_text("voice///")).to_have_count(0)
+                page.get_by_text("Metadata", exact=True).first.scroll_into_view_if_needed()
+                page.mouse.wheel(0, 120)
                 page.wait_for_timeout(1_000)
                 page.screenshot(path=artifacts / "first-hour-briefing.png")
             finally:
                 browser.close()
+
+        on = persys("schedules", "on", cwd=clone, env=env)  # the go-ahead, while up runs
+        assert "archive_due): on now" in on.stdout, on.stdout + on.stderr
+        assert "paused until your go-ahead" not in on.stdout
+        for name in go_ahead.GATED:
+            assert name in on.stdout.split("on: ", 1)[1].splitlines()[0]
     finally:
         persys("down", cwd=clone, env=env, timeout=120)
         persys("down", "--demo", cwd=clone, env=env, timeout=120)

@@ -34,6 +34,8 @@ class Guess:
     better: str  # higher | lower | neither
     source: dict  # {table, day_column, value, agg, where, by}
     why: str
+    empty: bool = False  # its table has no rows yet: suggested, not switched on (a summary
+                         # would say "0 tasks", "spent nothing" about data never recorded)
 
 
 @dataclass
@@ -103,9 +105,10 @@ def person_of(tables: list[Table]) -> Person:
 
 
 def guess(conn: psycopg.Connection, tables: list[Table], person: Person) -> list[Guess]:
-    """One guess per metric (the first table that answers it wins), in the summary's order."""
+    """One guess per metric (the first table with rows that answers it wins, else the first
+    empty one), in the summary's order."""
     found: dict[str, Guess] = {}
-    for table in tables:
+    for table in sorted(tables, key=lambda t: t.rows == 0):
         if table.day_column is None:
             continue
         for g in _table_guesses(conn, table, person):
@@ -141,7 +144,7 @@ def _make(table: Table, person: Person, name: str, why: str, *, value: str | Non
     if by:
         source["by"] = by
     label, unit, better = METRIC_INFO[name]
-    return Guess(name, label, unit, better, source, why)
+    return Guess(name, label, unit, better, source, why, empty=table.rows == 0)
 
 
 def _table_guesses(conn: psycopg.Connection, t: Table, person: Person) -> list[Guess]:

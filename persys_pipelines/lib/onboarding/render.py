@@ -182,7 +182,8 @@ def metrics_section(guesses: list[Guess], person: Person, column: str | None) ->
     The one function to change when `daily.metrics` lands (the same guesses, each with its
     label/unit/better, `daily.person: {column, value}` instead of a filter per source).
     """
-    found = {g.name: g for g in guesses}
+    found = {g.name: g for g in guesses if not g.empty}
+    waiting = {g.name: g for g in guesses if g.empty}
     out = ["  # Guessed from your tables' names and columns: check each; `persys doctor` plans "
            "every one on core."]
     if person.value:
@@ -198,6 +199,10 @@ def metrics_section(guesses: list[Guess], person: Person, column: str | None) ->
     width = max(len(m) for m in METRICS) + 2
     for metric in METRICS:
         g = found.get(metric)
+        if g is None and metric in waiting:
+            w = waiting[metric]
+            out.append(f"    # {metric}: {w.source['table']} has no rows yet; once it has, "
+                       f"use: {flow(w.source)}")
         if g is None:
             out.append(f"    {metric + ':':<{width}}null")
         else:

@@ -23,6 +23,7 @@ from .findings import FAIL, OK, WARN, Finding
 TIERS = ("core", "main")
 # persys's own tables on a fresh install: nothing for the person to fix
 NOT_YET = "not created yet: `persys up` (or `persys setup`) creates it"
+NOT_YET_ALL = "not created yet: `persys up` (or `persys setup`) creates them"
 
 
 def config_summary(cfg: Config) -> list[Finding]:
@@ -120,12 +121,17 @@ def table_checks(cfg: Config) -> list[Finding]:
         if tier is None:
             continue
         with tier.connect() as conn:
-            if name == "main":
-                ok = table_exists(conn, "persys_ledger")
-                findings.append(Finding("main: persys_ledger", OK if ok else WARN,
-                                        "" if ok else NOT_YET))
-            for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables]):
-                findings.extend(_table(cfg, conn, name, table, cfg.tables.get(table)))
+            missing = [] if name != "main" or table_exists(conn, "persys_ledger") else [
+                "persys_ledger"]
+            found = [f for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables])
+                     for f in _table(cfg, conn, name, table, cfg.tables.get(table))]
+            missing += [f.item.split(": ", 1)[1] for f in found if f.detail == NOT_YET]
+            if missing:  # a fresh install: one line, not one per table
+                findings.append(Finding(f"{name}: persys's own tables", WARN,
+                                        f"{', '.join(missing)} {NOT_YET_ALL}"))
+            elif name == "main":
+                findings.append(Finding("main: persys_ledger", OK))
+            findings += [f for f in found if f.detail != NOT_YET]
     return findings
 
 
