@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                        quiet_if_same=False)
     running = processes.read_record(cfg.home)
     if running:
-        print_states(running["url"])
+        print_states(running["url"], cfg.home)
         return 0
     decision = go_ahead.read(cfg.home)
     state = "on" if decision and decision.on else "paused"
@@ -148,7 +148,7 @@ def apply(url: str, on: bool) -> None:
             raise GraphQLProblem(f"{name}: {result['message']}")
 
 
-def print_states(url: str) -> None:
+def print_states(url: str, home=None) -> None:
     """What `persys up` and `persys schedules` say: which automations are on, which paused."""
     found = states(url)
     on = sorted(n for n, (_, _, s) in found.items() if s == "RUNNING")
@@ -156,7 +156,11 @@ def print_states(url: str) -> None:
     print(f"on: {', '.join(on) or 'none'}")
     gated_off = [n for n in off if n in go_ahead.GATED]
     other_off = [n for n in off if n not in go_ahead.GATED]
-    if gated_off:
+    decision = go_ahead.read(home) if home is not None else None
+    if gated_off and decision is not None and not decision.on:
+        print(f"paused ({decision.reason}): {', '.join(gated_off)}; `persys schedules on` "
+              "starts them")
+    elif gated_off:
         print(f"paused until your go-ahead: {', '.join(gated_off)} ({HOW})")
     if other_off:
         print(f"paused (in the UI): {', '.join(other_off)}")

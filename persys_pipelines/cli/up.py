@@ -131,7 +131,7 @@ def after_start(cfg, url: str) -> None:
         print(f"note: core tables not observed ({(str(exc).splitlines() or [''])[0]})")
     try:
         schedules.apply_pending(cfg, url)
-        schedules.print_states(url)
+        schedules.print_states(url, cfg.home)
     except (httpx.HTTPError, schedules.GraphQLProblem) as exc:
         print(f"note: could not read the schedules from the UI ({exc}); `persys schedules` "
               "tries again", flush=True)
