@@ -10,6 +10,7 @@ from ..lib.archive import pins as pins_lib
 from ..lib.archive import restore as archive_restore
 from ..lib.archive import writer as archive_lib
 from ..lib.errors import UsageError
+from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
@@ -88,10 +89,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def print_months(results: list[archive_lib.MonthResult]) -> None:
     for r in results:
         if r.rows:
-            print(f"archived {r.table} {r.month:%Y-%m}: {r.rows:,} rows, {r.bytes:,} bytes "
-                  f"→ {r.store}/{r.key}" + (f" (key {r.key_id})" if r.key_id else ""))
+            print(f"archived {r.table} {r.month:%Y-%m}: {plural(r.rows, 'row')}, "
+                  f"{human_bytes(r.bytes)} → {r.store}/{r.key}"
+                  + (f" (key {r.key_id})" if r.key_id else ""))
     if not any(r.rows for r in results):
-        print("archive: nothing due")
+        print("archive: nothing is due")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -108,8 +110,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for uri in report.pending:
         print(f"PENDING  {uri}: an interrupted run; the next archive run settles it")
     state = "ok" if report.ok else "PROBLEMS"
-    print(f"verify: {report.checked} files checked, {len(report.bad)} bad, "
-          f"{len(report.missing)} missing, {len(report.orphans)} orphans: {state}")
+    print(f"verify: {plural(report.checked, 'file')} checked, {len(report.bad)} bad, "
+          f"{len(report.missing)} missing, {plural(len(report.orphans), 'orphan')}: {state}")
     return 0 if report.ok else 1
 
 
@@ -121,7 +123,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     for r in results:
         print(r.line())
     bad = sum(not r.ok for r in results)
-    print(f"drill: {len(results)} files restored into a scratch schema, {bad} bad"
+    print(f"drill: {plural(len(results), 'file')} restored into a scratch schema, {bad} bad"
           if results else "drill: the archive holds no files yet")
     return 1 if bad else 0
 
@@ -129,8 +131,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     r = archive_restore.restore(load(args), args.table, args.first, args.last,
                             pin_days=args.pin_days)
-    print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
-          f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
+    print(f"restored {plural(r.rows, 'row')} of {r.table} {r.first_day}..{r.last_day} into "
+          f"main from {plural(len(r.files), 'file')}" + (f" ({r.already_in_main} already there)"
                                           if r.already_in_main else ""))
     for uri in r.remainders:
         print(f"  the other days of the file stay archived in {uri}")
@@ -157,7 +159,7 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     done = maintenance.rekey(load(args))
     for uri in done:
         print(f"re-encrypted {uri}")
-    print(f"rekey: {len(done)} files re-encrypted")
+    print(f"rekey: {plural(len(done), 'file')} re-encrypted")
     return 0
 
 
@@ -168,6 +170,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
     items = maintenance.purge(cfg, args.as_of, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for i in items:
-        print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
-    print(f"purge: {verb} {len(items)} files")
+        print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {plural(i.rows, 'row')})")
+    print(f"purge: {verb} {plural(len(items), 'file')}")
     return 0

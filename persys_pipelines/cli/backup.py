@@ -10,7 +10,7 @@ from ..lib.backup import restore as restore_lib
 from ..lib.backup import snapshot
 from ..lib.config import Config
 from ..lib.errors import UsageError
-from ..lib.monitoring.status import human_bytes
+from ..lib.monitoring.units import human_bytes, plural
 from .common import add_config_arg, load
 
 
@@ -59,8 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load(args)
     for tier in [args.tier] if args.tier else snapshot.TIERS:
         b = snapshot.run_backup(cfg, tier)
-        print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
-              f"{human_bytes(b.bytes)}")
+        print(f"{tier}: backup {b.id}: {plural(len(b.manifest['tables']), 'table')}, "
+              f"{plural(b.rows, 'row')}, {human_bytes(b.bytes)}")
     return 0
 
 
@@ -79,9 +79,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not backups:
         print("no backups yet (`persys backup run`)")
         return 0
-    print(f"{'id':<24}{'tier':<6}{'tables':>7}{'rows':>12}{'bytes':>12}{'age':>10}")
+    print(f"{'id':<24}{'tier':<6}{'tables':>7}{'rows':>12}{'size':>12}{'age':>10}")
     for b in backups:
-        print(f"{b.id:<24}{b.tier:<6}{len(b.manifest['tables']):>7}{b.rows:>12}"
+        print(f"{b.id:<24}{b.tier:<6}{len(b.manifest['tables']):>7}{b.rows:>12,}"
               f"{human_bytes(b.bytes):>12}{_age(b.taken_at):>10}")
     return 0
 
@@ -100,7 +100,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for table, why in result.bad:
             print(f"{tier} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)
-        print(f"{tier}: backup {result.backup.id}: {len(result.checked)} tables ok, "
+        print(f"{tier}: backup {result.backup.id}: {plural(len(result.checked), 'table')} ok, "
               f"{len(result.bad)} bad")
     return 1 if bad else 0
 
@@ -114,6 +114,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
                          "into another database")
     backup = snapshot.find_backup(_store(cfg), tier, None if args.latest else args.backup_id)
     for r in restore_lib.restore(cfg, backup, args.tables, into=args.into):
-        print(f"{r.table}: {r.rows} rows as in backup {backup.id} ({r.deleted} deleted, "
+        print(f"{r.table}: {plural(r.rows, 'row')} as in backup {backup.id} ({r.deleted} deleted, "
               f"{r.inserted} inserted, checksum equal)")
     return 0

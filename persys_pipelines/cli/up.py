@@ -14,6 +14,7 @@ import httpx
 
 from ..lib import processes
 from ..lib.errors import UsageError
+from ..lib.monitoring.units import plural
 from ..lib.pg.instance import prepare_dagster_home
 from ..lib.pg.tiers import embedded_running, embedded_server, stop_embedded
 from .common import add_config_arg, add_demo_arg, load
@@ -90,7 +91,7 @@ def run_up(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             n = processes.stop_tree(child.pid)
             processes.record_path(cfg.home).unlink(missing_ok=True)
-            print(f"stopped {n} processes", flush=True)
+            print(f"stopped {plural(n, 'process')}", flush=True)
             if started_pg and stop_embedded(cfg.home):
                 print("stopped the embedded PostgreSQL (`persys up` had started it)", flush=True)
 
@@ -183,7 +184,7 @@ def run_down(args: argparse.Namespace) -> int:
     if running:
         n = processes.stop_tree(running["pid"])
         processes.record_path(cfg.home).unlink(missing_ok=True)
-        print(f"stopped Dagster ({n} processes)")
+        print(f"stopped Dagster ({plural(n, 'process')})")
     print(f"stopped the embedded PostgreSQL of {cfg.home}" if stop_embedded(cfg.home)
           else f"the embedded PostgreSQL of {cfg.home} was not running")
     return 0
