@@ -8,7 +8,6 @@ from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
 from ..lib.archive import restore as archive_restore
-from ..lib.archive import writer as archive_lib
 from ..lib.errors import UsageError
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import resolve_tier
@@ -74,26 +73,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """main→archive through the `archive/<table>` assets (one ranged Dagster run, recorded in
+    the instance `persys up` shows), as `persys lifecycle run` and the sensor do."""
+    from ..defs.archive import run as archive_run
+    from .lifecycle import config_path
+
     cfg = load(args)
     as_of = args.as_of or cfg.today()
-    if args.dry_run:
-        for table in cfg.tables:
-            months = archive_lib.due_months(cfg, table, as_of)
-            if months:
-                print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months))
-        return 0
-    print_months(archive_lib.archive_due(cfg, as_of))
-    return 0
-
-
-def print_months(results: list[archive_lib.MonthResult]) -> None:
-    for r in results:
-        if r.rows:
-            print(f"archived {r.table} {r.month:%Y-%m}: {plural(r.rows, 'row')}, "
-                  f"{human_bytes(r.bytes)} → {r.store}/{r.key}"
-                  + (f" (key {r.key_id})" if r.key_id else ""))
-    if not any(r.rows for r in results):
+    plan = archive_run.due(cfg, as_of, list(cfg.tables))
+    due = {t: months for t, months in plan.items() if months}
+    if not due:
         print("archive: nothing is due")
+        return 0
+    if args.dry_run:
+        for table, months in due.items():
+            print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months)
+                  + f" ({plural(sum(months.values()), 'row')})")
+        return 0
+    for t, m in sorted(archive_run.run_archive(cfg, config_path(args), as_of, plan).items()):
+        print(f"archived {t}: {plural(m['months'], 'month')}, {plural(len(m['files']), 'file')}, "
+              f"{plural(m['rows'], 'row')}, {human_bytes(m['bytes'])} → {m['store']}"
+              + (" (failover)" if m["failover"] else ""))
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
