@@ -33,9 +33,18 @@ def test_a_ranged_run_writes_every_day_once(daily_cfg, tier_dsns, tmp_path):  # 
             assert result.success
         mats = result.asset_materializations_for_node("daily_summary")
         assert sorted(m.partition for m in mats) == ["2024-03-30", "2024-03-31", "2024-04-01"]
-        read = {r.data["table"]: r.data["rows"]  # a table in the UI, one row per raw table
-                for r in mats[-1].metadata["raw_rows_read"].records}
+        records = [r.data for r in mats[-1].metadata["raw_rows_read"].records]
+        read = {r["table"]: r["rows"] for r in records}  # a table in the UI, per table/filter
         assert read["journal_entries"] > 0 and set(read) >= {"health_metrics", "tasks"}
+        # mood and journal words read the same journal rows: counted once, not twice
+        (journal,) = [r for r in records if r["table"] == "journal_entries"]
+        assert journal["metrics"] == "mood, journal_words" and journal["filter"] == "-"
+        with connect(tier_dsns["core"]) as conn:
+            assert journal["rows"] == conn.execute(
+                "select count(*) from journal_entries where entry_date between %s and %s",
+                (D1, D3)).fetchone()[0]
+        steps = [r for r in records if r["filter"] == "metric = steps"]
+        assert [r["table"] for r in steps] == ["health_metrics"]
         proj = result.asset_materializations_for_node("daily_projection")
         assert len(proj) == 3
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
