@@ -14,6 +14,7 @@ import getpass
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -70,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         first = scrub(str(exc), [dsn_password(dsn)]).strip().splitlines()[0]
         raise UsageError(f"cannot connect to {safe_dsn(dsn)}: {first}; check ${name} ({WHERE}), "
                          "and on Supabase that the project is not paused") from None
+    except psycopg.Error as exc:  # a statement timeout on a huge table, a missing privilege
+        first = scrub(str(exc), [dsn_password(dsn)]).strip().splitlines()[0]
+        raise UsageError(f"reading {safe_dsn(dsn)} failed: {first}; connect as the project's "
+                         "owner (Supabase: postgres) and run `persys init` again") from None
     text = render(draft)
     try:  # what we write must load: a failure here is a bug of ours, not the person's
         parse_config(text, source=str(output), base_dir=output.resolve().parent)
@@ -149,12 +154,14 @@ def _localtime_zone() -> str | None:
 
 
 def write(output: Path, text: str) -> None:
+    """Whole or not at all (a temporary file renamed over it); the old one kept as .bak."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists():
         shutil.copyfile(output, output.with_name(output.name + ".bak"))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(output)
+    with tempfile.NamedTemporaryFile("w", dir=output.parent, prefix=f".{output.name}.",
+                                     delete=False) as tmp:
+        tmp.write(text)
+    Path(tmp.name).replace(output)
 
 
 def summary(draft, output: Path) -> None:

@@ -123,6 +123,9 @@ def test_init_on_a_project_with_no_recognisable_tables(person_env, tier_dsns, ca
                                  happened_at timestamptz not null, payload jsonb);
             create table blobs (data bytea);
             create table sleep_diary (id int primary key, night date not null, hours real);
+            create table "My Notes" ("ID" int primary key, "Written On" date not null,
+                                     "Mood Score" int);
+            insert into "My Notes" values (1, current_date, 5);
             insert into events (happened_at, payload)
               select now() - g * interval '1 hour', '{}' from generate_series(1, 100) g;
         """)
@@ -139,6 +142,7 @@ def test_init_on_a_project_with_no_recognisable_tables(person_env, tier_dsns, ca
     assert ("# sleep_hours: sleep_diary has no rows yet; once it has, use: {table: sleep_diary, "
             "day_column: night, value: hours, agg: sum}") in text
     assert "widgets" in out and "blobs" in out and "not managed" in out
+    assert 'My Notes                 not managed: its name needs quotes in SQL' in out
     assert "0 failed" in out
     load_config(person_env / "persys.yaml")
 

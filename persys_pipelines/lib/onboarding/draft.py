@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import psycopg
 
 from ..dsn import dsn_fields, safe_dsn
-from .inspect import Project, Table, distinct_values, inspect
+from ..monitoring.units import plural
+from .inspect import Project, Table, distinct_values, inspect, plain
 from .metrics import MONEY_TABLES, guess, person_of
 from .policy import OWN_TABLES, suggest
 from .render import Draft
@@ -37,6 +38,9 @@ def supabase_url(dsn: str) -> str | None:
 
 
 def unmanaged_reason(t: Table) -> str | None:
+    if not plain(t.name):
+        return (f"its name needs quotes in SQL; persys takes lower-case names (alter table "
+                f"\"{t.name}\" rename to {t.name.lower().replace(' ', '_')})")
     if t.day_column is None:
         return "no date or timestamptz column to tell a row's day"
     if not t.primary_key:
@@ -52,7 +56,7 @@ def pick_tables(project: Project) -> tuple[list[Table], dict[str, str]]:
             continue
         why = unmanaged_reason(t)
         if why:
-            unmanaged[t.name] = f"{why}; {t.rows:,} rows"
+            unmanaged[t.name] = f"{why}; {plural(t.rows, 'row')}"
         else:
             managed.append(t)
     return managed, unmanaged

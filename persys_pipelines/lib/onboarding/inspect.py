@@ -104,11 +104,17 @@ class Project:
         return next((t for t in self.tables if t.name == name), None)
 
 
+def plain(name: str) -> bool:
+    """A lower-case SQL identifier: what persys.yaml takes as a table or column name as is."""
+    return name.isidentifier() and name == name.lower()
+
+
 def day_score(column: Column, table: str = "") -> float:
     """How well a column tells a row's day. A to-do's day is when it was done (open ones, with
     no such day, stay in core where the app needs them), not when it was created."""
     name = column.name.lower()
-    if not column.is_day or any(name.startswith(p) or f"_{p}" in name for p in NEVER):
+    if (not column.is_day or not plain(column.name)
+            or any(name.startswith(p) or f"_{p}" in name for p in NEVER)):
         return 0
     if name in DONE_AT and any(w in table.lower() for w in TASK_TABLES):
         return 5

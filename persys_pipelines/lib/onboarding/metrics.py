@@ -22,6 +22,7 @@ from .inspect import (
     Column,
     Table,
     distinct_values,
+    plain,
     sign_counts,
 )
 
@@ -112,8 +113,19 @@ def guess(conn: psycopg.Connection, tables: list[Table], person: Person) -> list
         if table.day_column is None:
             continue
         for g in _table_guesses(conn, table, person):
-            found.setdefault(g.name, g)
+            if all(plain(c) for c in _names(g.source)):  # persys.yaml takes plain names
+                found.setdefault(g.name, g)
     return [found[m] for m in METRIC_INFO if m in found]
+
+
+def _names(source: dict) -> list[str]:
+    """The column names a source writes into persys.yaml (value: the plain column it starts
+    with, expressions here are built around one)."""
+    value = str(source.get("value", "")).replace("greatest(-(", "").replace("greatest(", "")
+    value = value.replace("regexp_count(coalesce(", "")
+    head = value.split(" ")[0].split(",")[0].rstrip(")") if value else ""
+    return [source["day_column"], *source.get("where", {}), *filter(None, [source.get("by"),
+                                                                           head])]
 
 
 def _named(table: Table, names: tuple[str, ...], *, number: bool | None = None
