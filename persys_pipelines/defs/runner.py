@@ -38,7 +38,8 @@ class RunFailed(PersysError):
 
 
 def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
-            selection: list[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
+            selection: list[dg.AssetKey] | None = None,
+            run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
@@ -47,7 +48,8 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
     log_path = None
     with cli_instance(defs) as instance:
         result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection,
-                                        raise_on_error=False, run_config=QUIET)
+                                        raise_on_error=False,
+                                        run_config={**(run_config or {}), **QUIET})
         if not result.success:
             log_path = write_run_log(instance, result.run_id, job_name, _home(defs))
     if not result.success:
