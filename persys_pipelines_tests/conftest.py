@@ -29,6 +29,7 @@ from persys_pipelines_tests.leaks import SESSION_FOLDERS
 from persys_pipelines_tests.pooler_fixture import pgbouncer  # noqa: F401  (a fixture)
 
 _STARTED = pytest.StashKey[float]()
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 DEFAULT_TABLES = yaml.safe_load(
     (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()
@@ -41,6 +42,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pgbouncer" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pooler)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's temporary folders in a folder of its own, not under pytest's shared
+    /tmp/pytest-of-<user>: every pytest session started meanwhile (another checkout's, as on
+    a shared machine) resets that one to mode 0700, and as root the embedded servers of
+    tests, running as the `pgserver` user, then lose their data folders. Removed at the end."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="persys-test-tmp-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

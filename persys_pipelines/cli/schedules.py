@@ -16,6 +16,7 @@ import httpx
 from ..defs import go_ahead
 from ..lib import processes
 from ..lib.config import Config
+from ..lib.errors import ServiceError
 from .common import add_config_arg, load
 
 LOCATION = "persys_pipelines"
@@ -42,7 +43,7 @@ HOW = ("`persys lifecycle run --dry-run` shows what they would do; `persys lifec
        "(once) or `persys schedules on` starts them")
 
 
-class GraphQLProblem(RuntimeError):
+class GraphQLProblem(ServiceError):
     """The running UI did not do what was asked (its answer is the message)."""
 
 
