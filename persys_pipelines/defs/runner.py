@@ -72,8 +72,14 @@ def cli_instance(defs: dg.Definitions | None = None, home: Path | None = None
         return dg.DagsterInstance.ephemeral()
     if not os.environ.get("DAGSTER_HOME"):
         from ..lib.pg.instance import prepare_dagster_home
+        from ..lib.pg.tiers import embedded_running
 
-        prepare_dagster_home(home or _home(defs))
+        home = home or _home(defs)
+        was_running = embedded_running(home) is not None
+        prepare_dagster_home(home)
+        if not was_running and embedded_running(home) is not None:
+            print(f"(started the embedded PostgreSQL under {home} for the Dagster instance "
+                  "`persys up` shows; it keeps running, `persys down` stops it)", flush=True)
     return dg.DagsterInstance.get()
 
 
