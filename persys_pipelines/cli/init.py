@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import getpass
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 
 from ..lib.config import load_config, parse_config
+from ..lib.config.checks import home_problem
 from ..lib.dsn import dsn_password, dsn_problem, safe_dsn
 from ..lib.errors import ConfigError, UsageError, remember_secrets, scrub
 from ..lib.monitoring import doctor
@@ -45,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--archive", metavar="URL",
                    help="the archive store: file:///mnt/nas/persys or s3://bucket/prefix "
                         "(default: a folder in persys's home)")
+    p.add_argument("--home", default=".persys",
+                   help="persys's local state (embedded PostgreSQL, archive folder, audio), "
+                        "relative to the file's folder (default .persys)")
     p.add_argument("--no-doctor", action="store_true", help="do not run `persys doctor` after")
     p.set_defaults(handler=run)
 
@@ -57,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.force:
         raise UsageError(f"{output} exists; `persys init --force` replaces it (keeping the old "
                          f"one as {output}.bak), or `--output other.yaml` writes elsewhere")
+    home = Path(args.home).expanduser()
+    problem = home_problem(home if home.is_absolute() else
+                           output.resolve().parent / home, "home")
+    if problem:
+        raise UsageError(f"{problem}; or `persys init --home /a/plain/path`")
     name, dsn = connection_string(args.dsn_env)
     zone = time_zone(args.timezone)
     if args.archive and not args.archive.startswith(("file://", "s3://")):
@@ -66,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with connect(dsn, autocommit=False, connect_timeout=20) as conn:
             draft = draft_lib.build(conn, dsn, dsn_env=name, zone=zone, today=today,
-                                    env=os.environ, archive_url=args.archive)
+                                    env=os.environ, archive_url=args.archive, home=args.home)
     except psycopg.OperationalError as exc:
         first = scrub(str(exc), [dsn_password(dsn)]).strip().splitlines()[0]
         raise UsageError(f"cannot connect to {safe_dsn(dsn)}: {first}; check ${name} ({WHERE}), "
@@ -190,7 +200,7 @@ def summary(draft, output: Path) -> None:
 
 
 def next_steps(output: Path, name: str) -> None:
-    flag = "" if output == Path("persys.yaml") else f" --config {output}"
+    flag = "" if output == Path("persys.yaml") else f" --config {shlex.quote(str(output))}"
     print("\nNext:")
     print(f"  1. persys doctor{flag}                     # again after you edit {output}")
     print(f"  2. persys lifecycle run --dry-run{flag}    # what the first run would move "

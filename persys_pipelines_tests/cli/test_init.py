@@ -161,6 +161,11 @@ def test_init_says_what_it_needs(tmp_path, monkeypatch, capsys):
     assert "`persys init --force` replaces it" in capsys.readouterr().err
     assert (tmp_path / "persys.yaml").read_text() == "home: mine\n"
 
+    spaced = tmp_path / "my configs" / "persys.yaml"  # home would be "my configs/.persys"
+    assert main(["init", "--output", str(spaced)]) == 1
+    assert "`persys init --home /a/plain/path`" in capsys.readouterr().err
+    assert not spaced.exists()
+
     assert main(["init", "--force", "--no-doctor"]) == 1  # nobody listens on port 1
     err = capsys.readouterr().err
     assert "cannot connect to postgresql://u@127.0.0.1:1/db" in err and "secret-pw" not in err

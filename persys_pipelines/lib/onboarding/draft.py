@@ -80,7 +80,8 @@ def currency_of(conn: psycopg.Connection, managed: list[Table]) -> str | None:
 
 
 def build(conn: psycopg.Connection, dsn: str, *, dsn_env: str, zone: str, today: dt.date,
-          env: Mapping[str, str], archive_url: str | None = None) -> Draft:
+          env: Mapping[str, str], archive_url: str | None = None, home: str = ".persys"
+          ) -> Draft:
     """The draft persys.yaml for the database behind `conn` (read-only)."""
     project = inspect(conn, zone, today)
     managed, unmanaged = pick_tables(project)
@@ -98,5 +99,5 @@ def build(conn: psycopg.Connection, dsn: str, *, dsn_env: str, zone: str, today:
         main_dsn_env="MAIN_DATABASE_URL" if env.get("MAIN_DATABASE_URL") else None,
         archive_url=archive_url,
         archive_key_env="PERSYS_ARCHIVE_KEY" if env.get("PERSYS_ARCHIVE_KEY") else None,
-        currency=currency_of(conn, managed), today=today,
+        currency=currency_of(conn, managed), today=today, home=home,
     )

@@ -45,6 +45,7 @@ class Draft:
     archive_key_env: str | None = None
     currency: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
+    home: str = ".persys"
 
 
 def flow(value: object) -> str:
@@ -61,7 +62,7 @@ def line(key: str, value: object, comment: str = "", indent: int = 0, width: int
 def render(d: Draft) -> str:
     out = _header(d)
     out += [
-        line("home", ".persys", "local state: embedded PostgreSQL (main, Dagster), archive, "
+        line("home", d.home, "local state: embedded PostgreSQL (main, Dagster), archive, "
              "audio, logs"),
         line("timezone", d.timezone, "your days are calendar days in this zone"),
         line("start_date", d.start_date.isoformat(), "the first day your tables hold "
