@@ -132,7 +132,9 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
                 script.wait_for(timeout=30_000)
                 expect(page.get_by_text("Never materialized")).to_have_count(0)
                 expect(page.get_by_text("voice///")).to_have_count(0)
+                script.scroll_into_view_if_needed()  # the briefing's words in view
                 page.get_by_text("Metadata", exact=True).first.scroll_into_view_if_needed()
+                page.mouse.move(600, 400)
                 page.mouse.wheel(0, 120)
                 page.wait_for_timeout(1_000)
                 page.screenshot(path=artifacts / "first-hour-briefing.png")
