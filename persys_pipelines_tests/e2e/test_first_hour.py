@@ -127,6 +127,7 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
                 expect(page.get_by_text("Never observed")).to_have_count(0)
                 page.screenshot(path=artifacts / "first-hour-core-journal.png")
 
+                page.set_viewport_size({"width": 1600, "height": 800})  # room for the words
                 page.goto(f"{url}/assets/voice_briefing")
                 script = page.get_by_role("row").filter(has_text="Good morning").first
                 script.wait_for(timeout=30_000)
