@@ -93,6 +93,7 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     with connect(tier_dsns["core"], autocommit=True) as conn:
         assert conn.execute("select count(*) from vitals").fetchone()[0] == 0
     assert f"also there: {USERS[1]}" in text
+    assert "who owns the most rows (as many as another: check it is you)" in text  # a tie
 
     cfg = load_config(person_env / "persys.yaml")
     assert cfg.home == person_env / ".persys" and cfg.timezone == "Europe/London"

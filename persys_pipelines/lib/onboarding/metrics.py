@@ -45,6 +45,7 @@ class Person:
 
     value: str | None = None
     others: dict[str, int] = field(default_factory=dict)
+    rows: int = 0  # the person's own rows across the tables
 
 
 METRIC_INFO = {  # name → label, unit, better
@@ -102,7 +103,7 @@ def person_of(tables: list[Table]) -> Person:
     if not totals:
         return Person()
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-    return Person(ranked[0][0], dict(ranked[1:]))
+    return Person(ranked[0][0], dict(ranked[1:]), ranked[0][1])
 
 
 def guess(conn: psycopg.Connection, tables: list[Table], person: Person) -> list[Guess]:

@@ -188,7 +188,9 @@ def metrics_section(guesses: list[Guess], person: Person, column: str | None) ->
     out = ["  # Guessed from your tables' names and columns: check each; `persys doctor` plans "
            "every one on core."]
     if person.value:
-        who = f"  # The person: {column} = {person.value} (who owns most rows)"
+        tied = bool(person.others) and person.rows == max(person.others.values())
+        tie = " (as many as another: check it is you)" if tied else ""
+        who = f"  # The person: {column} = {person.value}, who owns the most rows{tie}"
         if person.others:
             who += "; also there: " + ", ".join(
                 f"{k} ({plural(n, 'row')})" for k, n in person.others.items())
