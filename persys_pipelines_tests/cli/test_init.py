@@ -219,3 +219,14 @@ def test_the_inspection_is_one_read_only_transaction(tier_dsns):
     with Spy.connect(tier_dsns["core"]) as conn:
         project = inspect.inspect(conn, "UTC", dt.date(2026, 1, 1))
     assert [t.name for t in project.tables] == ["t"] and set(seen) == {"on"}
+
+
+def test_supabase_hosts_give_the_project_url_and_the_cluster_scope():
+    from persys_pipelines.lib.onboarding.draft import is_supabase, supabase_url
+
+    direct = "postgresql://postgres:pw@db.abcd1234.supabase.co:5432/postgres"
+    pooler = "postgresql://postgres.abcd1234:pw@aws-0-eu-west-2.pooler.supabase.com:6543/postgres"
+    assert supabase_url(direct) == supabase_url(pooler) == "https://abcd1234.supabase.co"
+    assert is_supabase(direct) and is_supabase(pooler)
+    assert not is_supabase("postgresql://u@127.0.0.1/db") and supabase_url(
+        "postgresql://u@127.0.0.1/db") is None
