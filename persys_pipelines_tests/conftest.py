@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -22,12 +23,74 @@ import psycopg
 import pytest
 import yaml
 
+from persys_pipelines.defs.runner import THROWAWAY_ENV
 from persys_pipelines.lib.config import Config, load_config
+from persys_pipelines_tests.leaks import SESSION_FOLDERS
 from persys_pipelines_tests.pooler_fixture import pgbouncer  # noqa: F401  (a fixture)
+
+_STARTED = pytest.StashKey[float]()
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 DEFAULT_TABLES = yaml.safe_load(
     (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()
 )["tables"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests through the transaction pooler need Debian's pgbouncer: marked `pooler`, run by
+    `make test-pooler` (`.ci/run` installs pgbouncer first), not by `make test`."""
+    for item in items:
+        if "pgbouncer" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pooler)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's temporary folders in a folder of its own, not under pytest's shared
+    /tmp/pytest-of-<user>: every pytest session started meanwhile (another checkout's, as on
+    a shared machine) resets that one to mode 0700, and as root the embedded servers of
+    tests, running as the `pgserver` user, then lose their data folders. Removed at the end."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="persys-test-tmp-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves the machine as it found it: a server (PostgreSQL, Dagster, pgbouncer)
+    that a test started and nobody stopped fails the run, named, and is stopped here."""
+    from persys_pipelines_tests.leaks import leaked_servers, stop
+
+    started = session.config.stash.get(_STARTED, None)
+    if started is None or os.environ.get("PERSYS_TEST_ALLOW_LEAKS"):
+        return
+    leaked = leaked_servers(started, _test_folders(session))
+    if not leaked:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["servers left running by the tests (stopped now):",
+             *(f"  pid {p.pid}: {' '.join(p.cmdline())[:200]}" for p in leaked)]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    stop(leaked)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _test_folders(session: pytest.Session) -> list[str]:
+    """Where this session's tests keep state: pytest's temporary folders, the session server's
+    data folder and the pooler's (never another session's, which may still be running)."""
+    from persys_pipelines_tests.leaks import SESSION_FOLDERS
+
+    return [str(session.config._tmp_path_factory.getbasetemp()), *SESSION_FOLDERS]  # noqa: SLF001
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +103,10 @@ def _no_persys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith("PERSYS_")]:
         if not name.startswith("PERSYS_TEST_"):
             monkeypatch.delenv(name)
+    # Runs started by commands go to a throwaway instance unless a test asks for the real one
+    # (a person's runs go to the instance `persys up` shows); never to the runner's own.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(THROWAWAY_ENV, "1")
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +119,7 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # mode 0700, and as root the server runs as user `pgserver`, which then can no longer
     # reach its socket there.
     data = Path(tempfile.mkdtemp(prefix="persys-test-pg-"))
+    SESSION_FOLDERS.append(str(data))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver

@@ -2,8 +2,9 @@
 front of the test server, with a pool so small (2 server sessions per database) that clients
 really share server sessions, as they do on Supabase's port 6543.
 
-pgbouncer is installed with apt-get when it is missing and we are root (as CI is on a fresh
-machine, and as the e2e set-up installs Chromium); otherwise the fixture says what to run.
+The tests that use it are marked `pooler` (conftest.py) and run by `make test-pooler`, which
+`.ci/run` calls after installing Debian's pgbouncer; `make test` needs no system package and no
+root. Without pgbouncer the fixture fails with the command that installs it.
 """
 
 from __future__ import annotations
@@ -22,24 +23,20 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from persys_pipelines_tests.leaks import SESSION_FOLDERS
+
 POOL_SIZE = 2
 
 
 def pgbouncer_binary() -> str:
-    """The pgbouncer executable, installed from Debian's archive first when it is missing."""
+    """The pgbouncer executable (Debian's package; never installed from here)."""
     found = shutil.which("pgbouncer") or next(
         (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)),
         None)
     if found:
         return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise RuntimeError("pgbouncer is missing: run `apt-get install -y pgbouncer` as root "
-                           "(the test set-up does it itself when run as root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "pgbouncer"],
-                   check=True, env=env)
-    return pgbouncer_binary()
+    raise RuntimeError("pgbouncer is missing: `sudo apt-get install -y pgbouncer`, then "
+                       "`make test-pooler` (`.ci/run` does both)")
 
 
 @dataclass(frozen=True)
@@ -71,6 +68,7 @@ def pgbouncer(pg_admin_dsn: str) -> Iterator[Pooler]:
     if server.get("password"):
         target += f" user={user} password={server['password']}"
     folder = Path(tempfile.mkdtemp(prefix="persys-test-pgbouncer-"))
+    SESSION_FOLDERS.append(str(folder))
     port = _free_port()
     log = folder / "pgbouncer.log"
     (folder / "users.txt").write_text(f'"{user}" ""\n')

@@ -19,7 +19,7 @@ MAX_LINES = 400
 KNOWN_LONG: set[str] = set()
 
 ORDER = ["base", "pg", "archive", "backup", "moves", "tiering", "insight", "daily", "voice",
-         "monitoring", "household", "deploy", "cicd"]
+         "monitoring", "household", "deploy", "cicd", "onboarding"]  # `persys init` on top
 # lib/<module>.py at the top: base, except provision (it plans and sizes the tiers) and
 # sample_data (it writes rows into tables)
 TOP_LEVEL = {"provision": "tiering", "sample_data": "pg"}

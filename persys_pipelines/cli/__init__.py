@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import dagster as dg
 
+from ..defs.runner import THROWAWAY_ENV
 from ..lib.errors import PersysError
 from . import (
     adopt,
@@ -24,7 +25,9 @@ from . import (
     deploy,
     doctor,
     household,
+    init,
     lifecycle,
+    schedules,
     service,
     setup,
     status,
@@ -33,8 +36,8 @@ from . import (
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
-          household, deploy, today, costs)
+GROUPS = (init, setup, doctor, status, up, schedules, service, demo, archive, backup, lifecycle,
+          adopt, daily, voice, household, deploy, today, costs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
     household.add_global_args(parser)
+    parser.add_argument("--throwaway-instance", action="store_true",
+                        help="record this command's Dagster runs in a throwaway instance, not "
+                             "in the one `persys up` shows (default: that one, <home>/dagster)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
@@ -62,6 +68,8 @@ def quiet_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     quiet_warnings()
     args = build_parser().parse_args(argv)
+    if args.throwaway_instance:
+        os.environ[THROWAWAY_ENV] = "1"
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -72,9 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("persys: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`persys status | head`): nothing to tell it
+        return closed_pipe()
     except PersysError as exc:  # the message says what and how to fix; a traceback would not
         print(f"persys: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+def closed_pipe() -> int:
+    """Exit code of a command whose output pipe closed (as a shell reports SIGPIPE); stdout is
+    pointed at /dev/null so the final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 def run() -> NoReturn:
@@ -88,6 +107,8 @@ def run() -> NoReturn:
     """
     try:
         code = main()
+    except BrokenPipeError:  # argparse's --help into a closed pipe
+        code = closed_pipe()
     except SystemExit as exc:  # argparse: --help, a usage error
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):

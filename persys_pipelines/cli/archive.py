@@ -8,9 +8,8 @@ from .. import handles
 from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
-from ..lib.archive.stores import archive_stores, keyring
 from ..lib.errors import UsageError
-from ..lib.moves import main_archive as archive_lib
+from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import resolve_tier
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
@@ -74,28 +73,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """main→archive through the `archive/<table>` assets (one ranged Dagster run, recorded in
+    the instance `persys up` shows), as `persys lifecycle run` and the sensor do."""
+    from ..defs.archive import run as archive_run
+    from .lifecycle import config_path
+
     cfg = load(args)
     as_of = args.as_of or cfg.today()
-    if args.dry_run:
-        for table in cfg.tables:
-            months = handles.due_months(cfg, table, as_of)
-            if months:
-                print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months))
+    plan = archive_run.due(cfg, as_of, list(cfg.tables))
+    due = {t: months for t, months in plan.items() if months}
+    if not due:
+        print("archive: nothing is due")
         return 0
-    results = handles.archive_due(cfg, as_of)
-    print_months(results)
-    return 1 if any(r.refused for r in results) else 0
-
-
-def print_months(results: list[archive_lib.MonthResult]) -> None:
-    for r in results:
-        if r.rows:
-            print(f"archived {r.table} {r.month:%Y-%m}: {r.rows:,} rows, {r.bytes:,} bytes "
-                  f"→ {r.store}/{r.key}" + (f" (key {r.key_id})" if r.key_id else ""))
-        if r.refused:
-            print(f"REFUSED  {r.table} {r.month:%Y-%m}: {r.refused}")
-    if not any(r.rows or r.refused for r in results):
-        print("archive: nothing due")
+    if args.dry_run:
+        for table, months in due.items():
+            print(f"{table}: " + ", ".join(f"{m:%Y-%m}" for m in months)
+                  + f" ({plural(sum(months.values()), 'row')})")
+        return 0
+    refused = 0
+    for t, m in sorted(archive_run.run_archive(cfg, config_path(args), as_of, plan).items()):
+        print(f"archived {t}: {plural(m['months'], 'month')}, {plural(len(m['files']), 'file')}, "
+              f"{plural(m['rows'], 'row')}, {human_bytes(m['bytes'])} → {m['store']}"
+              + (" (failover)" if m["failover"] else ""))
+        for month, why in (m.get("refused") or {}).items():
+            print(f"REFUSED  {t} {month}: {why}")
+            refused += 1
+    return 1 if refused else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -117,8 +120,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for uri in report.pending:
         print(f"PENDING  {uri}: an interrupted run; the next archive run settles it")
     state = "ok" if report.ok else "PROBLEMS"
-    print(f"verify: {report.checked} files checked, {len(report.bad)} bad, "
-          f"{len(report.missing)} missing, {len(report.orphans)} orphans: {state}")
+    print(f"verify: {plural(report.checked, 'file')} checked, {len(report.bad)} bad, "
+          f"{len(report.missing)} missing, {plural(len(report.orphans), 'orphan')}: {state}")
     return 0 if report.ok else 1
 
 
@@ -132,15 +135,15 @@ def cmd_drill(args: argparse.Namespace) -> int:
     for r in results:
         print(r.line())
     bad = sum(not r.ok for r in results)
-    print(f"drill: {len(results)} files restored into a scratch schema, {bad} bad"
+    print(f"drill: {plural(len(results), 'file')} restored into a scratch schema, {bad} bad"
           if results else "drill: the archive holds no files yet")
     return 1 if bad else 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     r = handles.restore(load(args), args.table, args.first, args.last, pin_days=args.pin_days)
-    print(f"restored {r.rows:,} rows of {r.table} {r.first_day}..{r.last_day} into main "
-          f"from {len(r.files)} files" + (f" ({r.already_in_main} already there)"
+    print(f"restored {plural(r.rows, 'row')} of {r.table} {r.first_day}..{r.last_day} into "
+          f"main from {plural(len(r.files), 'file')}" + (f" ({r.already_in_main} already there)"
                                           if r.already_in_main else ""))
     for uri in r.remainders:
         print(f"  the other days of the file stay archived in {uri}")
@@ -167,8 +170,9 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     done = handles.rekey_all(load(args))
     for uri in done:
         print(f"re-encrypted {uri}")
-    print(f"rekey: {len(done)} files re-encrypted (archive and backups); older keys may now "
-          "be dropped from tiers.archive.encryption_key once `persys archive verify` passes")
+    print(f"rekey: {plural(len(done), 'file')} re-encrypted (archive and backups); older keys "
+          "may now be dropped from tiers.archive.encryption_key once `persys archive verify` "
+          "passes")
     return 0
 
 
@@ -179,6 +183,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
     items = handles.purge_due(cfg, args.as_of, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for i in items:
-        print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
-    print(f"purge: {verb} {len(items)} files")
+        print(f"{verb} {i.key} ({i.table}, up to {i.max_day}, {plural(i.rows, 'row')})")
+    print(f"purge: {verb} {plural(len(items), 'file')}")
     return 0

@@ -11,7 +11,7 @@ from ..lib.backup import snapshot
 from ..lib.backup import verify as verify_lib
 from ..lib.config import Config
 from ..lib.errors import UsageError
-from ..lib.monitoring.status import human_bytes
+from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import PgTier
 from .common import add_config_arg, load
 
@@ -62,17 +62,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load(args)
-    refused = 0
+    """Each tier's backup as a run of the `backup_tier` job (the one the schedules start), so
+    it is in the UI like theirs."""
+    import dagster as dg
+
+    from ..defs import backup as backup_defs
+    from ..defs.resources import resources
+    from ..defs.runner import run_job
+    from .lifecycle import config_path
+
+    load(args)  # a broken persys.yaml is one message, before any run
+    defs = dg.Definitions.merge(dg.Definitions(jobs=[backup_defs.backup_job]),
+                                dg.Definitions(resources=resources(config_path(args))))
     for tier in [args.tier] if args.tier else snapshot.TIERS:
-        b = handles.backup(cfg, tier)
-        print(f"{tier}: backup {b.id}: {len(b.manifest['tables'])} tables, {b.rows} rows, "
-              f"{human_bytes(b.bytes)}")
-        for table, why in b.refused.items():
-            print(f"REFUSED  {tier}.{table} is not in this backup (older backups are kept): "
-                  f"{why}")
-        refused += len(b.refused)
-    return 1 if refused else 0
+        result = run_job(defs, backup_defs.JOB_NAME, tags={},
+                         run_config={"ops": {"take_backup": {"config": {"tier": tier}}}})
+        meta = next(e.event_specific_data.metadata for e in result.all_events
+                    if e.is_successful_output)
+        print(f"{tier}: backup {meta['id'].value}: {plural(meta['tables'].value, 'table')}, "
+              f"{plural(meta['rows'].value, 'row')}, {human_bytes(meta['bytes'].value)}")
+    return 0
 
 
 def _store(cfg: Config) -> Store:
@@ -90,9 +99,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not backups:
         print("no backups yet (`persys backup run`)")
         return 0
-    print(f"{'id':<24}{'tier':<6}{'tables':>7}{'rows':>12}{'bytes':>12}{'age':>10}")
+    print(f"{'id':<24}{'tier':<6}{'tables':>7}{'rows':>12}{'size':>12}{'age':>10}")
     for b in backups:
-        print(f"{b.id:<24}{b.tier:<6}{len(b.manifest['tables']):>7}{b.rows:>12}"
+        print(f"{b.id:<24}{b.tier:<6}{len(b.manifest['tables']):>7}{b.rows:>12,}"
               f"{human_bytes(b.bytes):>12}{_age(b.taken_at):>10}")
     return 0
 
@@ -112,7 +121,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for table, why in result.bad:
             print(f"{tier} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)
-        print(f"{tier}: backup {result.backup.id}: {len(result.checked)} tables ok, "
+        print(f"{tier}: backup {result.backup.id}: {plural(len(result.checked), 'table')} ok, "
               f"{len(result.bad)} bad")
     return 1 if bad else 0
 
@@ -129,14 +138,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     results = handles.restore_backup(cfg, backup, args.tables, replace=args.replace, into=into)
     for r in results:
         if args.replace:
-            print(f"{r.table}: {r.rows:,} rows as in backup {backup.id} ({r.deleted:,} deleted, "
-                  f"{r.inserted:,} inserted, fingerprint equal)")
+            print(f"{r.table}: {plural(r.rows, 'row')} as in backup {backup.id} "
+                  f"({r.deleted:,} deleted, {r.inserted:,} inserted, fingerprint equal)")
             continue
-        print(f"{r.table}: {r.inserted:,} of the backup's {r.rows:,} rows were missing and are "
-              f"back" + (f"; {r.elsewhere:,} missing here are in another tier (left there)"
-                         if r.elsewhere else ""))
+        print(f"{r.table}: {r.inserted:,} of the backup's {plural(r.rows, 'row')} were missing "
+              "and are back" + (f"; {r.elsewhere:,} missing here are in another tier (left "
+                                "there)" if r.elsewhere else ""))
         if r.differing:
             more = ", …" if r.differing > len(r.examples) else ""
-            print(f"  {r.differing:,} rows differ from the backup and were kept as they are "
-                  f"(keys: {', '.join(r.examples)}{more})")
+            print(f"  {plural(r.differing, 'row')} differ from the backup and were kept as they "
+                  f"are (keys: {', '.join(r.examples)}{more})")
     return 0

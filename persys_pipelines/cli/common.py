@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+from pathlib import Path
 
-from ..lib.config import Config, load_config
+from ..lib.config import CONFIG_ENV, HOME_ENV, PACKAGED_DEFAULT, Config, load_config
 from ..lib.errors import UsageError
+
+DEMO_HOME = ".persys-demo"  # `persys demo` never touches the home of your own persys.yaml
 
 
 def load(args: argparse.Namespace, *, lenient: bool = False) -> Config:
     """The command's config; `lenient` for commands that need only `home` (see load_config)."""
+    if getattr(args, "demo", False):
+        use_demo(args)
     return load_config(getattr(args, "config", None), lenient=lenient)
+
+
+def add_demo_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", action="store_true",
+                        help=f"the demo's system (packaged default config, home ./{DEMO_HOME}) "
+                             "instead of your persys.yaml")
+
+
+def use_demo(args: argparse.Namespace) -> None:
+    """The demo's config for this process and every process it starts: the packaged default
+    with home ./.persys-demo (an explicit --config is used as it is)."""
+    if getattr(args, "config", None):
+        return
+    os.environ[CONFIG_ENV] = str(Path(__file__).resolve().parents[1] / PACKAGED_DEFAULT)
+    os.environ[HOME_ENV] = str(Path.cwd() / DEMO_HOME)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

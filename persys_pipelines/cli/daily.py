@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..lib.config import Config, find_config_path
 from ..lib.errors import ConfigError, UsageError
+from ..lib.monitoring.units import plural
 from .common import add_config_arg, iso_date, load
 
 DEFAULT_DAYS = 7
@@ -87,16 +88,16 @@ def run_command(args: argparse.Namespace) -> int:
     first, last = day_range(cfg, args.first, args.last, args.days)
     check(cfg, str(args.config or find_config_path() or "persys.yaml"))
     n = (last - first).days + 1
-    print(f"daily summaries and projections {first}..{last}: {n} day{'s' * (n != 1)}, "
+    print(f"daily summaries and projections {first}..{last}: {plural(n, 'day')}, "
           "one Dagster run ...", flush=True)
     path = args.config or find_config_path()
     started = time.perf_counter()
     result = backfill(cfg, str(Path(path).resolve()) if path else None, first, last)
     done = materializations(result)
     summary, projection = done.get("daily_summary", {}), done.get("daily_projection", {})
-    print(f"  daily_summary     {summary.get('days', 0)} days written, "
+    print(f"  daily_summary     {plural(summary.get('days', 0), 'day')} written, "
           f"{summary.get('days_without_data', 0)} without data")
-    print(f"  daily_projection  {projection.get('days', 0)} days, "
+    print(f"  daily_projection  {plural(projection.get('days', 0), 'day')}, "
           f"chart {projection.get('chart_path', '-')}")
     print(f"done in {time.perf_counter() - started:.1f} s, run {result.run_id}")
     text = summary.get("last_day_summary")

@@ -1,4 +1,9 @@
-"""`persys demo`: the whole system end to end on the embedded default, saying what it does."""
+"""`persys demo`: the whole system end to end on the embedded default, saying what it does.
+
+It runs on the packaged default config with its own home, ./.persys-demo (cli/common.py), so it
+never writes sample tables into your Supabase or mixes its data, archive files and Dagster runs
+with those of your own persys.yaml; `persys up --demo` shows it, `persys down --demo` stops it.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from pathlib import Path
 
 from ..lib import provision as setup_lib
 from ..lib.monitoring import status as status_lib
+from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.instance import prepare_dagster_home
 from ..lib.sample_data import SampleDataRefused
-from .common import add_config_arg, iso_date, load
+from .common import DEMO_HOME, add_config_arg, iso_date, load, use_demo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=int, default=400, help="days of sample data (default 400)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--as-of", type=iso_date, help="the demo's today (default today)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, demo=True)
 
 
 def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
@@ -40,7 +46,7 @@ def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     started = time.perf_counter()
     result = backfill(cfg, str(Path(path).resolve()) if path else None, first, last)
     days = (last - first).days + 1
-    print(f"{days} days in {time.perf_counter() - started:.0f} s, run {result.run_id}")
+    print(f"{plural(days, 'day')} in {time.perf_counter() - started:.0f} s, run {result.run_id}")
     (text,) = reader.read(cfg, "daily_summaries", last, last, columns=("summary_text",))[
         "summary_text"]
     chart = reader.read(cfg, "daily_projections", last, last, columns=("chart_uri",))
@@ -74,6 +80,7 @@ def voice_step(cfg, as_of: dt.date) -> None:
     step(f"4. voice briefing for {day} (local voice, eSpeak NG)")
     local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
     b = briefing.produce(local, day, compute_missing=True)
+    record_briefing(cfg, b)
     print(b.script.text)
     print(f"audio: {b.uri} ({b.audio.duration_s:.0f} s OGG/Opus; `persys voice send` sends it "
           "to Telegram)")
@@ -86,6 +93,21 @@ def today_step(cfg, as_of: dt.date) -> None:
     day = as_of - dt.timedelta(days=1)
     step(f"4b. the page of {day} (`persys today`)")
     print(today.build(cfg, day))
+def record_briefing(cfg, b) -> None:
+    """The briefing as a materialization of `voice_briefing` (its partition, its metadata), so
+    the UI does not say "Never materialized" after the demo made one."""
+    import dagster as dg
+
+    from ..defs.runner import cli_instance
+
+    with cli_instance(home=cfg.home) as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key="voice_briefing", partition=b.day.isoformat(),
+            description="made by `persys demo` (local voice)",
+            metadata={"engine": b.engine, "voice": b.voice,
+                      "duration_s": round(b.audio.duration_s, 1),
+                      "characters": len(b.script.text), "uri": dg.MetadataValue.path(b.uri),
+                      "script": dg.MetadataValue.md(b.script.text)}))
 
 
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
@@ -119,8 +141,8 @@ def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
         print("no month is older than main_days yet; try `persys lifecycle run --as-of "
               f"{as_of + dt.timedelta(days=400)}` to see one archived")
     for store, e in files:
-        print(f"  {store.uri(e.key)}  {e.rows:,} rows, {e.bytes:,} bytes, "
-              f"{e.min_day}..{e.max_day}")
+        print(f"  {store.uri(e.key)}  {plural(e.rows, 'row')}, "
+              f"{human_bytes(e.bytes)}, {e.min_day}..{e.max_day}")
 
 
 def step(text: str) -> None:
@@ -128,11 +150,12 @@ def step(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_demo(args)  # the packaged default in ./.persys-demo, unless --config names another
     cfg = load(args)
     as_of = args.as_of or cfg.today()
     step(f"1. tiers and schema (home {cfg.home})")
     dagster_home = prepare_dagster_home(cfg.home, cfg)
-    print(f"Dagster runs of this demo are recorded in {dagster_home}; `persys up` shows them")
+    print(f"Dagster runs of this demo are recorded in {dagster_home}")
     for tier, tables in setup_lib.setup_tiers(cfg, sample_data=True).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
     print(setup_lib.backup_key_note(cfg))
@@ -151,4 +174,11 @@ def run(args: argparse.Namespace) -> int:
 
     step("7. status")
     print(status_lib.render(status_lib.collect(cfg, as_of)))
+    step("done")
+    flag = "" if args.config else " --demo"
+    where = f"./{DEMO_HOME}" if not args.config else str(cfg.home)
+    print(f"The demo's data, archive and Dagster runs are in {where}. Its embedded PostgreSQL "
+          f"keeps running: `persys down{flag}` stops it.")
+    print(f"See it all in the Dagster UI: `persys up{flag}`.")
+    print("Your own Supabase next: `persys init` writes a persys.yaml for your tables.")
     return 0

@@ -13,7 +13,7 @@ import datetime as dt
 from .. import handles
 from ..lib.config import Config, find_config_path
 from ..lib.errors import UsageError
-from ..lib.monitoring.status import human_bytes
+from ..lib.monitoring.units import human_bytes, plural
 from ..lib.moves.core_main import SAME_TRANSACTION_NOTE
 from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import lifecycle as lifecycle_lib
@@ -53,8 +53,8 @@ def repair_command(args: argparse.Namespace) -> int:
         todo += len(f.archive)
         state = ("ok" if not (f.unsettled or f.in_both or f.archive)
                  else ("fixed" if f.fixed else "FOUND"))
-        print(f"{state:<6}{f.table}: {f.unsettled} unsettled moves, {f.in_both} keys in both "
-              "core and main")
+        print(f"{state:<6}{f.table}: {plural(f.unsettled, 'unsettled move')}, "
+              f"{plural(f.in_both, 'key')} in both core and main")
         for line in f.archive:
             print(f"        archive {line}")
         for key, core_row, main_row in f.examples:
@@ -84,13 +84,20 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"  note: {SAME_TRANSACTION_NOTE}")
     print_plan(plans)
     due = {t: p for t, p in plans.items() if p.days}
-    if not args.dry_run:
-        if due:
-            print_results(execute(cfg, args, as_of, due))
-        else:
-            print("nothing is due")
+    if not args.dry_run and due:
+        print_results(execute(cfg, args, as_of, due))
     archive_steps(cfg, config_path(args), as_of, tables, dry_run=args.dry_run)
+    if not args.dry_run:
+        turn_on_schedules(cfg)
     return 0
+
+
+def turn_on_schedules(cfg: Config) -> None:
+    """The first real run is the person's go-ahead: the schedules and sensors that move and
+    delete rows start (cli/schedules.py)."""
+    from . import schedules
+
+    schedules.go_ahead_given(cfg, reason="`persys lifecycle run` ran")
 
 
 def config_path(args: argparse.Namespace) -> str | None:
@@ -104,21 +111,23 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
     from ..defs.archive import run as archive_run
     plan = archive_run.due(cfg, as_of, tables)
     print(f"\nlifecycle main→archive as of {as_of}")
-    print(f"  {'table':<20}{'months':>7}{'rows':>10}  range")
-    for t, months in plan.items():
-        span = f"{min(months):%Y-%m}..{max(months):%Y-%m}" if months else "-"
+    due = {t: months for t, months in plan.items() if months}
+    if due:
+        print(f"  {'table':<20}{'months':>7}{'rows':>10}  range")
+    else:
+        print("  nothing is due (no month in main is older than its main_days)")
+    for t, months in due.items():
+        span = f"{min(months):%Y-%m}..{max(months):%Y-%m}"
         print(f"  {t:<20}{len(months):>7}{sum(months.values()):>10,}  {span}")
     done: dict[str, dict] = {}
-    if not dry_run:
+    if not dry_run and due:
         done = archive_run.run_archive(cfg, path, as_of, plan)
         if done:
-            print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'bytes':>12}  store")
+            print(f"  {'table':<20}{'months':>7}{'files':>7}{'rows':>10}{'size':>12}  store")
         for t, m in sorted(done.items()):
             print(f"  {t:<20}{m['months']:>7}{len(m['files']):>7}{m['rows']:>10,}"
                   f"{human_bytes(m['bytes']):>12}  {m['store']}" + (" (failover)" if m["failover"]
                                                            else ""))
-        if not done:
-            print("  nothing is due")
     print(f"\nlifecycle purge as of {as_of} (archive files past delete_days)")
     expired = handles.purge_due(cfg, as_of, dry_run=True)
     if not expired:
@@ -126,20 +135,28 @@ def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[st
         return done
     if dry_run:
         for i in expired:
-            print(f"  would delete {i.key} ({i.table}, up to {i.max_day}, {i.rows:,} rows)")
+            print(f"  would delete {i.key} ({i.table}, up to {i.max_day}, "
+                  f"{plural(i.rows, 'row')})")
         return done
     purged = archive_run.run_purge(cfg, path, as_of)
-    print(f"  {'table':<20}{'files':>7}{'rows':>10}{'bytes':>12}")
+    print(f"  {'table':<20}{'files':>7}{'rows':>10}{'size':>12}")
     for t, m in sorted(purged.items()):
         print(f"  {t:<20}{m['files']:>7}{m['rows']:>10,}{human_bytes(m['bytes']):>12}")
     return done
 
 
 def print_plan(plans: dict) -> None:
+    """The due tables only; one line when nothing is due (not a row of zeros per table)."""
+    due = {t: p for t, p in plans.items() if p.days}
+    if not due:
+        cutoffs = sorted({p.cutoff for p in plans.values()})
+        before = f" before {cutoffs[0]}" if len(cutoffs) == 1 else ""
+        print(f"  nothing is due (no row in core is older than its table's core_days{before})")
+        return
     print(f"  {'table':<20}{'due days':>9}{'rows':>10}  range (cutoff)")
-    for t, p in plans.items():
-        span = f"{p.first_day}..{p.last_day}" if p.days else "-"
-        print(f"  {t:<20}{len(p.days):>9}{p.rows:>10,}  {span} (< {p.cutoff})")
+    for t, p in due.items():
+        print(f"  {t:<20}{len(p.days):>9}{p.rows:>10,}  {p.first_day}..{p.last_day} "
+              f"(< {p.cutoff})")
 
 
 def execute(cfg: Config, args: argparse.Namespace, as_of: dt.date, due: dict) -> dict[str, dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..lib import provision as setup_lib
+from ..lib.monitoring.units import plural
 from ..lib.pg.schema import SAMPLE_TABLES
 from . import doctor as doctor_cli
 from .common import add_config_arg, iso_date, load
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         counts = setup_lib.load_sample_data(cfg, days=args.days, seed=args.seed, as_of=args.as_of)
         total = sum(counts.values())
         detail = ", ".join(f"{t} {n:,}" for t, n in counts.items())
-        print(f"sample data: {total:,} rows over {args.days} days into core ({detail})")
+        print(f"sample data: {plural(total, 'row')} over {plural(args.days, 'day')} into core "
+              f"({detail})")
     return 0
 
 

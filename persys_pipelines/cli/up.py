@@ -14,20 +14,23 @@ import httpx
 
 from ..lib import processes
 from ..lib.errors import UsageError
+from ..lib.monitoring.units import plural
 from ..lib.pg.instance import prepare_dagster_home
 from ..lib.pg.tiers import embedded_running, embedded_server, stop_embedded
-from .common import add_config_arg, load
+from .common import add_config_arg, add_demo_arg, load
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="run the Dagster UI, daemon and code server on 127.0.0.1")
     add_config_arg(p)
+    add_demo_arg(p)
     p.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
     p.add_argument("--detach", action="store_true", help="return once the UI answers")
     p.add_argument("--timeout", type=float, default=180, help="seconds to wait for the UI")
     p.set_defaults(handler=run_up)
     d = sub.add_parser("down", help="stop what `persys up` started and the embedded PostgreSQL")
     add_config_arg(d)
+    add_demo_arg(d)
     d.set_defaults(handler=run_down)
 
 
@@ -42,6 +45,7 @@ def run_up(args: argparse.Namespace) -> int:
     started_pg = embedded_running(cfg.home) is None
     embedded_server(cfg.home)
     dagster_home = prepare_dagster_home(cfg.home, cfg)
+    prepare_tiers(cfg)
     url = f"http://127.0.0.1:{args.port}"
     env = dict(os.environ)
     if getattr(args, "config", None):
@@ -70,6 +74,7 @@ def run_up(args: argparse.Namespace) -> int:
             raise UsageError(f"Dagster did not answer at {url} within {args.timeout:.0f}s; "
                             f"see {log_path}")
         print(f"Dagster UI: {url}", flush=True)
+        after_start(cfg, url)
         if args.detach:
             detached = True
             print("running in the background; `persys down` stops it")
@@ -86,9 +91,51 @@ def run_up(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             n = processes.stop_tree(child.pid)
             processes.record_path(cfg.home).unlink(missing_ok=True)
-            print(f"stopped {n} processes", flush=True)
+            print(f"stopped {plural(n, 'process')}", flush=True)
             if started_pg and stop_embedded(cfg.home):
                 print("stopped the embedded PostgreSQL (`persys up` had started it)", flush=True)
+
+
+def prepare_tiers(cfg) -> None:
+    """What the project needs itself (its own tables, the archive marker), as `persys setup`
+    makes it, so the morning runs have somewhere to write; never the sample tables unless
+    persys.yaml names them. A tier that cannot be reached does not stop the UI."""
+    from ..lib import provision
+    from ..lib.errors import PersysError
+
+    try:
+        for tier, tables in provision.setup_tiers(cfg).items():
+            if tables:
+                print(f"{tier}: created {', '.join(tables)}", flush=True)
+        provision.mark_archive_stores(cfg)
+    except PersysError as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"note: could not prepare the tiers ({first}); the UI starts anyway, "
+              "`persys doctor` says what to fix", flush=True)
+
+
+def after_start(cfg, url: str) -> None:
+    """Once the UI answers: a go-ahead given while it was not running, an observation of every
+    core table (so none says "Never observed"), and which schedules and sensors are on."""
+    import dagster as dg
+    import httpx
+
+    from ..defs.lifecycle.sources import record_core_tables
+    from ..lib.errors import PersysError
+    from ..lib.pg.tiers import resolve_tier
+    from . import schedules
+
+    try:
+        with dg.DagsterInstance.get() as instance:
+            record_core_tables(cfg, resolve_tier(cfg, "core"), instance)
+    except PersysError as exc:
+        print(f"note: core tables not observed ({(str(exc).splitlines() or [''])[0]})")
+    try:
+        schedules.apply_pending(cfg, url)
+        schedules.print_states(url, cfg.home)
+    except (httpx.HTTPError, schedules.GraphQLProblem) as exc:
+        print(f"note: could not read the schedules from the UI ({exc}); `persys schedules` "
+              "tries again", flush=True)
 
 
 def check_port_free(port: int) -> None:
@@ -137,7 +184,7 @@ def run_down(args: argparse.Namespace) -> int:
     if running:
         n = processes.stop_tree(running["pid"])
         processes.record_path(cfg.home).unlink(missing_ok=True)
-        print(f"stopped Dagster ({n} processes)")
-    print("stopped the embedded PostgreSQL" if stop_embedded(cfg.home)
-          else "the embedded PostgreSQL was not running")
+        print(f"stopped Dagster ({plural(n, 'process')})")
+    print(f"stopped the embedded PostgreSQL of {cfg.home}" if stop_embedded(cfg.home)
+          else f"the embedded PostgreSQL of {cfg.home} was not running")
     return 0

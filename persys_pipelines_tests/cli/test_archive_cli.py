@@ -86,3 +86,22 @@ def test_lifecycle_archives_verify_restore_and_purge(cfg, capsys, tmp_path, monk
                                "where to_tier = 'deleted' and outcome = 'moved'").fetchall()
     assert ("journal_entries", sum(in_month(journal, "2024-12").values())) in deleted
     assert main(["archive", "verify"]) == 0
+
+
+def test_archive_run_goes_through_dagster_and_says_nothing_for_nothing(cfg, capsys):
+    """`persys archive run` archives through the same Dagster run as `lifecycle run` (so it is
+    in the UI), names each table once with its noun forms, and a run with nothing due is one
+    line."""
+    setup_lib.setup_tiers(cfg)
+    setup_lib.load_sample_data(cfg, days=60, seed=5, as_of=AS_OF)
+    assert main(["lifecycle", "run", "--as-of", AS_OF.isoformat(), "--table",
+                 "journal_entries"]) == 0  # core→main first (journal: 7 days in core)
+    capsys.readouterr()
+    assert main(["archive", "run", "--as-of", LATER.isoformat(), "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert dry.startswith("journal_entries: 2024-12, 2025-01, 2025-02 (")
+    assert main(["archive", "run", "--as-of", LATER.isoformat()]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("archived journal_entries: 3 months, 3 files, ")
+    assert main(["archive", "run", "--as-of", LATER.isoformat()]) == 0
+    assert capsys.readouterr().out == "archive: nothing is due\n"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
 from persys_pipelines.cli import main
+from persys_pipelines.defs import go_ahead
+from persys_pipelines.defs.runner import THROWAWAY_ENV
 from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg.tiers import resolve_tier
@@ -35,6 +39,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cfg, capsys):
 
 
 def test_run_moves_due_days_through_dagster_and_reports(cfg, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv(THROWAWAY_ENV)  # the suite's default; a person's runs are recorded
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
     (tmp_path / "dh").mkdir()
     setup_lib.setup_tiers(cfg)
@@ -63,7 +68,37 @@ def test_run_moves_due_days_through_dagster_and_reports(cfg, capsys, tmp_path, m
     assert len(runs) == 1 and runs[0].tags["dagster/asset_partition_range_start"] == "2024-12-23"
     assert runs[0].tags["persys/as_of"] == AS_OF.isoformat()
     assert list(checks.values())[0].status.value == "SUCCEEDED"
-    # nothing due any more
+    # the first real run is the go-ahead for the schedules that move rows (for the next up)
+    assert go_ahead.given(cfg.home)
+    assert "nightly, archive_purge_weekly, archive_due): on from the next `persys up` on" in out
+    # nothing due any more: said once, not a row of zeros per table
     assert main(["lifecycle", "run", "--as-of", AS_OF.isoformat(), "--table",
                  "journal_entries"]) == 0
-    assert "nothing is due" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("nothing is due") == 2  # core→main and main→archive, once each
+    assert "journal_entries" not in out and "schedules that move" not in out
+
+
+def test_a_run_is_recorded_where_persys_up_shows_it(cfg, capsys, monkeypatch, make_database):
+    """No DAGSTER_HOME and no throwaway asked: the run goes to `<home>/dagster`'s instance
+    (its PostgreSQL named by PERSYS_DAGSTER_PG_URL here, the embedded server otherwise)."""
+    monkeypatch.delenv(THROWAWAY_ENV)
+    url = urlsplit(make_database("dagster"))
+    monkeypatch.setenv("PERSYS_DAGSTER_PG_URL",
+                       urlunsplit(url._replace(scheme="postgresql+psycopg2")))
+    setup_lib.setup_tiers(cfg)
+    setup_lib.load_sample_data(cfg, days=30, seed=5, as_of=AS_OF)
+    assert main(["lifecycle", "run", "--as-of", AS_OF.isoformat(), "--table",
+                 "journal_entries"]) == 0
+    capsys.readouterr()
+    assert os.environ["DAGSTER_HOME"] == str(cfg.home / "dagster")
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert [r.job_name for r in runs] == ["lifecycle_core_to_main"]
+
+    monkeypatch.setenv(THROWAWAY_ENV, "1")  # asked: nothing more in that instance
+    monkeypatch.delenv("DAGSTER_HOME")
+    assert main(["--throwaway-instance", "daily", "run", "--days", "1"]) == 0
+    monkeypatch.setenv("DAGSTER_HOME", str(cfg.home / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 1

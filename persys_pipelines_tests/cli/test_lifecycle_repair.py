@@ -19,7 +19,7 @@ def test_repair_reports_then_fixes_a_key_in_both_tiers(cfg, tier_dsns, capsys):
                      "(%s, '2024-01-05', 'stale copy')", (key,))
     assert main(["lifecycle", "repair", "--table", "journal_entries"]) == 1
     out = capsys.readouterr().out
-    assert "FOUND journal_entries: 0 unsettled moves, 1 keys in both" in out
+    assert "FOUND journal_entries: 0 unsettled moves, 1 key in both" in out
     assert "the app changed me" in out and "stale copy" in out and "dry run" in out
     assert main(["lifecycle", "repair", "--table", "journal_entries", "--apply"]) == 0
     assert main(["lifecycle", "repair", "--table", "journal_entries"]) == 0

@@ -12,6 +12,7 @@ import yaml
 from persys_pipelines.cli import main
 from persys_pipelines.cli import service as service_cli
 from persys_pipelines.lib import service as service_lib
+from persys_pipelines.lib.pg.tiers import stop_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +71,16 @@ def test_dry_run_prints_and_writes_nothing(cfg, config_path, tmp_path, capsys):
     assert not target.exists()
 
 
-def test_install_status_uninstall_in_a_folder(cfg, config_path, tmp_path, capsys):
+@pytest.fixture
+def stops_the_instance_server(cfg):
+    """`service install` prepares the Dagster instance in the embedded server of `home`, which
+    keeps running for the service to use: stopped after the test."""
+    yield
+    stop_embedded(cfg.home)
+
+
+def test_install_status_uninstall_in_a_folder(cfg, config_path, tmp_path, capsys,
+                                              stops_the_instance_server):
     target = tmp_path / "units"
     assert main(["service", "status", "--target-dir", str(target)]) == 1
     assert main(["service", "install", "--user", "--target-dir", str(target)]) == 0

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -21,23 +22,32 @@ AS_OF = dt.date(2025, 2, 20)  # sample: 2024-12-23 .. 2025-02-20
 LATER = dt.date(2027, 2, 20)  # every journal month is past main_days: all in the archive
 
 
-def persys(*args: str, config_path: Path) -> subprocess.CompletedProcess:
+def persys(*args: str, config_path: Path, instance_url: str | None = None
+           ) -> subprocess.CompletedProcess:
     """One `persys` command in a fresh interpreter, as from a terminal without DAGSTER_HOME
-    or XDG_RUNTIME_DIR (the latter is what makes platformdirs warn)."""
+    or XDG_RUNTIME_DIR (the latter is what makes platformdirs warn). Its runs are recorded
+    in a real instance (`instance_url`, a database of the test server) or thrown away."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DAGSTER_HOME", "XDG_RUNTIME_DIR", "PYTHONWARNINGS")
            and not k.startswith("PERSYS_")}
     env["PERSYS_CONFIG"] = str(config_path)
+    if instance_url:
+        env["PERSYS_DAGSTER_PG_URL"] = instance_url
+    else:
+        env["PERSYS_THROWAWAY_INSTANCE"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "persys_pipelines.cli", *args],
                           capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
 
 
-def test_commands_print_no_developer_warnings(cfg, config_path):
+def test_commands_print_no_developer_warnings(cfg, config_path, make_database):
+    """As a person runs them: the run recorded in the instance `persys up` shows (its
+    storage made on the way, dagster-postgres and alembic included)."""
     setup_lib.setup_tiers(cfg)
     setup_lib.load_sample_data(cfg, days=40, seed=3, as_of=AS_OF)
+    url = urlunsplit(urlsplit(make_database("dagster"))._replace(scheme="postgresql+psycopg2"))
     for args in (["status"], ["lifecycle", "run", "--as-of", AS_OF.isoformat()]):
-        result = persys(*args, config_path=config_path)
+        result = persys(*args, config_path=config_path, instance_url=url)
         assert result.returncode == 0, result.stderr
         assert "Warning" not in result.stderr, result.stderr
         assert result.stdout.strip()

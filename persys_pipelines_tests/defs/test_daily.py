@@ -33,9 +33,21 @@ def test_a_ranged_run_writes_every_day_once(daily_cfg, tier_dsns, tmp_path):  # 
             assert result.success
         mats = result.asset_materializations_for_node("daily_summary")
         assert sorted(m.partition for m in mats) == ["2024-03-30", "2024-03-31", "2024-04-01"]
-        read = {r.data["table"]: r.data["rows"]  # a table in the UI, one row per raw table
-                for r in mats[-1].metadata["raw_rows_read"].records}
+        records = [r.data for r in mats[-1].metadata["raw_rows_read"].records]
+        read = {r["table"]: r["rows"] for r in records}  # a table in the UI, per table/filter
         assert read["journal_entries"] > 0 and set(read) >= {"health_metrics", "tasks"}
+        # mood and journal words read the same journal rows: counted once, not twice
+        (journal,) = [r for r in records if r["table"] == "journal_entries"]
+        assert journal["metrics"] == "mood, journal_words" and journal["filter"] == "-"
+        in_tiers = 0
+        for tier in ("core", "main"):  # the fixture has days in both
+            with connect(tier_dsns[tier]) as conn:
+                in_tiers += conn.execute(
+                    "select count(*) from journal_entries where entry_date between %s and %s",
+                    (D1, D3)).fetchone()[0]
+        assert journal["rows"] == in_tiers
+        steps = [r for r in records if r["filter"] == "metric = steps"]
+        assert [r["table"] for r in steps] == ["health_metrics"]
         proj = result.asset_materializations_for_node("daily_projection")
         assert len(proj) == 3
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -85,7 +97,7 @@ def test_projection_reads_its_window_of_summaries(daily_cfg, tier_dsns, tmp_path
 
 def test_the_morning_schedule_runs_yesterday(daily_cfg, tmp_path):  # noqa: F811
     defs = build_definitions(daily_cfg, str(tmp_path / "persys.yaml"))
-    schedule = defs.get_schedule_def("daily_morning_schedule")
+    schedule = defs.resolve_schedule_def("daily_morning_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.execution_timezone == "Europe/London"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -3,6 +3,8 @@ events really land there, through the postgresql+psycopg2 URL."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 import psycopg
 
@@ -20,6 +22,7 @@ def test_runs_and_events_land_in_postgres(tmp_path, monkeypatch):
     # setenv first so that monkeypatch restores both after prepare_dagster_home changes them
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", "unset")
+    monkeypatch.delenv("PERSYS_DAGSTER_PG_URL")  # none named: the embedded server's
     try:
         dagster_home = prepare_dagster_home(home)
         assert (dagster_home / "dagster.yaml").exists()
@@ -35,3 +38,16 @@ def test_runs_and_events_land_in_postgres(tmp_path, monkeypatch):
         assert runs == 1 and events > 5
     finally:
         stop_embedded(home)
+
+
+def test_an_instance_server_named_in_the_environment_is_kept(tmp_path, monkeypatch):
+    """PERSYS_DAGSTER_PG_URL names the person's own instance server: preparing the instance
+    home keeps it and starts no embedded server for it."""
+    from persys_pipelines.lib.pg.tiers import embedded_running
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    url = "postgresql+psycopg2://dagster@db.example/dagster"
+    monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", url)
+    prepare_dagster_home(tmp_path / "home")
+    assert os.environ["PERSYS_DAGSTER_PG_URL"] == url
+    assert embedded_running(tmp_path / "home") is None

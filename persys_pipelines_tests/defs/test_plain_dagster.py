@@ -65,6 +65,7 @@ def test_plain_dagster_records_in_the_embedded_instance(config_path, tmp_path, m
         # and `persys up`'s view of the instance (DAGSTER_HOME=<home>/dagster) shows that run
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
         monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", "unset")
+        monkeypatch.delenv("PERSYS_DAGSTER_PG_URL")  # none named: the embedded server's
         prepare_dagster_home(home)
         with dg.DagsterInstance.get() as instance:
             records = instance.get_run_records()

@@ -49,7 +49,7 @@ def test_nightly_schedule_and_weekly_purge_request_tagged_runs(cfg, config_path)
                        ("archive_purge_weekly", tags.PURGE)):
         with dg.build_schedule_context(scheduled_execution_time=when,
                                        resources=resources(str(config_path))) as context:
-            result = defs.get_schedule_def(name).evaluate_tick(context)
+            result = defs.resolve_schedule_def(name).evaluate_tick(context)
         assert result.run_requests, name
         assert all(r.tags[tags.LIFECYCLE_TAG] == kind for r in result.run_requests), name
 

@@ -1,5 +1,5 @@
-"""e2e set-up: Debian's chromium (installed with apt-get when missing, as CI runs as root on a
-fresh machine) and a `persys up` on sample data in a temporary home, always stopped after."""
+"""e2e set-up: Debian's chromium (`.ci/run` installs it; never installed from here) and a
+`persys up` on sample data in a temporary home, always stopped after."""
 
 from __future__ import annotations
 
@@ -28,15 +28,10 @@ def persys(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedP
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """/usr/bin/chromium, installed from Debian's archive first when it is missing."""
+    """Debian's /usr/bin/chromium (`sudo apt-get install -y chromium`; `.ci/run` does it)."""
     if not CHROMIUM.exists():
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            raise RuntimeError(f"{CHROMIUM} is missing: run `apt-get install -y chromium` as "
-                               "root (the e2e set-up does it itself when run as root)")
-        subprocess.run(["apt-get", "update"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    assert CHROMIUM.exists(), f"apt-get ran but {CHROMIUM} is still missing"
+        raise RuntimeError(f"{CHROMIUM} is missing: `sudo apt-get install -y chromium`, then "
+                           "`make e2e` (`.ci/run` does both)")
     return CHROMIUM
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 
 from ... import handles
+from .. import go_ahead
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import AS_OF_TAG, LIFECYCLE_POOL, PURGE, lifecycle
@@ -42,6 +43,7 @@ def purge_job() -> dg.JobDefinition:
 def purge_schedule(cfg, job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="archive_purge_weekly", job=job, cron_schedule="0 4 * * 0",
-        execution_timezone=cfg.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
+        execution_timezone=cfg.timezone,
+        default_status=go_ahead.schedule_status(cfg.home),  # paused until the go-ahead
         tags=lifecycle(PURGE),
         description="Sundays 04:00: delete archive files whose days are all past delete_days.")

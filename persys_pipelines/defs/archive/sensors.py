@@ -8,6 +8,7 @@ import dagster as dg
 from ... import handles
 from ...lib.moves import main_archive as archive
 from ...lib.pg.tiers import resolve_tier
+from .. import go_ahead
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly
 from ..resources import PersysConfigResource
@@ -21,7 +22,7 @@ def archive_due_sensor(cfg, job: AssetJob) -> dg.SensorDefinition:
     tables = [t for t, p in cfg.tables.items() if p.main_days is not None]
 
     @dg.sensor(name=SENSOR_NAME, job=job, minimum_interval_seconds=6 * 3600,
-               default_status=dg.DefaultSensorStatus.RUNNING,
+               default_status=go_ahead.sensor_status(cfg.home),  # paused until the go-ahead
                description="Request archive runs for months older than main_days.")
     def _due(context: dg.SensorEvaluationContext, persys_config: PersysConfigResource):
         run_cfg = persys_config.load()

@@ -19,12 +19,26 @@ from ..resources import PersysConfigResource
 CHART_EVERY_DAY_MAX = 7
 
 
-def raw_rows_table(counts: dict[str, int]) -> dg.TableMetadataValue:
-    """Rows read per raw table, as a table the UI renders with columns."""
+def raw_rows_table(raw: summary.RawRows) -> dg.TableMetadataValue:
+    """The rows the summary read, one line per table and filter: metrics that read the same
+    rows (same table, day column and filters, as mood and journal words do) count them once,
+    so a table's rows are never shown twice over."""
+    reads: dict[tuple, dict] = {}
+    for metric, source in raw.sources.items():
+        where = ", ".join(f"{k} = {v}" for k, v in sorted(source.where.items())) or "-"
+        read = reads.setdefault((source.table, source.day_column, where),
+                                {"rows": 0, "metrics": []})
+        read["rows"] = max(read["rows"], len(raw.frames[metric]))
+        read["metrics"].append(metric)
     return dg.MetadataValue.table(
-        [dg.TableRecord({"table": t, "rows": n}) for t, n in counts.items()],
+        [dg.TableRecord({"table": t, "filter": w, "day_column": d, "rows": r["rows"],
+                         "metrics": ", ".join(r["metrics"])})
+         for (t, d, w), r in reads.items()],
         schema=dg.TableSchema(columns=[dg.TableColumn("table", "string"),
-                                       dg.TableColumn("rows", "int")]),
+                                       dg.TableColumn("filter", "string"),
+                                       dg.TableColumn("day_column", "string"),
+                                       dg.TableColumn("rows", "int"),
+                                       dg.TableColumn("metrics", "string")]),
     )
 
 
@@ -70,7 +84,7 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
             "last_day": last.isoformat(),
             "days": len(days),
             "days_without_data": empty,
-            "raw_rows_read": raw_rows_table(raw_rows.counts()),
+            "raw_rows_read": raw_rows_table(raw_rows),
             "removed_from_main": written["removed_main"],
             "last_day_summary": dg.MarkdownMetadataValue(days[-1].summary_text),
             "last_day_metrics": metrics_table(days[-1].metrics, list(cfg.daily.metric_defs())),
@@ -95,7 +109,8 @@ def projection_asset(cfg: Config) -> dg.AssetsDefinition:
             ),
         )],
         description=f"Trends of the trailing {window} days of daily_summary with 95% bands, "
-        "month-end spend vs budget, and a chart per day (<home>/charts/<yyyy>/<mm>/<day>.png).",
+        "month-end spend vs budget, and a chart per day (`charts/YYYY/MM/YYYY-MM-DD.png` in "
+        "persys's home folder).",
     )
     def daily_projection(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource

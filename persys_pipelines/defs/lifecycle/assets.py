@@ -16,10 +16,12 @@ import dagster as dg
 from ... import handles
 from ...lib.config import Config
 from ...lib.moves.engine import Progress
+from ...lib.monitoring.units import human_bytes, plural
 from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource
 from ..tags import AS_OF_TAG, LIFECYCLE_POOL, MOVE_BEFORE_TAG
+from .sources import core_observation
 
 CHECK_NAME = "moved_range_left_core"
 
@@ -79,8 +81,9 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         plan = run.plan
         left = lifecycle.remaining_in_core(core_tier, spec, plan.first_day,
                                            plan.last_day) if plan.days else None
-        context.log.info(f"{table}: {run.days} days, {run.rows} rows moved, "
-                         f"{run.bytes_returned} bytes returned")
+        context.log.info(f"{table}: {plural(run.days, 'day')}, {plural(run.rows, 'row')} "
+                         f"moved, {human_bytes(run.bytes_returned)} returned")
+        context.log_event(core_observation(core_tier, run_cfg, table))  # what core holds now
         for note in dict.fromkeys(n for m in run.moves for n in m.notes):
             context.log.info(f"{table}: {note}")
         space_note = run.space.note if run.space else ""

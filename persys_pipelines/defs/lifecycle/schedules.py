@@ -10,7 +10,7 @@ import dagster as dg
 from ... import handles
 from ...lib.config import Config
 from ...lib.tiering import lifecycle
-from .. import tags
+from .. import go_ahead, tags
 from ..partitions import daily
 from ..resources import PersysConfigResource, PostgresTierResource
 from .assets import main_key
@@ -54,7 +54,7 @@ def nightly_schedule(cfg: Config, job: AssetJob) -> dg.ScheduleDefinition:
         job=job,
         cron_schedule=NIGHTLY_CRON,
         execution_timezone=cfg.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=go_ahead.schedule_status(cfg.home),  # paused until the go-ahead
         description="Nightly: plan from core's data, one ranged run for all due days.",
     )
     def _nightly(context: dg.ScheduleEvaluationContext, persys_config: PersysConfigResource,

@@ -16,8 +16,8 @@ from .quota import LIFECYCLE_JOB, core_quota_sensor
 def definitions(cfg: Config, emergency_job: str | None = LIFECYCLE_JOB) -> dg.Definitions:
     """`emergency_job`: the lifecycle job the quota sensor asks for an emergency migration."""
     monitoring_assets = assets(cfg)
+    # partitioned as its assets are (Dagster infers it; passing it is deprecated)
     job = dg.define_asset_job("monitoring_daily_job", selection=monitoring_assets,
-                              partitions_def=monitoring_assets[0].partitions_def,
                               description="Yesterday's free-tier usage, uptime and the "
                                           "Markdown report.")
     schedule = dg.build_schedule_from_partitioned_job(

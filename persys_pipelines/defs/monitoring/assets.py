@@ -66,7 +66,7 @@ def assets(cfg: Config) -> list[dg.AssetsDefinition]:
     @dg.asset(key=REPORT, group_name=GROUP, partitions_def=parts, deps=[FREE_TIER, UPTIME],
               kinds={"markdown"},
               description="The Markdown report (sizes and chart, moves, failures, forecast, "
-                          "free-tier usage), written to <home>/reports/.")
+                          "free-tier usage), written to `reports/` in persys's home folder.")
     def daily_report(context: dg.AssetExecutionContext,
                      persys_config: PersysConfigResource) -> dg.MaterializeResult:
         cfg = persys_config.load()

@@ -31,7 +31,7 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
         deps=[dg.AssetKey("daily_summary"), dg.AssetKey("daily_projection")],
         retry_policy=NETWORK_RETRY,  # ElevenLabs, Telegram
         description="A 60–90 s spoken briefing of the day (eSpeak NG, or ElevenLabs behind a "
-        "credit guard) as OGG/Opus under voice/<yyyy>/<mm>/, a voice_messages row, and one "
+        "credit guard) as OGG/Opus under `voice/YYYY/MM/`, a voice_messages row, and one "
         "Telegram voice note for the current day.",
     )
     def voice_briefing(

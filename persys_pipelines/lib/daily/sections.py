@@ -218,7 +218,8 @@ def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date,
         section: dict = {
             "currency": cfg.daily.currency,
             "transactions": int(n.get(day, 0)),
-            "spend": _r(s), "income": _r(i), "net": _r((i or 0.0) - (s or 0.0)),
+            # net only when both sides are tracked: income minus nothing is no net figure
+            "spend": _r(s), "income": _r(i), "net": None if s is None or i is None else _r(i - s),
             "spend_by_category": (
                 {c: _r(v) for c, v in by_cat.loc[day].items()} if day in by_cat.index else {}
             ),

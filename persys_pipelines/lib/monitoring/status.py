@@ -13,6 +13,9 @@ from ..pg.tables import EMPTY, day_range
 from ..pg.tiers import resolve_tiers
 from .forecast import tier_forecasts
 from .retention import digest_summary, upcoming
+from .units import human_bytes, noun, number, plural
+
+__all__ = ["collect", "human_bytes", "render"]
 
 
 def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -80,9 +83,42 @@ def backup_ages(cfg: Config) -> dict[str, Any]:
     url = cfg.tiers.archive.backup_url
     try:
         store = open_configured(cfg, url) if url else archive_stores(cfg, check=False).primary
-        return newest_age(store, schedules)
+        return first_backup_not_due(newest_age(store, schedules), installed_at(store))
     except PersysError as exc:
         return {"error": str(exc)}
+
+
+def installed_at(store) -> dt.datetime | None:
+    """When this install began: the archive marker `persys setup` (or the first archive run)
+    writes; None when there is none yet."""
+    import json
+
+    from ..archive.marker import MARKER
+
+    try:
+        if not store.exists(MARKER):
+            return None
+        created = json.loads(store.get(MARKER))["created"]
+        return dt.datetime.fromisoformat(created)
+    except (PersysError, ValueError, KeyError, TypeError):
+        return None
+
+
+def first_backup_not_due(ages: dict[str, dict | None], since: dt.datetime | None,
+                         now: dt.datetime | None = None) -> dict[str, dict | None]:
+    """A tier never backed up is OVERDUE only once its schedule has had its chance since the
+    install began (a fresh install is "not yet due"); `first_due` says when that is."""
+    from ..backup.snapshot import GRACE_HOURS, SCHEDULE_HOURS
+
+    now = now or dt.datetime.now(dt.UTC)
+    for b in ages.values():
+        if b is None or b["id"] is not None:
+            continue
+        every = SCHEDULE_HOURS.get(b["schedule"])
+        due = since + dt.timedelta(hours=every + GRACE_HOURS) if since and every else None
+        b["overdue"] = due is not None and now > due
+        b["first_due"] = due.isoformat(timespec="minutes") if due else None
+    return ages
 
 
 def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
@@ -148,11 +184,12 @@ def render(doc: dict[str, Any]) -> str:
                  " (no quota)")
         lines.append(f"  {name:<8}{human_bytes(t['bytes']):>12}{quota}")
     a = doc["tiers"]["archive"]
-    lines.append(f"  {'archive':<8}{human_bytes(a['bytes']):>12} in {a['files']} files at "
-                 f"{a['url']}")
+    lines.append(f"  {'archive':<8}{human_bytes(a['bytes']):>12} in "
+                 f"{plural(a['files'], 'file')} at {a['url']}")
     for store in a.get("stores", [])[1:] + [s for s in a.get("stores", [])[:1]
                                             if not s["reachable"]]:
-        state = (f"{human_bytes(store['bytes'])} in {store['files']} files" if store["reachable"]
+        state = (f"{human_bytes(store['bytes'])} in {plural(store['files'], 'file')}"
+                 if store["reachable"]
                  else f"DOWN: {store['error']}")
         lines.append(f"  {'':<8}{store['role']} {store['url']}: {state}")
     lines += ["", (f"{'Tables':<23}" + "".join(f"{t:<38}" for t in ("core", "main",
@@ -162,12 +199,13 @@ def render(doc: dict[str, Any]) -> str:
         lines.append(f"  {table:<20} " + "".join(f"{c:<38}" for c in cells).rstrip())
         nulls = tiers.get("core", {}).get("null_day_rows", 0)
         if nulls:
-            lines.append(f"  {'':<20} ({nulls} rows in core have no day and stay there)")
+            verb = "has no day and stays" if nulls == 1 else "have no day and stay"
+            lines.append(f"  {'':<20} ({plural(nulls, 'row')} in core {verb} there)")
         for tier in ("core", "main"):
             odd = tiers.get(tier, {}).get("unplaced_day_rows", 0)
             if odd:
-                lines.append(f"  {'':<20} ({odd} rows in {tier} are dated ±infinity, BC or "
-                             "after 9999: no month to move them to, they stay there)")
+                lines.append(f"  {'':<20} ({plural(odd, 'row')} in {tier} dated ±infinity, BC "
+                             "or after 9999: no month to move them to, they stay there)")
     if doc.get("forecast"):
         lines += ["", "Forecast (at the current growth rate)"]
         for tier, fc in doc["forecast"].items():
@@ -187,22 +225,23 @@ def render(doc: dict[str, Any]) -> str:
                   for p in doc["pins"]]
     due = doc.get("lifecycle")
     if due and due["due_rows"]:
-        lines += ["", f"Due to move core→main: {due['due_rows']:,} rows; "
+        lines += ["", f"Due to move core→main: {plural(due['due_rows'], 'row')}; "
                       f"{human_bytes(due['reclaimable_bytes'])} of core reclaimable"]
     held = [(t, ref, n) for t, plan in (due or {}).get("tables", {}).items()
             for ref, n in plan.get("held_back", {}).items()]
     if held:
         lines += ["", "Held back in core (still referenced there; they move once nothing in "
                       "core points at them)"]
-        lines += [f"  {t:<20} {n:>8,} rows referenced by {ref}" for t, ref, n in held]
+        lines += [f"  {t:<20} {plural(n, 'row'):>13} referenced by {ref}"
+                  for t, ref, n in held]
     if doc.get("deleting_soon"):
         lines += ["", "Deleted by retention within 14 days (what remains is their digest; "
                       "`persys archive restore … --pin-days N` keeps them)"]
-        lines += [f"  {u['table']:<20} {u['first_day']}..{u['last_day']}  {u['rows']:,} rows "
-                  f"from {u['from']}" for u in doc["deleting_soon"]]
+        lines += [f"  {u['table']:<20} {u['first_day']}..{u['last_day']}  "
+                  f"{plural(u['rows'], 'row')} from {u['from']}" for u in doc["deleting_soon"]]
     if doc.get("digests"):
         lines += ["", "Digests of purged days (counts, sums, extremes per day)"]
-        lines += [f"  {t:<20} {d['days']:,} days {d['first_day']}..{d['last_day']}  "
+        lines += [f"  {t:<20} {plural(d['days'], 'day')} {d['first_day']}..{d['last_day']}  "
                   f"{human_bytes(d['bytes'])}" for t, d in doc["digests"].items()]
     lines += _backup_lines(doc.get("backups") or {})
     if doc.get("ledger"):
@@ -210,13 +249,14 @@ def render(doc: dict[str, Any]) -> str:
         for m in doc["ledger"][:5]:
             lines.append(
                 f"  {m['started_at'][:16]}  {m['table']:<18} {m['from']}→{m['to']:<8}"
-                f" {m['first_day']}..{m['last_day']}  {m['rows']} rows  {m['outcome']}"
+                f" {m['first_day']}..{m['last_day']}  {plural(m['rows'], 'row')}  {m['outcome']}"
             )
     return "\n".join(lines)
 
 
 def _backup_lines(backups: dict[str, Any]) -> list[str]:
-    """Age of the newest backup per tier; OVERDUE when its schedule missed one."""
+    """Age of the newest backup per tier; OVERDUE when its schedule missed one (never on a
+    fresh install: see first_backup_not_due)."""
     if not backups:
         return []
     if "error" in backups:
@@ -225,9 +265,12 @@ def _backup_lines(backups: dict[str, Any]) -> list[str]:
     for tier, b in backups.items():
         if b is None:
             lines.append(f"  {tier:<8}none (schedule off; `persys backup run --tier {tier}`)")
-        elif b["id"] is None:
+        elif b["id"] is None and b["overdue"]:
             lines.append(f"  {tier:<8}none yet (OVERDUE: {b['schedule']} schedule; `persys "
                          f"backup run --tier {tier}`)")
+        elif b["id"] is None:
+            lines.append(f"  {tier:<8}none yet (not yet due: the {b['schedule']} schedule takes "
+                         f"the first; `persys backup run --tier {tier}` takes one now)")
         else:
             hours = b["age_hours"]
             age = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
@@ -241,13 +284,6 @@ def _cell(r: dict) -> str:
     if not r["rows"]:
         return "-"
     if not r["first_day"]:
-        return f"{r['rows']:>8,} rows, none with a day"
+        return f"{number(r['rows']):>8} {noun(r['rows'], 'row')}, none with a day"
     last = r["last_day"][5:] if r["last_day"][:4] == r["first_day"][:4] else r["last_day"]
-    return f"{r['rows']:>8,} rows {r['first_day']}..{last}"
-
-
-def human_bytes(n: float | None) -> str:
-    """The one size format of every report: kB under a megabyte, MB above."""
-    if n is None:
-        return "-"
-    return f"{n / 1024:,.1f} kB" if abs(n) < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
+    return f"{number(r['rows']):>8} {noun(r['rows'], 'row'):<4} {r['first_day']}..{last}"

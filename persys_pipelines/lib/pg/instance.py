@@ -19,14 +19,16 @@ URL_ENV = "PERSYS_DAGSTER_PG_URL"
 
 
 def prepare_dagster_home(home: Path, cfg: Config | None = None) -> Path:
-    """Create `<home>/dagster` with dagster.yaml, set DAGSTER_HOME and the storage URL env.
+    """Create `<home>/dagster` with dagster.yaml, set DAGSTER_HOME and the storage URL env
+    (the embedded server's database, unless PERSYS_DAGSTER_PG_URL already names another).
     With `cfg`, the ticks' retention comes from its `instance:` section."""
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     if cfg is not None:
         write_retention(dagster_home / "dagster.yaml", cfg)
-    os.environ[URL_ENV] = dagster_storage_url(home)
+    if not os.environ.get(URL_ENV):
+        os.environ[URL_ENV] = dagster_storage_url(home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
 

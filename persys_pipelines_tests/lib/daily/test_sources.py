@@ -125,6 +125,7 @@ def test_own_tables_give_the_hand_computed_summary(own):
     assert d2.finance["spend_by_category"] == {"coffee": 3.5, "rent": 1250.0}
     assert d2.finance["month_to_date_spend"] == 1274.0
     assert d2.finance["budget_used_pct"] == 127.4 and d2.finance["income"] is None
+    assert d2.finance["net"] is None  # income not tracked: no net figure (not -1253.5)
     assert d1.mood == {"entries": 1, "mood_mean": 4.0, "journal_words": 2}
     assert d2.mood == {"entries": 2, "mood_mean": 7.0, "journal_words": 5}
     assert d2.shadow_work == {}

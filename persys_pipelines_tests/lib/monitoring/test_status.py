@@ -99,15 +99,28 @@ def test_status_text_when_a_tier_holds_only_rows_without_a_day(cfg, tier_dsns, c
 
 
 def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
-    """A daily core backup two days old is OVERDUE; main's weekly one is fine; a tier never
-    backed up says how to take one."""
+    """A fresh install's backups are not yet due; a daily core backup two days old is OVERDUE;
+    main's weekly one is fine; a tier never backed up says how to take one."""
     from persys_pipelines import handles
+    from persys_pipelines.lib.archive.marker import MARKER
+    from persys_pipelines.lib.archive.stores import archive_stores
+    from persys_pipelines.lib.backup import snapshot
 
     setup_lib.setup_tiers(cfg)
+    setup_lib.mark_archive_stores(cfg)  # as `persys setup` does: the install begins now
     now = dt.datetime.now(dt.UTC)
     assert main(["status"]) == 0
-    assert "core    none yet (OVERDUE: daily schedule; `persys backup run --tier core`)" in \
-        capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OVERDUE" not in out
+    assert ("core    none yet (not yet due: the daily schedule takes the first; `persys backup "
+            "run --tier core` takes one now)") in out
+
+    store = archive_stores(cfg, check=False).primary  # the install began two days ago
+    store.put(MARKER, json.dumps({"created": (now - dt.timedelta(days=2)).isoformat()}).encode())
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "core    none yet (OVERDUE: daily schedule; `persys backup run --tier core`)" in out
+    assert "main    none yet (not yet due" in out  # weekly: its first is still ahead
 
     handles.backup(cfg, "core", now=now - dt.timedelta(hours=50))
     main_backup = handles.backup(cfg, "main", now=now - dt.timedelta(days=3))

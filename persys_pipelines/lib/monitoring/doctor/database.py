@@ -22,6 +22,9 @@ from ...supabase_rest import PAUSED_HINT
 from .findings import FAIL, OK, WARN, Finding
 
 TIERS = ("core", "main")
+# persys's own tables on a fresh install: nothing for the person to fix
+NOT_YET = "not created yet: `persys up` (or `persys setup`) creates it"
+NOT_YET_ALL = "not created yet: `persys up` (or `persys setup`) creates them"
 
 
 def config_summary(cfg: Config) -> list[Finding]:
@@ -119,12 +122,17 @@ def table_checks(cfg: Config) -> list[Finding]:
         if tier is None:
             continue
         with tier.connect() as conn:
-            if name == "main":
-                ok = table_exists(conn, "persys.ledger")
-                findings.append(Finding("main: persys.ledger", OK if ok else FAIL,
-                                        "" if ok else "missing; run `persys setup`"))
-            for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables]):
-                findings.extend(_table(cfg, conn, name, table, cfg.tables.get(table)))
+            missing = [] if name != "main" or table_exists(conn, "persys.ledger") else [
+                "persys.ledger"]
+            found = [f for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables])
+                     for f in _table(cfg, conn, name, table, cfg.tables.get(table))]
+            missing += [f.item.split(": ", 1)[1] for f in found if f.detail == NOT_YET]
+            if missing:  # a fresh install: one line, not one per table
+                findings.append(Finding(f"{name}: persys's own tables", WARN,
+                                        f"{', '.join(missing)} {NOT_YET_ALL}"))
+            elif name == "main":
+                findings.append(Finding("main: persys.ledger", OK))
+            findings += [f for f in found if f.detail != NOT_YET]
     return findings
 
 
@@ -134,10 +142,11 @@ def _table(cfg: Config, conn: psycopg.Connection, tier: str, table: str,
     if not table_exists(conn, table):
         if tier == "main" and table not in OUTPUT_TABLES:
             return [Finding(item, OK, "created from core's on first move")]
-        if table in OUTPUT_TABLES or table in SAMPLE_TABLES:
+        if table in OUTPUT_TABLES:  # persys's own: made by setup or up, nothing to fix
+            return [Finding(item, WARN, NOT_YET)]
+        if table in SAMPLE_TABLES:
             return [Finding(item, FAIL, "missing; run `persys setup` (it creates this "
-                            "sample table because persys.yaml names it)" if table in
-                            SAMPLE_TABLES else "missing; run `persys setup`")]
+                            "sample table because persys.yaml names it)")]
         return [Finding(item, FAIL, "missing; create it or drop it from persys.yaml")]
     if policy is None:
         return [Finding(item, OK)]
