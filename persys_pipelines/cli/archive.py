@@ -8,6 +8,7 @@ from .. import handles
 from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
+from ..lib.archive.stores import archive_stores, keyring
 from ..lib.errors import UsageError
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import resolve_tier

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from persys_pipelines_tests.e2e.conftest import persys
-from persys_pipelines_tests.e2e.test_ui import CHROMIUM_ARGS, cfg, dismiss_first_visit_dialog
+from persys_pipelines_tests.e2e.test_ui import CHROMIUM_ARGS, cfg, no_first_visit_dialog
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def test_the_chart_and_the_metric_table_show_in_the_dagster_ui(persys_up, summar
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.goto(f"{persys_up.url}/asset-groups")
-            dismiss_first_visit_dialog(page)
+            no_first_visit_dialog(page)
             page.goto(f"{persys_up.url}/assets/daily_projection")
             # Dagster draws Markdown metadata behind "[Show Markdown]", in a dialog
             row = page.locator("tr", has=page.get_by_text("chart", exact=True))

@@ -101,6 +101,8 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
                 "files": dg.MetadataValue.json([stores.active.uri(r.key) for r in new]),
                 "store": dg.MetadataValue.text(stores.active.url),
                 "failover": dg.MetadataValue.bool(stores.active is not stores.primary),
+                "refused": dg.MetadataValue.json(
+                    {f"{r.month:%Y-%m}": r.refused for r in results if r.refused}),
             },
             check_results=[dg.AssetCheckResult(
                 check_name=CHECK_NAME, passed=not bad,

@@ -15,8 +15,8 @@ import dagster as dg
 
 from ... import handles
 from ...lib.config import Config
-from ...lib.moves.engine import Progress
 from ...lib.monitoring.units import human_bytes, plural
+from ...lib.moves.engine import Progress
 from ...lib.tiering import lifecycle
 from ..partitions import daily, open_ends, window_days
 from ..resources import PersysConfigResource, PostgresTierResource

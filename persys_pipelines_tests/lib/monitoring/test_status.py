@@ -104,7 +104,6 @@ def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
     from persys_pipelines import handles
     from persys_pipelines.lib.archive.marker import MARKER
     from persys_pipelines.lib.archive.stores import archive_stores
-    from persys_pipelines.lib.backup import snapshot
 
     setup_lib.setup_tiers(cfg)
     setup_lib.mark_archive_stores(cfg)  # as `persys setup` does: the install begins now
