@@ -78,7 +78,10 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
         assert tables[own]["day_column"] == "day", own  # persys's own tables too
     assert "profiles" not in tables and "# not managed: profiles (no date" in text
 
-    sources = doc["daily"]["sources"]
+    metrics = doc["daily"]["metrics"]
+    sources = {name: m["source"] for name, m in metrics.items()}
+    assert metrics["sleep_hours"]["label"] == "sleep" and metrics["sleep_hours"]["unit"] == "h"
+    assert metrics["spend"]["better"] == "lower"
     person = {"user_id": str(USERS[0])}  # two users; the first owns as many rows, sorts first
     assert sources["sleep_hours"] == {"table": "sleep_log", "day_column": "night",
                                       "value": "hours", "agg": "sum", "where": person}
@@ -88,7 +91,7 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     assert sources["spend"]["value"] == "amount_cents / 100.0" and sources["spend"]["by"] == \
         "category"
     assert sources["tasks_done"]["where"] == {"is_done": True, **person}
-    assert sources["income"] is None and sources["steps"] is None
+    assert "income" not in metrics and "steps" not in metrics
     # vitals has no rows: nothing from it is switched on (a summary would say "0 steps")
     with connect(tier_dsns["core"], autocommit=True) as conn:
         assert conn.execute("select count(*) from vitals").fetchone()[0] == 0
@@ -99,7 +102,7 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     assert cfg.home == person_env / ".persys" and cfg.timezone == "Europe/London"
     assert "FAIL" not in out and "0 failed" in out  # doctor ran on it
     assert ("WARN  core: persys's own tables  (daily_summaries, daily_projections, "
-            "voice_messages not created yet: `persys up`") in out  # one line, not three
+            "voice_messages, weekly_correlations not created yet: `persys up`") in out  # one line, not three
     nexts = out.split("Next:\n", 1)[1].splitlines()
     assert [n.split("#")[0].split(". ", 1)[1].strip() for n in nexts[:3]] == [
         "persys doctor", "persys lifecycle run --dry-run", "persys up"]
@@ -110,7 +113,7 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     capsys.readouterr()
     with connect(tier_dsns["core"]) as conn:
         mood, sleep = conn.execute("select mood->>'mood_mean', health->>'sleep_hours' from "
-                                   "daily_summaries where day = %s", (yesterday,)).fetchone()
+                                   "persys.daily_summaries where day = %s", (yesterday,)).fetchone()
     n = DAYS - 1  # supabase_fixture.add_rows: mood_score (n·3 + u) % 10, user u = 0
     assert float(mood) == (n * 3) % 10
     assert float(sleep) == 6 + (n % 4) * 0.75  # one night, not both people's
@@ -136,12 +139,13 @@ def test_init_on_a_project_with_no_recognisable_tables(person_env, tier_dsns, ca
     assert set(doc["tables"]) == {"events", "sleep_diary", "daily_summaries",
                                   "daily_projections", "voice_messages"}
     assert doc["tables"]["events"]["day_column"] == "happened_at"
-    assert set(doc["daily"]["sources"].values()) == {None}
+    assert doc["daily"]["metrics"] == {}
     text = (person_env / "persys.yaml").read_text()
     assert "None of your columns looked like a metric" in text
     # an empty sleep table: suggested in a comment, not switched on (no "you slept 0 hours")
-    assert ("# sleep_hours: sleep_diary has no rows yet; once it has, use: {table: sleep_diary, "
-            "day_column: night, value: hours, agg: sum}") in text
+    assert ("# sleep_hours: sleep_diary has no rows yet; once it has, add: {label: sleep, "
+            "unit: h, better: higher, source: {table: sleep_diary, day_column: night, "
+            "value: hours, agg: sum}}") in text
     assert "widgets" in out and "blobs" in out and "not managed" in out
     assert 'My Notes                 not managed: its name needs quotes in SQL' in out
     assert "0 failed" in out

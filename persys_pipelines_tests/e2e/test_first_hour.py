@@ -82,7 +82,7 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
         assert "0 failed" in init.stdout and "Next:" in init.stdout
         config = yaml.safe_load((clone / "persys.yaml").read_text())
         assert {"journal", "sleep_log", "daily_summaries"} <= set(config["tables"])
-        assert config["daily"]["sources"]["mood"]["table"] == "journal"
+        assert config["daily"]["metrics"]["mood"]["source"]["table"] == "journal"
 
         doctor = persys("doctor", cwd=clone, env=env)
         assert doctor.returncode == 0, doctor.stdout
@@ -102,7 +102,7 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
         assert run["status"] == "SUCCESS", run
         with connect(supabase) as conn:  # their summaries, from their metrics, in their core
             text, mood = conn.execute("select summary_text, mood->>'mood_mean' from "
-                                      "daily_summaries where day = %s", (yesterday,)).fetchone()
+                                      "persys.daily_summaries where day = %s", (yesterday,)).fetchone()
         assert "mood" in text and mood is not None
 
         with sync_playwright() as p:

@@ -2,8 +2,7 @@
 
 The text is put together line by line (a YAML dumper drops comments); each value itself is
 written by PyYAML in flow style, so quoting is always right. The one place that knows how
-metrics are spelled in persys.yaml is `metrics_section`: today `daily.sources`; when
-`daily.metrics` (label, unit, better, goal, source; `daily.person`) lands, only it changes.
+metrics are spelled in persys.yaml is `metrics_section` (`daily.metrics`).
 """
 
 from __future__ import annotations
@@ -174,19 +173,19 @@ def _daily(d: Draft) -> list[str]:
         out.append(line("currency", d.currency, "the most common currency in your payments",
                         2))
     out.append(line("monthly_budget", None, "your monthly spend budget, if you keep one", 2))
-    return out + metrics_section(d.guesses, d.person, d.person_column)
+    return out + metrics_section(d.guesses, d.person, d.person_column, d.currency)
 
 
-def metrics_section(guesses: list[Guess], person: Person, column: str | None) -> list[str]:
-    """`daily.sources`: each metric the summary knows, from a guess or null (no such data).
-
-    The one function to change when `daily.metrics` lands (the same guesses, each with its
-    label/unit/better, `daily.person: {column, value}` instead of a filter per source).
-    """
+def metrics_section(guesses: list[Guess], person: Person, column: str | None,
+                    currency: str | None = None) -> list[str]:
+    """`daily.metrics`: each metric found, with its label, unit and which way is better (what
+    the briefing, the charts and the insight read), its source carrying the person filter. A
+    metric whose table has no rows yet is written commented out: a summary would otherwise
+    say "0 tasks" about data never recorded."""
     found = {g.name: g for g in guesses if not g.empty}
-    waiting = {g.name: g for g in guesses if g.empty}
-    out = ["  # Guessed from your tables' names and columns: check each; `persys doctor` plans "
-           "every one on core."]
+    waiting = {g.name: g for g in guesses if g.empty and g.name not in found}
+    out = ["  # Your metrics, guessed from your tables' names and columns: check each (label, "
+           "unit, which way is better, goal);", "  # `persys doctor` plans every source on core."]
     if person.value:
         tied = bool(person.others) and person.rows == max(person.others.values())
         tie = " (as many as another: check it is you)" if tied else ""
@@ -196,23 +195,27 @@ def metrics_section(guesses: list[Guess], person: Person, column: str | None) ->
                 f"{k} ({plural(n, 'row')})" for k, n in person.others.items())
         out.append(who)
     if not found:
-        out.append("  # None of your columns looked like a metric the summary knows: every "
-                   "source is null (summaries say \"No data\"); map yours by hand.")
-    out.append("  sources:")
-    width = max(len(m) for m in METRICS) + 2
+        out.append("  # None of your columns looked like a metric: summaries say \"No data\" "
+                   "until you list yours, e.g.")
+        out.append("  #   steps: {label: steps, unit: steps, better: higher, goal: 8000, "
+                   "source: {table: t, day_column: d, value: v, agg: sum}}")
+    out.append("  metrics:" if found else "  metrics: {}")
     for metric in METRICS:
         g = found.get(metric)
-        if g is None and metric in waiting:
+        if g is not None:
+            out.append(f"    # {metric}: from {g.why}")
+            out.append(f"    {metric}: {flow(_metric(g, currency))}")
+        elif metric in waiting:
             w = waiting[metric]
             out.append(f"    # {metric}: {w.source['table']} has no rows yet; once it has, "
-                       f"use: {flow(w.source)}")
-        if g is None:
-            out.append(f"    {metric + ':':<{width}}null")
-        else:
-            out.append(f"    # {metric}: {g.label} ({g.unit}, {g.better} is better) from "
-                       f"{g.why}")
-            out.append(f"    {metric + ':':<{width}}{flow(g.source)}")
+                       f"add: {flow(_metric(w, currency))}")
     return out
+
+
+def _metric(g: Guess, currency: str | None) -> dict:
+    unit = (currency or "GBP") if g.unit == "money" else g.unit
+    label = g.label[:1].lower() + g.label[1:]  # it is read inside sentences
+    return {"label": label, "unit": unit, "better": g.better, "source": g.source}
 
 
 def _backup() -> list[str]:

@@ -59,7 +59,8 @@ def _exposed(conn: psycopg.Connection, tier: str, tables: list[str],
              roles: list[str]) -> tuple[list[Finding], int]:
     out = []
     who = roles  # their privileges include PUBLIC's
-    for role in who:
+    made = conn.execute("select to_regnamespace(%s) is not null", (PERSYS_SCHEMA,)).fetchone()[0]
+    for role in who if made else []:  # before `persys setup` there is no schema to expose
         if _may(conn, "has_schema_privilege(%s, %s, 'usage')", role, PERSYS_SCHEMA):
             out.append(Finding(f"{tier}: schema {PERSYS_SCHEMA}", FAIL,
                                f"{role} has USAGE on it; revoke it: `revoke all on schema "
