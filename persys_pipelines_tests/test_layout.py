@@ -1,6 +1,6 @@
 """The package's shape: the definitions load with every resource, no module grows
-past 400 lines, and lib/ imports only downwards (config/errors < pg < archive < backup < tiering < imports <
-daily < voice < monitoring), so a lower layer never asks a higher one."""
+past 400 lines, and lib/ imports only downwards (config/errors < pg < archive < backup < tiering <
+imports < daily < voice < monitoring), so a lower layer never asks a higher one."""
 
 from __future__ import annotations
 

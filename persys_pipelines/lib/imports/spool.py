@@ -95,7 +95,7 @@ class Spool:
         if len(self.open) >= MAX_OPEN:
             _, oldest = self.open.popitem(last=False)
             oldest.close()
-        handle = open(self._path(bucket), "a", encoding="utf-8", buffering=BUFFER)
+        handle = open(self._path(bucket), "a", encoding="utf-8", buffering=BUFFER)  # noqa: SIM115
         self.open[bucket] = handle
         return handle
 
