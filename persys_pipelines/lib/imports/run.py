@@ -58,13 +58,16 @@ def file_sha256(path: Path) -> str:
 
 
 def rows_of(kind: str, path: Path, zone: ZoneInfo, tally: Tally,
-            csv_format: CsvFormat | None = None) -> Iterator[Row]:
+            csv_format: CsvFormat | None = None, today: dt.date | None = None
+            ) -> Iterator[Row]:
     """The parser of `kind` over `path` (normalized rows, see rows.py)."""
     if kind not in PARSERS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(PARSERS)}")
     module = importlib.import_module(f"{__package__}.{PARSERS[kind][0]}")
     if kind == "csv":
         return module.parse(path, zone, tally, csv_format or CsvFormat())
+    if kind == "ics":
+        return module.parse(path, zone, tally, today)
     if kind in ("dayone", "markdown"):
         return getattr(module, f"parse_{kind}")(path, zone, tally)
     return module.parse(path, zone, tally)
@@ -96,7 +99,8 @@ def import_file(kind: str, path: Path, *, handles: Handles, target: ImportTarget
                       target.key_column, columns, label)
         t1 = time.perf_counter()
         try:
-            spooled = spool.add_all(rows_of(kind, path, zone, tally, csv_format))
+            spooled = spool.add_all(rows_of(kind, path, zone, tally, csv_format,
+                                                  handles.today))
         except ImportFileError as exc:
             spool.finish()
             if not dry_run:
