@@ -197,7 +197,7 @@ class _Export:
             if row is not None:
                 self.rows.append(row)
             if self.depth == 1:
-                self.tally.skip("correlation children (also top-level records: counted once)")
+                self.tally.see("correlation children (also top-level records: counted once)")
         elif tag == "MetadataEntry":
             self.tally.skip("metadata entries (key/value notes on records)")
         elif tag == "InstantaneousBeatsPerMinute":
@@ -214,7 +214,7 @@ class _Export:
             self.depth, self.workout, self.stats = 2, dict(attrib), {}
         elif tag == "Correlation":
             self.depth = 1
-            self.tally.skip("correlations (their records are imported)")
+            self.tally.see("correlations (their records are imported)")
         elif tag == "WorkoutRoute":
             self.tally.skip("workout routes (GPS tracks)")
         elif tag == "WorkoutEvent":
@@ -300,7 +300,7 @@ def _workout(attrib: dict, stats: dict[str, tuple[str, str | None]], clock: _Clo
              tally: Tally, name: str) -> list[Row]:
     """A workout → its minutes and one row per statistic (iOS 16+ children, or the older
     total attributes when there are none), all named workout_<activity>_<what>."""
-    tally.skip("workouts (imported as workout_* rows)")
+    tally.see("workouts (imported as workout_<activity>_* rows)")
     get = attrib.get
     start, end, source = get("startDate"), get("endDate"), get("sourceName")
     if start is None or end is None:

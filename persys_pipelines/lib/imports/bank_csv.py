@@ -142,7 +142,7 @@ def _rows(path: Path, name: str, fmt: CsvFormat, tally: Tally, delimiter: str,
                 continue
             tally.records += 1
 
-            def cell(field_: str) -> str | None:
+            def cell(field_: str, row: list[str] = row) -> str | None:
                 i = cols.get(field_)
                 return row[i].strip() if i is not None and i < len(row) else None
 

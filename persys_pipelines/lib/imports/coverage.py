@@ -17,18 +17,18 @@ def coverage_lines(report: ImportReport) -> list[str]:
         "resumed an interrupted import" if report.resumed else "imported")
     lines = [f"{report.kind} {report.name}", f"  sha256 {report.sha256[:16]}…  {head}",
              f"  {t.records:,} records read, {s.rows:,} rows, days {span}"]
-    lines.append(f"  {'rows by type':<34}{'core':>10}{'main':>10}{'archive':>10}")
+    lines.append(f"  {'rows by type':<40}{'core':>10}{'main':>10}{'archive':>10}")
     for label in sorted({lb for lb, _ in s.planned}):
         counts = [s.planned.get((label, tier), 0) for tier in TIERS]
-        lines.append(f"  {label[:34]:<34}" + "".join(f"{n:>10,}" for n in counts))
+        lines.append(f"  {label[:40]:<40}" + "".join(f"{n:>10,}" for n in counts))
     d = report.delivered
     if d is not None:
         tables = sorted({table for table, _ in d.new})
         for table in tables:
             new = [d.new.get((table, tier), 0) for tier in TIERS]
             present = [d.present.get((table, tier), 0) for tier in TIERS]
-            lines.append(f"  {table + ': new':<34}" + "".join(f"{n:>10,}" for n in new))
-            lines.append(f"  {table + ': already there':<34}"
+            lines.append(f"  {table + ': new':<40}" + "".join(f"{n:>10,}" for n in new))
+            lines.append(f"  {table + ': already there':<40}"
                          + "".join(f"{n:>10,}" for n in present))
             if d.repeated.get(table):
                 lines.append(f"  {table}: {d.repeated[table]:,} rows repeated within the file "
@@ -40,6 +40,8 @@ def coverage_lines(report: ImportReport) -> list[str]:
                      "would delete them; raise delete_days to keep them)")
     for why, n in sorted(t.dropped.items()):
         lines.append(f"  dropped {n:,}: {why}")
+    for what, n in t.seen.items():
+        lines.append(f"  read {n:,} {what}")
     for what, n in t.skipped.items():
         lines.append(f"  skipped {n:,} {what}")
     lines.extend(f"  note: {note}" for note in t.notes)

@@ -48,9 +48,13 @@ class Tally:
     (could not be used, by why), each with counts; `notes` for the coverage report."""
 
     records: int = 0
+    seen: dict[str, int] = field(default_factory=dict)  # read, and imported in another shape
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def see(self, what: str, n: int = 1) -> None:
+        self.seen[what] = self.seen.get(what, 0) + n
 
     def skip(self, what: str, n: int = 1) -> None:
         self.skipped[what] = self.skipped.get(what, 0) + n

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib
 import logging
@@ -150,7 +151,8 @@ def _detail_json(report: ImportReport) -> dict:
     dropped = dict(t.dropped)
     if report.spooled.past_retention:
         dropped["older than the table's delete_days (retention)"] = report.spooled.past_retention
-    return {"records": t.records, "skipped": t.skipped, "dropped": dropped, "notes": t.notes,
+    return {"records": t.records, "seen": t.seen, "skipped": t.skipped, "dropped": dropped,
+            "notes": t.notes,
             "archive_files": (report.delivered.archived if report.delivered else {}),
             "seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
 

@@ -11,7 +11,13 @@ import zipfile
 import pytest
 
 from persys_pipelines.lib.imports.rows import ImportFileError
-from persys_pipelines_tests.import_helpers import TODAY, keys_by_tier, project, rows_where, run_import
+from persys_pipelines_tests.import_helpers import (
+    TODAY,
+    keys_by_tier,
+    project,
+    rows_where,
+    run_import,
+)
 
 OFX_BODY = """<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>
 <DTSERVER>20250601120000<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>
