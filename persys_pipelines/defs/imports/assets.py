@@ -58,12 +58,12 @@ def import_asset(cfg: Config, kind: str) -> dg.AssetsDefinition:
         today = dt.date.fromisoformat(config.as_of) if config.as_of else None
         handles = delivery_handles(loaded, today=today, core=core.handle(), main=main.handle(),
                                    stores=archive_stores.handle(), ring=archive_stores.keyring(),
-                                   run_id=context.run_id)
+                                   run_id=context.run.run_id)
         report = import_file(kind, Path(config.path), handles=handles,
                              target=loaded.imports.target(kind), zone=loaded.zone,
                              spool_root=loaded.home / "imports" / "spool",
                              dry_run=config.dry_run, csv_format=loaded.imports.csv_format,
-                             sha256=config.sha256, run_id=context.run_id)
+                             sha256=config.sha256, run_id=context.run.run_id)
         for line in coverage_lines(report):
             context.log.info(line)
         meta: dict = {"file": report.name, "sha256": report.sha256,

@@ -103,3 +103,19 @@ def find(main: PgTier, sha256: str) -> ImportRecord | None:
             "last_day, rows, detail from persys_imports where sha256 = %s",
             (sha256,)).fetchone()
     return ImportRecord(*row) if row else None
+
+
+def history(main: PgTier, limit: int = 20) -> list[dict[str, Any]]:
+    """Imported files for `persys status`: kind, file, state, days, rows per tier written."""
+    out = []
+    for r in records(main, limit):
+        per_tier: dict[str, int] = {}
+        for tiers in (r.rows.get("new") or {}).values():
+            for tier, n in tiers.items():
+                per_tier[tier] = per_tier.get(tier, 0) + n
+        out.append({"sha256": r.sha256, "kind": r.kind, "file": r.name, "state": r.state,
+                    "started_at": r.started_at.isoformat(),
+                    "first_day": r.first_day.isoformat() if r.first_day else None,
+                    "last_day": r.last_day.isoformat() if r.last_day else None,
+                    "new": per_tier, "error": r.detail.get("error")})
+    return out
