@@ -58,7 +58,7 @@ def test_inbox_sensor_one_run_per_new_file(cfg, config_path, tmp_path):
         with dg.build_sensor_context(instance=instance, cursor=ctx.cursor) as again:
             second = sensor(again)
             assert [r.run_key for r in (second or [])
-                    if isinstance(r, dg.RunRequest)] == [file_sha256(ready)]  # same key: Dagster dedupes
+                    if isinstance(r, dg.RunRequest)] == [file_sha256(ready)]  # Dagster dedupes
 
 
 def test_doctor_checks_the_mapping(cfg, config_path, tmp_path):
