@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from .defs import archive, backup, daily, lifecycle, monitoring, voice
+from .defs import archive, backup, daily, imports, lifecycle, monitoring, voice
 from .defs.resources import resources
 from .lib.config import Config, find_config_path, load_config
 
@@ -23,6 +23,7 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         archive.definitions(cfg),
         backup.definitions(cfg),
         voice.definitions(cfg),
+        imports.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
         dg.Definitions(resources=resources(config_path)),
     )

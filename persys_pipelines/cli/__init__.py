@@ -21,6 +21,7 @@ from . import (
     daily,
     demo,
     doctor,
+    imports,
     lifecycle,
     service,
     setup,
@@ -29,7 +30,8 @@ from . import (
     voice,
 )
 
-GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice)
+GROUPS = (setup, doctor, status, up, service, demo, archive, backup, lifecycle, adopt, daily, voice,
+          imports)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,8 @@ class RunFailed(PersysError):
 
 
 def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
-            selection: list[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
+            selection: list[dg.AssetKey] | None = None,
+            run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
@@ -38,7 +39,8 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
     # set, later Definitions in this process would refer to a disposed instance.
     with instance:
         result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection,
-                                        raise_on_error=False, run_config=QUIET)
+                                        raise_on_error=False,
+                                        run_config={**QUIET, **(run_config or {})})
     if not result.success:
         errors = [e.message for e in result.all_events if e.is_failure]
         error = errors[-1] if errors else "see the Dagster run log"

@@ -52,7 +52,7 @@ def test_unknown_keys_are_errors_with_the_allowed_keys():
           t: {day_column: d, core_days: 1, keep_days: 3}
     """)
     assert ("hom: unknown key; allowed keys here: home, timezone, start_date, tiers, tables, "
-            "daily, backup, telegram, voice, notify, health, costs") in msgs
+            "daily, backup, telegram, voice, notify, health, costs, imports") in msgs
     assert any(m.startswith("tiers.core.quota: unknown key; allowed keys here: dsn, quota_mb")
                for m in msgs)
     assert any(m.startswith("tables.t.keep_days: unknown key; allowed keys here: day_column")

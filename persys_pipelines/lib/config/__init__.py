@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import archivable_names, cross_checks, home_problem
+from .imports import Imports, imports_problems
 from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
@@ -275,6 +276,7 @@ class Config(_Strict):
     notify: Notify = Notify()
     health: Health = Health()
     costs: Costs = Costs()
+    imports: Imports = Imports()  # where `persys import` puts each export (lib/config/imports)
 
     @field_validator("timezone")
     @classmethod
@@ -384,7 +386,7 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
         raise ConfigError(source, [describe_error(err, Config) for err in exc.errors()]) from None
 
     remember_secrets(secret_values(cfg))  # from here on no error text shows them
-    problems = [] if lenient else cross_checks(cfg)
+    problems = [] if lenient else cross_checks(cfg) + imports_problems(cfg.imports, cfg.tables)
     if problems:
         raise ConfigError(source, problems)
 

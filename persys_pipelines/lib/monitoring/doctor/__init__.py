@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...config import Config
 from ...errors import ConfigError, scrub
-from . import database, services
+from . import database, imports, services
 from .findings import FAIL, OK, WARN, Finding
 
 __all__ = ["FAIL", "OK", "WARN", "Finding", "run"]
@@ -29,6 +29,7 @@ def _checks() -> list[Check]:
         database.tier_checks,
         database.table_checks,
         database.sources_checks,
+        imports.import_checks,
         services.archive_checks,
         services.key_checks,
         services.supabase_checks,
