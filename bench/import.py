@@ -33,18 +33,15 @@ import yaml
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.imports.handles import delivery_handles
-from persys_pipelines.lib.imports.run import import_file
 from persys_pipelines.lib.pg.tiers import resolve_tier
 
 cfg = load_config(sys.argv[1])
 core = resolve_tier(cfg, "core")
 before = core.size_bytes()
 t0 = time.perf_counter()
-report = import_file("apple-health", Path(sys.argv[2]), handles=delivery_handles(cfg),
-                     target=cfg.imports.target("apple-health"), zone=cfg.zone,
-                     spool_root=cfg.home / "imports" / "spool")
+report = handles.import_file(cfg, "apple-health", Path(sys.argv[2]))
 seconds = time.perf_counter() - t0
 with core.connect(autocommit=True) as conn:
     conn.execute("checkpoint")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from psycopg import sql
 
-from persys_pipelines.lib.archive.manifest import committed, load_file, read_manifest
-from persys_pipelines.lib.archive.stores import archive_stores, keyring
+from persys_pipelines import handles
+from persys_pipelines.lib.archive.manifest import load_file, read_manifest
 from persys_pipelines.lib.config import Config
-from persys_pipelines.lib.imports.handles import delivery_handles
-from persys_pipelines.lib.imports.run import ImportReport, import_file
+from persys_pipelines.lib.imports.run import ImportReport
+from persys_pipelines.lib.pg.catalog import ident
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 
@@ -26,10 +26,7 @@ def project(cfg: Config) -> Config:
 
 def run_import(cfg: Config, kind: str, path: Path, *, today: dt.date = TODAY,
                dry_run: bool = False) -> ImportReport:
-    return import_file(kind, path, handles=delivery_handles(cfg, today=today),
-                       target=cfg.imports.target(kind), zone=cfg.zone,
-                       spool_root=cfg.home / "imports" / "spool", dry_run=dry_run,
-                       csv_format=cfg.imports.csv_format)
+    return handles.import_file(cfg, kind, path, today=today, dry_run=dry_run)
 
 
 def keys_by_tier(cfg: Config, table: str, key: str = "id") -> dict[str, list[str]]:
@@ -38,23 +35,23 @@ def keys_by_tier(cfg: Config, table: str, key: str = "id") -> dict[str, list[str
     for tier in ("core", "main"):
         with resolve_tier(cfg, tier).connect() as conn:
             out[tier] = [r[0] for r in conn.execute(sql.SQL("select {}::text from {}").format(
-                sql.Identifier(key), sql.Identifier(table))).fetchall()]
+                sql.Identifier(key), ident(table))).fetchall()]
     import uuid
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    store, ring = archive_stores(cfg).primary, keyring(cfg)
     out["archive"] = []
-    for entry in committed(read_manifest(store, table)):
-        plain, _ = load_file(store, ring, entry)
-        values = pq.read_table(pa.BufferReader(plain), columns=[key]).column(key).to_pylist()
-        out["archive"] += [str(uuid.UUID(bytes=v)) if isinstance(v, bytes) else v
-                           for v in values]
+    for where in handles.targets(cfg):
+        for entry in read_manifest(where.store, table).committed():
+            plain, _ = load_file(where.store, where.ring, entry)
+            values = pq.read_table(pa.BufferReader(plain), columns=[key]).column(key).to_pylist()
+            out["archive"] += [str(uuid.UUID(bytes=v)) if isinstance(v, bytes) else v
+                               for v in values]
     return out
 
 
 def rows_where(cfg: Config, tier: str, table: str, condition: str = "true") -> list[tuple]:
     with resolve_tier(cfg, tier).connect() as conn:
         return conn.execute(sql.SQL("select * from {} where " + condition).format(
-            sql.Identifier(table))).fetchall()
+            ident(table))).fetchall()

@@ -55,13 +55,9 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def _dry_run(cfg, args: argparse.Namespace, path: Path) -> int:
+    from .. import handles
     from ..lib.imports.coverage import coverage_lines
-    from ..lib.imports.handles import delivery_handles
-    from ..lib.imports.run import import_file
 
-    handles = delivery_handles(cfg, today=args.as_of)
-    report = import_file(args.kind, path, handles=handles, target=cfg.imports.target(args.kind),
-                         zone=cfg.zone, spool_root=cfg.home / "imports" / "spool",
-                         dry_run=True, csv_format=cfg.imports.csv_format)
+    report = handles.import_file(cfg, args.kind, path, today=args.as_of, dry_run=True)
     print("\n".join(coverage_lines(report)))
     return 0

@@ -50,20 +50,16 @@ def import_asset(cfg: Config, kind: str) -> dg.AssetsDefinition:
                 persys_config: PersysConfigResource, core: PostgresTierResource,
                 main: PostgresTierResource, archive_stores: ArchiveStoresResource
                 ) -> dg.MaterializeResult:
+        from ... import handles
         from ...lib.imports.coverage import coverage_lines, coverage_markdown
-        from ...lib.imports.handles import delivery_handles
-        from ...lib.imports.run import import_file
 
         loaded = persys_config.load()
         today = dt.date.fromisoformat(config.as_of) if config.as_of else None
-        handles = delivery_handles(loaded, today=today, core=core.handle(), main=main.handle(),
-                                   stores=archive_stores.handle(), ring=archive_stores.keyring(),
-                                   run_id=context.run.run_id)
-        report = import_file(kind, Path(config.path), handles=handles,
-                             target=loaded.imports.target(kind), zone=loaded.zone,
-                             spool_root=loaded.home / "imports" / "spool",
-                             dry_run=config.dry_run, csv_format=loaded.imports.csv_format,
-                             sha256=config.sha256, run_id=context.run.run_id)
+        report = handles.import_file(
+            loaded, kind, Path(config.path), today=today, dry_run=config.dry_run,
+            sha256=config.sha256, core=core.handle(), main=main.handle(),
+            stores=archive_stores.handle(), ring=archive_stores.keyring(),
+            run_id=context.run.run_id)
         for line in coverage_lines(report):
             context.log.info(line)
         meta: dict = {"file": report.name, "sha256": report.sha256,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from ..dsn import dsn_password
 from ..errors import ConfigError, remember_secrets
 from .checks import archivable_names, cross_checks, home_problem
-from .imports import Imports, imports_problems
+from .imports import Imports
 from .sources import Source, resolve_sources
 from .text import describe_error, resolve_values
 
@@ -336,9 +336,8 @@ def find_config_path() -> Path | None:
     if os.environ.get(CONFIG_ENV):
         path = Path(os.environ[CONFIG_ENV]).expanduser()
         if not path.is_file():
-            raise ConfigError(
-                str(path), [f"{CONFIG_ENV} points to {path}, which does not exist; fix the path"]
-            )
+            raise ConfigError(str(path), [
+                f"{CONFIG_ENV} points to {path}, which does not exist; fix the path"])
         return path
     local = Path("persys.yaml")
     return local if local.is_file() else None
@@ -350,8 +349,7 @@ def load_config(path: Path | str | None = None, *, lenient: bool = False) -> Con
     `lenient` is for commands that need only `home` (`persys down`): an `env:`/`ssm:` value
     that cannot be read becomes None with a warning, and the cross-key checks are skipped.
     """
-    if path is None:
-        path = find_config_path()
+    path = find_config_path() if path is None else path
     if path is None:
         text = resources.files("persys_pipelines").joinpath(PACKAGED_DEFAULT).read_text()
         source, base = f"(packaged default {PACKAGED_DEFAULT})", Path.cwd()
@@ -386,7 +384,7 @@ def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | Non
         raise ConfigError(source, [describe_error(err, Config) for err in exc.errors()]) from None
 
     remember_secrets(secret_values(cfg))  # from here on no error text shows them
-    problems = [] if lenient else cross_checks(cfg) + imports_problems(cfg.imports, cfg.tables)
+    problems = [] if lenient else cross_checks(cfg)
     if problems:
         raise ConfigError(source, problems)
 

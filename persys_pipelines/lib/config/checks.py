@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..dsn import dsn_problem
+from .imports import imports_problems
 from .sources import sources_problems
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def cross_checks(cfg: Config) -> list[str]:
         if value <= 0
     )
     problems.extend(sources_problems(cfg.daily.sources))
+    problems.extend(imports_problems(cfg.imports, cfg.tables))
     if cfg.notify.telegram and not (cfg.telegram.token and cfg.telegram.chat_id):
         problems.append(
             "notify.telegram is true but telegram.token or telegram.chat_id is missing; "

@@ -1,10 +1,12 @@
-"""`persys_imports` (main tier): one row per imported file, keyed by its sha256.
+"""`persys.imports` (main tier; persys's own schema, private): one row per imported file,
+keyed by its sha256.
 
 It says what the file held and where it went: rows per type (metric) and tier, rows already
 present, repeats within the file, what was skipped and dropped and why, the day range, and
 the state: `delivering` (started; a killed import leaves it so, and importing the file again
 finishes it), `done`, or `refused` (the file is broken: nothing of it was imported; the
-error says why). The moves themselves are in `persys_ledger` (from `import`).
+error says why). Its batches are entries of the engine's ledger (`persys.ledger`, route
+`import`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..pg.schema import table_exists
+from ..pg.catalog import table_exists
+from ..pg.schema import ensure_persys_schema, protect
 from ..pg.tiers import PgTier
 
 DELIVERING, DONE, REFUSED = "delivering", "done", "refused"
+TABLE = "persys.imports"
 
 DDL = """
-create table if not exists persys_imports (
+create table if not exists persys.imports (
     sha256 text primary key,
     kind text not null,
     name text not null,
@@ -34,7 +38,6 @@ create table if not exists persys_imports (
     rows jsonb not null default '{}',
     detail jsonb not null default '{}'
 );
-alter table persys_imports enable row level security;
 """
 
 
@@ -54,9 +57,13 @@ class ImportRecord:
 
 
 def ensure(main: PgTier) -> None:
+    """Created on the first import (a project that never imports keeps no such table), and
+    protected as every table of persys is: row level security on, nothing granted."""
     with main.connect(autocommit=True) as conn:
-        if not table_exists(conn, "persys_imports"):
+        if not table_exists(conn, TABLE):
+            ensure_persys_schema(conn)
             conn.execute(DDL)
+            protect(conn, TABLE)
 
 
 def save(main: PgTier, *, sha256: str, kind: str, name: str, state: str,
@@ -68,7 +75,7 @@ def save(main: PgTier, *, sha256: str, kind: str, name: str, state: str,
     ended = None if state == DELIVERING else dt.datetime.now(dt.UTC)
     with main.connect(autocommit=True) as conn:
         conn.execute(
-            """insert into persys_imports (sha256, kind, name, state, ended_at, run_id,
+            """insert into persys.imports as i (sha256, kind, name, state, ended_at, run_id,
                                            first_day, last_day, rows, detail)
                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (sha256) do update set kind = excluded.kind, name = excluded.name,
@@ -77,7 +84,7 @@ def save(main: PgTier, *, sha256: str, kind: str, name: str, state: str,
                    last_day = excluded.last_day, rows = excluded.rows,
                    detail = excluded.detail,
                    started_at = case when excluded.state = 'delivering' then now()
-                                     else persys_imports.started_at end""",
+                                     else i.started_at end""",
             (sha256, kind, name, state, ended, run_id, first_day, last_day,
              Jsonb(rows or {}), Jsonb(detail or {})))
 
@@ -85,22 +92,22 @@ def save(main: PgTier, *, sha256: str, kind: str, name: str, state: str,
 def records(main: PgTier, limit: int = 50) -> list[ImportRecord]:
     """Newest first."""
     with main.connect(autocommit=True) as conn:
-        if not table_exists(conn, "persys_imports"):
+        if not table_exists(conn, TABLE):
             return []
         found = conn.execute(
             "select sha256, kind, name, state, started_at, ended_at, run_id, first_day, "
-            "last_day, rows, detail from persys_imports order by started_at desc limit %s",
+            "last_day, rows, detail from persys.imports order by started_at desc limit %s",
             (limit,)).fetchall()
     return [ImportRecord(*row) for row in found]
 
 
 def find(main: PgTier, sha256: str) -> ImportRecord | None:
     with main.connect(autocommit=True) as conn:
-        if not table_exists(conn, "persys_imports"):
+        if not table_exists(conn, TABLE):
             return None
         row = conn.execute(
             "select sha256, kind, name, state, started_at, ended_at, run_id, first_day, "
-            "last_day, rows, detail from persys_imports where sha256 = %s",
+            "last_day, rows, detail from persys.imports where sha256 = %s",
             (sha256,)).fetchone()
     return ImportRecord(*row) if row else None
 

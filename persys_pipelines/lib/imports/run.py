@@ -2,11 +2,14 @@
 
     report = import_file("apple-health", path, handles=..., target=..., spool_root=...)
 
+(`persys_pipelines/handles.import_file` makes the arguments from the config.)
+
 1. sha256 of the file (its identity: the record's key, the inbox sensor's run key);
 2. parse → spool (lib/imports/spool.py): a broken file stops here, with an error naming the
    file and the record or line, and nothing reaches a tier (the refusal is recorded);
 3. `--dry-run` stops here too and reports where the rows would go;
-4. deliver (lib/imports/deliver.py) and record (lib/imports/record.py) with the counts.
+4. deliver (the engine's `import` route, lib/moves/import_rows.py) and record
+   (lib/imports/record.py) with the counts.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ import importlib
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..config.imports import STREAM_OF, CsvFormat, ImportTarget
 from ..errors import UsageError
+from ..moves.import_rows import Delivered, ImportHandles, ImportSource, deliver
 from . import record
-from .deliver import Delivered, Handles, ImportSource, deliver
 from .rows import STREAMS, ImportFileError, Row, Tally
 from .spool import Spool, Spooled, spool_folder
 
@@ -74,11 +77,9 @@ def rows_of(kind: str, path: Path, zone: ZoneInfo, tally: Tally,
     return module.parse(path, zone, tally)
 
 
-def import_file(kind: str, path: Path, *, handles: Handles, target: ImportTarget,
+def import_file(kind: str, path: Path, *, handles: ImportHandles, target: ImportTarget,
                 zone: ZoneInfo, spool_root: Path, dry_run: bool = False,
-                csv_format: CsvFormat | None = None, sha256: str | None = None,
-                run_id: str | None = None, progress: Callable[[int], None] | None = None
-                ) -> ImportReport:
+                csv_format: CsvFormat | None = None, sha256: str | None = None) -> ImportReport:
     """Import one file (module docstring); raises ImportFileError for a broken file."""
     path = Path(path)
     if not path.exists():
@@ -89,6 +90,7 @@ def import_file(kind: str, path: Path, *, handles: Handles, target: ImportTarget
     sha = sha256 or (_folder_sha256(path) if path.is_dir() else file_sha256(path))
     name = str(path)
     earlier = None if dry_run else record.find(handles.main, sha)
+    run_id = handles.engine.run_id
     tally = Tally()
     seconds = {"sha256": time.perf_counter() - t0}
     folder = spool_folder(spool_root, sha)
@@ -96,7 +98,7 @@ def import_file(kind: str, path: Path, *, handles: Handles, target: ImportTarget
         stream = STREAMS[STREAM_OF[kind]]
         columns = [(stream.index(f), c) for f, c in target.columns.items() if c]
         label = stream.index(PARSERS[kind][1]) if PARSERS[kind][1] else None
-        spool = Spool(folder, target.table, handles.policies[target.table], handles.today,
+        spool = Spool(folder, target.table, handles.spec.policy, handles.today,
                       target.key_column, columns, label)
         t1 = time.perf_counter()
         try:
@@ -118,8 +120,7 @@ def import_file(kind: str, path: Path, *, handles: Handles, target: ImportTarget
                     rows=_rows_json(report))
         t2 = time.perf_counter()
         report.delivered = deliver(handles, spooled.batches,
-                                   source=ImportSource(sha, kind, name), run_id=run_id,
-                                   progress=progress)
+                                   source=ImportSource(sha, kind, name))
         seconds["deliver"] = time.perf_counter() - t2
         record.save(handles.main, sha256=sha, kind=kind, name=name, state=record.DONE,
                     run_id=run_id, first_day=spooled.first_day, last_day=spooled.last_day,

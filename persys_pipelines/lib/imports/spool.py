@@ -1,12 +1,12 @@
 """The spool: a file's rows, routed and sorted into batches on local disk before delivery.
 
 A parser reads the whole file first; its rows go to one file of COPY text rows per tier and
-month (`deliver.Batch`), in a folder of their own under `<home>/imports/spool/`. Only a file
-read to its end without error is delivered, so a broken file leaves nothing half-imported
-(and the tiers see nothing of it). Memory holds a few open files' buffers, whatever the
-export's size: Apple Health's records come grouped by type, each type visiting every month,
-so rows cannot be delivered month by month as they are read. About a quarter of the XML's
-size on disk, removed after delivery.
+month (`moves.import_rows.Batch`), in a folder of their own under `<home>/imports/spool/`.
+Only a file read to its end without error is delivered, so a broken file leaves nothing
+half-imported (and the tiers see nothing of it). Memory holds a few open files' buffers,
+whatever the export's size: Apple Health's records come grouped by type, each type visiting
+every month, so rows cannot be delivered month by month as they are read. About a quarter of
+the XML's size on disk, removed after delivery.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..config import TablePolicy
-from .deliver import Batch, route
+from ..moves.import_rows import Batch, tier_of
 from .rows import Row, row_id
 
 MAX_OPEN = 64  # spool files kept open at once (least recently used closed first)
@@ -45,7 +45,7 @@ class Spooled:
 
 
 class Spool:
-    """Route rows by day (deliver.route) into per-tier, per-month COPY files."""
+    """Route rows by day (import_rows.tier_of) into per-tier, per-month COPY files."""
 
     def __init__(self, folder: Path, table: str, policy: TablePolicy, today: dt.date,
                  key_column: str, columns: list[tuple[int, str]], label: int | None):
@@ -65,7 +65,7 @@ class Spool:
         for key, day, values in rows:
             tier = self.routes.get(day, "")
             if tier == "":
-                tier = self.routes[day] = route(self.policy, self.today, day)
+                tier = self.routes[day] = tier_of(self.policy, self.today, day)
                 self._span(day)
             if tier is None:
                 self.out.past_retention += 1

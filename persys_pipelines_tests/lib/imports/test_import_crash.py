@@ -35,8 +35,9 @@ def _killed_import(config_path, path, point: str) -> subprocess.CompletedProcess
                           timeout=300)
 
 
-@pytest.mark.parametrize("point", ["import_before_commit", "import_after_commit",
-                                   "import_before_archive", "after_put", "before_commit"])
+@pytest.mark.parametrize("point", ["import.before_commit", "import.after_commit",
+                                   "import.before_archive", "main_archive.after_put",
+                                   "main_archive.before_commit"])
 def test_kill_9_mid_import_then_again(cfg, config_path, tmp_path, point):
     project(cfg)
     path = tmp_path / "export.xml"
@@ -68,13 +69,13 @@ def _clean_count(path, folder, cfg) -> int:
     """Rows one clean import makes of the file (distinct keys in range of retention)."""
     from zoneinfo import ZoneInfo
 
-    from persys_pipelines.lib.imports.deliver import route
     from persys_pipelines.lib.imports.rows import Tally
     from persys_pipelines.lib.imports.run import rows_of
+    from persys_pipelines.lib.moves.import_rows import tier_of
 
     policy = cfg.tables["health_metrics"]
     keys = {k for k, day, _ in rows_of("apple-health", path, ZoneInfo(cfg.timezone), Tally())
-            if route(policy, TODAY, day) is not None}
+            if tier_of(policy, TODAY, day) is not None}
     return len(keys)
 
 

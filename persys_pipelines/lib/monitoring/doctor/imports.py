@@ -10,7 +10,7 @@ from psycopg import sql
 
 from ...config import Config
 from ...config.imports import KINDS, imports_problems
-from ...pg.schema import table_exists
+from ...pg.catalog import regclass, table_exists
 from ...pg.tiers import resolve_tier
 from .findings import FAIL, OK, WARN, Finding
 
@@ -49,7 +49,7 @@ def _table_problems(conn, target) -> tuple[list[str], list[str]]:
         """select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                   a.atthasdef or a.attidentity <> '' or a.attgenerated <> ''
              from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0
-              and not a.attisdropped""", (f"public.{target.table}",)).fetchall()
+              and not a.attisdropped""", (regclass(target.table),)).fetchall()
     columns = {name: (kind, notnull, default) for name, kind, notnull, default in rows}
     mapped = {c for c in target.columns.values() if c} | {target.key_column}
     problems = [f"{key} has no column {c!r} (columns: {', '.join(columns)}); fix imports: in "
@@ -65,7 +65,7 @@ def _table_problems(conn, target) -> tuple[list[str], list[str]]:
     indexed = conn.execute(sql.SQL(
         "select exists (select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
         " and a.attnum = i.indkey[0] where i.indrelid = to_regclass({}) and a.attname = {})"
-    ).format(sql.Literal(f"public.{target.table}"), sql.Literal(target.key_column))).fetchone()[0]
+    ).format(sql.Literal(regclass(target.table)), sql.Literal(target.key_column))).fetchone()[0]
     warn = [] if indexed else [f"{key}.{target.key_column} has no index: each import checks "
                                "every key against it; add one"]
     return problems, warn
