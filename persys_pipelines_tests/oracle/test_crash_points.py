@@ -17,13 +17,13 @@ from persys_pipelines.lib.moves import registry
 from persys_pipelines.lib.pg.tiers import resolve_tier
 
 from . import checker, routes
-from .world import START, make_world
+from .world import IMPORT_POLICIES, START, make_world
 
 AS_OF = START + dt.timedelta(days=70)
 # which oracle route reaches the points of which engine route
 RUNS = {"core_main": "lifecycle", "partition": "lifecycle", "main_archive": "archive",
         "archive_main": "restore", "purge": "purge", "rekey": "rekey", "adopt": "adopt_memos",
-        "backup_restore": "backup_restore", "rewrite": "rewrite"}
+        "backup_restore": "backup_restore", "rewrite": "rewrite", "import": "import_health"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def world(pg_admin_dsn, tmp_path_factory):
         for name in names.values():
             conn.execute(f'create database "{name}"')
     w = make_world(tmp_path_factory.mktemp("points"), {t: dsn_for(pg_admin_dsn, n)
-                                                       for t, n in names.items()})
+                                                       for t, n in names.items()},
+                   IMPORT_POLICIES)
     w.state = {"rows": {}, "as_of": START}  # type: ignore[attr-defined]
     yield w
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
@@ -136,11 +137,32 @@ def test_kill_at_each_crash_point_then_repair(world, point):
     checker.check(cfg, world.state["rows"], world.state.get("purged"), {})
     if memos is not None:
         assert _memos(world) == memos
+    if name == "import_health":
+        _check_imported(cfg, as_of)
     with main.connect() as conn:
         open_ = conn.execute("select route, state, count(*) from persys.ledger "
                              "where state not in ('done', 'failed', 'interrupted') "
                              "group by 1, 2").fetchall()
     assert not open_, open_
+
+
+def _check_imported(cfg, as_of: dt.date) -> None:
+    """Every row of the export that retention keeps is in exactly one place; no row anywhere
+    is in two."""
+    from persys_pipelines.lib.imports.rows import Tally, row_id
+    from persys_pipelines.lib.imports.run import rows_of
+    from persys_pipelines.lib.moves.import_rows import tier_of
+    from persys_pipelines_tests.import_helpers import keys_by_tier
+
+    policy = cfg.tables["health_metrics"]
+    wanted = {str(uuid.UUID(row_id(key))) for key, day, _ in rows_of(
+        "apple-health", routes.export_for(cfg, as_of), cfg.zone, Tally())
+        if tier_of(policy, as_of, day) is not None}
+    tiers = keys_by_tier(cfg, "health_metrics")
+    found = [k for keys in tiers.values() for k in keys]
+    assert len(found) == len(set(found)), Counter(found).most_common(3)
+    assert wanted <= set(found), f"{len(wanted - set(found))} imported rows lost"
+    assert all(wanted & set(keys) for keys in tiers.values())  # core, main and archive
 
 
 def test_the_points_cover_every_route():

@@ -57,6 +57,41 @@ def test_kill_9_mid_import_then_again(cfg, config_path, tmp_path, point):
     clean_dir = tmp_path / "clean"
     assert len(every) == _clean_count(path, clean_dir, cfg)
     assert record.find(resolve_tier(cfg, "main"), _sha(path)).state == record.DONE
+    with resolve_tier(cfg, "main").connect() as conn:
+        unfinished = conn.execute("select route, state from persys.ledger where state not in "
+                                  "('done', 'failed', 'interrupted')").fetchall()
+    assert not unfinished
+
+
+@pytest.mark.parametrize("point", ["import.before_commit", "import.after_commit"])
+def test_kill_9_between_cores_commit_and_the_ledger(cfg, config_path, tmp_path, point):
+    """Core's rows and main's ledger commit separately: killed between the two, the next
+    import tells from core's transaction status whether the rows committed, and the ledger
+    ends with exactly the rows core holds, no entry left open."""
+    project(cfg)
+    path = tmp_path / "recent.xml"
+    write_export(path, 600, last_day=TODAY - dt.timedelta(days=1), days=8)  # all in core
+    died = _killed_import(config_path, path, point)
+    assert died.returncode == -9, died.stderr[-2000:]
+    main = resolve_tier(cfg, "main")
+    with main.connect() as conn:
+        left = conn.execute("select state, detail->>'core_xid' is not null from persys.ledger "
+                            "where route = 'import'").fetchall()
+    assert left == [("committing", True)]  # core's transaction id recorded before its commit
+    run_import(cfg, "apple-health", path)
+    keys = keys_by_tier(cfg, "health_metrics")
+    assert not keys["main"] and not keys["archive"]
+    assert len(keys["core"]) == len(set(keys["core"])) == _clean_count(path, None, cfg)
+    with main.connect() as conn:
+        entries = conn.execute("select state, rows, to_tier, detail ? 'repaired' "
+                               "from persys.ledger where route = 'import' order by id").fetchall()
+    assert {state for state, *_ in entries} == {"done"}
+    assert sum(rows for _, rows, *_ in entries) == len(keys["core"])
+    assert {to for *_, to, _ in entries} == {"core"}
+    repaired = [rows for _, rows, _, fixed in entries if fixed]
+    # core had committed: the entry has its rows (and the import again wrote none); it had
+    # not: the entry wrote nothing, the import again wrote them all
+    assert repaired == ([len(keys["core"])] if point == "import.after_commit" else [0])
 
 
 def _sha(path) -> str:
