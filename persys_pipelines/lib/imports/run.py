@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 PARSERS = {"apple-health": ("apple_health", "metric"), "ofx": ("ofx", None),
            "csv": ("bank_csv", None), "ics": ("calendar", None),
            "dayone": ("journals", None), "markdown": ("journals", None)}
+# kinds whose natural key holds the row's day (instants, a date): moves.import_rows.Batch
+KEY_HAS_DAY = {"apple-health", "csv", "markdown"}
 
 
 @dataclass
@@ -99,7 +101,7 @@ def import_file(kind: str, path: Path, *, handles: ImportHandles, target: Import
         columns = [(stream.index(f), c) for f, c in target.columns.items() if c]
         label = stream.index(PARSERS[kind][1]) if PARSERS[kind][1] else None
         spool = Spool(folder, target.table, handles.spec.policy, handles.today,
-                      target.key_column, columns, label)
+                      target.key_column, columns, label, kind in KEY_HAS_DAY)
         t1 = time.perf_counter()
         try:
             spooled = spool.add_all(rows_of(kind, path, zone, tally, csv_format,

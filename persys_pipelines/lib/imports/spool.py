@@ -48,8 +48,10 @@ class Spool:
     """Route rows by day (import_rows.tier_of) into per-tier, per-month COPY files."""
 
     def __init__(self, folder: Path, table: str, policy: TablePolicy, today: dt.date,
-                 key_column: str, columns: list[tuple[int, str]], label: int | None):
+                 key_column: str, columns: list[tuple[int, str]], label: int | None,
+                 key_has_day: bool = False):
         self.folder, self.table, self.policy, self.today = folder, table, policy, today
+        self.key_has_day = key_has_day  # Batch.key_has_day
         self.columns = (key_column, *(c for _, c in columns))
         self.picks = [i for i, _ in columns]
         self.label = label
@@ -108,7 +110,7 @@ class Spool:
             handle.close()
         self.open.clear()
         self.out.batches = [Batch(self.table, tier, month, self.columns,
-                                  self._path((tier, month)), n)
+                                  self._path((tier, month)), n, self.key_has_day)
                             for (tier, month), n in sorted(self.counts.items())]
         return self.out
 

@@ -95,6 +95,9 @@ class Batch:
     columns: tuple[str, ...]
     path: Path
     rows: int
+    # the natural key holds the row's day (an instant, a date): a row with this key can only
+    # be on these days, so the table is searched for it there only, not whole
+    key_has_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,10 +227,11 @@ def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step:
     """One transaction: stage, insert what no tier holds, fingerprint it, commit with the
     ledger's record of it. Returns (written, present, repeated)."""
     try:
-        staged, distinct = _stage(conn, batch)
+        conn.execute("select set_config('work_mem', '64MB', true)")  # sorts a batch in memory
+        staged = _stage(conn, batch)
         _other_keys(handles, batch, conn)
         xid = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
-        inserted = _insert(conn, batch)
+        distinct, inserted = _insert(conn, handles.spec, batch)
         written = _written(conn, handles.spec, batch, xid)
         if written.rows != inserted:
             raise MoveError(f"{batch.table} {batch.month:%Y-%m}: inserted {inserted} rows but "
@@ -251,36 +255,47 @@ def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step:
     return written.rows, distinct - written.rows, staged - distinct
 
 
-def _stage(conn: psycopg.Connection, batch: Batch) -> tuple[int, int]:
-    """The batch's rows in a temporary table typed as the table's columns; returns (rows,
-    distinct keys)."""
+def _stage(conn: psycopg.Connection, batch: Batch) -> int:
+    """The batch's rows in a temporary table typed as the table's columns; returns how many."""
     cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
     conn.execute(sql.SQL("create temporary table {} on commit drop as select {} from {} "
                          "where false").format(sql.Identifier(ROWS), cols, ident(batch.table)))
     try:
-        with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin").format(
-                sql.Identifier(ROWS), cols)) as copy, open(batch.path, "rb") as rows:
-            while chunk := rows.read(CHUNK):
-                copy.write(chunk)
+        with conn.cursor() as cur:
+            with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
+                    sql.Identifier(ROWS), cols)) as copy, open(batch.path, "rb") as rows:
+                while chunk := rows.read(CHUNK):
+                    copy.write(chunk)
+            staged = cur.rowcount  # the server's own `COPY n`
     except psycopg.errors.DataError as exc:
         raise MoveError(f"{batch.table}: a value of the import does not fit the table's "
                         f"columns ({str(exc).splitlines()[0]}); check imports: columns in "
                         "persys.yaml; nothing of this file was written to this month") from None
-    key = sql.Identifier(batch.columns[0])
-    staged, distinct = conn.execute(sql.SQL("select count(*), count(distinct {}) from {}").format(
-        key, sql.Identifier(ROWS))).fetchone()
-    return int(staged), int(distinct)
+    if staged != batch.rows:
+        raise MoveError(f"{batch.path}: {staged} rows read back of the {batch.rows} spooled; "
+                        "nothing of this month was written")
+    return staged
 
 
-def _insert(conn: psycopg.Connection, batch: Batch) -> int:
-    """Rows whose key no tier holds, once each; how many."""
+def _insert(conn: psycopg.Connection, spec: TableSpec, batch: Batch) -> tuple[int, int]:
+    """Rows whose key no tier holds, once each; returns (distinct keys, rows written).
+
+    A key whose row can only be on the batch's days (`key_has_day`) is looked for in the
+    table on those days only (the day column's index or partitions serve it): a whole-table
+    anti-join would read all of main's history once per batch."""
     cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
-    return conn.execute(sql.SQL(
-        "insert into {t} ({cols}) select distinct on ({k}) {cols} from {rows} s "
-        "where not exists (select 1 from {t} t where t.{k} = s.{k}) "
-        "and not exists (select 1 from {elsewhere} e where e.key = s.{k}::text) order by {k}"
-    ).format(t=ident(batch.table), cols=cols, k=sql.Identifier(batch.columns[0]),
-             rows=sql.Identifier(ROWS), elsewhere=sql.Identifier(ELSEWHERE))).rowcount
+    t = sql.Identifier("t")
+    same = _days(spec, batch.month, t) if batch.key_has_day else sql.SQL("true")
+    row = conn.execute(sql.SQL(
+        "with once as materialized (select distinct on ({k}) {cols} from {rows} order by {k}), "
+        "written as (insert into {table} ({cols}) select {cols} from once s "
+        "where not exists (select 1 from {table} t where t.{k} = s.{k} and {same}) "
+        "and not exists (select 1 from {elsewhere} e where e.key = s.{k}::text) returning 1) "
+        "select (select count(*) from once), (select count(*) from written)"
+    ).format(table=ident(batch.table), cols=cols, k=sql.Identifier(batch.columns[0]),
+             rows=sql.Identifier(ROWS), elsewhere=sql.Identifier(ELSEWHERE), same=same)
+    ).fetchone()
+    return int(row[0]), int(row[1])
 
 
 def _written(conn: psycopg.Connection, spec: TableSpec, batch: Batch,
