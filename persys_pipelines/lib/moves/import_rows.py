@@ -70,6 +70,7 @@ IMPORT = route("import", "file", "tier", states=(COMMITTING,),
 ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
 CHUNK = 1 << 20
 ROWS, ELSEWHERE = "persys_import_rows", "persys_import_elsewhere"
+MARGIN = dt.timedelta(days=2)  # a key is looked for on its month's days and this either side
 
 
 def tier_of(policy: TablePolicy, today: dt.date, day: dt.date) -> str | None:
@@ -310,14 +311,14 @@ def _written(conn: psycopg.Connection, spec: TableSpec, batch: Batch,
 
 def _days(spec: TableSpec, month: dt.date, alias: sql.Composable | None = None
           ) -> sql.Composable:
-    """The month's rows by the raw day column, two days' margin (any zone's day of the month
-    lies within it)."""
+    """The month's rows by the raw day column, `MARGIN` either side (any zone's day of the
+    month lies within it, and the column's index or partitions serve it)."""
     first, last = month_span(month)
     col = sql.Identifier(spec.policy.day_column) if alias is None else sql.SQL("{}.{}").format(
         alias, sql.Identifier(spec.policy.day_column))
     return sql.SQL("{c} >= {a} and {c} < {b}").format(
-        c=col, a=sql.Literal(first - dt.timedelta(days=2)),
-        b=sql.Literal(last + dt.timedelta(days=3)))
+        c=col, a=sql.Literal(first - MARGIN),
+        b=sql.Literal(last + MARGIN + dt.timedelta(days=1)))
 
 
 def _other_keys(handles: ImportHandles, batch: Batch, conn: psycopg.Connection) -> None:
@@ -344,10 +345,11 @@ def _other_keys(handles: ImportHandles, batch: Batch, conn: psycopg.Connection) 
 
 def archived_keys(targets: Sequence[ArchiveTarget], main: PgTier, table: str, key: str,
                   first: dt.date, last: dt.date) -> Iterator[bytes]:
-    """Keys (COPY text lines) in archive files whose days meet [first - 1, last + 1]:
-    committed entries, and pending ones whose move committed (the ledger entry is `done`: a
-    killed archive run the next one marks committed). Only the key column is read."""
-    lo, hi = first - dt.timedelta(days=1), last + dt.timedelta(days=1)
+    """Keys (COPY text lines) in archive files whose days meet the month's (`MARGIN` days
+    either side): committed entries, and pending ones whose move committed (the ledger entry
+    is `done`: a killed archive run the next one marks committed). Only the key column is
+    read."""
+    lo, hi = first - MARGIN, last + MARGIN
     for target in targets:
         entries = [e for e in read_manifest(target.store, table).files if e.covers(lo, hi)]
         pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
