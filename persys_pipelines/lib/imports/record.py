@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..pg import ledger
 from ..pg.catalog import table_exists
 from ..pg.schema import ensure_persys_schema, protect
 from ..pg.tiers import PgTier
@@ -87,6 +88,13 @@ def save(main: PgTier, *, sha256: str, kind: str, name: str, state: str,
                                      else i.started_at end""",
             (sha256, kind, name, state, ended, run_id, first_day, last_day,
              Jsonb(rows or {}), Jsonb(detail or {})))
+
+
+def written(main: PgTier, sha256: str) -> dict[str, int]:
+    """Rows every import of the file wrote, by the tier they were bound for (from the
+    ledger: exact after a kill, a second import, or two at once)."""
+    with main.connect(autocommit=True) as conn:
+        return ledger.done_rows(conn, "import", {"sha256": sha256}, "bound_for")
 
 
 def records(main: PgTier, limit: int = 50) -> list[ImportRecord]:

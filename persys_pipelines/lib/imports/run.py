@@ -124,16 +124,18 @@ def import_file(kind: str, path: Path, *, handles: ImportHandles, target: Import
         report.delivered = deliver(handles, spooled.batches,
                                    source=ImportSource(sha, kind, name))
         seconds["deliver"] = time.perf_counter() - t2
+        rows = _rows_json(report) | {"new": {target.table: record.written(handles.main, sha)}}
         record.save(handles.main, sha256=sha, kind=kind, name=name, state=record.DONE,
                     run_id=run_id, first_day=spooled.first_day, last_day=spooled.last_day,
-                    rows=_rows_json(report), detail=_detail_json(report))
+                    rows=rows, detail=_detail_json(report))
         return report
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _rows_json(report: ImportReport) -> dict:
-    """{"planned": {type: {tier: n}}, "new"/"present": {table: {tier: n}}}."""
+    """{"planned": {type: {tier: n}}, "new"/"present": {table: {tier: n}}} of this run (the
+    record's "new" is then every run's, from the ledger)."""
     planned: dict[str, dict[str, int]] = {}
     for (label, tier), n in report.spooled.planned.items():
         planned.setdefault(label, {})[tier] = n

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 
 from persys_pipelines.lib.imports.synthetic import write_export
+from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.import_helpers import TODAY, keys_by_tier, project, run_import
 
 
@@ -26,3 +27,11 @@ def test_export_lands_in_the_tier_each_day_belongs_in(cfg, tmp_path):
     again = run_import(cfg, "apple-health", path)
     assert sum(again.delivered.new.values()) == 0
     assert Counter(keys_by_tier(cfg, "health_metrics")["archive"]) == Counter(keys["archive"])
+    with resolve_tier(cfg, "main").connect() as conn:  # persys's record of it is private
+        secured, acl = conn.execute("select relrowsecurity, relacl::text from pg_class "
+                                    "where oid = 'persys.imports'::regclass").fetchone()
+        ledger = conn.execute("select to_tier, count(*), sum(rows) from persys.ledger where "
+                              "route = 'import' and state = 'done' group by 1").fetchall()
+    assert secured and "=r" not in (acl or "")  # no grant to PUBLIC (`=r/owner`)
+    assert {to: n for to, _, n in ledger} == {"core": len(keys["core"]),
+                                              "main": len(keys["main"]) + len(keys["archive"])}

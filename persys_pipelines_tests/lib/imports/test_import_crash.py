@@ -56,7 +56,9 @@ def test_kill_9_mid_import_then_again(cfg, config_path, tmp_path, point):
     assert len(every) == len(set(every))
     clean_dir = tmp_path / "clean"
     assert len(every) == _clean_count(path, clean_dir, cfg)
-    assert record.find(resolve_tier(cfg, "main"), _sha(path)).state == record.DONE
+    done = record.find(resolve_tier(cfg, "main"), _sha(path))
+    assert done.state == record.DONE  # and it counts what the killed run wrote too
+    assert sum(done.rows["new"]["health_metrics"].values()) == len(every)
     with resolve_tier(cfg, "main").connect() as conn:
         unfinished = conn.execute("select route, state from persys.ledger where state not in "
                                   "('done', 'failed', 'interrupted')").fetchall()
