@@ -11,9 +11,9 @@ import pytest
 
 from persys_pipelines.definitions import build_definitions
 
-GROUPS = {"core", "main", "archive", "daily", "monitoring"}
+GROUPS = {"core", "main", "archive", "daily", "monitoring", "imports"}
 # keys whose first part names a tier or concern must sit in the group of that name
-PREFIX_GROUPS = {"core", "main", "archive", "monitoring"}
+PREFIX_GROUPS = {"core", "main", "archive", "monitoring", "imports"}
 # schedules/sensors deliberately off by default; each must be explained in README.md
 OFF_BY_DEFAULT: set[str] = set()
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -13,9 +13,10 @@ is one step of this route, under the table's lock (`Engine.locked`, shared with 
 route), in ONE transaction of its tier:
   1. a ledger entry (`open`, committed at once);
   2. COPY the file into a temporary table (no Python work per row);
-  3. the keys the other tiers hold for those days (core or main, and every archive file whose
-     days meet the month) into a second temporary table;
-  4. `INSERT … SELECT DISTINCT ON (key) … WHERE the key is in neither`, then the one
+  3. the keys the other tiers hold for those days (`MARGIN` either side: core or main, and
+     every archive file whose days meet them) into a second temporary table;
+  4. `INSERT … SELECT DISTINCT ON (key) … WHERE the key is in neither` nor in the table
+     itself (on those days only when the key holds its day, `Batch.key_has_day`), then the one
      fingerprint (`pg/fingerprint.of_table`) of exactly the rows this transaction wrote
      (the month's rows whose `xmin` is its transaction id);
   5. main: the entry becomes `done` in the same transaction, which commits. Core (the ledger
@@ -26,6 +27,9 @@ Archive-bound batches go to main by the same steps; every `ARCHIVE_EVERY` months
 end) those months go through `main_archive.archive_months`, so their files, manifest,
 read-back, fingerprints and ledger entries are exactly those of any archived month, and main
 holds few months of them at a time.
+
+The route is declared from `file` to `tier`; each entry names the tier its batch went to
+(`core` or `main`) and, in its detail, the file's sha256 and where the rows were bound for.
 
 Killed anywhere: an uncommitted batch leaves nothing (its entry stays `open`: interrupted);
 a committed one is complete; rows staged in main and not yet archived are rows in main (the
