@@ -12,6 +12,7 @@ from .defs import (
     daily,
     deploy,
     housekeeping,
+    imports,
     insight,
     lifecycle,
     monitoring,
@@ -37,6 +38,7 @@ def build_definitions(cfg: Config, config_path: str | None = None) -> dg.Definit
         backup.definitions(cfg),
         voice.definitions(cfg),
         housekeeping.definitions(cfg),
+        imports.definitions(cfg),
         monitoring.definitions(cfg, monitoring.emergency_job(lifecycle_defs)),
         deploy.definitions(cfg),  # followed repositories (notifications.repositories)
         rare.definitions(cfg),  # rare alerts, when SMS is configured

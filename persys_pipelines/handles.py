@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
 from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
 from .lib.config import Config
-from .lib.moves import archive_main, core_main, main_archive, purge, rekey, repair
+from .lib.moves import archive_main, core_main, import_rows, main_archive, purge, rekey, repair
 from .lib.moves.engine import Engine, Progress
 from .lib.moves.target import ArchiveTarget
 from .lib.pg.tables import TableSpec
@@ -178,3 +179,30 @@ def drill(cfg: Config, *, months: int | None = 1, seed: int | None = None):
 
     return drill_lib.drill(resolve_tier(cfg, "main"), archive_stores(cfg, check=False),
                            keyring(cfg), list(cfg.tables), months=months, seed=seed)
+
+
+def import_handles(cfg: Config, kind: str, *, today: dt.date | None = None,
+                   core: PgTier | None = None, main: PgTier | None = None,
+                   stores: ArchiveStores | None = None, ring: Keyring | None = None,
+                   run_id: str | None = None,
+                   progress: Progress | None = None) -> import_rows.ImportHandles:
+    """What an import of `kind` touches, as of `today` (default: today in the configured
+    zone); those given (a run's resources) are used as they are."""
+    stores = stores or archive_stores(cfg)
+    ring = ring or keyring(cfg)
+    return import_rows.ImportHandles(
+        engine(cfg, run_id=run_id, progress=progress, main=main),
+        core or resolve_tier(cfg, "core"), spec(cfg, cfg.imports.target(kind).table),
+        target(cfg, stores, ring), targets(cfg, stores, ring), today or cfg.today())
+
+
+def import_file(cfg: Config, kind: str, path: Path, *, today: dt.date | None = None,
+                dry_run: bool = False, sha256: str | None = None, **resources):
+    """One file imported as `persys import` does it (lib/imports/run.import_file);
+    `resources`: a run's core, main, stores, ring, run_id, progress (import_handles)."""
+    from .lib.imports.run import import_file as run
+
+    return run(kind, path, handles=import_handles(cfg, kind, today=today, **resources),
+               target=cfg.imports.target(kind), zone=cfg.zone,
+               spool_root=cfg.home / "imports" / "spool", dry_run=dry_run,
+               csv_format=cfg.imports.csv_format, sha256=sha256)

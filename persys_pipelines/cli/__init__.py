@@ -25,6 +25,7 @@ from . import (
     deploy,
     doctor,
     household,
+    imports,
     init,
     lifecycle,
     schedules,
@@ -37,7 +38,7 @@ from . import (
 )
 
 GROUPS = (init, setup, doctor, status, up, schedules, service, demo, archive, backup, lifecycle,
-          adopt, daily, voice, household, deploy, today, costs)
+          adopt, imports, daily, voice, household, deploy, today, costs)
 
 
 def build_parser() -> argparse.ArgumentParser:

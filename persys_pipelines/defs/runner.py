@@ -51,7 +51,7 @@ def run_job(defs: dg.Definitions, job_name: str, *, tags: dict[str, str],
     with cli_instance(defs) as instance:
         result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection,
                                         raise_on_error=False,
-                                        run_config={**(run_config or {}), **QUIET})
+                                        run_config={**QUIET, **(run_config or {})})
         if not result.success:
             log_path = write_run_log(instance, result.run_id, job_name, _home(defs))
     if not result.success:

@@ -102,7 +102,8 @@ def test_init_on_the_supabase_shaped_project(person_env, tier_dsns, capsys):
     assert cfg.home == person_env / ".persys" and cfg.timezone == "Europe/London"
     assert "FAIL" not in out and "0 failed" in out  # doctor ran on it
     assert ("WARN  core: persys's own tables  (daily_summaries, daily_projections, "
-            "voice_messages, weekly_correlations not created yet: `persys up`") in out  # one line, not three
+            "voice_messages, weekly_correlations not created yet: `persys up`") in out
+    # (one line, not three)
     nexts = out.split("Next:\n", 1)[1].splitlines()
     assert [n.split("#")[0].split(". ", 1)[1].strip() for n in nexts[:3]] == [
         "persys doctor", "persys lifecycle run --dry-run", "persys up"]

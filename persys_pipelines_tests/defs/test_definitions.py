@@ -45,6 +45,11 @@ EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["daily_freshness_alert"])
 EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["daily_catch_up"])
 # backups of core and main: one job, core daily and main weekly
 EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["backup_tier"])
+# imports: one asset per kind of export, its job, the inbox sensor
+EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + [f"imports/{k}" for k in (
+    "apple_health", "ofx", "csv", "ics", "dayone", "markdown")])
+EXPECTED_JOBS = sorted(EXPECTED_JOBS + ["import_file"])
+EXPECTED_SENSORS = sorted(EXPECTED_SENSORS + ["imports_inbox"])
 EXPECTED_SCHEDULES = sorted(EXPECTED_SCHEDULES + ["backup_core_daily", "backup_main_weekly"])
 # insight: the weekly correlations, their job and Monday schedule
 EXPECTED_ASSETS = sorted(EXPECTED_ASSETS + ["weekly_correlations"])

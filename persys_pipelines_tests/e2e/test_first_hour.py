@@ -101,8 +101,9 @@ def test_from_clone_to_persys_up_with_my_own_tables(tmp_path, make_database, chr
         run = catch_up_run(url)
         assert run["status"] == "SUCCESS", run
         with connect(supabase) as conn:  # their summaries, from their metrics, in their core
-            text, mood = conn.execute("select summary_text, mood->>'mood_mean' from "
-                                      "persys.daily_summaries where day = %s", (yesterday,)).fetchone()
+            text, mood = conn.execute(
+                "select summary_text, mood->>'mood_mean' from persys.daily_summaries "
+                "where day = %s", (yesterday,)).fetchone()
         assert "mood" in text and mood is not None
 
         with sync_playwright() as p:

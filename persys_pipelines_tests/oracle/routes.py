@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from persys_pipelines import handles
 from persys_pipelines.lib.archive.stores import archive_stores
@@ -37,6 +38,7 @@ REACHES = {
     "adopt_memos": ("adopt",),
     "rewrite": ("rewrite", "archive_main", "main_archive"),
     "repair": ("core_main", "main_archive", "purge"),
+    "import_health": ("import", "main_archive"),
     "backup": (),
 }
 
@@ -115,6 +117,27 @@ def rewrite(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
         print(f"rewritten {day} {text}", flush=True)
 
 
+def export_for(cfg: Config, as_of: dt.date) -> Path:
+    """A small Apple Health export (lib/imports/synthetic.py) of the 60 days before `as_of`,
+    the same file for the same day (a killed import is finished by importing it again)."""
+    from persys_pipelines.lib.imports.synthetic import write_export
+
+    path = cfg.home / "exports" / f"export {as_of}.xml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(".part")
+        write_export(part, 1500, last_day=as_of - dt.timedelta(days=1), days=60,
+                     seed=as_of.toordinal())
+        part.rename(path)
+    return path
+
+
+def import_health(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
+    """`persys import apple-health` as of `as_of`: its days reach core, main, the archive and
+    retention (the crash-point world has a health_metrics policy, world.IMPORT_POLICIES)."""
+    handles.import_file(cfg, "apple-health", export_for(cfg, as_of), today=as_of)
+
+
 def repair(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     handles.repair_all(cfg, apply=True)
 
@@ -124,6 +147,8 @@ ROUTES: dict[str, Callable[[Config, dt.date, random.Random], None]] = {
     "backup": backup, "backup_restore": backup_restore, "rekey": rekey, "adopt": adopt_notes,
     "rewrite": rewrite, "repair": repair, "adopt_memos": adopt_memos,
 }
+# run by the crash-point test only (its world has health_metrics; the random oracle's has not)
+ONLY_AT_POINTS = {"import_health": import_health}
 
 
 def points_of(name: str) -> list[str]:
@@ -155,7 +180,8 @@ def run_forked(cfg_path: str, name: str, as_of: dt.date, seed: int, *,
                 os.environ[CRASH_ENV] = crash_at
             from persys_pipelines.lib.config import load_config
 
-            ROUTES[name](load_config(cfg_path), as_of, random.Random(seed))
+            {**ROUTES, **ONLY_AT_POINTS}[name](load_config(cfg_path), as_of,
+                                                random.Random(seed))
         except BaseException as exc:  # noqa: BLE001 - the parent reads it
             print(f"route-error {type(exc).__name__}: {exc}", flush=True)
             code = 3

@@ -17,13 +17,13 @@ from persys_pipelines.lib.moves import registry
 from persys_pipelines.lib.pg.tiers import resolve_tier
 
 from . import checker, routes
-from .world import START, make_world
+from .world import IMPORT_POLICIES, START, make_world
 
 AS_OF = START + dt.timedelta(days=70)
 # which oracle route reaches the points of which engine route
 RUNS = {"core_main": "lifecycle", "partition": "lifecycle", "main_archive": "archive",
         "archive_main": "restore", "purge": "purge", "rekey": "rekey", "adopt": "adopt_memos",
-        "backup_restore": "backup_restore", "rewrite": "rewrite"}
+        "backup_restore": "backup_restore", "rewrite": "rewrite", "import": "import_health"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def world(pg_admin_dsn, tmp_path_factory):
         for name in names.values():
             conn.execute(f'create database "{name}"')
     w = make_world(tmp_path_factory.mktemp("points"), {t: dsn_for(pg_admin_dsn, n)
-                                                       for t, n in names.items()})
+                                                       for t, n in names.items()},
+                   IMPORT_POLICIES)
     w.state = {"rows": {}, "as_of": START}  # type: ignore[attr-defined]
     yield w
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
@@ -67,12 +68,15 @@ def _prepare(world, point: str) -> tuple[str, dt.date]:
     _write(world, as_of)
     if engine_route == "partition":  # a row where its month has no partition: DEFAULT
         _write(world, as_of - dt.timedelta(days=3), n=1)
+        # two months past the last such row: a month no earlier point gave a partition
+        far = world.state["far"] = max(world.state.get("far", as_of),
+                                       as_of + dt.timedelta(days=340)) + dt.timedelta(days=62)
         with psycopg.connect(world.dsns["core"], autocommit=True) as conn:
             conn.execute("insert into journal_entries (entry_date, mood, body) values "
-                         "(%s, 2, 'default')", (as_of + dt.timedelta(days=400),))
+                         "(%s, 2, 'default')", (far,))
             key = conn.execute("select id::text from journal_entries where body = 'default' "
                                "order by created_at desc limit 1").fetchone()[0]
-            day = (as_of + dt.timedelta(days=400)).isoformat()
+            day = far.isoformat()
             world.state["rows"]["journal_entries"][key] = [day, 2, "default"]
             conn.execute("update journal_entries set body = %s where id::text = %s",
                          (f"default-{key[:4]}", key))
@@ -136,11 +140,33 @@ def test_kill_at_each_crash_point_then_repair(world, point):
     checker.check(cfg, world.state["rows"], world.state.get("purged"), {})
     if memos is not None:
         assert _memos(world) == memos
+    if name == "import_health":
+        _check_imported(cfg, as_of)
     with main.connect() as conn:
         open_ = conn.execute("select route, state, count(*) from persys.ledger "
                              "where state not in ('done', 'failed', 'interrupted') "
                              "group by 1, 2").fetchall()
     assert not open_, open_
+
+
+def _check_imported(cfg, as_of: dt.date) -> None:
+    """Every row of the export that retention keeps is in exactly one place; no row anywhere
+    is in two."""
+    from persys_pipelines.lib.imports.rows import Tally, row_id
+    from persys_pipelines.lib.imports.run import rows_of
+    from persys_pipelines.lib.moves.import_rows import tier_of
+    from persys_pipelines_tests.import_helpers import keys_by_tier
+
+    policy = cfg.tables["health_metrics"]
+    routed = {str(uuid.UUID(row_id(key))): tier_of(policy, as_of, day) for key, day, _ in
+              rows_of("apple-health", routes.export_for(cfg, as_of), cfg.zone, Tally())}
+    wanted = {key for key, tier in routed.items() if tier is not None}
+    tiers = keys_by_tier(cfg, "health_metrics")
+    found = [k for keys in tiers.values() for k in keys]
+    assert len(found) == len(set(found)), Counter(found).most_common(3)
+    assert wanted <= set(found), f"{len(wanted - set(found))} imported rows lost"
+    reached = {tier: len(wanted & set(keys)) for tier, keys in tiers.items()}
+    assert all(reached[tier] for tier in set(routed.values()) - {None}), reached
 
 
 def test_the_points_cover_every_route():

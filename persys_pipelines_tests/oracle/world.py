@@ -7,7 +7,7 @@ backup restore, rekey, adopt, rewrite of summaries, repair."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -26,6 +26,9 @@ POLICIES = {
     "daily_summaries": {"day_column": "day", "core_days": 10, "main_days": 25,
                         "delete_days": 60},
 }
+# what the crash-point test adds for the import route (an Apple Health export's rows)
+IMPORT_POLICIES = {"health_metrics": {"day_column": "measured_at", "core_days": 7,
+                                      "main_days": 21, "delete_days": 50}}
 APP_TABLES = {"journal_entries": ("entry_date", "mood", "body"), "notes": ("day", "v", "body")}
 OLDEST_APP_DAY = 30  # the app writes days as old as as_of - this (late rows), never purgeable
 
@@ -36,6 +39,7 @@ class World:
     home: Path
     dsns: dict[str, str]
     keys: list[str]
+    extra_tables: dict = field(default_factory=dict)  # policies besides POLICIES
 
     @property
     def cfg(self) -> Config:
@@ -48,7 +52,7 @@ class World:
                       "main": {"dsn": self.dsns["main"]},
                       "archive": {"url": f"file://{self.home / 'archive with space'}",
                                   "encryption_key": self.keys}},
-            "tables": POLICIES,
+            "tables": {**POLICIES, **self.extra_tables},
         }
         self.path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
@@ -58,11 +62,12 @@ class World:
         self.write_config()
 
 
-def make_world(tmp_path: Path, dsns: dict[str, str]) -> World:
+def make_world(tmp_path: Path, dsns: dict[str, str],
+               extra_tables: dict | None = None) -> World:
     import psycopg
 
     world = World(tmp_path / "persys.yaml", tmp_path / "home", dsns,
-                  [new_key_text("k1")])
+                  [new_key_text("k1")], dict(extra_tables or {}))
     world.write_config()
     setup_tiers(world.cfg)
     with psycopg.connect(dsns["core"]) as conn:

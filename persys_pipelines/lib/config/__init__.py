@@ -24,6 +24,7 @@ from .costs import AwsCosts as AwsCosts  # re-exported: lib/monitoring, the test
 from .costs import Costs, DagsterInstanceRetention
 from .costs import ElevenLabsCosts as ElevenLabsCosts
 from .daily import Daily, Metric  # noqa: F401  (re-exported: config.Daily, config.Metric)
+from .imports import Imports
 from .notifications import Notifications
 from .strict import Strict as _Strict
 from .text import describe_error, resolve_values
@@ -254,6 +255,7 @@ class Config(_Strict):
     costs: Costs = Costs()
     notifications: Notifications = Notifications()  # SMS, followed repositories
     instance: DagsterInstanceRetention = DagsterInstanceRetention()
+    imports: Imports = Imports()  # where `persys import` puts each export (lib/config/imports)
 
     @field_validator("timezone")
     @classmethod
@@ -313,9 +315,8 @@ def find_config_path() -> Path | None:
     if os.environ.get(CONFIG_ENV):
         path = Path(os.environ[CONFIG_ENV]).expanduser()
         if not path.is_file():
-            raise ConfigError(
-                str(path), [f"{CONFIG_ENV} points to {path}, which does not exist; fix the path"]
-            )
+            raise ConfigError(str(path), [
+                f"{CONFIG_ENV} points to {path}, which does not exist; fix the path"])
         return path
     local = Path("persys.yaml")
     return local if local.is_file() else None
@@ -327,8 +328,7 @@ def load_config(path: Path | str | None = None, *, lenient: bool = False) -> Con
     `lenient` is for commands that need only `home` (`persys down`): an `env:`/`ssm:` value
     that cannot be read becomes None with a warning, and the cross-key checks are skipped.
     """
-    if path is None:
-        path = find_config_path()
+    path = find_config_path() if path is None else path
     if path is None:
         text = resources.files("persys_pipelines").joinpath(PACKAGED_DEFAULT).read_text()
         source, base = f"(packaged default {PACKAGED_DEFAULT})", Path.cwd()

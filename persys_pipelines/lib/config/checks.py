@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..dsn import dsn_problem
 from .daily import daily_problems
+from .imports import imports_problems
 
 if TYPE_CHECKING:
     from . import ArchiveTier, Config
@@ -112,6 +113,7 @@ def cross_checks(cfg: Config) -> list[str]:
         if value <= 0
     )
     problems.extend(daily_problems(cfg.daily))
+    problems.extend(imports_problems(cfg.imports, cfg.tables))
     if cfg.notify.telegram and not (cfg.telegram.token and cfg.telegram.chat_id):
         problems.append(
             "notify.telegram is true but telegram.token or telegram.chat_id is missing; "

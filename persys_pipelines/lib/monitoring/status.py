@@ -40,6 +40,7 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
                 doc["ceilings"] = core_ceilings(cfg, conn)
                 doc["pins"] = archive_pins(conn, as_of)
                 doc["digests"] = digest_summary(conn)
+                doc["imports"] = import_history(tier)
     archive = archive_inventory(cfg)
     doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
                                "url": archive["url"], "stores": archive["stores"]}
@@ -244,6 +245,7 @@ def render(doc: dict[str, Any]) -> str:
         lines += [f"  {t:<20} {plural(d['days'], 'day')} {d['first_day']}..{d['last_day']}  "
                   f"{human_bytes(d['bytes'])}" for t, d in doc["digests"].items()]
     lines += _backup_lines(doc.get("backups") or {})
+    lines += _import_lines(doc.get("imports") or [])
     if doc.get("ledger"):
         lines += ["", "Recent moves"]
         for m in doc["ledger"][:5]:
@@ -252,6 +254,25 @@ def render(doc: dict[str, Any]) -> str:
                 f" {m['first_day']}..{m['last_day']}  {plural(m['rows'], 'row')}  {m['outcome']}"
             )
     return "\n".join(lines)
+
+
+def import_history(main) -> list[dict]:
+    from ..imports.record import history
+
+    return history(main)
+
+
+def _import_lines(imports: list[dict]) -> list[str]:
+    """Imported history per tier (persys import, the inbox sensor)."""
+    if not imports:
+        return []
+    lines = ["", f"Imported files{'':<34}{'core':>10}{'main':>10}{'archive':>10}  days"]
+    for i in imports[:10]:
+        name = f"{i['kind']} {i['file'].rsplit('/', 1)[-1]}"[:36]
+        counts = "".join(f"{i['new'].get(t, 0):>10,}" for t in ("core", "main", "archive"))
+        state = "" if i["state"] == "done" else f"  {i['state'].upper()}"
+        lines.append(f"  {name:<46}{counts}  {i['first_day']}..{i['last_day']}{state}")
+    return lines
 
 
 def _backup_lines(backups: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from . import (  # noqa: F401 (imported for their route declarations)
     archive_main,
     backup_restore,
     core_main,
+    import_rows,
     main_archive,
     partition,
     purge,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from .catalog import table_exists
 
@@ -84,3 +85,15 @@ def states_of(conn: psycopg.Connection, ids: list[int]) -> dict[int, str]:
         return {}
     rows = conn.execute("select id, state from persys.ledger where id = any(%s)", (ids,))
     return dict(rows.fetchall())
+
+
+def done_rows(conn: psycopg.Connection, route: str, match: dict[str, str],
+              by: str) -> dict[str, int]:
+    """Rows of `route`'s `done` entries whose detail holds `match`, summed by `detail[by]`
+    (what every run of an import of one file wrote, by tier)."""
+    if not table_exists(conn, TABLE):
+        return {}
+    rows = conn.execute(
+        "select detail->>%s, sum(rows) from persys.ledger where route = %s and state = 'done' "
+        "and detail @> %s group by 1", (by, route, Jsonb(match))).fetchall()
+    return {str(k): int(n) for k, n in rows}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ...config import Config
 from ...errors import ConfigError, scrub
-from . import database, privacy, services
+from . import database, imports, privacy, services
 from .findings import FAIL, OK, WARN, Finding
 
 __all__ = ["FAIL", "OK", "WARN", "Finding", "run"]
@@ -30,6 +30,7 @@ def _checks() -> list[Check]:
         database.table_checks,
         database.sources_checks,
         privacy.privacy_checks,
+        imports.import_checks,
         services.archive_checks,
         privacy.backup_checks,
         services.key_checks,

@@ -1,0 +1,144 @@
+"""The spool: a file's rows, routed and sorted into batches on local disk before delivery.
+
+A parser reads the whole file first; its rows go to one file of COPY text rows per tier and
+month (`moves.import_rows.Batch`), in a folder of their own under `<home>/imports/spool/`.
+Only a file read to its end without error is delivered, so a broken file leaves nothing
+half-imported (and the tiers see nothing of it). Memory holds a few open files' buffers,
+whatever the export's size: Apple Health's records come grouped by type, each type visiting
+every month, so rows cannot be delivered month by month as they are read. About a quarter of
+the XML's size on disk, removed after delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ..config import TablePolicy
+from ..moves.import_rows import Batch, tier_of
+from .rows import Row, row_id
+
+MAX_OPEN = 64  # spool files kept open at once (least recently used closed first)
+BUFFER = 1 << 16
+
+
+@dataclass
+class Spooled:
+    """What was spooled: batches, and per (label, tier) the rows planned (label: the metric,
+    or the kind of rows), and the rows dropped by the policy (past delete_days)."""
+
+    batches: list[Batch] = field(default_factory=list)
+    planned: dict[tuple[str, str], int] = field(default_factory=dict)
+    past_retention: int = 0
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+
+class Spool:
+    """Route rows by day (import_rows.tier_of) into per-tier, per-month COPY files."""
+
+    def __init__(self, folder: Path, table: str, policy: TablePolicy, today: dt.date,
+                 key_column: str, columns: list[tuple[int, str]], label: int | None,
+                 key_has_day: bool = False):
+        self.folder, self.table, self.policy, self.today = folder, table, policy, today
+        self.key_has_day = key_has_day  # Batch.key_has_day
+        self.columns = (key_column, *(c for _, c in columns))
+        self.picks = [i for i, _ in columns]
+        self.label = label
+        self.open: OrderedDict[tuple[str, dt.date], IO[str]] = OrderedDict()
+        self.counts: dict[tuple[str, dt.date], int] = {}
+        self.routes: dict[dt.date, str | None] = {}
+        self.out = Spooled()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add_all(self, rows: Iterable[Row]) -> Spooled:
+        picks, label, planned = self.picks, self.label, self.out.planned
+        width = len(picks)
+        for key, day, values in rows:
+            tier = self.routes.get(day, "")
+            if tier == "":
+                tier = self.routes[day] = tier_of(self.policy, self.today, day)
+                self._span(day)
+            if tier is None:
+                self.out.past_retention += 1
+                continue
+            chosen = [values[i] for i in picks]
+            if None in chosen:
+                chosen = ["\\N" if v is None else v for v in chosen]
+            line = "\t".join(chosen)
+            if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != width - 1:
+                line = _escaped(values, picks)
+            bucket = (tier, day.replace(day=1))
+            handle = self.open.get(bucket)
+            if handle is None:
+                handle = self._handle(bucket)
+            handle.write(f"{row_id(key)}\t{line}\n")
+            self.counts[bucket] = self.counts.get(bucket, 0) + 1
+            what = (values[label] if label is not None else self.table, tier)
+            planned[what] = planned.get(what, 0) + 1  # type: ignore[index]
+        return self.finish()
+
+    def _span(self, day: dt.date) -> None:
+        out = self.out
+        out.first_day = day if out.first_day is None else min(out.first_day, day)
+        out.last_day = day if out.last_day is None else max(out.last_day, day)
+
+    def _handle(self, bucket: tuple[str, dt.date]) -> IO[str]:
+        if len(self.open) >= MAX_OPEN:
+            _, oldest = self.open.popitem(last=False)
+            oldest.close()
+        handle = open(self._path(bucket), "a", encoding="utf-8", buffering=BUFFER)  # noqa: SIM115
+        self.open[bucket] = handle
+        return handle
+
+    def _path(self, bucket: tuple[str, dt.date]) -> Path:
+        tier, month = bucket
+        return self.folder / f"{tier}-{month:%Y-%m}.copy"
+
+    def finish(self) -> Spooled:
+        for handle in self.open.values():
+            handle.close()
+        self.open.clear()
+        self.out.batches = [Batch(self.table, tier, month, self.columns,
+                                  self._path((tier, month)), n, self.key_has_day)
+                            for (tier, month), n in sorted(self.counts.items())]
+        return self.out
+
+
+def _escaped(values: tuple, picks: list[int]) -> str:
+    from .rows import copy_text
+
+    return "\t".join(copy_text(values[i]) for i in picks)
+
+
+def spool_folder(root: Path, sha256: str) -> Path:
+    """A fresh folder for one import in this process; folders of processes that are gone
+    (a killed import) are removed first."""
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        pid = old.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = root / f"{sha256[:16]}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,371 @@
+"""import: rows read from an exported file, written into the tier each of their days belongs in.
+
+    delivered = deliver(handles, batches, source=ImportSource(sha256, kind, name))
+
+`tier_of(policy, today, day)` is the routing rule, the lifecycle's own: days within
+`core_days` → core; older → main; days of a month wholly older than `main_days` → archive
+(the month main→archive would take now); older than `delete_days` → nowhere (retention would
+delete them; the caller reports them as dropped).
+
+A `Batch` is the file's rows of one month bound for one tier, as a file of COPY text rows
+(key column first; lib/imports/spool.py makes them once the whole file was read). Each batch
+is one step of this route, under the table's lock (`Engine.locked`, shared with every other
+route), in ONE transaction of its tier:
+  1. a ledger entry (`open`, committed at once);
+  2. COPY the file into a temporary table (no Python work per row);
+  3. the keys the other tiers hold for those days (`MARGIN` either side: core or main, and
+     every archive file whose days meet them) into a second temporary table;
+  4. `INSERT … SELECT DISTINCT ON (key) … WHERE the key is in neither` nor in the table
+     itself (on those days only when the key holds its day, `Batch.key_has_day`), then the one
+     fingerprint (`pg/fingerprint.of_table`) of exactly the rows this transaction wrote
+     (the month's rows whose `xmin` is its transaction id);
+  5. main: the entry becomes `done` in the same transaction, which commits. Core (the ledger
+     lives in main): the entry becomes `committing` with core's transaction id, rows and
+     fingerprint, core commits, the entry becomes `done`. A kill between the two commits is
+     told apart by the next run from `pg_xact_status` (`reconcile`), as core→main does.
+Archive-bound batches go to main by the same steps; every `ARCHIVE_EVERY` months (and at the
+end) those months go through `main_archive.archive_months`, so their files, manifest,
+read-back, fingerprints and ledger entries are exactly those of any archived month, and main
+holds few months of them at a time.
+
+The route is declared from `file` to `tier`; each entry names the tier its batch went to
+(`core` or `main`) and, in its detail, the file's sha256 and where the rows were bound for.
+
+Killed anywhere: an uncommitted batch leaves nothing (its entry stays `open`: interrupted);
+a committed one is complete; rows staged in main and not yet archived are rows in main (the
+next import or lifecycle run archives them). Importing the file again writes exactly what is
+missing: a key held by core, main or the archive is never written again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ..archive.manifest import COMMITTED, PENDING, load_file, read_manifest
+from ..calendar import cutoff, month_span
+from ..config import TablePolicy
+from ..errors import MoveError
+from ..lazy import lazy_module
+from ..pg import fingerprint, ledger, mirror
+from ..pg.catalog import ident, table_exists
+from ..pg.session import pin_session, yielding
+from ..pg.tables import TableSpec
+from ..pg.tiers import PgTier
+from . import main_archive
+from .engine import DONE, Engine, Locked, Step, route
+from .settle import XID_MASK, core_transaction_status
+from .target import ArchiveTarget
+
+pq = lazy_module("pyarrow.parquet")
+pa = lazy_module("pyarrow")
+
+CORE, MAIN, ARCHIVE = "core", "main", "archive"
+COMMITTING = "committing"  # core's rows are written, its commit not yet known (core only)
+IMPORT = route("import", "file", "tier", states=(COMMITTING,),
+               points=("before_commit", "after_commit", "before_archive"))
+ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
+CHUNK = 1 << 20
+ROWS, ELSEWHERE = "persys_import_rows", "persys_import_elsewhere"
+MARGIN = dt.timedelta(days=2)  # a key is looked for on its month's days and this either side
+
+
+def tier_of(policy: TablePolicy, today: dt.date, day: dt.date) -> str | None:
+    """The tier a row of `day` belongs in as of `today` (None: past delete_days)."""
+    if policy.delete_days is not None and day < today - dt.timedelta(days=policy.delete_days):
+        return None
+    if day >= today - dt.timedelta(days=policy.core_days):
+        return CORE
+    cut = cutoff(today, policy.main_days)
+    if cut is not None and month_span(day)[1] < cut:
+        return ARCHIVE
+    return MAIN
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One table's rows of one month bound for one tier: `path` holds COPY text rows in
+    `columns` order (the key column first)."""
+
+    table: str
+    tier: str
+    month: dt.date
+    columns: tuple[str, ...]
+    path: Path
+    rows: int
+    # the natural key holds the row's day (an instant, a date): a row with this key can only
+    # be on these days, so the table is searched for it there only, not whole
+    key_has_day: bool = False
+
+
+@dataclass(frozen=True)
+class ImportHandles:
+    """What an import touches (persys_pipelines/handles.py makes it from the config)."""
+
+    engine: Engine  # main, run id, progress
+    core: PgTier
+    spec: TableSpec  # the table the import writes, its policy and zone
+    archive: ArchiveTarget  # where new archive files go
+    archives: Sequence[ArchiveTarget]  # every store whose files may hold the keys
+    today: dt.date
+
+    @property
+    def main(self) -> PgTier:
+        return self.engine.main
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    sha256: str
+    kind: str
+    name: str
+
+
+@dataclass
+class Delivered:
+    """Per table and tier: rows written, rows whose key a tier already held, repeats."""
+
+    new: dict[tuple[str, str], int] = field(default_factory=dict)
+    present: dict[tuple[str, str], int] = field(default_factory=dict)
+    repeated: dict[str, int] = field(default_factory=dict)
+    archived: dict[str, list[str]] = field(default_factory=dict)  # table → archive keys
+    repaired: int = 0  # entries a killed import left, settled first
+
+    def add(self, table: str, tier: str, new: int, present: int, repeated: int) -> None:
+        self.new[(table, tier)] = self.new.get((table, tier), 0) + new
+        self.present[(table, tier)] = self.present.get((table, tier), 0) + present
+        self.repeated[table] = self.repeated.get(table, 0) + repeated
+
+
+def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
+            source: ImportSource) -> Delivered:
+    """Write every batch into its tier (module docstring); idempotent by key across tiers."""
+    out = Delivered()
+    spec = handles.spec
+    todo = sorted(batches, key=lambda b: (b.tier != ARCHIVE, b.month, b.tier))
+    if any(b.table != spec.name for b in todo):
+        raise MoveError(f"an import into {spec.name} was handed batches of another table")
+    _ensure_main_table(handles)
+    with handles.engine.locked(spec.name) as locked:
+        out.repaired = reconcile(locked, handles.core)
+    staged: list[dt.date] = []
+    for batch in todo:
+        with handles.engine.locked(spec.name) as locked:
+            _deliver_batch(locked, handles, batch, source, out)
+        if handles.engine.progress:
+            handles.engine.progress(batch.rows)
+        if batch.tier == ARCHIVE:
+            staged.append(batch.month)
+            if len(staged) == ARCHIVE_EVERY:
+                _archive(handles, staged, out)
+                staged = []
+    if staged:
+        _archive(handles, staged, out)
+    return out
+
+
+def reconcile(locked: Locked, core: PgTier) -> int:
+    """Close what killed imports of the table left (call holding its lock): an entry left
+    `committing` is `done` with its rows when core's transaction committed, `done` with none
+    when it did not; entries left `open` committed nothing (interrupted)."""
+    entries = locked.unfinished(IMPORT)
+    if entries:
+        with core.connect() as conn:
+            for entry in entries:
+                status = core_transaction_status(conn, int(entry.detail["core_xid"]))
+                step = locked.step(IMPORT, entry)
+                if status == "committed":
+                    step.done(rows=int(entry.detail["written"]),
+                              fingerprint=entry.detail["fingerprint"], repaired=True)
+                else:  # aborted, or too old for core to know (the rows then count as present)
+                    step.done(rows=0, repaired=True, core_transaction=status or "unknown")
+    return len(entries) + locked.interrupt_open(IMPORT)
+
+
+def _archive(handles: ImportHandles, months: list[dt.date], out: Delivered) -> None:
+    IMPORT.crash("before_archive")
+    results = main_archive.archive_months(handles.engine, handles.archive, handles.spec, months,
+                                          handles.today)
+    out.archived.setdefault(handles.spec.name, []).extend(r.key for r in results if r.key)
+
+
+def _ensure_main_table(handles: ImportHandles) -> None:
+    """Main's copy of the table, made from core's definition as a core→main move makes it."""
+    table = handles.spec.name
+    with handles.core.connect() as src, handles.main.connect() as dst:
+        if not table_exists(src, table):
+            raise MoveError(f"table {table} does not exist in core: run `persys setup` (the "
+                            "sample schema) or map the import onto a table you have "
+                            "(imports: in persys.yaml)")
+        mirror.ensure_destination(src, dst, table, handles.spec.policy.day_column, CORE, MAIN)
+        dst.commit()
+
+
+def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
+                   source: ImportSource, out: Delivered) -> None:
+    to = CORE if batch.tier == CORE else MAIN
+    first, last = month_span(batch.month)
+    step = locked.open(dataclasses.replace(IMPORT, to_tier=to), first, last,
+                       sha256=source.sha256, kind=source.kind, file=source.name,
+                       bound_for=batch.tier)
+    tier = handles.core if to == CORE else handles.main
+    try:
+        with tier.connect() as conn:
+            pin_session(conn)
+            counts = yielding(f"import into {to} {batch.table} {batch.month:%Y-%m}",
+                              lambda: _write(conn, handles, batch, step, to))
+    except BaseException as exc:
+        step.failed(exc)  # an entry already `committing` is the next run's to reconcile
+        raise
+    out.add(batch.table, batch.tier, *counts)
+
+
+def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step: Step,
+           to: str) -> tuple[int, int, int]:
+    """One transaction: stage, insert what no tier holds, fingerprint it, commit with the
+    ledger's record of it. Returns (written, present, repeated)."""
+    try:
+        conn.execute("select set_config('work_mem', '64MB', true)")  # sorts a batch in memory
+        staged = _stage(conn, batch)
+        _other_keys(handles, batch, conn)
+        xid = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
+        distinct, inserted = _insert(conn, handles.spec, batch)
+        written = _written(conn, handles.spec, batch, xid)
+        if written.rows != inserted:
+            raise MoveError(f"{batch.table} {batch.month:%Y-%m}: inserted {inserted} rows but "
+                            f"found {written.rows} of them in the table; nothing was written")
+        detail = {"written": written.rows, "present": distinct - written.rows,
+                  "repeated": staged - distinct}
+        if to == MAIN:
+            step.done(conn=conn, rows=written.rows, fingerprint=written.text, **detail)
+            step.crash("before_commit")
+            conn.commit()
+            step.crash("after_commit")
+        else:
+            step.advance(COMMITTING, core_xid=xid, fingerprint=written.text, **detail)
+            step.crash("before_commit")
+            conn.commit()
+            step.crash("after_commit")
+            step.done(rows=written.rows, fingerprint=written.text)
+    except BaseException:
+        conn.rollback()
+        raise
+    return written.rows, distinct - written.rows, staged - distinct
+
+
+def _stage(conn: psycopg.Connection, batch: Batch) -> int:
+    """The batch's rows in a temporary table typed as the table's columns; returns how many."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
+    conn.execute(sql.SQL("create temporary table {} on commit drop as select {} from {} "
+                         "where false").format(sql.Identifier(ROWS), cols, ident(batch.table)))
+    try:
+        with conn.cursor() as cur:
+            with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
+                    sql.Identifier(ROWS), cols)) as copy, open(batch.path, "rb") as rows:
+                while chunk := rows.read(CHUNK):
+                    copy.write(chunk)
+            staged = cur.rowcount  # the server's own `COPY n`
+    except psycopg.errors.DataError as exc:
+        raise MoveError(f"{batch.table}: a value of the import does not fit the table's "
+                        f"columns ({str(exc).splitlines()[0]}); check imports: columns in "
+                        "persys.yaml; nothing of this file was written to this month") from None
+    if staged != batch.rows:
+        raise MoveError(f"{batch.path}: {staged} rows read back of the {batch.rows} spooled; "
+                        "nothing of this month was written")
+    return staged
+
+
+def _insert(conn: psycopg.Connection, spec: TableSpec, batch: Batch) -> tuple[int, int]:
+    """Rows whose key no tier holds, once each; returns (distinct keys, rows written).
+
+    A key whose row can only be on the batch's days (`key_has_day`) is looked for in the
+    table on those days only (the day column's index or partitions serve it): a whole-table
+    anti-join would read all of main's history once per batch."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
+    t = sql.Identifier("t")
+    same = _days(spec, batch.month, t) if batch.key_has_day else sql.SQL("true")
+    row = conn.execute(sql.SQL(
+        "with once as materialized (select distinct on ({k}) {cols} from {rows} order by {k}), "
+        "written as (insert into {table} ({cols}) select {cols} from once s "
+        "where not exists (select 1 from {table} t where t.{k} = s.{k} and {same}) "
+        "and not exists (select 1 from {elsewhere} e where e.key = s.{k}::text) returning 1) "
+        "select (select count(*) from once), (select count(*) from written)"
+    ).format(table=ident(batch.table), cols=cols, k=sql.Identifier(batch.columns[0]),
+             rows=sql.Identifier(ROWS), elsewhere=sql.Identifier(ELSEWHERE), same=same)
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _written(conn: psycopg.Connection, spec: TableSpec, batch: Batch,
+             xid: int) -> fingerprint.Fingerprint:
+    """The fingerprint of exactly the rows this transaction wrote: the month's (a day more
+    either side, so the day column's index serves it) whose `xmin` is its id."""
+    alias = sql.Identifier(fingerprint.ALIAS)
+    where = sql.SQL("{w} and {a}.xmin = {x}::xid").format(
+        w=_days(spec, batch.month, alias), a=alias, x=sql.Literal(str(xid & XID_MASK)))
+    return fingerprint.of_table(conn, batch.table, list(batch.columns), where)
+
+
+def _days(spec: TableSpec, month: dt.date, alias: sql.Composable | None = None
+          ) -> sql.Composable:
+    """The month's rows by the raw day column, `MARGIN` either side (any zone's day of the
+    month lies within it, and the column's index or partitions serve it)."""
+    first, last = month_span(month)
+    col = sql.Identifier(spec.policy.day_column) if alias is None else sql.SQL("{}.{}").format(
+        alias, sql.Identifier(spec.policy.day_column))
+    return sql.SQL("{c} >= {a} and {c} < {b}").format(
+        c=col, a=sql.Literal(first - MARGIN),
+        b=sql.Literal(last + MARGIN + dt.timedelta(days=1)))
+
+
+def _other_keys(handles: ImportHandles, batch: Batch, conn: psycopg.Connection) -> None:
+    """A temporary table of the keys of these days held by the other PostgreSQL tier and by
+    the archive (a row the lifecycle moved since an earlier import, or a restore brought back)."""
+    conn.execute(sql.SQL("create temporary table {} (key text) on commit drop").format(
+        sql.Identifier(ELSEWHERE)))
+    other = handles.main if batch.tier == CORE else handles.core
+    key = batch.columns[0]
+    first, last = month_span(batch.month)
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} from stdin").format(
+            sql.Identifier(ELSEWHERE))) as copy:
+        with other.connect() as src:
+            if table_exists(src, batch.table):
+                query = sql.SQL("copy (select {k}::text from {t} where {w}) to stdout").format(
+                    k=sql.Identifier(key), t=ident(batch.table), w=_days(handles.spec,
+                                                                         batch.month))
+                with src.cursor() as scur, scur.copy(query) as keys:
+                    for data in keys:
+                        copy.write(data)
+        for text in archived_keys(handles.archives, handles.main, batch.table, key, first, last):
+            copy.write(text)
+
+
+def archived_keys(targets: Sequence[ArchiveTarget], main: PgTier, table: str, key: str,
+                  first: dt.date, last: dt.date) -> Iterator[bytes]:
+    """Keys (COPY text lines) in archive files whose days meet the month's (`MARGIN` days
+    either side): committed entries, and pending ones whose move committed (the ledger entry
+    is `done`: a killed archive run the next one marks committed). Only the key column is
+    read."""
+    lo, hi = first - MARGIN, last + MARGIN
+    for target in targets:
+        entries = [e for e in read_manifest(target.store, table).files if e.covers(lo, hi)]
+        pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
+        moved: set[int] = set()
+        if pending:
+            with main.connect() as conn:
+                moved = {i for i, s in ledger.states_of(conn, pending).items() if s == DONE}
+        for entry in entries:
+            if entry.state != COMMITTED and entry.ledger_id not in moved:
+                continue
+            plain, _ = load_file(target.store, target.ring, entry)
+            values = pq.read_table(pa.BufferReader(plain), columns=[key]).column(key).to_pylist()
+            if entry.pg_types.get(key) == "uuid":
+                values = [None if v is None else str(uuid.UUID(bytes=v)) for v in values]
+            yield "".join(f"{v}\n" for v in values if v is not None).encode()
