@@ -14,7 +14,7 @@ from psycopg import sql
 
 from ...lib.config import Config, TablePolicy
 from ...lib.errors import PersysError
-from ...lib.pg.catalog import table_exists
+from ...lib.pg.catalog import ident, regclass, table_exists
 from ...lib.pg.tables import day_expression
 from ...lib.pg.tiers import PgTier
 from ..resources import PostgresTierResource
@@ -34,7 +34,7 @@ def core_facts(conn: psycopg.Connection, table: str, policy: TablePolicy, zone: 
         rows, days, first, last, size = conn.execute(sql.SQL(
             "select count(*), count(distinct {day}), min({day}), max({day}), "
             "pg_total_relation_size({name}::regclass) from {t}").format(
-                day=day, name=sql.Literal(table), t=sql.Identifier(table))).fetchone()
+                day=day, name=sql.Literal(regclass(table)), t=ident(table))).fetchone()
     return {
         "rows": dg.IntMetadataValue(rows),
         "days": dg.IntMetadataValue(days),
