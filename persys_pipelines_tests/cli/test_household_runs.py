@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from persys_pipelines.cli import main
+from persys_pipelines.defs.runner import THROWAWAY_ENV
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import DEFAULT_TABLES
 from persys_pipelines_tests.deploy_fakes import make_household
@@ -68,6 +69,7 @@ def test_each_persons_runs_keep_to_their_own_tiers_archive_and_notifier(
         assert persys("household", "workspace", "--household", str(root), "--out",
                       str(shared)) == 0
         monkeypatch.setenv("DAGSTER_HOME", str(shared))  # the household's one instance
+        monkeypatch.delenv(THROWAWAY_ENV)  # its runs recorded there, as a person's are
         monkeypatch.setenv("PERSYS_DAGSTER_PG_URL", make_database("dagster").replace(
             "postgresql://", "postgresql+psycopg2://", 1))
 
