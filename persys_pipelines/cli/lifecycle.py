@@ -86,7 +86,8 @@ def run_command(args: argparse.Namespace) -> int:
     due = {t: p for t, p in plans.items() if p.days}
     if not args.dry_run and due:
         print_results(execute(cfg, args, as_of, due))
-    archive_steps(cfg, config_path(args), as_of, tables, dry_run=args.dry_run)
+    archive_steps(cfg, config_path(args), as_of, tables, dry_run=args.dry_run,
+                  incoming={t: p.days for t, p in due.items()} if args.dry_run else None)
     if not args.dry_run:
         turn_on_schedules(cfg)
     return 0
@@ -105,11 +106,13 @@ def config_path(args: argparse.Namespace) -> str | None:
 
 
 def archive_steps(cfg: Config, path: str | None, as_of: dt.date, tables: list[str], *,
-                  dry_run: bool = False) -> dict[str, dict]:
+                  dry_run: bool = False, incoming: dict[str, dict[dt.date, int]] | None = None
+                  ) -> dict[str, dict]:
     """main→archive (months older than main_days) and purge (files past delete_days), through
-    the Dagster jobs; returns what was archived per table."""
+    the Dagster jobs; returns what was archived per table. A dry run counts the days core→main
+    would bring (`incoming`) as the run will find them in main."""
     from ..defs.archive import run as archive_run
-    plan = archive_run.due(cfg, as_of, tables)
+    plan = archive_run.due(cfg, as_of, tables, incoming)
     print(f"\nlifecycle main→archive as of {as_of}")
     due = {t: months for t, months in plan.items() if months}
     if due:

@@ -102,3 +102,23 @@ def test_a_run_is_recorded_where_persys_up_shows_it(cfg, capsys, monkeypatch, ma
     monkeypatch.setenv("DAGSTER_HOME", str(cfg.home / "dagster"))
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1
+
+
+def test_the_dry_runs_archive_plan_is_what_the_run_archives(cfg, capsys):
+    """Main is empty on a fresh install: the dry run counts what core→main is about to bring
+    there, so the months and rows it says main→archive will take are the run's (the ledger's),
+    not "nothing is due" followed by a run that archives a year."""
+    setup_lib.setup_tiers(cfg)
+    setup_lib.load_sample_data(cfg, days=430, seed=5, as_of=AS_OF)
+    args = ["lifecycle", "run", "--as-of", AS_OF.isoformat(), "--table", "journal_entries"]
+    assert main([*args, "--dry-run"]) == 0
+    planned = capsys.readouterr().out.split("lifecycle main→archive")[1].split("\n\n")[0]
+    line = next(ln.split() for ln in planned.splitlines() if ln.startswith("  journal_entries"))
+    months, rows = int(line[1]), int(line[2].replace(",", ""))
+    assert months >= 1 and rows > 0
+    assert main(args) == 0
+    with resolve_tier(cfg, "main").connect() as conn:
+        done = [e for e in ledger.entries(conn, "journal_entries", route="main_archive")
+                if e.state == "done" and e.rows]
+    assert (len({e.first_day.replace(day=1) for e in done}), sum(e.rows for e in done)) == (
+        months, rows)

@@ -22,7 +22,10 @@ def test_every_route_killed_at_random_conserves_every_row(tier_dsns, tmp_path):
 @pytest.mark.slow
 def test_oracle_two_hundred_kills(tier_dsns, tmp_path):
     world = make_world(tmp_path, tier_dsns)
-    report = scenario.run(world, tmp_path, ticks=int(os.environ.get("ORACLE_TICKS", 330)),
-                          seed=int(os.environ.get("ORACLE_SEED", 5)))
+    ticks = int(os.environ.get("ORACLE_TICKS", 330))
+    # a kill tried on 9 ticks of 10: ~300 tries in 330 ticks, so >= 200 landed kills has a
+    # margin for a timed kill that comes after its route ended (at 0.6, ~200 tries: no margin)
+    report = scenario.run(world, tmp_path, ticks=ticks,
+                          seed=int(os.environ.get("ORACLE_SEED", 5)), kill_share=0.9)
     print(report.summary())
-    assert report.kills >= 200 * int(os.environ.get("ORACLE_TICKS", 330)) // 330
+    assert report.kills >= 200 * ticks // 330

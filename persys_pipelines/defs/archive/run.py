@@ -20,11 +20,14 @@ from .assets import JOB_NAME, archive_key
 from .purge import JOB_NAME as PURGE_JOB
 
 
-def due(cfg: Config, as_of: dt.date, tables: list[str]) -> dict[str, dict[dt.date, int]]:
-    """Table → due month → rows in main (asked from main's data now)."""
+def due(cfg: Config, as_of: dt.date, tables: list[str],
+        incoming: dict[str, dict[dt.date, int]] | None = None) -> dict[str, dict[dt.date, int]]:
+    """Table → due month → rows in main (asked from main's data now); `incoming` (table → day
+    → rows a core→main run has yet to move) counted as if it were there: a dry run's plan."""
     tier = resolve_tier(cfg, "main")
-    return {t: archive.due_month_rows(tier, handles.spec(cfg, t), as_of) for t in tables
-            if cfg.tables[t].main_days is not None}
+    return {t: archive.due_after_moves(tier, handles.spec(cfg, t), as_of,
+                                       (incoming or {}).get(t, {}))
+            for t in tables if cfg.tables[t].main_days is not None}
 
 
 def range_tags(cfg: Config, months: list[dt.date], as_of: dt.date) -> dict[str, str]:

@@ -110,6 +110,23 @@ def due_month_rows(main: PgTier, spec: TableSpec, as_of: dt.date) -> dict[dt.dat
     return {m: n for m, n in rows if month_span(m)[1] < cut}
 
 
+def due_after_moves(main: PgTier, spec: TableSpec, as_of: dt.date,
+                    incoming: dict[dt.date, int]) -> dict[dt.date, int]:
+    """`due_month_rows` as it will be once `incoming` (day → rows the core→main run is about
+    to move) is in main: what a dry run shows, so its plan is the run's."""
+    due = due_month_rows(main, spec, as_of)
+    cut = due_cutoff(spec, as_of)
+    if cut is None or not incoming:
+        return due
+    with main.connect() as conn:
+        held = pins.active_pins(conn, as_of, spec.name)
+    for day, rows in incoming.items():
+        month = month_span(day.replace(day=1))
+        if month[1] < cut and not any(p.first_day <= day <= p.last_day for p in held):
+            due[month[0]] = due.get(month[0], 0) + rows
+    return dict(sorted(due.items()))
+
+
 def due_months(main: PgTier, spec: TableSpec, as_of: dt.date) -> list[dt.date]:
     return list(due_month_rows(main, spec, as_of))
 
