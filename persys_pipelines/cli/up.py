@@ -53,8 +53,10 @@ def run_up(args: argparse.Namespace) -> int:
     env["PERSYS_HOME"] = str(cfg.home)
     log_path = cfg.home / "run" / "dagster-dev.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # SIGTERM (e.g. `kill`, systemd) stops it like Ctrl-C does, from here on.
+    # SIGTERM (e.g. `kill`, systemd) stops it like Ctrl-C does, from here on; SIGINT too when
+    # it was started with SIGINT ignored (a `&` job of a script: Python then has no handler)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     with open(log_path, "ab") as log_file:
         # Its own session: Ctrl-C reaches only this process, which then stops the whole tree.
         # The code server, webserver and daemon are started directly (lib/supervisor.py), not
