@@ -478,12 +478,14 @@ def main() -> int:
     report("end", months, year_checks[-1], cfg, purged_b, months[-1]["digests"])
     print(f"chart: {png}")
     print(f"took {time.perf_counter() - started:.0f} s")
-    lost, doubled, changed = year_checks[-1][:3]
+    lost, doubled, changed, _, verified, mismatched = year_checks[-1]
     print(f"decade_rows_lost: {lost}")
     print(f"decade_rows_doubled: {doubled}")
     print(f"decade_rows_changed: {changed}")
     print(f"decade_digest_bytes: {months[-1]['digests']}")
     print(f"decade_purged_bytes: {purged_b}")
+    print(f"decade_digests_verified: {verified}")
+    print(f"decade_digests_mismatched: {mismatched}")
     years = [months[y:y + 12] for y in range(0, len(months), 12)]
     full = [y for y in years if len(y) == 12] or years
     ratio = (statistics.median(m["lifecycle_s"] for m in full[-1])
