@@ -10,7 +10,8 @@ simulated month: the month's rows are COPYed into core; then the app edits a few
 already moved to main), each counted in a Python-side tally from what its statements returned;
 then what the schedules do, with the `persys` commands run in this process: `persys lifecycle
 run --as-of <next month's 1st> --yes` (core→main, main→archive, purge with digests), `persys
-daily run --from <1st> --to <last>` (every `--summaries-every` months), `persys backup run`
+daily run --from A --to B` over the days not summarised yet (every `--summaries-every` months,
+one ranged run), `persys backup run`
 (every `--backup-every` months), and the instance retention job's prune (no CLI: its function,
 with the cut-off at the month's start in wall time, i.e. keep_runs_days of simulated time).
 Runs are recorded in a Dagster instance in the embedded PostgreSQL (database persys_dagster).
@@ -292,6 +293,15 @@ def manifest_bytes(cfg) -> dict[str, int]:
     return {e.key: e.bytes for t in cfg.tables for e in read_manifest(store, t).committed()}
 
 
+def archived_bytes(cfg, key: str) -> int:
+    """A file's bytes from main's ledger (archived and purged within one lifecycle run, it
+    was never in a manifest read before the run)."""
+    with resolve_tier(cfg, "main").connect() as conn:
+        row = conn.execute("select bytes from persys.ledger where route = 'main_archive' and "
+                           "state = 'done' and detail->>'key' = %s", (key,)).fetchone()
+    return row[0] if row else 0
+
+
 def persys_quiet(persys, argv: list[str]) -> float:
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -407,6 +417,9 @@ def main() -> int:
     rng = random.Random(24)
     months: list[dict] = []
     purged_b = 0
+    purged_by: collections.Counter = collections.Counter()  # table -> purged Parquet bytes
+    digest_by: collections.Counter = collections.Counter()  # table -> its digest files' bytes
+    unsummarised = first
     purged_files = 0
     written = 0
     all_months = history.month_starts(first, last)
@@ -434,13 +447,20 @@ def main() -> int:
             lifecycle_s = persys_quiet(persys, ["lifecycle", "run", "--as-of",
                                                 next_month.isoformat(), "--yes"])
             for path in set(digest_files(store_dir)) - seen:
-                purged_b += before.get(json.loads(path.read_bytes())["file"], 0)
+                doc = json.loads(path.read_bytes())
+                size = before.get(doc["file"]) or archived_bytes(cfg, doc["file"])
+                purged_by[doc["table"]] += size
+                digest_by[doc["table"]] += path.stat().st_size
+                purged_b += size
                 purged_files += 1
             daily_s = backup_s = 0.0
-            if args.summaries_every and i % args.summaries_every == 0:
+            if args.summaries_every and (i % args.summaries_every == 0
+                                         or i == len(all_months)):
+                # every day not summarised yet, in one ranged run
                 daily_s = persys_quiet(persys, [
-                    "daily", "run", "--from", month.isoformat(),
+                    "daily", "run", "--from", unsummarised.isoformat(),
                     "--to", (next_month - dt.timedelta(days=1)).isoformat()])
+                unsummarised = next_month
             if args.backup_every and i % args.backup_every == 0:
                 backup_s = persys_quiet(persys, ["backup", "run"])
             # the daily retention job with keep_runs_days of simulated time: runs of earlier
@@ -476,6 +496,9 @@ def main() -> int:
         stop_embedded(cfg.home)
     print()
     report("end", months, year_checks[-1], cfg, purged_b, months[-1]["digests"])
+    print("  purged Parquet vs digest files, by table: " + ", ".join(
+        f"{t} {purged_by[t] / 1024:.0f} kB / {digest_by[t] / 1024:.0f} kB"
+        for t in sorted(purged_by, key=lambda t: -purged_by[t])))
     print(f"chart: {png}")
     print(f"took {time.perf_counter() - started:.0f} s")
     lost, doubled, changed, _, verified, mismatched = year_checks[-1]
