@@ -326,7 +326,9 @@ def draw(months: list[dict], quota_mb: float, path: Path) -> None:
     axes[0].set_ylabel("MB")
     axes[0].legend(fontsize=8)
     axes[1].plot(x, [m["lifecycle_s"] for m in months], marker=".", label="lifecycle run")
-    axes[1].plot(x, [m["daily_s"] for m in months], marker=".", label="daily run")
+    ran = [m for m in months if m["daily_s"]]
+    axes[1].plot([m["as_of"] for m in ran], [m["daily_s"] for m in ran], marker=".",
+                 label="daily run (the days since the last one)")
     axes[1].set_ylabel("seconds")
     axes[1].legend(fontsize=8)
     axes[2].plot(x, [m["instance"] / MB for m in months], label="Dagster instance")
@@ -358,10 +360,11 @@ def report(label: str, months: list[dict], check: tuple, cfg, purged_b: int,
     print(f"  purged: {last['purged_files']} files, {purged_b / MB:.2f} MB of Parquet; "
           f"digests {digest_b / 1024:.1f} kB ({ratio}), {verified} verified, "
           f"{mismatched} mismatched", flush=True)
+    daily = [m["daily_s"] for m in months if m["daily_s"]] or [0.0]
+    backup = [m["backup_s"] for m in months if m["backup_s"]] or [0.0]
     print(f"  lifecycle run median {statistics.median(ms):.1f} s (min {min(ms):.1f}, max "
-          f"{max(ms):.1f}); daily run median "
-          f"{statistics.median(m['daily_s'] for m in months):.1f} s; backup median "
-          f"{statistics.median(m['backup_s'] for m in months):.1f} s", flush=True)
+          f"{max(ms):.1f}); daily run median {statistics.median(daily):.1f} s, backup median "
+          f"{statistics.median(backup):.1f} s (of the months that ran them)", flush=True)
     for note in notes[:10]:
         print(f"    {note}")
 
