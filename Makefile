@@ -41,9 +41,10 @@ test-pooler: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m "slow" -p no:cacheprovider
 
-# By hand: the conservation oracle for ~1,700 ticks (>= 1,000 kills), about an hour.
+# By hand: the conservation oracle for ~3,000 ticks (>= 1,000 kills), about half an hour.
 soak: $(STAMP)
-	ORACLE_TICKS=$${ORACLE_TICKS:-1700} ORACLE_SEED=$${ORACLE_SEED:-17} $(BIN)/python -m pytest \
+	ORACLE_TICKS=$${ORACLE_TICKS:-3000} ORACLE_MIN_KILLS=$${ORACLE_MIN_KILLS:-1000} \
+	  ORACLE_SEED=$${ORACLE_SEED:-17} $(BIN)/python -m pytest \
 	  -m slow -p no:cacheprovider -s persys_pipelines_tests/oracle/test_oracle.py
 
 e2e: $(STAMP)

@@ -21,11 +21,11 @@ def test_every_route_killed_at_random_conserves_every_row(tier_dsns, tmp_path):
 
 @pytest.mark.slow
 def test_oracle_two_hundred_kills(tier_dsns, tmp_path):
+    """~200 kills in `make test-slow`; `make soak` asks for more ticks and kills (Makefile).
+    A kill is tried on 9 ticks of 10; about 45% land (a timed kill can come after its route
+    ended, a crash point can be out of the route's reach that tick): 600 ticks give ~260."""
     world = make_world(tmp_path, tier_dsns)
-    ticks = int(os.environ.get("ORACLE_TICKS", 330))
-    # a kill tried on 9 ticks of 10: ~300 tries in 330 ticks, so >= 200 landed kills has a
-    # margin for a timed kill that comes after its route ended (at 0.6, ~200 tries: no margin)
-    report = scenario.run(world, tmp_path, ticks=ticks,
+    report = scenario.run(world, tmp_path, ticks=int(os.environ.get("ORACLE_TICKS", 600)),
                           seed=int(os.environ.get("ORACLE_SEED", 5)), kill_share=0.9)
     print(report.summary())
-    assert report.kills >= 200 * ticks // 330
+    assert report.kills >= int(os.environ.get("ORACLE_MIN_KILLS", 200))
