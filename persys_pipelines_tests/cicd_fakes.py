@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from persys_pipelines.lib.processes import stop_tree
 from persys_pipelines_tests.deploy_fakes import free_port
 from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
@@ -129,12 +130,8 @@ def webserver(project: Path, tmp: Path) -> Iterator[str]:
             raise AssertionError("webserver did not start: " + log.read_text()[-3000:])
         yield f"{base}/graphql"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_tree(proc.pid, grace=30)  # its children (a webserver's code server) too
+        proc.wait()
 
 
 def asset_names(graphql_url: str) -> set[str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from persys_pipelines.lib.processes import stop_tree
 from persys_pipelines_tests.conftest import DEFAULT_TABLES
 from persys_pipelines_tests.http_fakes import FakeHandler, serving
 
@@ -187,9 +188,5 @@ def code_server(env: dict[str, str], location: str, cwd: Path) -> Iterator[int]:
             raise AssertionError("code server did not start: " + log.read_text()[-3000:])
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_tree(proc.pid, grace=30)  # its children (a webserver's code server) too
+        proc.wait()
