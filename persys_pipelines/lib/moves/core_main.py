@@ -9,13 +9,14 @@
    from core are not taken (`references`). If a key is already in main (the app re-inserted a
    moved key, or an earlier copy was undone), the range goes through a staging table with
    `INSERT … ON CONFLICT DO UPDATE`: core's version wins.
-3. Verify: core's fingerprint of the range in S (taken alongside the copy, in S) counts
-   exactly the rows core's COPY sent and main's COPY took (both servers' `COPY n`); main's
-   table has core's columns and types (mirror), so the binary COPY is exact, and main takes
-   its own fingerprint of the rows its transaction wrote (`xmin` = its xid M) only where it
-   could store something else: a trigger or rule on its table, or the staged upsert
-   (`may_alter_rows`). The ledger entry records S and M in the same main transaction, which
-   then commits.
+3. Verify: main took exactly the rows core's COPY sent in S (both servers' `COPY n`), and
+   main's table has core's columns and types (mirror), so the binary COPY is exact. Where
+   main could store something else — a trigger or rule on its table, or the staged upsert
+   (`may_alter_rows`) — checksums are compared too: core's of the range in S (taken
+   alongside the copy) and main's of the rows its transaction wrote (`xmin` = its xid M).
+   Without either, a checksum of core's side would be compared with nothing, so none is
+   taken: the ledger records the count (`rows1`). The ledger entry records S and M in the
+   same main transaction, which then commits.
 4. Settle (`settle.py`): delete in core exactly the copied versions still unchanged (whole
    unchanged months by TRUNCATE); copies of rows the app changed or deleted since S leave
    main; the core transaction's id is in the ledger before it commits.
@@ -224,8 +225,9 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
     """Copy the range from one snapshot of core into main, verify, commit main (with the
     ledger's record of what to settle). Returns that record.
 
-    Core's side of the verification runs while the copy streams, on a second connection that
-    shares the copy's exported snapshot, so it costs (almost) no time of its own."""
+    Core's checksum, where one is compared (`may_alter_rows`), runs while the copy streams,
+    on a second connection that shares the copy's exported snapshot, so it costs (almost) no
+    time of its own."""
     src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-verify")
     try:
@@ -238,8 +240,11 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         columns = mirror.copy_columns(dst, rng.table)
         hashed = fingerprint.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
-        if source.transaction_pooled:  # no second session may share S: checksum after copy
-            source_side = None
+        alters = may_alter_rows(dst, rng.table)
+        source_side = None
+        if not alters:
+            pass  # no checksum unless the copy has to be staged (then in S, after it)
+        elif source.transaction_pooled:  # no second session may share S: checksum after copy
             result.notes.append(SAME_TRANSACTION_NOTE)
         else:
             exported = src.execute("select pg_export_snapshot()").fetchone()[0]
@@ -258,8 +263,11 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         except psycopg.errors.UniqueViolation:
             dst.rollback()  # nothing else is in main's transaction yet
             staged = True
-            copied_rows, result.bytes = copy_staged(src, dst, rng.table, select, columns,
-                                                    shape.primary_key, progress)
+            # main's own key: core's may be wider (a month-partitioned core's key holds its
+            # day column, a plain main's does not) and ON CONFLICT names main's constraint
+            copied_rows, result.bytes = copy_staged(
+                src, dst, rng.table, select, columns,
+                mirror.table_shape(dst, rng.table).primary_key or shape.primary_key, progress)
         result.inserted = copied_rows
         result.seconds["copy"] = time.perf_counter() - t0
         step.crash("copied")
@@ -269,18 +277,20 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         # function is parallel-unsafe, and with a constant PostgreSQL checksums the rows with
         # parallel workers (which see the transaction's own rows)
         main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
-        source_fp, per_partition = (
-            source_side.result() if source_side is not None
-            else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
-        if staged or may_alter_rows(dst, rng.table):
+        if staged or alters:
+            source_fp, per_partition = (
+                source_side.result() if source_side is not None
+                else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
             mine = sql.SQL("{} and {}.xmin = {}::xid").format(
                 dest_range, sql.Identifier(ALIAS), sql.Literal(str(main_xid & settle.XID_MASK)))
             dest_fp = fingerprint.dest_fingerprint(dst, rng.table, mine, hashed)
             result.seconds["verify_main"] = time.perf_counter() - t1
-        else:
-            dest_fp = fingerprint.Fingerprint(copied_rows, source_fp.checksum)
+            fingerprint.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp,
+                              copied_rows)
+        else:  # stream_copy checked both COPY counts: main holds exactly what core sent
+            source_fp = fingerprint.Fingerprint(copied_rows, 0, fingerprint.COUNTED)
+            per_partition = partition_rows(src, whole)
         result.seconds["verify"] = time.perf_counter() - t1
-        fingerprint.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp, copied_rows)
         result.checksum = source_fp.text
         copied = settle.Copied(
             ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
@@ -293,6 +303,17 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         src.rollback()
         src.isolation_level = None
     return copied
+
+
+def partition_rows(src: psycopg.Connection, names: list[str]) -> dict[str, int]:
+    """Rows of each whole month partition in the copy's snapshot (the settle truncates one
+    only if it then holds exactly these rows, all in the range and unchanged since)."""
+    if not names:
+        return {}
+    counts = src.execute(sql.SQL(" union all ").join(
+        sql.SQL("select {}, count(*) from {}").format(sql.Literal(n), ident(n))
+        for n in names)).fetchall()
+    return {name: int(n) for name, n in counts}
 
 
 def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) -> T:

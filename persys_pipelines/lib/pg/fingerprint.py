@@ -42,6 +42,9 @@ TYPED = "typed2"  # typed1, and what typed hashes call equal but are not: array 
 #                  a float's sign of zero and NaN bits, an unconstrained numeric's scale
 TYPED1 = "typed1"  # sum(hash_record_extended(row(<columns>), 0)), text for unstable types
 TEXT = "text1"  # sum(hashtextextended(<row>::text, 0)): archives and backups made before
+COUNTED = "rows1"  # a count only (checksum 0): a copy nothing could alter on the way (binary
+#                   COPY between the same types, no trigger or rule where it lands), proved by
+#                   both servers' COPY counts (core_main's fast path)
 
 
 @dataclass(frozen=True)

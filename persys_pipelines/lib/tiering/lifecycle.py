@@ -42,9 +42,15 @@ class TableRun:
 
     @property
     def checksum(self) -> str:
-        """The fingerprint of everything this run moved (order-independent)."""
-        found = [Fingerprint.parse(m.checksum) for m in self.moves if m.checksum]
-        return sum(found, NO_ROWS).text if found else NO_ROWS.text
+        """The fingerprint of everything this run moved (order-independent), one per
+        algorithm the moves recorded (`rows1` + `typed2` when some were checksummed)."""
+        by_algorithm: dict[str, Fingerprint] = {}
+        for m in self.moves:
+            if m.checksum:
+                fp = Fingerprint.parse(m.checksum)
+                by_algorithm[fp.algorithm] = by_algorithm.get(
+                    fp.algorithm, Fingerprint(0, 0, fp.algorithm)) + fp
+        return " + ".join(fp.text for fp in by_algorithm.values()) or NO_ROWS.text
 
     @property
     def partitions_dropped(self) -> list[str]:
