@@ -12,6 +12,7 @@ from ..lib.archive.stores import archive_stores, keyring
 from ..lib.errors import UsageError
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.tiers import resolve_tier
+from .backup import verify_backups
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 
 
@@ -120,10 +121,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"MANIFEST {why}")
     for uri in report.pending:
         print(f"PENDING  {uri}: an interrupted run; the next archive run settles it")
-    state = "ok" if report.ok else "PROBLEMS"
+    print("backups (each tier's latest; `persys backup verify --tier T --id ID` for another):")
+    bad_backups = verify_backups(cfg)
+    state = "ok" if report.ok and not bad_backups else "PROBLEMS"
     print(f"verify: {plural(report.checked, 'file')} checked, {len(report.bad)} bad, "
-          f"{len(report.missing)} missing, {plural(len(report.orphans), 'orphan')}: {state}")
-    return 0 if report.ok else 1
+          f"{len(report.missing)} missing, {plural(len(report.orphans), 'orphan')}; "
+          f"backups: {bad_backups} bad tables: {state}")
+    return 0 if state == "ok" else 1
 
 
 def cmd_drill(args: argparse.Namespace) -> int:

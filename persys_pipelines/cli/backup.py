@@ -110,20 +110,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     cfg = load(args)
     if args.backup_id and not args.tier:
         raise UsageError("--id needs --tier (ids are per tier)")
+    return 1 if verify_backups(cfg, args.tier, args.backup_id) else 0
+
+
+def verify_backups(cfg: Config, tier: str | None = None, backup_id: str | None = None) -> int:
+    """Decrypt and check the backup `backup_id` of `tier` (default: each tier's latest),
+    printing a line per backup; returns the bad tables (`backup verify`, `archive verify`)."""
     bad = 0
     store = _store(cfg)
-    for tier in [args.tier] if args.tier else snapshot.TIERS:
-        if not args.backup_id and not snapshot.list_backups(store, tier):
-            print(f"{tier}: no backup yet")
+    for name in [tier] if tier else snapshot.TIERS:
+        if not backup_id and not snapshot.list_backups(store, name):
+            print(f"{name}: no backup yet")
             continue
         result = verify_lib.verify(store, handles.backup_target(cfg).ring,
-                                   snapshot.find_backup(store, tier, args.backup_id))
+                                   snapshot.find_backup(store, name, backup_id))
         for table, why in result.bad:
-            print(f"{tier} {result.backup.id} {table}: BAD: {why}")
+            print(f"{name} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)
-        print(f"{tier}: backup {result.backup.id}: {plural(len(result.checked), 'table')} ok, "
+        print(f"{name}: backup {result.backup.id}: {plural(len(result.checked), 'table')} ok, "
               f"{len(result.bad)} bad")
-    return 1 if bad else 0
+    return bad
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

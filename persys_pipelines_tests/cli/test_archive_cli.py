@@ -51,7 +51,13 @@ def test_lifecycle_archives_verify_restore_and_purge(cfg, capsys, tmp_path, monk
     assert sum(rows_text(main_tier, "tasks").values()) > 0
 
     assert main(["archive", "verify"]) == 0
-    assert "0 bad, 0 missing, 0 orphans: ok" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 bad, 0 missing, 0 orphans; backups: 0 bad tables: ok" in out
+    assert "main: no backup yet" in out
+    assert main(["backup", "run"]) == 0
+    capsys.readouterr()
+    assert main(["archive", "verify"]) == 0
+    assert "main: backup " in capsys.readouterr().out
 
     assert main(["archive", "restore", "journal_entries", "--from", "2025-01-01",
                  "--to", "2025-01-31"]) == 0

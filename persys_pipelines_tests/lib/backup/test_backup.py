@@ -180,6 +180,8 @@ def test_verify_catches_a_flipped_byte(cfg, config_path):
     result = verify(where.store, where.ring, b)
     assert [t for t, _ in result.bad] == ["journal_entries"]
     assert main(["backup", "verify", "--tier", "main", "--config", str(config_path)]) == 1
+    # `archive verify` knows the backups too: the archive itself is clean, the backup is not
+    assert main(["archive", "verify", "--config", str(config_path)]) == 1
     with pytest.raises(Exception, match="journal_entries"):
         handles.restore_backup(cfg, b, ["journal_entries"])
 
