@@ -82,10 +82,10 @@ def key_checks(cfg: Config) -> list[Finding]:
 
 
 def supabase_checks(cfg: Config) -> list[Finding]:
-    if not configured(cfg):
+    if not configured(cfg.tiers.core):
         return []
     try:
-        return [Finding("supabase: rest", OK, probe(cfg))]
+        return [Finding("supabase: rest", OK, probe(cfg.tiers.core))]
     except PersysError as exc:
         return [Finding("supabase: rest", FAIL, str(exc))]
 
