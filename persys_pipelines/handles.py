@@ -12,14 +12,7 @@ from pathlib import Path
 from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
 from .lib.archive.reader import ArchiveSource
-from .lib.archive.stores import (
-    ArchiveStores,
-    Store,
-    archive_stores,
-    backup_keyring,
-    keyring,
-    open_store,
-)
+from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
 from .lib.config import Config
 from .lib.daily.context import DailyHandles
 from .lib.moves import archive_main, core_main, import_rows, main_archive, purge, rekey, repair
@@ -29,6 +22,7 @@ from .lib.pg.tables import TableSpec
 from .lib.pg.tiers import PgTier, resolve_tier
 from .lib.tiering import lifecycle
 from .lib.tiering.reader import TieredReader
+from .lib.voice.briefing import store_for
 from .lib.voice.context import VoiceHandles
 
 
@@ -99,28 +93,12 @@ def daily_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | Non
                         tuple(targets(cfg, stores, ring)))
 
 
-def voice_store(cfg: Config) -> Store:
-    """Where the briefings' audio goes: `voice.store_url` (a supabase:// bucket with the core
-    project's key, an s3:// bucket with the archive's credentials), else `file://<home>`."""
-    a = cfg.tiers.archive
-    url = cfg.voice.store_url or f"file://{cfg.home}"
-    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
-    if url.startswith("supabase://"):
-        return open_store(url, project_url=cfg.tiers.core.supabase_url,
-                          service_key=secret(cfg.tiers.core.service_key))
-    if not url.startswith("s3://"):
-        return open_store(url)
-    return open_store(url, endpoint_url=a.endpoint_url, region=a.region,
-                      access_key_id=secret(a.access_key_id),
-                      secret_access_key=secret(a.secret_access_key))
-
-
 def voice_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | None = None,
                   daily: DailyHandles | None = None) -> VoiceHandles:
     """What a day's briefing reads, stores, records and sends with (lib/voice/briefing.py);
     those given (a run's tiers, daily handles already built) are used as they are."""
     return VoiceHandles(daily or daily_handles(cfg, core=core, main=main), cfg.voice,
-                        voice_store(cfg), cfg.telegram)
+                        store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram)
 
 # ---------------------------------------------------------------------------------------------
 # Whole-config entry points (what a command or a test does with one line)

@@ -18,11 +18,12 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
-from ..archive.stores import Store
-from ..config import Telegram, Voice
+from ..archive.stores import Store, open_store
+from ..config import Telegram, Tiers, Voice
 from ..daily.context import DailyHandles
 from ..pg.tiers import PgTier
 from ..telegram import TelegramClient
@@ -75,6 +76,22 @@ class Sent:
 
 def audio_key(day: dt.date, extension: str) -> str:
     return f"voice/{day:%Y}/{day:%m}/{day.isoformat()}.{extension}"
+
+
+def store_for(settings: Voice, home: Path, tiers: Tiers) -> Store:
+    """Where the audio goes: `voice.store_url` (a supabase:// bucket with the core project's
+    key, an s3:// bucket with the archive's credentials: `tiers`), else `file://<home>`."""
+    a = tiers.archive
+    url = settings.store_url or f"file://{home}"
+    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
+    if url.startswith("supabase://"):
+        return open_store(url, project_url=tiers.core.supabase_url,
+                          service_key=secret(tiers.core.service_key))
+    if not url.startswith("s3://"):
+        return open_store(url)
+    return open_store(url, endpoint_url=a.endpoint_url, region=a.region,
+                      access_key_id=secret(a.access_key_id),
+                      secret_access_key=secret(a.secret_access_key))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def archive_checks(cfg: Config) -> list[Finding]:
         from ...voice.briefing import store_for
 
         try:
-            store_for(cfg).check_readable()
+            store_for(cfg.voice, cfg.home, cfg.tiers).check_readable()
             findings.append(Finding("voice store", OK, voice_url))
         except PersysError as exc:
             findings.append(Finding("voice store", FAIL, str(exc)))
