@@ -88,11 +88,12 @@ def timed(label: str, fn) -> float:
 
 def insight_alone(cfg, first: dt.date, last: dt.date) -> float:
     """lib/insight.analyse over the summary's own values (rows already read), timed alone."""
+    from persys_pipelines import handles
     from persys_pipelines.lib.daily import metric_stats, summary
 
-    raw = summary.read_for(cfg, first, last)
+    raw = summary.read_for(handles.daily_handles(cfg), first, last)
     started = time.perf_counter()
-    metric_stats.compute(cfg, raw, first, last)
+    metric_stats.compute(cfg.daily, raw, first, last)
     return time.perf_counter() - started
 
 

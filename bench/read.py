@@ -7,7 +7,8 @@ Builds N journal-like rows over 3 years (2021-2023) three times in a fresh embed
 in core (partitioned by month, as `persys setup` makes it), in main, and in the archive (a
 file:// store, written by `handles.archive_due` from a third database, one file per month).
 Then reads `--days` different days, one at a time, from each tier:
-- ours: `reader.read(cfg, "journal_entries", day, day, from_sources=[<that tier's source>])`
+- ours: `reader.read(handles.tiered_reader(cfg), "journal_entries", day, day,
+  from_sources=[<that tier's source>])`
   (a pandas DataFrame with the `day` column, values as psycopg gives them);
 - bare, core and main: a new psycopg connection, `select * … where entry_date = %s`, fetchall;
 - bare, archive: `pyarrow.dataset.dataset(<that month's file>).to_table(filter=day)`.
@@ -39,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 from persys_pipelines import handles
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive.manifest import read_manifest
-from persys_pipelines.lib.archive.reader import ArchiveSource
 from persys_pipelines.lib.archive.stores import archive_stores
 from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.config import load_config
@@ -131,7 +131,8 @@ def main() -> int:
         entries = read_manifest(store, TABLE).files
 
         def ours(source) -> Callable[[dt.date], int]:
-            return lambda day: len(reader.read(cfg, TABLE, day, day, from_sources=[source]))
+            tiers = handles.tiered_reader(cfg)
+            return lambda day: len(reader.read(tiers, TABLE, day, day, from_sources=[source]))
 
         def bare_pg(dsn: str) -> Callable[[dt.date], int]:
             def run(day: dt.date) -> int:
@@ -150,7 +151,7 @@ def main() -> int:
         for tier, source, bare in (
             ("core", reader.PostgresSource(resolve_tier(cfg, "core")), bare_pg(dsns["core"])),
             ("main", reader.PostgresSource(resolve_tier(cfg, "main")), bare_pg(dsns["main"])),
-            ("archive", ArchiveSource(cfg), bare_archive),
+            ("archive", handles.archive_source(cfg), bare_archive),
         ):
             ours(source)(days[0])  # warm: imports, caches, first connection
             bare(days[0])

@@ -11,14 +11,19 @@ from pathlib import Path
 
 from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
+from .lib.archive.reader import ArchiveSource
 from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
 from .lib.config import Config
+from .lib.daily.context import DailyHandles
 from .lib.moves import archive_main, core_main, import_rows, main_archive, purge, rekey, repair
 from .lib.moves.engine import Engine, Progress
 from .lib.moves.target import ArchiveTarget
 from .lib.pg.tables import TableSpec
 from .lib.pg.tiers import PgTier, resolve_tier
 from .lib.tiering import lifecycle
+from .lib.tiering.reader import TieredReader
+from .lib.voice.briefing import store_for
+from .lib.voice.context import VoiceHandles
 
 
 def spec(cfg: Config, table: str) -> TableSpec:
@@ -53,6 +58,47 @@ def targets(cfg: Config, stores: ArchiveStores | None = None,
     ring = ring or keyring(cfg)
     return [ArchiveTarget(s, ring, cfg.tiers.archive.compression_level) for s in stores.all]
 
+
+def archive_source(cfg: Config, *, main: PgTier | None = None,
+                   stores: ArchiveStores | None = None, ring: Keyring | None = None
+                   ) -> ArchiveSource:
+    """The archive as a reader source: every configured store (unchecked: an unreachable one is
+    skipped, or refused when the ledger says days went there), main's ledger."""
+    stores = stores or archive_stores(cfg, check=False)
+    return ArchiveSource(tuple(stores.all), ring or keyring(cfg),
+                         main or resolve_tier(cfg, "main"))
+
+
+def tiered_reader(cfg: Config, *, core: PgTier | None = None, main: PgTier | None = None,
+                  stores: ArchiveStores | None = None,
+                  ring: Keyring | None = None) -> TieredReader:
+    """Rows by day from core, main and the archive (lib/tiering/reader.read); those given (a
+    run's resources) are used as they are."""
+    main = main or resolve_tier(cfg, "main")
+    return TieredReader(core or resolve_tier(cfg, "core"), main,
+                        archive_source(cfg, main=main, stores=stores, ring=ring), cfg.tables,
+                        cfg.timezone, cfg.daily.statement_timeout_s)
+
+
+def daily_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | None = None,
+                  stores: ArchiveStores | None = None,
+                  ring: Keyring | None = None) -> DailyHandles:
+    """What the daily summaries, projections and correlations read and write (lib/daily);
+    those given (a run's resources) are used as they are. The stores are not checked: a
+    rewrite of archived days needs every store, an unreachable one is an error then."""
+    stores = stores or archive_stores(cfg, check=False)
+    ring = ring or keyring(cfg)
+    return DailyHandles(tiered_reader(cfg, core=core, main=main, stores=stores, ring=ring),
+                        cfg.daily, cfg.start_date, cfg.home / "charts",
+                        tuple(targets(cfg, stores, ring)))
+
+
+def voice_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | None = None,
+                  daily: DailyHandles | None = None) -> VoiceHandles:
+    """What a day's briefing reads, stores, records and sends with (lib/voice/briefing.py);
+    those given (a run's tiers, daily handles already built) are used as they are."""
+    return VoiceHandles(daily or daily_handles(cfg, core=core, main=main), cfg.voice,
+                        store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram)
 
 # ---------------------------------------------------------------------------------------------
 # Whole-config entry points (what a command or a test does with one line)

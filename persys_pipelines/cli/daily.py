@@ -74,7 +74,7 @@ def check(cfg: Config, config_file: str) -> None:
 
     keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
     with resolve_tier(cfg, "core").connect(autocommit=True) as conn:
-        problems = check_sources(conn, person_sources(cfg, conn), keys=keys,
+        problems = check_sources(conn, person_sources(cfg.daily, conn), keys=keys,
                                  timeout_s=cfg.daily.statement_timeout_s)
     if problems:
         raise ConfigError(config_file, problems)

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """Summaries and projections of the whole sample period in one Dagster run."""
+    from .. import handles
     from ..defs.daily.backfill import backfill
     from ..lib.config import find_config_path
     from ..lib.tiering import reader
@@ -47,9 +48,10 @@ def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     result = backfill(cfg, str(Path(path).resolve()) if path else None, first, last)
     days = (last - first).days + 1
     print(f"{plural(days, 'day')} in {time.perf_counter() - started:.0f} s, run {result.run_id}")
-    (text,) = reader.read(cfg, "daily_summaries", last, last, columns=("summary_text",))[
+    tiers = handles.tiered_reader(cfg)
+    (text,) = reader.read(tiers, "daily_summaries", last, last, columns=("summary_text",))[
         "summary_text"]
-    chart = reader.read(cfg, "daily_projections", last, last, columns=("chart_uri",))
+    chart = reader.read(tiers, "daily_projections", last, last, columns=("chart_uri",))
     print(text)
     print(f"chart: {chart['chart_uri'].iloc[0]} (and in `persys up`: asset daily_projection)")
     correlations_step(cfg, args, first, last)
@@ -57,6 +59,7 @@ def daily_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
 
 def correlations_step(cfg, args: argparse.Namespace, first: dt.date, last: dt.date) -> None:
     """The weekly correlations of every whole week of the sample period (one Dagster run)."""
+    from .. import handles
     from ..defs.insight.assets import backfill_weeks
     from ..lib.config import find_config_path
     from ..lib.daily import weekly
@@ -67,19 +70,20 @@ def correlations_step(cfg, args: argparse.Namespace, first: dt.date, last: dt.da
     if result is None:
         print("weekly correlations: no whole week yet")
         return
-    week = weekly.latest(cfg, last)
+    week = weekly.latest(handles.tiered_reader(cfg), last)
     print(f"weekly correlations in {time.perf_counter() - started:.0f} s, run "
           f"{result.run_id}: " + (week["text"] if week else "none stored"))
 
 
 def voice_step(cfg, as_of: dt.date) -> None:
     """This morning's briefing (about yesterday) with the local voice, whatever the config."""
+    from .. import handles
     from ..lib.voice import briefing
 
     day = as_of - dt.timedelta(days=1)
     step(f"4. voice briefing for {day} (local voice, eSpeak NG)")
     local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
-    b = briefing.produce(local, day, compute_missing=True)
+    b = briefing.produce(handles.voice_handles(local), day, compute_missing=True)
     record_briefing(cfg, b)
     print(b.script.text)
     print(f"audio: {b.uri} ({b.audio.duration_s:.0f} s OGG/Opus; `persys voice send` sends it "
@@ -88,11 +92,12 @@ def voice_step(cfg, as_of: dt.date) -> None:
 
 def today_step(cfg, as_of: dt.date) -> None:
     """Yesterday as one HTML page (`persys today`)."""
+    from .. import handles
     from ..lib.monitoring import today
 
     day = as_of - dt.timedelta(days=1)
     step(f"4b. the page of {day} (`persys today`)")
-    print(today.build(cfg, day))
+    print(today.build(cfg, day, voice=handles.voice_handles(cfg)))
 def record_briefing(cfg, b) -> None:
     """The briefing as a materialization of `voice_briefing` (its partition, its metadata), so
     the UI does not say "Never materialized" after the demo made one."""

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import handles
     from ..lib.monitoring import today
 
     cfg = load(args)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--date {day}: that day is not over yet in {cfg.timezone}; the "
                          f"latest day with a page is yesterday, {cfg.today() - dt.timedelta(1)}")
     try:
-        path = today.build(cfg, day)
+        path = today.build(cfg, day, voice=handles.voice_handles(cfg))
     except (VoiceError, ReaderError, StoreError) as exc:
         raise UsageError(str(exc)) from None
     print(path)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from .. import handles
 from ..lib.archive.stores import StoreError
 from ..lib.config import Config
 from ..lib.errors import UsageError
+from ..lib.pg.tiers import resolve_tier
 from ..lib.telegram import TelegramError
 from ..lib.tiering.reader import ReaderError
 from ..lib.voice import VoiceError, briefing, records
@@ -70,23 +72,25 @@ def show(b: briefing.Briefing) -> None:
 def run_preview(args: argparse.Namespace) -> int:
     cfg = load(args)
     day = default_day(cfg, args)
-    show(briefing.produce(cfg, day, allow_paid=args.allow_paid, compute_missing=True))
+    show(briefing.produce(handles.voice_handles(cfg), day, allow_paid=args.allow_paid,
+                          compute_missing=True))
     return 0
 
 
 def run_send(args: argparse.Namespace) -> int:
     cfg = load(args)
     day = default_day(cfg, args)
-    if briefing.telegram_client(cfg) is None:
+    if briefing.telegram_client(cfg.telegram) is None:
         raise UsageError("telegram.token and telegram.chat_id are not set in persys.yaml; set "
                         "them (token: env:TELEGRAM_BOT_TOKEN) to send voice notes")
-    done = records.find(cfg, day)
+    voice = handles.voice_handles(cfg)
+    done = records.find(voice.tiers, day)
     if done is not None and done.sent:
         print(f"{day}: already sent (message {done.telegram_message_id}); nothing to do")
         return 0
-    b = briefing.produce(cfg, day, allow_paid=args.allow_paid, compute_missing=True)
+    b = briefing.produce(voice, day, allow_paid=args.allow_paid, compute_missing=True)
     show(b)
-    result = briefing.send(cfg, day, b)
+    result = briefing.send(voice, day, b)
     print(f"telegram: {result.status}" + (f" (message {result.message_id})"
                                           if result.message_id else ""))
     return 0
@@ -94,7 +98,7 @@ def run_send(args: argparse.Namespace) -> int:
 
 def run_history(args: argparse.Namespace) -> int:
     cfg = load(args)
-    rows = records.history(cfg, args.limit)
+    rows = records.history([resolve_tier(cfg, "core"), resolve_tier(cfg, "main")], args.limit)
     if not rows:
         print("no briefings yet: try `persys voice preview`")
         return 0

@@ -22,7 +22,7 @@ from .errors import ServiceError, scrub
 if TYPE_CHECKING:
     from supabase import Client
 
-    from .config import Config
+    from .config import CoreTier
 
 PROBE_TABLE = "daily_summaries"
 PAUSED_HINT = ("is the Supabase project paused? Free projects pause after a week without "
@@ -33,8 +33,8 @@ class SupabaseError(ServiceError):
     """Supabase's HTTP API refused or could not be reached; never carries the key."""
 
 
-def configured(cfg: Config) -> bool:
-    core = cfg.tiers.core
+def configured(core: CoreTier) -> bool:
+    """Are the project's URL and service key set (`tiers.core`, the only section read here)?"""
     return bool(core.supabase_url and core.service_key)
 
 
@@ -47,9 +47,8 @@ def client(url: str, key: str, *, timeout_s: float = 10) -> Client:
     return create_client(url, key, options=options)
 
 
-def client_for(cfg: Config, *, timeout_s: float = 10) -> Client:
-    core = cfg.tiers.core
-    if not configured(cfg):
+def client_for(core: CoreTier, *, timeout_s: float = 10) -> Client:
+    if not configured(core):
         raise SupabaseError("tiers.core.supabase_url and service_key are not set; set "
                             "supabase_url: https://<ref>.supabase.co and service_key: "
                             "env:SUPABASE_SERVICE_KEY")
@@ -57,15 +56,15 @@ def client_for(cfg: Config, *, timeout_s: float = 10) -> Client:
                   timeout_s=timeout_s)
 
 
-def probe(cfg: Config, *, table: str = PROBE_TABLE, timeout_s: float = 10) -> str:
+def probe(core: CoreTier, *, table: str = PROBE_TABLE, timeout_s: float = 10) -> str:
     """One-row REST select; returns what it saw, or raises SupabaseError with the fix."""
     from postgrest.exceptions import APIError
 
-    url = str(cfg.tiers.core.supabase_url)
-    key = cfg.tiers.core.service_key.get_secret_value() if cfg.tiers.core.service_key else None
+    url = str(core.supabase_url)
+    key = core.service_key.get_secret_value() if core.service_key else None
     start = time.perf_counter()
     try:
-        client_for(cfg, timeout_s=timeout_s).table(table).select("day").limit(
+        client_for(core, timeout_s=timeout_s).table(table).select("day").limit(
             1).execute()
     except APIError as exc:
         code = str(exc.code or "")

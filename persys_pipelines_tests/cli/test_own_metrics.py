@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.conftest import write_config
@@ -175,7 +176,7 @@ def test_the_summary_itself_refuses_a_hostile_value(person, tier_dsns):
         "value": "mood_score + setval(pg_get_serial_sequence('journal', 'id'), 1)"}}}
     cfg = load_config(config({"metrics": hostile, "statement_timeout_s": 1}))
     with pytest.raises(SourceError) as err:
-        summary.compute(cfg, yesterday, yesterday)
+        summary.compute(handles.daily_handles(cfg), yesterday, yesterday)
     assert str(err.value).startswith("daily.metrics.mood.source (journal.mood_score + setval")
     assert "tries to write" in str(err.value)
     with psycopg.connect(tier_dsns["core"]) as conn:

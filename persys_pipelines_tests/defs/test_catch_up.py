@@ -6,6 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
+from persys_pipelines import handles
 from persys_pipelines.defs.daily.catch_up import daily_catch_up
 from persys_pipelines.defs.resources import PersysConfigResource
 from persys_pipelines.defs.tags import (
@@ -36,9 +37,10 @@ def test_three_day_gap_is_one_ranged_request_and_asked_once(daily_cfg, tier_dsns
     days = [today - dt.timedelta(days=n) for n in range(5, 0, -1)]  # the last 5 days
     insert(tier_dsns["core"], "journal_entries", [(d, 3, f"day {d}") for d in days])
     for d in days[:2]:  # the morning runs of the first two days happened
-        summary.store(daily_cfg, d, d, summary.compute(daily_cfg, d, d))
-        projection.store(daily_cfg, d, d, [(d, 7, {})], {})
-    assert catch_up.missing_days(daily_cfg) == days[2:]
+        hs = handles.daily_handles(daily_cfg)
+        summary.store(hs, d, d, summary.compute(hs, d, d))
+        projection.store(handles.daily_handles(daily_cfg), d, d, [(d, 7, {})], {})
+    assert catch_up.missing_days(handles.daily_handles(daily_cfg)) == days[2:]
 
     path = str(tmp_path / "persys.yaml")
     with dg.instance_for_test() as instance:
@@ -53,11 +55,12 @@ def test_three_day_gap_is_one_ranged_request_and_asked_once(daily_cfg, tier_dsns
         assert isinstance(again, dg.SkipReason)
 
         # only a summary written: the day still lacks its projection, the state is the same
-        summary.store(daily_cfg, days[2], days[2], summary.compute(daily_cfg, days[2], days[2]))
+        hs = handles.daily_handles(daily_cfg)
+        summary.store(hs, days[2], days[2], summary.compute(hs, days[2], days[2]))
         assert isinstance(tick(path, result.cursor, instance)[0], dg.SkipReason)
 
         # the projection too: two days remain, a different state, one new request
-        projection.store(daily_cfg, days[2], days[2], [(days[2], 7, {})], {})
+        projection.store(handles.daily_handles(daily_cfg), days[2], days[2], [(days[2], 7, {})], {})
         still, _ = tick(path, result.cursor, instance)
         assert isinstance(still, dg.SensorResult)
         (req,) = still.run_requests
@@ -74,8 +77,9 @@ def test_no_raw_rows_means_nothing_to_catch_up(daily_cfg, tmp_path):  # noqa: F8
 
 def test_window_honours_catch_up_days_and_start_date(daily_cfg):  # noqa: F811
     today = dt.date(2023, 1, 10)
-    assert catch_up.window(daily_cfg, today) == (dt.date(2023, 1, 1), dt.date(2023, 1, 9))
-    assert catch_up.window(daily_cfg, dt.date(2024, 6, 1)) == (dt.date(2024, 5, 18),
+    hs = handles.daily_handles(daily_cfg)
+    assert catch_up.window(hs, today) == (dt.date(2023, 1, 1), dt.date(2023, 1, 9))
+    assert catch_up.window(hs, dt.date(2024, 6, 1)) == (dt.date(2024, 5, 18),
                                                               dt.date(2024, 5, 31))
 
 
@@ -121,7 +125,7 @@ def test_catch_up_run_after_three_days_off_makes_every_day_and_sends_one_note(
             after, _ = tick(str(path), result.cursor, instance)
             assert isinstance(after, dg.SkipReason) and "no missed days" in after.skip_message
 
-        assert catch_up.missing_days(cfg) == []
+        assert catch_up.missing_days(handles.daily_handles(cfg)) == []
         with resolve_tier(cfg, "core").connect() as conn:
             summaries = conn.execute(
                 "select day from persys.daily_summaries order by day").fetchall()

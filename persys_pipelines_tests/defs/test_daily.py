@@ -112,7 +112,8 @@ def test_the_morning_schedule_runs_yesterday(daily_cfg, tmp_path):  # noqa: F811
 
 def test_freshness_is_due_after_the_configured_hour(daily_cfg):  # noqa: F811
     zone = daily_cfg.zone  # freshness_hour 9 by default
-    assert summary.due_day(daily_cfg, dt.datetime(2024, 7, 2, 8, 59, tzinfo=zone)) == \
+    daily, at = daily_cfg.daily, daily_cfg.zone
+    assert summary.due_day(daily, at, dt.datetime(2024, 7, 2, 8, 59, tzinfo=zone)) == \
         dt.date(2024, 6, 30)
-    assert summary.due_day(daily_cfg, dt.datetime(2024, 7, 2, 9, 0, tzinfo=zone)) == \
+    assert summary.due_day(daily, at, dt.datetime(2024, 7, 2, 9, 0, tzinfo=zone)) == \
         dt.date(2024, 7, 1)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
+from persys_pipelines import handles
 from persys_pipelines.defs.daily.freshness import daily_freshness_alert
 from persys_pipelines.defs.resources import resources
 from persys_pipelines.lib.config import load_config
@@ -32,9 +33,8 @@ def test_missing_summary_after_freshness_hour_alerts_once(daily_cfg, tmp_path): 
         configure(path, tg.base_url)
         cfg = load_config(path)
         before = dt.datetime.combine(today, dt.time(8), cfg.zone)  # due: the day before
-        summary.store(cfg, yesterday - dt.timedelta(days=1), yesterday - dt.timedelta(days=1),
-                      summary.compute(cfg, yesterday - dt.timedelta(days=1),
-                                      yesterday - dt.timedelta(days=1)))
+        hs, before_day = handles.daily_handles(cfg), yesterday - dt.timedelta(days=1)
+        summary.store(hs, before_day, before_day, summary.compute(hs, before_day, before_day))
         assert "fresh" in evaluate(str(path), before, instance).skip_message
         assert tg.messages == []
 
@@ -46,6 +46,6 @@ def test_missing_summary_after_freshness_hour_alerts_once(daily_cfg, tmp_path): 
         evaluate(str(path), ten + dt.timedelta(hours=1), instance)  # the next hour: no repeat
         assert len(tg.messages) == 1
 
-        summary.store(cfg, yesterday, yesterday, summary.compute(cfg, yesterday, yesterday))
+        summary.store(hs, yesterday, yesterday, summary.compute(hs, yesterday, yesterday))
         assert "fresh" in evaluate(str(path), ten + dt.timedelta(hours=2), instance).skip_message
         assert len(tg.messages) == 1

@@ -119,7 +119,8 @@ def rewrite(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     last = first + dt.timedelta(days=rng.randrange(4))
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     rows = [(d, f"{as_of}:{rng.random():.6f}") for d in days]
-    store_days(cfg, "daily_summaries", ("day", "summary_text"), first, last, rows)
+    store_days(handles.daily_handles(cfg), "daily_summaries", ("day", "summary_text"), first, last,
+               rows)
     for day, text in rows:
         print(f"rewritten {day} {text}", flush=True)
 

@@ -9,10 +9,11 @@ import time
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.daily import charts, metric_table, projection, summary
 from ..partitions import daily, window_days
-from ..resources import PersysConfigResource
+from ..resources import PersysConfigResource, PostgresTierResource
 
 # A chart (one panel per metric, 1200 px) costs ~0.5 s; ranges longer than this render only
 # their last day's chart.
@@ -53,7 +54,7 @@ def metrics_table(stats: dict, order: list[str]) -> dg.TableMetadataValue:
 
 
 def summary_asset(cfg: Config) -> dg.AssetsDefinition:
-    raw = [dg.AssetKey(["core", t]) for t in summary.raw_tables(cfg) if t in cfg.tables]
+    raw = [dg.AssetKey(["core", t]) for t in summary.raw_tables(cfg.daily) if t in cfg.tables]
 
     @dg.asset(
         name="daily_summary",
@@ -68,14 +69,16 @@ def summary_asset(cfg: Config) -> dg.AssetsDefinition:
         "daily_summaries.",
     )
     def daily_summary(
-        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
+        core: PostgresTierResource, main: PostgresTierResource,
     ) -> dg.MaterializeResult:
         cfg = persys_config.load()
+        hs = handles.daily_handles(cfg, core=core.handle(), main=main.handle())
         first, last = window_days(context)
         started = time.perf_counter()
-        raw_rows = summary.read_for(cfg, first, last)
-        days = summary.compute(cfg, first, last, raw_rows)
-        written = summary.store(cfg, first, last, days)
+        raw_rows = summary.read_for(hs, first, last)
+        days = summary.compute(hs, first, last, raw_rows)
+        written = summary.store(hs, first, last, days)
         context.log.info(f"summaries {first}..{last}: {written} in "
                          f"{time.perf_counter() - started:.1f} s")
         empty = sum(1 for d in days if d.summary_text.endswith(summary.NO_DATA))
@@ -113,15 +116,18 @@ def projection_asset(cfg: Config) -> dg.AssetsDefinition:
         "persys's home folder).",
     )
     def daily_projection(
-        context: dg.AssetExecutionContext, persys_config: PersysConfigResource
+        context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
+        core: PostgresTierResource, main: PostgresTierResource,
     ) -> dg.MaterializeResult:
         cfg = persys_config.load()
+        hs = handles.daily_handles(cfg, core=core.handle(), main=main.handle())
         first, last = window_days(context)
-        series = projection.read_series(cfg, first, last)
-        rows = projection.project(cfg, series, first, last)
+        series = projection.read_series(hs, first, last)
+        rows = projection.project(hs.settings, series, first, last)
         to_draw = rows if len(rows) <= CHART_EVERY_DAY_MAX else rows[-1:]
-        drawn = {day: charts.render(cfg, day, series, p) for day, _, p in to_draw}
-        projection.store(cfg, first, last, rows, {d: p.as_uri() for d, p in drawn.items()})
+        drawn = {day: charts.render(hs.settings, hs.charts_dir, day, series, p)
+                 for day, _, p in to_draw}
+        projection.store(hs, first, last, rows, {d: p.as_uri() for d, p in drawn.items()})
         last_chart = drawn[last]
         image = dg.MarkdownMetadataValue(
             f"{rows[-1][2]['text']}\n\n{charts.markdown_image(last_chart, f'projection {last}')}"

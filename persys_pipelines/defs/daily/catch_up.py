@@ -12,6 +12,7 @@ import hashlib
 
 import dagster as dg
 
+from ... import handles
 from ...lib.daily import catch_up
 from ..resources import PersysConfigResource
 from ..tags import SEND_ONLY_LATEST_TAG, partition_range
@@ -38,7 +39,7 @@ def state_key(days: list) -> str:
                        "back) that have raw rows but no summary or projection.")
 def daily_catch_up(context: dg.SensorEvaluationContext, persys_config: PersysConfigResource
                    ) -> dg.SensorResult | dg.SkipReason:
-    days = catch_up.missing_days(persys_config.load())
+    days = catch_up.missing_days(handles.daily_handles(persys_config.load()))
     if not days:
         return dg.SkipReason("no missed days")
     key = state_key(days)

@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.daily import summary
 from ..resources import PersysConfigResource
@@ -32,10 +33,10 @@ def summary_checks(cfg: Config) -> list[dg.AssetChecksDefinition]:
     def summary_fresh(persys_config: PersysConfigResource) -> dg.AssetCheckResult:
         cfg = persys_config.load()
         now = dt.datetime.now(dt.UTC)
-        due = summary.due_day(cfg, now)
+        due = summary.due_day(cfg.daily, cfg.zone, now)
         if due < cfg.start_date:
             return dg.AssetCheckResult(passed=True, metadata={"due_day": "none yet"})
-        ok = summary.missing_due_day(cfg, now) is None
+        ok = summary.missing_due_day(handles.daily_handles(cfg), now) is None
         return dg.AssetCheckResult(
             passed=ok, severity=dg.AssetCheckSeverity.WARN,
             description=None if ok else f"no summary for {due} yet: materialize partition {due}",
@@ -53,7 +54,7 @@ def summary_checks(cfg: Config) -> list[dg.AssetChecksDefinition]:
     ) -> dg.AssetCheckResult:
         cfg = persys_config.load()
         first, last = run_days(dict(context.run.tags), cfg)
-        problems = summary.verify(cfg, first, last, missing_ok=True)
+        problems = summary.verify(handles.daily_handles(cfg), first, last, missing_ok=True)
         return dg.AssetCheckResult(
             passed=not problems,
             description=None if not problems else

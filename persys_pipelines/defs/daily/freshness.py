@@ -12,6 +12,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.daily import summary
 from ...lib.monitoring import alerts
 from ..resources import NotifierResource, PersysConfigResource
@@ -31,7 +32,7 @@ def daily_freshness_alert(context: dg.ScheduleEvaluationContext,
     now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
-    due = summary.missing_due_day(cfg, now)
+    due = summary.missing_due_day(handles.daily_handles(cfg), now)
     if due is None:
         return dg.SkipReason("summaries are fresh")
     deliveries = alerts.summary_missing(notifier.handle(), due, cfg.daily.freshness_hour,

@@ -37,7 +37,7 @@ def repository_sensor(interval_s: int) -> dg.SensorDefinition:
         notes = list(tick.errors)
         alerts = notifier.handle()
         announce.tell(tick.events, alerts)
-        client = telegram_client(cfg, max_wait_s=10, timeout_s=60)
+        client = telegram_client(cfg.telegram, max_wait_s=10, timeout_s=60)
         spoken = [e for e in tick.events if next(r for r in repos if r.name == e.repo).voice]
         if spoken and client is not None:
             try:

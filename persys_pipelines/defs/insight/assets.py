@@ -11,10 +11,11 @@ import json
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.daily import weekly
 from ..partitions import weekly as weekly_partitions
-from ..resources import PersysConfigResource
+from ..resources import PersysConfigResource, PostgresTierResource
 
 WEEKLY_JOB = "weekly_insight_job"
 
@@ -44,22 +45,23 @@ def correlations_asset(cfg: Config) -> dg.AssetsDefinition:
         "said in the person's units. Correlation, not cause. Rows in weekly_correlations.",
     )
     def weekly_correlations(context: dg.AssetExecutionContext,
-                            persys_config: PersysConfigResource) -> dg.MaterializeResult:
-        cfg = persys_config.load()
+                            persys_config: PersysConfigResource, core: PostgresTierResource,
+                            main: PostgresTierResource) -> dg.MaterializeResult:
+        hs = handles.daily_handles(persys_config.load(), core=core.handle(), main=main.handle())
         window = context.partition_time_window
         first = window.start.date()
         last_week_end = (window.end - dt.timedelta(days=1)).date()
         rows, previous = [], None
-        before = weekly.latest(cfg, first - dt.timedelta(days=1))
+        before = weekly.latest(hs.reader, first - dt.timedelta(days=1))
         if before is not None:
             previous = before["found"]
         week_end = first + dt.timedelta(days=6)
         while week_end <= last_week_end:
-            row = weekly.compute(cfg, week_end, previous)
+            row = weekly.compute(hs, week_end, previous)
             rows.append(row)
             previous = json.loads(row[4])
             week_end += dt.timedelta(days=7)
-        weekly.store(cfg, first + dt.timedelta(days=6), last_week_end, rows)
+        weekly.store(hs, first + dt.timedelta(days=6), last_week_end, rows)
         last = rows[-1]
         found = json.loads(last[4])
         return dg.MaterializeResult(metadata={

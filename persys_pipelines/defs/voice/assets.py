@@ -11,12 +11,19 @@ import datetime as dt
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
 from ...lib.voice import briefing
+from ...lib.voice.context import VoiceHandles
 from ...lib.voice.plan import VoicePlan
 from ...lib.voice.tts_elevenlabs import ElevenLabsEngine
 from ..partitions import daily, window_days
-from ..resources import NotifierResource, PersysConfigResource, VoiceEngineResource
+from ..resources import (
+    NotifierResource,
+    PersysConfigResource,
+    PostgresTierResource,
+    VoiceEngineResource,
+)
 from ..retries import NETWORK_RETRY, terminal_errors
 from ..tags import SEND_ONLY_LATEST_TAG
 
@@ -37,9 +44,12 @@ def voice_briefing_asset(cfg: Config) -> dg.AssetsDefinition:
     def voice_briefing(
         context: dg.AssetExecutionContext, persys_config: PersysConfigResource,
         voice_engine: VoiceEngineResource, notifier: NotifierResource,
+        core: PostgresTierResource, main: PostgresTierResource,
     ) -> dg.MaterializeResult:
         with terminal_errors():
-            made, sent = _produce(context, persys_config.load(), voice_engine.handle())
+            cfg = persys_config.load()
+            voice = handles.voice_handles(cfg, core=core.handle(), main=main.handle())
+            made, sent = _produce(context, cfg, voice, voice_engine.handle())
         b = made[-1]
         plans = [m.plan for m in made if m.plan is not None]
         if plans:
@@ -81,8 +91,8 @@ def announce_plan(notifier: NotifierResource, plan: VoicePlan) -> None:
                              plan.text())
 
 
-def _produce(context: dg.AssetExecutionContext, cfg: Config, engine: ElevenLabsEngine | None
-             ) -> tuple[list[briefing.Briefing], list[str]]:
+def _produce(context: dg.AssetExecutionContext, cfg: Config, voice: VoiceHandles,
+             engine: ElevenLabsEngine | None) -> tuple[list[briefing.Briefing], list[str]]:
     """Every day of the run's window; the current day's note is sent (once, recorded)."""
     first, last = window_days(context)
     only_latest = context.run.tags.get(SEND_ONLY_LATEST_TAG) == "true"
@@ -90,12 +100,12 @@ def _produce(context: dg.AssetExecutionContext, cfg: Config, engine: ElevenLabsE
     sent: list[str] = []
     day = first
     while day <= last:
-        b = briefing.produce(cfg, day, voice_engine=engine)
+        b = briefing.produce(voice, day, voice_engine=engine)
         made.append(b)
         for note in b.notes:
             context.log.warning(note)
         if cfg.voice.send_telegram and should_send(cfg, day, last, only_latest):
-            result = briefing.send(cfg, day, b)
+            result = briefing.send(voice, day, b)
             sent.append(f"{day}: {result.status}")
             context.log.info(f"Telegram {day}: {result.status} {result.detail}".strip())
         day += dt.timedelta(days=1)
@@ -107,4 +117,4 @@ def should_send(cfg: Config, day: dt.date, last: dt.date, only_latest: bool) -> 
     (`only_latest`) only the run's last day, the latest missed briefing, goes out."""
     if only_latest:
         return day == last
-    return briefing.is_current(cfg, day)
+    return briefing.is_current(day, cfg.today())

@@ -17,14 +17,18 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ..config import Config
 from ..lazy import lazy_module
 from ..pg import values
 from . import format as fmt
 from .manifest import FileEntry, Manifest, ManifestUnreadable, load_file, read_manifest
-from .stores import Store, StoreError, archive_stores, keyring
+from .stores import Store, StoreError
+
+if TYPE_CHECKING:
+    from ..pg.tiers import PgTier
+    from .crypto import Keyring
 
 pd = lazy_module("pandas")
 pa = lazy_module("pyarrow")
@@ -39,9 +43,12 @@ DAY = "day"  # the reader's computed day column (reader.DAY)
 @dataclass(frozen=True)
 class ArchiveSource:
     """Every configured archive store (primary and secondary), committed files only. Within
-    `session()` (one `reader.read` call) each store's manifest of a table is read once."""
+    `session()` (one `reader.read` call) each store's manifest of a table is read once.
+    `main` holds the ledger that says whether days went to the archive (`entries`)."""
 
-    cfg: Config
+    stores: tuple[Store, ...]
+    ring: Keyring
+    main: PgTier
     name: str = "archive"
     manifests: dict[tuple[str, str], Manifest | StoreError] | None = None
 
@@ -69,11 +76,11 @@ class ArchiveSource:
         `strict` and the ledger shows days of [first, last] went to the archive: a summary
         computed without them would be wrong, so that is an error instead."""
         found = []
-        for store in archive_stores(self.cfg, check=False).all:
+        for store in self.stores:
             try:
                 doc = self._manifest(store, table)
             except (StoreError, ManifestUnreadable) as exc:
-                if strict and archived_between(self.cfg, table, first, last):
+                if strict and archived_between(self.main, table, first, last):
                     raise StoreError(
                         f"archive store {store.url} cannot be reached ({exc}), and the ledger "
                         f"shows rows of {table} from {first or 'the start'} to "
@@ -96,7 +103,7 @@ class ArchiveSource:
             return None
         first = request.first_day.isoformat() if request.first_day else "0000"
         last = request.last_day.isoformat() if request.last_day else "9999"
-        ring = keyring(self.cfg)
+        ring = self.ring
         frames = [self._read_file(store, ring, entry, request)
                   for store, entry in entries
                   if entry.min_day <= last and entry.max_day >= first]
@@ -248,13 +255,12 @@ def local_day(value, zone: ZoneInfo) -> dt.date | None:
     return value
 
 
-def archived_between(cfg: Config, table: str, first: dt.date | None,
+def archived_between(main: PgTier, table: str, first: dt.date | None,
                      last: dt.date | None) -> bool:
-    """Did any main→archive move of `table` cover a day of [first, last] (the ledger)?"""
+    """Did any main→archive move of `table` cover a day of [first, last] (main's ledger)?"""
     from ..pg.catalog import table_exists
-    from ..pg.tiers import resolve_tier
 
-    with resolve_tier(cfg, "main").connect() as conn:
+    with main.connect() as conn:
         if not table_exists(conn, "persys.ledger"):
             return False
         return bool(conn.execute(

@@ -6,8 +6,9 @@ a range), anomalies (red rings), the latest change point (a dashed line, "since 
 the trend of the projection window with its 95% band `forecast_days` ahead. Panels without a
 value in the window are left out. 1200 px wide; one legend for all panels.
 
-Saved as `<home>/charts/<yyyy>/<mm>/<day>.png`. Uses `Figure` + `FigureCanvasAgg` directly, so
-it never opens a window, needs no display and keeps no global figure registry.
+Saved as `<home>/charts/<yyyy>/<mm>/<day>.png` (`charts_dir`: `<home>/charts`). Uses
+`Figure` + `FigureCanvasAgg` directly, so it never opens a window, needs no display and keeps
+no global figure registry.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 import math
 from pathlib import Path
 
-from ..config import Config
+from ..config.daily import Daily
 from ..lazy import lazy_module
 from .projection import CHART_DAYS, Series
 
@@ -33,37 +34,38 @@ VALUE, USUAL, GOAL, ODD, CHANGE, TREND = ("#2c5d95", "#9aa5b1", "#2e8b57", "#d62
                                           "#ff7f0e", "#8c564b")
 
 
-def chart_path(cfg: Config, day: dt.date) -> Path:
-    return cfg.home / "charts" / f"{day:%Y}" / f"{day:%m}" / f"{day.isoformat()}.png"
+def chart_path(charts_dir: Path, day: dt.date) -> Path:
+    return charts_dir / f"{day:%Y}" / f"{day:%m}" / f"{day.isoformat()}.png"
 
 
-def render(cfg: Config, day: dt.date, series: Series, projection: dict) -> Path:
-    """Draw the day's chart and save it; returns the file."""
-    fig = draw(cfg, day, series, projection)
-    path = chart_path(cfg, day)
+def render(settings: Daily, charts_dir: Path, day: dt.date, series: Series, projection: dict
+           ) -> Path:
+    """Draw the day's chart and save it under `charts_dir`; returns the file."""
+    fig = draw(settings, day, series, projection)
+    path = chart_path(charts_dir, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
 
 
-def panels(cfg: Config, series: Series, start: int, end: int) -> list[str]:
+def panels(settings: Daily, series: Series, start: int, end: int) -> list[str]:
     """The metrics to draw: the person's, in config order, with a value in the window."""
-    names = [m for m in cfg.daily.metric_defs() if m in series.values]
+    names = [m for m in settings.metric_defs() if m in series.values]
     return [m for m in names if (~np.isnan(series.values[m][start:end])).any()]
 
 
-def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> mfigure.Figure:
+def draw(settings: Daily, day: dt.date, series: Series, projection: dict) -> mfigure.Figure:
     end = series.index(day) + 1
     start = max(0, end - CHART_DAYS)
     x = series.days[start:end]  # dates on the x axis
-    names = panels(cfg, series, start, end)
+    names = panels(settings, series, start, end)
     rows = max(1, math.ceil(len(names) / COLUMNS))
     fig = mfigure.Figure(figsize=(WIDTH_IN, 1.2 + ROW_IN * rows), dpi=DPI)
     agg.FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(rows, COLUMNS, squeeze=False)).ravel()
-    defs = cfg.daily.metric_defs()
+    defs = settings.metric_defs()
     for ax, metric in zip(axes, names, strict=False):
-        _panel(cfg, ax, day, x, metric, defs[metric], series, start, end, projection)
+        _panel(settings, ax, day, x, metric, defs[metric], series, start, end, projection)
     for ax in axes[len(names):]:
         ax.set_visible(False)
     if not names:
@@ -81,8 +83,8 @@ def draw(cfg: Config, day: dt.date, series: Series, projection: dict) -> mfigure
     return fig
 
 
-def _panel(cfg: Config, ax, day: dt.date, x: list, metric: str, d, series: Series, start: int,
-           end: int, projection: dict) -> None:
+def _panel(settings: Daily, ax, day: dt.date, x: list, metric: str, d, series: Series,
+           start: int, end: int, projection: dict) -> None:
     y = series.values[metric][start:end]
     stats = series.stats.get(metric, [None] * len(series.days))[start:end]
     usual = np.array([np.nan if not s or s.get("median_60") is None else s["median_60"]
@@ -113,7 +115,7 @@ def _panel(cfg: Config, ax, day: dt.date, x: list, metric: str, d, series: Serie
             ax.annotate(f"since {when.day} {when:%b}", (when, 1.0), xycoords=("data", "axes "
                         "fraction"), xytext=(3, -10), textcoords="offset points",
                         color=CHANGE, fontsize=8)
-    _trend(ax, day, projection.get("trends", {}).get(metric, {}), cfg.daily)
+    _trend(ax, day, projection.get("trends", {}).get(metric, {}), settings)
     unit = f" ({d.unit})" if d.unit else ""
     ax.set_title(_title(metric, d, unit, projection), fontsize=11, loc="left")
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6))

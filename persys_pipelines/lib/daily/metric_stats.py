@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from ..config import Config
-from ..config.daily import Metric
+from ..config.daily import Daily, Metric
 from ..lazy import lazy_module
 from .metrics import per_day
 
@@ -40,8 +39,9 @@ def spec(name: str, metric: Metric) -> Spec:
                 goal_max=None if goal is None else goal.max)
 
 
-def specs(cfg: Config) -> dict[str, Spec]:
-    return {n: spec(n, m) for n, m in cfg.daily.metric_defs().items()}
+def specs(settings: Daily) -> dict[str, Spec]:
+    """The insight spec (label, unit, goal) of each metric of `daily.metrics`."""
+    return {n: spec(n, m) for n, m in settings.metric_defs().items()}
 
 
 def values(raw: RawRows, metric_defs: dict[str, Metric], first: dt.date, last: dt.date
@@ -61,13 +61,13 @@ def values(raw: RawRows, metric_defs: dict[str, Metric], first: dt.date, last: d
     return pd.DataFrame(columns, index=index)
 
 
-def compute(cfg: Config, raw: RawRows, first: dt.date, last: dt.date
+def compute(settings: Daily, raw: RawRows, first: dt.date, last: dt.date
             ) -> dict[dt.date, dict[str, dict]]:
     """day → metric → statistics (insight.analyse) for [first, last], from the history in
     `raw` (read from `raw.first`)."""
     from ..insight.analyse import analyse
 
-    defs = cfg.daily.metric_defs()
+    defs = settings.metric_defs()
     start = min(raw.first or first, first)
     frame = values(raw, defs, start, last)
     report = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

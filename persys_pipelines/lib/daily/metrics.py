@@ -11,11 +11,13 @@ source's day (a task is completed after it is created).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from ..config import Config, TablePolicy
+from ..config import TablePolicy
 from ..config.sources import Source
 from ..lazy import lazy_module
 from ..tiering import reader
+from ..tiering.reader import TieredReader
 
 np = lazy_module("numpy")
 pd = lazy_module("pandas")
@@ -23,23 +25,24 @@ pd = lazy_module("pandas")
 VALUE, BY, ORDER = "_value", "_by", "_order"  # columns of a metric frame (besides `day`)
 
 
-def policy_of(cfg: Config, source: Source) -> TablePolicy:
-    """The table's lifecycle policy; a table only the summary reads lives in core, by its day."""
+def policy_of(tables: Mapping[str, TablePolicy], source: Source) -> TablePolicy:
+    """The table's lifecycle policy (`tables`: persys.yaml's); a table only the summary reads
+    lives in core, by its day."""
     try:
-        return reader.policy_for(cfg, source.table)
+        return reader.policy_for(tables, source.table)
     except reader.ReaderError:
         return TablePolicy(day_column=source.day_column, core_days=0)
 
 
-def read_metric(cfg: Config, source: Source, first: dt.date, last: dt.date,
+def read_metric(tiers: TieredReader, source: Source, first: dt.date, last: dt.date,
                 srcs=None) -> pd.DataFrame:
     """Rows of the source on days [first, last]: `day`, `_value` (float, NaN when null),
     `_order` (the raw day column, for `last`) and `_by` when the source has `by`."""
-    policy = policy_of(cfg, source)
+    policy = policy_of(tiers.tables, source)
     same_day = source.day_column == policy.day_column
     value = source.value or "1"
     rows = reader.read(
-        cfg, source.table, first, last if same_day else None, columns=source.columns(),
+        tiers, source.table, first, last if same_day else None, columns=source.columns(),
         day_columns=None if same_day else {"_src_day": source.day_column},
         include_undated=bool(policy.only_when) or not same_day, from_sources=srcs,
         filters=source.where, expressions={VALUE: value}, policy=policy,

@@ -19,9 +19,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..config import Config
+from ..config.daily import Daily
 from ..lazy import lazy_module
 from ..tiering import reader
+from .context import DailyHandles
 from .summary import days_between, store_days
 from .summary_text import money
 
@@ -87,10 +88,10 @@ def series_from_summaries(summaries: pd.DataFrame, first: dt.date, last: dt.date
     return Series(days, values, mtd, stats)
 
 
-def read_series(cfg: Config, first: dt.date, last: dt.date) -> Series:
+def read_series(daily: DailyHandles, first: dt.date, last: dt.date) -> Series:
     """The summaries the projections and charts of [first, last] need, from any tier."""
-    start = first - dt.timedelta(days=max(cfg.daily.projection_window_days, CHART_DAYS) - 1)
-    stored = reader.read(cfg, "daily_summaries", start, last,
+    start = first - dt.timedelta(days=max(daily.settings.projection_window_days, CHART_DAYS) - 1)
+    stored = reader.read(daily.reader, "daily_summaries", start, last,
                          columns=("health", "productivity", "finance", "mood", "metrics"))
     return series_from_summaries(stored, start, last)
 
@@ -184,14 +185,14 @@ def one_off_days(spend: np.ndarray) -> np.ndarray:
     return spend > q3 + 3 * (q3 - q1)
 
 
-def month_end(cfg: Config, day: dt.date, spend: np.ndarray, mtd: float | None) -> dict:
+def month_end(settings: Daily, day: dt.date, spend: np.ndarray, mtd: float | None) -> dict:
     """Month-end spend: month-to-date plus a daily rate for the days left. The rate is the mean
     daily spend of the window without its one-off days (`one_off_days`), so one rent payment in
     the window does not project as if it were paid every day; band from the remaining days'
     spread (days independent: sd × √days_left), never below month-to-date."""
     known = spend[~np.isnan(spend)]
     left = calendar.monthrange(day.year, day.month)[1] - day.day
-    budget = cfg.daily.monthly_budget
+    budget = settings.monthly_budget
     if mtd is None or known.size == 0:
         return {"days_left": left, "budget": budget, "projected": None}
     usual = known[~one_off_days(known)] if known.size >= 4 else known
@@ -212,12 +213,12 @@ def month_end(cfg: Config, day: dt.date, spend: np.ndarray, mtd: float | None) -
     return out
 
 
-def project(cfg: Config, series: Series, first: dt.date, last: dt.date) -> list[tuple]:
-    """(day, window_days, projections) for every day of [first, last]."""
+def project(settings: Daily, series: Series, first: dt.date, last: dt.date) -> list[tuple]:
+    """(day, window_days, projections) for every day of [first, last] (`daily:` settings)."""
     from ..insight.goals import goal_projections
 
-    window, horizon = cfg.daily.projection_window_days, cfg.daily.forecast_days
-    defs = cfg.daily.metric_defs()
+    window, horizon = settings.projection_window_days, settings.forecast_days
+    defs = settings.metric_defs()
     goals = {m: d.target for m, d in defs.items() if d.target is not None}
     blank = np.full(len(series.days), np.nan)
     values = {m: series.values.get(m, blank) for m in defs}
@@ -232,14 +233,14 @@ def project(cfg: Config, series: Series, first: dt.date, last: dt.date) -> list[
         end = report[k] + 1
         start = max(0, end - window)
         mtd = series.month_to_date[end - 1]
-        spend = month_end(cfg, day, spend_values[start:end],
+        spend = month_end(settings, day, spend_values[start:end],
                           None if np.isnan(mtd) else float(mtd))
         days_with_data = int(np.any([~np.isnan(v[start:end]) for v in values.values()]
                                     or [blank[start:end] == 0], axis=0).sum())
         body = {"days_with_data": days_with_data,
                 "trends": {m: lines[m][k] for m in values}, "month_end_spend": spend,
                 "goals": {m: dated[m][k] for m in goals}}
-        body["text"] = describe(body, cfg.daily.currency, defs)
+        body["text"] = describe(body, settings.currency, defs)
         out.append((day, window, body))
     return out
 
@@ -277,7 +278,7 @@ def _day(iso: str) -> str:
     return f"{day.day} {day:%b}"
 
 
-def store(cfg: Config, first: dt.date, last: dt.date, rows: Sequence[tuple],
+def store(daily: DailyHandles, first: dt.date, last: dt.date, rows: Sequence[tuple],
           charts: dict[dt.date, str]) -> dict[str, int]:
     table_rows = [(d, w, json.dumps(p), charts.get(d)) for d, w, p in rows]
-    return store_days(cfg, "daily_projections", PROJECTION_COLUMNS, first, last, table_rows)
+    return store_days(daily, "daily_projections", PROJECTION_COLUMNS, first, last, table_rows)

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..config import Config
+from ..config.daily import Daily
 from ..config.sources import Source, default_sources
 from ..errors import TierError
 from ..lazy import lazy_module
 from ..pg.guard import why_refused
 from ..tiering import reader
+from ..tiering.reader import TieredReader
 from . import metrics
+from .context import DailyHandles
 from .metrics import BY, per_day, per_day_by, rows_per_day
 from .sources import person_sources
 
@@ -61,22 +63,22 @@ class RawRows:
         return out
 
 
-def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
+def read_raw(daily: DailyHandles, first: dt.date, last: dt.date, srcs=None) -> RawRows:
     """One read per metric covering everything the days [first, last] need."""
-    srcs = srcs if srcs is not None else reader.sources(cfg)
-    sources = person_sources(cfg)
+    srcs = srcs if srcs is not None else reader.sources(daily.reader)
+    sources = person_sources(daily.settings, core=daily.core)
     month_start = first.replace(day=1)  # month-to-date spend needs the month's earlier days
-    frames = {m: _read(cfg, m, s, month_start if m == "spend" else first, last, srcs)
+    frames = {m: _read(daily, m, s, month_start if m == "spend" else first, last, srcs)
               for m, s in sources.items()}
-    defaults = default_sources(cfg.daily.currency)
+    defaults = default_sources(daily.settings.currency)
     tasks = None
     if all(sources.get(m) == defaults[m] for m in ("tasks_done", "tasks_created")):
-        tasks = read_tasks(cfg, first, last, srcs)
+        tasks = read_tasks(daily.reader, first, last, srcs)
     other = other_spend = None
     spend = sources.get("spend")
     if spend is not None and "currency" in spend.where:
         others = {k: v for k, v in spend.where.items() if k != "currency"}  # person stays
-        rows = metrics.read_metric(cfg, spend.model_copy(update={"where": others,
+        rows = metrics.read_metric(daily.reader, spend.model_copy(update={"where": others,
                                                                  "by": "currency"}),
                                    first, last, srcs)
         mine = str(spend.where["currency"]).strip()
@@ -88,26 +90,27 @@ def read_raw(cfg: Config, first: dt.date, last: dt.date, srcs=None) -> RawRows:
                    first)
 
 
-def _read(cfg: Config, metric: str, source: Source, first: dt.date, last: dt.date, srcs
-          ) -> pd.DataFrame:
+def _read(daily: DailyHandles, metric: str, source: Source, first: dt.date, last: dt.date,
+          srcs) -> pd.DataFrame:
     """A metric's rows; a source the database cannot serve is named by its key."""
+    settings = daily.settings
     try:
-        return metrics.read_metric(cfg, source, first, last, srcs)
+        return metrics.read_metric(daily.reader, source, first, last, srcs)
     except (reader.ReaderError, psycopg.Error) as exc:
-        text = why_refused(exc, cfg.daily.statement_timeout_s) or (
+        text = why_refused(exc, settings.statement_timeout_s) or (
             exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag
             else str(exc))
-        drop = ("remove the metric from daily.metrics" if cfg.daily.metrics is not None
+        drop = ("remove the metric from daily.metrics" if settings.metrics is not None
                 else "set the metric to null")
         raise SourceError(
-            f"{cfg.daily.source_key(metric)} ({source.table}.{source.value or 'rows'}): {text}; "
+            f"{settings.source_key(metric)} ({source.table}.{source.value or 'rows'}): {text}; "
             f"fix it in persys.yaml or {drop} (`persys doctor` checks every source)"
         ) from None
 
 
-def read_tasks(cfg: Config, first: dt.date, last: dt.date, srcs) -> pd.DataFrame:
+def read_tasks(tiers: TieredReader, first: dt.date, last: dt.date, srcs) -> pd.DataFrame:
     tasks = reader.read(
-        cfg, "tasks", first, None, include_undated=True, from_sources=srcs,
+        tiers, "tasks", first, None, include_undated=True, from_sources=srcs,
         columns=("status", "created_at", "due_date", "completed_at"),
         day_columns={"created_day": "created_at", "completed_day": "completed_at"},
     )
@@ -191,11 +194,11 @@ def _task_detail(tasks: pd.DataFrame, days: Sequence[dt.date]) -> dict[dt.date, 
     return out
 
 
-def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date, dict]:
+def finance(settings: Daily, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date, dict]:
     spend_src, income_src = raw.sources.get("spend"), raw.sources.get("income")
     if spend_src is None and income_src is None:
         return {}
-    budget = cfg.daily.monthly_budget
+    budget = settings.monthly_budget
     spend, income = _value(raw, "spend"), _value(raw, "income")
     counted = "spend" if spend_src is not None else "income"
     n = rows_per_day(raw.frames[counted])
@@ -210,13 +213,13 @@ def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date,
         daily_spend = spend.reindex(
             pd.Index(days_between(min(days).replace(day=1), max(days))), fill_value=0.0)
         mtd = daily_spend.groupby(_month_keys(daily_spend.index)).cumsum()
-    cat_mtd = _category_mtd(by_cat, cfg)
+    cat_mtd = _category_mtd(by_cat, settings)
     out = {}
     for day in days:
         s = None if spend is None else float(spend.get(day, 0.0))
         i = None if income is None else float(income.get(day, 0.0))
         section: dict = {
-            "currency": cfg.daily.currency,
+            "currency": settings.currency,
             "transactions": int(n.get(day, 0)),
             # net only when both sides are tracked: income minus nothing is no net figure
             "spend": _r(s), "income": _r(i), "net": None if s is None or i is None else _r(i - s),
@@ -228,10 +231,10 @@ def finance(cfg: Config, raw: RawRows, days: Sequence[dt.date]) -> dict[dt.date,
             "budget_used_pct": _r(100 * mtd.loc[day] / budget, 1)
             if budget and mtd is not None else None,
         }
-        if cfg.daily.category_budgets:
+        if settings.category_budgets:
             section["category_budgets"] = {
                 c: {"budget": b, "month_to_date": _r(cat_mtd.get((day, c), 0.0))}
-                for c, b in cfg.daily.category_budgets.items()
+                for c, b in settings.category_budgets.items()
             }
         if raw.other_currency is not None and raw.other_currency.get(day, 0):
             section["other_currency_transactions"] = int(raw.other_currency[day])
@@ -247,12 +250,12 @@ def _month_keys(days: pd.Index) -> list[int]:
     return [d.year * 12 + d.month for d in days]
 
 
-def _category_mtd(by_cat: pd.Series, cfg: Config) -> dict[tuple[dt.date, str], float]:
+def _category_mtd(by_cat: pd.Series, settings: Daily) -> dict[tuple[dt.date, str], float]:
     """Month-to-date spend of each budgeted category on each day it changes or is asked for."""
-    if not cfg.daily.category_budgets or by_cat.empty:
+    if not settings.category_budgets or by_cat.empty:
         return {}
     frame = by_cat.unstack(fill_value=0.0)
-    frame = frame.reindex(columns=list(cfg.daily.category_budgets), fill_value=0.0)
+    frame = frame.reindex(columns=list(settings.category_budgets), fill_value=0.0)
     idx = pd.Index(days_between(min(frame.index).replace(day=1), max(frame.index)))
     frame = frame.reindex(idx, fill_value=0.0)
     cum = frame.groupby(_month_keys(frame.index)).cumsum()

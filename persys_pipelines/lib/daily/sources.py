@@ -16,27 +16,31 @@ import contextlib
 import psycopg
 from psycopg import sql
 
-from ..config import Config
+from ..config.daily import Daily
 from ..config.sources import Source
 from ..pg.catalog import ident, table_columns, table_exists
 from ..pg.guard import guarded, why_refused
 from ..pg.tables import DATE_TYPES
-from ..pg.tiers import resolve_tier
+from ..pg.tiers import PgTier
 
 # the day column types the summary's reader turns into a calendar day (pg.tables.day_expression)
 DAY_TYPES = {*DATE_TYPES, "timestamp with time zone", "timestamp without time zone"}
 
 
-def person_sources(cfg: Config, conn: psycopg.Connection | None = None) -> dict[str, Source]:
+def person_sources(settings: Daily, conn: psycopg.Connection | None = None, *,
+                   core: PgTier | None = None) -> dict[str, Source]:
     """metric → its source with the person filter in `where`: the source's own `person`, else
-    `daily.person` on every table that has that column (asked of core once per table)."""
-    sources = cfg.daily.metric_sources()
-    default = cfg.daily.person
+    `daily.person` on every table that has that column (asked of core once per table: `conn`,
+    else a connection to `core`)."""
+    sources = settings.metric_sources()
+    default = settings.person
     if default is None:
         return {m: s.with_person(None) for m, s in sources.items()}
     with contextlib.ExitStack() as stack:
         if conn is None:
-            conn = stack.enter_context(resolve_tier(cfg, "core").connect())
+            if core is None:
+                raise ValueError("person_sources needs core or a connection to it")
+            conn = stack.enter_context(core.connect())
         has = {t: default.column in table_columns(conn, t) for t in {s.table for s in
                                                                       sources.values()}}
     return {m: s.with_person(default if has[s.table] else None) for m, s in sources.items()}

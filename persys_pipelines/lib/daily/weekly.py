@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from ..config import Config
+from ..config.daily import Daily
 from ..tiering import reader
+from ..tiering.reader import TieredReader
+from .context import DailyHandles
 from .metric_stats import specs
 from .summary import store_days
 from .summary_text import written
@@ -19,22 +21,22 @@ from .summary_text import written
 COLUMNS = ("day", "first_day", "metrics", "pairs_tested", "found", "text")
 
 
-def same_rows(cfg: Config) -> set[frozenset]:
+def same_rows(settings: Daily) -> set[frozenset]:
     """Pairs that count the same rows (same table and filters, both counts): not a finding."""
-    defs = cfg.daily.metric_defs()
+    defs = settings.metric_defs()
     counts = [(n, m.source) for n, m in defs.items() if m.source.agg == "count"]
     return {frozenset((a, b)) for i, (a, sa) in enumerate(counts) for b, sb in counts[i + 1:]
             if (sa.table, sa.where, sa.day_column) == (sb.table, sb.where, sb.day_column)}
 
 
-def values(cfg: Config, first: dt.date, last: dt.date):
+def values(daily: DailyHandles, first: dt.date, last: dt.date):
     """Stored summaries' metric values, days [first, last] × the configured metrics."""
     import numpy as np
     import pandas as pd
 
-    stored = reader.read(cfg, "daily_summaries", first, last, columns=("metrics",))
+    stored = reader.read(daily.reader, "daily_summaries", first, last, columns=("metrics",))
     index = pd.Index([first + dt.timedelta(days=i) for i in range((last - first).days + 1)])
-    names = list(cfg.daily.metric_defs())
+    names = list(daily.settings.metric_defs())
     frame = pd.DataFrame(np.nan, index=index, columns=names)
     for day, metrics in zip(stored["day"], stored["metrics"], strict=True):
         for name, detail in (metrics or {}).items():
@@ -43,16 +45,16 @@ def values(cfg: Config, first: dt.date, last: dt.date):
     return frame
 
 
-def compute(cfg: Config, last: dt.date, previous: list[dict] | None = None) -> tuple:
+def compute(daily: DailyHandles, last: dt.date, previous: list[dict] | None = None) -> tuple:
     """The row of the week ending `last` (COLUMNS), each finding marked new unless the week
     before found the same pair and lag."""
     from ..insight import correlations
 
     first, last = correlations.window(last)
-    frame = values(cfg, first, last)
-    found, tested = correlations.find_pairs(frame, same_rows(cfg))
+    frame = values(daily, first, last)
+    found, tested = correlations.find_pairs(frame, same_rows(daily.settings))
     known = {(f["first"], f["second"], f["lag"]) for f in previous or []}
-    sp = specs(cfg)
+    sp = specs(daily.settings)
     labels = {m: (s.label, s.unit) for m, s in sp.items()}
     records = []
     for f in found:
@@ -66,14 +68,15 @@ def compute(cfg: Config, last: dt.date, previous: list[dict] | None = None) -> t
     return (last, first, len(frame.columns), tested, json.dumps(records), text)
 
 
-def latest(cfg: Config, day: dt.date) -> dict | None:
+def latest(tiers: TieredReader, day: dt.date) -> dict | None:
     """The week stored last on or before `day` (within a week), as a dict, else None."""
-    rows = reader.read(cfg, "weekly_correlations", day - dt.timedelta(days=6), day)
+    rows = reader.read(tiers, "weekly_correlations", day - dt.timedelta(days=6), day)
     if not len(rows):
         return None
     row = rows.sort_values("day").iloc[-1]
     return {c: row[c] for c in COLUMNS}
 
 
-def store(cfg: Config, first: dt.date, last: dt.date, rows: list[tuple]) -> dict[str, int]:
-    return store_days(cfg, "weekly_correlations", COLUMNS, first, last, rows)
+def store(daily: DailyHandles, first: dt.date, last: dt.date, rows: list[tuple]
+          ) -> dict[str, int]:
+    return store_days(daily, "weekly_correlations", COLUMNS, first, last, rows)

@@ -50,7 +50,7 @@ def endpoints(cfg: Config) -> list[HealthEndpoint]:
     service_key are set and no endpoint checks it already (a paused project shows up as an
     incident, not only as the next run's connection error)."""
     listed = list(cfg.health.endpoints)
-    if supabase_rest.configured(cfg) and all(e.url != SUPABASE_URL for e in listed):
+    if supabase_rest.configured(cfg.tiers.core) and all(e.url != SUPABASE_URL for e in listed):
         listed.append(HealthEndpoint(name="supabase", url=SUPABASE_URL))
     return listed
 
@@ -78,14 +78,14 @@ def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
         return f"HTTP {response.status_code}"
     if url == SUPABASE_URL:
         c = cfg.tiers.core
-        if not supabase_rest.configured(cfg):
-            return supabase_rest.probe(cfg)  # raises: says which keys to set
+        if not supabase_rest.configured(cfg.tiers.core):
+            return supabase_rest.probe(cfg.tiers.core)  # raises: says which keys to set
         found = supabase_rest.project_state(str(c.supabase_url), c.service_key.get_secret_value(),
                                             timeout_s=endpoint.timeout_s, transport=transport)
         if found.state == "up":
             return found.detail
         if found.state == "error":  # the probe's message names the fix (key, table)
-            return supabase_rest.probe(cfg, timeout_s=endpoint.timeout_s)
+            return supabase_rest.probe(cfg.tiers.core, timeout_s=endpoint.timeout_s)
         raise RuntimeError(found.detail)
     if url.startswith("tier:"):
         from ..pg.tiers import resolve_tier

@@ -57,7 +57,7 @@ def core_host(cfg: Config) -> str | None:
 def guarded(cfg: Config) -> bool:
     """The guard runs for a Supabase core: its REST API configured or a Supabase host."""
     return cfg.tiers.core.keepalive_days is not None and (
-        supabase_rest.configured(cfg) or supabase_rest.is_supabase_host(core_host(cfg)))
+        supabase_rest.configured(cfg.tiers.core) or supabase_rest.is_supabase_host(core_host(cfg)))
 
 
 def endpoint_name(cfg: Config) -> str:
@@ -115,7 +115,7 @@ def check(cfg: Config, core: PgTier, transport: httpx.BaseTransport | None = Non
         ) else "unreachable"
         hint = supabase_rest.RESTORE_HINT if state == "paused" else supabase_rest.PAUSED_HINT
         parts.append(f"SQL: {text}; {hint}")
-    if supabase_rest.configured(cfg):
+    if supabase_rest.configured(cfg.tiers.core):
         c = cfg.tiers.core
         found = supabase_rest.project_state(str(c.supabase_url), c.service_key.get_secret_value(),
                                             transport=transport)

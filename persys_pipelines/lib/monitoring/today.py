@@ -11,6 +11,7 @@ a paid call from this page).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import html
 from pathlib import Path
@@ -20,7 +21,9 @@ from ..config import Config
 from ..daily import charts, metric_table, projection, weekly
 from ..pg.tiers import resolve_tiers
 from ..tiering import reader
+from ..tiering.reader import TieredReader
 from ..voice import briefing, records
+from ..voice.context import VoiceHandles
 from .status import archive_inventory, human_bytes
 
 STYLE = """
@@ -38,17 +41,18 @@ def page_path(cfg: Config, day: dt.date) -> Path:
     return cfg.home / "today" / f"{day.isoformat()}.html"
 
 
-def build(cfg: Config, day: dt.date) -> Path:
-    """Write the day's page; returns its path."""
-    summary, proj = briefing.load_day(cfg, day)
+def build(cfg: Config, day: dt.date, *, voice: VoiceHandles) -> Path:
+    """Write the day's page; returns its path. `voice`: handles.voice_handles(cfg)."""
+    daily = voice.daily
+    summary, proj = briefing.load_day(daily.reader, day)
     if summary is None:
-        summary, proj = briefing.compute_day(cfg, day)
-    b = _briefing(cfg, day)
-    series = projection.read_series(cfg, day, day)
+        summary, proj = briefing.compute_day(daily, day)
+    b = _briefing(voice, day)
+    series = projection.read_series(daily, day, day)
     if proj is None:
-        proj = projection.project(cfg, series, day, day)[0][2]
-    chart = charts.render(cfg, day, series, proj)
-    week = _week(cfg, day)
+        proj = projection.project(daily.settings, series, day, day)[0][2]
+    chart = charts.render(daily.settings, daily.charts_dir, day, series, proj)
+    week = _week(daily.reader, day)
     doc = _html(cfg, day, summary, proj, b, chart, week)
     path = page_path(cfg, day)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,25 +60,26 @@ def build(cfg: Config, day: dt.date) -> Path:
     return path
 
 
-def _briefing(cfg: Config, day: dt.date) -> dict[str, Any]:
+def _briefing(voice: VoiceHandles, day: dt.date) -> dict[str, Any]:
     """The stored briefing's script and audio, or a new one with the local voice."""
-    rec = records.find(cfg, day)
-    store = briefing.store_for(cfg)
+    rec = records.find(voice.tiers, day)
+    store = voice.store
     if rec is not None and rec.uri:
         ext = rec.uri.rsplit(".", 1)[-1]
         key, txt = briefing.audio_key(day, ext), briefing.audio_key(day, "txt")
         if store.exists(key) and store.exists(txt):
             return {"text": store.get(txt).decode("utf-8"), "audio": store.get(key),
                     "ext": ext, "engine": rec.engine}
-    local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
+    local = dataclasses.replace(voice, settings=voice.settings.model_copy(
+        update={"engine": "local"}))
     made = briefing.produce(local, day, compute_missing=True)
     return {"text": made.script.text, "audio": made.audio.data,
             "ext": made.audio.extension, "engine": made.engine}
 
 
-def _week(cfg: Config, day: dt.date) -> dict | None:
+def _week(tiers: TieredReader, day: dt.date) -> dict | None:
     try:
-        return weekly.latest(cfg, day)
+        return weekly.latest(tiers, day)
     except reader.ReaderError:
         return None
 

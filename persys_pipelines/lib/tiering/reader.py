@@ -1,12 +1,13 @@
 """Rows of a table for a day range, from whichever tiers hold them.
 
 A day's rows may live in core (recent), main (months to years) or, later, the archive. Callers
-ask for days, never for a tier: `read(cfg, "transactions", first, last)` returns one DataFrame
+ask for days, never for a tier: `read(tiers, "transactions", first, last)` (`tiers`: a
+`TieredReader`, built from persys.yaml by handles.tiered_reader) returns one DataFrame
 with a `day` column (the row's day, from `tables.day_expression`), deduplicated by primary key
 preferring the earliest source (core, then main, then the archive's Parquet files), so a row
 caught mid-move is counted once.
 
-Sources are tried in `sources(cfg)` order (the archive source: lib/archive_reader.py).
+Sources are tried in `sources(tiers)` order (the archive source: lib/archive_reader.py).
 Values come as psycopg gives them, except dates and timestamps Python cannot hold (±infinity,
 BC, five-digit years): their PostgreSQL text (pg/values.py), from every tier alike. A row
 whose own day is such a value has no place on the calendar (`tables.placeable`): it is read
@@ -26,7 +27,7 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
-from ..config import Config, TablePolicy
+from ..config import TablePolicy
 from ..errors import TierError
 from ..lazy import lazy_module
 from ..pg import values
@@ -34,7 +35,7 @@ from ..pg.catalog import ident, primary_key, query_columns, table_exists
 from ..pg.guard import guarded
 from ..pg.schema import TABLES_BY_NAME
 from ..pg.tables import day_sql, only_when_condition, placeable
-from ..pg.tiers import PgTier, resolve_tier
+from ..pg.tiers import PgTier
 from .frames import rows_frame
 
 pd = lazy_module("pandas")
@@ -145,18 +146,31 @@ class PostgresSource:
             return self._once(("key", table), lambda: primary_key(conn, table))
 
 
-def sources(cfg: Config) -> list[Source]:
+@dataclass(frozen=True)
+class TieredReader:
+    """What a cross-tier read needs, and nothing of the config besides: the two PostgreSQL
+    tiers, the archive as a source (archive/reader.ArchiveSource), the tables' policies
+    (persys.yaml `tables:`), the zone that makes a timestamp a day, and the statement timeout
+    a person's SQL expression runs under (`daily.statement_timeout_s`)."""
+
+    core: PgTier
+    main: PgTier
+    archive: Source
+    tables: Mapping[str, TablePolicy]
+    zone: str
+    timeout_s: float | None = None
+
+
+def sources(tiers: TieredReader) -> list[Source]:
     """Where rows live, in order of preference (the first copy of a primary key wins)."""
-    from ..archive.reader import ArchiveSource
-
-    return [PostgresSource(resolve_tier(cfg, "core")), PostgresSource(resolve_tier(cfg, "main")),
-            ArchiveSource(cfg)]
+    return [PostgresSource(tiers.core), PostgresSource(tiers.main), tiers.archive]
 
 
-def policy_for(cfg: Config, table: str) -> TablePolicy:
-    """The table's lifecycle policy; a personal table not in persys.yaml stays in core."""
-    if table in cfg.tables:
-        return cfg.tables[table]
+def policy_for(tables: Mapping[str, TablePolicy], table: str) -> TablePolicy:
+    """The table's lifecycle policy (`tables`: persys.yaml's); a personal table not in
+    persys.yaml stays in core."""
+    if table in tables:
+        return tables[table]
     if table in TABLES_BY_NAME:
         return TablePolicy(day_column=TABLES_BY_NAME[table].day_column, core_days=0)
     raise ReaderError(
@@ -166,7 +180,7 @@ def policy_for(cfg: Config, table: str) -> TablePolicy:
 
 
 def read(
-    cfg: Config,
+    tiers: TieredReader,
     table: str,
     first_day: dt.date | None,
     last_day: dt.date | None,
@@ -187,13 +201,13 @@ def read(
     connection per tier serves every query of the call."""
     with contextlib.ExitStack() as stack:
         srcs = [stack.enter_context(s.session()) if hasattr(s, "session") else s
-                for s in (from_sources if from_sources is not None else sources(cfg))]
-        return _read(cfg, table, first_day, last_day, srcs, columns=columns,
+                for s in (from_sources if from_sources is not None else sources(tiers))]
+        return _read(tiers, table, first_day, last_day, srcs, columns=columns,
                      day_columns=day_columns, include_undated=include_undated,
                      filters=filters, expressions=expressions, policy=policy)
 
 
-def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date | None,
+def _read(tiers: TieredReader, table: str, first_day: dt.date | None, last_day: dt.date | None,
           srcs: list[Source], *, columns: Sequence[str] | None,
           day_columns: Mapping[str, str] | None, include_undated: bool,
           filters: Mapping[str, object] | None, expressions: Mapping[str, str] | None,
@@ -204,23 +218,23 @@ def _read(cfg: Config, table: str, first_day: dt.date | None, last_day: dt.date 
     key = _identity(table, srcs) if columns is not None else []
     request = Request(
         table=table,
-        policy=policy or policy_for(cfg, table),
+        policy=policy or policy_for(tiers.tables, table),
         first_day=first_day,
         last_day=last_day,
-        zone=cfg.timezone,
+        zone=tiers.zone,
         columns=tuple(columns) if columns is not None else None,
         day_columns=tuple((day_columns or {}).items()),
         include_undated=include_undated,
         key=tuple(key),
         filters=tuple((filters or {}).items()),
         expressions=tuple((expressions or {}).items()),
-        timeout_s=cfg.daily.statement_timeout_s,
+        timeout_s=tiers.timeout_s,
     )
     found: list[pd.DataFrame] = []
     for source in srcs:
         frame = source.read(request)
         if frame is not None and not isinstance(source, PostgresSource):
-            frame = _in_python(cfg, request, frame)
+            frame = _in_python(tiers.main, request, frame)
         if frame is not None:
             found.append(frame)
     if not found:
@@ -241,8 +255,9 @@ def _identity(table: str, srcs: list[Source]) -> list[str]:
     return key
 
 
-def _in_python(cfg: Config, request: Request, frame: pd.DataFrame) -> pd.DataFrame:
-    """Filters and expressions for rows that came from a file (the archive), not a query."""
+def _in_python(main: PgTier, request: Request, frame: pd.DataFrame) -> pd.DataFrame:
+    """Filters and expressions for rows that came from a file (the archive), not a query;
+    `main` computes the expressions (`evaluate`)."""
     for column, value in request.filters:
         if column in frame.columns and len(frame):
             frame = frame[frame[column].map(lambda v, want=value: _equal(v, want))]
@@ -251,7 +266,7 @@ def _in_python(cfg: Config, request: Request, frame: pd.DataFrame) -> pd.DataFra
         return frame
     if not len(frame):
         return frame.assign(**{alias: pd.Series(dtype=object) for alias, _ in request.expressions})
-    return evaluate(resolve_tier(cfg, "main"), request.table, frame, request.expressions,
+    return evaluate(main, request.table, frame, request.expressions,
                     timeout_s=request.timeout_s)
 
 

@@ -5,21 +5,22 @@ main is not duplicated into core) and keeps `sent_at` / `telegram_message_id`. S
 claimed first: `claim_send` sets `sent_at` under an advisory lock only if neither tier shows the
 day as sent, so two runs racing, or a re-run, never send a second message (at most once; a
 failed send releases the claim).
+
+Each function is given the tiers, core first, then main (`tiers`: VoiceHandles.tiers).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from psycopg.rows import dict_row
 
-from ..config import Config
 from ..moves.engine import held_lock
 from ..pg.catalog import table_columns, table_exists
-from ..pg.tiers import PgTier, resolve_tier
+from ..pg.tiers import PgTier
 from . import VoiceError
 
 TABLE = "persys.voice_messages"  # persys's own schema (lib/pg/catalog.py)
@@ -46,13 +47,13 @@ class VoiceRecord:
         return self.sent_at is not None or self.telegram_message_id is not None
 
 
-def _tiers(cfg: Config) -> list[PgTier]:
-    return [resolve_tier(cfg, "core"), resolve_tier(cfg, "main")]
+def _named(tiers: Sequence[PgTier], name: str) -> PgTier:
+    return next(t for t in tiers if t.name == name)
 
 
-def find(cfg: Config, day: dt.date) -> VoiceRecord | None:
+def find(tiers: Sequence[PgTier], day: dt.date) -> VoiceRecord | None:
     """The day's row from core, else main."""
-    for tier in _tiers(cfg):
+    for tier in tiers:
         with tier.connect() as conn:
             if not table_exists(conn, TABLE):
                 continue
@@ -73,10 +74,10 @@ def _has_signed_url(conn) -> bool:
     return "signed_url" in table_columns(conn, TABLE)
 
 
-def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
+def save(tiers: Sequence[PgTier], rec: VoiceRecord) -> VoiceRecord:
     """Insert or update the day's row (audio fields only; sending state is kept)."""
-    existing = find(cfg, rec.day)
-    tier = resolve_tier(cfg, existing.tier if existing else "core")
+    existing = find(tiers, rec.day)
+    tier = _named(tiers, existing.tier if existing else "core")
     values = (rec.engine, rec.voice, rec.characters, rec.duration_s, rec.uri, rec.sha256)
     with tier.connect() as conn:
         if not table_exists(conn, TABLE):
@@ -94,51 +95,52 @@ def save(cfg: Config, rec: VoiceRecord) -> VoiceRecord:
             conn.execute(f"update {TABLE} set signed_url = %s where day = %s",
                          (rec.signed_url, rec.day))
         conn.commit()
-    found = find(cfg, rec.day)
+    found = find(tiers, rec.day)
     assert found is not None
     return found
 
 
 @contextmanager
-def _day_lock(cfg: Config, day: dt.date) -> Iterator[None]:
-    with held_lock(resolve_tier(cfg, "core"), f"persys_voice_day:{day}",
+def _day_lock(core: PgTier, day: dt.date) -> Iterator[None]:
+    with held_lock(core, f"persys_voice_day:{day}",
                    f"another sender of the {day} briefing"):
         yield
 
 
 @contextmanager
-def sending(cfg: Config, day: dt.date) -> Iterator[VoiceRecord | None]:
+def sending(tiers: Sequence[PgTier], day: dt.date) -> Iterator[VoiceRecord | None]:
     """Yields the claimed record (send now, then `mark_sent`), or None if the day was already
     sent. An exception inside releases the claim so a later run may try again."""
-    with _day_lock(cfg, day):
-        rec = find(cfg, day)
+    with _day_lock(_named(tiers, "core"), day):
+        rec = find(tiers, day)
         if rec is None:
             raise VoiceError(f"no voice briefing stored for {day}; make it first")
         if rec.sent:
             yield None
             return
-        _update(cfg, rec, "sent_at = now()")
+        _update(tiers, rec, "sent_at = now()")
         try:
             yield rec
         except BaseException:
-            _update(cfg, rec, "sent_at = null, telegram_message_id = null")
+            _update(tiers, rec, "sent_at = null, telegram_message_id = null")
             raise
 
 
-def mark_sent(cfg: Config, rec: VoiceRecord, message_id: int) -> None:
-    _update(cfg, rec, "telegram_message_id = %s", (message_id,))
+def mark_sent(tiers: Sequence[PgTier], rec: VoiceRecord, message_id: int) -> None:
+    _update(tiers, rec, "telegram_message_id = %s", (message_id,))
 
 
-def _update(cfg: Config, rec: VoiceRecord, assignments: str, params: tuple = ()) -> None:
-    with resolve_tier(cfg, rec.tier).connect() as conn:
+def _update(tiers: Sequence[PgTier], rec: VoiceRecord, assignments: str, params: tuple = ()
+            ) -> None:
+    with _named(tiers, rec.tier).connect() as conn:
         conn.execute(f"update {TABLE} set {assignments} where day = %s", (*params, rec.day))
         conn.commit()
 
 
-def history(cfg: Config, limit: int = 30) -> list[VoiceRecord]:
+def history(tiers: Sequence[PgTier], limit: int = 30) -> list[VoiceRecord]:
     """The latest `limit` days with a briefing, from both tiers, newest first."""
     rows: dict[dt.date, VoiceRecord] = {}
-    for tier in reversed(_tiers(cfg)):  # core last, so its copy wins
+    for tier in reversed(tiers):  # core last, so its copy wins
         with tier.connect() as conn:
             if not table_exists(conn, TABLE):
                 continue

@@ -19,6 +19,11 @@ from persys_pipelines_tests.conftest import DEFAULT_TABLES
 
 from .test_crypto import with_keys
 
+
+def read(cfg, *args, **kwargs):
+    """reader.read with the handles persys.yaml gives (handles.tiered_reader)."""
+    return reader.read(handles.tiered_reader(cfg), *args, **kwargs)
+
 FIRST, LAST = dt.date(2024, 2, 1), dt.date(2024, 4, 30)
 
 
@@ -32,8 +37,8 @@ def short_main(cfg, days: int = 20):
 def test_summaries_of_archived_days_are_unchanged(cfg):
     cfg = with_keys(short_main(cfg), new_key_text("k1"))  # encrypted files: decrypted on read
     rows_in_main(cfg)
-    before = [s.row() for s in summary.compute(cfg, FIRST, LAST)]
-    journal_before = reader.read(cfg, "journal_entries", FIRST, LAST)
+    before = [s.row() for s in summary.compute(handles.daily_handles(cfg), FIRST, LAST)]
+    journal_before = read(cfg, "journal_entries", FIRST, LAST)
 
     results = handles.archive_due(cfg, AS_OF_DATA)
     assert {r.month for r in results if r.table == "journal_entries"} == {
@@ -46,9 +51,9 @@ def test_summaries_of_archived_days_are_unchanged(cfg):
                             "'2024-04-01'").fetchone()[0]
     assert left == 0, "February and March now live only in the archive"
 
-    after = [s.row() for s in summary.compute(cfg, FIRST, LAST)]
+    after = [s.row() for s in summary.compute(handles.daily_handles(cfg), FIRST, LAST)]
     assert after == before, "a backfill of archived days gives the same numbers"
-    journal = reader.read(cfg, "journal_entries", FIRST, LAST)
+    journal = read(cfg, "journal_entries", FIRST, LAST)
     assert len(journal) == len(journal_before)
     key = ["id"]
     both = journal_before.merge(journal, on=key, suffixes=("", "_now"))
@@ -65,7 +70,7 @@ def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
     empty = handles.archive_months(cfg, "journal_entries", [dt.date(2024, 3, 1)],
                                    as_of=AS_OF_DATA)[0]
     assert (empty.rows, empty.key) == (0, None), "an archived month has nothing left to move"
-    march5 = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
+    march5 = read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
                          columns=("body",))
     assert len(march5) and set(march5["day"]) <= {dt.date(2024, 3, 5), dt.date(2024, 3, 6)}
     assert {"body", "id", "day"} <= set(march5.columns) and "title" not in march5.columns
@@ -75,12 +80,12 @@ def test_archive_rows_are_filtered_by_day_and_the_main_copy_wins(cfg):
     with resolve_tier(cfg, "main").connect() as conn:
         conn.execute("insert into journal_entries (id, entry_date, body) values "
                      "(%s, '2024-03-05', 'the main copy')", (row_id,))
-    again = reader.read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
+    again = read(cfg, "journal_entries", dt.date(2024, 3, 5), dt.date(2024, 3, 6),
                         columns=("body",))
     assert len(again) == len(march5), "each row once"
     assert again.loc[again["id"] == row_id, "body"].tolist() == ["the main copy"]
 
-    tasks = reader.read(cfg, "tasks", dt.date(2024, 3, 1), dt.date(2024, 3, 31),
+    tasks = read(cfg, "tasks", dt.date(2024, 3, 1), dt.date(2024, 3, 31),
                         columns=("status",), day_columns={"created_day": "created_at"})
     assert len(tasks) and set(tasks["status"]) == {"done"}
     assert all(isinstance(d, dt.date) for d in tasks["created_day"])
@@ -108,8 +113,8 @@ def test_an_unreachable_store_is_an_error_only_where_days_were_archived(cfg):
     down = cfg.model_copy(update={"tiers": tiers})
     with pytest.raises(StoreError, match=r"cannot be reached .* rows of journal_entries from "
                        r"2024-02-01 to 2024-03-31 were archived"):
-        reader.read(down, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 3, 31))
-    recent = reader.read(down, "journal_entries", dt.date(2024, 4, 15), dt.date(2024, 4, 30))
+        read(down, "journal_entries", dt.date(2024, 2, 1), dt.date(2024, 3, 31))
+    recent = read(down, "journal_entries", dt.date(2024, 4, 15), dt.date(2024, 4, 30))
     assert len(recent) > 0
 
 

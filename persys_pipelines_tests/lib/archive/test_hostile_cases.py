@@ -22,6 +22,11 @@ from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.conftest import dsn_for
 from persys_pipelines_tests.lib.archive.hostile import text_rows
 
+
+def read(cfg, *args, **kwargs):
+    """reader.read with the handles persys.yaml gives (handles.tiered_reader)."""
+    return reader.read(handles.tiered_reader(cfg), *args, **kwargs)
+
 ARCHIVE_AS_OF = dt.date(2024, 6, 1)
 POLICY = TablePolicy(day_column="day", core_days=7, main_days=30)
 
@@ -116,12 +121,12 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
         plan = quota.emergency_plan(cfg, conn, 10 << 20, 1, as_of)
     assert plan is not None and plan.first_day == dt.date(2024, 1, 11)
 
-    frame = reader.read(cfg, "events", None, dt.date(2024, 3, 31), include_undated=True)
+    frame = read(cfg, "events", None, dt.date(2024, 3, 31), include_undated=True)
     days = dict(zip(frame["id"], frame["day"], strict=True))
     assert {i: days[i] for i in (1, 2, 3, 5, 7)} == dict.fromkeys((1, 2, 3, 5, 7))
     at = dict(zip(frame["id"], frame["at"], strict=True))
     assert at[1] == "-infinity" and at[3].endswith(" BC"), "kept as PostgreSQL text"
-    assert set(reader.read(cfg, "events", None, dt.date(2024, 3, 31))["id"]) == {4, 6}
+    assert set(read(cfg, "events", None, dt.date(2024, 3, 31))["id"]) == {4, 6}
 
     capsys.readouterr()
     assert cli(["status", "--as-of", as_of.isoformat()]) == 0

@@ -21,6 +21,11 @@ from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.lib.archive import hostile
 
 
+def read(cfg, *args, **kwargs):
+    """reader.read with the handles persys.yaml gives (handles.tiered_reader)."""
+    return reader.read(handles.tiered_reader(cfg), *args, **kwargs)
+
+
 def same(a, b) -> bool:
     """Equal, NaN equal to NaN, element by element in lists and dicts. (In a frame a NULL and
     a float NaN look alike, as pandas has it; the text comparisons tell them apart.)"""
@@ -52,8 +57,8 @@ def assert_same_frames(got, want) -> None:
 
 
 def read_all(cfg, tier: str | None = None):
-    srcs = [s for s in reader.sources(cfg) if tier is None or s.name == tier]
-    return reader.read(cfg, hostile.TABLE, hostile.FIRST, hostile.LAST, from_sources=srcs)
+    srcs = [s for s in reader.sources(handles.tiered_reader(cfg)) if tier is None or s.name == tier]
+    return read(cfg, hostile.TABLE, hostile.FIRST, hostile.LAST, from_sources=srcs)
 
 
 def test_the_corpus_round_trips_through_every_route(cfg, make_database):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.daily import charts, projection
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.lib.daily.test_summary import daily_cfg  # noqa: F401  (fixture)
@@ -49,7 +50,7 @@ def summaries(days: list[dt.date], spend: float, mtd_start: float = 0.0) -> pd.D
 def test_month_end_spend_against_the_budget(daily_cfg):  # noqa: F811  budget 1,000, window 7
     days = [dt.date(2024, 5, d) for d in range(1, 11)]
     series = projection.series_from_summaries(summaries(days, 40.0), days[0], days[-1])
-    ((day, window, p),) = projection.project(daily_cfg, series, days[-1], days[-1])
+    ((day, window, p),) = projection.project(daily_cfg.daily, series, days[-1], days[-1])
     spend = p["month_end_spend"]
     # 400 by 10 May, 40 a day for the 21 days left: 1,240 of 1,000, no spread
     assert (window, spend["month_to_date"], spend["days_left"]) == (7, 400.0, 21)
@@ -62,12 +63,13 @@ def test_month_end_spend_against_the_budget(daily_cfg):  # noqa: F811  budget 1,
 def test_store_and_chart(daily_cfg, tier_dsns):  # noqa: F811
     days = [dt.date(2024, 5, d) for d in range(1, 11)]
     series = projection.series_from_summaries(summaries(days, 10.0), days[0], days[-1])
-    rows = projection.project(daily_cfg, series, days[3], days[-1])
-    path = charts.render(daily_cfg, days[-1], series, rows[-1][2])
+    rows = projection.project(daily_cfg.daily, series, days[3], days[-1])
+    path = charts.render(daily_cfg.daily, daily_cfg.home / "charts", days[-1], series, rows[-1][2])
     assert path == daily_cfg.home / "charts" / "2024" / "05" / "2024-05-10.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert charts.markdown_image(path, "chart").startswith("![chart](data:image/png;base64,iVBOR")
-    projection.store(daily_cfg, days[3], days[-1], rows, {days[-1]: path.as_uri()})
+    projection.store(handles.daily_handles(daily_cfg), days[3], days[-1], rows,
+                     {days[-1]: path.as_uri()})
     with connect(tier_dsns["core"]) as conn:
         stored = conn.execute("select day, window_days, projections, chart_uri "
                               "from persys.daily_projections order by day").fetchall()

@@ -32,7 +32,7 @@ def test_one_rent_payment_does_not_become_the_daily_rate(daily_cfg):  # noqa: F8
                                               days[-1])
     daily_cfg_window = daily_cfg.model_copy(update={"daily": daily_cfg.daily.model_copy(
         update={"projection_window_days": 10})})
-    (_, _, p), = projection.project(daily_cfg_window, series, days[-1], days[-1])
+    (_, _, p), = projection.project(daily_cfg_window.daily, series, days[-1], days[-1])
     s = p["month_end_spend"]
     mtd = sum(spend)
     # the mean of the window would say ~150 a day and ~4,900 by the 31st; without the
@@ -55,7 +55,7 @@ def test_forecasts_never_go_below_zero_and_bands_have_width_today():
 
 def test_month_end_is_never_negative_with_refunds(daily_cfg):  # noqa: F811
     refunds = np.array([-50.0, -20.0, -10.0, -5.0, 0.0])
-    s = projection.month_end(daily_cfg, dt.date(2024, 5, 10), refunds, 100.0)
+    s = projection.month_end(daily_cfg.daily, dt.date(2024, 5, 10), refunds, 100.0)
     assert s["daily_rate"] == 0.0 and s["projected"] == 100.0 and s["low"] >= 0
 
 
@@ -65,8 +65,8 @@ def test_the_chart_has_dates_on_its_x_axis(daily_cfg):  # noqa: F811
     series = projection.series_from_summaries(
         frame(days, list(rng.normal(30, 5, 10)), list(rng.normal(8000, 500, 10))),
         days[0], days[-1])
-    (_, _, p), = projection.project(daily_cfg, series, days[-1], days[-1])
-    fig = charts.draw(daily_cfg, days[-1], series, p)
+    (_, _, p), = projection.project(daily_cfg.daily, series, days[-1], days[-1])
+    fig = charts.draw(daily_cfg.daily, days[-1], series, p)
     ax = fig.axes[0]
     assert isinstance(ax.xaxis.get_major_formatter(), mdates.DateFormatter)
     lo, hi = (mdates.num2date(v).date() for v in ax.get_xlim())

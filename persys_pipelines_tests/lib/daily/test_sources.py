@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config, parse_config
 from persys_pipelines.lib.config.sources import Source
 from persys_pipelines.lib.daily import summary
@@ -112,7 +113,7 @@ def own(tmp_path: Path, tier_dsns, monkeypatch):
 
 
 def test_own_tables_give_the_hand_computed_summary(own):
-    d1, d2 = summary.compute(own, D1, D2)
+    d1, d2 = summary.compute(handles.daily_handles(own), D1, D2)
     assert d1.health == {"measurements": 3, "sleep_hours": 6.5, "steps": 4000,
                          "resting_heart_rate": None, "heart_rate_mean": None, "weight_kg": 73.0}
     assert d2.health == {"measurements": 8, "sleep_hours": 7.25, "steps": 6500,
@@ -134,14 +135,14 @@ def test_own_tables_give_the_hand_computed_summary(own):
         "72.1 kg. Tasks: 2 done, 1 new. Money: spent £1,253.50 (rent £1,250.00, coffee £3.50). "
         "Month to date £1,274.00 of £1,000.00 (127%). Journal: mood 7.0/10, 2 entries, 5 words. "
         "Still learning your usual for every metric (1 of 14 days so far).")
-    summary.store(own, D1, D2, [d1, d2])
-    assert summary.verify(own, D1, D2) == []
+    summary.store(handles.daily_handles(own), D1, D2, [d1, d2])
+    assert summary.verify(handles.daily_handles(own), D1, D2) == []
 
 
 def test_a_metric_without_a_source_leaves_the_text_and_the_briefing(own, tmp_path, tier_dsns):
     _, cfg = own_config(tmp_path, tier_dsns, {**SOURCES, "mood": None, "journal_words": None,
                                                "sleep_hours": None})
-    (d2,) = summary.compute(cfg, D2, D2)
+    (d2,) = summary.compute(handles.daily_handles(cfg), D2, D2)
     assert d2.mood == {} and d2.health["sleep_hours"] is None
     assert "Journal" not in d2.summary_text and "slept" not in d2.summary_text
     assert "6,500 steps" in d2.summary_text
@@ -149,7 +150,7 @@ def test_a_metric_without_a_source_leaves_the_text_and_the_briefing(own, tmp_pat
         "health": d2.health, "productivity": d2.productivity, "finance": d2.finance,
         "mood": d2.mood, "shadow_work": d2.shadow_work}, None, "GBP"))
     assert "mood" not in said and "slept" not in said and "6,500 steps" in said
-    (with_mood,) = summary.compute(own, D2, D2)
+    (with_mood,) = summary.compute(handles.daily_handles(own), D2, D2)
     assert "mood" in " ".join(t for _, t in script.sentences(D2, {"mood": with_mood.mood},
                                                                 None, "GBP"))
 
@@ -235,6 +236,6 @@ def test_a_bad_source_fails_the_summary_naming_its_key(own, tmp_path, tier_dsns)
     _, cfg = own_config(tmp_path, tier_dsns, {**SOURCES, "spend": {
         "table": "payments", "day_column": "paid_on", "value": "amount_cents / 'x'"}})
     with pytest.raises(SourceError) as err:
-        summary.compute(cfg, D1, D2)
+        summary.compute(handles.daily_handles(cfg), D1, D2)
     assert str(err.value).startswith("daily.sources.spend (payments.amount_cents / 'x'): ")
     assert "set the metric to null" in str(err.value)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from persys_pipelines import handles
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
@@ -41,14 +42,15 @@ def test_archived_rows_get_the_filter_and_the_expression(own):  # noqa: F811
     })
     srcs = [PostgresSource(resolve_tier(own, "core")), PostgresSource(resolve_tier(own, "main")),
             FileRows(archived, "payments")]
-    rows = reader.read(own, "payments", dt.date(2024, 6, 9), D2, from_sources=srcs,
+    tiers = handles.tiered_reader(own)
+    rows = reader.read(tiers, "payments", dt.date(2024, 6, 9), D2, from_sources=srcs,
                        columns=("paid_on", "category", "amount_cents"),
                        filters={"category": "books"}, expressions={"euros": "amount_cents / 100.0"},
-                       policy=reader.policy_for(own, "vitals").model_copy(
+                       policy=reader.policy_for(own.tables, "vitals").model_copy(
                            update={"day_column": "paid_on"}))
     assert sorted(float(v) for v in rows["euros"]) == [19.99]
-    raw = summary.read_raw(own, dt.date(2024, 6, 9), D2, srcs)
-    d0, d1, d2 = summary.compute(own, dt.date(2024, 6, 9), D2, raw)
+    raw = summary.read_raw(handles.daily_handles(own), dt.date(2024, 6, 9), D2, srcs)
+    d0, d1, d2 = summary.compute(handles.daily_handles(own), dt.date(2024, 6, 9), D2, raw)
     assert d0.finance["spend"] == 25.0 and d0.finance["spend_by_category"] == {
         "books": 19.99, "coffee": 5.01}
     assert d1.finance["month_to_date_spend"] == 45.5  # 25 archived + 20.50 in main

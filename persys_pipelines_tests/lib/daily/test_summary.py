@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.pg.tiers import connect
@@ -121,7 +122,7 @@ def load_fixture(tier_dsns: dict[str, str]) -> None:
 
 def test_three_days_match_the_hand_computation(daily_cfg, tier_dsns):
     load_fixture(tier_dsns)
-    d1, d2, d3 = summary.compute(daily_cfg, D1, D3)
+    d1, d2, d3 = summary.compute(handles.daily_handles(daily_cfg), D1, D3)
 
     assert d1.health == {"measurements": 2, "sleep_hours": 7.5, "steps": 1000,
                          "resting_heart_rate": None, "heart_rate_mean": None, "weight_kg": None}
@@ -163,7 +164,8 @@ def test_three_days_match_the_hand_computation(daily_cfg, tier_dsns):
 
 def test_a_day_without_data_says_so(daily_cfg, tier_dsns):
     load_fixture(tier_dsns)
-    (quiet,) = summary.compute(daily_cfg, dt.date(2024, 3, 15), dt.date(2024, 3, 15))
+    quiet_day = dt.date(2024, 3, 15)
+    (quiet,) = summary.compute(handles.daily_handles(daily_cfg), quiet_day, quiet_day)
     assert quiet.summary_text == f"Fri 15 Mar 2024: {summary.NO_DATA}"
     assert quiet.health == {} and quiet.mood == {}
     assert quiet.productivity["tasks_done"] == 0 and quiet.finance["transactions"] == 0
@@ -177,7 +179,8 @@ def test_store_is_idempotent_and_keeps_each_day_in_one_tier(daily_cfg, tier_dsns
         conn.execute("insert into persys.daily_summaries (day, summary_text) "
                      "values (%s, 'old')", (D1,))
     for _ in range(2):
-        result = summary.store(daily_cfg, D1, D3, summary.compute(daily_cfg, D1, D3))
+        hs = handles.daily_handles(daily_cfg)
+        result = summary.store(hs, D1, D3, summary.compute(hs, D1, D3))
     assert result == {"written": 3, "replaced_core": 2, "removed_main": 1, "restored": 0}
     with connect(tier_dsns["core"]) as conn:
         days = [r[0] for r in conn.execute("select day from persys.daily_summaries order by day")]
@@ -185,14 +188,15 @@ def test_store_is_idempotent_and_keeps_each_day_in_one_tier(daily_cfg, tier_dsns
         in_main = conn.execute("select day, summary_text from persys.daily_summaries").fetchall()
     assert days == [D2, D3] and [d for d, _ in in_main] == [D1]
     assert in_main[0][1] != "old"
-    assert summary.verify(daily_cfg, D1, D3) == []
+    assert summary.verify(handles.daily_handles(daily_cfg), D1, D3) == []
 
 
 def test_verify_finds_rows_that_arrived_after_the_summary(daily_cfg, tier_dsns):
     load_fixture(tier_dsns)
-    summary.store(daily_cfg, D1, D3, summary.compute(daily_cfg, D1, D3))
+    hs = handles.daily_handles(daily_cfg)
+    summary.store(hs, D1, D3, summary.compute(hs, D1, D3))
     insert(tier_dsns["core"], "transactions", [(D2, "-5.00", "GBP", "groceries")])
-    assert summary.verify(daily_cfg, D1, D3) == [
+    assert summary.verify(handles.daily_handles(daily_cfg), D1, D3) == [
         "2024-03-31: finance.transactions is 2, raw rows give 3",
         "2024-03-31: finance.net is -19.5, raw rows give -24.5",
     ]

@@ -11,6 +11,7 @@ import os
 import dagster as dg
 import numpy as np
 
+from persys_pipelines import handles
 from persys_pipelines.defs.insight.assets import correlations_asset, weeks_within
 from persys_pipelines.defs.resources import resources
 from persys_pipelines.lib.daily import summary, weekly
@@ -31,12 +32,12 @@ def stored(cfg, days: int = 200) -> None:
                      "steps": {"value": float(rng.integers(4000, 12000))},
                      "mood": {"value": round(6 + 1.2 * (sleep - 7.5) + 0.8 * rng.normal(), 2)}}
         rows.append(s)
-    summary.store(cfg, rows[0].day, rows[-1].day, rows)
+    summary.store(handles.daily_handles(cfg), rows[0].day, rows[-1].day, rows)
 
 
 def test_a_planted_next_day_relation_is_found_and_said_in_units(daily_cfg):  # noqa: F811
     stored(daily_cfg)
-    row = weekly.compute(daily_cfg, LAST)
+    row = weekly.compute(handles.daily_handles(daily_cfg), LAST)
     day, first, metrics, tested, found, text = row
     assert (day, first) == (LAST, LAST - dt.timedelta(days=363))
     found = json.loads(found)
@@ -46,7 +47,7 @@ def test_a_planted_next_day_relation_is_found_and_said_in_units(daily_cfg):  # n
     assert "h or more, your mood was" in pair["text"] and "/10 higher" in pair["text"]
     assert "correlation, not cause" in pair["text"]
     assert not any("steps" in (f["first"], f["second"]) for f in found)
-    again = weekly.compute(daily_cfg, LAST + dt.timedelta(days=7), found)
+    again = weekly.compute(handles.daily_handles(daily_cfg), LAST + dt.timedelta(days=7), found)
     assert not json.loads(again[4])[0]["new"]
 
 
@@ -66,5 +67,5 @@ def test_the_asset_stores_whole_weeks_idempotently(daily_cfg):  # noqa: F811
     assert [r[0] for r in rows] == [LAST - dt.timedelta(days=14), LAST - dt.timedelta(days=7),
                                     LAST]
     assert all(r[1] > 0 and r[2] >= 1 for r in rows)
-    week = weekly.latest(daily_cfg, LAST + dt.timedelta(days=3))
+    week = weekly.latest(handles.tiered_reader(daily_cfg), LAST + dt.timedelta(days=3))
     assert week["day"] == LAST and "correlation, not cause" in week["text"]

@@ -145,14 +145,16 @@ def test_resummarised_archived_days_replace_never_double(cfg):
     days = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(29)]
     first, last = days[0], days[-1]
     columns = ("day", "summary_text")
-    store_days(cfg, "daily_summaries", columns, first, last, [(d, "first") for d in days])
+    daily = handles.daily_handles(cfg)
+    store_days(daily, "daily_summaries", columns, first, last, [(d, "first") for d in days])
     core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
     handles.run_table(cfg, core, main, "daily_summaries", LATER)
     handles.archive_due(cfg, LATER, tables=["daily_summaries"])
     assert archived_rows(cfg, "daily_summaries") == 29
-    store_days(cfg, "daily_summaries", columns, first, last, [(d, "second") for d in days])
+    store_days(daily, "daily_summaries", columns, first, last, [(d, "second") for d in days])
     assert archived_rows(cfg, "daily_summaries") + count(cfg, "persys.daily_summaries") == 29
-    got = reader.read(cfg, "daily_summaries", days[3], days[5], columns=("summary_text",))
+    got = reader.read(handles.tiered_reader(cfg), "daily_summaries", days[3], days[5],
+                      columns=("summary_text",))
     assert list(got["summary_text"]) == ["second"] * 3
 
 

@@ -7,9 +7,15 @@ import uuid
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
+
+
+def read(cfg, *args, **kwargs):
+    """reader.read with the handles persys.yaml gives (handles.tiered_reader)."""
+    return reader.read(handles.tiered_reader(cfg), *args, **kwargs)
 
 UTC = dt.UTC
 
@@ -30,7 +36,7 @@ def test_rows_from_both_tiers_once_each_core_copy_wins(cfg, tier_dsns):
     add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 3, 12, tzinfo=UTC), 3)
     add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 4, 12, tzinfo=UTC), 4)
 
-    rows = reader.read(cfg, "health_metrics", dt.date(2024, 1, 1), dt.date(2024, 1, 3),
+    rows = read(cfg, "health_metrics", dt.date(2024, 1, 1), dt.date(2024, 1, 3),
                        columns=("value",))
     assert sorted(zip(rows["day"], rows["value"], strict=True)) == [
         (dt.date(2024, 1, 1), 1.0), (dt.date(2024, 1, 2), 20.0), (dt.date(2024, 1, 3), 3.0)]
@@ -41,8 +47,8 @@ def test_day_is_the_local_calendar_day(cfg, tier_dsns):
     """23:30 UTC on 30 June is 00:30 on 1 July in London (BST)."""
     setup_tiers(cfg)
     add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 6, 30, 23, 30, tzinfo=UTC), 5)
-    june = reader.read(cfg, "health_metrics", dt.date(2024, 6, 1), dt.date(2024, 6, 30))
-    july = reader.read(cfg, "health_metrics", dt.date(2024, 7, 1), dt.date(2024, 7, 1))
+    june = read(cfg, "health_metrics", dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    july = read(cfg, "health_metrics", dt.date(2024, 7, 1), dt.date(2024, 7, 1))
     assert len(june) == 0 and list(july["day"]) == [dt.date(2024, 7, 1)]
 
 
@@ -57,8 +63,8 @@ def test_undated_rows_and_open_ranges(cfg, tier_dsns):
               dt.datetime(2024, 1, 2, 12, tzinfo=UTC)),
              ("new", "done", dt.datetime(2024, 1, 1, tzinfo=UTC),
               dt.datetime(2024, 3, 2, 12, tzinfo=UTC))])
-    dated = reader.read(cfg, "tasks", dt.date(2024, 2, 1), None)
-    both = reader.read(cfg, "tasks", dt.date(2024, 2, 1), None, include_undated=True,
+    dated = read(cfg, "tasks", dt.date(2024, 2, 1), None)
+    both = read(cfg, "tasks", dt.date(2024, 2, 1), None, include_undated=True,
                        day_columns={"created_day": "created_at"})
     assert list(dated["title"]) == ["new"]
     assert sorted(both["title"]) == ["new", "open"]
@@ -68,16 +74,16 @@ def test_undated_rows_and_open_ranges(cfg, tier_dsns):
 def test_clear_errors(cfg, tier_dsns):
     setup_tiers(cfg)
     with pytest.raises(reader.ReaderError, match="has no column 'colour'"):
-        reader.read(cfg, "tasks", None, None, columns=("colour",))
+        read(cfg, "tasks", None, None, columns=("colour",))
     with pytest.raises(reader.ReaderError, match="tables.nope"):
-        reader.read(cfg, "nope", None, None)
+        read(cfg, "nope", None, None)
 
 
 def test_a_tier_without_the_table_is_skipped(cfg, tier_dsns):
     setup_tiers(cfg)
     with connect(tier_dsns["main"]) as conn:
         conn.execute("drop table persys.daily_summaries")
-    rows = reader.read(cfg, "daily_summaries", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    rows = read(cfg, "daily_summaries", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
     assert len(rows) == 0 and "summary_text" in rows.columns
 
 
@@ -108,10 +114,10 @@ def test_a_column_added_between_two_reads_is_seen(cfg, tier_dsns):
     setup_tiers(cfg)
     add_metric(tier_dsns["core"], uuid.uuid4(), dt.datetime(2024, 1, 3, 12, tzinfo=UTC), 3)
     day = dt.date(2024, 1, 3)
-    assert "note" not in reader.read(cfg, "health_metrics", day, day).columns
+    assert "note" not in read(cfg, "health_metrics", day, day).columns
     with connect(tier_dsns["core"]) as conn:
         conn.execute("alter table health_metrics add column note text default 'hi'")
-    assert list(reader.read(cfg, "health_metrics", day, day)["note"]) == ["hi"]
+    assert list(read(cfg, "health_metrics", day, day)["note"]) == ["hi"]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/London", "America/New_York", "+05:30"])
@@ -159,5 +165,5 @@ def test_a_view_reads_like_a_table(cfg, tier_dsns):
         conn.execute("create view steps as select measured_at, value from health_metrics")
     day = dt.date(2024, 1, 3)
     policy = TablePolicy(day_column="measured_at", core_days=0)
-    rows = reader.read(cfg, "steps", day, day, policy=policy)
+    rows = read(cfg, "steps", day, day, policy=policy)
     assert list(rows["value"]) == [3.0] and list(rows["day"]) == [day]

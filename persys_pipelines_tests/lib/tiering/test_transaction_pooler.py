@@ -144,12 +144,13 @@ def test_summary_run_through_the_transaction_pooler(pgbouncer, tmp_path, tier_ds
         "core": cfg.tiers.core.model_copy(update={"dsn": SecretStr(tier_dsns["core"]),
                                                   "pooler": "none"})})})
 
-    pooled = summary.compute(cfg, first, LAST)
-    summary.store(cfg, first, LAST, pooled)
+    pooled = summary.compute(handles.daily_handles(cfg), first, LAST)
+    summary.store(handles.daily_handles(cfg), first, LAST, pooled)
 
     assert [s.day for s in pooled] == summary.days_between(first, LAST)
-    assert pooled == summary.compute(direct_cfg, first, LAST)
-    assert summary.stored_days(direct_cfg, first, LAST) == set(summary.days_between(first, LAST))
+    assert pooled == summary.compute(handles.daily_handles(direct_cfg), first, LAST)
+    assert summary.stored_days(handles.tiered_reader(direct_cfg), first, LAST) == set(
+        summary.days_between(first, LAST))
     for session in server_sessions(pgbouncer, tier_dsns["core"]):
         assert {k: session[k] for k in WATCHED} == server_defaults(tier_dsns["core"])
 

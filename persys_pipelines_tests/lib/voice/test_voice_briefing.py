@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
@@ -58,7 +59,7 @@ def rows(cfg, tier="core") -> list[tuple]:
 def test_local_briefing_is_stored_as_a_file_and_one_row(make_cfg):
     cfg = make_cfg(target_seconds=75)
     store_day(cfg, DAY)
-    b = briefing.produce(cfg, DAY)
+    b = briefing.produce(handles.voice_handles(cfg), DAY)
     path = cfg.home / "voice" / "2024" / "06" / "2024-06-04.ogg"
     assert b.uri == f"file://{path}" and path.read_bytes()[:4] == b"OggS"
     assert (cfg.home / "voice/2024/06/2024-06-04.txt").read_text() == b.script.text
@@ -67,7 +68,7 @@ def test_local_briefing_is_stored_as_a_file_and_one_row(make_cfg):
     assert row[:5] == (DAY, "local", "en", len(b.script.text), pytest.approx(b.audio.duration_s))
     assert row[5] == b.uri and row[6] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert rows(cfg, "main") == []
-    again = briefing.produce(cfg, DAY)  # idempotent: same key, one row
+    again = briefing.produce(handles.voice_handles(cfg), DAY)  # idempotent: same key, one row
     (row,) = rows(cfg)
     assert row[6] == again.audio.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert b.caption.startswith("Tue 04 Jun 2024")
@@ -77,8 +78,8 @@ def test_missing_summary_is_a_clear_error_unless_computed(make_cfg):
     cfg = make_cfg()
     setup_tiers(cfg)
     with pytest.raises(VoiceError, match="no daily summary stored for 2024-06-04; materialize"):
-        briefing.produce(cfg, DAY)
-    b = briefing.produce(cfg, DAY, compute_missing=True)
+        briefing.produce(handles.voice_handles(cfg), DAY)
+    b = briefing.produce(handles.voice_handles(cfg), DAY, compute_missing=True)
     assert "Nothing was recorded for this day." in b.script.text
 
 
@@ -86,7 +87,7 @@ def test_elevenlabs_success_records_the_paid_voice(make_cfg):
     with fake_elevenlabs(character_count=0) as fake:
         cfg = make_cfg(fake)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY, today=TODAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert b.engine == "elevenlabs" and b.voice == "JBFqnCBsd6RMkjVDRZzb/eleven_multilingual_v2"
     assert b.plan.level == "full" and fake.tts_requests[0]["json"]["model_id"] == \
         "eleven_multilingual_v2"
@@ -101,7 +102,7 @@ def test_over_budget_refuses_when_configured(make_cfg):
         cfg = make_cfg(fake, on_over_budget="refuse", spread_credits=False)  # the guard alone
         store_day(cfg, DAY)
         with pytest.raises(CreditRefused, match="credit guard: the briefing needs"):
-            briefing.produce(cfg, DAY, today=TODAY)
+            briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert fake.tts_requests == [] and rows(cfg) == []
     assert not (cfg.home / "voice").exists()
 
@@ -111,7 +112,7 @@ def test_over_budget_falls_back_to_the_local_voice_and_says_so(make_cfg):
         cfg = make_cfg(fake, monthly_character_budget=100, on_over_budget="fallback_local",
                        spread_credits=False)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY, today=TODAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert fake.tts_requests == [] and b.engine == "local"
     assert "built-in voice, because the ElevenLabs voice would have gone over this month's " \
         "character budget" in b.script.text
@@ -124,11 +125,11 @@ def test_quota_exceeded_refuses_or_falls_back_never_retried(make_cfg):
         cfg = make_cfg(fake, on_over_budget="refuse", elevenlabs={"max_retries": 3})
         store_day(cfg, DAY)
         with pytest.raises(QuotaExceeded, match="quota_exceeded"):
-            briefing.produce(cfg, DAY, today=TODAY)
+            briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
         assert len(fake.tts_requests) == 1
     with fake_elevenlabs(tts=["quota"]) as fake:
         cfg = make_cfg(fake, on_over_budget="fallback_local")
-        b = briefing.produce(cfg, DAY, today=TODAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert len(fake.tts_requests) == 1 and b.engine == "local"
     assert "ElevenLabs has no credits left this month" in b.script.text
 
@@ -137,7 +138,7 @@ def test_429_then_success(make_cfg):
     with fake_elevenlabs(tts=[429, "ok"], retry_after="0") as fake:
         cfg = make_cfg(fake)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY, today=TODAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert b.engine == "elevenlabs" and len(fake.tts_requests) == 2
 
 
@@ -146,10 +147,10 @@ def test_backfill_never_pays_unless_allowed(make_cfg):
     with fake_elevenlabs() as fake:
         cfg = make_cfg(fake)
         store_day(cfg, old)
-        b = briefing.produce(cfg, old, today=TODAY)
+        b = briefing.produce(handles.voice_handles(cfg), old, today=TODAY)
         assert b.engine == "local" and fake.requests == []  # not even the subscription
         assert "past day" in b.notes[0]
-        paid = briefing.produce(cfg, old, today=TODAY, allow_paid=True)
+        paid = briefing.produce(handles.voice_handles(cfg), old, today=TODAY, allow_paid=True)
     assert paid.engine == "elevenlabs" and len(fake.tts_requests) == 1
 
 
@@ -157,8 +158,8 @@ def test_rerun_reuses_paid_audio_instead_of_paying_again(make_cfg):
     with fake_elevenlabs() as fake:
         cfg = make_cfg(fake)
         store_day(cfg, DAY)
-        first = briefing.produce(cfg, DAY, today=TODAY)
-        second = briefing.produce(cfg, DAY, today=TODAY)
+        first = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
+        second = briefing.produce(handles.voice_handles(cfg), DAY, today=TODAY)
     assert len(fake.tts_requests) == 1 and second.reused and not first.reused
     assert second.audio.sha256 == first.audio.sha256 and second.engine == "elevenlabs"
 
@@ -168,15 +169,16 @@ def test_send_once_per_day_with_429_back_off_and_no_token_anywhere(make_cfg, cap
     with fake_telegram_voice() as tg:
         cfg = make_cfg(telegram_url=tg.base_url)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY)
         tg.answers = [429]
-        sent = briefing.send(cfg, DAY, b)
+        sent = briefing.send(handles.voice_handles(cfg), DAY, b)
         assert (sent.status, sent.message_id) == ("sent", 101)
         assert len(tg.paths) == 2 and len(tg.voices) == 1  # one 429, then the message
         body = tg.voices[0]
         assert b.audio.data in body and b'filename="briefing-2024-06-04.ogg"' in body
         assert b.caption.encode() in body
-        again = briefing.send(cfg, DAY, briefing.produce(cfg, DAY))  # a re-run
+        voice = handles.voice_handles(cfg)
+        again = briefing.send(voice, DAY, briefing.produce(voice, DAY))  # a re-run
         assert again.status == "already sent" and again.message_id == 101
         assert len(tg.voices) == 1 and len(tg.paths) == 2
     (row,) = rows(cfg)
@@ -189,8 +191,8 @@ def test_day_sent_from_main_is_not_sent_again(make_cfg):
     with fake_telegram_voice() as tg:
         cfg = make_cfg(telegram_url=tg.base_url)
         store_day(cfg, DAY)
-        briefing.produce(cfg, DAY)
-        assert briefing.send(cfg, DAY).status == "sent"
+        briefing.produce(handles.voice_handles(cfg), DAY)
+        assert briefing.send(handles.voice_handles(cfg), DAY).status == "sent"
         with resolve_tier(cfg, "core").connect() as core, resolve_tier(cfg, "main").connect() \
                 as main:  # the lifecycle moved the row to main
             row = core.execute("select * from persys.voice_messages").fetchone()
@@ -199,28 +201,30 @@ def test_day_sent_from_main_is_not_sent_again(make_cfg):
             main.commit()
             core.execute("delete from persys.voice_messages")
             core.commit()
-        b = briefing.produce(cfg, DAY)  # updates the row in main, adds none to core
+        voice = handles.voice_handles(cfg)
+        b = briefing.produce(voice, DAY)  # updates the row in main, adds none to core
         assert rows(cfg) == [] and len(rows(cfg, "main")) == 1
-        assert briefing.send(cfg, DAY, b).status == "already sent" and len(tg.voices) == 1
-        assert records.history(cfg)[0].tier == "main"
+        assert briefing.send(voice, DAY, b).status == "already sent" and len(tg.voices) == 1
+        assert records.history(voice.tiers)[0].tier == "main"
 
 
 def test_failed_send_releases_the_claim(make_cfg):
     with fake_telegram_voice() as tg:
         cfg = make_cfg(telegram_url=tg.base_url)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY)
         wrong = TelegramClient("111:wrong-token", "42", base_url=tg.base_url)
         with pytest.raises(TelegramError, match="Not Found") as info:
-            briefing.send(cfg, DAY, b, client=wrong)
+            briefing.send(handles.voice_handles(cfg), DAY, b, client=wrong)
         assert "wrong-token" not in str(info.value)
         assert rows(cfg)[0][7] is None  # not marked sent
-        assert briefing.send(cfg, DAY, b).status == "sent" and len(tg.voices) == 1
+        assert briefing.send(handles.voice_handles(cfg), DAY, b).status == "sent"
+        assert len(tg.voices) == 1
 
 
 def test_without_telegram_nothing_is_sent(make_cfg):
     cfg = make_cfg()
     store_day(cfg, DAY)
-    briefing.produce(cfg, DAY)
-    assert briefing.send(cfg, DAY).status == "not configured"
+    briefing.produce(handles.voice_handles(cfg), DAY)
+    assert briefing.send(handles.voice_handles(cfg), DAY).status == "not configured"
     assert rows(cfg)[0][7] is None

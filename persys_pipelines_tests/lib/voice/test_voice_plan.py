@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.voice import briefing, script
@@ -77,7 +78,8 @@ def month(tmp_path, tier_dsns, spread: bool, days: int = 10, credits: int = 5_00
         for i in range(days):
             today = start + dt.timedelta(days=i)
             store_day(cfg, today - dt.timedelta(days=1))
-            made.append(briefing.produce(cfg, today - dt.timedelta(days=1), today=today))
+            made.append(briefing.produce(handles.voice_handles(cfg), today - dt.timedelta(days=1),
+                                         today=today))
         return made, fake.character_count
 
 
@@ -117,8 +119,8 @@ def test_rerun_of_a_planned_day_reuses_its_audio(tmp_path, tier_dsns, used, leve
                                                    "base_url": fake.base_url}})
         cfg = load_config(path)
         store_day(cfg, day)
-        first = briefing.produce(cfg, day, today=today)
-        again = briefing.produce(cfg, day, today=today)
+        first = briefing.produce(handles.voice_handles(cfg), day, today=today)
+        again = briefing.produce(handles.voice_handles(cfg), day, today=today)
     assert first.plan.level == level and first.plan.briefings_left == 10
     assert len(fake.tts_requests) == 1 and again.reused
     assert again.script.text == first.script.text

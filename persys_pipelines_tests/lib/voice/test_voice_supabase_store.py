@@ -9,6 +9,7 @@ import datetime as dt
 import httpx
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.lib.archive.stores import StoreError
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.tiers import resolve_tier
@@ -36,7 +37,7 @@ def test_the_briefing_goes_to_storage_with_a_signed_url(tmp_path, tier_dsns, mon
     with fake_supabase() as sb:
         cfg = supabase_cfg(tmp_path, tier_dsns, monkeypatch, sb.base_url)
         store_day(cfg, DAY)
-        b = briefing.produce(cfg, DAY)
+        b = briefing.produce(handles.voice_handles(cfg), DAY)
 
         key = f"persys/voice/2024/06/{DAY}.ogg"
         assert b.uri == f"supabase://voice/{key}"
@@ -52,7 +53,8 @@ def test_the_briefing_goes_to_storage_with_a_signed_url(tmp_path, tier_dsns, mon
             assert conn.execute("select uri, signed_url from persys.voice_messages where day = %s",
                                 (DAY,)).fetchone() == (b.uri, b.signed_url)
 
-        again = briefing.produce(cfg, DAY)  # a re-run replaces the file (upsert), one row
+        # a re-run replaces the file (upsert), one row
+        again = briefing.produce(handles.voice_handles(cfg), DAY)
         assert sb.buckets["voice"][key] == again.audio.data
         assert again.signed_url != b.signed_url
         with resolve_tier(cfg, "core").connect() as conn:
@@ -66,6 +68,6 @@ def test_a_missing_bucket_says_how_to_create_it(tmp_path, tier_dsns, monkeypatch
         store_day(cfg, DAY)
         with pytest.raises(StoreError, match="create the bucket briefings in the Supabase "
                                              "dashboard"):
-            briefing.produce(cfg, DAY)
+            briefing.produce(handles.voice_handles(cfg), DAY)
         with resolve_tier(cfg, "core").connect() as conn:
             assert conn.execute("select count(*) from persys.voice_messages").fetchone()[0] == 0

@@ -246,7 +246,7 @@ def sources_checks(cfg: Config) -> list[Finding]:
     keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
     timeout = cfg.daily.statement_timeout_s
     with tier.connect(autocommit=True) as conn:
-        sources = person_sources(cfg, conn)
+        sources = person_sources(cfg.daily, conn)
         problems = check_sources(conn, sources, keys=keys, timeout_s=timeout)
         shared = [] if problems else shared_tables(conn, sources, keys=keys, timeout_s=timeout)
     item = "daily.metrics" if cfg.daily.metrics is not None else "daily.sources"

@@ -42,7 +42,7 @@ def archive_checks(cfg: Config) -> list[Finding]:
         from ...voice.briefing import store_for
 
         try:
-            store_for(cfg).check_readable()
+            store_for(cfg.voice, cfg.home, cfg.tiers).check_readable()
             findings.append(Finding("voice store", OK, voice_url))
         except PersysError as exc:
             findings.append(Finding("voice store", FAIL, str(exc)))
@@ -82,10 +82,10 @@ def key_checks(cfg: Config) -> list[Finding]:
 
 
 def supabase_checks(cfg: Config) -> list[Finding]:
-    if not configured(cfg):
+    if not configured(cfg.tiers.core):
         return []
     try:
-        return [Finding("supabase: rest", OK, probe(cfg))]
+        return [Finding("supabase: rest", OK, probe(cfg.tiers.core))]
     except PersysError as exc:
         return [Finding("supabase: rest", FAIL, str(exc))]
 
