@@ -140,7 +140,7 @@ def main() -> int:
     try:
         setup_tiers(cfg, sample_data=True)
         load_sample_data(cfg, days=60, seed=5, as_of=today - dt.timedelta(days=1))
-        prepare_dagster_home(cfg.home, cfg)
+        prepare_dagster_home(cfg.home, cfg.instance)
         defs = build_definitions(cfg, str(config))
         sizes0 = table_bytes(cfg.home)
         with dg.DagsterInstance.get() as instance:

@@ -206,3 +206,13 @@ def import_file(cfg: Config, kind: str, path: Path, *, today: dt.date | None = N
                target=cfg.imports.target(kind), zone=cfg.zone,
                spool_root=cfg.home / "imports" / "spool", dry_run=dry_run,
                csv_format=cfg.imports.csv_format, sha256=sha256)
+
+
+# The monitoring side of the boundary (handles_monitoring.py), re-exported: one import for all.
+from .handles_monitoring import (  # noqa: E402, F401
+    health_context,
+    known_down,
+    notifier,
+    rest,
+    watch,
+)

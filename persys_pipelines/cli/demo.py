@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load(args)
     as_of = args.as_of or cfg.today()
     step(f"1. tiers and schema (home {cfg.home})")
-    dagster_home = prepare_dagster_home(cfg.home, cfg)
+    dagster_home = prepare_dagster_home(cfg.home, cfg.instance)
     print(f"Dagster runs of this demo are recorded in {dagster_home}")
     for tier, tables in setup_lib.setup_tiers(cfg, sample_data=True).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))

@@ -44,7 +44,7 @@ def run_up(args: argparse.Namespace) -> int:
     check_port_free(args.port)
     started_pg = embedded_running(cfg.home) is None
     embedded_server(cfg.home)
-    dagster_home = prepare_dagster_home(cfg.home, cfg)
+    dagster_home = prepare_dagster_home(cfg.home, cfg.instance)
     prepare_tiers(cfg)
     url = f"http://127.0.0.1:{args.port}"
     env = dict(os.environ)

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from ..handles_monitoring import notifier
 from ..lib.archive.crypto import Keyring
 from ..lib.archive.stores import ArchiveStores, archive_stores, keyring
 from ..lib.config import Config, load_config
@@ -84,7 +85,7 @@ class NotifierResource(_PersysResource):
     """The alert sender (`notify:` channels, outbox in main)."""
 
     def handle(self) -> Notifier:
-        return self._once("notifier", lambda: Notifier.from_config(self.config()))
+        return self._once("notifier", lambda: notifier(self.config()))
 
 
 class CostReaderResource(_PersysResource):

@@ -113,7 +113,7 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     with main.connect() as conn:
         assert conn.execute("select array_agg(id) from events").fetchone()[0] == [7]
     with core.connect() as conn:  # the quota's emergency plan reads days too
-        plan = quota.emergency_plan(cfg, conn, 10 << 20, 1, as_of)
+        plan = quota.emergency_plan(cfg.tables, cfg.timezone, conn, 10 << 20, 1, as_of)
     assert plan is not None and plan.first_day == dt.date(2024, 1, 11)
 
     frame = reader.read(cfg, "events", None, dt.date(2024, 3, 31), include_undated=True)

@@ -7,6 +7,7 @@ import datetime as dt
 
 from pydantic import SecretStr
 
+from persys_pipelines import handles
 from persys_pipelines.lib.monitoring import ceilings, usage
 from persys_pipelines.lib.pg.tiers import resolve_tier
 
@@ -129,7 +130,6 @@ def test_daily_history_is_filled_from_samples_kept_before_it_existed(cfg):
 def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
     """The core is small now, but most of the cycle's days were big: one alert, naming the
     reset and saying shrinking does not lift the restriction; the next tick says nothing."""
-    from persys_pipelines.lib.monitoring.notify import Notifier
     from persys_pipelines.lib.monitoring.watch import quota_tick
     from persys_pipelines_tests.monitoring_fakes import fake_telegram
 
@@ -151,9 +151,10 @@ def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
             "telegram": cfg.telegram.model_copy(update={"token": SecretStr("1:t"), "chat_id": "5",
                                                         "base_url": tg.base_url}),
             "notify": cfg.notify.model_copy(update={"telegram": True})})
-        alerts = Notifier.from_config(cfg)
-        first = quota_tick(cfg, core, main, alerts, None, now=now)
-        quota_tick(cfg, core, main, alerts, first.cursor, now=now + dt.timedelta(minutes=1))
+        alerts = handles.notifier(cfg)
+        first = quota_tick(handles.watch(cfg), core, main, alerts, None, now=now)
+        quota_tick(handles.watch(cfg), core, main, alerts, first.cursor,
+                   now=now + dt.timedelta(minutes=1))
         texts = [m["text"] for m in tg.messages]
     assert len(texts) == 1, texts
     assert "billing average is over the free quota" in texts[0]

@@ -1,0 +1,56 @@
+"""What the watching code (health checks, keepalive, quota guard, rare alerts) reads from
+persys.yaml, as handles: built once at the config boundary (persys_pipelines/handles_monitoring)
+so nothing in lib/monitoring takes the whole config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from ..archive.stores import ArchiveStores
+from ..config import CoreTier, HealthEndpoint, TablePolicy
+from ..pg.tiers import PgTier
+
+
+@dataclass(frozen=True)
+class SupabaseRest:
+    """Core's Supabase REST API (tiers.core.supabase_url and service_key); `probe` is the
+    one-row select that raises with the fix (lib/supabase_rest.probe, bound at the boundary)."""
+
+    configured: bool
+    url: str | None = None
+    key: str | None = field(default=None, repr=False)
+    probe: Callable[..., str] = field(default=lambda **_: "", repr=False)
+
+
+@dataclass(frozen=True)
+class HealthContext:
+    """The configured endpoints and how to reach what they name: tiers and the archive stores
+    are opened on demand (an embedded tier starts its server), as the checks always did."""
+
+    endpoints: tuple[HealthEndpoint, ...]
+    rest: SupabaseRest
+    tier: Callable[[str], PgTier] = field(repr=False)
+    stores: Callable[[], ArchiveStores] = field(repr=False)  # unchecked: the check probes
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the quota guard and the keepalive need: core's section (quota lines, keepalive
+    days, dsn), the table policies, the zone, the forecast alert horizon, the health context."""
+
+    core: CoreTier
+    tables: Mapping[str, TablePolicy]
+    timezone: str
+    forecast_alert_days: int
+    health: HealthContext
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self, now: dt.datetime) -> dt.date:
+        return now.astimezone(self.zone).date()
