@@ -210,9 +210,14 @@ def import_file(cfg: Config, kind: str, path: Path, *, today: dt.date | None = N
 
 # The monitoring side of the boundary (handles_monitoring.py), re-exported: one import for all.
 from .handles_monitoring import (  # noqa: E402, F401
+    cost_sources,
     health_context,
     known_down,
     notifier,
+    report,
     rest,
+    status,
+    status_context,
+    today_page,
     watch,
 )

@@ -5,15 +5,21 @@ CLI, the Dagster assets and the tests share. handles.py re-exports these.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from .lib import supabase_rest
-from .lib.archive.stores import archive_stores
+from .lib.archive.stores import archive_stores, open_configured
 from .lib.config import Config, secret_values
 from .lib.monitoring import health
-from .lib.monitoring.context import HealthContext, SupabaseRest, Watch
+from .lib.monitoring import report as report_lib
+from .lib.monitoring import status as status_lib
+from .lib.monitoring.context import HealthContext, StatusContext, SupabaseRest, Watch
+from .lib.monitoring.costs import CostSources
 from .lib.monitoring.notify import Notifier, channels
-from .lib.pg.tiers import resolve_tier
+from .lib.pg.tiers import resolve_tier, resolve_tiers
 
 
 def rest(cfg: Config) -> SupabaseRest:
@@ -50,3 +56,71 @@ def known_down(cfg: Config, url: str) -> str | None:
     """lib/monitoring/health.known_down for persys.yaml's endpoints (main resolved only when
     an endpoint watches `url`)."""
     return health.known_down(cfg.health.endpoints, partial(resolve_tier, cfg, "main"), url)
+
+
+def cost_sources(cfg: Config) -> CostSources:
+    """What the free-tier usage document reads (lib/monitoring/costs.collect)."""
+    return CostSources(resolve_tier(cfg, "core"), resolve_tier(cfg, "main"), cfg.costs,
+                       cfg.tiers.core.quota_mb, cfg.archive_url)
+
+
+def status_context(cfg: Config) -> StatusContext:
+    """The tiers and stores `persys status`, the report and the today page measure."""
+    stores = archive_stores(cfg, check=False)
+    url = cfg.tiers.archive.backup_url
+    backup_store = partial(open_configured, cfg, url) if url else lambda: stores.primary
+    return StatusContext(resolve_tiers(cfg), stores, backup_store, dict(cfg.tables),
+                         cfg.timezone, cfg.tiers, cfg.backup, cfg.notify.forecast_alert_days,
+                         tuple(cfg.health.endpoints), cfg.home)
+
+
+def status(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The status document (lib/monitoring/status.collect) of persys.yaml's tiers."""
+    return status_lib.collect(status_context(cfg), as_of)
+
+
+def report(cfg: Config, sections: tuple[str, ...] = (), *, as_of: dt.date | None = None,
+           chart_png: Path | None = None, now: dt.datetime | None = None) -> str:
+    """The Markdown report, with the free-tier document the daily asset stored last."""
+    return report_lib.build(status_context(cfg), sections, as_of=as_of,
+                            costs_doc=report_lib.latest_costs(cfg.home), chart_png=chart_png,
+                            now=now)
+
+
+def today_page(cfg: Config, day: dt.date) -> Path:
+    """Write the day's page (lib/monitoring/today.py): the day's summary, computed when it is
+    missing, its briefing, chart, week and the tiers' usage; returns its path."""
+    from .lib.daily import charts, projection, weekly
+    from .lib.monitoring import today as today_lib
+    from .lib.tiering import reader
+    from .lib.voice import briefing
+
+    summary, proj = briefing.load_day(cfg, day)
+    if summary is None:
+        summary, proj = briefing.compute_day(cfg, day)
+    b = _briefing(cfg, day)
+    series = projection.read_series(cfg, day, day)
+    if proj is None:
+        proj = projection.project(cfg, series, day, day)[0][2]
+    chart = charts.render(cfg, day, series, proj)
+    try:
+        week = weekly.latest(cfg, day)
+    except reader.ReaderError:
+        week = None
+    doc = today_lib.html_page(day, summary, proj, b, chart, week,
+                              list(cfg.daily.metric_defs()),
+                              today_lib.usage_rows(status_context(cfg)))
+    return today_lib.write(today_lib.page_path(cfg.home, day), doc)
+
+
+def _briefing(cfg: Config, day: dt.date) -> dict[str, Any]:
+    """The stored briefing's script and audio, or a new one with the local voice."""
+    from .lib.monitoring import today as today_lib
+    from .lib.voice import briefing, records
+
+    rec = records.find(cfg, day)
+    stored = today_lib.stored_briefing(rec, briefing.store_for(cfg), day)
+    if stored is not None:
+        return stored
+    local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
+    return today_lib.made_briefing(briefing.produce(local, day, compute_missing=True))

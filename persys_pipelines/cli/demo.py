@@ -88,11 +88,11 @@ def voice_step(cfg, as_of: dt.date) -> None:
 
 def today_step(cfg, as_of: dt.date) -> None:
     """Yesterday as one HTML page (`persys today`)."""
-    from ..lib.monitoring import today
+    from ..handles import today_page
 
     day = as_of - dt.timedelta(days=1)
     step(f"4b. the page of {day} (`persys today`)")
-    print(today.build(cfg, day))
+    print(today_page(cfg, day))
 def record_briefing(cfg, b) -> None:
     """The briefing as a materialization of `voice_briefing` (its partition, its metadata), so
     the UI does not say "Never materialized" after the demo made one."""
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     lifecycle_step(cfg, args, as_of)
 
     step("7. status")
-    print(status_lib.render(status_lib.collect(cfg, as_of)))
+    print(status_lib.render(status_of(cfg, as_of)))
     step("done")
     flag = "" if args.config else " --demo"
     where = f"./{DEMO_HOME}" if not args.config else str(cfg.home)
@@ -182,3 +182,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"See it all in the Dagster UI: `persys up{flag}`.")
     print("Your own Supabase next: `persys init` writes a persys.yaml for your tables.")
     return 0
+
+
+def status_of(cfg, as_of: dt.date) -> dict:
+    """`persys status`'s document (the boundary resolves the tiers and stores)."""
+    from ..handles import status
+
+    return status(cfg, as_of)

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from ..handles_monitoring import notifier
+from ..handles_monitoring import cost_sources, notifier
 from ..lib.archive.crypto import Keyring
 from ..lib.archive.stores import ArchiveStores, archive_stores, keyring
 from ..lib.config import Config, load_config
@@ -92,7 +92,7 @@ class CostReaderResource(_PersysResource):
     """The cost sources (Supabase, ElevenLabs, object store, AWS) read by free_tier_usage."""
 
     def handle(self) -> CostReader:
-        return self._once("costs", lambda: CostReader(self.config()))
+        return self._once("costs", lambda: CostReader(cost_sources(self.config())))
 
 
 def resources(config_path: str | None = None, *,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..archive.stores import ArchiveStores
-from ..config import CoreTier, HealthEndpoint, TablePolicy
+from ..archive.stores import ArchiveStores, Store
+from ..config import Backup, CoreTier, HealthEndpoint, TablePolicy, Tiers
 from ..pg.tiers import PgTier
 
 
@@ -54,3 +55,29 @@ class Watch:
 
     def today(self, now: dt.datetime) -> dt.date:
         return now.astimezone(self.zone).date()
+
+
+@dataclass(frozen=True)
+class StatusContext:
+    """What `persys status`, the Markdown report and the today page measure and read: core and
+    main, the archive stores (opened unchecked), the backup store (opened when asked: its
+    error is shown, not raised) and the persys.yaml sections their lines are judged by."""
+
+    tiers: Mapping[str, PgTier] = field(repr=False)  # core, main
+    stores: ArchiveStores = field(repr=False)
+    backup_store: Callable[[], Store] = field(repr=False)
+    tables: Mapping[str, TablePolicy]
+    timezone: str
+    limits: Tiers = field(repr=False)  # quota lines, Supabase's read-only line and cycle
+    backup: Backup  # the schedules a backup's age is judged by
+    forecast_alert_days: int
+    endpoints: tuple[HealthEndpoint, ...]
+    home: Path  # reports/ (the free-tier document the daily asset stored)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self) -> dt.date:
+        """Today in the configured zone: the default `as_of`."""
+        return dt.datetime.now(self.zone).date()

@@ -166,7 +166,7 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     assert list(archive.due_month_rows(resolve_tier(cfg, "main"), handles.spec(cfg, TABLE),
                                        until)) == [dt.date(2024, 3, 1)]
 
-    doc = status_lib.collect(cfg, LATER)
+    doc = handles.status(cfg, LATER)
     assert doc["pins"] == [{"table": TABLE, "first_day": "2024-03-10",
                             "last_day": "2024-03-12", "until": until.isoformat(),
                             "created_at": doc["pins"][0]["created_at"]}]

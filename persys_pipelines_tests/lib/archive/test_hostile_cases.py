@@ -15,7 +15,7 @@ from psycopg import sql
 from persys_pipelines import handles
 from persys_pipelines.cli import main as cli
 from persys_pipelines.lib.config import TablePolicy, load_config
-from persys_pipelines.lib.monitoring import quota, status
+from persys_pipelines.lib.monitoring import quota
 from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
@@ -103,7 +103,7 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     with main.connect() as conn:  # one in main too (a person's own write, a backup restore)
         conn.execute("insert into events values (7, '-infinity')")
         conn.commit()
-    doc = status.collect(cfg, as_of)
+    doc = handles.status(cfg, as_of)
     assert doc["tables"]["events"]["core"]["unplaced_day_rows"] == 3
     assert doc["tables"]["events"]["main"]["unplaced_day_rows"] == 1
     assert doc["tables"]["events"]["core"]["first_day"] == "2024-01-11"

@@ -173,12 +173,12 @@ def test_status_and_report_show_both_lines(cfg, tmp_path):
     with resolve_tier(cfg, "main").connect() as main:  # 2 MB a day over the last 3 days
         usage.record(main, [usage.Usage("core", size - (3 - i) * 2 * MB, core.quota_bytes,
                                         now - dt.timedelta(days=3 - i)) for i in range(3)])
-    doc = status.collect(cfg)
+    doc = handles.status(cfg)
     c = doc["ceilings"]
     assert c["read_only"]["limit_bytes"] == int(core.quota_bytes * 0.95)
     assert c["read_only"]["move_by"] is not None and not c["billing_average"]["over"]
     text = status.render(doc)
     assert "Supabase ceilings (core)" in text and "read-only line (475.0 MB): around" in text
     assert "billing average (" in text and "under the quota" in text
-    md = report.build(cfg, ("sizes",))
+    md = report.build(handles.status_context(cfg), ("sizes",))
     assert "### Supabase ceilings" in md and "a move must run by" in md

@@ -31,7 +31,7 @@ def test_full_report_has_chart_forecast_tables_and_moves(cfg, tmp_path):
                      "from_tier, to_tier, rows, state) values ('core_main', 'journal_entries', "
                      "'2024-05-01', '2024-05-02', 'core', 'main', 4, 'failed')")
         main.commit()
-    text = report.build(cfg, chart_png=tmp_path / "usage.png")
+    text = report.build(handles.status_context(cfg), chart_png=tmp_path / "usage.png")
     for heading in ("## Sizes", "### Usage chart", "### Tables per tier", "### Forecast",
                     "## Sync (last 24 h)", "### Failures", "## Lifecycle", "## Free-tier usage"):
         assert heading in text

@@ -86,6 +86,6 @@ def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
     assert len(channel.sent) == len(soon)
     assert "--pin-days" in channel.sent[0][1] and TABLE in channel.sent[0][0]
     handles.purge_due(cfg, PURGE_AS_OF)
-    doc = status.collect(cfg, PURGE_AS_OF)
+    doc = handles.status(cfg, PURGE_AS_OF)
     assert doc["digests"][TABLE]["days"] >= 80
     assert "Digests of purged days" in status.render(doc)

@@ -58,7 +58,7 @@ def test_referenced_rows_are_held_back_and_children_untouched(cfg, tiers, on_del
     if on_delete == "cascade":  # what a person sees: `persys status` says what waits and why
         from persys_pipelines.lib.monitoring import status as status_lib
 
-        doc = status_lib.collect(cfg.model_copy(update={"tables": {
+        doc = handles.status(cfg.model_copy(update={"tables": {
             "parent": TablePolicy(day_column="day", core_days=7)}}), as_of=AS_OF)
         text = status_lib.render(doc)
         assert "Held back in core" in text and "rows referenced by public.child(parent_id)" in text
