@@ -211,6 +211,8 @@ def import_file(cfg: Config, kind: str, path: Path, *, today: dt.date | None = N
 # The monitoring side of the boundary (handles_monitoring.py), re-exported: one import for all.
 from .handles_monitoring import (  # noqa: E402, F401
     cost_sources,
+    doctor,
+    doctor_checks,
     health_context,
     known_down,
     notifier,

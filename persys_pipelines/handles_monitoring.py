@@ -6,6 +6,7 @@ CLI, the Dagster assets and the tests share. handles.py re-exports these.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .lib.monitoring import report as report_lib
 from .lib.monitoring import status as status_lib
 from .lib.monitoring.context import HealthContext, StatusContext, SupabaseRest, Watch
 from .lib.monitoring.costs import CostSources
+from .lib.monitoring.doctor.findings import Finding
 from .lib.monitoring.notify import Notifier, channels
 from .lib.pg.tiers import resolve_tier, resolve_tiers
 
@@ -124,3 +126,40 @@ def _briefing(cfg: Config, day: dt.date) -> dict[str, Any]:
         return stored
     local = cfg.model_copy(update={"voice": cfg.voice.model_copy(update={"engine": "local"})})
     return today_lib.made_briefing(briefing.produce(local, day, compute_missing=True))
+
+
+def doctor_checks(cfg: Config) -> list[Callable[[], list[Finding]]]:
+    """`persys doctor`'s checks in order, each bound to what it reads; one TierProbe per run
+    (each tier probed once). Whatever a check opens, it opens when it runs (a failure there is
+    its FAIL line)."""
+    from .lib.daily.sources import person_sources
+    from .lib.monitoring.doctor import aws_budget_checks, database, imports, privacy, services
+    from .lib.voice.briefing import store_for
+
+    probe = database.TierProbe(partial(resolve_tier, cfg))
+    return [
+        partial(database.config_summary, cfg.tables, cfg.timezone),
+        partial(database.tier_checks, probe, cfg.tiers),
+        partial(database.table_checks, probe, cfg.tables, cfg.timezone),
+        partial(database.sources_checks, probe, cfg.daily, partial(person_sources, cfg)),
+        partial(privacy.privacy_checks, probe, list(cfg.tables)),
+        partial(imports.import_checks, probe, cfg.imports, cfg.tables),
+        partial(services.archive_checks, probe, partial(archive_stores, cfg, check=False),
+                cfg.voice.store_url, partial(store_for, cfg)),
+        partial(privacy.backup_checks, probe, cfg.tiers.archive, cfg.home,
+                cfg.tiers.main.dsn is None),
+        partial(services.key_checks, cfg.tiers.archive),
+        partial(services.supabase_checks, rest(cfg)),
+        partial(services.telegram_checks, cfg.telegram),
+        partial(services.email_checks, cfg.notify.email),
+        partial(services.elevenlabs_checks, cfg.voice),
+        services.ssm_checks,
+        partial(aws_budget_checks, cfg.costs.aws),
+    ]
+
+
+def doctor(cfg: Config) -> list[Finding]:
+    """Every finding of `persys doctor` (lib/monitoring/doctor.run); never raises."""
+    from .lib.monitoring.doctor import run
+
+    return run(doctor_checks(cfg))

@@ -101,11 +101,11 @@ def test_cli_and_doctor(moto_server, config_path, capsys, monkeypatch):
     from persys_pipelines.lib.config import load_config
     from persys_pipelines.lib.monitoring.doctor import aws_budget_checks
 
-    (finding,) = aws_budget_checks(load_config(config_path))
+    (finding,) = aws_budget_checks(load_config(config_path).costs.aws)
     assert finding.status == "WARN" and "costs budget --apply" in finding.detail
     assert persys(["costs", "budget"]) == 1
     assert "would create it" in capsys.readouterr().out
     assert persys(["costs", "budget", "--apply"]) == 0
     out = capsys.readouterr().out
     assert "home: limit $1.00, actual $0.00" in out and "alerts: ACTUAL, FORECASTED" in out
-    assert aws_budget_checks(load_config(config_path))[0].status == "ok"
+    assert aws_budget_checks(load_config(config_path).costs.aws)[0].status == "ok"
