@@ -9,15 +9,25 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from .handles_stores import (  # noqa: F401  (re-exported: the tier and store handles)
+    archive_stores,
+    backup_key_path,
+    backup_keyring,
+    ensure_backup_key,
+    keyring,
+    open_configured,
+    resolve_tier,
+    resolve_tiers,
+)
 from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
-from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
+from .lib.archive.stores import ArchiveStores
 from .lib.config import Config
 from .lib.moves import archive_main, core_main, import_rows, main_archive, purge, rekey, repair
 from .lib.moves.engine import Engine, Progress
 from .lib.moves.target import ArchiveTarget
 from .lib.pg.tables import TableSpec
-from .lib.pg.tiers import PgTier, resolve_tier
+from .lib.pg.tiers import PgTier
 from .lib.tiering import lifecycle
 
 
@@ -102,8 +112,6 @@ def repair_all(cfg: Config, tables: list[str] | None = None, *,
 def backup_target(cfg: Config) -> ArchiveTarget:
     """Where backups go: `tiers.archive.backup_url`, else the archive store; always encrypted
     (the configured key, else the home's own key: `persys setup` makes it)."""
-    from .lib.archive.stores import open_configured
-
     url = cfg.tiers.archive.backup_url
     store = open_configured(cfg, url) if url else archive_stores(cfg).active
     return ArchiveTarget(store, backup_keyring(cfg), 6)
@@ -222,4 +230,12 @@ from .handles_monitoring import (  # noqa: E402, F401
     status_context,
     today_page,
     watch,
+)
+
+# `persys setup`'s side of the boundary (handles_setup.py), re-exported.
+from .handles_setup import (  # noqa: E402, F401
+    backup_key_note,
+    load_sample_data,
+    mark_archive_stores,
+    setup_tiers,
 )

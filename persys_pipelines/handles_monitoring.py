@@ -11,8 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .handles_stores import archive_stores, open_configured, resolve_tier, resolve_tiers
 from .lib import supabase_rest
-from .lib.archive.stores import archive_stores, open_configured
 from .lib.config import Config, secret_values
 from .lib.monitoring import health
 from .lib.monitoring import report as report_lib
@@ -21,7 +21,6 @@ from .lib.monitoring.context import HealthContext, StatusContext, SupabaseRest, 
 from .lib.monitoring.costs import CostSources
 from .lib.monitoring.doctor.findings import Finding
 from .lib.monitoring.notify import Notifier, channels
-from .lib.pg.tiers import resolve_tier, resolve_tiers
 
 
 def rest(cfg: Config) -> SupabaseRest:

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from ..lib import provision as setup_lib
+from .. import handles as setup_lib
 from ..lib.monitoring import status as status_lib
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.instance import prepare_dagster_home
@@ -113,7 +113,7 @@ def record_briefing(cfg, b) -> None:
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """core→main for every due day, through the same Dagster assets as the nightly run."""
     from .. import handles
-    from ..lib.pg.tiers import resolve_tier
+    from ..handles import resolve_tier
     from ..lib.tiering import lifecycle
     from . import lifecycle as lifecycle_cli
 
@@ -129,8 +129,8 @@ def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
 def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """main→archive for months older than main_days (the same `archive/<table>` assets), then
     the files the archive now holds."""
+    from ..handles import archive_stores
     from ..lib.archive import maintenance
-    from ..lib.archive.stores import archive_stores
     from . import lifecycle as lifecycle_cli
 
     step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")

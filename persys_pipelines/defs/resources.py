@@ -13,13 +13,14 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from ..handles import archive_stores, keyring, resolve_tier
 from ..handles_monitoring import cost_sources, notifier
 from ..lib.archive.crypto import Keyring
-from ..lib.archive.stores import ArchiveStores, archive_stores, keyring
+from ..lib.archive.stores import ArchiveStores
 from ..lib.config import Config, load_config
 from ..lib.monitoring.costs import CostReader
 from ..lib.monitoring.notify import Notifier
-from ..lib.pg.tiers import PgTier, resolve_tier
+from ..lib.pg.tiers import PgTier
 from ..lib.voice.tts_elevenlabs import ElevenLabsEngine
 
 

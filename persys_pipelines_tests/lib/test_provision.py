@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import Config, load_config
 from persys_pipelines.lib.pg.catalog import table_columns
 from persys_pipelines.lib.pg.schema import OUTPUT_TABLES, PERSONAL_TABLES, SAMPLE_TABLES

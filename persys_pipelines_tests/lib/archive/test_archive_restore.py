@@ -12,12 +12,12 @@ from psycopg.types.json import Jsonb
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.format import read_parquet
 from persys_pipelines.lib.monitoring import status as status_lib
 from persys_pipelines.lib.moves import main_archive as archive
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 TABLE = "journal_entries"

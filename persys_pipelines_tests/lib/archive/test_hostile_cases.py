@@ -14,10 +14,9 @@ from psycopg import sql
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main as cli
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.config import TablePolicy, load_config
 from persys_pipelines.lib.monitoring import quota
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.conftest import dsn_for
 from persys_pipelines_tests.lib.archive.hostile import text_rows

@@ -8,8 +8,8 @@ import datetime as dt
 from pydantic import SecretStr
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.monitoring import ceilings, usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 MB = 1024 * 1024
 QUOTA = 500 * MB
@@ -163,8 +163,8 @@ def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
 
 
 def test_status_and_report_show_both_lines(cfg, tmp_path):
+    from persys_pipelines.handles import setup_tiers
     from persys_pipelines.lib.monitoring import report, status
-    from persys_pipelines.lib.provision import setup_tiers
 
     setup_tiers(cfg)
     now = dt.datetime.now(dt.UTC)

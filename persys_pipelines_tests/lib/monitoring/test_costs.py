@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import AwsCosts, ElevenLabsCosts
 from persys_pipelines.lib.monitoring import costs
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 ACCOUNT = "123456789012"
 TODAY = dt.date(2024, 5, 20)

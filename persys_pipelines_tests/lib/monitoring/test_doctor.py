@@ -283,10 +283,9 @@ def test_the_rest_probe_fails_on_a_rejected_key_and_a_paused_project(tmp_path, t
 def test_health_sensor_probes_supabase_when_configured(tmp_path, tier_dsns, monkeypatch):
     """No health.endpoints at all: the Supabase REST probe is checked anyway, and a paused
     project opens an incident that the next good probe resolves."""
+    from persys_pipelines.handles import resolve_tier, setup_tiers
     from persys_pipelines.lib.config import load_config
     from persys_pipelines.lib.monitoring.watch import health_tick
-    from persys_pipelines.lib.pg.tiers import resolve_tier
-    from persys_pipelines.lib.provision import setup_tiers
 
     monkeypatch.setenv("TEST_SB_KEY", SERVICE_KEY)
     with fake_supabase() as sb:

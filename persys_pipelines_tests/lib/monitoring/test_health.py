@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import HealthEndpoint
 from persys_pipelines.lib.monitoring import health
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.monitoring_fakes import http_endpoint
 
 T0 = dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
@@ -64,7 +64,7 @@ def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp
 
     import yaml
 
-    from persys_pipelines.lib.archive.stores import archive_stores
+    from persys_pipelines.handles import archive_stores
     from persys_pipelines.lib.config import load_config
     from persys_pipelines.lib.monitoring.watch import health_tick
 

@@ -12,11 +12,10 @@ import yaml
 from persys_pipelines import handles
 from persys_pipelines.defs.monitoring.keepalive import supabase_pause_guard
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib import supabase_rest
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring import keepalive
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.monitoring_fakes import fake_telegram
 from persys_pipelines_tests.supabase_fakes import SERVICE_KEY, fake_supabase
 

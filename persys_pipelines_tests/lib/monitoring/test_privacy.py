@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring.doctor import WARN, privacy
 from persys_pipelines.lib.monitoring.doctor.database import TierProbe
-from persys_pipelines.lib.pg.tiers import connect, resolve_tier
+from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, create_supabase_core
 

@@ -6,9 +6,8 @@ import datetime as dt
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main as persys
+from persys_pipelines.handles import load_sample_data, resolve_tier, setup_tiers
 from persys_pipelines.lib.monitoring import report, usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 
 MB = 1024 * 1024
 

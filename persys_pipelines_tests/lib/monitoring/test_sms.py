@@ -14,10 +14,10 @@ from moto.sns.models import sns_backends
 
 from persys_pipelines import handles
 from persys_pipelines.definitions import build_definitions
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring import rare
 from persys_pipelines.lib.pg.schema import create_monitoring_tables
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 PHONE = "+447700900123"
 

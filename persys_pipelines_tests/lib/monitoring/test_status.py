@@ -8,8 +8,8 @@ import json
 import psycopg
 
 from persys_pipelines import handles
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -102,8 +102,8 @@ def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
     """A fresh install's backups are not yet due; a daily core backup two days old is OVERDUE;
     main's weekly one is fine; a tier never backed up says how to take one."""
     from persys_pipelines import handles
+    from persys_pipelines.handles import archive_stores
     from persys_pipelines.lib.archive.marker import MARKER
-    from persys_pipelines.lib.archive.stores import archive_stores
 
     setup_lib.setup_tiers(cfg)
     setup_lib.mark_archive_stores(cfg)  # as `persys setup` does: the install begins now

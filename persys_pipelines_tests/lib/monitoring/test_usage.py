@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.monitoring import usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 T0 = dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC)
 

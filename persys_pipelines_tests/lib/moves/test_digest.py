@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import digest
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import read_manifest
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main
 
 TABLE = "health_metrics"

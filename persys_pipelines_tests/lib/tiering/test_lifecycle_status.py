@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.monitoring import status
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 AS_OF = dt.date(2024, 6, 15)
 

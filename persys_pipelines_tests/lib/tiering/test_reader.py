@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.pg.tiers import connect
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
 
 UTC = dt.UTC

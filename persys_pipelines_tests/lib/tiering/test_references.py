@@ -9,10 +9,11 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves import core_main as moves
-from persys_pipelines.lib.pg.tiers import PgTier, resolve_tier
+from persys_pipelines.lib.pg.tiers import PgTier
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
