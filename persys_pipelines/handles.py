@@ -1,6 +1,10 @@
 """The config boundary: persys.yaml → the handles lib/ is given (tiers, archive stores and
 keys, table specs, the move engine), and the whole-config entry points the CLI, the Dagster
 assets and the tests share. Nothing below this module reads the config.
+
+Its siblings hold the rest of the boundary and are re-exported here: handles_stores.py (tiers,
+archive stores, keys), handles_monitoring.py (lib/monitoring's contexts, doctor, status, report,
+today page), handles_setup.py (`persys setup`).
 """
 
 from __future__ import annotations

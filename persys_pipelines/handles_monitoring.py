@@ -26,10 +26,9 @@ from .lib.monitoring.notify import Notifier, channels
 def rest(cfg: Config) -> SupabaseRest:
     """Core's Supabase REST API as persys.yaml configures it (maybe not at all)."""
     core = cfg.tiers.core
-    return SupabaseRest(supabase_rest.configured(cfg),
+    return SupabaseRest(supabase_rest.configured(cfg), partial(supabase_rest.probe, cfg),
                         str(core.supabase_url) if core.supabase_url else None,
-                        core.service_key.get_secret_value() if core.service_key else None,
-                        partial(supabase_rest.probe, cfg))
+                        core.service_key.get_secret_value() if core.service_key else None)
 
 
 def health_context(cfg: Config) -> HealthContext:

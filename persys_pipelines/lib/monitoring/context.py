@@ -1,5 +1,6 @@
-"""What the watching code (health checks, keepalive, quota guard, rare alerts) reads from
-persys.yaml, as handles: built once at the config boundary (persys_pipelines/handles_monitoring)
+"""What lib/monitoring reads from persys.yaml, as handles and sections: the watching sensors
+(health checks, keepalive, quota guard, rare alerts) and what `persys status`, the report and
+the today page measure. Built at the config boundary (persys_pipelines/handles_monitoring.py),
 so nothing in lib/monitoring takes the whole config.
 """
 
@@ -22,9 +23,9 @@ class SupabaseRest:
     one-row select that raises with the fix (lib/supabase_rest.probe, bound at the boundary)."""
 
     configured: bool
+    probe: Callable[..., str] = field(repr=False)
     url: str | None = None
     key: str | None = field(default=None, repr=False)
-    probe: Callable[..., str] = field(default=lambda **_: "", repr=False)
 
 
 @dataclass(frozen=True)
