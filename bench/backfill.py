@@ -42,11 +42,11 @@ from persys_pipelines.defs.daily.assets import projection_asset, summary_asset
 from persys_pipelines.defs.lifecycle.sources import core_sources
 from persys_pipelines.defs.partitions import daily
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib import sample_data
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.instance import prepare_dagster_home
-from persys_pipelines.lib.pg.tiers import resolve_tier, stop_embedded
-from persys_pipelines.lib.provision import setup_tiers
+from persys_pipelines.lib.pg.tiers import stop_embedded
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAY_FIELD = {"journal_entries": 1, "health_metrics": 1, "tasks": 7, "transactions": 1,

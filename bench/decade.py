@@ -53,11 +53,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import history  # noqa: E402
 
+from persys_pipelines.handles import resolve_tier, setup_tiers  # noqa: E402
 from persys_pipelines.lib import sample_data  # noqa: E402
 from persys_pipelines.lib.config import load_config  # noqa: E402
 from persys_pipelines.lib.pg.instance import prepare_dagster_home  # noqa: E402
-from persys_pipelines.lib.pg.tiers import embedded_uri, resolve_tier, stop_embedded  # noqa: E402
-from persys_pipelines.lib.provision import _ensure_partitions, setup_tiers  # noqa: E402
+from persys_pipelines.lib.pg.tiers import embedded_uri, stop_embedded  # noqa: E402
+from persys_pipelines.lib.provision import ensure_partitions  # noqa: E402
 
 TABLES = tuple(sample_data.COLUMNS)
 DAY_COLUMN = {"journal_entries": "entry_date", "health_metrics": "measured_at",
@@ -197,9 +198,9 @@ def archive_rows(cfg) -> Tally:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from persys_pipelines.handles import archive_stores, keyring
     from persys_pipelines.lib.archive import format as fmt
     from persys_pipelines.lib.archive.manifest import load_file, read_manifest
-    from persys_pipelines.lib.archive.stores import archive_stores, keyring
 
     store, ring = archive_stores(cfg, check=False).primary, keyring(cfg)
     found: Tally = {}
@@ -286,8 +287,8 @@ def folder_bytes(store_dir: Path) -> dict[str, int]:
 
 
 def manifest_bytes(cfg) -> dict[str, int]:
+    from persys_pipelines.handles import archive_stores
     from persys_pipelines.lib.archive.manifest import read_manifest
-    from persys_pipelines.lib.archive.stores import archive_stores
 
     store = archive_stores(cfg, check=False).primary
     return {e.key: e.bytes for t in cfg.tables for e in read_manifest(store, t).committed()}
@@ -439,7 +440,8 @@ def main() -> int:
                 month_rows["health_metrics"] += extra_health(d, args.health_per_day, zone)
                 d += dt.timedelta(days=1)
             with core.connect() as conn:
-                _ensure_partitions(cfg, conn, month, month + dt.timedelta(days=62))
+                ensure_partitions(conn, cfg.tables, cfg.timezone, month,
+                                  month + dt.timedelta(days=62))
                 sample_data.load(conn, month_rows)
                 tally_rows(tally, month_rows, zone)
                 written += sum(len(v) for v in month_rows.values())

@@ -38,11 +38,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from persys_pipelines.handles import resolve_tier, setup_tiers  # noqa: E402
 from persys_pipelines.lib import sample_data  # noqa: E402
 from persys_pipelines.lib.config import load_config  # noqa: E402
 from persys_pipelines.lib.pg.instance import prepare_dagster_home  # noqa: E402
-from persys_pipelines.lib.pg.tiers import embedded_uri, resolve_tier, stop_embedded  # noqa: E402
-from persys_pipelines.lib.provision import _ensure_partitions, setup_tiers  # noqa: E402
+from persys_pipelines.lib.pg.tiers import embedded_uri, stop_embedded  # noqa: E402
+from persys_pipelines.lib.provision import ensure_partitions  # noqa: E402
 
 TABLE_OF = re.compile(r"\b(?:from|into|update|join)\s+\"?([a-z_]+)\"?", re.I)
 
@@ -182,7 +183,8 @@ def main() -> int:
     try:
         for i, month in enumerate(month_starts(first, last), 1):
             with core.connect() as conn:
-                _ensure_partitions(cfg, conn, month, month + dt.timedelta(days=62))
+                ensure_partitions(conn, cfg.tables, cfg.timezone, month,
+                                  month + dt.timedelta(days=62))
                 sample_data.load(conn, by_month.get(month, {t: [] for t in rows}))
             as_of = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
             counter.reset()

@@ -35,7 +35,7 @@ import json, resource, sys, time
 from pathlib import Path
 from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.handles import resolve_tier
 
 cfg = load_config(sys.argv[1])
 core = resolve_tier(cfg, "core")
@@ -74,10 +74,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    from persys_pipelines.handles import setup_tiers
     from persys_pipelines.lib.config import load_config
     from persys_pipelines.lib.imports.synthetic import write_export
     from persys_pipelines.lib.pg.tiers import stop_embedded
-    from persys_pipelines.lib.provision import setup_tiers
 
     work = Path(tempfile.mkdtemp(prefix="persys-bench-import-"))
     try:

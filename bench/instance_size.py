@@ -37,10 +37,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from persys_pipelines.handles import load_sample_data, setup_tiers  # noqa: E402
 from persys_pipelines.lib.config import load_config  # noqa: E402
 from persys_pipelines.lib.pg.instance import prepare_dagster_home  # noqa: E402
 from persys_pipelines.lib.pg.tiers import embedded_uri, stop_embedded  # noqa: E402
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers  # noqa: E402
 
 
 def table_bytes(home: Path) -> dict[str, tuple[int, int]]:
@@ -140,7 +140,7 @@ def main() -> int:
     try:
         setup_tiers(cfg, sample_data=True)
         load_sample_data(cfg, days=60, seed=5, as_of=today - dt.timedelta(days=1))
-        prepare_dagster_home(cfg.home, cfg)
+        prepare_dagster_home(cfg.home, cfg.instance)
         defs = build_definitions(cfg, str(config))
         sizes0 = table_bytes(cfg.home)
         with dg.DagsterInstance.get() as instance:

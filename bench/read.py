@@ -38,14 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from persys_pipelines import handles
+from persys_pipelines.handles import archive_stores, resolve_tier
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive.manifest import read_manifest
-from persys_pipelines.lib.archive.stores import archive_stores
 from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg.partitions import ensure_months
 from persys_pipelines.lib.pg.schema import create_ledger, create_personal_tables
-from persys_pipelines.lib.pg.tiers import connect, ensure_database, resolve_tier
+from persys_pipelines.lib.pg.tiers import connect, ensure_database
 from persys_pipelines.lib.tiering import reader
 
 ZONE = "Europe/London"

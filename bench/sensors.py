@@ -38,11 +38,14 @@ from backfill import split_by_age  # noqa: E402
 
 from persys_pipelines.definitions import build_definitions  # noqa: E402
 from persys_pipelines.defs.resources import resources  # noqa: E402
+from persys_pipelines.handles import (
+    resolve_tier,
+    setup_tiers,  # noqa: E402
+)
 from persys_pipelines.lib import sample_data  # noqa: E402
 from persys_pipelines.lib.config import load_config  # noqa: E402
 from persys_pipelines.lib.pg.instance import prepare_dagster_home  # noqa: E402
-from persys_pipelines.lib.pg.tiers import resolve_tier, stop_embedded  # noqa: E402
-from persys_pipelines.lib.provision import setup_tiers  # noqa: E402
+from persys_pipelines.lib.pg.tiers import stop_embedded  # noqa: E402
 
 OWN_TABLES = {  # name → (columns, inserted columns, their values for days first..last)
     "sleep_log": ("night date not null, hours real, note text", "night, hours, note",

@@ -1,6 +1,10 @@
 """The config boundary: persys.yaml → the handles lib/ is given (tiers, archive stores and
 keys, table specs, the move engine), and the whole-config entry points the CLI, the Dagster
 assets and the tests share. Nothing below this module reads the config.
+
+Its siblings hold the rest of the boundary and are re-exported here: handles_stores.py (tiers,
+archive stores, keys), handles_monitoring.py (lib/monitoring's contexts, doctor, status, report,
+today page), handles_setup.py (`persys setup`).
 """
 
 from __future__ import annotations
@@ -9,17 +13,27 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from .handles_stores import (  # noqa: F401  (re-exported: the tier and store handles)
+    archive_stores,
+    backup_key_path,
+    backup_keyring,
+    ensure_backup_key,
+    keyring,
+    open_configured,
+    resolve_tier,
+    resolve_tiers,
+)
 from .lib.archive import maintenance
 from .lib.archive.crypto import Keyring
 from .lib.archive.reader import ArchiveSource
-from .lib.archive.stores import ArchiveStores, archive_stores, backup_keyring, keyring
+from .lib.archive.stores import ArchiveStores
 from .lib.config import Config
 from .lib.daily.context import DailyHandles
 from .lib.moves import archive_main, core_main, import_rows, main_archive, purge, rekey, repair
 from .lib.moves.engine import Engine, Progress
 from .lib.moves.target import ArchiveTarget
 from .lib.pg.tables import TableSpec
-from .lib.pg.tiers import PgTier, resolve_tier
+from .lib.pg.tiers import PgTier
 from .lib.tiering import lifecycle
 from .lib.tiering.reader import TieredReader
 from .lib.voice.briefing import store_for
@@ -148,8 +162,6 @@ def repair_all(cfg: Config, tables: list[str] | None = None, *,
 def backup_target(cfg: Config) -> ArchiveTarget:
     """Where backups go: `tiers.archive.backup_url`, else the archive store; always encrypted
     (the configured key, else the home's own key: `persys setup` makes it)."""
-    from .lib.archive.stores import open_configured
-
     url = cfg.tiers.archive.backup_url
     store = open_configured(cfg, url) if url else archive_stores(cfg).active
     return ArchiveTarget(store, backup_keyring(cfg), 6)
@@ -252,3 +264,28 @@ def import_file(cfg: Config, kind: str, path: Path, *, today: dt.date | None = N
                target=cfg.imports.target(kind), zone=cfg.zone,
                spool_root=cfg.home / "imports" / "spool", dry_run=dry_run,
                csv_format=cfg.imports.csv_format, sha256=sha256)
+
+
+# The monitoring side of the boundary (handles_monitoring.py), re-exported: one import for all.
+from .handles_monitoring import (  # noqa: E402, F401
+    cost_sources,
+    doctor,
+    doctor_checks,
+    health_context,
+    known_down,
+    notifier,
+    report,
+    rest,
+    status,
+    status_context,
+    today_page,
+    watch,
+)
+
+# `persys setup`'s side of the boundary (handles_setup.py), re-exported.
+from .handles_setup import (  # noqa: E402, F401
+    backup_key_note,
+    load_sample_data,
+    mark_archive_stores,
+    setup_tiers,
+)

@@ -6,11 +6,10 @@ import datetime as dt
 
 from psycopg import sql
 
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib import sample_data
 from persys_pipelines.lib.config import Config
 from persys_pipelines.lib.pg.catalog import ident
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 
 AS_OF_DATA = dt.date(2024, 4, 30)  # sample rows cover 2024-02-01 .. 2024-04-30
 LATER = dt.date(2025, 6, 1)  # main_days 365 → Feb..Apr 2024 are due

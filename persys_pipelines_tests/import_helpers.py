@@ -9,12 +9,11 @@ from pathlib import Path
 from psycopg import sql
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.archive.manifest import load_file, read_manifest
 from persys_pipelines.lib.config import Config
 from persys_pipelines.lib.imports.run import ImportReport
 from persys_pipelines.lib.pg.catalog import ident
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 
 TODAY = dt.date(2025, 6, 1)
 

@@ -193,8 +193,7 @@ def store_day(cfg, day, summary: dict | None = None, projection: dict | None = N
     """Insert the day's summary (and projection) rows into a tier, tables created if needed."""
     from psycopg.types.json import Jsonb
 
-    from persys_pipelines.lib.pg.tiers import resolve_tier
-    from persys_pipelines.lib.provision import setup_tiers
+    from persys_pipelines.handles import resolve_tier, setup_tiers
 
     setup_tiers(cfg)
     s = summary or SUMMARY

@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from .. import handles
+from ..handles import resolve_tier
 from ..lib.errors import TierError, UsageError
 from ..lib.moves import adopt as adopt_lib
 from ..lib.pg import partitions as space
 from ..lib.pg.session import pin_session
-from ..lib.pg.tiers import resolve_tier
 from ..lib.pg.vacuum import mb
 from .common import add_config_arg, load
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .. import handles
+from ..handles import archive_stores, keyring, resolve_tier
 from ..lib.archive import drill as drill_lib
 from ..lib.archive import maintenance
 from ..lib.archive import pins as pins_lib
-from ..lib.archive.stores import archive_stores, keyring
 from ..lib.errors import UsageError
 from ..lib.monitoring.units import human_bytes, plural
-from ..lib.pg.tiers import resolve_tier
 from .backup import verify_backups
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 

@@ -69,8 +69,8 @@ def day_range(cfg: Config, first: dt.date | None, last: dt.date | None, days: in
 def check(cfg: Config, config_file: str) -> None:
     """Every source parsed by PostgreSQL first (read-only), so a typo is one clear line, not a
     failed run."""
+    from ..handles import resolve_tier
     from ..lib.daily.sources import check_sources, person_sources
-    from ..lib.pg.tiers import resolve_tier
 
     keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
     with resolve_tier(cfg, "core").connect(autocommit=True) as conn:

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from ..lib import provision as setup_lib
+from .. import handles as setup_lib
 from ..lib.monitoring import status as status_lib
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.pg.instance import prepare_dagster_home
@@ -92,12 +92,11 @@ def voice_step(cfg, as_of: dt.date) -> None:
 
 def today_step(cfg, as_of: dt.date) -> None:
     """Yesterday as one HTML page (`persys today`)."""
-    from .. import handles
-    from ..lib.monitoring import today
+    from ..handles import today_page
 
     day = as_of - dt.timedelta(days=1)
     step(f"4b. the page of {day} (`persys today`)")
-    print(today.build(cfg, day, voice=handles.voice_handles(cfg)))
+    print(today_page(cfg, day))
 def record_briefing(cfg, b) -> None:
     """The briefing as a materialization of `voice_briefing` (its partition, its metadata), so
     the UI does not say "Never materialized" after the demo made one."""
@@ -118,7 +117,7 @@ def record_briefing(cfg, b) -> None:
 def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """core→main for every due day, through the same Dagster assets as the nightly run."""
     from .. import handles
-    from ..lib.pg.tiers import resolve_tier
+    from ..handles import resolve_tier
     from ..lib.tiering import lifecycle
     from . import lifecycle as lifecycle_cli
 
@@ -134,8 +133,8 @@ def lifecycle_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
 def archive_step(cfg, args: argparse.Namespace, as_of: dt.date) -> None:
     """main→archive for months older than main_days (the same `archive/<table>` assets), then
     the files the archive now holds."""
+    from ..handles import archive_stores
     from ..lib.archive import maintenance
-    from ..lib.archive.stores import archive_stores
     from . import lifecycle as lifecycle_cli
 
     step(f"6. lifecycle main→archive and purge as of {as_of} (Parquet files, verified)")
@@ -159,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load(args)
     as_of = args.as_of or cfg.today()
     step(f"1. tiers and schema (home {cfg.home})")
-    dagster_home = prepare_dagster_home(cfg.home, cfg)
+    dagster_home = prepare_dagster_home(cfg.home, cfg.instance)
     print(f"Dagster runs of this demo are recorded in {dagster_home}")
     for tier, tables in setup_lib.setup_tiers(cfg, sample_data=True).items():
         print(f"{tier}: " + (f"created {', '.join(tables)}" if tables else "schema up to date"))
@@ -178,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     lifecycle_step(cfg, args, as_of)
 
     step("7. status")
-    print(status_lib.render(status_lib.collect(cfg, as_of)))
+    print(status_lib.render(status_of(cfg, as_of)))
     step("done")
     flag = "" if args.config else " --demo"
     where = f"./{DEMO_HOME}" if not args.config else str(cfg.home)
@@ -187,3 +186,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"See it all in the Dagster UI: `persys up{flag}`.")
     print("Your own Supabase next: `persys init` writes a persys.yaml for your tables.")
     return 0
+
+
+def status_of(cfg, as_of: dt.date) -> dict:
+    """`persys status`'s document (the boundary resolves the tiers and stores)."""
+    from ..handles import status
+
+    return status(cfg, as_of)

@@ -18,8 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """One line per check (ok / WARN / FAIL, with the fix); the same as `setup --validate`."""
+    from ..handles import doctor as run_doctor
+
     try:
-        findings = doctor.run(load(args))
+        findings = run_doctor(load(args))
     except ConfigError as exc:
         findings = doctor.config_failures(exc)
     lines, code = doctor.render(findings)

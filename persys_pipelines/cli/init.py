@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     code = 0
     if not args.no_doctor:
         print("\n$ persys doctor")
-        lines, code = doctor.render(doctor.run(load_config(output)))
+        from ..handles import doctor as run_doctor
+
+        lines, code = doctor.render(run_doctor(load_config(output)))
         print("\n".join(lines))
         embedded_note(output)
     next_steps(output, name)

@@ -11,11 +11,11 @@ import argparse
 import datetime as dt
 
 from .. import handles
+from ..handles import resolve_tier
 from ..lib.config import Config, find_config_path
 from ..lib.errors import UsageError
 from ..lib.monitoring.units import human_bytes, plural
 from ..lib.moves.core_main import SAME_TRANSACTION_NOTE
-from ..lib.pg.tiers import resolve_tier
 from ..lib.tiering import lifecycle as lifecycle_lib
 from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_as_of
 

@@ -60,7 +60,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         for name, text in units.items():
             print(f"# {_target(args) / name}\n{text}")
         return 0
-    prepare_dagster_home(cfg.home, cfg)  # dagster.yaml in DAGSTER_HOME, as `persys up` does
+    # dagster.yaml in DAGSTER_HOME, as `persys up` does
+    prepare_dagster_home(cfg.home, cfg.instance)
     try:
         written = service_lib.write_units(units, _target(args))
     except PermissionError as exc:

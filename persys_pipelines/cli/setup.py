@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..lib import provision as setup_lib
+from .. import handles as setup_lib
 from ..lib.monitoring.units import plural
 from ..lib.pg.schema import SAMPLE_TABLES
 from . import doctor as doctor_cli

@@ -25,13 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.report or args.sections:
-        from ..lib.monitoring import report
+    from .. import handles
 
-        cfg = load(args)
-        print(report.build(cfg, tuple(args.sections or ()), as_of=args.as_of,
-                           costs_doc=report.latest_costs(cfg)), end="")
+    if args.report or args.sections:
+        print(handles.report(load(args), tuple(args.sections or ()), as_of=args.as_of), end="")
         return 0
-    doc = status_lib.collect(load(args), args.as_of)
+    doc = handles.status(load(args), args.as_of)
     print(json.dumps(doc, indent=2) if args.json else status_lib.render(doc))
     return 0

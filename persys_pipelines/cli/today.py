@@ -24,8 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import handles
-    from ..lib.monitoring import today
+    from ..handles import today_page
 
     cfg = load(args)
     day = args.date or cfg.today() - dt.timedelta(days=1)
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--date {day}: that day is not over yet in {cfg.timezone}; the "
                          f"latest day with a page is yesterday, {cfg.today() - dt.timedelta(1)}")
     try:
-        path = today.build(cfg, day, voice=handles.voice_handles(cfg))
+        path = today_page(cfg, day)
     except (VoiceError, ReaderError, StoreError) as exc:
         raise UsageError(str(exc)) from None
     print(path)

@@ -44,7 +44,7 @@ def run_up(args: argparse.Namespace) -> int:
     check_port_free(args.port)
     started_pg = embedded_running(cfg.home) is None
     embedded_server(cfg.home)
-    dagster_home = prepare_dagster_home(cfg.home, cfg)
+    dagster_home = prepare_dagster_home(cfg.home, cfg.instance)
     prepare_tiers(cfg)
     url = f"http://127.0.0.1:{args.port}"
     env = dict(os.environ)
@@ -102,7 +102,7 @@ def prepare_tiers(cfg) -> None:
     """What the project needs itself (its own tables, the archive marker), as `persys setup`
     makes it, so the morning runs have somewhere to write; never the sample tables unless
     persys.yaml names them. A tier that cannot be reached does not stop the UI."""
-    from ..lib import provision
+    from .. import handles as provision
     from ..lib.errors import PersysError
 
     try:
@@ -123,8 +123,8 @@ def after_start(cfg, url: str) -> None:
     import httpx
 
     from ..defs.lifecycle.sources import record_core_tables
+    from ..handles import resolve_tier
     from ..lib.errors import PersysError
-    from ..lib.pg.tiers import resolve_tier
     from . import schedules
 
     try:

@@ -12,10 +12,10 @@ import argparse
 import datetime as dt
 
 from .. import handles
+from ..handles import resolve_tier
 from ..lib.archive.stores import StoreError
 from ..lib.config import Config
 from ..lib.errors import UsageError
-from ..lib.pg.tiers import resolve_tier
 from ..lib.telegram import TelegramError
 from ..lib.tiering.reader import ReaderError
 from ..lib.voice import VoiceError, briefing, records

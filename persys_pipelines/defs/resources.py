@@ -13,12 +13,14 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from ..handles import archive_stores, keyring, resolve_tier
+from ..handles_monitoring import cost_sources, notifier
 from ..lib.archive.crypto import Keyring
-from ..lib.archive.stores import ArchiveStores, archive_stores, keyring
+from ..lib.archive.stores import ArchiveStores
 from ..lib.config import Config, load_config
 from ..lib.monitoring.costs import CostReader
 from ..lib.monitoring.notify import Notifier
-from ..lib.pg.tiers import PgTier, resolve_tier
+from ..lib.pg.tiers import PgTier
 from ..lib.voice.tts_elevenlabs import ElevenLabsEngine
 
 
@@ -84,14 +86,14 @@ class NotifierResource(_PersysResource):
     """The alert sender (`notify:` channels, outbox in main)."""
 
     def handle(self) -> Notifier:
-        return self._once("notifier", lambda: Notifier.from_config(self.config()))
+        return self._once("notifier", lambda: notifier(self.config()))
 
 
 class CostReaderResource(_PersysResource):
     """The cost sources (Supabase, ElevenLabs, object store, AWS) read by free_tier_usage."""
 
     def handle(self) -> CostReader:
-        return self._once("costs", lambda: CostReader(self.config()))
+        return self._once("costs", lambda: CostReader(cost_sources(self.config())))
 
 
 def resources(config_path: str | None = None, *,

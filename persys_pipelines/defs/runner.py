@@ -187,13 +187,13 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[str]:
 def alert_failure(defs: dg.Definitions, job_name: str, result: dg.ExecuteInProcessResult,
                   error: str) -> None:
     """Alert through the notifier; never raises (the RunFailed that follows is the news)."""
+    from ..handles_monitoring import notifier
     from ..lib.config import load_config
-    from ..lib.monitoring.notify import Notifier
 
     try:
         resource = (defs.resources or {}).get("notifier")
         alerts = (resource.handle() if resource is not None
-                  else Notifier.from_config(load_config(None)))
+                  else notifier(load_config(None)))
         alerts.notify(*failure_alert(job_name, result, error))
     except Exception as exc:  # noqa: BLE001 (a broken notifier must not hide the failure)
         log.warning("could not alert the failed run %s: %s", result.run_id, type(exc).__name__)

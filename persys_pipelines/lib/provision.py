@@ -15,10 +15,13 @@ makes it from core's definition (`pg.mirror`), so it always matches what core re
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import sample_data
-from .archive.stores import backup_key_path, ensure_backup_key
-from .config import Config
+from .archive.stores import ArchiveStores
+from .config import TablePolicy
 from .errors import PersysError
 from .pg.catalog import table_columns, table_exists
 from .pg.schema import (
@@ -28,51 +31,53 @@ from .pg.schema import (
     create_monitoring_tables,
     create_personal_tables,
 )
-from .pg.tiers import resolve_tier, resolve_tiers
+from .pg.tiers import PgTier
 
 
-def sample_tables_wanted(cfg: Config, *, sample_data: bool) -> list[str]:
+def sample_tables_wanted(tables: Iterable[str], *, sample_data: bool) -> list[str]:
     """The sample tables setup may create: all with `--sample-data`, else those persys.yaml's
     `tables:` names (naming one is asking for it)."""
-    return [t for t in SAMPLE_TABLES if sample_data or t in cfg.tables]
+    named = set(tables)
+    return [t for t in SAMPLE_TABLES if sample_data or t in named]
 
 
-def setup_tiers(cfg: Config, *, sample_data: bool = False) -> dict[str, list[str]]:
+def setup_tiers(core_tier: PgTier, main_tier: PgTier, tables: Iterable[str], *,
+                sample_data: bool = False) -> dict[str, list[str]]:
     """Create what the project needs, and the sample tables asked for (module docstring);
-    returns tier → tables created. Idempotent; existing tables are left as they are."""
-    tiers = resolve_tiers(cfg)
-    sample = sample_tables_wanted(cfg, sample_data=sample_data)
-    with tiers["core"].connect() as conn:
+    returns tier → tables created. Idempotent; existing tables are left as they are.
+    `tables`: persys.yaml's table names. The boundary (handles_setup.setup_tiers) then makes
+    the home's backup key."""
+    sample = sample_tables_wanted(tables, sample_data=sample_data)
+    with core_tier.connect() as conn:
         core = create_personal_tables(conn, partitioned=True, only=[*sample, *OUTPUT_TABLES])
         _add_new_columns(conn)
-    with tiers["main"].connect() as conn:
+    with main_tier.connect() as conn:
         in_main = [t for t in sample if t in core] + list(OUTPUT_TABLES)
         main = create_personal_tables(conn, only=in_main)
         _add_new_columns(conn)
         create_ledger(conn)
         create_monitoring_tables(conn)
-    ensure_backup_key(cfg)
     return {"core": core, "main": main}
 
 
-def backup_key_note(cfg: Config) -> str:
-    """Where the key that encrypts backups is, and what the person must do about it."""
-    if cfg.tiers.archive.encryption_keys:
+def backup_key_note(keys_configured: bool, key_path: Path) -> str:
+    """Where the key that encrypts backups is (`key_path`: the home's own, used when no
+    tiers.archive.encryption_key is configured), and what the person must do about it."""
+    if keys_configured:
         return "backups: encrypted with tiers.archive.encryption_key (keep a copy of it)"
-    return (f"backups: encrypted with the key in {backup_key_path(cfg)}; keep a copy of that "
+    return (f"backups: encrypted with the key in {key_path}; keep a copy of that "
             "file somewhere else (a password manager): without it no backup can be read")
 
 
-def mark_archive_stores(cfg: Config) -> list[str]:
-    """Write the archive marker (lib/archive/marker.py) into each configured store that has
-    none and holds nothing the ledger knows of; one line per store saying what happened.
-    A store that cannot be reached is reported, not fatal: setup's tables are done by then."""
+def mark_archive_stores(stores: ArchiveStores, main_tier: PgTier) -> list[str]:
+    """Write the archive marker (lib/archive/marker.py) into each configured store (opened
+    unchecked) that has none and holds nothing main's ledger knows of; one line per store
+    saying what happened. A store that cannot be reached is reported, not fatal: setup's
+    tables are done by then."""
     from .archive.marker import archived_into, has_marker, missing_marker_problem, write_marker
-    from .archive.stores import archive_stores
 
     lines = []
-    stores = archive_stores(cfg, check=False)
-    with resolve_tier(cfg, "main").connect() as main:
+    with main_tier.connect() as main:
         for store in stores.all:
             role = stores.role(store)
             try:
@@ -98,12 +103,11 @@ def _add_new_columns(conn) -> None:
                  "not null default '{}'")
 
 
-def load_sample_data(
-    cfg: Config, *, days: int, seed: int, as_of: dt.date | None = None
-) -> dict[str, int]:
-    """Generate and COPY sample rows into core; refuses when any sample table holds rows."""
-    tiers = resolve_tiers(cfg)
-    with tiers["core"].connect() as core, tiers["main"].connect() as main:
+def load_sample_data(core_tier: PgTier, main_tier: PgTier, tables: Mapping[str, TablePolicy],
+                     timezone: str, *, days: int, seed: int, as_of: dt.date) -> dict[str, int]:
+    """Generate and COPY sample rows into core; refuses when any sample table holds rows.
+    `tables`, `timezone`: persys.yaml's, for the month partitions the days land in."""
+    with core_tier.connect() as core, main_tier.connect() as main:
         _refuse_foreign_tables(core)
         occupied = sample_data.occupied_tables([core, main])
         if occupied:
@@ -112,9 +116,8 @@ def load_sample_data(
                 f"sample data goes only into empty tables, and these hold rows: {listed}. "
                 "Use a fresh home (PERSYS_HOME=/some/new/folder) to try sample data."
             )
-        as_of = as_of or cfg.today()
-        rows = sample_data.generate(days, seed, as_of, cfg.zone)
-        _ensure_partitions(cfg, core, as_of - dt.timedelta(days=days + 1), as_of)
+        rows = sample_data.generate(days, seed, as_of, ZoneInfo(timezone))
+        ensure_partitions(core, tables, timezone, as_of - dt.timedelta(days=days + 1), as_of)
         return sample_data.load(core, rows).rows
 
 
@@ -130,12 +133,13 @@ def _refuse_foreign_tables(core) -> None:
                 "Use a fresh home (PERSYS_HOME=/some/new/folder) to try sample data.")
 
 
-def _ensure_partitions(cfg: Config, core, first: dt.date, last: dt.date) -> None:
+def ensure_partitions(core, tables: Mapping[str, TablePolicy], timezone: str, first: dt.date,
+                      last: dt.date) -> None:
     """Month partitions for the sample days, so the rows land where moves can drop them."""
     from .calendar import months_between
     from .pg.partitions import ensure_months
 
-    for table, policy in cfg.tables.items():
+    for table, policy in tables.items():
         if table_exists(core, table):
-            ensure_months(core, table, policy, cfg.timezone, months_between(first, last))
+            ensure_months(core, table, policy, timezone, months_between(first, last))
     core.commit()

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.moves.engine import CRASH_ENV
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lib.tiering.test_adopt_partition import catalog
 from persys_pipelines_tests.lifecycle_helpers import rows_text

@@ -9,9 +9,9 @@ import datetime as dt
 import json
 from collections import Counter
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
-from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines_tests.lifecycle_helpers import rows_text
 
 AS_OF = dt.date(2025, 2, 20)  # sample: 2024-12-23 .. 2025-02-20

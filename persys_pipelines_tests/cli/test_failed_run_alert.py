@@ -8,10 +8,9 @@ import datetime as dt
 from pathlib import Path
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import load_sample_data, resolve_tier, setup_tiers
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring.report import failure_lines
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.defs.test_monitoring import TOKEN, configure
 from persys_pipelines_tests.monitoring_fakes import fake_telegram

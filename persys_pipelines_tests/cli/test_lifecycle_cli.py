@@ -8,12 +8,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
 from persys_pipelines.defs import go_ahead
 from persys_pipelines.defs.runner import THROWAWAY_ENV
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.pg import ledger
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.lifecycle_helpers import rows_text
 
 AS_OF = dt.date(2025, 2, 20)

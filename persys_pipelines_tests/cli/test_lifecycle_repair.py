@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import psycopg
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 
 
 def test_repair_reports_then_fixes_a_key_in_both_tiers(cfg, tier_dsns, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import load_config
 from persys_pipelines_tests.conftest import DEFAULT_TABLES, write_config
 

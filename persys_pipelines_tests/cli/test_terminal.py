@@ -14,8 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2025, 2, 20)  # sample: 2024-12-23 .. 2025-02-20

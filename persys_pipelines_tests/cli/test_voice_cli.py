@@ -7,8 +7,8 @@ import datetime as dt
 import soundfile as sf
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.voice_fakes import BOT_TOKEN, fake_telegram_voice, store_day
 

@@ -10,7 +10,7 @@ from persys_pipelines.defs.archive import definitions
 from persys_pipelines.defs.archive.assets import archive_key
 from persys_pipelines.defs.lifecycle.assets import AS_OF_TAG
 from persys_pipelines.defs.resources import resources
-from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 

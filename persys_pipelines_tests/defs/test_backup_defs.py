@@ -6,9 +6,8 @@ import dagster as dg
 
 from persys_pipelines.definitions import build_definitions
 from persys_pipelines.defs import backup
-from persys_pipelines.lib.archive.stores import archive_stores
+from persys_pipelines.handles import archive_stores, setup_tiers
 from persys_pipelines.lib.backup import snapshot
-from persys_pipelines.lib.provision import setup_tiers
 
 
 def test_backup_job_and_schedules(cfg, config_path):

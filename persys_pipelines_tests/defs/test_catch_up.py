@@ -99,9 +99,8 @@ def test_catch_up_run_after_three_days_off_makes_every_day_and_sends_one_note(
     request, run as the daemon would run it, makes the three missed days' summaries,
     projections and briefings, and exactly one Telegram note goes out: the latest day's."""
     from persys_pipelines.definitions import build_definitions
+    from persys_pipelines.handles import resolve_tier, setup_tiers
     from persys_pipelines.lib.config import load_config
-    from persys_pipelines.lib.pg.tiers import resolve_tier
-    from persys_pipelines.lib.provision import setup_tiers
     from persys_pipelines_tests.conftest import write_config
     from persys_pipelines_tests.voice_fakes import BOT_TOKEN, fake_telegram_voice
 

@@ -137,13 +137,13 @@ def test_tick_retention_comes_from_persys_yaml_and_dagster_accepts_it(tmp_path, 
     shipped = yaml.safe_load(path.read_text())["retention"]
     assert shipped["sensor"]["purge_after_days"] == {"skipped": 3, "success": 30,
                                                      "failure": 30, "started": 30}
-    write_retention(path, cfg)
+    write_retention(path, cfg.instance)
     doc = yaml.safe_load(path.read_text())
     assert doc["retention"]["schedule"]["purge_after_days"] == {
         "skipped": 2, "success": 12, "failure": 12, "started": 12}
     assert doc["storage"]["custom"]["class"] == "PersysStorage"  # the rest is kept
-    with dg.instance_for_test(overrides={"retention": tick_retention(cfg)}) as instance:
-        assert instance.get_settings("retention") == tick_retention(cfg)
+    with dg.instance_for_test(overrides={"retention": tick_retention(cfg.instance)}) as instance:
+        assert instance.get_settings("retention") == tick_retention(cfg.instance)
 
 
 def test_the_daily_job_runs_in_the_definitions(pg_instance, cfg, config_path):

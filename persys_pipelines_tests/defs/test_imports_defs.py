@@ -11,11 +11,11 @@ import time
 import dagster as dg
 import yaml
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.defs.imports.sensors import SENSOR_NAME
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.imports.run import file_sha256
-from persys_pipelines.lib.monitoring import doctor
 from persys_pipelines_tests.import_helpers import keys_by_tier, project
 
 CSV = "Date,Description,Amount\n20/05/2025,Coffee,-3.20\n25/05/2025,Salary,3100.00\n"
@@ -63,12 +63,12 @@ def test_inbox_sensor_one_run_per_new_file(cfg, config_path, tmp_path):
 
 def test_doctor_checks_the_mapping(cfg, config_path, tmp_path):
     project(cfg)
-    assert all(f.ok for f in doctor.run(cfg) if f.item.startswith("imports."))
+    assert all(f.ok for f in handles.doctor(cfg) if f.item.startswith("imports."))
     doc = yaml.safe_load(config_path.read_text())
     doc["imports"] = {"ofx": {"table": "transactions",
                               "columns": {"date": "occurred_on", "amount": "amount_gbp"}}}
     config_path.write_text(yaml.safe_dump(doc))
-    bad = [f for f in doctor.run(load_config(config_path)) if f.item == "imports.ofx"]
+    bad = [f for f in handles.doctor(load_config(config_path)) if f.item == "imports.ofx"]
     assert any(f.status == "FAIL" and "amount_gbp" in f.detail for f in bad)
     assert any("category" in f.detail for f in bad)  # NOT NULL, no default, not mapped
     doc["imports"] = {"csv": {"table": "transactions", "columns": {"date": "note"}}}

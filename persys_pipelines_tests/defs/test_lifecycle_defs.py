@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.defs import lifecycle
 from persys_pipelines.defs.lifecycle.assets import main_key
 from persys_pipelines.defs.resources import resources
-from persys_pipelines.lib import provision as setup_lib
 
 AS_OF = dt.date(2025, 2, 20)
 

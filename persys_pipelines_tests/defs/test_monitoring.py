@@ -12,9 +12,8 @@ from persys_pipelines.defs.monitoring.failures import run_failure_notify_sensor
 from persys_pipelines.defs.monitoring.health import health_check_sensor
 from persys_pipelines.defs.monitoring.quota import EMERGENCY_TAG, core_quota_sensor
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.handles import load_sample_data, resolve_tier, setup_tiers
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 from persys_pipelines_tests.monitoring_fakes import fake_telegram, http_endpoint
 
 TOKEN = "999:monitoring-test-token"

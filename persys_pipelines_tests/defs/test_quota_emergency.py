@@ -13,12 +13,11 @@ import yaml
 from persys_pipelines.defs import lifecycle, monitoring
 from persys_pipelines.defs.monitoring.quota import EMERGENCY_TAG, core_quota_sensor
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib import sample_data
 from persys_pipelines.lib.calendar import months_between
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg import partitions as space
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.defs.test_monitoring import configure, tick
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 from persys_pipelines_tests.monitoring_fakes import fake_telegram

@@ -8,10 +8,10 @@ import dagster as dg
 from persys_pipelines.definitions import build_definitions
 from persys_pipelines.defs.monitoring.assets import FREE_TIER
 from persys_pipelines.defs.retries import NETWORK_RETRY
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.errors import ConfigError
 from persys_pipelines.lib.monitoring import costs
 from persys_pipelines.lib.pg.tiers import TierUnavailable
-from persys_pipelines.lib.provision import setup_tiers
 
 DAY = "2025-02-20"
 

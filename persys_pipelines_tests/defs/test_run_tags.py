@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import yaml
 
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.definitions import build_definitions
 from persys_pipelines.defs import tags
 from persys_pipelines.defs.monitoring.quota import emergency_tags
 from persys_pipelines.defs.resources import resources
 from persys_pipelines.defs.runner import run_job
-from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.monitoring.quota import EmergencyPlan
 
 AS_OF = dt.date(2025, 2, 20)

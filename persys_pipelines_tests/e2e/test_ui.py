@@ -21,8 +21,9 @@ from persys_pipelines import handles
 from persys_pipelines.defs import go_ahead
 from persys_pipelines.defs.lifecycle.assets import main_key
 from persys_pipelines.defs.lifecycle.schedules import JOB_NAME, run_request_tags
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import Config, load_config
-from persys_pipelines.lib.pg.tiers import DAGSTER_DB, connect, embedded_server, resolve_tier
+from persys_pipelines.lib.pg.tiers import DAGSTER_DB, connect, embedded_server
 from persys_pipelines.lib.tiering import lifecycle
 
 pytestmark = pytest.mark.e2e

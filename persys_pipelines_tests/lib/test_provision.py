@@ -7,10 +7,10 @@ import datetime as dt
 import psycopg
 import pytest
 
+from persys_pipelines import handles
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
 from persys_pipelines.lib.config import Config, load_config
-from persys_pipelines.lib.monitoring import doctor
 from persys_pipelines.lib.pg.catalog import table_columns
 from persys_pipelines.lib.pg.schema import OUTPUT_TABLES, PERSONAL_TABLES, SAMPLE_TABLES
 from persys_pipelines.lib.sample_data import SampleDataRefused
@@ -100,11 +100,11 @@ def test_three_years_is_tens_of_megabytes(cfg):
 def test_validate_reports_each_item(cfg, make_database, tmp_path):
     from persys_pipelines_tests.conftest import write_config
 
-    checks = doctor.run(cfg)
+    checks = handles.doctor(cfg)
     assert any(c.item == "core: journal_entries" and not c.ok and "persys setup" in c.detail
                for c in checks)
     setup_lib.setup_tiers(cfg)
-    checks = doctor.run(cfg)
+    checks = handles.doctor(cfg)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert {c.item for c in checks} >= {"config", "core: connect", "main: connect",
                                         "main: persys.ledger", "main: voice_messages"}
@@ -112,7 +112,7 @@ def test_validate_reports_each_item(cfg, make_database, tmp_path):
     broken = {"core": cfg.tiers.core.dsn.get_secret_value(),
               "main": cfg.tiers.core.dsn.get_secret_value().rsplit("/", 1)[0] + "/nonexistent_db"}
     bad = load_config(write_config(tmp_path / "bad.yaml", broken, tmp_path / "h"))
-    checks = doctor.run(bad)
+    checks = handles.doctor(bad)
     (fail,) = [c for c in checks if not c.ok]
     assert fail.item == "main: connect" and "nonexistent_db" in fail.detail
 
@@ -165,7 +165,7 @@ def test_validate_names_a_missing_person_table(tier_dsns, tmp_path, monkeypatch)
     cfg = adopted_config(tier_dsns, tmp_path, monkeypatch, {"journal": "written_at",
                                                             "mood_log": "day"})
     setup_lib.setup_tiers(cfg)
-    (fail,) = [c for c in doctor.run(cfg) if not c.ok]
+    (fail,) = [c for c in handles.doctor(cfg) if not c.ok]
     assert (fail.item, fail.detail) == (
         "core: mood_log", "missing; create it or drop it from persys.yaml")
 

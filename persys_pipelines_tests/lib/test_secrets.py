@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import ConfigError, load_config, parse_config
 from persys_pipelines.lib.errors import TierError, scrub
-from persys_pipelines.lib.pg.tiers import PgTier, resolve_tier, safe_dsn
+from persys_pipelines.lib.pg.tiers import PgTier, safe_dsn
 from persys_pipelines.lib.telegram import TelegramClient, TelegramError
 from persys_pipelines_tests.conftest import write_config
 

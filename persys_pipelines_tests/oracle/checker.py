@@ -9,11 +9,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive.manifest import load_file, read_manifest
 from persys_pipelines.lib.config import Config
 from persys_pipelines.lib.pg.catalog import table_exists
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 from .world import APP_TABLES, POLICIES
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persys_pipelines import handles
-from persys_pipelines.lib.archive.stores import archive_stores
+from persys_pipelines.handles import archive_stores, resolve_tier
 from persys_pipelines.lib.backup import snapshot
 from persys_pipelines.lib.config import Config
 from persys_pipelines.lib.moves import adopt
 from persys_pipelines.lib.moves import registry as engine
 from persys_pipelines.lib.moves.engine import CRASH_ENV
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 from .world import POLICIES
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persys_pipelines import handles
-from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.handles import resolve_tier
 
 from . import checker, routes
 from .app import run_app

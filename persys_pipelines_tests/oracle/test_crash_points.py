@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.moves import registry
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 from . import checker, routes
 from .world import IMPORT_POLICIES, START, make_world

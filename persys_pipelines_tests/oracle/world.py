@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.config import Config, load_config
-from persys_pipelines.lib.provision import setup_tiers
 
 START = dt.date(2024, 1, 10)  # the first simulated day
 NOTES = """create table notes (id bigint generated always as identity primary key,

@@ -68,7 +68,8 @@ def archive_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         run_cfg = persys_config.load()
         as_of = run_as_of(context, run_cfg)
         with terminal_errors():
-            stores = archive_stores.handle(down=health.known_down(run_cfg, "archive:primary"))
+            stores = archive_stores.handle(down=health.known_down(
+                run_cfg.health.endpoints, main.handle, "archive:primary"))
             ring = archive_stores.keyring()
             if stores.primary_error:
                 context.log.warning(f"primary archive store down, using {stores.active.url}: "

@@ -7,9 +7,8 @@ not under the one-move-at-a-time limit.
 
 import dagster as dg
 
+from ...handles import archive_stores, keyring, resolve_tier
 from ...lib.archive import drill as drill_lib
-from ...lib.archive.stores import archive_stores, keyring
-from ...lib.pg.tiers import resolve_tier
 from ..resources import PersysConfigResource
 from ..retries import NETWORK_RETRY, terminal_errors
 

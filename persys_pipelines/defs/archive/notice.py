@@ -3,7 +3,7 @@ the person (one notification per file, with how to keep them)."""
 
 import dagster as dg
 
-from ...lib.archive.stores import archive_stores
+from ...handles import archive_stores
 from ...lib.monitoring import retention
 from ..resources import NotifierResource, PersysConfigResource
 

@@ -9,9 +9,9 @@ import datetime as dt
 import dagster as dg
 
 from ... import handles
+from ...handles import resolve_tier
 from ...lib.config import Config
 from ...lib.moves import main_archive as archive
-from ...lib.pg.tiers import resolve_tier
 from .. import tags as run_tags
 from ..partitions import monthly
 from ..resources import resources

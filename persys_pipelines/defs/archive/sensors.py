@@ -6,8 +6,8 @@ that arrive later for an archived month get a new key and a new run."""
 import dagster as dg
 
 from ... import handles
+from ...handles import resolve_tier
 from ...lib.moves import main_archive as archive
-from ...lib.pg.tiers import resolve_tier
 from .. import go_ahead
 from ..lifecycle.schedules import AssetJob
 from ..partitions import monthly

@@ -5,8 +5,9 @@ import json
 
 import dagster as dg
 
+from ... import handles
 from ...lib.config import Config
-from ...lib.monitoring import health, report
+from ...lib.monitoring import health
 from ...lib.monitoring.alerts import cost_alerts
 from ..partitions import daily
 from ..resources import (
@@ -72,8 +73,7 @@ def assets(cfg: Config) -> list[dg.AssetsDefinition]:
         cfg = persys_config.load()
         day = _day(context)
         folder = cfg.home / "reports"
-        text = report.build(cfg, as_of=day, costs_doc=report.latest_costs(cfg),
-                            chart_png=folder / f"usage-{day}.png")
+        text = handles.report(cfg, as_of=day, chart_png=folder / f"usage-{day}.png")
         path = folder / f"report-{day}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ...lib.pg.tiers import resolve_tier
+from ...handles import resolve_tier
 from ..resources import PersysConfigResource
 from .assets import FREE_TIER
 

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from ...handles_monitoring import health_context
 from ...lib.monitoring.watch import health_tick
 from ..resources import NotifierResource, PersysConfigResource, PostgresTierResource
 
@@ -17,7 +18,7 @@ def health_check_sensor(interval_s: int = 60) -> dg.SensorDefinition:
         cfg = persys_config.load()
         if not cfg.health.endpoints:
             return dg.SkipReason("no endpoint configured (health.endpoints)")
-        lines = health_tick(cfg, main.handle(), notifier.handle())
+        lines = health_tick(health_context(cfg), main.handle(), notifier.handle())
         return dg.SkipReason("; ".join(lines) or "no endpoint due")
 
     return _sensor

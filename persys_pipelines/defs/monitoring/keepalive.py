@@ -3,6 +3,7 @@ alert when the project is found paused or restricted (lib/monitoring/keepalive.p
 
 import dagster as dg
 
+from ...handles_monitoring import watch
 from ...lib.monitoring.keepalive import guarded, keepalive_tick
 from ..resources import NotifierResource, PersysConfigResource, PostgresTierResource
 
@@ -16,11 +17,11 @@ from ..resources import NotifierResource, PersysConfigResource, PostgresTierReso
 def supabase_pause_guard(context: dg.SensorEvaluationContext,
                          persys_config: PersysConfigResource, core: PostgresTierResource,
                          main: PostgresTierResource, notifier: NotifierResource):
-    cfg = persys_config.load()
-    if not guarded(cfg):
+    w = watch(persys_config.load())
+    if not guarded(w):
         return dg.SkipReason("core is not a Supabase project (or tiers.core.keepalive_days is "
                              "null): nothing to keep awake")
-    done = keepalive_tick(cfg, core.handle(), main.handle(), notifier.handle())
+    done = keepalive_tick(w, core.handle(), main.handle(), notifier.handle())
     if not done.due:
         return dg.SkipReason("the last keepalive is recent enough")
     return dg.SkipReason(f"keepalive {'ok' if done.ok else done.state.upper()}: {done.detail}")

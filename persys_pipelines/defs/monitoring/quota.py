@@ -5,6 +5,7 @@ import logging
 
 import dagster as dg
 
+from ...handles_monitoring import watch
 from ...lib.config import Config
 from ...lib.monitoring.quota import EmergencyPlan
 from ...lib.monitoring.watch import QuotaTick, quota_tick
@@ -58,7 +59,8 @@ def core_quota_sensor(job_name: str | None, interval_s: int = 60) -> dg.SensorDe
                 core: PostgresTierResource, main: PostgresTierResource,
                 notifier: NotifierResource):
         cfg = persys_config.load()
-        tick = quota_tick(cfg, core.handle(), main.handle(), notifier.handle(), context.cursor)
+        tick = quota_tick(watch(cfg), core.handle(), main.handle(), notifier.handle(),
+                          context.cursor)
         requests, more = emergency_request(cfg, tick, job_name)
         notes = tick.notes + more
         for note in notes:

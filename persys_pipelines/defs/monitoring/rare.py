@@ -9,6 +9,7 @@ import os
 
 import dagster as dg
 
+from ...handles_monitoring import health_context
 from ...lib.config import Config
 from ...lib.monitoring import rare
 from ..resources import NotifierResource, PersysConfigResource, PostgresTierResource
@@ -46,7 +47,7 @@ def rare_alert_sensor(context: dg.SensorEvaluationContext, persys_config: Persys
     now = dt.datetime.now(dt.UTC)
     outcomes = recent_outcomes(context.instance, cfg, now)
     with main.handle().connect() as conn:
-        down = rare.core_down(cfg, conn, now)
+        down = rare.core_down(health_context(cfg), conn, now)
     found = rare.alerts(outcomes, down)
     alerts = notifier.handle()
     for key, subject, body in found:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..config import Config
+from ..config import ArchiveTier
 from ..errors import ArchiveError
 from .crypto import Keyring
 from .objects import Store, StoredObject, StoreError
@@ -240,22 +240,21 @@ class ArchiveStores:
         return "primary" if store is self.primary else "secondary"
 
 
-def open_configured(cfg: Config, url: str) -> Store:
-    a = cfg.tiers.archive
-    secret = a.secret_access_key.get_secret_value() if a.secret_access_key else None
-    key_id = a.access_key_id.get_secret_value() if a.access_key_id else None
-    return open_store(url, endpoint_url=a.endpoint_url, region=a.region,
+def open_url(archive: ArchiveTier, url: str) -> Store:
+    """The store at `url`, with the credentials and endpoint of persys.yaml's
+    `tiers.archive` (S3-compatible stores)."""
+    secret = archive.secret_access_key.get_secret_value() if archive.secret_access_key else None
+    key_id = archive.access_key_id.get_secret_value() if archive.access_key_id else None
+    return open_store(url, endpoint_url=archive.endpoint_url, region=archive.region,
                       access_key_id=key_id, secret_access_key=secret)
 
 
-def archive_stores(cfg: Config, *, check: bool = True, down: str | None = None) -> ArchiveStores:
-    """Open the stores; when the primary fails its check, new files go to the secondary.
+def open_stores(primary: Store, secondary: Store | None, *, check: bool = True,
+                down: str | None = None) -> ArchiveStores:
+    """The stores; when the primary fails its check, new files go to the secondary.
 
     `down`: why the caller already knows the primary is down (the health sensor's open
     incident); the archive then fails over without waiting for its own probe to time out."""
-    primary = open_configured(cfg, cfg.archive_url)
-    secondary_url = cfg.tiers.archive.secondary_url
-    secondary = open_configured(cfg, secondary_url) if secondary_url else None
     if not check:
         return ArchiveStores(primary, secondary, primary)
     if secondary is not None and down:
@@ -274,35 +273,27 @@ def archive_stores(cfg: Config, *, check: bool = True, down: str | None = None) 
         return ArchiveStores(primary, secondary, secondary, str(exc))
 
 
-def keyring(cfg: Config) -> Keyring:
-    return Keyring.from_texts(cfg.tiers.archive.encryption_keys)
-
-
 BACKUP_KEY_FILE = "keys/backup.key"  # under home: the key backups use when none is configured
 
 
-def backup_key_path(cfg: Config) -> Path:
-    return cfg.home / BACKUP_KEY_FILE
+def backup_key_path(home: Path) -> Path:
+    return home / BACKUP_KEY_FILE
 
 
-def backup_keyring(cfg: Config) -> Keyring:
-    """Backups are always encrypted: the configured keys, else the home's own key (`persys
-    setup` creates it; the person must keep a copy of it elsewhere)."""
-    if cfg.tiers.archive.encryption_keys:
-        return keyring(cfg)
-    path = backup_key_path(cfg)
+def home_keyring(path: Path) -> Keyring:
+    """The home's own backup key (`persys setup` creates it; the person must keep a copy of
+    it elsewhere); an empty keyring when there is none yet."""
     if not path.exists():
         return Keyring([])
     return Keyring.from_texts([path.read_text().strip()])
 
 
-def ensure_backup_key(cfg: Config) -> Path | None:
-    """Create the home's backup key (mode 0600) when no key is configured and none exists;
-    returns its path when it was created now."""
+def ensure_backup_key(path: Path) -> Path | None:
+    """Create the home's backup key at `path` (mode 0600) when none exists; returns its path
+    when it was created now. The boundary calls it only when no key is configured."""
     from .crypto import new_key_text
 
-    path = backup_key_path(cfg)
-    if cfg.tiers.archive.encryption_keys or path.exists():
+    if path.exists():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)

@@ -51,8 +51,9 @@ def ready_persons(household: Household, *, folders_allowed: bool) -> list[Ready]
             continue  # problems_of already said why
         mine = _problems(x, folders_allowed)
         problems += [f"{x.person.name}: {p}" for p in mine]
+        folders = file_folders(x.cfg.home, _urls(x))
         out.append(Ready(x.person.name, x.person.folder, x.cfg,
-                         tuple(sorted(x.own_env)), tuple(sorted(file_folders(x.cfg)))))
+                         tuple(sorted(x.own_env)), tuple(sorted(folders))))
     if problems:
         raise DeployError(f"household {household.root} cannot run in containers yet:\n"
                           + "\n".join(f"  - {p}" for p in problems))
@@ -73,21 +74,25 @@ def _problems(x: Loaded, folders_allowed: bool) -> list[str]:
     problems += literal_secrets(x.person.config_path)
     if not folders_allowed:
         problems += [f"{key} is a folder ({url}); a Kubernetes Job cannot see this machine's "
-                     "folders: use an s3:// bucket" for key, url in _file_stores(x.cfg)]
+                     "folders: use an s3:// bucket" for key, url in _file_stores(_urls(x))]
     return problems
 
 
-def _file_stores(cfg: Config) -> list[tuple[str, str]]:
-    found = [("tiers.archive.url", cfg.archive_url),
-             ("tiers.archive.secondary_url", cfg.tiers.archive.secondary_url),
-             ("voice.store_url", cfg.voice.store_url)]
-    return [(k, u) for k, u in found if u and u.startswith("file://")]
+def _urls(x: Loaded) -> list[tuple[str, str | None]]:
+    """The person's store URLs by their persys.yaml key (the stores a container must reach)."""
+    return [("tiers.archive.url", x.cfg.archive_url),
+            ("tiers.archive.secondary_url", x.cfg.tiers.archive.secondary_url),
+            ("voice.store_url", x.cfg.voice.store_url)]
 
 
-def file_folders(cfg: Config) -> set[str]:
+def _file_stores(urls: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    return [(k, u) for k, u in urls if u and u.startswith("file://")]
+
+
+def file_folders(home: Path, urls: list[tuple[str, str | None]]) -> set[str]:
     """Host folders of the person's file:// stores (not under their home, which is a volume)."""
-    paths = {urlsplit(url).path for _, url in _file_stores(cfg)}
-    return {p for p in paths if not Path(p).is_relative_to(cfg.home)}
+    paths = {urlsplit(url).path for _, url in _file_stores(urls)}
+    return {p for p in paths if not Path(p).is_relative_to(home)}
 
 
 def literal_secrets(config_path: Path) -> list[str]:

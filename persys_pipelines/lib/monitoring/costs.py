@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from ..config import AwsCosts, Config
+from ..config import AwsCosts, Costs
 from ..errors import ServiceError
 from ..pg.catalog import table_exists
 from ..pg.schema import create_monitoring_tables
-from ..pg.tiers import resolve_tier
+from ..pg.tiers import PgTier
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +31,36 @@ class CostError(ServiceError):
     """A cost source could not be read; names the source and what to check."""
 
 
-def supabase_usage(cfg: Config) -> dict[str, Any]:
-    core = resolve_tier(cfg, "core")
+@dataclass(frozen=True)
+class CostSources:
+    """What the free-tier document reads: the tiers, core's quota (tiers.core.quota_mb), the
+    `costs:` section and the archive store's URL (built at the config boundary)."""
+
+    core: PgTier
+    main: PgTier
+    costs: Costs
+    core_quota_mb: float | None
+    archive_url: str
+
+
+def supabase_usage(core: PgTier, quota_mb: float | None) -> dict[str, Any]:
     size = core.size_bytes()
-    limit_mb = cfg.tiers.core.quota_mb or SUPABASE_FREE_MB
+    limit_mb = quota_mb or SUPABASE_FREE_MB
     return {"mb": round(size / 1024 / 1024, 2), "limit_mb": limit_mb,
             "pct": round(100 * size / 1024 / 1024 / limit_mb, 2)}
 
 
-def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
+def elevenlabs_usage(src: CostSources, today: dt.date) -> dict[str, Any] | None:
     """Credits spent on ElevenLabs this month, from persys.voice_messages in core+main: a character
     is a credit, half a credit on the Flash/Turbo models (`voice` is `<voice id>/<model>`)."""
     from ..voice.plan import HALF_PRICE_MODELS
 
-    if cfg.costs.elevenlabs is None:
+    if src.costs.elevenlabs is None:
         return None
     first = today.replace(day=1)
     used = 0
-    for name in ("core", "main"):
-        with resolve_tier(cfg, name).connect() as conn:
+    for tier in (src.core, src.main):
+        with tier.connect() as conn:
             if table_exists(conn, "voice_messages"):
                 used += int(conn.execute(
                     sql.SQL("select coalesce(sum(case when split_part(voice, '/', 2) = any(%s) "
@@ -57,18 +69,18 @@ def elevenlabs_usage(cfg: Config, today: dt.date) -> dict[str, Any] | None:
                             "where engine = 'elevenlabs' and day >= %s and day <= %s"),
                     (sorted(HALF_PRICE_MODELS), first, today),
                 ).fetchone()[0])
-    limit = cfg.costs.elevenlabs.credit_limit
+    limit = src.costs.elevenlabs.credit_limit
     return {"credits_used": used, "credit_limit": limit, "pct": round(100 * used / limit, 2)}
 
 
-def object_store_usage(cfg: Config) -> dict[str, Any]:
+def object_store_usage(url: str) -> dict[str, Any]:
     from ..archive.stores import StoreError, open_store
 
     try:
-        objects = list(open_store(cfg.archive_url).list())
+        objects = list(open_store(url).list())
     except StoreError as exc:
-        return {"url": cfg.archive_url, "error": str(exc)}
-    return {"url": cfg.archive_url, "bytes": sum(o.size for o in objects), "files": len(objects)}
+        return {"url": url, "error": str(exc)}
+    return {"url": url, "bytes": sum(o.size for o in objects), "files": len(objects)}
 
 
 def aws_client(service: str, aws: AwsCosts):
@@ -136,21 +148,21 @@ def aws_cost_explorer(conn: psycopg.Connection, aws: AwsCosts, today: dt.date,
     return {"mtd_usd": total, "cached": False, **detail}
 
 
-def collect(cfg: Config, today: dt.date, *, budgets_client=None, ce_client=None) -> dict:
+def collect(src: CostSources, today: dt.date, *, budgets_client=None, ce_client=None) -> dict:
     """The free-tier usage document; a source that fails is reported, not raised."""
-    doc: dict[str, Any] = {"day": today.isoformat(), "threshold_usd": cfg.costs.threshold_usd,
-                           "supabase": supabase_usage(cfg),
-                           "elevenlabs": elevenlabs_usage(cfg, today),
-                           "object_store": object_store_usage(cfg), "aws": None,
+    doc: dict[str, Any] = {"day": today.isoformat(), "threshold_usd": src.costs.threshold_usd,
+                           "supabase": supabase_usage(src.core, src.core_quota_mb),
+                           "elevenlabs": elevenlabs_usage(src, today),
+                           "object_store": object_store_usage(src.archive_url), "aws": None,
                            "aws_cost_explorer": None, "errors": []}
-    aws = cfg.costs.aws
+    aws = src.costs.aws
     if aws is not None:
         try:
             doc["aws"] = aws_budgets(aws, budgets_client)
         except CostError as exc:
             doc["errors"].append(str(exc))
         try:
-            with resolve_tier(cfg, "main").connect() as conn:
+            with src.main.connect() as conn:
                 doc["aws_cost_explorer"] = aws_cost_explorer(conn, aws, today, ce_client)
         except Exception as exc:  # botocore's errors vary; the source and kind are enough
             doc["errors"].append(f"AWS Cost Explorer failed ({type(exc).__name__})")
@@ -160,14 +172,14 @@ def collect(cfg: Config, today: dt.date, *, budgets_client=None, ce_client=None)
 class CostReader:
     """The cost sources of one persys.yaml, as the handle `CostReaderResource` hands out."""
 
-    def __init__(self, cfg: Config):
-        self._cfg = cfg
+    def __init__(self, sources: CostSources):
+        self._sources = sources
 
-    def __repr__(self) -> str:  # the config carries keys
+    def __repr__(self) -> str:  # the sources carry keys
         return "CostReader()"
 
     def collect(self, today: dt.date, **clients: Any) -> dict:
-        return collect(self._cfg, today, **clients)
+        return collect(self._sources, today, **clients)
 
 
 def charges(doc: dict) -> dict[str, float]:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import psycopg
 
 from .. import supabase_rest
-from ..config import Config, HealthEndpoint
+from ..config import HealthEndpoint
 from ..errors import scrub
 from ..pg.catalog import table_exists
 from ..pg.schema import create_monitoring_tables
+from ..pg.tiers import PgTier
+from .context import HealthContext
 
 
 @dataclass(frozen=True)
@@ -45,30 +48,31 @@ class Transition:
 SUPABASE_URL = "supabase:core"  # the project's REST API (lib/supabase_rest.probe)
 
 
-def endpoints(cfg: Config) -> list[HealthEndpoint]:
+def endpoints(ctx: HealthContext) -> list[HealthEndpoint]:
     """health.endpoints, plus the Supabase REST probe when tiers.core.supabase_url and
     service_key are set and no endpoint checks it already (a paused project shows up as an
     incident, not only as the next run's connection error)."""
-    listed = list(cfg.health.endpoints)
-    if supabase_rest.configured(cfg.tiers.core) and all(e.url != SUPABASE_URL for e in listed):
+    listed = list(ctx.endpoints)
+    if ctx.rest.configured and all(e.url != SUPABASE_URL for e in listed):
         listed.append(HealthEndpoint(name="supabase", url=SUPABASE_URL))
     return listed
 
 
-def check(cfg: Config, endpoint: HealthEndpoint, transport: httpx.BaseTransport | None = None,
+def check(ctx: HealthContext, endpoint: HealthEndpoint,
+          transport: httpx.BaseTransport | None = None,
           at: dt.datetime | None = None) -> CheckResult:
     """Probe one endpoint; never raises (a failure is a result with ok=False)."""
     at = at or dt.datetime.now(dt.UTC)
     start = time.perf_counter()
     try:
-        detail = _probe(cfg, endpoint, transport)
+        detail = _probe(ctx, endpoint, transport)
         ok = True
     except Exception as exc:  # every failure kind is an unhealthy result, with its reason
         ok, detail = False, _reason(exc)
     return CheckResult(endpoint.name, ok, (time.perf_counter() - start) * 1000, detail, at)
 
 
-def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
+def _probe(ctx: HealthContext, endpoint: HealthEndpoint, transport) -> str:
     url = endpoint.url
     if url.startswith(("http://", "https://")):
         with httpx.Client(timeout=endpoint.timeout_s, transport=transport) as client:
@@ -77,26 +81,22 @@ def _probe(cfg: Config, endpoint: HealthEndpoint, transport) -> str:
             raise RuntimeError(f"HTTP {response.status_code}")
         return f"HTTP {response.status_code}"
     if url == SUPABASE_URL:
-        c = cfg.tiers.core
-        if not supabase_rest.configured(cfg.tiers.core):
-            return supabase_rest.probe(cfg.tiers.core)  # raises: says which keys to set
-        found = supabase_rest.project_state(str(c.supabase_url), c.service_key.get_secret_value(),
+        rest = ctx.rest
+        if not rest.configured:
+            return rest.probe()  # raises: says which keys to set
+        found = supabase_rest.project_state(str(rest.url), str(rest.key),
                                             timeout_s=endpoint.timeout_s, transport=transport)
         if found.state == "up":
             return found.detail
         if found.state == "error":  # the probe's message names the fix (key, table)
-            return supabase_rest.probe(cfg.tiers.core, timeout_s=endpoint.timeout_s)
+            return rest.probe(timeout_s=endpoint.timeout_s)
         raise RuntimeError(found.detail)
     if url.startswith("tier:"):
-        from ..pg.tiers import resolve_tier
-
-        tier = resolve_tier(cfg, url[len("tier:"):])
+        tier = ctx.tier(url[len("tier:"):])
         with tier.connect() as conn:
             conn.execute("select 1")
         return "select 1 ok"
-    from ..archive.stores import archive_stores
-
-    stores = archive_stores(cfg, check=False)  # opened as the archive opens them: credentials
+    stores = ctx.stores()  # opened as the archive opens them: credentials
     store = stores.primary if url == "archive:primary" else stores.secondary
     if store is None:
         raise RuntimeError("tiers.archive.secondary_url is not configured")
@@ -166,18 +166,17 @@ def is_healthy(conn: psycopg.Connection, endpoint: str) -> bool | None:
     return row is None
 
 
-def known_down(cfg: Config, url: str) -> str | None:
+def known_down(endpoints: list[HealthEndpoint] | tuple[HealthEndpoint, ...],
+               main: Callable[[], PgTier], url: str) -> str | None:
     """Why the health sensor holds the endpoint checking `url` (e.g. `archive:primary`) down:
     its open incident, or None (healthy, never checked, not configured, or main unreachable:
     no opinion, the caller checks for itself). The archive fails over on this without waiting
-    for its own probe to time out."""
-    names = [e.name for e in cfg.health.endpoints if e.url == url]
+    for its own probe to time out. `main` resolves main (a failure there is "no opinion")."""
+    names = [e.name for e in endpoints if e.url == url]
     if not names:
         return None
-    from ..pg.tiers import resolve_tier
-
     try:
-        with resolve_tier(cfg, "main").connect() as conn:
+        with main().connect() as conn:
             if not table_exists(conn, "persys.incidents"):
                 return None
             row = conn.execute(

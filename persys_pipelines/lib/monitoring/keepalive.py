@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,12 +24,13 @@ import httpx
 from psycopg import sql
 
 from .. import supabase_rest
-from ..config import Config
+from ..config import CoreTier
 from ..dsn import dsn_fields, is_url
 from ..errors import PersysError
 from ..pg.catalog import ident, table_exists
 from ..pg.tiers import PgTier, TierUnavailable
 from . import health
+from .context import HealthContext, Watch
 from .notify import Notifier
 
 PREFIX = "keepalive: "
@@ -45,8 +47,8 @@ class Keepalive:
     detail: str = ""
 
 
-def core_host(cfg: Config) -> str | None:
-    dsn = cfg.tiers.core.dsn.get_secret_value() if cfg.tiers.core.dsn else ""
+def core_host(core: CoreTier) -> str | None:
+    dsn = core.dsn.get_secret_value() if core.dsn else ""
     if not dsn:
         return None
     if is_url(dsn):
@@ -54,22 +56,22 @@ def core_host(cfg: Config) -> str | None:
     return (dsn_fields(dsn) or {}).get("host")
 
 
-def guarded(cfg: Config) -> bool:
+def guarded(w: Watch) -> bool:
     """The guard runs for a Supabase core: its REST API configured or a Supabase host."""
-    return cfg.tiers.core.keepalive_days is not None and (
-        supabase_rest.configured(cfg.tiers.core) or supabase_rest.is_supabase_host(core_host(cfg)))
+    return w.core.keepalive_days is not None and (
+        w.health.rest.configured or supabase_rest.is_supabase_host(core_host(w.core)))
 
 
-def endpoint_name(cfg: Config) -> str:
+def endpoint_name(ctx: HealthContext) -> str:
     """The health endpoint the keepalive is a check of (shares its incident)."""
-    for e in health.endpoints(cfg):
+    for e in health.endpoints(ctx):
         if e.url == health.SUPABASE_URL:
             return e.name
     return "supabase"
 
 
-def interval(cfg: Config) -> dt.timedelta:
-    return dt.timedelta(days=(cfg.tiers.core.keepalive_days or 3) / 3)
+def interval(core: CoreTier) -> dt.timedelta:
+    return dt.timedelta(days=(core.keepalive_days or 3) / 3)
 
 
 def is_due(conn, name: str, every: dt.timedelta, now: dt.datetime) -> bool:
@@ -89,11 +91,11 @@ def is_due(conn, name: str, every: dt.timedelta, now: dt.datetime) -> bool:
     return False
 
 
-def real_query(cfg: Config, core: PgTier) -> str:
+def real_query(tables: Iterable[str], core: PgTier) -> str:
     """A select on a real table of core (persys's daily_summaries, else the first table of
     persys.yaml that exists); raises with the reason."""
     with core.connect(autocommit=True) as conn:
-        for table in ("daily_summaries", *cfg.tables):
+        for table in ("daily_summaries", *tables):
             if table_exists(conn, table):
                 conn.execute(sql.SQL("select 1 from {} limit 1").format(
                     ident(table))).fetchall()
@@ -102,23 +104,22 @@ def real_query(cfg: Config, core: PgTier) -> str:
         return "select on pg_class"
 
 
-def check(cfg: Config, core: PgTier, transport: httpx.BaseTransport | None = None
+def check(w: Watch, core: PgTier, transport: httpx.BaseTransport | None = None
           ) -> tuple[bool, str, str]:
     """Both queries; (ok, state, detail). Never raises."""
     parts, state = [], "up"
     try:
-        parts.append(real_query(cfg, core) + " ok")
+        parts.append(real_query(w.tables, core) + " ok")
     except PersysError as exc:
         text = str(exc)
         state = "paused" if POOLER_PAUSED in text.lower() or (
-            "translate host name" in text and supabase_rest.is_supabase_host(core_host(cfg))
+            "translate host name" in text and supabase_rest.is_supabase_host(core_host(w.core))
         ) else "unreachable"
         hint = supabase_rest.RESTORE_HINT if state == "paused" else supabase_rest.PAUSED_HINT
         parts.append(f"SQL: {text}; {hint}")
-    if supabase_rest.configured(cfg.tiers.core):
-        c = cfg.tiers.core
-        found = supabase_rest.project_state(str(c.supabase_url), c.service_key.get_secret_value(),
-                                            transport=transport)
+    rest = w.health.rest
+    if rest.configured:
+        found = supabase_rest.project_state(str(rest.url), str(rest.key), transport=transport)
         parts.append(found.detail)
         if found.state != "up" and state in ("up", "unreachable"):
             state = found.state
@@ -131,25 +132,25 @@ SUBJECTS = {"paused": "🛑 persys: the Supabase project is paused",
             "error": "❌ persys: the Supabase project answers with an error"}
 
 
-def keepalive_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier,
+def keepalive_tick(w: Watch, core: PgTier, main: PgTier, alerts: Notifier,
                    now: dt.datetime | None = None,
                    transport: httpx.BaseTransport | None = None) -> Keepalive:
     """Query core when due, record it as a check of the Supabase endpoint, alert on a change."""
     now = now or dt.datetime.now(dt.UTC)
-    name = endpoint_name(cfg)
+    name = endpoint_name(w.health)
     try:
         conn = main.connect()
     except TierUnavailable:  # no record to keep: query core anyway (the sensor ticks hourly)
-        ok, state, detail = check(cfg, core, transport)
+        ok, state, detail = check(w, core, transport)
         if not ok:
             alerts.notify(f"keepalive:{state}:{now.date()}", SUBJECTS.get(
                 state, SUBJECTS["error"]), detail + " (main is unreachable too)")
         return Keepalive(True, ok, state, detail)
     with conn:
-        if not is_due(conn, name, interval(cfg), now):
+        if not is_due(conn, name, interval(w.core), now):
             return Keepalive(due=False)
         start = time.perf_counter()
-        ok, state, detail = check(cfg, core, transport)
+        ok, state, detail = check(w, core, transport)
         result = health.CheckResult(name, ok, (time.perf_counter() - start) * 1000, detail, now)
         transitions = health.record(conn, [result])
     for t in transitions:

@@ -18,7 +18,8 @@ from typing import Protocol
 
 import psycopg
 
-from ..config import Config, EmailNotify, secret_values
+from ..config import EmailNotify, Notify, Telegram
+from ..config.notifications import Sms
 from ..errors import ServiceError, scrub
 from ..pg.schema import create_monitoring_tables
 from ..telegram import TelegramClient
@@ -78,20 +79,21 @@ class NotifyError(ServiceError):
     """A channel could not deliver; the message names the channel, never a secret."""
 
 
-def channels(cfg: Config) -> list[Channel]:
-    """The configured channels (none unless `notify:` switches them on)."""
+def channels(notify: Notify, telegram: Telegram, sms: Sms | None,
+             connect_main: Callable[[], psycopg.Connection]) -> list[Channel]:
+    """The configured channels (none unless `notify:` switches them on); `sms` is
+    `notifications.sms`, whose monthly cap is counted in main (`connect_main`)."""
     out: list[Channel] = []
-    if cfg.notify.telegram and cfg.telegram.token and cfg.telegram.chat_id:
+    if notify.telegram and telegram.token and telegram.chat_id:
         out.append(TelegramChannel(TelegramClient(
-            cfg.telegram.token.get_secret_value(), cfg.telegram.chat_id,
-            base_url=cfg.telegram.base_url, max_wait_s=10, timeout_s=15)))
-    if cfg.notify.email:
-        out.append(EmailChannel(cfg.notify.email))
-    if cfg.notifications.sms:  # rare alerts only (lib/monitoring/sms.py)
-        from ..pg.tiers import resolve_tier
+            telegram.token.get_secret_value(), telegram.chat_id,
+            base_url=telegram.base_url, max_wait_s=10, timeout_s=15)))
+    if notify.email:
+        out.append(EmailChannel(notify.email))
+    if sms:  # rare alerts only (lib/monitoring/sms.py)
         from .sms import SmsChannel
 
-        out.append(SmsChannel(cfg.notifications.sms, lambda: resolve_tier(cfg, "main").connect()))
+        out.append(SmsChannel(sms, connect_main))
     return out
 
 
@@ -117,12 +119,6 @@ class Notifier:
         self._connect = connect
         self.channels = chans
         self.secrets = secrets or []
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> Notifier:
-        from ..pg.tiers import resolve_tier
-
-        return cls(lambda: resolve_tier(cfg, "main").connect(), channels(cfg), secret_values(cfg))
 
     def notify(self, key: str, subject: str, body: str = "") -> list[Delivery]:
         """Queue (once per key and channel) and try to deliver everything pending."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import psycopg
 from psycopg import sql
 
-from ..config import Config
+from ..config import TablePolicy
 from ..pg import partitions as space
 from ..pg.catalog import ident, table_exists
 from ..pg.tables import day_expression, only_when_condition, placeable
@@ -93,8 +94,8 @@ class EmergencyPlan:
     expected_bytes: int
 
 
-def emergency_plan(cfg: Config, core: psycopg.Connection, size_bytes: int,
-                   target_bytes: int, as_of: dt.date) -> EmergencyPlan | None:
+def emergency_plan(tables: Mapping[str, TablePolicy], timezone: str, core: psycopg.Connection,
+                   size_bytes: int, target_bytes: int, as_of: dt.date) -> EmergencyPlan | None:
     """The earliest cut-off whose move brings the tier under `target_bytes` (oldest days first,
     across all tables; today always stays), or None when nothing needs to / can move.
 
@@ -104,10 +105,10 @@ def emergency_plan(cfg: Config, core: psycopg.Connection, size_bytes: int,
     """
     freed_at: dict[dt.date, float] = {}  # cut-off → bytes freed once the cut-off passes it
     first: dt.date | None = None
-    for table, policy in cfg.tables.items():
+    for table, policy in tables.items():
         if not table_exists(core, table):
             continue
-        day = day_expression(core, table, policy, cfg.timezone)
+        day = day_expression(core, table, policy, timezone)
         rows = core.execute(sql.SQL(
             "select {day} as d, sum(pg_column_size(t.*)) from {t} t "
             "where {placed} and {day} < {as_of} and {cond} group by d"

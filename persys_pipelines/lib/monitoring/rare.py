@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..config import Config
 from . import health
+from .context import HealthContext
 
 NIGHTS = 3
 BACKUPS_IN_A_ROW = 2
@@ -58,10 +58,11 @@ def backups_failing(outcomes: list[Outcome], in_a_row: int = BACKUPS_IN_A_ROW) -
     return None
 
 
-def core_down(cfg: Config, conn: psycopg.Connection, now: dt.datetime) -> list[tuple[int, str]]:
+def core_down(ctx: HealthContext, conn: psycopg.Connection, now: dt.datetime
+              ) -> list[tuple[int, str]]:
     """(incident id, detail) of open incidents of the endpoints that watch core, older than
     DOWN_FOR (a blip is not worth a text message)."""
-    names = [e.name for e in health.endpoints(cfg) if e.url in CORE_URLS]
+    names = [e.name for e in health.endpoints(ctx) if e.url in CORE_URLS]
     if not names:
         return []
     try:

@@ -12,11 +12,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
 from ..pg.catalog import table_exists
-from ..pg.tiers import resolve_tier
 from . import forecast as forecast_lib
 from . import health, usage
+from .context import StatusContext
 from .status import collect, human_bytes
 
 SECTIONS = ("sizes", "sync", "lifecycle")
@@ -24,15 +23,15 @@ SPARK = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 40
 
 
-def build(cfg: Config, sections: tuple[str, ...] = (), *, as_of: dt.date | None = None,
+def build(ctx: StatusContext, sections: tuple[str, ...] = (), *, as_of: dt.date | None = None,
           costs_doc: dict | None = None, chart_png: Path | None = None,
           now: dt.datetime | None = None) -> str:
     """The report; no `sections` means all of them plus free-tier usage and health."""
     now = now or dt.datetime.now(dt.UTC)
-    doc = collect(cfg, as_of)
+    doc = collect(ctx, as_of)
     full = not sections
     parts = [f"# persys report — {doc['as_of']}", ""]
-    with resolve_tier(cfg, "main").connect() as main:
+    with ctx.tiers["main"].connect() as main:
         # this report's own measurement joins the history the chart and forecast are drawn
         # from, so `persys status --report` builds one even without the quota sensor running
         usage.record(main, [usage.Usage(t, doc["tiers"][t]["bytes"],
@@ -41,14 +40,14 @@ def build(cfg: Config, sections: tuple[str, ...] = (), *, as_of: dt.date | None 
         histories = {t: usage.history(main, t, now - dt.timedelta(days=30))
                      for t in ("core", "main")}
         if full or "sizes" in sections:
-            parts += sizes_section(cfg, doc, histories, now, chart_png)
+            parts += sizes_section(ctx, doc, histories, now, chart_png)
         if full or "sync" in sections:
             parts += sync_section(main, doc, now)
         if full or "lifecycle" in sections:
             parts += lifecycle_section(doc)
         if full:
             parts += free_tier_section(costs_doc)
-            parts += health_section(cfg, main, now)
+            parts += health_section(ctx, main, now)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -81,12 +80,12 @@ def daily_max(samples: list[usage.Usage]) -> list[float]:
     return [by_day[d] for d in sorted(by_day)]
 
 
-def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
+def sizes_section(ctx: StatusContext, doc: dict, histories: dict, now: dt.datetime,
                   chart_png: Path | None) -> list[str]:
     lines = ["## Sizes", "", "| tier | size | quota | used | status |", "|---|---|---|---|---|"]
     for name in ("core", "main"):
         t = doc["tiers"][name]
-        tc = getattr(cfg.tiers, name)
+        tc = getattr(ctx.limits, name)
         pct = f"{t['pct']:.1f}%" if t["pct"] is not None else "-"
         lines.append(f"| {name} | {human_bytes(t['bytes'])} | {human_bytes(t['quota_bytes'])} "
                      f"| {pct} | {_light(t['pct'], tc.warn_pct, tc.critical_pct)} |")
@@ -95,7 +94,7 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
     lines += ["", "### Usage chart", "", "```"]
     for name in ("core", "main"):
         t = doc["tiers"][name]
-        tc = getattr(cfg.tiers, name)
+        tc = getattr(ctx.limits, name)
         if t["pct"] is not None:
             lines.append(f"{name:<5} {usage_bar(t['pct'], tc.warn_pct, tc.critical_pct)} "
                          f"{t['pct']:5.1f}% of {human_bytes(t['quota_bytes'])}")
@@ -110,13 +109,13 @@ def sizes_section(cfg: Config, doc: dict, histories: dict, now: dt.datetime,
         legend += ("; `last N days` is each day's peak size, full height = the quota (or "
                    "the largest size when the tier has none)")
     lines += ["```", f"({legend})", ""]
-    if chart_png is not None and write_chart(cfg, histories, chart_png):
+    if chart_png is not None and write_chart(ctx, histories, chart_png):
         lines += [f"![usage]({chart_png.name})", ""]
     lines += ["### Tables per tier", "", "| table | core | main | archive |", "|---|---|---|---|"]
     for table, tiers in doc["tables"].items():
         cells = [_cell(tiers.get(t)) for t in ("core", "main", "archive")]
         lines.append(f"| {table} | " + " | ".join(cells) + " |")
-    lines += ["", "### Forecast", ""] + forecast_lines(cfg, histories, now) + [""]
+    lines += ["", "### Forecast", ""] + forecast_lines(ctx, histories, now) + [""]
     if doc.get("ceilings"):  # core's two Supabase lines (lib/monitoring/ceilings.py)
         lines += ["### Supabase ceilings", ""] + [f"- {t}" for t in doc["ceilings"]["lines"]]
         lines += [""]
@@ -131,11 +130,11 @@ def _cell(r: dict | None) -> str:
     return f"{r['rows']:,} rows, {r['first_day']} … {r['last_day']}"
 
 
-def forecast_lines(cfg: Config, histories: dict, now: dt.datetime) -> list[str]:
+def forecast_lines(ctx: StatusContext, histories: dict, now: dt.datetime) -> list[str]:
     out = ["| tier | growth/day | 80% | 90% | 95% |", "|---|---|---|---|---|"]
     for name, samples in histories.items():
         fc = forecast_lib.forecast(samples)
-        if getattr(cfg.tiers, name).quota_mb is None:
+        if getattr(ctx.limits, name).quota_mb is None:
             out.append(f"| {name} | - | no quota set (tiers.{name}.quota_mb) | | |")
             continue
         if fc is None or fc.bytes_per_day is None:
@@ -152,13 +151,13 @@ def forecast_lines(cfg: Config, histories: dict, now: dt.datetime) -> list[str]:
                 cells.append("never")
             else:
                 days = c.days_from(now)
-                mark = " ⚠️" if days < cfg.notify.forecast_alert_days else ""
+                mark = " ⚠️" if days < ctx.forecast_alert_days else ""
                 cells.append(f"{c.at.date().isoformat()} (in {days:.0f} d){mark}")
         out.append(f"| {name} | {rate} | " + " | ".join(cells) + " |")
     return out
 
 
-def write_chart(cfg: Config, histories: dict, path: Path) -> bool:
+def write_chart(ctx: StatusContext, histories: dict, path: Path) -> bool:
     """A PNG of usage over time with the quota lines (matplotlib, no display needed)."""
     import matplotlib
 
@@ -174,7 +173,7 @@ def write_chart(cfg: Config, histories: dict, path: Path) -> bool:
                     label=name)
             quota = samples[-1].quota_bytes
             if quota:
-                tc = getattr(cfg.tiers, name)
+                tc = getattr(ctx.limits, name)
                 for pct, style in ((tc.warn_pct, ":"), (tc.critical_pct, "--"), (100, "-")):
                     ax.axhline(quota * pct / 100 / 1024 / 1024, linestyle=style,
                                linewidth=0.8, color="grey")
@@ -298,22 +297,22 @@ def free_tier_section(costs_doc: dict | None) -> list[str]:
     return lines + [""]
 
 
-def health_section(cfg: Config, main, now: dt.datetime) -> list[str]:
-    if not cfg.health.endpoints:
+def health_section(ctx: StatusContext, main, now: dt.datetime) -> list[str]:
+    if not ctx.endpoints:
         return []
-    day = now.astimezone(cfg.zone).date()
-    up = health.uptime(main, day, cfg.timezone)
+    day = now.astimezone(ctx.zone).date()
+    up = health.uptime(main, day, ctx.timezone)
     lines = ["## Health", "", "| endpoint | checks today | uptime |", "|---|---|---|"]
-    for e in cfg.health.endpoints:
+    for e in ctx.endpoints:
         u = up.get(e.name)
         shown = f"{u['uptime_pct']:.1f}%" if u else "-"
         lines.append(f"| {e.name} | {u['checks'] if u else 0} | {shown} |")
     return lines + [""]
 
 
-def latest_costs(cfg: Config) -> dict[str, Any] | None:
+def latest_costs(home: Path) -> dict[str, Any] | None:
     """The free-tier document the daily asset stored last (no paid call from a report)."""
     import json
 
-    path = cfg.home / "reports" / "free_tier_usage.json"
+    path = home / "reports" / "free_tier_usage.json"
     return json.loads(path.read_text()) if path.exists() else None

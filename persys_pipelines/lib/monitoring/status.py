@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..archive.stores import archive_stores
-from ..config import Config
+from ..config import CoreTier
 from ..errors import PersysError
 from ..pg.catalog import table_exists
 from ..pg.tables import EMPTY, day_range
-from ..pg.tiers import resolve_tiers
+from .context import StatusContext
 from .forecast import tier_forecasts
 from .retention import digest_summary, upcoming
 from .units import human_bytes, noun, number, plural
@@ -18,12 +17,12 @@ from .units import human_bytes, noun, number, plural
 __all__ = ["collect", "human_bytes", "render"]
 
 
-def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
+def collect(ctx: StatusContext, as_of: dt.date | None = None) -> dict[str, Any]:
     """The status document (the `--json` shape of README's `persys status`)."""
-    as_of = as_of or cfg.today()
+    as_of = as_of or ctx.today()
     doc: dict[str, Any] = {"as_of": as_of.isoformat(), "tiers": {}, "tables": {}}
-    tables: dict[str, dict] = {name: {} for name in cfg.tables}
-    for name, tier in resolve_tiers(cfg).items():
+    tables: dict[str, dict] = {name: {} for name in ctx.tables}
+    for name, tier in ctx.tiers.items():
         size = tier.size_bytes()
         quota = tier.quota_bytes
         doc["tiers"][name] = {
@@ -32,37 +31,36 @@ def collect(cfg: Config, as_of: dt.date | None = None) -> dict[str, Any]:
             "pct": round(100.0 * size / quota, 2) if quota else None,
         }
         with tier.connect() as conn:
-            for table, policy in cfg.tables.items():
-                tables[table][name] = day_range(conn, table, policy, cfg.timezone).as_json()
+            for table, policy in ctx.tables.items():
+                tables[table][name] = day_range(conn, table, policy, ctx.timezone).as_json()
             if name == "main":
                 doc["ledger"] = recent_ledger(conn)
                 doc["forecast"] = tier_forecasts(conn)
-                doc["ceilings"] = core_ceilings(cfg, conn)
+                doc["ceilings"] = core_ceilings(ctx.limits.core, conn)
                 doc["pins"] = archive_pins(conn, as_of)
                 doc["digests"] = digest_summary(conn)
                 doc["imports"] = import_history(tier)
-    archive = archive_inventory(cfg)
+    archive = archive_inventory(ctx)
     doc["tiers"]["archive"] = {"bytes": archive["bytes"], "files": archive["files"],
                                "url": archive["url"], "stores": archive["stores"]}
-    for table in cfg.tables:
+    for table in ctx.tables:
         tables[table]["archive"] = archive["tables"].get(table, EMPTY.as_json())
     doc["tables"] = tables
-    doc["lifecycle"] = lifecycle_due(cfg, as_of)
-    doc["backups"] = backup_ages(cfg)
+    doc["lifecycle"] = lifecycle_due(ctx, as_of)
+    doc["backups"] = backup_ages(ctx)
     doc["deleting_soon"] = [
         {"table": u.table, "first_day": u.first_day, "last_day": u.last_day, "rows": u.rows,
          "from": u.on.isoformat()}
-        for u in upcoming(archive_stores(cfg, check=False), cfg.tables, as_of)]
+        for u in upcoming(ctx.stores, dict(ctx.tables), as_of)]
     return doc
 
 
-def core_ceilings(cfg: Config, main_conn) -> dict[str, Any] | None:
+def core_ceilings(c: CoreTier, main_conn) -> dict[str, Any] | None:
     """Supabase's read-only line and billing average for core (lib/monitoring/ceilings.py),
     from main's usage history; None before any sample or without a quota."""
     from .ceilings import from_history
     from .quota import REARM_MARGIN_PCT
 
-    c = cfg.tiers.core
     ceil = from_history(main_conn, read_only_pct=c.read_only_pct, cycle_day=c.billing_cycle_day,
                         target_pct=c.warn_pct - REARM_MARGIN_PCT)
     return None if ceil is None else {**ceil.as_json(), "lines": _ceiling_lines(ceil)}
@@ -74,16 +72,14 @@ def _ceiling_lines(ceil) -> list[str]:
     return lines(ceil, human_bytes)
 
 
-def backup_ages(cfg: Config) -> dict[str, Any]:
+def backup_ages(ctx: StatusContext) -> dict[str, Any]:
     """Each tier's newest backup and whether its schedule missed one; the store's error when
     it cannot be read (status still shows everything else)."""
-    from ..archive.stores import archive_stores, open_configured
     from ..backup.snapshot import newest_age
 
-    schedules = {"core": cfg.backup.core_schedule, "main": cfg.backup.main_schedule}
-    url = cfg.tiers.archive.backup_url
+    schedules = {"core": ctx.backup.core_schedule, "main": ctx.backup.main_schedule}
     try:
-        store = open_configured(cfg, url) if url else archive_stores(cfg, check=False).primary
+        store = ctx.backup_store()
         return first_backup_not_due(newest_age(store, schedules), installed_at(store))
     except PersysError as exc:
         return {"error": str(exc)}
@@ -122,17 +118,16 @@ def first_backup_not_due(ages: dict[str, dict | None], since: dt.datetime | None
     return ages
 
 
-def lifecycle_due(cfg: Config, as_of: dt.date) -> dict[str, Any]:
+def lifecycle_due(ctx: StatusContext, as_of: dt.date) -> dict[str, Any]:
     """What the next core→main run would move, and the core bytes it would give back."""
     from ..pg.partitions import reclaimable_bytes
-    from ..pg.tiers import resolve_tier
     from ..tiering.planner import plan_table
 
-    core = resolve_tier(cfg, "core")
+    core = ctx.tiers["core"]
     out: dict[str, Any] = {"tables": {}, "due_rows": 0, "reclaimable_bytes": 0}
     with core.connect(autocommit=True) as conn:
-        for table, policy in cfg.tables.items():
-            plan = plan_table(conn, table, policy, cfg.timezone, as_of)
+        for table, policy in ctx.tables.items():
+            plan = plan_table(conn, table, policy, ctx.timezone, as_of)
             entry = {**plan.as_json(), "reclaimable_bytes": reclaimable_bytes(
                 core, conn, table, plan.rows, plan.cutoff)}
             entry.pop("table")
@@ -160,13 +155,12 @@ def recent_ledger(conn, limit: int = 10) -> list[dict]:
     ]
 
 
-def archive_inventory(cfg: Config) -> dict[str, Any]:
+def archive_inventory(ctx: StatusContext) -> dict[str, Any]:
     """Files, bytes and days per table from the stores' manifests, and which store holds what
     (see lib/maintenance.inventory)."""
     from ..archive.maintenance import inventory
-    from ..archive.stores import archive_stores
 
-    return inventory(archive_stores(cfg, check=False), list(cfg.tables))
+    return inventory(ctx.stores, list(ctx.tables))
 
 
 def archive_pins(conn, as_of: dt.date) -> list[dict]:

@@ -11,19 +11,15 @@ a paid call from this page).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import html
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
-from ..daily import charts, metric_table, projection, weekly
-from ..pg.tiers import resolve_tiers
-from ..tiering import reader
-from ..tiering.reader import TieredReader
-from ..voice import briefing, records
-from ..voice.context import VoiceHandles
+from ..daily import metric_table
+from ..voice import briefing
+from ..voice.records import VoiceRecord
+from .context import StatusContext
 from .status import archive_inventory, human_bytes
 
 STYLE = """
@@ -37,60 +33,43 @@ vertical-align:top}th{background:#eef1f5}img{max-width:100%;height:auto}audio{wi
 """
 
 
-def page_path(cfg: Config, day: dt.date) -> Path:
-    return cfg.home / "today" / f"{day.isoformat()}.html"
+def page_path(home: Path, day: dt.date) -> Path:
+    return home / "today" / f"{day.isoformat()}.html"
 
 
-def build(cfg: Config, day: dt.date, *, voice: VoiceHandles) -> Path:
-    """Write the day's page; returns its path. `voice`: handles.voice_handles(cfg)."""
-    daily = voice.daily
-    summary, proj = briefing.load_day(daily.reader, day)
-    if summary is None:
-        summary, proj = briefing.compute_day(daily, day)
-    b = _briefing(voice, day)
-    series = projection.read_series(daily, day, day)
-    if proj is None:
-        proj = projection.project(daily.settings, series, day, day)[0][2]
-    chart = charts.render(daily.settings, daily.charts_dir, day, series, proj)
-    week = _week(daily.reader, day)
-    doc = _html(cfg, day, summary, proj, b, chart, week)
-    path = page_path(cfg, day)
+def write(path: Path, doc: str) -> Path:
+    """Write the day's page (the boundary's `today_page` assembles it); returns its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc, encoding="utf-8")
     return path
 
 
-def _briefing(voice: VoiceHandles, day: dt.date) -> dict[str, Any]:
-    """The stored briefing's script and audio, or a new one with the local voice."""
-    rec = records.find(voice.tiers, day)
-    store = voice.store
+def stored_briefing(rec: VoiceRecord | None, store, day: dt.date) -> dict[str, Any] | None:
+    """The stored briefing's script and audio, when both are in the voice store; None means
+    the page makes a new one with the local voice (never a paid call from this page)."""
     if rec is not None and rec.uri:
         ext = rec.uri.rsplit(".", 1)[-1]
         key, txt = briefing.audio_key(day, ext), briefing.audio_key(day, "txt")
         if store.exists(key) and store.exists(txt):
             return {"text": store.get(txt).decode("utf-8"), "audio": store.get(key),
                     "ext": ext, "engine": rec.engine}
-    local = dataclasses.replace(voice, settings=voice.settings.model_copy(
-        update={"engine": "local"}))
-    made = briefing.produce(local, day, compute_missing=True)
+    return None
+
+
+def made_briefing(made) -> dict[str, Any]:
+    """A briefing just produced (lib/voice/briefing.produce), in the page's shape."""
     return {"text": made.script.text, "audio": made.audio.data,
             "ext": made.audio.extension, "engine": made.engine}
 
 
-def _week(tiers: TieredReader, day: dt.date) -> dict | None:
-    try:
-        return weekly.latest(tiers, day)
-    except reader.ReaderError:
-        return None
-
-
-def _usage(cfg: Config) -> list[tuple[str, str]]:
+def usage_rows(ctx: StatusContext) -> list[tuple[str, str]]:
+    """Each tier's size against its quota, and the archive's bytes and files."""
     rows = []
-    for name, tier in resolve_tiers(cfg).items():
+    for name, tier in ctx.tiers.items():
         size, quota = tier.size_bytes(), tier.quota_bytes
         of = f" of {human_bytes(quota)} ({100 * size / quota:.0f}%)" if quota else ""
         rows.append((name, f"{human_bytes(size)}{of}"))
-    archive = archive_inventory(cfg)
+    archive = archive_inventory(ctx)
     rows.append(("archive", f"{human_bytes(archive['bytes'])} in {archive['files']} files"))
     return rows
 
@@ -102,13 +81,15 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
                                 for r in rows) + "</tbody></table>")
 
 
-def _html(cfg: Config, day: dt.date, summary: dict, proj: dict | None, b: dict, chart: Path,
-          week: dict | None) -> str:
+def html_page(day: dt.date, summary: dict, proj: dict | None, b: dict, chart: Path,
+              week: dict | None, metrics: list[str],
+              usage: list[tuple[str, str]]) -> str:
+    """The page: everything inline (the chart and the audio as data URIs)."""
     e = html.escape
     audio = base64.b64encode(b["audio"]).decode("ascii")
     mime = "audio/ogg" if b["ext"] == "ogg" else "audio/mpeg"
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
-    table = metric_table.rows(summary.get("metrics") or {}, list(cfg.daily.metric_defs()))
+    table = metric_table.rows(summary.get("metrics") or {}, metrics)
     found = list((week or {}).get("found") or [])
     parts = [
         f"<h1>{e(f'{day:%A %d %B %Y}')}</h1>",
@@ -130,7 +111,7 @@ def _html(cfg: Config, day: dt.date, summary: dict, proj: dict | None, b: dict, 
         + "<p class='note'>Correlation, not cause: Spearman over the last 364 days, "
           "Benjamini–Hochberg over every pair tested, q &lt; 0.05.</p></section>",
         "<section id='usage'><h2>Tiers</h2>"
-        + _table(["tier", "usage"], [list(r) for r in _usage(cfg)]) + "</section>",
+        + _table(["tier", "usage"], [list(r) for r in usage]) + "</section>",
     ]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -10,15 +10,15 @@ what hour it measures: the peak is the safe reading), kept for good: ten years a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
 
-from ..config import Config
 from ..pg.catalog import table_exists
 from ..pg.private import ensure_persys_schema, protect
 from ..pg.schema import create_monitoring_tables
-from ..pg.tiers import PgTier, resolve_tier
+from ..pg.tiers import PgTier
 
 SAMPLE_DAYS = 62  # quarter-hourly samples older than this are dropped (their days stay)
 DAILY_DDL = """
@@ -55,9 +55,10 @@ def measure(tier: PgTier, at: dt.datetime | None = None) -> Usage:
                  at or dt.datetime.now(dt.UTC))
 
 
-def measure_all(cfg: Config, at: dt.datetime | None = None) -> list[Usage]:
+def measure_all(tiers: Iterable[PgTier], at: dt.datetime | None = None) -> list[Usage]:
+    """One sample of each tier (core and main), all at the same time."""
     at = at or dt.datetime.now(dt.UTC)
-    return [measure(resolve_tier(cfg, name), at) for name in ("core", "main")]
+    return [measure(tier, at) for tier in tiers]
 
 
 def record(conn: psycopg.Connection, samples: list[Usage],

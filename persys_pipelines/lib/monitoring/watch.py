@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ..config import Config
 from ..pg.tiers import PgTier
 from . import ceilings as ceilings_lib
 from . import forecast as forecast_lib
 from . import health, usage
+from .context import HealthContext, Watch
 from .notify import Notifier
 from .quota import REARM_MARGIN_PCT, EmergencyPlan, QuotaState, emergency_plan, step
 
@@ -30,7 +30,7 @@ class QuotaTick:
     notes: list[str] = field(default_factory=list)
 
 
-def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor: str | None,
+def quota_tick(w: Watch, core: PgTier, main: PgTier, alerts: Notifier, cursor: str | None,
                now: dt.datetime | None = None) -> QuotaTick:
     """Measure core (and main), record the history, alert on crossings and forecasts, and say
     whether an emergency migration is due."""
@@ -39,7 +39,7 @@ def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor
     notes: list[str] = []
     history: list[usage.Usage] = []
     ceil: ceilings_lib.Ceilings | None = None
-    c = cfg.tiers.core
+    c = w.core
     try:
         with main.connect() as conn:
             usage.record(conn, [sample, usage.measure(main, now)], min_gap=RECORD_GAP)
@@ -61,9 +61,9 @@ def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor
     out = QuotaTick("", notes=notes)
     if actions.emergency_run_key:
         target = int(sample.quota_bytes * (c.warn_pct - REARM_MARGIN_PCT) / 100)
-        today = now.astimezone(cfg.zone).date()
+        today = w.today(now)
         with core.connect() as conn:
-            plan = emergency_plan(cfg, conn, sample.bytes, target, today)
+            plan = emergency_plan(w.tables, w.timezone, conn, sample.bytes, target, today)
         if plan is None:
             notes.append("critical, but no movable core days were found")
         else:
@@ -77,14 +77,14 @@ def quota_tick(cfg: Config, core: PgTier, main: PgTier, alerts: Notifier, cursor
         notes.append(f"core back under {c.warn_pct:g}%: the critical line is re-armed")
     fc = forecast_lib.forecast(history) if history else None
     if fc is not None:
-        for crossing in forecast_lib.soon(fc, now, cfg.notify.forecast_alert_days):
+        for crossing in forecast_lib.soon(fc, now, w.forecast_alert_days):
             alerts.notify(
                 f"forecast:core:{crossing.line}:{state.warnings}",
                 f"📈 persys: core reaches {crossing.line}% around {crossing.at:%Y-%m-%d}",
                 f"At the current growth ({fc.bytes_per_day / 1024 / 1024:+.2f} MB/day) the core "
                 f"tier crosses {crossing.line}% in {crossing.days_from(now):.0f} days.")
     if ceil is not None:
-        average_alert(alerts, ceil, now, cfg.notify.forecast_alert_days)
+        average_alert(alerts, ceil, now, w.forecast_alert_days)
     alerts.flush()  # alerts that failed on an earlier tick are retried here
     out.cursor = state.to_cursor()
     return out
@@ -107,16 +107,16 @@ def average_alert(alerts: Notifier, ceil: ceilings_lib.Ceilings, now: dt.datetim
                       "average under the quota", text)
 
 
-def health_tick(cfg: Config, main: PgTier, alerts: Notifier, now: dt.datetime | None = None
+def health_tick(ctx: HealthContext, main: PgTier, alerts: Notifier, now: dt.datetime | None = None
                 ) -> list[str]:
     """Probe the endpoints that are due, open/resolve incidents, alert on each change."""
     now = now or dt.datetime.now(dt.UTC)
-    endpoints = health.endpoints(cfg)
+    endpoints = health.endpoints(ctx)
     if not endpoints:
         return []
     with main.connect() as conn:
         due = health.due(conn, endpoints, now)
-        results = [health.check(cfg, e, at=now) for e in due]
+        results = [health.check(ctx, e, at=now) for e in due]
         transitions = health.record(conn, results)
     for t in transitions:
         state = "recovered" if t.ok else "is down"

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg import sql
 
-from ..config import Config
+from ..config import CoreTier, MainTier
 from ..dsn import dsn_fields, dsn_password, dsn_problem, safe_dsn
 from ..errors import TierError, scrub
 
@@ -223,18 +223,14 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def resolve_tier(cfg: Config, name: str) -> PgTier:
-    """The tier's handle; an embedded tier starts the server and creates its database."""
-    tier_cfg = getattr(cfg.tiers, name)
+def tier_handle(name: str, tier_cfg: CoreTier | MainTier, home: Path) -> PgTier:
+    """The tier's handle from its persys.yaml section (`tiers.<name>`); without a dsn, the
+    embedded server under `home` (started, its database created)."""
     quota = int(tier_cfg.quota_mb * 1024 * 1024) if tier_cfg.quota_mb else None
     if tier_cfg.dsn is not None:
         return PgTier(name, tier_cfg.dsn.get_secret_value(), False, quota, tier_cfg.size_scope,
                       tier_cfg.pooler)
-    return PgTier(name, embedded_uri(cfg.home, TIER_DATABASES[name]), True, quota, "database")
-
-
-def resolve_tiers(cfg: Config) -> dict[str, PgTier]:
-    return {name: resolve_tier(cfg, name) for name in TIER_DATABASES}
+    return PgTier(name, embedded_uri(home, TIER_DATABASES[name]), True, quota, "database")
 
 
 def dagster_storage_url(home: Path) -> str:

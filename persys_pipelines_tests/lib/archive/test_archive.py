@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 from persys_pipelines_tests.conftest import DEFAULT_TABLES, write_config
 

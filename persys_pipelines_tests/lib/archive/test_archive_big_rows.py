@@ -10,9 +10,8 @@ import os
 import pyarrow as pa
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.archive import format as fmt
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.archive_helpers import LATER, count
 
 TABLE = "journal_entries"

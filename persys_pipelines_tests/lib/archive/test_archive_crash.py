@@ -14,10 +14,10 @@ import time
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.moves.engine import CRASH_ENV as FAILPOINT_ENV
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
 TABLE = "journal_entries"

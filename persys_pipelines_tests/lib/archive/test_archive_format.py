@@ -10,10 +10,9 @@ import pyarrow as pa
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.moves import main_archive as archive
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 
 ODD = [[], ["a", "b"], ["with space", "comma,inside", 'quote"d', "back\\slash"], [None, "NULL"],
        [""], ["{brace}", "ünïcode ✓"], None]

@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive.crypto import new_key_text
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.daily import summary
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.archive_helpers import AS_OF_DATA, rows_in_main
 from persys_pipelines_tests.conftest import DEFAULT_TABLES

@@ -12,12 +12,12 @@ from psycopg.types.json import Jsonb
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest, pins
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.format import read_parquet
 from persys_pipelines.lib.monitoring import status as status_lib
 from persys_pipelines.lib.moves import main_archive as archive
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 TABLE = "journal_entries"
@@ -166,7 +166,7 @@ def test_restored_days_stay_in_main_until_unpinned(cfg, capsys, tmp_path, monkey
     assert list(archive.due_month_rows(resolve_tier(cfg, "main"), handles.spec(cfg, TABLE),
                                        until)) == [dt.date(2024, 3, 1)]
 
-    doc = status_lib.collect(cfg, LATER)
+    doc = handles.status(cfg, LATER)
     assert doc["pins"] == [{"table": TABLE, "first_day": "2024-03-10",
                             "last_day": "2024-03-12", "until": until.isoformat(),
                             "created_at": doc["pins"][0]["created_at"]}]

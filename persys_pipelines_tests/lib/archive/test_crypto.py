@@ -71,6 +71,6 @@ def test_rekey_without_a_key_says_what_to_set(cfg, capsys):
 
 
 def stores_of(cfg):
-    from persys_pipelines.lib.archive.stores import archive_stores
+    from persys_pipelines.handles import archive_stores
 
     return archive_stores(cfg, check=False)

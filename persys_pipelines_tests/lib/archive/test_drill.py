@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import drill as drill_lib
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import read_manifest
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main
 
 

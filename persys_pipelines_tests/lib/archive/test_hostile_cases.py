@@ -14,10 +14,9 @@ from psycopg import sql
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main as cli
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.config import TablePolicy, load_config
-from persys_pipelines.lib.monitoring import quota, status
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
+from persys_pipelines.lib.monitoring import quota
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.conftest import dsn_for
 from persys_pipelines_tests.lib.archive.hostile import text_rows
@@ -108,7 +107,7 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     with main.connect() as conn:  # one in main too (a person's own write, a backup restore)
         conn.execute("insert into events values (7, '-infinity')")
         conn.commit()
-    doc = status.collect(cfg, as_of)
+    doc = handles.status(cfg, as_of)
     assert doc["tables"]["events"]["core"]["unplaced_day_rows"] == 3
     assert doc["tables"]["events"]["main"]["unplaced_day_rows"] == 1
     assert doc["tables"]["events"]["core"]["first_day"] == "2024-01-11"
@@ -118,7 +117,7 @@ def test_rows_dated_infinity_or_bc_stay_in_core_and_stop_nothing(config_path, ca
     with main.connect() as conn:
         assert conn.execute("select array_agg(id) from events").fetchone()[0] == [7]
     with core.connect() as conn:  # the quota's emergency plan reads days too
-        plan = quota.emergency_plan(cfg, conn, 10 << 20, 1, as_of)
+        plan = quota.emergency_plan(cfg.tables, cfg.timezone, conn, 10 << 20, 1, as_of)
     assert plan is not None and plan.first_day == dt.date(2024, 1, 11)
 
     frame = read(cfg, "events", None, dt.date(2024, 3, 31), include_undated=True)

@@ -12,11 +12,10 @@ import pandas as pd
 import pyarrow as pa
 
 from persys_pipelines import handles
+from persys_pipelines.handles import archive_stores, keyring, resolve_tier, setup_tiers
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive.manifest import load_file, read_manifest
-from persys_pipelines.lib.archive.stores import archive_stores, keyring
-from persys_pipelines.lib.pg.tiers import PgTier, resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
+from persys_pipelines.lib.pg.tiers import PgTier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.lib.archive import hostile
 

@@ -12,14 +12,18 @@ from pydantic import SecretStr
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main
+from persys_pipelines.handles import (
+    archive_stores,
+    backup_key_path,
+    load_sample_data,
+    resolve_tier,
+    setup_tiers,
+)
 from persys_pipelines.lib.archive.crypto import new_key_text
-from persys_pipelines.lib.archive.stores import archive_stores, backup_key_path
 from persys_pipelines.lib.backup import snapshot
 from persys_pipelines.lib.backup.verify import verify
 from persys_pipelines.lib.pg import fingerprint as fp
 from persys_pipelines.lib.pg.catalog import ident, table_columns
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 from persys_pipelines_tests.archive_helpers import rows_in_main
 
 AS_OF = dt.date(2024, 4, 30)

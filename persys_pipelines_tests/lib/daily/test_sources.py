@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.config import load_config, parse_config
 from persys_pipelines.lib.config.sources import Source
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.daily.sources import check_sources
 from persys_pipelines.lib.errors import ConfigError
 from persys_pipelines.lib.pg.tiers import connect
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.voice import script
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.supabase_fixture import USERS, add_personal_tables, create_supabase_core

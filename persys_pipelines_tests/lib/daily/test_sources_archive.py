@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.daily import summary
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines.lib.tiering.reader import PostgresSource
 from persys_pipelines_tests.lib.daily.test_sources import D1, D2, A, own  # noqa: F401

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.pg.tiers import connect
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.conftest import write_config
 
 LONDON = ZoneInfo("Europe/London")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.imports.synthetic import write_export
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.import_helpers import TODAY, keys_by_tier, project, run_import
 
 

@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.imports import record
 from persys_pipelines.lib.imports.synthetic import write_export
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.import_helpers import TODAY, keys_by_tier, project, run_import
 
 CHILD = """

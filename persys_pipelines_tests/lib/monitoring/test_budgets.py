@@ -10,12 +10,12 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main as persys
 from persys_pipelines.lib.config import AwsCosts
 from persys_pipelines.lib.monitoring import budgets, costs
 from persys_pipelines.lib.monitoring.alerts import cost_alerts
 from persys_pipelines.lib.monitoring.costs import CostError
-from persys_pipelines.lib.monitoring.notify import Notifier
 from persys_pipelines_tests.monitoring_fakes import fake_telegram
 
 
@@ -84,7 +84,7 @@ def test_a_forecast_over_the_limit_alerts_once_before_the_charge(moto_server, cf
             "telegram": cfg.telegram.model_copy(update={"token": SecretStr("5:b"),
                                                         "chat_id": "1", "base_url": tg.base_url}),
             "notify": cfg.notify.model_copy(update={"telegram": True})})
-        alerts = Notifier.from_config(cfg)
+        alerts = handles.notifier(cfg)
         cost_alerts(alerts, doc, threshold_usd=1.0)  # the actual $0.20 is under the threshold
         cost_alerts(alerts, doc, threshold_usd=1.0)
     assert [m["text"].splitlines()[0] for m in tg.messages] == [
@@ -101,11 +101,11 @@ def test_cli_and_doctor(moto_server, config_path, capsys, monkeypatch):
     from persys_pipelines.lib.config import load_config
     from persys_pipelines.lib.monitoring.doctor import aws_budget_checks
 
-    (finding,) = aws_budget_checks(load_config(config_path))
+    (finding,) = aws_budget_checks(load_config(config_path).costs.aws)
     assert finding.status == "WARN" and "costs budget --apply" in finding.detail
     assert persys(["costs", "budget"]) == 1
     assert "would create it" in capsys.readouterr().out
     assert persys(["costs", "budget", "--apply"]) == 0
     out = capsys.readouterr().out
     assert "home: limit $1.00, actual $0.00" in out and "alerts: ACTUAL, FORECASTED" in out
-    assert aws_budget_checks(load_config(config_path))[0].status == "ok"
+    assert aws_budget_checks(load_config(config_path).costs.aws)[0].status == "ok"

@@ -7,8 +7,9 @@ import datetime as dt
 
 from pydantic import SecretStr
 
+from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.monitoring import ceilings, usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 MB = 1024 * 1024
 QUOTA = 500 * MB
@@ -129,7 +130,6 @@ def test_daily_history_is_filled_from_samples_kept_before_it_existed(cfg):
 def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
     """The core is small now, but most of the cycle's days were big: one alert, naming the
     reset and saying shrinking does not lift the restriction; the next tick says nothing."""
-    from persys_pipelines.lib.monitoring.notify import Notifier
     from persys_pipelines.lib.monitoring.watch import quota_tick
     from persys_pipelines_tests.monitoring_fakes import fake_telegram
 
@@ -151,9 +151,10 @@ def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
             "telegram": cfg.telegram.model_copy(update={"token": SecretStr("1:t"), "chat_id": "5",
                                                         "base_url": tg.base_url}),
             "notify": cfg.notify.model_copy(update={"telegram": True})})
-        alerts = Notifier.from_config(cfg)
-        first = quota_tick(cfg, core, main, alerts, None, now=now)
-        quota_tick(cfg, core, main, alerts, first.cursor, now=now + dt.timedelta(minutes=1))
+        alerts = handles.notifier(cfg)
+        first = quota_tick(handles.watch(cfg), core, main, alerts, None, now=now)
+        quota_tick(handles.watch(cfg), core, main, alerts, first.cursor,
+                   now=now + dt.timedelta(minutes=1))
         texts = [m["text"] for m in tg.messages]
     assert len(texts) == 1, texts
     assert "billing average is over the free quota" in texts[0]
@@ -162,8 +163,8 @@ def test_quota_tick_alerts_once_per_cycle_when_the_average_is_over(cfg):
 
 
 def test_status_and_report_show_both_lines(cfg, tmp_path):
+    from persys_pipelines.handles import setup_tiers
     from persys_pipelines.lib.monitoring import report, status
-    from persys_pipelines.lib.provision import setup_tiers
 
     setup_tiers(cfg)
     now = dt.datetime.now(dt.UTC)
@@ -172,12 +173,12 @@ def test_status_and_report_show_both_lines(cfg, tmp_path):
     with resolve_tier(cfg, "main").connect() as main:  # 2 MB a day over the last 3 days
         usage.record(main, [usage.Usage("core", size - (3 - i) * 2 * MB, core.quota_bytes,
                                         now - dt.timedelta(days=3 - i)) for i in range(3)])
-    doc = status.collect(cfg)
+    doc = handles.status(cfg)
     c = doc["ceilings"]
     assert c["read_only"]["limit_bytes"] == int(core.quota_bytes * 0.95)
     assert c["read_only"]["move_by"] is not None and not c["billing_average"]["over"]
     text = status.render(doc)
     assert "Supabase ceilings (core)" in text and "read-only line (475.0 MB): around" in text
     assert "billing average (" in text and "under the quota" in text
-    md = report.build(cfg, ("sizes",))
+    md = report.build(handles.status_context(cfg), ("sizes",))
     assert "### Supabase ceilings" in md and "a move must run by" in md

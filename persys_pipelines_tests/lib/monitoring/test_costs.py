@@ -8,9 +8,10 @@ import boto3
 import httpx
 import pytest
 
+from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import AwsCosts, ElevenLabsCosts
 from persys_pipelines.lib.monitoring import costs
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 ACCOUNT = "123456789012"
 TODAY = dt.date(2024, 5, 20)
@@ -87,7 +88,7 @@ def test_collect_free_tier_usage(cfg, moto_server):
         core.commit()
     (cfg.home / "archive" / "t").mkdir(parents=True)
     (cfg.home / "archive" / "t" / "a.parquet").write_bytes(b"x" * 1000)
-    doc = costs.collect(cfg, TODAY)
+    doc = costs.collect(handles.cost_sources(cfg), TODAY)
     assert doc["supabase"]["limit_mb"] == 500 and 0 < doc["supabase"]["pct"] < 100
     assert doc["elevenlabs"] == {"credits_used": 1701, "credit_limit": 10000, "pct": 17.01}
     assert doc["object_store"]["bytes"] == 1000 and doc["object_store"]["files"] == 1

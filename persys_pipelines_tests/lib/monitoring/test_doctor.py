@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.lib.archive.marker import MARKER, ensure_marker
 from persys_pipelines.lib.archive.stores import open_store
@@ -282,24 +283,23 @@ def test_the_rest_probe_fails_on_a_rejected_key_and_a_paused_project(tmp_path, t
 def test_health_sensor_probes_supabase_when_configured(tmp_path, tier_dsns, monkeypatch):
     """No health.endpoints at all: the Supabase REST probe is checked anyway, and a paused
     project opens an incident that the next good probe resolves."""
+    from persys_pipelines.handles import resolve_tier, setup_tiers
     from persys_pipelines.lib.config import load_config
-    from persys_pipelines.lib.monitoring.notify import Notifier
     from persys_pipelines.lib.monitoring.watch import health_tick
-    from persys_pipelines.lib.pg.tiers import resolve_tier
-    from persys_pipelines.lib.provision import setup_tiers
 
     monkeypatch.setenv("TEST_SB_KEY", SERVICE_KEY)
     with fake_supabase() as sb:
         cfg = load_config(write(tmp_path, tier_dsns, tiers={"core": {
             "supabase_url": sb.base_url, "service_key": "env:TEST_SB_KEY"}}))
         setup_tiers(cfg)
-        main, alerts = resolve_tier(cfg, "main"), Notifier.from_config(cfg)
+        main, alerts = resolve_tier(cfg, "main"), handles.notifier(cfg)
         now = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
         sb.rest_status = 503
-        (line,) = health_tick(cfg, main, alerts, now)
+        (line,) = health_tick(handles.health_context(cfg), main, alerts, now)
         assert line.startswith("supabase: FAIL") and "paused" in line
         sb.rest_status = 200
-        (line,) = health_tick(cfg, main, alerts, now + dt.timedelta(minutes=10))
+        (line,) = health_tick(handles.health_context(cfg), main, alerts,
+                              now + dt.timedelta(minutes=10))
         assert line.startswith("supabase: ok")
     with psycopg.connect(tier_dsns["main"]) as conn:
         assert conn.execute("select endpoint, resolved_at is not null from persys.incidents"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import HealthEndpoint
 from persys_pipelines.lib.monitoring import health
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.monitoring_fakes import http_endpoint
 
 T0 = dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
@@ -19,7 +20,7 @@ def test_incident_opens_once_and_resolves_and_uptime_counts(cfg):
         results = []
         for i, code in enumerate([200, 503, 503, 200]):
             status[0] = code
-            r = health.check(cfg, ep, at=T0 + dt.timedelta(minutes=i))
+            r = health.check(handles.health_context(cfg), ep, at=T0 + dt.timedelta(minutes=i))
             results.append(r)
             transitions = health.record(main, [r])
             if i == 1:
@@ -45,10 +46,11 @@ def test_incident_opens_once_and_resolves_and_uptime_counts(cfg):
 
 
 def test_tier_archive_and_unreachable_endpoints(cfg):
-    ok_core = health.check(cfg, HealthEndpoint(name="core", url="tier:core"))
-    ok_archive = health.check(cfg, HealthEndpoint(name="nas", url="archive:primary"))
-    no_secondary = health.check(cfg, HealthEndpoint(name="nas2", url="archive:secondary"))
-    refused = health.check(cfg, HealthEndpoint(name="x", url="http://user:pw@127.0.0.1:9/h",
+    ctx = handles.health_context(cfg)
+    ok_core = health.check(ctx, HealthEndpoint(name="core", url="tier:core"))
+    ok_archive = health.check(ctx, HealthEndpoint(name="nas", url="archive:primary"))
+    no_secondary = health.check(ctx, HealthEndpoint(name="nas2", url="archive:secondary"))
+    refused = health.check(ctx, HealthEndpoint(name="x", url="http://user:pw@127.0.0.1:9/h",
                                                timeout_s=2))
     assert ok_core.ok and ok_archive.ok
     assert not no_secondary.ok and "secondary_url" in no_secondary.detail
@@ -62,9 +64,8 @@ def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp
 
     import yaml
 
-    from persys_pipelines.lib.archive.stores import archive_stores
+    from persys_pipelines.handles import archive_stores
     from persys_pipelines.lib.config import load_config
-    from persys_pipelines.lib.monitoring.notify import Notifier
     from persys_pipelines.lib.monitoring.watch import health_tick
 
     blocker = tmp_path / "nas-mount"  # a file where the mounted folder should be: "down"
@@ -78,13 +79,14 @@ def test_archive_fails_over_on_the_health_sensors_open_incident(config_path, tmp
 
     shutil.rmtree(blocker)
     blocker.write_text("not a folder")
-    main, alerts = resolve_tier(cfg, "main"), Notifier.from_config(cfg)
-    health_tick(cfg, main, alerts, now=T0)  # the sensor finds the primary down: incident opened
-    assert health.known_down(cfg, "archive:primary").startswith("nas down since 2024-05-01")
+    main, alerts = resolve_tier(cfg, "main"), handles.notifier(cfg)
+    ctx = handles.health_context(cfg)
+    health_tick(ctx, main, alerts, now=T0)  # the sensor finds the primary down: incident opened
+    assert handles.known_down(cfg, "archive:primary").startswith("nas down since 2024-05-01")
     blocker.unlink()  # the mount is back, but the sensor has not looked again yet
-    stores = archive_stores(cfg, down=health.known_down(cfg, "archive:primary"))  # as the asset
+    stores = archive_stores(cfg, down=handles.known_down(cfg, "archive:primary"))  # as the asset
     assert stores.active is stores.secondary and "nas down since" in stores.primary_error
 
-    health_tick(cfg, main, alerts, now=T0 + dt.timedelta(seconds=30))  # next check: resolved
-    assert health.known_down(cfg, "archive:primary") is None
+    health_tick(ctx, main, alerts, now=T0 + dt.timedelta(seconds=30))  # next check: resolved
+    assert handles.known_down(cfg, "archive:primary") is None
     assert archive_stores(cfg).active.url == cfg.archive_url

@@ -9,14 +9,13 @@ import datetime as dt
 import dagster as dg
 import yaml
 
+from persys_pipelines import handles
 from persys_pipelines.defs.monitoring.keepalive import supabase_pause_guard
 from persys_pipelines.defs.resources import resources
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib import supabase_rest
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring import keepalive
-from persys_pipelines.lib.monitoring.notify import Notifier
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines_tests.monitoring_fakes import fake_telegram
 from persys_pipelines_tests.supabase_fakes import SERVICE_KEY, fake_supabase
 
@@ -53,9 +52,9 @@ def test_guard_queries_daily_alerts_once_when_paused_and_once_when_back(config_p
         cfg = load_config(config_path)
         setup_tiers(cfg)
         core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
-        alerts = Notifier.from_config(cfg)
+        alerts = handles.notifier(cfg)
         tick = lambda hours: keepalive.keepalive_tick(  # noqa: E731
-            cfg, core, main, alerts, now=T0 + dt.timedelta(hours=hours))
+            handles.watch(cfg), core, main, alerts, now=T0 + dt.timedelta(hours=hours))
         rest = lambda: sum(1 for m, p in sb.requests if p.startswith("rest/"))  # noqa: E731
 
         first = tick(0)
@@ -82,8 +81,8 @@ def test_guard_names_the_402_restriction(config_path):
         configure(config_path, sb.base_url, tg.base_url)
         cfg = load_config(config_path)
         setup_tiers(cfg)
-        done = keepalive.keepalive_tick(cfg, resolve_tier(cfg, "core"),
-                                        resolve_tier(cfg, "main"), Notifier.from_config(cfg),
+        done = keepalive.keepalive_tick(handles.watch(cfg), resolve_tier(cfg, "core"),
+                                        resolve_tier(cfg, "main"), handles.notifier(cfg),
                                         now=T0)
         assert done.state == "restricted"
         text = tg.messages[0]["text"]
@@ -115,7 +114,7 @@ def test_unreachable_core_sql_is_reported_with_the_fix(config_path):
         doc["tiers"]["core"]["dsn"] = "postgresql://persys:pw-secret@127.0.0.1:9/none"
         config_path.write_text(yaml.safe_dump(doc))
         cfg = load_config(config_path)
-        ok, state, detail = keepalive.check(cfg, resolve_tier(cfg, "core"))
+        ok, state, detail = keepalive.check(handles.watch(cfg), resolve_tier(cfg, "core"))
     assert not ok and state == "unreachable" and "SQL:" in detail and "pw-secret" not in detail
 
 
@@ -126,8 +125,8 @@ def test_main_down_still_queries_core_and_says_so(config_path):
         doc["tiers"]["main"]["dsn"] = "postgresql://persys:pw@127.0.0.1:9/none"
         config_path.write_text(yaml.safe_dump(doc))
         cfg = load_config(config_path)
-        done = keepalive.keepalive_tick(cfg, resolve_tier(cfg, "core"),
-                                        resolve_tier(cfg, "main"), Notifier.from_config(cfg),
+        done = keepalive.keepalive_tick(handles.watch(cfg), resolve_tier(cfg, "core"),
+                                        resolve_tier(cfg, "main"), handles.notifier(cfg),
                                         now=T0)
         assert done.due and done.state == "paused" and "select on" in done.detail
         assert any(r[1].startswith("rest/") for r in sb.requests)

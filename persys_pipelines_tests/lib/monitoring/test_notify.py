@@ -5,14 +5,13 @@ from __future__ import annotations
 import psycopg
 from pydantic import SecretStr
 
-from persys_pipelines.lib.config import EmailNotify, parse_config
+from persys_pipelines.lib.config import EmailNotify, parse_config, secret_values
 from persys_pipelines.lib.monitoring.notify import (
     EmailChannel,
     Notifier,
     TelegramChannel,
     channels,
     scrub,
-    secret_values,
 )
 from persys_pipelines.lib.telegram import TelegramClient
 from persys_pipelines_tests.monitoring_fakes import fake_telegram, smtp_server
@@ -114,11 +113,13 @@ tiers: {{core: {{dsn: "postgresql://app:core-db-pw@db.example.org/postgres"}}}}
     with fake_telegram() as tg:
         cfg = cfg.model_copy(update={"telegram": cfg.telegram.model_copy(
             update={"base_url": tg.base_url})})
-        [ch] = channels(cfg)
+        [ch] = channels(cfg.notify, cfg.telegram, cfg.notifications.sms,
+                        lambda: psycopg.connect(main))
         notifier(main, [ch], secrets).notify("k", "boom", "dsn postgresql://app:core-db-pw@h/db")
     assert "core-db-pw" not in tg.messages[0]["text"]
     assert all(TOKEN not in p or p.startswith(f"/bot{TOKEN}/") for p in tg.paths)
 
 
 def test_no_channel_configured_means_no_channel():
-    assert channels(parse_config("")) == []
+    cfg = parse_config("")
+    assert channels(cfg.notify, cfg.telegram, cfg.notifications.sms, lambda: None) == []

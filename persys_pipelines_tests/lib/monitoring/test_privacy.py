@@ -8,14 +8,17 @@ dashboard click) adds afterwards is a FAIL naming it. Backups on the data's disk
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring.doctor import WARN, privacy
+from persys_pipelines.lib.monitoring.doctor.database import TierProbe
 from persys_pipelines.lib.pg.tiers import connect
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.supabase_fixture import DAILY_SOURCES, create_supabase_core
@@ -107,7 +110,9 @@ def test_backups_on_the_datas_disk_are_a_warning(tmp_path, tier_dsns):
             tmp_path / "persys.yaml", tier_dsns, tmp_path / "home",
             tiers={"core": {"dsn": tier_dsns["core"]}, "main": {"dsn": tier_dsns["main"]},
                    "archive": {"url": f"file://{tmp_path / 'archive'}", **archive}}))
-        (finding,) = privacy.backup_checks(cfg)
+        probe = TierProbe(partial(resolve_tier, cfg))
+        (finding,) = privacy.backup_checks(probe, cfg.tiers.archive, cfg.home,
+                                           cfg.tiers.main.dsn is None)
         return finding.status, finding.detail
 
     status, detail = backup_line()

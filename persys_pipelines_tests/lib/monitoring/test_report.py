@@ -6,9 +6,8 @@ import datetime as dt
 
 from persys_pipelines import handles
 from persys_pipelines.cli import main as persys
+from persys_pipelines.handles import load_sample_data, resolve_tier, setup_tiers
 from persys_pipelines.lib.monitoring import report, usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 
 MB = 1024 * 1024
 
@@ -31,7 +30,7 @@ def test_full_report_has_chart_forecast_tables_and_moves(cfg, tmp_path):
                      "from_tier, to_tier, rows, state) values ('core_main', 'journal_entries', "
                      "'2024-05-01', '2024-05-02', 'core', 'main', 4, 'failed')")
         main.commit()
-    text = report.build(cfg, chart_png=tmp_path / "usage.png")
+    text = report.build(handles.status_context(cfg), chart_png=tmp_path / "usage.png")
     for heading in ("## Sizes", "### Usage chart", "### Tables per tier", "### Forecast",
                     "## Sync (last 24 h)", "### Failures", "## Lifecycle", "## Free-tier usage"):
         assert heading in text

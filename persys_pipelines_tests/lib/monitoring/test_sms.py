@@ -12,12 +12,12 @@ import yaml
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
+from persys_pipelines import handles
 from persys_pipelines.definitions import build_definitions
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.monitoring import rare
-from persys_pipelines.lib.monitoring.notify import Notifier
 from persys_pipelines.lib.pg.schema import create_monitoring_tables
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 PHONE = "+447700900123"
 
@@ -40,7 +40,7 @@ def sms_config(config_path, moto_server, monkeypatch):
 
 
 def test_only_rare_alerts_go_by_sms_and_never_past_the_monthly_cap(sms_config):
-    alerts = Notifier.from_config(load_config(sms_config))
+    alerts = handles.notifier(load_config(sms_config))
     alerts.notify("quota:core:warn:1", "core at 81%")
     alerts.notify("forecast:core:90:1", "core reaches 90% soon")
     alerts.notify("run-failure:abc", "lifecycle failed")

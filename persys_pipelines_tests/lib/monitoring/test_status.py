@@ -7,9 +7,9 @@ import json
 
 import psycopg
 
+from persys_pipelines import handles
+from persys_pipelines import handles as setup_lib
 from persys_pipelines.cli import main
-from persys_pipelines.lib import provision as setup_lib
-from persys_pipelines.lib.monitoring import status as status_lib
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -19,7 +19,7 @@ def test_status_numbers_match_sql(cfg, tier_dsns):
     setup_lib.load_sample_data(cfg, days=40, seed=7, as_of=AS_OF)
     with psycopg.connect(tier_dsns["core"]) as conn:  # a row with no day, and one moved by hand
         conn.execute("insert into tasks (title, status) values ('open task', 'open')")
-    doc = status_lib.collect(cfg, AS_OF)
+    doc = handles.status(cfg, AS_OF)
 
     assert doc["as_of"] == "2026-03-31"
     for tier in ("core", "main"):
@@ -102,8 +102,8 @@ def test_status_shows_the_age_of_each_tiers_newest_backup(cfg, capsys):
     """A fresh install's backups are not yet due; a daily core backup two days old is OVERDUE;
     main's weekly one is fine; a tier never backed up says how to take one."""
     from persys_pipelines import handles
+    from persys_pipelines.handles import archive_stores
     from persys_pipelines.lib.archive.marker import MARKER
-    from persys_pipelines.lib.archive.stores import archive_stores
 
     setup_lib.setup_tiers(cfg)
     setup_lib.mark_archive_stores(cfg)  # as `persys setup` does: the install begins now

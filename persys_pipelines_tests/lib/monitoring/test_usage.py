@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.monitoring import usage
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 T0 = dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC)
 
 
 def test_measure_record_and_read_history(cfg):
-    samples = usage.measure_all(cfg, at=T0)
+    samples = usage.measure_all([resolve_tier(cfg, "core"), resolve_tier(cfg, "main")], at=T0)
     core = next(s for s in samples if s.tier == "core")
     assert core.bytes > 1024 * 1024  # an empty PostgreSQL database is already megabytes
     assert core.quota_bytes == 500 * 1024 * 1024

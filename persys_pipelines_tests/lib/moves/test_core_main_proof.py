@@ -9,10 +9,9 @@ import datetime as dt
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import load_sample_data, resolve_tier, setup_tiers
 from persys_pipelines.lib.errors import MoveError
 from persys_pipelines.lib.moves.core_main import may_alter_rows
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import load_sample_data, setup_tiers
 from persys_pipelines_tests.lifecycle_helpers import rows_text
 
 AS_OF = dt.date(2024, 4, 30)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import digest
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import read_manifest
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main
 
 TABLE = "health_metrics"
@@ -86,6 +86,6 @@ def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
     assert len(channel.sent) == len(soon)
     assert "--pin-days" in channel.sent[0][1] and TABLE in channel.sent[0][0]
     handles.purge_due(cfg, PURGE_AS_OF)
-    doc = status.collect(cfg, PURGE_AS_OF)
+    doc = handles.status(cfg, PURGE_AS_OF)
     assert doc["digests"][TABLE]["days"] >= 80
     assert "Digests of purged days" in status.render(doc)

@@ -11,11 +11,11 @@ import duckdb
 import yaml
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import load_file, manifest_key, read_manifest
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.daily.summary import store_days
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import reader
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
@@ -139,7 +139,7 @@ def test_restore_after_a_column_was_widened(cfg):
 def test_resummarised_archived_days_replace_never_double(cfg):
     """The issue's demo case: days whose summaries were archived are summarised again; the
     archive holds one row per day and a read returns one row per day."""
-    from persys_pipelines.lib.provision import setup_tiers
+    from persys_pipelines.handles import setup_tiers
 
     setup_tiers(cfg)
     days = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(29)]

@@ -8,8 +8,9 @@ import sys
 import psycopg
 
 from persys_pipelines.cli import main
+from persys_pipelines.handles import resolve_tiers
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import embedded_running, embedded_uri, resolve_tiers
+from persys_pipelines.lib.pg.tiers import embedded_running, embedded_uri
 
 
 def test_second_process_attaches_and_down_stops(tmp_path, monkeypatch, capsys):

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.errors import MoveError, TierError, UsageError
 from persys_pipelines.lib.moves import adopt
 from persys_pipelines.lib.pg import partitions as space
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lib.tiering.test_adopt_partition import (
     AS_OF,

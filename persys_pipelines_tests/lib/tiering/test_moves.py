@@ -9,13 +9,13 @@ import pytest
 from psycopg import sql
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves import core_main as moves
 from persys_pipelines.lib.pg import ledger, mirror
 from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.tables import day_range
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import planner
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 

@@ -15,11 +15,11 @@ import time
 import pytest
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves.engine import CRASH_ENV
 from persys_pipelines.lib.pg import ledger
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 

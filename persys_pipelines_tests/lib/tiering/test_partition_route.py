@@ -14,11 +14,11 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.moves import partition
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import rows_text
 from persys_pipelines_tests.supabase_fixture import create_supabase_core
@@ -197,7 +197,7 @@ import datetime as dt, sys
 from persys_pipelines import handles
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.moves import partition
-from persys_pipelines.lib.pg.tiers import resolve_tier
+from persys_pipelines.handles import resolve_tier
 cfg = load_config(sys.argv[1])
 partition.from_default(handles.engine(cfg), resolve_tier(cfg, "core"),
                        handles.spec(cfg, "notes"), [dt.date(2024, 3, 1)])

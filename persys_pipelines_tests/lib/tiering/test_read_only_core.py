@@ -8,9 +8,9 @@ import datetime as dt
 import psycopg
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
 

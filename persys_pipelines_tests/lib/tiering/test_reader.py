@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import setup_tiers
 from persys_pipelines.lib.pg.tiers import connect
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.tiering import reader
 
 

@@ -9,10 +9,11 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.moves import core_main as moves
-from persys_pipelines.lib.pg.tiers import PgTier, resolve_tier
+from persys_pipelines.lib.pg.tiers import PgTier
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 
@@ -58,7 +59,7 @@ def test_referenced_rows_are_held_back_and_children_untouched(cfg, tiers, on_del
     if on_delete == "cascade":  # what a person sees: `persys status` says what waits and why
         from persys_pipelines.lib.monitoring import status as status_lib
 
-        doc = status_lib.collect(cfg.model_copy(update={"tables": {
+        doc = handles.status(cfg.model_copy(update={"tables": {
             "parent": TablePolicy(day_column="day", core_days=7)}}), as_of=AS_OF)
         text = status_lib.render(doc)
         assert "Held back in core" in text and "rows referenced by public.child(parent_id)" in text

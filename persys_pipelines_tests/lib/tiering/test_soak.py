@@ -18,10 +18,10 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy
 from persys_pipelines.lib.pg import ledger
-from persys_pipelines.lib.pg.tiers import resolve_tier
 
 AS_OF = dt.date(2024, 6, 15)
 FIRST = dt.date(2024, 3, 1)  # the app writes days from here to AS_OF

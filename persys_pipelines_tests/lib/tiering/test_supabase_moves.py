@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg import mirror
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text
 from persys_pipelines_tests.supabase_fixture import create_supabase_core

@@ -13,12 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from persys_pipelines import handles
-from persys_pipelines.lib import provision as setup_lib
+from persys_pipelines import handles as setup_lib
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import TablePolicy, load_config
 from persys_pipelines.lib.daily import summary
 from persys_pipelines.lib.moves import core_main as moves
 from persys_pipelines.lib.pg import ledger
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.tiering import lifecycle
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text

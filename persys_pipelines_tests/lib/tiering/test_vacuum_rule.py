@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.pg import ledger
 from persys_pipelines.lib.pg import partitions as space
 from persys_pipelines.lib.pg.session import pin_session
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.pg.vacuum import relation_bytes
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.lifecycle_helpers import assert_conserved, rows_text

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier, setup_tiers
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
-from persys_pipelines.lib.provision import setup_tiers
 from persys_pipelines.lib.telegram import TelegramClient, TelegramError
 from persys_pipelines.lib.voice import VoiceError, briefing, records
 from persys_pipelines.lib.voice.tts_elevenlabs import CreditRefused, QuotaExceeded

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.voice import briefing, script
 from persys_pipelines.lib.voice.plan import make_plan, reset_day
 from persys_pipelines_tests.conftest import write_config

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from persys_pipelines import handles
+from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive.stores import StoreError
 from persys_pipelines.lib.config import load_config
-from persys_pipelines.lib.pg.tiers import resolve_tier
 from persys_pipelines.lib.voice import briefing
 from persys_pipelines_tests.conftest import write_config
 from persys_pipelines_tests.supabase_fakes import SERVICE_KEY, fake_supabase

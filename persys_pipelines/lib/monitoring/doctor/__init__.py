@@ -1,78 +1,60 @@
 """`persys doctor` (and `persys setup --validate`): everything persys.yaml names, checked
 read-only, one line each: ok, WARN (works, but read this) or FAIL (fix it first), with the fix.
 
-The checks are plain functions `(cfg) -> list[Finding]` in `CHECKS`, run in order; a check that
-raises becomes one FAIL line, so one broken part never hides the others. Nothing is written
-anywhere: no table, no marker file, no message sent (Telegram's `getMe`, an SMTP login without
-a message, ElevenLabs' subscription read). Every detail passes through `scrub`, so a password
-or key never shows. `database.py` holds the tier and table checks, `services.py` the archive,
-keys, Telegram, e-mail, ElevenLabs, SSM and Supabase ones.
+The checks are plain functions of the handles and persys.yaml sections they read, returning
+`list[Finding]`; the config boundary (persys_pipelines/handles_monitoring.doctor_checks) binds
+them into zero-argument `Check`s, in order, and `run` runs them: a check that raises becomes
+one FAIL line, so one broken part never hides the others. Nothing is written anywhere: no
+table, no marker file, no message sent (Telegram's `getMe`, an SMTP login without a message,
+ElevenLabs' subscription read). Every detail passes through `scrub`, so a password or key never
+shows. `database.py` holds the tier and table checks (and `TierProbe`: each tier probed once
+per run), `services.py` the archive, keys, Telegram, e-mail, ElevenLabs, SSM and Supabase ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...config import Config
+from ...config import AwsCosts
 from ...errors import ConfigError, scrub
-from . import database, imports, privacy, services
+from . import database, imports, privacy, services  # noqa: F401  (the checks' modules)
 from .findings import FAIL, OK, WARN, Finding
 
 __all__ = ["FAIL", "OK", "WARN", "Finding", "run"]
 
-Check = Callable[[Config], list[Finding]]
+# One check with its inputs bound (functools.partial of a check function below or in
+# database.py, privacy.py, imports.py, services.py); its name is the function's.
+Check = Callable[[], list[Finding]]
 
 
-def _checks() -> list[Check]:
-    return [
-        database.config_summary,
-        database.tier_checks,
-        database.table_checks,
-        database.sources_checks,
-        privacy.privacy_checks,
-        imports.import_checks,
-        services.archive_checks,
-        privacy.backup_checks,
-        services.key_checks,
-        services.supabase_checks,
-        services.telegram_checks,
-        services.email_checks,
-        services.elevenlabs_checks,
-        services.ssm_checks,
-        *EXTRA_CHECKS,
-    ]
-
-
-def aws_budget_checks(cfg: Config) -> list[Finding]:
+def aws_budget_checks(aws: AwsCosts | None) -> list[Finding]:
     """An AWS budget that alerts only after the charge (no FORECASTED notification) is a
     WARN with the command that adds one."""
     from ..budgets import ensure
 
-    if cfg.costs.aws is None:
+    if aws is None:
         return []
-    todo = ensure(cfg.costs.aws)
+    todo = ensure(aws)
     if todo:
         return [Finding("aws budgets", WARN, "; ".join(todo) + ": `persys costs budget "
                         "--apply` adds it")]
     return [Finding("aws budgets", OK, "ACTUAL and FORECASTED alerts in place")]
 
 
-# More checks plug in here, each `(cfg) -> list[Finding]`.
-EXTRA_CHECKS: list[Check] = [aws_budget_checks]
+def _name(check: Check) -> str:
+    func = getattr(check, "func", check)  # a partial names its function
+    return getattr(func, "__name__", "check").removesuffix("_checks").replace("_", " ")
 
 
-def run(cfg: Config) -> list[Finding]:
+def run(checks: list[Check]) -> list[Finding]:
     """Every check's findings; never raises (a crashing check is a FAIL line naming it)."""
-    database.forget()  # every run probes the tiers afresh
     findings: list[Finding] = []
-    for check in _checks():
+    for check in checks:
         try:
-            findings.extend(check(cfg))
+            findings.extend(check())
         except Exception as exc:  # one broken part must not hide the rest
-            name = check.__name__.removesuffix("_checks").replace("_", " ")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            findings.append(Finding(name, FAIL, scrub(first)[:300]))
-    database.forget()
+            findings.append(Finding(_name(check), FAIL, scrub(first)[:300]))
     return [Finding(f.item, f.status, scrub(f.detail)) for f in findings]
 
 

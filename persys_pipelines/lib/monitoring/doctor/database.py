@@ -8,16 +8,19 @@ person's tables is theirs to create, or to drop from persys.yaml.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import psycopg
 
-from ...config import Config, TablePolicy
-from ...daily.sources import check_sources, person_sources, shared_tables
+from ...config import Daily, TablePolicy, Tiers
+from ...config.sources import Source
+from ...daily.sources import check_sources, shared_tables
 from ...dsn import dsn_fields, safe_dsn
 from ...pg import references
 from ...pg.catalog import primary_key, regclass, table_exists
 from ...pg.schema import OUTPUT_TABLES, SAMPLE_TABLES
 from ...pg.tables import TableError, day_expression
-from ...pg.tiers import PgTier, resolve_tier
+from ...pg.tiers import PgTier
 from ...supabase_rest import PAUSED_HINT
 from .findings import FAIL, OK, WARN, Finding
 
@@ -27,37 +30,42 @@ NOT_YET = "not created yet: `persys up` (or `persys setup`) creates it"
 NOT_YET_ALL = "not created yet: `persys up` (or `persys setup`) creates them"
 
 
-def config_summary(cfg: Config) -> list[Finding]:
-    return [Finding("config", OK, f"{len(cfg.tables)} tables, timezone {cfg.timezone}")]
+def config_summary(tables: Mapping[str, TablePolicy], timezone: str) -> list[Finding]:
+    return [Finding("config", OK, f"{len(tables)} tables, timezone {timezone}")]
 
 
-def _reachable(cfg: Config) -> dict[str, PgTier]:
-    """The tiers that answered `select 1` in this doctor run."""
-    return {name: tier for name, tier, problem in _tiers(cfg) if problem is None}
+class TierProbe:
+    """The tiers of one doctor run: each resolved (`resolve`, from the config boundary) and
+    probed with `select 1` once per run, not once per check; a new run makes a new probe."""
 
+    def __init__(self, resolve: Callable[[str], PgTier]):
+        self._resolve = resolve
+        self._tiers: dict[str, PgTier] = {}
+        self._found: list[tuple[str, PgTier, str | None]] | None = None
 
-# (config, [(tier name, tier, why unreachable or None)]) of the current run: each tier is
-# probed once per run, not once per check; `forget` starts a new run.
-_RUN: list[tuple[Config, list[tuple[str, PgTier, str | None]]]] = []
+    def tier(self, name: str) -> PgTier:
+        if name not in self._tiers:
+            self._tiers[name] = self._resolve(name)
+        return self._tiers[name]
 
+    def tiers(self) -> list[tuple[str, PgTier, str | None]]:
+        """(tier name, tier, why unreachable or None) of core and main."""
+        if self._found is None:
+            found = []
+            for name in TIERS:
+                tier = self.tier(name)
+                try:
+                    with tier.connect() as conn:
+                        conn.execute("select 1")
+                    found.append((name, tier, None))
+                except Exception as exc:  # TierUnavailable names the tier and the DSN key
+                    found.append((name, tier, (str(exc).splitlines() or ["?"])[0]))
+            self._found = found
+        return self._found
 
-def forget() -> None:
-    _RUN.clear()
-
-
-def _tiers(cfg: Config) -> list[tuple[str, PgTier, str | None]]:
-    if not _RUN or _RUN[0][0] is not cfg:
-        found = []
-        for name in TIERS:
-            tier = resolve_tier(cfg, name)
-            try:
-                with tier.connect() as conn:
-                    conn.execute("select 1")
-                found.append((name, tier, None))
-            except Exception as exc:  # TierUnavailable names the tier and the DSN key
-                found.append((name, tier, (str(exc).splitlines() or ["?"])[0]))
-        _RUN[:] = [(cfg, found)]
-    return _RUN[0][1]
+    def reachable(self) -> dict[str, PgTier]:
+        """The tiers that answered `select 1` in this doctor run."""
+        return {name: tier for name, tier, problem in self.tiers() if problem is None}
 
 
 def _is_supabase(tier: PgTier) -> bool:
@@ -65,26 +73,26 @@ def _is_supabase(tier: PgTier) -> bool:
     return host.endswith((".supabase.co", ".supabase.com"))
 
 
-def tier_checks(cfg: Config) -> list[Finding]:
+def tier_checks(probe: TierProbe, limits: Tiers) -> list[Finding]:
     findings = []
-    for name, tier, problem in _tiers(cfg):
+    for name, tier, problem in probe.tiers():
         if problem is not None:
             hint = f"; {PAUSED_HINT}" if _is_supabase(tier) else ""
             findings.append(Finding(f"{name}: connect", FAIL, problem + hint))
             continue
         findings.append(Finding(f"{name}: connect", OK, safe_dsn(tier.dsn)))
-        findings.append(_size(cfg, name, tier))
+        findings.append(_size(limits, name, tier))
         findings.append(_writable(name, tier))
     return findings
 
 
-def _size(cfg: Config, name: str, tier: PgTier) -> Finding:
+def _size(tiers: Tiers, name: str, tier: PgTier) -> Finding:
     size = tier.size_bytes()
     shown = f"{size / 2**20:,.1f} MB"
     if tier.quota_bytes is None:
         return Finding(f"{name}: size", OK, f"{shown}, no quota")
     pct = 100 * size / tier.quota_bytes
-    limits = getattr(cfg.tiers, name)
+    limits = getattr(tiers, name)
     text = f"{shown} of {tier.quota_bytes / 2**20:,.0f} MB ({pct:.0f}%)"
     if pct >= limits.critical_pct:
         return Finding(f"{name}: size", FAIL, f"{text}, over critical_pct "
@@ -114,9 +122,10 @@ def _writable(name: str, tier: PgTier) -> Finding:
 # Tables
 
 
-def table_checks(cfg: Config) -> list[Finding]:
+def table_checks(probe: TierProbe, tables: Mapping[str, TablePolicy],
+                 timezone: str) -> list[Finding]:
     findings = []
-    reachable = _reachable(cfg)
+    reachable = probe.reachable()
     for name in TIERS:
         tier = reachable.get(name)
         if tier is None:
@@ -124,8 +133,8 @@ def table_checks(cfg: Config) -> list[Finding]:
         with tier.connect() as conn:
             missing = [] if name != "main" or table_exists(conn, "persys.ledger") else [
                 "persys.ledger"]
-            found = [f for table in dict.fromkeys([*OUTPUT_TABLES, *cfg.tables])
-                     for f in _table(cfg, conn, name, table, cfg.tables.get(table))]
+            found = [f for table in dict.fromkeys([*OUTPUT_TABLES, *tables])
+                     for f in _table(timezone, conn, name, table, tables.get(table))]
             missing += [f.item.split(": ", 1)[1] for f in found if f.detail == NOT_YET]
             if missing:  # a fresh install: one line, not one per table
                 findings.append(Finding(f"{name}: persys's own tables", WARN,
@@ -136,7 +145,7 @@ def table_checks(cfg: Config) -> list[Finding]:
     return findings
 
 
-def _table(cfg: Config, conn: psycopg.Connection, tier: str, table: str,
+def _table(timezone: str, conn: psycopg.Connection, tier: str, table: str,
            policy: TablePolicy | None) -> list[Finding]:
     item = f"{tier}: {table}"
     if not table_exists(conn, table):
@@ -151,7 +160,7 @@ def _table(cfg: Config, conn: psycopg.Connection, tier: str, table: str,
     if policy is None:
         return [Finding(item, OK)]
     try:
-        day_expression(conn, table, policy, cfg.timezone)
+        day_expression(conn, table, policy, timezone)
     except TableError as exc:
         return [Finding(item, FAIL, str(exc))]
     key = primary_key(conn, table)
@@ -236,25 +245,28 @@ def _row_security(conn: psycopg.Connection, table: str) -> list[Finding]:
                     "row" + (" (FORCE, bypassed)" if forced else ""))]
 
 
-def sources_checks(cfg: Config) -> list[Finding]:
+def sources_checks(probe: TierProbe, daily: Daily,
+                   person_sources: Callable[[psycopg.Connection], dict[str, Source]]
+                   ) -> list[Finding]:
     """The metrics' sources: each one's table, columns and `value` expression, planned and run
     on a few rows of core read-only with the statement timeout (lib/daily/sources.py), and a
-    WARN for a table shared by several people that no person filter narrows."""
-    tier = _reachable(cfg).get("core")
-    if tier is None or not cfg.daily.metric_sources():
+    WARN for a table shared by several people that no person filter narrows.
+    `person_sources`: the metrics' sources as core answers them (lib/daily/sources.py)."""
+    tier = probe.reachable().get("core")
+    if tier is None or not daily.metric_sources():
         return []
-    keys = {m: cfg.daily.source_key(m) for m in cfg.daily.metric_sources()}
-    timeout = cfg.daily.statement_timeout_s
+    keys = {m: daily.source_key(m) for m in daily.metric_sources()}
+    timeout = daily.statement_timeout_s
     with tier.connect(autocommit=True) as conn:
-        sources = person_sources(cfg.daily, conn)
+        sources = person_sources(conn)
         problems = check_sources(conn, sources, keys=keys, timeout_s=timeout)
         shared = [] if problems else shared_tables(conn, sources, keys=keys, timeout_s=timeout)
-    item = "daily.metrics" if cfg.daily.metrics is not None else "daily.sources"
+    item = "daily.metrics" if daily.metrics is not None else "daily.sources"
     if problems:
         return [Finding(item, FAIL, detail)
                 for item, _, detail in (p.partition(": ") for p in problems)]
-    filtered = sorted(m for m, s in sources.items() if cfg.daily.person is not None
-                      and cfg.daily.person.column in s.where)
+    filtered = sorted(m for m, s in sources.items() if daily.person is not None
+                      and daily.person.column in s.where)
     note = f"; daily.person filters {', '.join(filtered)}" if filtered else ""
     findings = [Finding(item, OK, f"{len(sources)} metrics run on core: "
                         f"{', '.join(sorted(sources))}{note}")]

@@ -6,25 +6,28 @@ table exists, so a project without the sample schema is not told about imports i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from psycopg import sql
 
-from ...config import Config
-from ...config.imports import KINDS, imports_problems
+from ...config import TablePolicy
+from ...config.imports import KINDS, Imports, imports_problems
 from ...pg.catalog import regclass, table_exists
-from ...pg.tiers import resolve_tier
+from .database import TierProbe
 from .findings import FAIL, OK, WARN, Finding
 
 
-def import_checks(cfg: Config) -> list[Finding]:
+def import_checks(probe: TierProbe, imports: Imports,
+                  tables: Mapping[str, TablePolicy]) -> list[Finding]:
     out = []
-    with resolve_tier(cfg, "core").connect(autocommit=True) as conn:
+    with probe.tier("core").connect(autocommit=True) as conn:
         for kind in KINDS:
             item = f"imports.{kind}"
-            target = cfg.imports.target(kind)
-            named = kind.replace("-", "_") in cfg.imports.model_fields_set
+            target = imports.target(kind)
+            named = kind.replace("-", "_") in imports.model_fields_set
             if not named and not table_exists(conn, target.table):
                 continue
-            problems = imports_problems(cfg.imports, cfg.tables, (kind,))
+            problems = imports_problems(imports, dict(tables), (kind,))
             if not problems:
                 problems, warn = _table_problems(conn, target)
             else:

@@ -27,28 +27,28 @@ from pathlib import Path
 import psycopg
 
 from ...archive.stores import FileStore, open_store
-from ...config import Config
+from ...config import ArchiveTier
 from ...dsn import dsn_fields
 from ...pg.catalog import LEGACY_NAMES, OWN_TABLES, PERSYS_SCHEMA, client_roles, partitions
 from ...pg.schema import SAMPLE_TABLES
 from ...pg.tiers import PgTier, pgdata_dir
-from .database import _reachable
+from .database import TierProbe
 from .findings import FAIL, OK, WARN, Finding
 
 TABLE_PRIVILEGES = "select,insert,update,delete,truncate,references,trigger"
 SEQUENCE_PRIVILEGES = "usage,select,update"
 
 
-def privacy_checks(cfg: Config) -> list[Finding]:
+def privacy_checks(probe: TierProbe, tables: list[str]) -> list[Finding]:
     findings = []
-    for name, tier in _reachable(cfg).items():
+    for name, tier in probe.reachable().items():
         with tier.connect() as conn:
             roles = client_roles(conn)
             if not roles:
                 findings.append(Finding(f"{name}: privacy", OK, "no client roles (anon, "
                                         "authenticated) in this database"))
                 continue
-            problems, checked = _exposed(conn, name, list(cfg.tables), roles)
+            problems, checked = _exposed(conn, name, tables, roles)
         findings += problems or [Finding(
             f"{name}: privacy", OK, f"nothing persys made is readable by {', '.join(roles)} "
             f"({checked} relations checked)")]
@@ -140,8 +140,11 @@ def _rls_off(tier: str, rel: str) -> Finding:
 # Backups
 
 
-def backup_checks(cfg: Config) -> list[Finding]:
-    url = cfg.tiers.archive.backup_url
+def backup_checks(probe: TierProbe, archive: ArchiveTier, home: Path,
+                  main_embedded: bool) -> list[Finding]:
+    """Backups apart from the data: not in the archive store, not on the disk of the embedded
+    server's data (under `home`) nor of main's data (`main_embedded`: main has no dsn)."""
+    url = archive.backup_url
     if not url:
         return [Finding("backups", WARN, "tiers.archive.backup_url is not set: backups go "
                         "into the archive store, so one lost disk (or bucket) takes the data "
@@ -150,8 +153,8 @@ def backup_checks(cfg: Config) -> list[Finding]:
     if not isinstance(store, FileStore):
         return [Finding("backups", OK, f"{url}, apart from the data's disk")]
     device = _device(store.root)
-    main = _reachable(cfg).get("main")
-    for what, path in _data_dirs(pgdata_dir(cfg.home), cfg.tiers.main.dsn is None, main):
+    main = probe.reachable().get("main")
+    for what, path in _data_dirs(pgdata_dir(home), main_embedded, main):
         if device is not None and device == _device(path):
             return [Finding("backups", WARN, f"{url} is on the same disk as {what} ({path}): "
                             "one failed disk loses both; point tiers.archive.backup_url at "

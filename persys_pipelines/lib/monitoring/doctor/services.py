@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import os
 import smtplib
+from collections.abc import Callable
 
 from ...archive.crypto import Keyring
 from ...archive.marker import MARKER, archived_into, has_marker, missing_marker_problem
-from ...archive.stores import FileStore, Store, archive_stores
-from ...config import Config
+from ...archive.stores import ArchiveStores, FileStore, Store
+from ...config import ArchiveTier, EmailNotify, Telegram, Voice
 from ...config.text import SSM_USED
 from ...errors import PersysError
-from ...supabase_rest import configured, probe
 from ...telegram import TelegramClient
-from .database import _reachable
+from ..context import SupabaseRest
+from .database import TierProbe
 from .findings import FAIL, OK, WARN, Finding
 
 
-def archive_checks(cfg: Config) -> list[Finding]:
-    stores = archive_stores(cfg, check=False)
-    main = _reachable(cfg).get("main")
+def archive_checks(probe: TierProbe, stores_of: Callable[[], ArchiveStores],
+                   voice_url: str | None, voice_store: Callable[[], Store]) -> list[Finding]:
+    """Each archive store (readable, writable, its marker against main's ledger) and the voice
+    store when it is not a folder; both opened here (`stores_of`, `voice_store`: the boundary's
+    openers), so a store that cannot be opened is this check's FAIL line."""
+    stores = stores_of()
+    main = probe.reachable().get("main")
     findings = []
     for store in stores.all:
         item = f"archive {stores.role(store)}"
@@ -37,12 +42,9 @@ def archive_checks(cfg: Config) -> list[Finding]:
             findings.append(_store(item, store, archived))
         except PersysError as exc:
             findings.append(Finding(item, FAIL, str(exc)))
-    voice_url = cfg.voice.store_url
     if voice_url and not voice_url.startswith("file://"):
-        from ...voice.briefing import store_for
-
         try:
-            store_for(cfg.voice, cfg.home, cfg.tiers).check_readable()
+            voice_store().check_readable()
             findings.append(Finding("voice store", OK, voice_url))
         except PersysError as exc:
             findings.append(Finding("voice store", FAIL, str(exc)))
@@ -69,9 +71,9 @@ def _store(item: str, store: Store, archived: int) -> Finding:
                    "`persys setup` or the first archive run)")
 
 
-def key_checks(cfg: Config) -> list[Finding]:
+def key_checks(archive: ArchiveTier) -> list[Finding]:
     """Keys were checked at load (a bad one fails the config); here: which are in use."""
-    texts = cfg.tiers.archive.encryption_keys
+    texts = archive.encryption_keys
     if not texts:
         return [Finding("encryption keys", WARN, "none: archive files are stored unencrypted; "
                         "set tiers.archive.encryption_key: env:PERSYS_ARCHIVE_KEY")]
@@ -81,17 +83,16 @@ def key_checks(cfg: Config) -> list[Finding]:
                     f"{ids[-1]} encrypts new files")]
 
 
-def supabase_checks(cfg: Config) -> list[Finding]:
-    if not configured(cfg.tiers.core):
+def supabase_checks(rest: SupabaseRest) -> list[Finding]:
+    if not rest.configured:
         return []
     try:
-        return [Finding("supabase: rest", OK, probe(cfg.tiers.core))]
+        return [Finding("supabase: rest", OK, rest.probe())]
     except PersysError as exc:
         return [Finding("supabase: rest", FAIL, str(exc))]
 
 
-def telegram_checks(cfg: Config) -> list[Finding]:
-    t = cfg.telegram
+def telegram_checks(t: Telegram) -> list[Finding]:
     if t.token is None:
         return []
     if not t.chat_id:
@@ -106,8 +107,7 @@ def telegram_checks(cfg: Config) -> list[Finding]:
     return [Finding("telegram", OK, f"bot @{me.get('username', '?')}, chat {t.chat_id}")]
 
 
-def email_checks(cfg: Config) -> list[Finding]:
-    s = cfg.notify.email
+def email_checks(s: EmailNotify | None) -> list[Finding]:
     if s is None:
         return []
     where = f"{s.smtp_host}:{s.smtp_port}"
@@ -129,14 +129,14 @@ def email_checks(cfg: Config) -> list[Finding]:
     return [Finding("e-mail", OK, f"{where}, {login}")]
 
 
-def elevenlabs_checks(cfg: Config) -> list[Finding]:
-    settings = cfg.voice.elevenlabs
+def elevenlabs_checks(voice: Voice) -> list[Finding]:
+    settings = voice.elevenlabs
     if settings.api_key is None:
         return []
     from ...voice.tts_elevenlabs import ElevenLabsEngine
 
     engine = ElevenLabsEngine(settings.model_copy(update={"max_retries": 0}),
-                              budget=cfg.voice.monthly_character_budget)
+                              budget=voice.monthly_character_budget)
     try:
         credits = engine.credits()
     except PersysError as exc:
@@ -146,7 +146,7 @@ def elevenlabs_checks(cfg: Config) -> list[Finding]:
                     f"used this period, {credits.remaining:,} left for briefings")]
 
 
-def ssm_checks(cfg: Config) -> list[Finding]:
+def ssm_checks() -> list[Finding]:
     """The `ssm:` values read when persys.yaml was loaded (a failed read fails the config)."""
     return [Finding(f"ssm: {key}", OK, f"read from parameter {name}")
             for key, name in sorted(SSM_USED.items())]
