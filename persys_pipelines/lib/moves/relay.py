@@ -5,8 +5,7 @@ core→main copy, its key lists, and any route that copies rows between tiers).
 first column names (adopt's month partitions, loaded `FREEZE`).
 
 Core's side is read at the libpq level (`pg.copy_out`: a third of the Python a row that
-psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB batches, which
-a thread of its own writes (`pg.copy_in`: at most 16 batches, 2 MB, wait there).
+psycopg's `Copy` iterator costs) and rows are handed to main's COPY in ~128 kB batches.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from psycopg import sql
 
 from ..errors import MoveError
 from ..pg.catalog import ident
-from ..pg.copy_in import QueuedWriter
 from ..pg.copy_out import copy_out
 from .engine import Progress
 
@@ -48,7 +46,7 @@ def stream_copy(
     n_bytes = messages = 0
     # copy_out drains core's stream if main fails mid-way (core's transaction stays usable)
     with copy_out(src, query) as out, dst.cursor() as dcur:
-        with dcur.copy(copy_in, writer=QueuedWriter(dcur)) as into:
+        with dcur.copy(copy_in) as into:
             batch = bytearray()
             for data in out:
                 batch += data
