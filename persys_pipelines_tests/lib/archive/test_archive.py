@@ -12,7 +12,6 @@ import yaml
 from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.config import load_config
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 from persys_pipelines_tests.conftest import DEFAULT_TABLES, write_config
@@ -102,7 +101,7 @@ def test_partial_restore_keeps_the_rest_archived_and_late_rows_add_a_file(cfg):
 
 
 def snapshot_archive(cfg, table: str = "journal_entries") -> list:
-    return manifest.read_manifest(stores_lib.archive_stores(cfg).active, table).files
+    return manifest.read_manifest(handles.archive_stores(cfg).active, table).files
 
 
 def test_a_corrupted_byte_is_found_by_verify(cfg, capsys):
@@ -197,4 +196,4 @@ def test_failover_to_the_secondary_store_when_the_primary_is_down(tmp_path, tier
         "archive": cfg.tiers.archive.model_copy(update={
             "secondary_url": f"file://{blocker}/usb"})})})
     with pytest.raises(Exception, match="not writable"):
-        stores_lib.archive_stores(both_down)
+        handles.archive_stores(both_down)

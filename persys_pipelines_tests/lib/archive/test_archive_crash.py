@@ -16,7 +16,6 @@ import pytest
 from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest, pins
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.moves.engine import CRASH_ENV as FAILPOINT_ENV
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
 
@@ -45,7 +44,7 @@ def run_killed(config_path, code: str, failpoint: str | None = None,
 
 def assert_whole(cfg, before: list[tuple]) -> None:
     """Rows in main + rows in committed archive files == what there was, each exactly once."""
-    stores = stores_lib.archive_stores(cfg)
+    stores = handles.archive_stores(cfg)
     doc = manifest.read_manifest(stores.active, TABLE)
     files = {o.key for o in stores.active.list(f"{TABLE}/") if o.key.endswith(".parquet")}
     assert {e.key for e in doc.files} == files, "manifest and files agree"
@@ -55,7 +54,7 @@ def assert_whole(cfg, before: list[tuple]) -> None:
     report = handles.verify_archive(cfg)
     assert report.ok and not report.orphans and not report.pending
     if archived:
-        ring = stores_lib.keyring(cfg)
+        ring = handles.keyring(cfg)
         ids = set()
         for e in doc.files:
             from persys_pipelines.lib.archive.format import read_parquet

@@ -10,7 +10,6 @@ import pytest
 
 from persys_pipelines import handles
 from persys_pipelines.lib.archive import manifest
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.objects import StoreError
 from persys_pipelines.lib.moves.overlap import overlapped
 from persys_pipelines_tests.archive_helpers import LATER, count, rows_in_main, snapshot
@@ -75,7 +74,7 @@ def test_a_store_failing_mid_run_leaves_each_row_in_one_place_and_a_rerun_finish
 
     with pytest.raises(StoreError, match="cannot write .*2024/03.*File exists.*mounted"):
         handles.archive_due(cfg, LATER, tables=[TABLE])
-    doc = manifest.read_manifest(stores_lib.archive_stores(cfg).active, TABLE)
+    doc = manifest.read_manifest(handles.archive_stores(cfg).active, TABLE)
     assert [e.month for e in doc.files] == ["2024-02"]
     assert all(e.state == "committed" for e in doc.files)
     archived = sum(e.rows for e in doc.files)

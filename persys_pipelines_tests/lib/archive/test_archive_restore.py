@@ -14,7 +14,6 @@ from persys_pipelines import handles
 from persys_pipelines.cli import main
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import manifest, pins
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.format import read_parquet
 from persys_pipelines.lib.monitoring import status as status_lib
 from persys_pipelines.lib.moves import main_archive as archive
@@ -26,7 +25,7 @@ MARCH_10, MARCH_12 = dt.date(2024, 3, 10), dt.date(2024, 3, 12)
 
 def archive_state(cfg) -> tuple[list[dict], dict[str, bytes]]:
     """(manifest entries, key → stored bytes of every file) of the table in the active store."""
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     files = {o.key: store.get(o.key) for o in store.list(f"{TABLE}/")
              if o.key.endswith(".parquet")}
     return manifest.read_manifest(store, TABLE).files, files
@@ -41,8 +40,8 @@ def assert_each_row_in_one_place(cfg, ids: list[str]) -> None:
     """Every row is in main or in one committed archive file, exactly once; verify is clean."""
     entries, files = archive_state(cfg)
     assert {e.key for e in entries} == set(files), "manifest and files agree"
-    ring = stores_lib.keyring(cfg)
-    store = stores_lib.archive_stores(cfg).active
+    ring = handles.keyring(cfg)
+    store = handles.archive_stores(cfg).active
     archived = []
     for entry in entries:
         plain, _ = manifest.load_file(store, ring, entry)

@@ -56,11 +56,11 @@ def test_a_checksum_mismatch_after_restore_is_bad_and_the_schema_is_dropped(cfg)
     """The file reads fine but its rows differ from what left main: the scratch schema held
     them, and is gone afterwards."""
     _archived(cfg)
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     results = handles.drill(cfg, months=None)
     entry = read_manifest(store, "journal_entries").files[0]
     entry = dataclasses.replace(entry, fingerprint=f"typed1:{entry.rows}:0")
-    bad = drill_lib.drill_file(resolve_tier(cfg, "main"), store, stores_lib.keyring(cfg),
+    bad = drill_lib.drill_file(resolve_tier(cfg, "main"), store, handles.keyring(cfg),
                                "journal_entries", entry)
     assert all(r.ok for r in results) and not bad.ok and "the manifest says" in bad.problem
     assert drill_lib.leftover_schemas(resolve_tier(cfg, "main")) == []
@@ -93,7 +93,7 @@ def test_verify_only_reads_so_a_read_only_store_verifies(cfg, tmp_path):
     assert report.ok and report.checked == 3 and not report.unreachable
     assert ro.writes == []
     results = drill_lib.drill(resolve_tier(cfg, "main"), stores_lib.ArchiveStores(ro, None, ro),
-                              stores_lib.keyring(cfg), list(cfg.tables), months=None)
+                              handles.keyring(cfg), list(cfg.tables), months=None)
     assert all(r.ok for r in results) and ro.writes == []
     assert sorted(p.name for p in (cfg.home / "archive").rglob("*")) == before
 

@@ -9,7 +9,6 @@ import datetime as dt
 from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import digest
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import read_manifest
 from persys_pipelines_tests.archive_helpers import LATER, rows_in_main
 
@@ -29,7 +28,7 @@ def test_purge_keeps_a_digest_equal_to_the_rows_and_refuses_a_changed_one(cfg):
                     "::date, metric) c from health_metrics) x "
                     "where d < '2024-05-01' group by d").fetchall()}
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     files = read_manifest(store, TABLE).committed()
     assert files
     with resolve_tier(cfg, "main").connect() as conn:  # damage one kept digest
@@ -74,7 +73,7 @@ def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
 
     rows_in_main(cfg)
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    stores = stores_lib.archive_stores(cfg, check=False)
+    stores = handles.archive_stores(cfg, check=False)
     assert retention.upcoming(stores, cfg.tables, PURGE_AS_OF - dt.timedelta(days=200)) == []
     soon = retention.upcoming(stores, cfg.tables, dt.date(2031, 4, 20))
     assert soon and all(u.table == TABLE for u in soon)

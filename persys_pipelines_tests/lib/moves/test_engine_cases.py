@@ -12,7 +12,6 @@ import yaml
 
 from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
-from persys_pipelines.lib.archive import stores as stores_lib
 from persys_pipelines.lib.archive.manifest import load_file, manifest_key, read_manifest
 from persys_pipelines.lib.config import load_config
 from persys_pipelines.lib.daily.summary import store_days
@@ -24,7 +23,7 @@ MUCH_LATER = dt.date(2026, 7, 1)  # transactions keep 730 days in main
 
 
 def archived_rows(cfg, table: str = TABLE) -> int:
-    return sum(e.rows for e in read_manifest(stores_lib.archive_stores(cfg).active,
+    return sum(e.rows for e in read_manifest(handles.archive_stores(cfg).active,
                                              table).committed())
 
 
@@ -34,7 +33,7 @@ def test_a_lost_manifest_is_rebuilt_and_no_file_is_deleted(cfg, config_path, cap
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     files = {o.key for o in store.list(f"{TABLE}/") if o.key.endswith(".parquet")}
     archived = archived_rows(cfg)
     assert files and archived
@@ -55,7 +54,7 @@ def test_a_damaged_manifest_stops_nothing_else_and_is_rebuilt(cfg, config_path, 
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     handles.archive_due(cfg, LATER, tables=[TABLE, "health_metrics"])
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     store.put(manifest_key(TABLE), b'{"files": [{"key": ')  # cut off mid-write
     assert main(["archive", "verify", "--config", str(config_path)]) == 1
     assert "lifecycle repair" in capsys.readouterr().out
@@ -76,7 +75,7 @@ def test_an_unnamed_file_whose_rows_are_nowhere_else_is_kept(cfg):
     rows_in_main(cfg)
     before = snapshot(cfg, TABLE)
     handles.archive_due(cfg, LATER, tables=[TABLE])
-    store = stores_lib.archive_stores(cfg).active
+    store = handles.archive_stores(cfg).active
     doc = read_manifest(store, TABLE)
     gone = doc.committed()[0]
     doc.drop(gone.key)
@@ -131,8 +130,8 @@ def test_restore_after_a_column_was_widened(cfg):
     from persys_pipelines.lib.archive import drill
     again = handles.archive_due(cfg, MUCH_LATER, tables=["transactions"])
     assert sum(r.rows for r in again) == len(before), again
-    results = drill.drill(resolve_tier(cfg, "main"), stores_lib.archive_stores(cfg),
-                          stores_lib.keyring(cfg), ["transactions"], months=None)
+    results = drill.drill(resolve_tier(cfg, "main"), handles.archive_stores(cfg),
+                          handles.keyring(cfg), ["transactions"], months=None)
     assert results and all(r.ok for r in results), [r.line() for r in results]
 
 
@@ -168,7 +167,7 @@ def test_duckdb_agrees_with_main_before_mains_copy_goes(cfg):
             " max(occurred_on) from transactions where occurred_on < '2024-05-01' group by 1"
         ).fetchall()}
     assert handles.archive_due(cfg, MUCH_LATER, tables=["transactions"])
-    store, ring = stores_lib.archive_stores(cfg).active, stores_lib.keyring(cfg)
+    store, ring = handles.archive_stores(cfg).active, handles.keyring(cfg)
     got = {}
     db = duckdb.connect()
     for entry in read_manifest(store, "transactions").committed():
