@@ -67,7 +67,11 @@ class _Days:
         self.days = pa.array(d[self.starts], pa.int32()).cast(pa.date32()).to_pylist()
 
     def column(self, col: pa.ChunkedArray) -> pa.Array:
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if isinstance(col, pa.ChunkedArray):
+            try:
+                col = col.combine_chunks()
+            except pa.ArrowInvalid:  # text beyond 2 GiB in one array: 64-bit offsets
+                col = pc.cast(col, pa.large_string()).combine_chunks()
         return col if self.order is None else col.take(self.order)
 
     def sums(self, values) -> list[int]:
@@ -115,6 +119,8 @@ def _numbers(by: _Days, col: pa.Array) -> list[dict[str, Any]]:
     """(A month whose column had to be kept as text, e.g. numeric NaN, gives the same.)"""
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         col = pa.array([None if v is None else float(v) for v in col.to_pylist()], pa.float64())
+    elif pa.types.is_decimal(col.type):  # through its exact text: the nearest double, as
+        col = pc.cast(pc.cast(col, pa.string()), pa.float64())  # float(Decimal) gives
     else:  # ints beyond 2**53 round to the nearest double, as float() does
         col = pc.cast(col, pa.float64(), safe=False)
     values = col.to_numpy(zero_copy_only=False)
