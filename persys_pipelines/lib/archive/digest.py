@@ -2,20 +2,21 @@
 
 Per table and day, from an archive file's rows: the row count, and per column what can be
 merged again later (sums merge by adding, minima by taking the smaller, …): for numbers
-count, sum, min, max and sum of squares; for dates and times count, min, max; for text count,
-words and, for a category column (few distinct values in the file, each used again and again),
-the count of each value; booleans count and trues. A month's digest is its days' digests
-merged (`merge`), so the briefing's baselines and a yearly look-back can still read totals,
-averages and spread after the rows are gone. Columns of other types (uuid ids, json, arrays)
-are not digested, nor a date column that is the day itself (every value equal to the day: the
-table's day column, what `rows` already says): text that is nearly unique (titles, notes)
-keeps its count and words, never its values, so a digest holds no deleted text.
+count, sum, min, max and sum of squares; for dates and times count, min, max; for text count
+and words, or for a category column (few distinct values in the file, each used again and
+again) count and the count of each value (its words follow from them: `words_of`); booleans
+count and trues. A month's digest is its days' digests merged (`merge`), so the briefing's
+baselines and a yearly look-back can still read totals, averages and spread after the rows
+are gone. Columns of other types (uuid ids, json, arrays) are not digested, nor a date column
+that is the day itself (every value equal to the day: the table's day column, what `rows`
+already says); text that is nearly unique (titles, notes) keeps its count and words, never its
+values, so a digest holds no deleted text.
 
 Computed with Arrow and numpy over the file sorted by day (sums exactly rounded, `math.fsum`):
 the same file always gives the same digest, so the purge can recompute it from the file it is
 about to delete and refuse on any difference (`same`). A day's digest says `"v": 2`; one kept
-by the first version (no `v`: every date column, values of any column with repeats in a day)
-is compared on what both hold.
+by the first version (no `v`: every date column, words beside values, values of any column
+with repeats in a day) is compared on what both hold.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def _text(by: _Days, col: pa.Array) -> list[dict[str, Any]]:
     distinct = head if head > CATEGORY_MAX else pc.count_distinct(col).as_py()
     if 0 < distinct <= CATEGORY_MAX and sum(counts) >= CATEGORY_REPEAT * distinct:
         for part, (s, e) in zip(out, by.runs(), strict=True):
+            del part["words"]  # what the values say (`words_of`)
             if part["count"]:
                 found = pc.value_counts(col.slice(s, e - s).drop_null())
                 part["values"] = dict(sorted(zip(found.field("values").to_pylist(),
@@ -228,6 +230,7 @@ def merge(digests: list[dict[str, Any]]) -> dict[str, Any]:
     for d in digests:
         out["rows"] += d["rows"]
         for name, part in d["columns"].items():
+            part = words_of(part)
             have = out["columns"].setdefault(name, {})
             for key, value in part.items():
                 if key in ("sum", "sumsq"):
@@ -263,6 +266,13 @@ def read_file_bytes(data: bytes) -> dict[str, Any]:
     if data[:4] == b"\x28\xb5\x2f\xfd":  # a zstd frame
         data = pa.CompressedInputStream(pa.BufferReader(data), "zstd").read()
     return json.loads(data)
+
+
+def words_of(part: dict[str, Any]) -> dict[str, Any]:
+    """A column's digest with its words: a category's are counted from its values."""
+    if "values" not in part or "words" in part:
+        return part
+    return part | {"words": sum(n * len(v.split()) for v, n in part["values"].items())}
 
 
 def store(conn, table: str, source: str, digests: dict[str, dict[str, Any]]) -> None:

@@ -147,14 +147,19 @@ def test_arrow_digest_gives_the_first_versions_values(order):
         assert set(was["columns"]) - set(now["columns"]) == {"entry_date"}
         for name, part in now["columns"].items():
             expected = dict(was["columns"][name])
-            if name in ("metric", "currency"):  # categories: counted per value every day
-                assert part["values"] == expected["values"]
+            if name in ("metric", "currency"):  # categories: counted per value every day,
+                assert part["values"] == expected.pop("values")  # their words from those
+                assert digest.words_of(part)["words"] == expected.pop("words")
+                part = {k: v for k, v in part.items() if k != "values"}
             else:  # nearly unique text (title, body): never its values
                 assert "values" not in part
-            expected.pop("values", None)
-            part = {k: v for k, v in part.items() if k != "values"}
+                expected.pop("values", None)
             assert part == expected, (day, name)  # exact: the same fsum, min and max
-    merged = digest.merge(list(new.values()))["columns"]["value"]
+    month, was = digest.merge(list(new.values())), digest.merge(list(old.values()))
+    assert month["columns"]["metric"] == was["columns"]["metric"]
+    assert all(month["columns"]["body"][k] == was["columns"]["body"][k]
+               for k in ("count", "words"))
+    merged = month["columns"]["value"]
     assert merged["count"] == sum(d["columns"]["value"]["count"] for d in new.values())
     assert merged["not_finite"] > 0 and any(
         d["columns"]["value"].get("sum") is None for d in new.values()), "odd values drawn"
