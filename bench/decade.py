@@ -23,9 +23,9 @@ Per simulated year and at the end it prints rows lost, doubled and changed, per 
 the tally (every row written minus the app's deletes, count and sum of one number column)
 against core + main + the archive's files + the digests of purged files (their row count and
 that column's sum); core's peak size against its quota, main's size, archive bytes, digest
-bytes (the archive's digest files, and main's persys.digests JSONB) against both the purged
-files' Parquet bytes and their rows' raw bytes (decoded, Arrow `nbytes`), the median
-lifecycle run and the instance's size; and a PNG of the decade. Last line:
+bytes (the archive's digest files, and main's persys.digests JSONB of the purged files)
+against both the purged files' Parquet bytes and their rows' raw bytes (decoded, Arrow
+`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade. Last line:
 `decade_run_ratio_year_last_vs_year1: X`.
 """
 
@@ -249,13 +249,15 @@ def raw_bytes(cfg, known: dict[str, int]) -> None:
                 known[entry.key] = data.drop_columns([fmt.day_of(data.schema)]).nbytes
 
 
-def main_digest_bytes(cfg) -> int:
-    """Main's `persys.digests`: the digests' JSONB (pg_column_size)."""
+def main_digest_bytes(cfg, purged: set[str]) -> int:
+    """Main's `persys.digests` of the purged files: their JSONB (pg_column_size); main also
+    keeps the digests of the files still in the archive, not counted here."""
     with resolve_tier(cfg, "main").connect() as conn:
         if not conn.execute("select to_regclass('persys.digests') is not null").fetchone()[0]:
             return 0
-        return conn.execute("select coalesce(sum(pg_column_size(digest)), 0) "
-                            "from persys.digests").fetchone()[0]
+        return conn.execute("select coalesce(sum(pg_column_size(digest)), 0) from "
+                            "persys.digests where source = any(%s)", (list(purged),)
+                            ).fetchone()[0]
 
 
 def purged_rows(cfg, store_dir: Path) -> tuple[Tally, int, int]:
@@ -403,8 +405,8 @@ def report(label: str, months: list[dict], check: tuple, cfg, purged_b: int,
           f"{mismatched} mismatched", flush=True)
     print(f"  digests: archive digest files {digest_b / 1024:.1f} kB = {share(digest_b, purged_b)}"
           f" of the purged Parquet, {share(digest_b, purged_raw)} of the purged rows' raw bytes; "
-          f"main's persys.digests JSONB {main_b / 1024:.1f} kB = {share(main_b, purged_b)} / "
-          f"{share(main_b, purged_raw)}", flush=True)
+          f"main's persys.digests of them (JSONB) {main_b / 1024:.1f} kB = "
+          f"{share(main_b, purged_b)} / {share(main_b, purged_raw)}", flush=True)
     daily = [m["daily_s"] for m in months if m["daily_s"]] or [0.0]
     backup = [m["backup_s"] for m in months if m["backup_s"]] or [0.0]
     print(f"  lifecycle run median {statistics.median(ms):.1f} s (min {min(ms):.1f}, max "
@@ -466,6 +468,7 @@ def main() -> int:
     months: list[dict] = []
     purged_b = purged_raw = 0
     raw_known: dict[str, int] = {}  # archive file -> its rows' raw bytes
+    purged_keys: set[str] = set()
     purged_by: collections.Counter = collections.Counter()  # table -> purged Parquet bytes
     raw_by: collections.Counter = collections.Counter()  # table -> purged rows' raw bytes
     digest_by: collections.Counter = collections.Counter()  # table -> its digest files' bytes
@@ -506,6 +509,7 @@ def main() -> int:
                 digest_by[doc["table"]] += path.stat().st_size
                 purged_b += size
                 purged_raw += raw
+                purged_keys.add(doc["file"])
                 purged_files += 1
             daily_s = backup_s = 0.0
             if args.summaries_every and (i % args.summaries_every == 0
@@ -528,7 +532,7 @@ def main() -> int:
                  "main": db_size(cfg, "persys_main"),
                  "instance": history.instance_stats(cfg.home)["bytes"],
                  "archive": sizes["archive"], "backups": sizes["backups"],
-                 "digests": sizes["digests"], "main_digests": main_digest_bytes(cfg),
+                 "digests": sizes["digests"], "main_digests": main_digest_bytes(cfg, purged_keys),
                  "written": written, "purged_files": purged_files,
                  "pruned_runs": pruned.runs, **app}
             months.append(m)
