@@ -218,10 +218,9 @@ def _words(by: _Days, col: pa.Array) -> list[int]:
         after_space[0] = True
         after_space[1:] = ws[:-1]
         after_space[offsets[:-1][offsets[:-1] < offsets[-1]] - base] = True
-    starts = np.flatnonzero(~ws & after_space)
+    starts = after_space & ~ws
     bounds = offsets - base
-    return (np.searchsorted(starts, bounds[by.ends]) -
-            np.searchsorted(starts, bounds[by.starts])).tolist()
+    return [int(np.count_nonzero(starts[bounds[s]:bounds[e]])) for s, e in by.runs()]
 
 
 def merge(digests: list[dict[str, Any]]) -> dict[str, Any]:
