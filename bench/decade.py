@@ -23,8 +23,10 @@ Per simulated year and at the end it prints rows lost, doubled and changed, per 
 the tally (every row written minus the app's deletes, count and sum of one number column)
 against core + main + the archive's files + the digests of purged files (their row count and
 that column's sum); core's peak size against its quota, main's size, archive bytes, digest
-bytes against the purged files' bytes, the median lifecycle run and the instance's size; and a
-PNG of the decade. Last line: `decade_run_ratio_year_last_vs_year1: X`.
+bytes (the archive's digest files, and main's persys.digests JSONB of the purged files)
+against both the purged files' Parquet bytes and their rows' raw bytes (decoded, Arrow
+`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade. Last line:
+`decade_run_ratio_year_last_vs_year1: X`.
 """
 
 from __future__ import annotations
@@ -219,7 +221,44 @@ def archive_rows(cfg) -> Tally:
 
 def digest_files(store_dir: Path) -> list[Path]:
     root = store_dir / DIGESTS
-    return sorted(root.rglob("*.json")) if root.exists() else []
+    return sorted(p for p in root.rglob("*") if p.name.endswith((".json", ".json.zst"))
+                  ) if root.exists() else []
+
+
+def read_digest(path: Path) -> dict:
+    """A digest file: JSON, zstd-compressed (`.json.zst`) or plain (written before)."""
+    import pyarrow as pa
+
+    data = path.read_bytes()
+    if path.name.endswith(".zst"):
+        data = pa.CompressedInputStream(pa.BufferReader(data), "zstd").read()
+    return json.loads(data)
+
+
+def raw_bytes(cfg, known: dict[str, int]) -> None:
+    """The rows of each archive file not measured yet, decoded (Arrow `nbytes`, without the
+    archive's day column): what a purge deletes, uncompressed."""
+    from persys_pipelines.lib.archive import format as fmt
+    from persys_pipelines.lib.archive.manifest import load_file, read_manifest
+    from persys_pipelines.lib.archive.stores import archive_stores, keyring
+
+    store, ring = archive_stores(cfg, check=False).primary, keyring(cfg)
+    for table in cfg.tables:
+        for entry in read_manifest(store, table).committed():
+            if entry.key not in known:
+                data = fmt.read_parquet(load_file(store, ring, entry)[0])
+                known[entry.key] = data.drop_columns([fmt.day_of(data.schema)]).nbytes
+
+
+def main_digest_bytes(cfg, purged: set[str]) -> int:
+    """Main's `persys.digests` of the purged files: their JSONB (pg_column_size); main also
+    keeps the digests of the files still in the archive, not counted here."""
+    with resolve_tier(cfg, "main").connect() as conn:
+        if not conn.execute("select to_regclass('persys.digests') is not null").fetchone()[0]:
+            return 0
+        return conn.execute("select coalesce(sum(pg_column_size(digest)), 0) from "
+                            "persys.digests where source = any(%s)", (list(purged),)
+                            ).fetchone()[0]
 
 
 def purged_rows(cfg, store_dir: Path) -> tuple[Tally, int, int]:
@@ -230,7 +269,7 @@ def purged_rows(cfg, store_dir: Path) -> tuple[Tally, int, int]:
     verified = mismatched = 0
     with resolve_tier(cfg, "main").connect() as conn:
         for path in digest_files(store_dir):
-            doc = json.loads(path.read_bytes())
+            doc = read_digest(path)
             if doc["table"] not in SUM_COLUMN:  # daily_summaries, daily_projections
                 continue
             kept = digest.stored(conn, doc["table"], doc["file"])
@@ -343,24 +382,32 @@ def draw(months: list[dict], quota_mb: float, path: Path) -> None:
     plt.close(fig)
 
 
+def share(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.2f}%" if whole else "-"
+
+
 def report(label: str, months: list[dict], check: tuple, cfg, purged_b: int,
-           digest_b: int) -> None:
+           purged_raw: int) -> None:
     lost, doubled, changed, notes, verified, mismatched = check
     ms = [m["lifecycle_s"] for m in months]
     last = months[-1]
     quota = cfg.tiers.core.quota_mb
     peak = max(m["core_peak"] for m in months)
     pct = f" ({100 * peak / MB / quota:.1f}% of {quota} MB)" if quota else ""
-    ratio = f"{digest_b / purged_b * 100:.2f}%" if purged_b else "-"
+    digest_b, main_b = last["digests"], last["main_digests"]
     print(f"{label}: rows lost {lost}, doubled {doubled}, changed {changed}; "
           f"rows written {last['written']:,}, app edits {last['edited']}, deletes "
           f"{last['deleted']}, late rows {last['late']}", flush=True)
     print(f"  core peak {peak / MB:.1f} MB{pct}; main {last['main'] / MB:.1f} MB; archive files "
           f"{last['archive'] / MB:.1f} MB (+ backups {last['backups'] / MB:.1f} MB); "
           f"instance {last['instance'] / MB:.1f} MB", flush=True)
-    print(f"  purged: {last['purged_files']} files, {purged_b / MB:.2f} MB of Parquet; "
-          f"digests {digest_b / 1024:.1f} kB ({ratio}), {verified} verified, "
+    print(f"  purged: {last['purged_files']} files, {purged_b / MB:.2f} MB of Parquet, "
+          f"{purged_raw / MB:.2f} MB of rows decoded (raw, Arrow); {verified} digests verified, "
           f"{mismatched} mismatched", flush=True)
+    print(f"  digests: archive digest files {digest_b / 1024:.1f} kB = {share(digest_b, purged_b)}"
+          f" of the purged Parquet, {share(digest_b, purged_raw)} of the purged rows' raw bytes; "
+          f"main's persys.digests of them (JSONB) {main_b / 1024:.1f} kB = "
+          f"{share(main_b, purged_b)} / {share(main_b, purged_raw)}", flush=True)
     daily = [m["daily_s"] for m in months if m["daily_s"]] or [0.0]
     backup = [m["backup_s"] for m in months if m["backup_s"]] or [0.0]
     print(f"  lifecycle run median {statistics.median(ms):.1f} s (min {min(ms):.1f}, max "
@@ -420,8 +467,11 @@ def main() -> int:
     app = collections.Counter()
     rng = random.Random(24)
     months: list[dict] = []
-    purged_b = 0
+    purged_b = purged_raw = 0
+    raw_known: dict[str, int] = {}  # archive file -> its rows' raw bytes
+    purged_keys: set[str] = set()
     purged_by: collections.Counter = collections.Counter()  # table -> purged Parquet bytes
+    raw_by: collections.Counter = collections.Counter()  # table -> purged rows' raw bytes
     digest_by: collections.Counter = collections.Counter()  # table -> its digest files' bytes
     unsummarised = first
     purged_files = 0
@@ -448,15 +498,20 @@ def main() -> int:
                 app += app_activity(conn, tally, month, month_rows, rng, cfg.timezone, zone)
             core_peak = db_size(cfg, "persys_core")
             before = manifest_bytes(cfg)
+            raw_bytes(cfg, raw_known)
             seen = set(digest_files(store_dir))
             lifecycle_s = persys_quiet(persys, ["lifecycle", "run", "--as-of",
                                                 next_month.isoformat(), "--yes"])
             for path in set(digest_files(store_dir)) - seen:
-                doc = json.loads(path.read_bytes())
+                doc = read_digest(path)
                 size = before.get(doc["file"]) or archived_bytes(cfg, doc["file"])
+                raw = raw_known.get(doc["file"]) or doc.get("raw_bytes", 0)
                 purged_by[doc["table"]] += size
+                raw_by[doc["table"]] += raw
                 digest_by[doc["table"]] += path.stat().st_size
                 purged_b += size
+                purged_raw += raw
+                purged_keys.add(doc["file"])
                 purged_files += 1
             daily_s = backup_s = 0.0
             if args.summaries_every and (i % args.summaries_every == 0
@@ -479,7 +534,8 @@ def main() -> int:
                  "main": db_size(cfg, "persys_main"),
                  "instance": history.instance_stats(cfg.home)["bytes"],
                  "archive": sizes["archive"], "backups": sizes["backups"],
-                 "digests": sizes["digests"], "written": written, "purged_files": purged_files,
+                 "digests": sizes["digests"], "main_digests": main_digest_bytes(cfg, purged_keys),
+                 "written": written, "purged_files": purged_files,
                  "pruned_runs": pruned.runs, **app}
             months.append(m)
             print(f"month {i:3d} {month:%Y-%m}: lifecycle {lifecycle_s:5.1f} s, daily "
@@ -494,15 +550,17 @@ def main() -> int:
                 year_checks.append(check)
                 chunk = months[-12:] if i % 12 == 0 else months[(i - 1) // 12 * 12:]
                 label = f"year {(i - 1) // 12 + 1}" + (" (part)" if len(chunk) < 12 else "")
-                report(label, chunk, check, cfg, purged_b, m["digests"])
+                report(label, chunk, check, cfg, purged_b, purged_raw)
         png = out / "decade.png"
         draw(months, cfg.tiers.core.quota_mb or 500, png)
     finally:
         stop_embedded(cfg.home)
     print()
-    report("end", months, year_checks[-1], cfg, purged_b, months[-1]["digests"])
-    print("  purged Parquet vs digest files, by table: " + ", ".join(
-        f"{t} {purged_by[t] / 1024:.0f} kB / {digest_by[t] / 1024:.0f} kB"
+    report("end", months, year_checks[-1], cfg, purged_b, purged_raw)
+    print("  purged Parquet / raw rows / digest files, by table: " + ", ".join(
+        f"{t} {purged_by[t] / 1024:.0f} kB / {raw_by[t] / 1024:.0f} kB / "
+        f"{digest_by[t] / 1024:.1f} kB ({share(digest_by[t], purged_by[t])}, "
+        f"{share(digest_by[t], raw_by[t])})"
         for t in sorted(purged_by, key=lambda t: -purged_by[t])))
     print(f"chart: {png}")
     print(f"took {time.perf_counter() - started:.0f} s")
@@ -512,6 +570,10 @@ def main() -> int:
     print(f"decade_rows_changed: {changed}")
     print(f"decade_digest_bytes: {months[-1]['digests']}")
     print(f"decade_purged_bytes: {purged_b}")
+    print(f"decade_purged_raw_bytes: {purged_raw}")
+    print(f"decade_main_digest_bytes: {months[-1]['main_digests']}")
+    print(f"decade_digest_pct_of_parquet: {months[-1]['digests'] / max(purged_b, 1) * 100:.2f}")
+    print(f"decade_digest_pct_of_raw: {months[-1]['digests'] / max(purged_raw, 1) * 100:.2f}")
     print(f"decade_digests_verified: {verified}")
     print(f"decade_digests_mismatched: {mismatched}")
     years = [months[y:y + 12] for y in range(0, len(months), 12)]

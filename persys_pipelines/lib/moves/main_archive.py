@@ -228,6 +228,7 @@ class _Written:
     digest: str
     size: int
     key_id: str | None
+    days: dict  # the file's digest (archive/digest.py), day → digest
 
 
 def _archive_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec,
@@ -285,16 +286,17 @@ def _export(main: PgTier, conn: psycopg.Connection, spec: TableSpec, first: dt.d
 
 def _write(target: ArchiveTarget, table: str, exported: _Exported) -> _Written:
     """Steps 3 and 4 (on the worker thread): Parquet, sha256, key, encryption, the store's
-    write, the read-back. Touches no connection."""
+    write, the read-back; the rows' digest (kept in main at the commit). Touches no
+    connection."""
     plain = fmt.parquet_bytes(exported.data, level=target.level)
-    digest = sha256(plain)
-    key = file_key(table, exported.first, digest)
+    sha = sha256(plain)
+    key = file_key(table, exported.first, sha)
     stored, key_id = target.ring.encrypt(plain, key)
     MAIN_ARCHIVE.crash("before_put")
     target.store.put(key, stored)
     MAIN_ARCHIVE.crash("after_put")
-    _read_back(target, key, digest, exported.data)
-    return _Written(key, digest, len(stored), key_id)
+    _read_back(target, key, sha, exported.data)
+    return _Written(key, sha, len(stored), key_id, digest.of_file(exported.data))
 
 
 def _commit(locked: Locked, target: ArchiveTarget, spec: TableSpec, exported: _Exported,
@@ -309,7 +311,7 @@ def _commit(locked: Locked, target: ArchiveTarget, spec: TableSpec, exported: _E
         raise ArchiveError(f"{spec.name} {first:%Y-%m}: would delete {deleted} rows from main "
                            f"but archived {rows}; nothing deleted, run again")
     step = locked.open(MAIN_ARCHIVE, first, exported.last, conn=conn)
-    digest.store(conn, spec.name, written.key, digest.of_file(data))  # commits with the rows
+    digest.store(conn, spec.name, written.key, written.days)  # commits with the rows
     entry = FileEntry(
         key=written.key, month=f"{first:%Y-%m}", sha256=written.digest, rows=rows,
         bytes=written.size, min_day=_day(data, pc.min), max_day=_day(data, pc.max),

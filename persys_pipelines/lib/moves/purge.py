@@ -4,17 +4,16 @@ and what remains of their days is their digest (lib/archive/digest.py).
 Holding the table's lock, per file: its digest is computed again from the file and must equal
 the one kept when the file was written (a file archived before digests gets its digest now);
 on any difference the file is refused and stays. The digest is kept in main and written as a
-digest file beside the archive (`.persys/digests/…`). Then the ledger entry names the files
-and their fingerprints and is moved to `deleting` (committed) before the manifest loses them,
-the files are deleted and the entry is `done`. A run killed in between is finished by the
-next one (`reconcile`), and the archive's own repair never brings a file back that a purge had
-begun to delete.
+digest file beside the archive (`.persys/digests/…json.zst`: compact JSON, zstd). Then the
+ledger entry names the files and their fingerprints and is moved to `deleting` (committed)
+before the manifest loses them, the files are deleted and the entry is `done`. A run killed in
+between is finished by the next one (`reconcile`), and the archive's own repair never brings a
+file back that a purge had begun to delete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 from ..archive import digest
@@ -82,7 +81,8 @@ def _digested(locked: Locked, target: ArchiveTarget, entry: FileEntry) -> bool:
     ledger says why) on a difference or a file that cannot be read."""
     table = locked.table
     try:
-        fresh = digest.of_file(fmt.read_parquet(load_file(target.store, target.ring, entry)[0]))
+        data = fmt.read_parquet(load_file(target.store, target.ring, entry)[0])
+        fresh = digest.of_file(data)
     except Exception as exc:  # noqa: BLE001 - a damaged file is refused, not purged
         _refuse(locked, entry, f"cannot be read to take its digest ({exc})")
         return False
@@ -96,9 +96,12 @@ def _digested(locked: Locked, target: ArchiveTarget, entry: FileEntry) -> bool:
                                    "archived; the file stays (run `persys archive verify`)")
             return False
     name = entry.key.rsplit("/", 1)[-1].removesuffix(".parquet")
-    target.store.put(f"{DIGESTS}/{table}/{entry.month.replace('-', '/')}/{name}.json",
-                     json.dumps({"table": table, "file": entry.key, "rows": entry.rows,
-                                 "days": fresh}, sort_keys=True).encode())
+    # bytes: the file's; raw_bytes: its rows decoded (Arrow, without the archive's day column)
+    target.store.put(f"{DIGESTS}/{table}/{entry.month.replace('-', '/')}/{name}.json.zst",
+                     digest.file_bytes({"table": table, "file": entry.key, "rows": entry.rows,
+                                        "bytes": entry.bytes, "raw_bytes": data.drop_columns(
+                                            [fmt.day_of(data.schema)]).nbytes,
+                                        "days": fresh}))
     return True
 
 
