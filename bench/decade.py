@@ -238,9 +238,9 @@ def read_digest(path: Path) -> dict:
 def raw_bytes(cfg, known: dict[str, int]) -> None:
     """The rows of each archive file not measured yet, decoded (Arrow `nbytes`, without the
     archive's day column): what a purge deletes, uncompressed."""
+    from persys_pipelines.handles import archive_stores, keyring
     from persys_pipelines.lib.archive import format as fmt
     from persys_pipelines.lib.archive.manifest import load_file, read_manifest
-    from persys_pipelines.lib.archive.stores import archive_stores, keyring
 
     store, ring = archive_stores(cfg, check=False).primary, keyring(cfg)
     for table in cfg.tables:
