@@ -235,7 +235,8 @@ def render(doc: dict[str, Any]) -> str:
         lines += [f"  {u['table']:<20} {u['first_day']}..{u['last_day']}  "
                   f"{plural(u['rows'], 'row')} from {u['from']}" for u in doc["deleting_soon"]]
     if doc.get("digests"):
-        lines += ["", "Digests of purged days (counts, sums, extremes per day)"]
+        lines += ["", "Digests (counts, sums, extremes per day: kept when a month is archived, "
+                      "all that remains of it once purged)"]
         lines += [f"  {t:<20} {plural(d['days'], 'day')} {d['first_day']}..{d['last_day']}  "
                   f"{human_bytes(d['bytes'])}" for t, d in doc["digests"].items()]
     lines += _backup_lines(doc.get("backups") or {})
