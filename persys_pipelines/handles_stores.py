@@ -64,4 +64,25 @@ def ensure_backup_key(cfg: Config) -> Path | None:
     returns its path when it was created now."""
     if cfg.tiers.archive.encryption_keys:
         return None
-    return stores_lib.ensure_backup_key(backup_key_path(cfg))
+    path = backup_key_path(cfg)
+    if not path.exists():
+        _refuse_a_new_key_over_old_backups(cfg, path)
+    return stores_lib.ensure_backup_key(path)
+
+
+def _refuse_a_new_key_over_old_backups(cfg: Config, path: Path) -> None:
+    """The key file is gone but backups made with it are there: a new key would look like
+    it worked and leave every one of them unreadable."""
+    from .lib.errors import UsageError
+
+    url = cfg.tiers.archive.backup_url
+    try:
+        store = open_configured(cfg, url) if url else archive_stores(cfg, check=False).active
+        made = next(iter(store.list(".persys/backups/")), None)
+    except Exception:  # an unreachable store: doctor says so; the key is made as before
+        return
+    if made is not None:
+        raise UsageError(
+            f"the backup key {path} is missing, and backups made with it are in {store.url} "
+            f"(.persys/backups/): put back the copy of {path.name} you kept. A new key cannot "
+            "read them; to start again without them, move .persys/backups/ aside first")

@@ -65,7 +65,9 @@ def parse_key(text: str, position: int = 0) -> Key:
 class Keyring:
     """The configured keys: the newest encrypts, all decrypt."""
 
-    def __init__(self, keys: Sequence[Key]):
+    def __init__(self, keys: Sequence[Key], where: str = "tiers.archive.encryption_key",
+                 missing: str = "add it back (old keys still decrypt)"):
+        self.where, self.missing = where, missing  # where the keys come from, for errors
         ids = [k.id for k in keys]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -74,8 +76,8 @@ class Keyring:
         self.newest: Key | None = keys[-1] if keys else None
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str]) -> Keyring:
-        return cls([parse_key(t, i) for i, t in enumerate(texts)])
+    def from_texts(cls, texts: Sequence[str], **where: str) -> Keyring:
+        return cls([parse_key(t, i) for i, t in enumerate(texts)], **where)
 
     def __bool__(self) -> bool:
         return self.newest is not None
@@ -100,15 +102,15 @@ class Keyring:
         key = self.keys.get(key_id)
         if key is None:
             raise CryptoError(
-                f"{aad}: encrypted with key {key_id!r}, which is not in "
-                "tiers.archive.encryption_key; add it back (old keys still decrypt)"
-            )
+                f"{aad}: encrypted with key {key_id!r}, which is not in {self.where}; "
+                f"{self.missing}")
         try:
             plain = AESGCM(key.secret).decrypt(nonce, stored[start + n + NONCE_BYTES:],
                                                aad.encode())
         except InvalidTag:
-            raise CryptoError(f"{aad}: does not decrypt with key {key_id!r}: the file is "
-                              "damaged or was altered") from None
+            raise CryptoError(f"{aad}: does not decrypt with key {key_id!r} of {self.where}: "
+                              "the file is damaged or was altered, or the key was replaced"
+                              ) from None
         return plain, key_id
 
 

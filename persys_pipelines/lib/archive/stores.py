@@ -283,9 +283,12 @@ def backup_key_path(home: Path) -> Path:
 def home_keyring(path: Path) -> Keyring:
     """The home's own backup key (`persys setup` creates it; the person must keep a copy of
     it elsewhere); an empty keyring when there is none yet."""
+    where = {"where": f"the home's backup key file {path}",
+             "missing": f"put back the copy of {path.name} you kept (a new key cannot read "
+                        "backups made with the old one)"}
     if not path.exists():
-        return Keyring([])
-    return Keyring.from_texts([path.read_text().strip()])
+        return Keyring([], **where)
+    return Keyring.from_texts([path.read_text().strip()], **where)
 
 
 def ensure_backup_key(path: Path) -> Path | None:

@@ -208,3 +208,23 @@ def test_rekey_then_drop_the_old_key_keeps_backups_readable(cfg):
     assert again.manifest["key_id"] == "k2"
     assert verify(where.store, where.ring, again).ok
     assert handles.rekey_all(both) == [], "rekey is idempotent"
+
+
+def test_a_lost_home_key_is_named_and_never_silently_replaced(cfg, config_path, capsys):
+    """The home's backup key file deleted (a clean-up, a new disk): verify names that file
+    and says to put the kept copy back; setup refuses to make a new key over the backups it
+    could never read; with the copy back, everything reads again."""
+    rows_in_main(cfg, days=5)
+    b = handles.backup(cfg, "main")
+    key = handles.backup_key_path(cfg)
+    kept = key.read_bytes()
+    key.unlink()
+    assert main(["backup", "verify", "--tier", "main", "--config", str(config_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"the home's backup key file {key}" in out and "put back the copy" in out
+    with pytest.raises(Exception, match="backup key .* is missing, and backups made with it"):
+        handles.setup_tiers(cfg)
+    assert not key.exists(), "no new key was made over the old backups"
+    key.write_bytes(kept)
+    where = handles.backup_target(cfg)
+    assert verify(where.store, where.ring, b).ok
