@@ -80,3 +80,15 @@ def test_doctor_checks_the_mapping(cfg, config_path, tmp_path):
     else:
         raise AssertionError("a day field off the day column must be refused at load")
     assert dt.date  # keeps the import used
+
+
+def test_the_graph_shows_each_import_feeding_its_table(cfg, config_path):
+    """Lineage in the UI: imports/<kind> → main/<table> (→ archive/<table>), per persys.yaml's
+    imports: mapping, not only a description."""
+    from persys_pipelines.definitions import build_definitions
+
+    graph = build_definitions(cfg, str(config_path)).resolve_asset_graph()
+    children = graph.get(dg.AssetKey(["imports", "apple_health"])).child_keys
+    assert children == {dg.AssetKey(["main", cfg.imports.target("apple-health").table])}
+    assert dg.AssetKey(["imports", "ofx"]) in graph.get(
+        dg.AssetKey(["main", cfg.imports.target("ofx").table])).parent_keys

@@ -15,6 +15,7 @@ import dagster as dg
 
 from ... import handles
 from ...lib.config import Config
+from ...lib.config.imports import KINDS
 from ...lib.monitoring.units import human_bytes, plural
 from ...lib.moves.engine import Progress
 from ...lib.tiering import lifecycle
@@ -41,6 +42,13 @@ def run_move_before(context: dg.AssetExecutionContext) -> dt.date | None:
 
 
 
+def imports_feeding(cfg: Config, table: str) -> list[dg.AssetKey]:
+    """The `imports/<kind>` assets whose rows go into `table` (persys.yaml's imports:)."""
+    from ..imports.assets import import_key
+
+    return [import_key(kind) for kind in KINDS if cfg.imports.target(kind).table == table]
+
+
 def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
     key = main_key(table)
     partitions = daily(cfg)
@@ -53,9 +61,11 @@ def main_asset(cfg: Config, table: str) -> dg.AssetsDefinition:
         kinds={"postgres"},
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[dg.AssetKey(["core", table])],
+        # the imports that write this table's older days straight into main feed it too
+        deps=[dg.AssetKey(["core", table]), *imports_feeding(cfg, table)],
         description=(f"{table} days older than {policy.core_days} days, moved from core to main "
-                     "(copy, verify count and checksum, delete in core, ledger)."),
+                     "(copy, verify count and checksum, delete in core, ledger); imported "
+                     "history of those days lands here directly."),
         check_specs=[dg.AssetCheckSpec(
             CHECK_NAME, asset=key,
             description="Rows of the moved days still in core: none, or only rows the app "
