@@ -25,8 +25,12 @@ against core + main + the archive's files + the digests of purged files (their r
 that column's sum); core's peak size against its quota, main's size, archive bytes, digest
 bytes (the archive's digest files, and main's persys.digests JSONB of the purged files)
 against both the purged files' Parquet bytes and their rows' raw bytes (decoded, Arrow
-`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade. Last line:
-`decade_run_ratio_year_last_vs_year1: X`.
+`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade. At the
+end, per route (the ledger's start and end of each step: core_main, main_archive, purge), its
+median seconds a run in its first full year and in the last: the same month of work early and
+late, which the whole run's ratio is not (year 1 neither archives nor purges). Last lines:
+`decade_move_ratio_year_last_vs_year1: X` (core→main) and
+`decade_run_ratio_year_last_vs_year1: X` (the whole lifecycle run).
 """
 
 from __future__ import annotations
@@ -342,6 +346,37 @@ def archived_bytes(cfg, key: str) -> int:
     return row[0] if row else 0
 
 
+def ledger_mark(cfg) -> int:
+    """The newest ledger entry's id before a run (its routes' entries come after it)."""
+    with resolve_tier(cfg, "main").connect() as conn:
+        return conn.execute("select coalesce(max(id), 0) from persys.ledger").fetchone()[0]
+
+
+def route_seconds(cfg, after: int) -> dict[str, float]:
+    """Seconds each route's steps took in a run (the ledger's started/ended), summed per
+    route: a run's own work, apart from its start-up and the Dagster records around it."""
+    with resolve_tier(cfg, "main").connect() as conn:
+        rows = conn.execute(
+            "select route, sum(extract(epoch from ended_at - started_at)) from persys.ledger "
+            "where id > %s and ended_at is not null group by 1", (after,)).fetchall()
+    return {route: float(sec) for route, sec in rows}
+
+
+def route_ratios(months: list[dict]) -> dict[str, tuple[float, float, int]]:
+    """Per route: (median seconds in the first full year it ran, in the last year, that
+    first year's number): the same work (a month of days through that route) early and late."""
+    years = [months[y:y + 12] for y in range(0, len(months), 12)]
+    out = {}
+    for route in sorted({r for m in months for r in m["routes"]}):
+        ran = [(n, [m["routes"][route] for m in y if route in m["routes"]])
+               for n, y in enumerate(years, 1)]
+        full = [(n, v) for n, v in ran if len(v) >= 6]
+        if len(full) >= 2:
+            (first_n, first), (_, last) = full[0], full[-1]
+            out[route] = (statistics.median(first), statistics.median(last), first_n)
+    return out
+
+
 def persys_quiet(persys, argv: list[str]) -> float:
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -500,8 +535,10 @@ def main() -> int:
             before = manifest_bytes(cfg)
             raw_bytes(cfg, raw_known)
             seen = set(digest_files(store_dir))
+            mark = ledger_mark(cfg)
             lifecycle_s = persys_quiet(persys, ["lifecycle", "run", "--as-of",
                                                 next_month.isoformat(), "--yes"])
+            routes = route_seconds(cfg, mark)
             for path in set(digest_files(store_dir)) - seen:
                 doc = read_digest(path)
                 size = before.get(doc["file"]) or archived_bytes(cfg, doc["file"])
@@ -528,7 +565,7 @@ def main() -> int:
             pruned = prune(instance, wall0, kept_days=cfg.instance.keep_runs_days,
                            limit=100_000)
             sizes = folder_bytes(store_dir)
-            m = {"month": i, "as_of": next_month, "lifecycle_s": lifecycle_s,
+            m = {"month": i, "as_of": next_month, "lifecycle_s": lifecycle_s, "routes": routes,
                  "daily_s": daily_s, "backup_s": backup_s,
                  "core_peak": max(core_peak, db_size(cfg, "persys_core")),
                  "main": db_size(cfg, "persys_main"),
@@ -580,6 +617,12 @@ def main() -> int:
     full = [y for y in years if len(y) == 12] or years
     ratio = (statistics.median(m["lifecycle_s"] for m in full[-1])
              / statistics.median(m["lifecycle_s"] for m in full[0]))
+    for route, (first, last, first_n) in route_ratios(months).items():
+        print(f"  route {route}: median {first:.2f} s a run in year {first_n} (its first "
+              f"full year), {last:.2f} s in the last year")
+    moves = route_ratios(months).get("core_main")
+    if moves:
+        print(f"decade_move_ratio_year_last_vs_year1: {moves[1] / moves[0]:.2f}")
     print(f"decade_run_ratio_year_last_vs_year1: {ratio:.2f}")
     return 0
 
