@@ -32,6 +32,13 @@ class Spec:
     goal_max: float | None = None
 
     @property
+    def was(self) -> str:
+        """The verb a sentence about the metric needs: "journal words were", "sleep was"."""
+        last = self.label.split()[-1].lower() if self.label.split() else ""
+        plural = last.endswith("s") and not last.endswith(("ss", "us", "is"))
+        return "were" if plural else "was"
+
+    @property
     def has_goal(self) -> bool:
         return self.goal_min is not None or self.goal_max is not None
 

@@ -72,7 +72,7 @@ def _for_metric(day: dt.date, metric: str, s: Mapping, spec: Spec, say: Say) -> 
     if value is not None and z is not None and usual is not None and abs(z) >= UNUSUAL_Z:
         kind = "anomaly" if s.get("anomaly") else "unusual"
         far = "far " if abs(z) >= 4 else ""
-        text = (f"{_subject(spec)} was {say(value, spec)}, {far}"
+        text = (f"{_subject(spec)} {spec.was} {say(value, spec)}, {far}"
                 f"{_diff_words(value, usual, spec, say)}")
         text += f", {record_words}." if record_words else "."
         out.append(Item(abs(z) + (0.5 if kind == "anomaly" else 0), kind, metric, text))

@@ -192,7 +192,9 @@ def _money(f: Any, month_end: Any, currency: str) -> list[tuple[int, str]]:
         top = [c for c, v in sorted(cats.items(), key=lambda kv: -(num(cats, kv[0]) or 0))
                if num(cats, c)][:2]
         text = f"You spent {spoken_money(spend, currency)}"
-        text += f", mostly on {' and '.join(top)}." if top else "."
+        # the category as said, not its key: "eating_out" → "eating out"
+        text += (f", mostly on {' and '.join(c.replace('_', ' ') for c in top)}." if top
+                 else ".")
         out.append((HEADLINE, text))
     elif isinstance(f, Mapping) and spend is not None and num(f, "transactions") == 0 \
             and not num(f, "other_currency_transactions"):

@@ -73,5 +73,5 @@ def own_metrics(metrics: Any, specs: Mapping[str, Spec], skip: set[str], *, mone
             continue
         value = s.get("value")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(f"Your {spec.label} was {spoken(float(value), spec, money)}.")
+            out.append(f"Your {spec.label} {spec.was} {spoken(float(value), spec, money)}.")
     return out

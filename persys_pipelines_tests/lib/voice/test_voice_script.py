@@ -97,3 +97,17 @@ def test_the_lead_says_the_most_notable_things_once_each_naming_its_subject():
     assert "Your mood was 4 out of 10 in your one journal entry." in s.text
     assert "Your meditation was 20 minutes." in s.text
     assert "still learning what is usual for meditation: 5 of 14 days" in s.text
+
+
+def test_categories_and_plural_labels_are_said_as_words():
+    """A category key is spoken as words ("eating_out" → "eating out"), and a plural label
+    takes a plural verb ("Your journal words were …")."""
+    from persys_pipelines.lib.insight.analyse import Spec
+    from persys_pipelines.lib.voice.spoken import own_metrics
+
+    summary = {**SUMMARY, "finance": {**SUMMARY["finance"],
+                                      "spend_by_category": {"eating_out": 9.3}}}
+    assert "mostly on eating out." in script.build(DAY, summary, PROJECTION).text
+    specs = {"journal_words": Spec("journal words", "words"), "sleep": Spec("sleep", "hours")}
+    said = own_metrics({"journal_words": {"value": 555}, "sleep": {"value": 7.2}}, specs, set())
+    assert said[0].startswith("Your journal words were 555") and "Your sleep was 7.2" in said[1]
