@@ -188,7 +188,7 @@ class Locked:
         """Entries a killed run left `open` (nothing they describe committed): `interrupted`.
         Only the lock holder may call it: no live run can own them."""
         return self.conn.execute(
-            "update persys.ledger set state = %s, ended_at = now() "
+            "update persys.ledger set state = %s, ended_at = clock_timestamp() "
             "where route = %s and table_name = %s and state = %s",
             (INTERRUPTED, route.name, self.table, OPEN)).rowcount
 
@@ -213,7 +213,7 @@ class Step:
              fingerprint: str | None = None, **detail: object) -> None:
         (conn or self.locked.conn).execute(
             """update persys.ledger set state = %s, rows = %s, bytes = %s, fingerprint = %s,
-                      ended_at = now(), detail = detail || %s where id = %s""",
+                      ended_at = clock_timestamp(), detail = detail || %s where id = %s""",
             (DONE, rows, bytes_, fingerprint, Jsonb(detail), self.id))
 
     def failed(self, exc: BaseException) -> None:
@@ -221,8 +221,8 @@ class Step:
         route's own state describes data already committed, which the route's reconcile
         finishes on the next run."""
         self.locked.conn.execute(
-            "update persys.ledger set state = %s, ended_at = now(), detail = detail || %s "
-            "where id = %s and state = %s",
+            "update persys.ledger set state = %s, ended_at = clock_timestamp(), "
+            "detail = detail || %s where id = %s and state = %s",
             (FAILED, Jsonb({"error": scrub(str(exc))[:500]}), self.id, OPEN))
 
     def note(self, *, conn: psycopg.Connection | None = None, **detail: object) -> None:
