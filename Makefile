@@ -45,7 +45,7 @@ test-slow: $(STAMP)
 soak: $(STAMP)
 	ORACLE_TICKS=$${ORACLE_TICKS:-3000} ORACLE_MIN_KILLS=$${ORACLE_MIN_KILLS:-1000} \
 	  ORACLE_SEED=$${ORACLE_SEED:-17} $(BIN)/python -m pytest \
-	  -m slow -p no:cacheprovider -s persys_pipelines_tests/oracle/test_oracle.py
+	  -m slow -p no:cacheprovider -s --timeout=5400 persys_pipelines_tests/oracle/test_oracle.py
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m "e2e" -p no:cacheprovider
