@@ -16,6 +16,7 @@ archive_vs_copy_arrow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import os
@@ -121,10 +122,11 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import pgserver
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stop:
         tmp = Path(tmp)
         os.chmod(tmp, 0o755)
         server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")
+        stop.callback(server.cleanup)  # stopped while its folder still exists
         admin = server.get_uri("postgres")
         for db in ("bench_main", "bench_core"):
             ensure_database(admin, db)

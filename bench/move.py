@@ -21,6 +21,7 @@ Prints the timings, this process's peak memory (it must not grow with N) and, la
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import resource
 import subprocess
@@ -81,8 +82,9 @@ def main() -> int:
         warnings.simplefilter("ignore")
         import pgserver
 
-    with tempfile.TemporaryDirectory(prefix="persys-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="persys-bench-") as tmp, contextlib.ExitStack() as stop:
         server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+        stop.callback(server.cleanup)  # stopped while its folder still exists
         psql = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
         admin = server.get_uri("postgres")
         dsns = {}

@@ -20,6 +20,7 @@ caller pays. Prints the median and best milliseconds of each and, last,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import statistics
 import sys
@@ -102,9 +103,11 @@ def main() -> int:
         warnings.simplefilter("ignore")
         import pgserver
 
-    with tempfile.TemporaryDirectory(prefix="persys-bench-") as tmp_name:
+    with (tempfile.TemporaryDirectory(prefix="persys-bench-") as tmp_name,
+          contextlib.ExitStack() as stop):
         tmp = Path(tmp_name)
         server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")
+        stop.callback(server.cleanup)  # stopped while its folder still exists
         admin = server.get_uri("postgres")
         dsns = {}
         for name in ("core", "main", "arch"):
