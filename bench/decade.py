@@ -617,10 +617,11 @@ def main() -> int:
     full = [y for y in years if len(y) == 12] or years
     ratio = (statistics.median(m["lifecycle_s"] for m in full[-1])
              / statistics.median(m["lifecycle_s"] for m in full[0]))
-    for route, (first, last, first_n) in route_ratios(months).items():
+    ratios = route_ratios(months)
+    for route, (first, last, first_n) in ratios.items():
         print(f"  route {route}: median {first:.2f} s a run in year {first_n} (its first "
               f"full year), {last:.2f} s in the last year")
-    moves = route_ratios(months).get("core_main")
+    moves = ratios.get("core_main")
     if moves:
         print(f"decade_move_ratio_year_last_vs_year1: {moves[1] / moves[0]:.2f}")
     print(f"decade_run_ratio_year_last_vs_year1: {ratio:.2f}")

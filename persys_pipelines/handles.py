@@ -17,6 +17,7 @@ from .handles_stores import (  # noqa: F401  (re-exported: the tier and store ha
     archive_stores,
     backup_key_path,
     backup_keyring,
+    backup_store,
     ensure_backup_key,
     keyring,
     open_configured,
@@ -162,9 +163,7 @@ def repair_all(cfg: Config, tables: list[str] | None = None, *,
 def backup_target(cfg: Config) -> ArchiveTarget:
     """Where backups go: `tiers.archive.backup_url`, else the archive store; always encrypted
     (the configured key, else the home's own key: `persys setup` makes it)."""
-    url = cfg.tiers.archive.backup_url
-    store = open_configured(cfg, url) if url else archive_stores(cfg).active
-    return ArchiveTarget(store, backup_keyring(cfg), 6)
+    return ArchiveTarget(backup_store(cfg), backup_keyring(cfg), 6)
 
 
 Elsewhere = Callable[[str, list[str], list[tuple]], set[tuple]]

@@ -41,6 +41,12 @@ def archive_stores(cfg: Config, *, check: bool = True, down: str | None = None) 
     return stores_lib.open_stores(primary, secondary, check=check, down=down)
 
 
+def backup_store(cfg: Config, *, check: bool = True) -> Store:
+    """Where backups go: `tiers.archive.backup_url`, else the archive's active store."""
+    url = cfg.tiers.archive.backup_url
+    return open_configured(cfg, url) if url else archive_stores(cfg, check=check).active
+
+
 def keyring(cfg: Config) -> Keyring:
     """The archive's keys (tiers.archive.encryption_key: one or a list, the last encrypts)."""
     return Keyring.from_texts(cfg.tiers.archive.encryption_keys)
@@ -75,9 +81,8 @@ def _refuse_a_new_key_over_old_backups(cfg: Config, path: Path) -> None:
     it worked and leave every one of them unreadable."""
     from .lib.errors import UsageError
 
-    url = cfg.tiers.archive.backup_url
     try:
-        store = open_configured(cfg, url) if url else archive_stores(cfg, check=False).active
+        store = backup_store(cfg, check=False)
         made = next(iter(store.list(".persys/backups/")), None)
     except Exception:  # an unreachable store: doctor says so; the key is made as before
         return

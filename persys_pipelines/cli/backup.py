@@ -117,13 +117,13 @@ def verify_backups(cfg: Config, tier: str | None = None, backup_id: str | None =
     """Decrypt and check the backup `backup_id` of `tier` (default: each tier's latest),
     printing a line per backup; returns the bad tables (`backup verify`, `archive verify`)."""
     bad = 0
-    store = _store(cfg)
+    where = handles.backup_target(cfg)
     for name in [tier] if tier else snapshot.TIERS:
-        if not backup_id and not snapshot.list_backups(store, name):
+        if not backup_id and not snapshot.list_backups(where.store, name):
             print(f"{name}: no backup yet")
             continue
-        result = verify_lib.verify(store, handles.backup_target(cfg).ring,
-                                   snapshot.find_backup(store, name, backup_id))
+        result = verify_lib.verify(where.store, where.ring,
+                                   snapshot.find_backup(where.store, name, backup_id))
         for table, why in result.bad:
             print(f"{name} {result.backup.id} {table}: BAD: {why}")
         bad += len(result.bad)

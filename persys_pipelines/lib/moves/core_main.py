@@ -241,12 +241,10 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         hashed = fingerprint.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
         alters = may_alter_rows(dst, rng.table)
-        source_side = None
-        if not alters:
-            pass  # no checksum unless the copy has to be staged (then in S, after it)
-        elif source.transaction_pooled:  # no second session may share S: checksum after copy
+        source_side = None  # without `alters`, a checksum only if the copy is staged (in S)
+        if alters and source.transaction_pooled:  # no second session may share S
             result.notes.append(SAME_TRANSACTION_NOTE)
-        else:
+        elif alters:
             exported = src.execute("select pg_export_snapshot()").fetchone()[0]
             source_side = pool.submit(_timed, result, "verify_core",
                                       fingerprint.source_fingerprint,
