@@ -29,8 +29,10 @@ against both the purged files' Parquet bytes and their rows' raw bytes (decoded,
 end, per route (the ledger's start and end of each step: core_main, main_archive, purge), its
 median seconds a run in its first full year and in the last: the same month of work early and
 late, which the whole run's ratio is not (year 1 neither archives nor purges). Last lines:
-`decade_move_ratio_year_last_vs_year1: X` (core→main) and
-`decade_run_ratio_year_last_vs_year1: X` (the whole lifecycle run).
+`decade_move_ratio_year_last_vs_year1: X` (core→main),
+`decade_run_ratio_same_work_year_last_vs_yearN: X` (the whole lifecycle run of the months that
+ran every route and moved no daily run's days, in the first full year with such months and in
+the last) and `decade_run_ratio_year_last_vs_year1: X` (every month's lifecycle run).
 """
 
 from __future__ import annotations
@@ -377,6 +379,28 @@ def route_ratios(months: list[dict]) -> dict[str, tuple[float, float, int]]:
     return out
 
 
+def same_work_ratio(months: list[dict]) -> tuple[float, float, int, int] | None:
+    """The whole lifecycle run, like for like: months that ran every route the last year's
+    months ran and that came after a month of the same kind (a daily run before it or not:
+    its summaries' days move in this run), in the first full year where such months exist
+    and in the last year. (median first, median last, that year, months compared)."""
+    years = [months[y:y + 12] for y in range(0, len(months), 12)]
+    if len(years) < 2:
+        return None
+    routes = set.intersection(*(set(m["routes"]) for m in years[-1])) if years[-1] else set()
+
+    def plain(m: dict) -> bool:
+        before = months[m["month"] - 2] if m["month"] > 1 else None
+        return bool(before) and not before["daily_s"] and routes <= set(m["routes"])
+
+    last = [m["lifecycle_s"] for m in years[-1] if plain(m)]
+    for n, year in enumerate(years[:-1], 1):
+        first = [m["lifecycle_s"] for m in year if plain(m)]
+        if len(year) == 12 and len(first) >= 3 and last:
+            return statistics.median(first), statistics.median(last), n, len(first)
+    return None
+
+
 def persys_quiet(persys, argv: list[str]) -> float:
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -624,6 +648,12 @@ def main() -> int:
     moves = ratios.get("core_main")
     if moves:
         print(f"decade_move_ratio_year_last_vs_year1: {moves[1] / moves[0]:.2f}")
+    same = same_work_ratio(months)
+    if same:
+        first, last, first_n, n = same
+        print(f"  lifecycle run, same work (every route, no daily run's days to move): median "
+              f"{first:.1f} s in year {first_n} ({n} months), {last:.1f} s in the last year")
+        print(f"decade_run_ratio_same_work_year_last_vs_year{first_n}: {last / first:.2f}")
     print(f"decade_run_ratio_year_last_vs_year1: {ratio:.2f}")
     return 0
 
