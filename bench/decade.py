@@ -262,7 +262,7 @@ def main_digest_bytes(cfg, purged: set[str]) -> int:
     with resolve_tier(cfg, "main").connect() as conn:
         if not conn.execute("select to_regclass('persys.digests') is not null").fetchone()[0]:
             return 0
-        return conn.execute("select coalesce(sum(pg_column_size(digest)), 0) from "
+        return conn.execute("select coalesce(sum(pg_column_size(days)), 0) from "
                             "persys.digests where source = any(%s)", (list(purged),)
                             ).fetchone()[0]
 

@@ -112,8 +112,14 @@ def voice_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | Non
                   daily: DailyHandles | None = None) -> VoiceHandles:
     """What a day's briefing reads, stores, records and sends with (lib/voice/briefing.py);
     those given (a run's tiers, daily handles already built) are used as they are."""
+    def deletions(as_of: dt.date) -> list[tuple[str, str, str, dt.date]]:
+        from .lib.monitoring.retention import upcoming
+
+        return [(u.table, u.first_day, u.last_day, u.on)
+                for u in upcoming(archive_stores(cfg, check=False), cfg.tables, as_of)]
+
     return VoiceHandles(daily or daily_handles(cfg, core=core, main=main), cfg.voice,
-                        store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram)
+                        store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram, deletions)
 
 # ---------------------------------------------------------------------------------------------
 # Whole-config entry points (what a command or a test does with one line)

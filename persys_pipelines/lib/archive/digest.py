@@ -275,7 +275,8 @@ def words_of(part: dict[str, Any]) -> dict[str, Any]:
 
 
 def store(conn, table: str, source: str, digests: dict[str, dict[str, Any]]) -> None:
-    """The file's digests into main's `persys.digests` (in the caller's transaction)."""
+    """The file's digests into main's `persys.digests`, one row for the file (in the caller's
+    transaction)."""
     from psycopg.types.json import Jsonb
 
     from ..pg.schema import create_digests
@@ -283,21 +284,23 @@ def store(conn, table: str, source: str, digests: dict[str, dict[str, Any]]) -> 
     create_digests(conn)
     conn.execute("delete from persys.digests where table_name = %s and source = %s",
                  (table, source))
-    with conn.cursor() as cur:
-        cur.executemany("insert into persys.digests (table_name, day, source, digest) "
-                        "values (%s, %s, %s, %s)",
-                        [(table, day, source, Jsonb(d)) for day, d in digests.items()])
+    if digests:
+        conn.execute("insert into persys.digests (table_name, source, first_day, last_day, "
+                     "days) values (%s, %s, %s, %s, %s)",
+                     (table, source, min(digests), max(digests), Jsonb(digests)))
 
 
 def stored(conn, table: str, source: str) -> dict[str, dict[str, Any]] | None:
     """The digests kept for one file (None: none were kept, e.g. archived before digests)."""
     from ..pg.catalog import table_exists
+    from ..pg.schema import create_digests
 
     if not table_exists(conn, "persys.digests"):
         return None
-    rows = conn.execute("select day, digest from persys.digests where table_name = %s and "
-                        "source = %s", (table, source)).fetchall()
-    return {d.isoformat(): digest for d, digest in rows} or None
+    create_digests(conn)  # a row per day, as the first version kept them → a row per file
+    row = conn.execute("select days from persys.digests where table_name = %s and source = %s",
+                       (table, source)).fetchone()
+    return (row[0] or None) if row else None
 
 
 def same(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> bool:

@@ -14,7 +14,7 @@ from ..archive.manifest import ManifestUnreadable, read_manifest
 from ..archive.stores import ArchiveStores, StoreError
 from ..calendar import cutoff
 from ..config import TablePolicy
-from ..pg.catalog import table_exists
+from ..pg.catalog import table_columns, table_exists
 from .notify import Notifier
 
 NOTICE_DAYS = 14  # deletions are announced this many days before the purge may run
@@ -68,8 +68,15 @@ def digest_summary(conn: psycopg.Connection) -> dict[str, dict]:
     """Table → days digested, first/last day, and the digests' bytes in main."""
     if not table_exists(conn, "persys.digests"):
         return {}
-    rows = conn.execute(
-        "select table_name, count(distinct day), min(day), max(day), "
-        "sum(pg_column_size(digest)) from persys.digests group by 1 order by 1").fetchall()
+    if "day" in table_columns(conn, "persys.digests"):  # the first version: a row per day
+        rows = conn.execute(
+            "select table_name, count(distinct day), min(day), max(day), "
+            "sum(pg_column_size(digest)) from persys.digests group by 1 order by 1").fetchall()
+    else:
+        rows = conn.execute(
+            "select table_name, count(distinct d), min(first_day), max(last_day), "
+            "(select sum(pg_column_size(days)) from persys.digests s "
+            " where s.table_name = x.table_name) "
+            "from persys.digests x, jsonb_object_keys(days) d group by 1 order by 1").fetchall()
     return {t: {"days": n, "first_day": lo.isoformat(), "last_day": hi.isoformat(),
                 "bytes": int(b)} for t, n, lo, hi, b in rows}

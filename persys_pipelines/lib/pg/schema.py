@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from .catalog import OWN_TABLES, ident, table_exists
+from .catalog import OWN_TABLES, ident, table_columns, table_exists
 from .private import ensure_persys_schema, protect
 
 
@@ -231,24 +231,50 @@ def create_ledger(conn: psycopg.Connection) -> None:
         protect(conn, "persys.ledger")
 
 
-# What remains of purged days (lib/archive/digest.py): per table, day and archive file.
+# What remains of purged days (lib/archive/digest.py): one row per archive file, its days'
+# digests in one JSONB value (`{"2024-03-01": {...}, ...}`), which TOAST compresses as a whole:
+# a month's days repeat one shape, so a file's row is a fraction of a row per day (bench/
+# RESULTS.md, issue 24). A day in SQL: `select d.key::date, d.value from persys.digests,
+# jsonb_each(days) d where table_name = 'health_metrics'`.
 DIGESTS_DDL = """
 create table if not exists persys.digests (
     table_name text not null,
-    day date not null,
     source text not null,
-    digest jsonb not null,
+    first_day date not null,
+    last_day date not null,
+    days jsonb not null,
     created_at timestamptz not null default now(),
-    primary key (table_name, day, source)
+    primary key (table_name, source)
 );
 """
 
 
 def create_digests(conn: psycopg.Connection) -> None:
+    """persys.digests, made or brought to this shape (the first kept a row per day)."""
     if not table_exists(conn, "persys.digests"):
         ensure_persys_schema(conn)
         conn.execute(DIGESTS_DDL)
         protect(conn, "persys.digests")
+    elif "day" in table_columns(conn, "persys.digests"):
+        _digests_per_file(conn)
+
+
+def _digests_per_file(conn: psycopg.Connection) -> None:
+    """A row per day and file → a row per file (in the caller's transaction; the lock makes a
+    second process wait, then find the new shape)."""
+    conn.execute("lock table persys.digests in access exclusive mode")
+    if "day" not in table_columns(conn, "persys.digests"):
+        return
+    conn.execute("alter table persys.digests rename to digests_per_day")
+    conn.execute("alter index if exists persys.digests_pkey rename to digests_per_day_pkey")
+    conn.execute(DIGESTS_DDL)
+    protect(conn, "persys.digests")
+    conn.execute("""
+        insert into persys.digests (table_name, source, first_day, last_day, days, created_at)
+        select table_name, source, min(day), max(day),
+               jsonb_object_agg(day::text, digest order by day), min(created_at)
+        from persys.digests_per_day group by table_name, source""")
+    conn.execute("drop table persys.digests_per_day")
 
 
 # Restored days held in main (lib/archive/pins.py): the archive skips them while until > as_of.

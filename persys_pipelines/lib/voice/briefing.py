@@ -173,13 +173,15 @@ def produce(voice: VoiceHandles, day: dt.date, *, allow_paid: bool = False,
     v = voice.settings
     currency = daily.settings.currency
     specs, found = context(daily, day)
+    ahead = script.deletions_ahead(_deletions(voice, today or voice.today()),
+                                   today or voice.today())
 
     def make(note: str | None = None, max_characters: int | None = None) -> script.Script:
         return script.build(day, summary, projection, currency=currency,
                             target_seconds=v.target_seconds,
                             words_per_minute=v.local.words_per_minute, note=note,
                             specs=specs, correlations=found,
-                            max_characters=max_characters)
+                            max_characters=max_characters, deletions=ahead)
 
     text = make()
     notes: list[str] = []
@@ -227,6 +229,18 @@ def produce(voice: VoiceHandles, day: dt.date, *, allow_paid: bool = False,
     return Briefing(day=day, script=text, engine=engine, voice=spoken_by, audio=audio,
                     uri=store.uri(key), caption=caption, notes=notes, reused=reused,
                     signed_url=link, plan=plan)
+
+
+def _deletions(voice: VoiceHandles, today: dt.date) -> Sequence:
+    """The archive's upcoming deletions; none when they cannot be read (a store that is down
+    must not cost the briefing: the purge_notice sensor and `persys status` say it too)."""
+    if voice.deletions is None:
+        return []
+    try:
+        return voice.deletions(today)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("voice briefing: upcoming deletions not read (%s)", type(exc).__name__)
+        return []
 
 
 def signed_url(settings: Voice, store: Store, key: str) -> str | None:

@@ -8,12 +8,15 @@ by the `voice:` and `telegram:` settings.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..archive.stores import Store
 from ..config import Telegram, Voice
 from ..daily.context import DailyHandles
 from ..pg.tiers import PgTier
+
+Deletion = tuple[str, str, str, dt.date]
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class VoiceHandles:
     settings: Voice
     store: Store
     telegram: Telegram
+    # archived days retention deletes soon, as of a day: (table, first day, last day, the day
+    # the purge may delete them); None: not looked up (a briefing without the archive)
+    deletions: Callable[[dt.date], Sequence[Deletion]] | None = None
 
     @property
     def tiers(self) -> tuple[PgTier, PgTier]:

@@ -264,6 +264,34 @@ def _date_words(iso: str) -> str:
     return f"{d.day} {d:%B}"
 
 
+TOLD_AHEAD = (14, 7, 3, 1)  # days before a purge on which the briefing says it
+
+
+def deletions_ahead(deletions: Sequence[tuple[str, str, str, dt.date]], today: dt.date
+                    ) -> list[tuple[int, str]]:
+    """Archived days the purge deletes in 14, 7, 3 or 1 days (the notification tells each file
+    once; the briefing says it on those mornings), grouped by the day they go."""
+    by_day: dict[dt.date, list[tuple[str, str, str, dt.date]]] = {}
+    for d in deletions:
+        by_day.setdefault(d[3], []).append(d)
+    out = []
+    for on, items in sorted(by_day.items()):
+        left = (on - today).days
+        if left not in TOLD_AHEAD:
+            continue
+        tables = sorted({t.replace("_", " ") for t, *_ in items})
+        names = " and ".join([", ".join(tables[:-1]), tables[-1]] if len(tables) > 1
+                             else tables)
+        first, last = min(i[1] for i in items), max(i[2] for i in items)
+        when = "Tomorrow" if left == 1 else f"In {left} days"
+        span = (f"{_date_words(first)} {first[:4]}" if first == last else
+                f"{_date_words(first)} {first[:4]} to {_date_words(last)} {last[:4]}")
+        out.append((HEADLINE, f"{when}, retention deletes your {names} from {span}; only "
+                              "their digest of totals will remain. To keep them, restore "
+                              "those days with persys archive restore."))
+    return out
+
+
 def _calibrating(metrics: Mapping, specs: Mapping) -> list[tuple[int, str]]:
     from ..insight.notable import calibrating
 
@@ -280,11 +308,14 @@ def _calibrating(metrics: Mapping, specs: Mapping) -> list[tuple[int, str]]:
 def build(day: dt.date, summary: Mapping | None, projection: Mapping | None, *,
           currency: str = "GBP", target_seconds: float = 75, words_per_minute: int = 165,
           note: str | None = None, specs: Mapping | None = None,
-          correlations: Sequence[Mapping] = (), max_characters: int | None = None) -> Script:
+          correlations: Sequence[Mapping] = (), max_characters: int | None = None,
+          deletions: Sequence[tuple[int, str]] = ()) -> Script:
     """The briefing of `day`, at most about `target_seconds` long when spoken and, with
     `max_characters` (a paid voice spreading its credits), at most that many characters
-    (the greeting, a note and the closing always stay)."""
+    (the greeting, a note and the closing always stay). `deletions`: deletions_ahead's.
+    """
     items = sentences(day, summary, projection, currency, specs, correlations)
+    items[1:1] = deletions  # (deletions_ahead) after the greeting, before the day's news
     if note:
         items.insert(1, (ALWAYS, note))
     items.append((ALWAYS, "That is all for today. Have a good day."))

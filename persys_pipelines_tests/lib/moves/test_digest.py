@@ -5,6 +5,7 @@ purged days (counts, sums, extremes, categories) equals what the rows gave."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
@@ -32,8 +33,8 @@ def test_purge_keeps_a_digest_equal_to_the_rows_and_refuses_a_changed_one(cfg):
     files = read_manifest(store, TABLE).committed()
     assert files
     with resolve_tier(cfg, "main").connect() as conn:  # damage one kept digest
-        conn.execute("update persys.digests set digest = jsonb_set(digest, '{rows}', '0') "
-                     "where source = %s and day = %s", (files[0].key, files[0].min_day))
+        conn.execute("update persys.digests set days = jsonb_set(days, array[%s, 'rows'], "
+                     "'0') where source = %s", (files[0].min_day, files[0].key))
         conn.commit()
     purged = handles.purge_due(cfg, PURGE_AS_OF)
     assert {p.key for p in purged} == {store.uri(f.key) for f in files[1:]}
@@ -42,8 +43,9 @@ def test_purge_keeps_a_digest_equal_to_the_rows_and_refuses_a_changed_one(cfg):
         why = conn.execute("select detail->>'refused' from persys.ledger where route = 'purge' "
                            "and state = 'failed'").fetchone()[0]
         assert "digest" in why
-        kept = {d.isoformat(): v for d, v in conn.execute(
-            "select day, digest from persys.digests where table_name = %s", (TABLE,))}
+        kept = {d: v for d, v in conn.execute(  # a day's digest, as SQL reads it
+            "select d.key, d.value from persys.digests, jsonb_each(days) d "
+            "where table_name = %s", (TABLE,))}
     for day, (n, total, lo, hi, metrics) in want.items():
         got = kept[day]
         if day == files[0].min_day:
@@ -88,3 +90,34 @@ def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
     doc = handles.status(cfg, PURGE_AS_OF)
     assert doc["digests"][TABLE]["days"] >= 80
     assert "all that remains of it once purged" in status.render(doc)
+
+
+def test_digests_kept_a_row_per_day_become_a_row_per_file(cfg):
+    """The first version kept a row per day and file; reading them brings the table to one
+    row per file (a month's days compressed as one value), with the same digests."""
+    from persys_pipelines.lib.monitoring.retention import digest_summary
+    from persys_pipelines.lib.pg.private import ensure_persys_schema
+
+    day = {"v": 2, "rows": 3, "columns": {"value": {"count": 3, "sum": 6.5}}}
+    with resolve_tier(cfg, "main").connect() as conn:
+        ensure_persys_schema(conn)
+        conn.execute("create table persys.digests (table_name text not null, day date not "
+                     "null, source text not null, digest jsonb not null, created_at "
+                     "timestamptz not null default now(), primary key (table_name, day, source))")
+        for d, source in (("2024-01-01", "f1"), ("2024-01-02", "f1"), ("2024-01-31", "f2")):
+            conn.execute("insert into persys.digests (table_name, day, source, digest) "
+                         "values ('t', %s, %s, %s::jsonb)", (d, source, json.dumps(day)))
+        conn.commit()
+        before = digest_summary(conn)
+        assert digest.stored(conn, "t", "f1") == {"2024-01-01": day, "2024-01-02": day}
+        conn.commit()
+        assert conn.execute("select source, first_day::text, last_day::text from "
+                            "persys.digests order by 1").fetchall() == [
+            ("f1", "2024-01-01", "2024-01-02"), ("f2", "2024-01-31", "2024-01-31")]
+        after = digest_summary(conn)
+        assert {k: v for k, v in after["t"].items() if k != "bytes"} == {
+            k: v for k, v in before["t"].items() if k != "bytes"} == {
+            "days": 3, "first_day": "2024-01-01", "last_day": "2024-01-31"}
+        assert conn.execute("select relrowsecurity from pg_class "
+                            "where oid = 'persys.digests'::regclass").fetchone()[0]
+        assert conn.execute("select to_regclass('persys.digests_per_day')").fetchone()[0] is None

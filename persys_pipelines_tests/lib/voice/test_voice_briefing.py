@@ -227,3 +227,26 @@ def test_without_telegram_nothing_is_sent(make_cfg):
     briefing.produce(handles.voice_handles(cfg), DAY)
     assert briefing.send(handles.voice_handles(cfg), DAY).status == "not configured"
     assert rows(cfg)[0][7] is None
+
+
+def test_the_briefing_says_ahead_which_archived_days_retention_deletes(make_cfg):
+    """On the mornings 14, 7, 3 and 1 days before the purge may delete archived days, the
+    briefing says which, that only their digest remains and how to keep them; not between."""
+    from persys_pipelines.lib.monitoring.retention import upcoming
+    from persys_pipelines_tests.archive_helpers import LATER, rows_in_main
+
+    cfg = make_cfg(target_seconds=75)
+    rows_in_main(cfg)
+    handles.archive_due(cfg, LATER, tables=["health_metrics"])
+    store_day(cfg, DAY)
+    soon = upcoming(handles.archive_stores(cfg, check=False), cfg.tables,
+                    dt.date(2031, 1, 1), days=365)
+    first = min(u.on for u in soon)
+    said = briefing.produce(handles.voice_handles(cfg), DAY,
+                            today=first - dt.timedelta(days=7)).script.text
+    assert "In 7 days, retention deletes your health metrics from 1 February 2024" in said
+    assert "only their digest of totals will remain" in said
+    assert "persys archive restore" in said
+    quiet = briefing.produce(handles.voice_handles(cfg), DAY,
+                             today=first - dt.timedelta(days=8)).script.text
+    assert "retention" not in quiet

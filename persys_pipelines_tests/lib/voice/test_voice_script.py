@@ -111,3 +111,19 @@ def test_categories_and_plural_labels_are_said_as_words():
     specs = {"journal_words": Spec("journal words", "words"), "sleep": Spec("sleep", "hours")}
     said = own_metrics({"journal_words": {"value": 555}, "sleep": {"value": 7.2}}, specs, set())
     assert said[0].startswith("Your journal words were 555") and "Your sleep was 7.2" in said[1]
+
+
+def test_deletions_are_said_on_the_mornings_before_grouped_by_the_day_they_go():
+    on = dt.date(2031, 2, 5)
+    soon = [("health_metrics", "2024-02-01", "2024-02-29", on),
+            ("journal_entries", "2024-02-10", "2024-02-10", on),
+            ("tasks", "2024-03-01", "2024-03-31", dt.date(2031, 3, 2))]
+    (said,) = script.deletions_ahead(soon, on - dt.timedelta(days=1))
+    assert said[1].startswith("Tomorrow, retention deletes your health metrics and journal "
+                              "entries from 1 February 2024 to 29 February 2024;")
+    assert [t for _, t in script.deletions_ahead(soon, on - dt.timedelta(days=3))][0].startswith(
+        "In 3 days, retention deletes your health metrics and journal entries")
+    assert script.deletions_ahead(soon, on - dt.timedelta(days=5)) == []
+    text = script.build(dt.date(2031, 2, 3), {}, {}, deletions=script.deletions_ahead(
+        soon, on - dt.timedelta(days=14))).text
+    assert text.split(". ")[2].startswith("In 14 days, retention deletes")  # after the greeting
