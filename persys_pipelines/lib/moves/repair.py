@@ -1,7 +1,9 @@
 """`persys lifecycle repair`: what a crash or the app left, route by route, and the fix.
 
 From the ledger: core→main entries whose copy committed to main but was never settled (the
-next move settles them anyway; repair does it now); archive files and manifests a killed
+next move settles them anyway; repair does it now); import entries left `committing` between
+core's commit and the ledger's (`import_rows.reconcile`, from core's transaction status);
+archive files and manifests a killed
 archive run, restore or purge left (`archive_repair`, `purge.reconcile`); entries left `open`
 by a killed run of any route (marked interrupted). Beyond the ledger: keys present in both
 core and main (a hand-made copy, an app that re-inserted a moved key): while a row is in
@@ -23,7 +25,7 @@ from ..pg.catalog import ident, table_exists
 from ..pg.session import pin_session
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
-from . import archive_repair, core_main, purge, settle
+from . import archive_repair, core_main, import_rows, purge, settle
 from .engine import ROUTES, Engine
 from .target import ArchiveTarget
 
@@ -34,7 +36,7 @@ SHOWN = 5  # keys named per table in the report
 @dataclass
 class TableRepair:
     table: str
-    unsettled: int = 0  # ledger entries left `copied`/`deleting`
+    unsettled: int = 0  # ledger entries left `copied`/`deleting`, or `committing` (import)
     in_both: int = 0  # keys in core and in main outside any entry
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # key, core, main
     archive: list[str] = field(default_factory=list)  # what the archive's repair did or would
@@ -53,9 +55,11 @@ def repair(engine: Engine, core: PgTier, targets: list[ArchiveTarget],
                 engine.main.connect() as dst:
             for conn in (src, dst):
                 pin_session(conn)
-            found.unsettled = len(locked.unfinished(core_main.CORE_MAIN))
+            found.unsettled = (len(locked.unfinished(core_main.CORE_MAIN))
+                               + len(locked.unfinished(import_rows.IMPORT)))
             if apply:
                 core_main.reconcile(locked, src, dst, rng)
+                import_rows.reconcile(locked, core)
                 for target in targets:
                     done = archive_repair.reconcile(locked, target, spec.name)
                     found.archive += [f"{target.store.url}: {done}"] if done else []

@@ -96,6 +96,31 @@ def test_kill_9_between_cores_commit_and_the_ledger(cfg, config_path, tmp_path, 
     assert repaired == ([len(keys["core"])] if point == "import.after_commit" else [0])
 
 
+@pytest.mark.parametrize("point", ["import.before_commit", "import.after_commit"])
+def test_lifecycle_repair_settles_an_import_killed_between_the_commits(cfg, config_path,
+                                                                        tmp_path, point):
+    """`persys lifecycle repair` reports the import entry a kill left `committing` and, with
+    --apply, closes it from core's transaction status: its rows if core committed, none if not."""
+    from persys_pipelines import handles
+
+    project(cfg)
+    path = tmp_path / "recent.xml"
+    write_export(path, 600, last_day=TODAY - dt.timedelta(days=1), days=8)  # all in core
+    assert _killed_import(config_path, path, point).returncode == -9
+    (seen,) = handles.repair_all(cfg, ["health_metrics"])
+    assert seen.unsettled == 1 and not seen.fixed
+    (fixed,) = handles.repair_all(cfg, ["health_metrics"], apply=True)
+    assert fixed.fixed
+    in_core = len(keys_by_tier(cfg, "health_metrics")["core"])
+    with resolve_tier(cfg, "main").connect() as conn:
+        entries = conn.execute("select state, rows from persys.ledger where route = 'import'"
+                               ).fetchall()
+    assert entries == [("done", in_core)]
+    assert (in_core > 0) == (point == "import.after_commit")
+    (again,) = handles.repair_all(cfg, ["health_metrics"])
+    assert again.unsettled == 0
+
+
 def _sha(path) -> str:
     from persys_pipelines.lib.imports.run import file_sha256
 
