@@ -5,6 +5,7 @@ tiering < imports < daily < voice < monitoring), so a lower layer never asks a h
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -79,6 +80,25 @@ def test_lib_imports_only_downwards():
             if ORDER.index(other) > ORDER.index(mine):
                 wrong.append(f"{path.relative_to(LIB)} ({mine}) imports {other}")
     assert not wrong, "lower layers must be told, not ask: " + "; ".join(sorted(wrong))
+
+
+CATALOG = re.compile(r"\b(pg_(class|attribute|namespace|inherits|constraint|index|roles|trigger"
+                     r"|rewrite|policy|publication|publication_rel|depend|type|proc|default_acl"
+                     r"|db_role_setting)|information_schema)\b")
+# Catalog readers outside lib/pg/: adopt's own inventory of a table, onboarding's look at the
+# person's database, doctor's checks, the archive's type mapping (what a column is stored as).
+CATALOG_READERS = {"moves/adopt_catalog.py", "onboarding/inspect.py", "archive/columns.py",
+                   "archive/reader.py", "monitoring/doctor/database.py",
+                   "monitoring/doctor/imports.py", "monitoring/doctor/privacy.py",
+                   "monitoring/keepalive.py", "moves/adopt_swap.py"}
+
+
+def test_the_catalog_is_read_in_few_places():
+    """PostgreSQL's catalog is read in lib/pg/ (catalog.py: the shared lookups) and in the
+    few modules whose subject it is; a route or a report asks lib/pg/ instead."""
+    readers = {str(p.relative_to(LIB)) for p in LIB.rglob("*.py")
+               if p.relative_to(LIB).parts[0] != "pg" and CATALOG.search(p.read_text())}
+    assert readers <= CATALOG_READERS, f"ask lib/pg/catalog.py: {sorted(readers - CATALOG_READERS)}"
 
 
 def test_lib_top_level_stays_small():

@@ -18,7 +18,7 @@ from psycopg import sql
 from ..errors import ArchiveError
 from ..lazy import lazy_module
 from ..pg import fingerprint
-from ..pg.catalog import table_exists
+from ..pg.catalog import schemas_like, table_exists
 from ..pg.tiers import PgTier
 from . import format as fmt
 from .crypto import CryptoError, Keyring
@@ -137,6 +137,4 @@ def _ledger_problem(conn, entry: FileEntry, got: fingerprint.Fingerprint) -> str
 def leftover_schemas(tier: PgTier) -> list[str]:
     """Scratch schemas still in main (none, unless a drill was killed)."""
     with tier.connect() as conn:
-        return [r[0] for r in conn.execute(
-            "select nspname from pg_namespace where nspname like %s order by 1",
-            (SCRATCH_PREFIX.replace("_", r"\_") + "%",))]
+        return schemas_like(conn, SCRATCH_PREFIX.replace("_", r"\_") + "%")

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from ..config.daily import Daily
 from ..config.sources import Source
-from ..pg.catalog import ident, table_columns, table_exists
+from ..pg.catalog import columns_referencing, ident, table_columns, table_exists
 from ..pg.guard import guarded, why_refused
 from ..pg.tables import DATE_TYPES
 from ..pg.tiers import PgTier
@@ -158,12 +158,7 @@ def shared_tables(conn: psycopg.Connection, sources: dict[str, Source], *,
     for metric, source in sources.items():
         by_table.setdefault(source.table, []).append(metric)
     for table, metrics in by_table.items():
-        columns = [c for (c,) in conn.execute(
-            """select a.attname from pg_constraint k
-                 join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-                where k.contype = 'f' and k.conrelid = to_regclass(%s)
-                  and k.confrelid = to_regclass('auth.users') and array_length(k.conkey, 1) = 1
-                order by 1""", (f"public.{table}",))]
+        columns = columns_referencing(conn, f"public.{table}", "auth.users")
         for column in columns:
             open_metrics = [m for m in metrics if column not in sources[m].where]
             if not open_metrics:

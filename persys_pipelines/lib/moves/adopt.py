@@ -42,7 +42,7 @@ from ..calendar import month_start, next_month
 from ..errors import TierError, UsageError
 from ..pg import ledger
 from ..pg import partitions as space
-from ..pg.catalog import client_roles, ident, table_exists
+from ..pg.catalog import client_roles, ident, role_settings, table_exists
 from ..pg.fingerprint import Fingerprint
 from ..pg.session import LOCK_RETRIES, is_lock_conflict, pin_session, yielding
 from ..pg.tables import TableSpec, day_expression
@@ -188,12 +188,7 @@ def plan_adoption(spec: TableSpec, core: PgTier, conn: psycopg.Connection,
 def _timeouts(conn: psycopg.Connection, estimate: LockEstimate) -> list[str]:
     """Client roles whose statement_timeout is shorter than the writes' wait: a write of
     theirs that waits for the conversion fails (Supabase: anon 3 s, authenticated 8 s)."""
-    rows = conn.execute(
-        """select r.rolname, s.setting from pg_roles r
-             join lateral (select split_part(c, '=', 2) as setting
-                             from pg_db_role_setting d, unnest(d.setconfig) c
-                            where d.setrole = r.oid and c like 'statement_timeout=%%') s on true
-            where r.rolname = any(%s) order by 1""", (client_roles(conn),)).fetchall()
+    rows = role_settings(conn, client_roles(conn), "statement_timeout")
     out = []
     for role, setting in rows:
         seconds = conn.execute("select extract(epoch from %s::interval)",

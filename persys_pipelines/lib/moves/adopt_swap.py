@@ -46,7 +46,7 @@ from psycopg import sql
 from ..errors import MoveError, TierError
 from ..pg import fingerprint
 from ..pg import partitions as space
-from ..pg.catalog import ident, regclass, table_columns
+from ..pg.catalog import constraint_validated, ident, regclass, stored_columns, table_columns
 from .adopt_catalog import Catalog, read_catalog
 from .engine import Step
 from .relay import copy_split
@@ -99,9 +99,7 @@ def convert(conn: psycopg.Connection, cat0: Catalog,
     x(sql.SQL("alter table {} owner to {}").format(new, sql.Identifier(cat.owner)))
     space.same_grants(conn, table, table + NEW_SUFFIX)
     partitions, bounds = _partitions(conn, cat, new, months, zone)
-    stored = [r[0] for r in x(  # generated columns are computed by the new table
-        "select attname from pg_attribute where attrelid = %s and attnum > 0 and not "
-        "attisdropped and attgenerated = '' order by attnum", (cat.oid,)).fetchall()]
+    stored = stored_columns(conn, table)  # generated columns are computed by the new table
     bucket = sql.SQL("coalesce(nullif(least(width_bucket({d}, array[{b}]), {n}), 0), {n}) - 1"
                      ).format(d=sql.Identifier(day), b=sql.SQL(", ").join(bounds),
                               n=sql.Literal(len(partitions)))
@@ -183,9 +181,8 @@ def _partitions(conn: psycopg.Connection, cat: Catalog, new: sql.Composable,
         conn.execute(sql.SQL("alter table {} owner to {}").format(ident(name),
                                                                   sql.Identifier(cat.owner)))
         space.guard_partition(conn, cat.table, name)  # the old table's grants and RLS
-    kind = conn.execute("select format_type(atttypid, atttypmod) from pg_attribute where "
-                        "attrelid = %s and attname = %s", (cat.oid, cat.day_column)).fetchone()
-    typed = [sql.SQL("{}::{}").format(b, sql.SQL(kind[0])) for b in bounds]
+    kind = table_columns(conn, cat.table)[cat.day_column]  # read_catalog checked it exists
+    typed = [sql.SQL("{}::{}").format(b, sql.SQL(kind)) for b in bounds]
     return partitions, typed
 
 
@@ -346,11 +343,10 @@ def validate(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> list[str]
     go on); returns the ones checked. `conn` in autocommit."""
     done = []
     for relation, name in keys:
-        row = conn.execute("select convalidated from pg_constraint where conname = %s and "
-                           "conrelid = to_regclass(%s)", (name, relation)).fetchone()
-        if row is None:
+        validated = constraint_validated(conn, relation, name)
+        if validated is None:
             continue
-        if not row[0]:
+        if not validated:
             conn.execute(sql.SQL("alter table {} validate constraint {}").format(
                 sql.SQL(relation), sql.Identifier(name)))
         done.append(name)

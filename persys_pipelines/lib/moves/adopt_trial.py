@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from ..pg import fingerprint
-from ..pg.catalog import ident, table_columns
+from ..pg.catalog import ident, stored_columns, table_columns
 from .adopt_catalog import Catalog
 from .relay import copy_split
 
@@ -47,9 +47,7 @@ def _seconds(s: float) -> str:
 def measure(conn: psycopg.Connection, cat: Catalog, rows: int, months: int) -> LockEstimate:
     """The lock times of converting `cat.table` (module doc), in a savepoint rolled back."""
     columns = list(table_columns(conn, cat.table))
-    stored = [r[0] for r in conn.execute(
-        "select attname from pg_attribute where attrelid = %s and attnum > 0 and not "
-        "attisdropped and attgenerated = '' order by attnum", (cat.oid,)).fetchall()]
+    stored = stored_columns(conn, cat.table)
     trial = sql.Identifier("pg_temp", TRIAL)
     with conn.transaction(force_rollback=True):
         conn.execute(sql.SQL("create temporary table {} (like {} including defaults "

@@ -44,7 +44,7 @@ from ..calendar import next_month
 from ..config import TablePolicy
 from ..errors import MoveError
 from ..pg import fingerprint, mirror, references
-from ..pg.catalog import ident, regclass, table_columns
+from ..pg.catalog import has_triggers_or_rules, ident, table_columns
 from ..pg.fingerprint import ALIAS
 from ..pg.partitions import month_partitions
 from ..pg.session import pin_session
@@ -66,14 +66,7 @@ def may_alter_rows(dst: psycopg.Connection, table: str) -> bool:
     order (mirror), a binary COPY between the same types is exact, and both servers report
     how many rows they sent and took. Without either, those counts and core's fingerprint of
     the snapshot are the proof, and main's own pass over the rows is not needed."""
-    return bool(dst.execute(
-        """select exists (select 1 from pg_trigger t
-                           where not t.tgisinternal and (t.tgrelid = to_regclass(%(t)s)
-                              or t.tgrelid in (select inhrelid from pg_inherits
-                                                where inhparent = to_regclass(%(t)s))))
-               or exists (select 1 from pg_rewrite r
-                           where r.ev_class = to_regclass(%(t)s) and r.rulename <> '_RETURN')""",
-        {"t": regclass(table)}).fetchone()[0])
+    return has_triggers_or_rules(dst, table)
 
 
 SAME_TRANSACTION_NOTE = (

@@ -25,7 +25,7 @@ from psycopg import sql
 from ..errors import MoveError
 from ..pg import fingerprint, references
 from ..pg import partitions as parts
-from ..pg.catalog import generated_columns, ident, regclass, table_columns
+from ..pg.catalog import delete_triggers, generated_columns, ident, table_columns
 from ..pg.session import pin_session, yielding
 from ..pg.tables import TableSpec, day_expression
 from ..pg.tiers import PgTier
@@ -125,17 +125,10 @@ def _switch_off_side_effects(conn: psycopg.Connection, table: str) -> list[str]:
     try:
         with conn.transaction():  # a savepoint: SET LOCAL outlives it, a refusal does not
             conn.execute("set local session_replication_role = replica")
-        return [r[0] for r in conn.execute(
-            """select tgname from pg_trigger where tgrelid = to_regclass(%s)
-                and tgenabled = 'A' and (tgtype & 8) <> 0 order by 1""",
-            (regclass(default),)).fetchall()]
+        return delete_triggers(conn, [default], always_only=True)
     except psycopg.errors.InsufficientPrivilege:
         pass
-    triggers = [r[0] for r in conn.execute(
-        """select distinct t.tgname from pg_trigger t
-            where t.tgrelid in (to_regclass(%s), to_regclass(%s)) and not t.tgisinternal
-              and (t.tgtype & 8) <> 0 order by 1""",
-        (regclass(table), regclass(default))).fetchall()]
+    triggers = delete_triggers(conn, [table, default])
     refs = [f"{r.name} (on delete {r.on_delete})" for r in references.incoming(conn, table)]
     what = ([f"the delete triggers {', '.join(triggers)}"] if triggers else []) + (
         [f"the foreign keys of {', '.join(refs)}"] if refs else [])

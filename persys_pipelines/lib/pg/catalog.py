@@ -92,6 +92,73 @@ def generated_columns(conn: psycopg.Connection, name: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def stored_columns(conn: psycopg.Connection, name: str) -> list[str]:
+    """Columns a statement writes (not generated), in table order."""
+    generated = generated_columns(conn, name)
+    return [c for c in table_columns(conn, name) if c not in generated]
+
+
+def has_triggers_or_rules(conn: psycopg.Connection, table: str) -> bool:
+    """A user trigger on the table or on one of its partitions, or a rule on it: what could
+    store something else than the statement wrote."""
+    return bool(conn.execute(
+        """select exists (select 1 from pg_trigger t
+                           where not t.tgisinternal and (t.tgrelid = to_regclass(%(t)s)
+                              or t.tgrelid in (select inhrelid from pg_inherits
+                                                where inhparent = to_regclass(%(t)s))))
+               or exists (select 1 from pg_rewrite r
+                           where r.ev_class = to_regclass(%(t)s) and r.rulename <> '_RETURN')""",
+        {"t": regclass(table)}).fetchone()[0])
+
+
+def delete_triggers(conn: psycopg.Connection, tables: list[str], *,
+                    always_only: bool = False) -> list[str]:
+    """Names of the user triggers that fire on DELETE on any of `tables`; `always_only`: only
+    those set ENABLE ALWAYS (replica mode does not stop them), internal ones included."""
+    which = ("tgenabled = 'A'" if always_only else "not tgisinternal")
+    rows = conn.execute(sql.SQL(
+        "select distinct tgname from pg_trigger where tgrelid in "
+        "(select to_regclass(t) from unnest(%s::text[]) t) "
+        "and {} and (tgtype & 8) <> 0 order by 1").format(sql.SQL(which)),
+        ([regclass(t) for t in tables],)).fetchall()
+    return [r[0] for r in rows]
+
+
+def schemas_like(conn: psycopg.Connection, pattern: str) -> list[str]:
+    """Schema names matching a LIKE pattern, in order."""
+    return [r[0] for r in conn.execute(
+        "select nspname from pg_namespace where nspname like %s order by 1", (pattern,))]
+
+
+def constraint_validated(conn: psycopg.Connection, relation: str, name: str) -> bool | None:
+    """Whether a constraint of `relation` (regclass text) is validated; None: no such one."""
+    row = conn.execute("select convalidated from pg_constraint where conname = %s and "
+                       "conrelid = to_regclass(%s)", (name, relation)).fetchone()
+    return None if row is None else bool(row[0])
+
+
+def columns_referencing(conn: psycopg.Connection, table: str, target: str) -> list[str]:
+    """The table's single-column foreign keys to `target` (both qualified or public): their
+    columns, in order."""
+    return [r[0] for r in conn.execute(
+        """select a.attname from pg_constraint k
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+            where k.contype = 'f' and k.conrelid = to_regclass(%s)
+              and k.confrelid = to_regclass(%s) and array_length(k.conkey, 1) = 1
+            order by 1""", (regclass(table), regclass(target)))]
+
+
+def role_settings(conn: psycopg.Connection, roles: list[str], setting: str
+                  ) -> list[tuple[str, str]]:
+    """(role, value) of a setting the roles have by `ALTER ROLE … SET`, by role name."""
+    return [(r, v) for r, v in conn.execute(
+        """select r.rolname, s.setting from pg_roles r
+             join lateral (select split_part(c, '=', 2) as setting
+                             from pg_db_role_setting d, unnest(d.setconfig) c
+                            where d.setrole = r.oid and c like %s) s on true
+            where r.rolname = any(%s) order by 1""", (f"{setting}=%", roles)).fetchall()]
+
+
 # Type names `table_columns` gives (format_type) for the day types a query reports by oid.
 _DAY_TYPES_BY_OID = {1082: "date", 1114: "timestamp without time zone",
                      1184: "timestamp with time zone"}

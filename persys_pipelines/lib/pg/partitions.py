@@ -25,7 +25,7 @@ from psycopg import sql
 
 from ..calendar import month_start, next_month
 from ..config import TablePolicy
-from .catalog import client_roles, ident, regclass, table_columns
+from .catalog import client_roles, ident, is_partitioned, regclass, table_columns
 from .session import yielding
 from .tiers import PgTier
 from .vacuum import Reclaimed, reclaim, relation_bytes, rewrite_check
@@ -46,13 +46,6 @@ class SpaceResult:
 
 def partition_name(table: str, month: dt.date) -> str:
     return f"{table}_p{month:%Y_%m}"
-
-
-def is_partitioned(conn: psycopg.Connection, table: str) -> bool:
-    row = conn.execute(
-        "select relkind = 'p' from pg_class where oid = to_regclass(%s)", (regclass(table),)
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def month_partitions(conn: psycopg.Connection, table: str) -> dict[dt.date, str]:
