@@ -25,7 +25,8 @@ against core + main + the archive's files + the digests of purged files (their r
 that column's sum); core's peak size against its quota, main's size, archive bytes, digest
 bytes (the archive's digest files, and main's persys.digests JSONB of the purged files)
 against both the purged files' Parquet bytes and their rows' raw bytes (decoded, Arrow
-`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade. At the
+`nbytes`), the median lifecycle run and the instance's size; and a PNG of the decade (core's
+peak and month's average against the quota, run seconds, instance and archive sizes). At the
 end, per route (the ledger's start and end of each step: core_main, main_archive, purge), its
 median seconds a run in its first full year and in the last: the same month of work early and
 late, which the whole run's ratio is not (year 1 neither archives nor purges). Last lines:
@@ -420,6 +421,8 @@ def draw(months: list[dict], quota_mb: float, path: Path) -> None:
     x = [m["as_of"] for m in months]
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True, dpi=72)
     axes[0].plot(x, [m["core_peak"] / MB for m in months], label="core (peak of the month)")
+    axes[0].plot(x, [m / MB for m in month_average(months)], linestyle=":",
+                 label="core, the month's average (Supabase's 402 rule)")
     axes[0].plot(x, [m["main"] / MB for m in months], label="main")
     axes[0].axhline(quota_mb, color="red", linestyle="--", label=f"core quota {quota_mb:.0f} MB")
     axes[0].set_ylabel("MB")
@@ -441,6 +444,14 @@ def draw(months: list[dict], quota_mb: float, path: Path) -> None:
     plt.close(fig)
 
 
+def month_average(months: list[dict]) -> list[float]:
+    """Core's average size over each month, for the fair-use rule (the billing period's
+    average of the daily size): it grows from the last month's end to the peak before the
+    move, so the mean of the two."""
+    ends = [months[0]["core_end"], *(m["core_end"] for m in months[:-1])]
+    return [(end + m["core_peak"]) / 2 for end, m in zip(ends, months, strict=True)]
+
+
 def share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.2f}%" if whole else "-"
 
@@ -457,8 +468,9 @@ def report(label: str, months: list[dict], check: tuple, cfg, purged_b: int,
     print(f"{label}: rows lost {lost}, doubled {doubled}, changed {changed}; "
           f"rows written {last['written']:,}, app edits {last['edited']}, deletes "
           f"{last['deleted']}, late rows {last['late']}", flush=True)
-    print(f"  core peak {peak / MB:.1f} MB{pct}; main {last['main'] / MB:.1f} MB; archive files "
-          f"{last['archive'] / MB:.1f} MB (+ backups {last['backups'] / MB:.1f} MB); "
+    print(f"  core peak {peak / MB:.1f} MB{pct}, highest month's average "
+          f"{max(month_average(months)) / MB:.1f} MB; main {last['main'] / MB:.1f} MB; "
+          f"archive files {last['archive'] / MB:.1f} MB (+ backups {last['backups'] / MB:.1f} MB); "
           f"instance {last['instance'] / MB:.1f} MB", flush=True)
     print(f"  purged: {last['purged_files']} files, {purged_b / MB:.2f} MB of Parquet, "
           f"{purged_raw / MB:.2f} MB of rows decoded (raw, Arrow); {verified} digests verified, "
@@ -591,7 +603,8 @@ def main() -> int:
             sizes = folder_bytes(store_dir)
             m = {"month": i, "as_of": next_month, "lifecycle_s": lifecycle_s, "routes": routes,
                  "daily_s": daily_s, "backup_s": backup_s,
-                 "core_peak": max(core_peak, db_size(cfg, "persys_core")),
+                 "core_peak": max(core_peak, core_end := db_size(cfg, "persys_core")),
+                 "core_end": core_end,
                  "main": db_size(cfg, "persys_main"),
                  "instance": history.instance_stats(cfg.home)["bytes"],
                  "archive": sizes["archive"], "backups": sizes["backups"],
