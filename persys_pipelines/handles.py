@@ -113,13 +113,21 @@ def voice_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | Non
     """What a day's briefing reads, stores, records and sends with (lib/voice/briefing.py);
     those given (a run's tiers, daily handles already built) are used as they are."""
     def deletions(as_of: dt.date) -> list[tuple[str, str, str, dt.date]]:
-        from .lib.monitoring.retention import upcoming
-
-        return [(u.table, u.first_day, u.last_day, u.on)
-                for u in upcoming(archive_stores(cfg, check=False), cfg.tables, as_of)]
+        return [(u.table, u.first_day, u.last_day, u.on) for u in deletions_ahead(cfg, as_of)]
 
     return VoiceHandles(daily or daily_handles(cfg, core=core, main=main), cfg.voice,
                         store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram, deletions)
+
+def deletions_ahead(cfg: Config, as_of: dt.date | None = None):
+    """Archive files retention deletes within the notice period (14 days), less those a pin
+    keeps (lib/monitoring/retention.upcoming)."""
+    from .lib.archive.pins import active_pins
+    from .lib.monitoring.retention import upcoming
+
+    as_of = as_of or cfg.today()
+    with resolve_tier(cfg, "main").connect() as conn:
+        pinned = active_pins(conn, as_of)
+    return upcoming(archive_stores(cfg, check=False), cfg.tables, as_of, pinned=pinned)
 
 # ---------------------------------------------------------------------------------------------
 # Whole-config entry points (what a command or a test does with one line)

@@ -1,8 +1,9 @@
-"""`persys archive run|verify|drill|restore|unpin|rekey|purge`: the archive tier by hand."""
+"""`persys archive run|verify|drill|restore|pin|unpin|rekey|purge`: the archive tier by hand."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from .. import handles
 from ..handles import archive_stores, keyring, resolve_tier
@@ -16,7 +17,8 @@ from .common import add_config_arg, add_yes_arg, iso_date, load, refuse_future_a
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("archive", help="archive tier: run, verify, restore, unpin, rekey, purge")
+    p = sub.add_parser("archive", help="archive tier: run, verify, restore, pin, unpin, rekey, "
+                       "purge")
     cmds = p.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
 
     run = cmds.add_parser("run", help="archive every month older than main_days (main→archive)")
@@ -53,7 +55,18 @@ def register(sub: argparse._SubParsersAction) -> None:
              "`persys archive unpin` releases them earlier")
     restore.set_defaults(handler=cmd_restore)
 
-    unpin = cmds.add_parser("unpin", help="let restored days be archived again")
+    keep = cmds.add_parser("pin", help="keep days where they are: in main not archived, in "
+                           "the archive not purged past delete_days")
+    add_config_arg(keep)
+    keep.add_argument("table")
+    keep.add_argument("--from", dest="first", type=iso_date, required=True)
+    keep.add_argument("--to", dest="last", type=iso_date, required=True)
+    keep.add_argument("--days", type=int, default=pins_lib.KEEP_DAYS, metavar="N",
+                      help=f"for N days from today (default {pins_lib.KEEP_DAYS}); "
+                           "`persys archive unpin` releases them earlier")
+    keep.set_defaults(handler=cmd_pin)
+
+    unpin = cmds.add_parser("unpin", help="let pinned days be archived and purged again")
     add_config_arg(unpin)
     unpin.add_argument("table")
     unpin.add_argument("--from", dest="first", type=iso_date,
@@ -154,6 +167,22 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if r.pinned_until:
         print(f"  pinned in main until {r.pinned_until} (archived again from then on; "
               f"`persys archive unpin {r.table}` releases them now)")
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    if args.table not in cfg.tables:
+        raise UsageError(f"archive pin {args.table}: not in persys.yaml tables "
+                         f"({', '.join(cfg.tables)})")
+    if args.days <= 0:
+        raise UsageError(f"--days {args.days}: give a number of days (at least 1)")
+    until = cfg.today() + dt.timedelta(days=args.days)
+    pins_lib.keep(resolve_tier(cfg, "main"), args.table, args.first, args.last, until)
+    print(f"pinned {args.table} {args.first}..{args.last} until {until}: the archive leaves "
+          "these days in main and the purge leaves every archive file holding one of them; "
+          f"`persys archive unpin {args.table} --from {args.first} --to {args.last}` releases "
+          "them")
     return 0
 
 

@@ -3,7 +3,7 @@ the person (one notification per file, with how to keep them)."""
 
 import dagster as dg
 
-from ...handles import archive_stores
+from ...handles import deletions_ahead
 from ...lib.monitoring import retention
 from ..resources import NotifierResource, PersysConfigResource
 
@@ -18,7 +18,7 @@ def purge_notice_sensor() -> dg.SensorDefinition:
     def _notice(context: dg.SensorEvaluationContext, persys_config: PersysConfigResource,
                 notifier: NotifierResource):
         cfg = persys_config.load()
-        soon = retention.upcoming(archive_stores(cfg, check=False), cfg.tables, cfg.today())
+        soon = deletions_ahead(cfg)
         if not soon:
             return dg.SkipReason(f"nothing is deleted within {retention.NOTICE_DAYS} days")
         retention.announce(notifier.handle(), soon)

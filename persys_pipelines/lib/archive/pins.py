@@ -1,12 +1,14 @@
-"""Pins: restored days stay in main until the person lets them go.
+"""Pins: days stay in the tier they are in until the person lets them go.
 
 A restore brings days back because someone wants them in main; the next archive run would
 otherwise see them as due (older than `main_days`) and take them straight back. A pin is a row
 of `persys.pins` in main — table, first/last day, `until` — written in the same transaction as
 the restored rows, so rows never come back unpinned. While `as_of < until` the archive leaves
 the pinned days alone (`unpinned_condition` in the due-month query and in what a month's run
-exports and deletes); from `until` on, or after `persys archive unpin`, they are due again.
-Only restores write pins, only `unpin` removes them (expired pins stay as history).
+exports and deletes), and the purge leaves every archive file holding one of them (`holds`):
+`persys archive pin` keeps days past `delete_days` in the archive without restoring them.
+From `until` on, or after `persys archive unpin`, they are due again. Restores and `persys
+archive pin` write pins, only `unpin` removes them (expired pins stay as history).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..pg.schema import create_pins
 from ..pg.tiers import PgTier
 
 DEFAULT_PIN_DAYS = 30  # `persys archive restore` without --pin-days (README, command help)
+KEEP_DAYS = 3650  # `persys archive pin` without --days: kept for ten years
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,23 @@ def pin(conn: psycopg.Connection, table: str, first: dt.date, last: dt.date,
            on conflict (table_name, first_day, last_day)
            do update set until = greatest(persys.pins.until, excluded.until)""",
         (table, first, last, until))
+
+
+def keep(tier: PgTier, table: str, first: dt.date, last: dt.date, until: dt.date) -> None:
+    """`persys archive pin`: pin [first, last] where the days are now (own transaction)."""
+    if first > last:
+        raise ArchiveError(f"pin {table}: --from {first} is after --to {last}")
+    with tier.connect() as conn:
+        pin(conn, table, first, last, until)
+        conn.commit()
+
+
+def holds(pins: list[Pin], table: str, first: str, last: str, on: dt.date) -> bool:
+    """Does a pin of `table` still hold on day `on` any day of [first, last] (ISO days, an
+    archive file's span)? The file then stays whole."""
+    lo, hi = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return any(p.table == table and p.until > on and p.first_day <= hi and p.last_day >= lo
+               for p in pins)
 
 
 def active_pins(conn: psycopg.Connection, as_of: dt.date, table: str | None = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..archive.manifest import ManifestUnreadable, read_manifest
+from ..archive.pins import Pin, holds
 from ..archive.stores import ArchiveStores, StoreError
 from ..calendar import cutoff
 from ..config import TablePolicy
@@ -31,8 +32,9 @@ class Upcoming:
 
 
 def upcoming(stores: ArchiveStores, policies: dict[str, TablePolicy], as_of: dt.date,
-             days: int = NOTICE_DAYS) -> list[Upcoming]:
-    """Archive files the purge may delete between `as_of` and `as_of + days`."""
+             days: int = NOTICE_DAYS, pinned: list[Pin] | None = None) -> list[Upcoming]:
+    """Archive files the purge may delete between `as_of` and `as_of + days` (not those a
+    pin still holds then: `pinned`, main's active pins)."""
     out = []
     for table, policy in policies.items():
         later = cutoff(as_of + dt.timedelta(days=days), policy.delete_days)
@@ -47,6 +49,8 @@ def upcoming(stores: ArchiveStores, policies: dict[str, TablePolicy], as_of: dt.
                 if e.max_day < later.isoformat():
                     on = dt.date.fromisoformat(e.max_day) + dt.timedelta(
                         days=policy.delete_days + 1)
+                    if holds(pinned or [], table, e.min_day, e.max_day, on):
+                        continue
                     out.append(Upcoming(table, e.key, e.min_day, e.max_day, e.rows, on))
     return sorted(out, key=lambda u: (u.on, u.table, u.key))
 
@@ -58,9 +62,9 @@ def announce(alerts: Notifier, soon: list[Upcoming]) -> int:
             f"purge-soon:{u.key}",
             f"🗑️ persys: {u.table} {u.first_day}…{u.last_day} will be deleted from {u.on}",
             f"{u.rows:,} rows of {u.table} reach delete_days; what remains is their digest "
-            f"(counts, sums, extremes). To keep them: `persys archive restore {u.table} "
-            f"--from {u.first_day} --to {u.last_day} --pin-days 3650`, or raise "
-            f"tables.{u.table}.delete_days in persys.yaml.")
+            f"(counts, sums, extremes). To keep them in the archive: `persys archive pin "
+            f"{u.table} --from {u.first_day} --to {u.last_day}` (or raise "
+            f"tables.{u.table}.delete_days in persys.yaml).")
     return len(soon)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..archive.pins import Pin, active_pins
 from ..config import CoreTier
 from ..errors import PersysError
 from ..pg.catalog import table_exists
@@ -22,6 +23,7 @@ def collect(ctx: StatusContext, as_of: dt.date | None = None) -> dict[str, Any]:
     as_of = as_of or ctx.today()
     doc: dict[str, Any] = {"as_of": as_of.isoformat(), "tiers": {}, "tables": {}}
     tables: dict[str, dict] = {name: {} for name in ctx.tables}
+    pinned: list[Pin] = []  # main's active pins (days kept where they are)
     for name, tier in ctx.tiers.items():
         size = tier.size_bytes()
         quota = tier.quota_bytes
@@ -37,7 +39,8 @@ def collect(ctx: StatusContext, as_of: dt.date | None = None) -> dict[str, Any]:
                 doc["ledger"] = recent_ledger(conn)
                 doc["forecast"] = tier_forecasts(conn)
                 doc["ceilings"] = core_ceilings(ctx.limits.core, conn)
-                doc["pins"] = archive_pins(conn, as_of)
+                pinned = active_pins(conn, as_of)
+                doc["pins"] = [p.as_json() for p in pinned]
                 doc["digests"] = digest_summary(conn)
                 doc["imports"] = import_history(tier)
     archive = archive_inventory(ctx)
@@ -51,7 +54,7 @@ def collect(ctx: StatusContext, as_of: dt.date | None = None) -> dict[str, Any]:
     doc["deleting_soon"] = [
         {"table": u.table, "first_day": u.first_day, "last_day": u.last_day, "rows": u.rows,
          "from": u.on.isoformat()}
-        for u in upcoming(ctx.stores, dict(ctx.tables), as_of)]
+        for u in upcoming(ctx.stores, dict(ctx.tables), as_of, pinned=pinned)]
     return doc
 
 
@@ -163,13 +166,6 @@ def archive_inventory(ctx: StatusContext) -> dict[str, Any]:
     return inventory(ctx.stores, list(ctx.tables))
 
 
-def archive_pins(conn, as_of: dt.date) -> list[dict]:
-    """Restored days held in main, not archived while pinned (see lib/archive/pins.py)."""
-    from ..archive.pins import active_pins
-
-    return [p.as_json() for p in active_pins(conn, as_of)]
-
-
 def render(doc: dict[str, Any]) -> str:
     """The human table of `persys status`."""
     lines = [f"persys status as of {doc['as_of']}", "", "Tiers"]
@@ -231,7 +227,7 @@ def render(doc: dict[str, Any]) -> str:
                   for t, ref, n in held]
     if doc.get("deleting_soon"):
         lines += ["", "Deleted by retention within 14 days (what remains is their digest; "
-                      "`persys archive restore … --pin-days N` keeps them)"]
+                      "`persys archive pin TABLE --from D --to D` keeps them)"]
         lines += [f"  {u['table']:<20} {u['first_day']}..{u['last_day']}  "
                   f"{plural(u['rows'], 'row')} from {u['from']}" for u in doc["deleting_soon"]]
     if doc.get("digests"):

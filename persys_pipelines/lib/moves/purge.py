@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..archive import digest
+from ..archive import digest, pins
 from ..archive import format as fmt
 from ..archive.manifest import FileEntry, load_file, read_manifest, write_manifest
 from ..archive.stores import StoreError
@@ -43,13 +43,16 @@ class PurgeItem:
     max_day: str
 
 
-def due(target: ArchiveTarget, spec: TableSpec, as_of: dt.date) -> list[FileEntry]:
-    """Committed files of the table past its retention (none when it keeps them forever)."""
+def due(target: ArchiveTarget, spec: TableSpec, as_of: dt.date,
+        pinned: list[pins.Pin] | None = None) -> list[FileEntry]:
+    """Committed files of the table past its retention (none when it keeps them forever),
+    except those holding a day a pin keeps (`persys archive pin`)."""
     cut = cutoff(as_of, spec.policy.delete_days)
     if cut is None:
         return []
     return [e for e in read_manifest(target.store, spec.name).committed()
-            if e.max_day < cut.isoformat()]
+            if e.max_day < cut.isoformat()
+            and not pins.holds(pinned or [], spec.name, e.min_day, e.max_day, as_of)]
 
 
 def purge(engine: Engine, targets: list[ArchiveTarget], specs: list[TableSpec],
@@ -64,11 +67,15 @@ def purge(engine: Engine, targets: list[ArchiveTarget], specs: list[TableSpec],
             except StoreError:
                 continue
             if dry_run:
-                items += _items(spec.name, target, due(target, spec, as_of))
+                with engine.main.connect() as conn:
+                    pinned = pins.active_pins(conn, as_of, spec.name)
+                items += _items(spec.name, target, due(target, spec, as_of, pinned))
                 continue
             with engine.locked(spec.name) as locked:
                 reconcile(locked, target)
-                old = [e for e in due(target, spec, as_of) if _digested(locked, target, e)]
+                pinned = pins.active_pins(locked.conn, as_of, spec.name)  # under the lock
+                old = [e for e in due(target, spec, as_of, pinned)
+                       if _digested(locked, target, e)]
                 if old:
                     _purge(locked, target, old)
                     items += _items(spec.name, target, old)

@@ -287,8 +287,8 @@ def deletions_ahead(deletions: Sequence[tuple[str, str, str, dt.date]], today: d
         span = (f"{_date_words(first)} {first[:4]}" if first == last else
                 f"{_date_words(first)} {first[:4]} to {_date_words(last)} {last[:4]}")
         out.append((HEADLINE, f"{when}, retention deletes your {names} from {span}; only "
-                              "their digest of totals will remain. To keep them, restore "
-                              "those days with persys archive restore."))
+                              "their digest of totals will remain. To keep them, pin those "
+                              "days with persys archive pin."))
     return out
 
 

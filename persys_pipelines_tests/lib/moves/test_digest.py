@@ -85,7 +85,7 @@ def test_deletions_are_told_ahead_once_with_how_to_keep_them(cfg, tmp_path):
     retention.announce(alerts, soon)
     retention.announce(alerts, soon)  # told once per file, however often the sensor ticks
     assert len(channel.sent) == len(soon)
-    assert "--pin-days" in channel.sent[0][1] and TABLE in channel.sent[0][0]
+    assert "persys archive pin" in channel.sent[0][1] and TABLE in channel.sent[0][0]
     handles.purge_due(cfg, PURGE_AS_OF)
     doc = handles.status(cfg, PURGE_AS_OF)
     assert doc["digests"][TABLE]["days"] >= 80
@@ -121,3 +121,42 @@ def test_digests_kept_a_row_per_day_become_a_row_per_file(cfg):
         assert conn.execute("select relrowsecurity from pg_class "
                             "where oid = 'persys.digests'::regclass").fetchone()[0]
         assert conn.execute("select to_regclass('persys.digests_per_day')").fetchone()[0] is None
+
+
+def test_a_pin_keeps_archived_days_from_the_purge_until_unpinned(cfg, capsys):
+    """`persys archive pin` keeps days past delete_days in the archive: the purge leaves every
+    file holding one, the notices and the briefing stop telling them; unpin lets them go."""
+    from persys_pipelines.cli import main
+
+    rows_in_main(cfg)
+    handles.archive_due(cfg, LATER, tables=[TABLE])
+    store = handles.archive_stores(cfg).active
+    files = read_manifest(store, TABLE).committed()
+    march = {f.key for f in files if f.month == "2024-03"}
+    assert march and len(files) > len(march)
+    told = {u.key for u in handles.deletions_ahead(cfg, dt.date(2031, 4, 20))}
+    assert march <= told
+    assert main(["archive", "pin", TABLE, "--from", "2024-03-10", "--to", "2024-03-10"]) == 0
+    assert f"pinned {TABLE} 2024-03-10..2024-03-10 until" in capsys.readouterr().out
+    told = {u.key for u in handles.deletions_ahead(cfg, dt.date(2031, 4, 20))}
+    assert told and not march & told
+    assert {p.key for p in handles.purge_due(cfg, PURGE_AS_OF, dry_run=True)} == {
+        store.uri(f.key) for f in files if f.key not in march}
+    handles.purge_due(cfg, PURGE_AS_OF)
+    assert all(store.exists(k) for k in march), "a pinned day keeps its file"
+    assert not any(store.exists(f.key) for f in files if f.key not in march)
+    assert main(["archive", "unpin", TABLE]) == 0
+    handles.purge_due(cfg, PURGE_AS_OF)
+    assert not any(store.exists(k) for k in march), "unpinned: purged as any other"
+
+
+def test_pin_refuses_what_it_cannot_keep(cfg, capsys):
+    from persys_pipelines.cli import main
+
+    assert main(["archive", "pin", "nope", "--from", "2024-03-10", "--to", "2024-03-11"]) != 0
+    assert "nope: not in persys.yaml tables" in capsys.readouterr().err
+    assert main(["archive", "pin", TABLE, "--from", "2024-03-10", "--to", "2024-03-11",
+                 "--days", "0"]) != 0
+    assert "--days 0" in capsys.readouterr().err
+    assert main(["archive", "pin", TABLE, "--from", "2024-03-12", "--to", "2024-03-11"]) != 0
+    assert "is after --to" in capsys.readouterr().err

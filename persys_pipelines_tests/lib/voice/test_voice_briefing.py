@@ -246,7 +246,7 @@ def test_the_briefing_says_ahead_which_archived_days_retention_deletes(make_cfg)
                             today=first - dt.timedelta(days=7)).script.text
     assert "In 7 days, retention deletes your health metrics from 1 February 2024" in said
     assert "only their digest of totals will remain" in said
-    assert "persys archive restore" in said
+    assert "persys archive pin" in said
     quiet = briefing.produce(handles.voice_handles(cfg), DAY,
                              today=first - dt.timedelta(days=8)).script.text
     assert "retention" not in quiet
