@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from .. import handles
 from ..handles import archive_stores, keyring, resolve_tier
@@ -175,9 +174,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     if args.table not in cfg.tables:
         raise UsageError(f"archive pin {args.table}: not in persys.yaml tables "
                          f"({', '.join(cfg.tables)})")
-    if args.days <= 0:
-        raise UsageError(f"--days {args.days}: give a number of days (at least 1)")
-    until = cfg.today() + dt.timedelta(days=args.days)
+    until = pins_lib.keep_until(args.days, cfg.today())
     pins_lib.keep(resolve_tier(cfg, "main"), args.table, args.first, args.last, until)
     print(f"pinned {args.table} {args.first}..{args.last} until {until}: the archive leaves "
           "these days in main and the purge leaves every archive file holding one of them; "

@@ -26,6 +26,7 @@ from ..pg.tiers import PgTier
 
 DEFAULT_PIN_DAYS = 30  # `persys archive restore` without --pin-days (README, command help)
 KEEP_DAYS = 3650  # `persys archive pin` without --days: kept for ten years
+MAX_DAYS = 36_500  # a pin of more than a hundred years is a typing mistake
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,17 @@ class Pin:
 def pin_until(pin_days: int, today: dt.date) -> dt.date | None:
     """The `until` of a restore's pin (None: `--pin-days 0`, no pin); a negative count is a
     mistake the person must hear about, not a pin that is already over."""
-    if pin_days < 0:
-        raise ArchiveError(f"--pin-days {pin_days}: give 0 (do not pin) or a number of days")
+    if pin_days < 0 or pin_days > MAX_DAYS:
+        raise ArchiveError(f"--pin-days {pin_days}: give 0 (do not pin) or a number of days "
+                           f"up to {MAX_DAYS}")
     return today + dt.timedelta(days=pin_days) if pin_days else None
+
+
+def keep_until(days: int, today: dt.date) -> dt.date:
+    """The `until` of `persys archive pin --days N`."""
+    if not 0 < days <= MAX_DAYS:
+        raise ArchiveError(f"--days {days}: give a number of days from 1 to {MAX_DAYS}")
+    return today + dt.timedelta(days=days)
 
 
 def pin(conn: psycopg.Connection, table: str, first: dt.date, last: dt.date,

@@ -158,5 +158,8 @@ def test_pin_refuses_what_it_cannot_keep(cfg, capsys):
     assert main(["archive", "pin", TABLE, "--from", "2024-03-10", "--to", "2024-03-11",
                  "--days", "0"]) != 0
     assert "--days 0" in capsys.readouterr().err
+    assert main(["archive", "pin", TABLE, "--from", "2024-03-10", "--to", "2024-03-11",
+                 "--days", "1000000000"]) != 0
+    assert "--days 1000000000: give a number of days from 1 to 36500" in capsys.readouterr().err
     assert main(["archive", "pin", TABLE, "--from", "2024-03-12", "--to", "2024-03-11"]) != 0
     assert "is after --to" in capsys.readouterr().err
