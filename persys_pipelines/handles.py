@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .handles_stores import (  # noqa: F401  (re-exported: the tier and store handles)
     archive_stores,
@@ -39,6 +40,9 @@ from .lib.tiering import lifecycle
 from .lib.tiering.reader import TieredReader
 from .lib.voice.briefing import store_for
 from .lib.voice.context import VoiceHandles
+
+if TYPE_CHECKING:
+    from .lib.monitoring.retention import Upcoming
 
 
 def spec(cfg: Config, table: str) -> TableSpec:
@@ -118,7 +122,8 @@ def voice_handles(cfg: Config, *, core: PgTier | None = None, main: PgTier | Non
     return VoiceHandles(daily or daily_handles(cfg, core=core, main=main), cfg.voice,
                         store_for(cfg.voice, cfg.home, cfg.tiers), cfg.telegram, deletions)
 
-def deletions_ahead(cfg: Config, as_of: dt.date | None = None):
+
+def deletions_ahead(cfg: Config, as_of: dt.date | None = None) -> list[Upcoming]:
     """Archive files retention deletes within the notice period (14 days), less those a pin
     keeps (lib/monitoring/retention.upcoming)."""
     from .lib.archive.pins import active_pins
@@ -128,6 +133,7 @@ def deletions_ahead(cfg: Config, as_of: dt.date | None = None):
     with resolve_tier(cfg, "main").connect() as conn:
         pinned = active_pins(conn, as_of)
     return upcoming(archive_stores(cfg, check=False), cfg.tables, as_of, pinned=pinned)
+
 
 # ---------------------------------------------------------------------------------------------
 # Whole-config entry points (what a command or a test does with one line)
