@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _store(cfg: Config) -> Store:
     """Where backups are listed and read from (tiers.archive.backup_url, else the archive)."""
-    return handles.backup_target(cfg).store
+    return handles.backup_store(cfg)  # the store alone: no keyring is needed to list
 
 
 def _age(taken_at: dt.datetime) -> str:

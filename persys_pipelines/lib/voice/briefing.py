@@ -173,8 +173,8 @@ def produce(voice: VoiceHandles, day: dt.date, *, allow_paid: bool = False,
     v = voice.settings
     currency = daily.settings.currency
     specs, found = context(daily, day)
-    ahead = script.deletions_ahead(_deletions(voice, today or voice.today()),
-                                   today or voice.today())
+    now = today or voice.today()
+    ahead = script.deletions_ahead(_deletions(voice, now), now)
 
     def make(note: str | None = None, max_characters: int | None = None) -> script.Script:
         return script.build(day, summary, projection, currency=currency,
