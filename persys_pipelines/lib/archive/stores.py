@@ -83,13 +83,25 @@ class FileStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
-        if not self.root.is_dir():
+        """Walks only the folder `prefix` names: a table's listing must not cost more as
+        the digests and backups beside it pile up over the years."""
+        folder = prefix.rpartition("/")[0]
+        if folder:
+            self._path(folder)  # refuses a prefix that leaves the folder
+        base = self.root / folder
+        if not base.is_dir():
             return
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    yield StoredObject(key, path.stat().st_size)
+        keys = []
+        for parent, _, names in os.walk(base):
+            rel = Path(parent).relative_to(self.root).as_posix()
+            keys += [name if rel == "." else f"{rel}/{name}" for name in names
+                     if not name.startswith(".")]
+        for key in sorted(k for k in keys if k.startswith(prefix)):
+            try:
+                size = (self.root / key).stat().st_size
+            except FileNotFoundError:  # deleted while listed: not there
+                continue
+            yield StoredObject(key, size)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

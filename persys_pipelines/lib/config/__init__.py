@@ -342,7 +342,9 @@ def load_config(path: Path | str | None = None, *, lenient: bool = False) -> Con
 def parse_config(text: str, *, source: str = "persys.yaml", base_dir: Path | None = None,
                  lenient: bool = False) -> Config:
     try:
-        raw = yaml.safe_load(text) or {}
+        # libyaml's safe loader when the wheel has it: the config is read several times
+        # per run (the CLI, each resource), ~10x faster than the pure-Python one
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

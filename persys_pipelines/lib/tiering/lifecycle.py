@@ -89,7 +89,7 @@ def run_table(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date, *,
     run = TableRun(spec.name, table_plan, partitions_created=created + moved_out.created,
                    partitions_refused=moved_out.refused, repaired=repaired)
     if not table_plan.days:
-        run.space = retry_rewrite(core, spec.name)
+        run.space = idle_space(core, spec.name, table_plan.cutoff)
         return run
     size_before = core.size_bytes()
     for lo, hi in table_plan.chunks():
@@ -104,13 +104,19 @@ def run_table(engine: Engine, core: PgTier, spec: TableSpec, as_of: dt.date, *,
     return run
 
 
-def retry_rewrite(core: PgTier, table: str) -> space.SpaceResult | None:
-    """Nothing due: a plain table whose rewrite an earlier run had to skip (quota, the app's
-    lock) gets it now when it is clearly worth it (vacuum.RETRY_FREE_SHARE)."""
+def idle_space(core: PgTier, table: str, cutoff: dt.date) -> space.SpaceResult | None:
+    """Nothing due. A partitioned table drops its empty months before the cutoff: a table
+    nobody writes (voice_messages without a briefing) would otherwise keep every month made
+    ahead since the first run, and each statement on it would plan them all. A plain table
+    whose rewrite an earlier run had to skip (quota, the app's lock) gets it now when it is
+    clearly worth it (vacuum.RETRY_FREE_SHARE)."""
     with core.connect(autocommit=True) as conn:
         pin_session(conn)
-        if not table_exists(conn, table) or space.is_partitioned(conn, table):
+        if not table_exists(conn, table):
             return None
+        if space.is_partitioned(conn, table):
+            result = space.SpaceResult(table, space.drop_empty_months(conn, table, cutoff))
+            return result if result.dropped else None
         result = space.return_space(core, conn, table, dt.date.min, 0)
     return result if result.rewritten or result.note else None
 

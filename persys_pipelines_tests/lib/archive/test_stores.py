@@ -28,6 +28,11 @@ def test_folder_store(tmp_path):
     exercise(store)
     assert not list((tmp_path / "archive").rglob(".*.tmp")), "no temporary files left behind"
     assert store.uri("u/x.bin") == f"file://{tmp_path}/archive/u/x.bin"
+    store.put(".persys/digests/t/d.json", b"{}")
+    assert [o.key for o in store.list()] == [".persys/digests/t/d.json", "t/2024/02/b.bin",
+                                            "u/x.bin"]
+    assert [o.key for o in store.list("t/2024/0")] == ["t/2024/02/b.bin"]
+    assert list(store.list("missing/")) == []
     with pytest.raises(StoreError, match="leaves the store folder"):
         store.put("../escape.bin", b"no")
 

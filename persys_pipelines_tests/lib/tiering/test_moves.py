@@ -256,3 +256,16 @@ def test_whole_months_are_truncated_and_a_concurrent_writer_loses_nothing(cfg, t
     after_main = rows_text(main, "journal_entries")
     assert sum(after_main.values()) == 61
     assert any("written while the move runs" in row for row in after_main)
+
+
+def test_a_table_nobody_writes_keeps_only_its_recent_months(cfg, tiers):
+    """voice_messages without a briefing: every run makes its months ahead, and the empty
+    months behind the cutoff go again; ten years of runs must not leave 120 partitions that
+    every statement on the table plans."""
+    core, main = tiers
+    for month in range(1, 13):
+        run = handles.run_table(cfg, core, main, "voice_messages", dt.date(2024, month, 15))
+    with core.connect() as conn:
+        months = sorted(space.month_partitions(conn, "voice_messages"))
+    assert months[0] >= dt.date(2024, 11, 1), months
+    assert run.partitions_dropped == ["voice_messages_p2024_10"]
