@@ -37,3 +37,18 @@ def test_a_read_only_core_is_moved_out_of(cfg, tier_dsns):
     assert run.rows == 91 and run.partitions_dropped
     assert_conserved(core, main, "journal_entries", before, ["id"])
     assert sum(rows_text(core, "journal_entries").values()) == 0
+
+
+def test_a_read_only_core_with_nothing_due_still_drops_its_empty_months(cfg, tier_dsns):
+    """The idle table's clean-up runs in the mover's own read-write session too."""
+    cfg = cfg.model_copy(update={"tables": {
+        "journal_entries": TablePolicy(day_column="entry_date", core_days=7)}})
+    setup_lib.setup_tiers(cfg)
+    core, main = resolve_tier(cfg, "core"), resolve_tier(cfg, "main")
+    handles.run_table(cfg, core, main, "journal_entries", dt.date(2024, 1, 15))
+    with core.connect() as conn:
+        db = conn.execute("select current_database()").fetchone()[0]
+        conn.execute(f'alter database "{db}" set default_transaction_read_only = on')
+        conn.commit()
+    run = handles.run_table(cfg, core, main, "journal_entries", dt.date(2024, 6, 15))
+    assert run.rows == 0 and "journal_entries_p2024_01" in run.partitions_dropped
