@@ -114,11 +114,8 @@ def idle_space(core: PgTier, table: str, cutoff: dt.date) -> space.SpaceResult |
         pin_session(conn)
         if not table_exists(conn, table):
             return None
-        if space.is_partitioned(conn, table):
-            result = space.SpaceResult(table, space.drop_empty_months(conn, table, cutoff))
-            return result if result.dropped else None
-        result = space.return_space(core, conn, table, dt.date.min, 0)
-    return result if result.rewritten or result.note else None
+        result = space.return_space(core, conn, table, cutoff, 0)
+    return result if result.dropped or result.rewritten or result.note else None
 
 
 def record_space(engine: Engine, run: TableRun) -> None:
