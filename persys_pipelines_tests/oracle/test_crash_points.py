@@ -154,7 +154,7 @@ def _check_imported(cfg, as_of: dt.date) -> None:
     is in two."""
     from persys_pipelines.lib.imports.rows import Tally, row_id
     from persys_pipelines.lib.imports.run import rows_of
-    from persys_pipelines.lib.moves.import_rows import tier_of
+    from persys_pipelines.lib.moves.import_plan import tier_of
     from persys_pipelines_tests.import_helpers import keys_by_tier
 
     policy = cfg.tables["health_metrics"]

@@ -27,9 +27,9 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 from zoneinfo import ZoneInfo
 
+from .health_export import Part, feed, open_export
 from .rows import ImportFileError, Row, Tally
 
 QUANTITY = "HKQuantityTypeIdentifier"
@@ -55,11 +55,6 @@ SKIPPED_TOP = {
     "ActivitySummary": "activity summaries (daily rings, made from the records)",
 }
 HEARTBEATS = "HKDataTypeIdentifierHeartbeatSeries"
-SKIPPED_FILES = {
-    "electrocardiograms/": "ECG recordings (electrocardiograms/*.csv: waveforms, not metrics)",
-    "workout-routes/": "workout route files (workout-routes/*.gpx)",
-    "clinical-records/": "clinical record files (clinical-records/*.json)",
-}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -103,46 +98,11 @@ class _Clock:
         return found
 
 
-def open_export(path: Path, tally: Tally) -> tuple[IO[bytes], str]:
-    """The export.xml stream of `path` (a zip from the Health app, or the XML itself) and the
-    name to show in errors; files of the zip that are not imported are counted as skipped."""
-    if path.stat().st_size == 0:
-        raise ImportFileError(f"{path}: the file is empty; export again from the Health app "
-                              "(Profile → Export All Health Data)")
-    if not zipfile.is_zipfile(path):
-        if _starts_zip(path):
-            raise ImportFileError(f"{path}: a zip file that is truncated or damaged (its "
-                                  "directory is missing); copy or export it again")
-        return open(path, "rb"), str(path)
-    try:
-        archive = zipfile.ZipFile(path)
-        names = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportFileError(f"{path}: the zip cannot be read ({exc}); copy or export it "
-                              "again") from None
-    xml = [n for n in names if n.rsplit("/", 1)[-1] == "export.xml"]
-    if not xml:
-        raise ImportFileError(f"{path}: no export.xml in the zip (found {len(names)} files); "
-                              "is this the Health app's export.zip?")
-    for name in names:
-        for folder, what in SKIPPED_FILES.items():
-            if f"/{folder}" in f"/{name}" and not name.endswith("/"):
-                tally.skip(what)
-    return archive.open(xml[0]), f"{path}!{xml[0]}"
-
-
-def _starts_zip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PK\x03\x04"
-
-
-CHUNK = 1 << 20  # bytes fed to the parser at a time (a few thousand records)
-
-
-def parse(path: Path, zone: ZoneInfo, tally: Tally) -> Iterator[Row]:
+def parse(path: Path, zone: ZoneInfo, tally: Tally, part: Part | None = None) -> Iterator[Row]:
     """Rows of the `measurements` stream (rows.STREAMS) for every record, workout statistic and
-    sleep stage of the export; raises ImportFileError naming the file and line when the XML is
-    broken (nothing is delivered before the whole file has been read).
+    sleep stage of the export (or of one `part` of it, see `split`); raises ImportFileError
+    naming the file and line when the XML is broken (nothing is delivered before the whole
+    file has been read).
 
     lxml's parser-target interface: libxml2 calls `_Export.start`/`end` per element and
     builds no tree at all, so there is nothing to clear and memory holds one chunk's rows;
@@ -156,7 +116,7 @@ def parse(path: Path, zone: ZoneInfo, tally: Tally) -> Iterator[Row]:
     line = 1
     try:
         with stream:
-            while chunk := stream.read(CHUNK):
+            for chunk in feed(stream, part):
                 parser.feed(chunk)
                 line += chunk.count(b"\n")
                 yield from target.rows

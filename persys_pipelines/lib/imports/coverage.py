@@ -4,7 +4,7 @@ shown (as Markdown) in the run's metadata in the Dagster UI."""
 
 from __future__ import annotations
 
-from ..moves.import_rows import ARCHIVE, CORE, MAIN
+from ..moves.import_plan import ARCHIVE, CORE, MAIN
 from .run import ImportReport
 
 TIERS = (CORE, MAIN, ARCHIVE)

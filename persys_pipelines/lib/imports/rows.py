@@ -62,6 +62,15 @@ class Tally:
     def drop(self, why: str, n: int = 1) -> None:
         self.dropped[why] = self.dropped.get(why, 0) + n
 
+    def absorb(self, other: Tally) -> None:
+        """Add what another reader of the same file saw (lib/imports/parts.py)."""
+        self.records += other.records
+        for mine, theirs in ((self.seen, other.seen), (self.skipped, other.skipped),
+                             (self.dropped, other.dropped)):
+            for what, n in theirs.items():
+                mine[what] = mine.get(what, 0) + n
+        self.notes += [n for n in other.notes if n not in self.notes]
+
 
 def row_id(key: str) -> str:
     """`str(uuid.uuid3(NAMESPACE, key))` without dashes (PostgreSQL reads both), at a third of

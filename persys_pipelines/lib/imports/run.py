@@ -15,12 +15,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from ..config.imports import STREAM_OF, CsvFormat, ImportTarget
 from ..errors import UsageError
 from ..moves.import_rows import Delivered, ImportHandles, ImportSource, deliver
 from . import record
+from .parts import read_in_parts
 from .rows import STREAMS, ImportFileError, Row, Tally
 from .spool import Spool, Spooled, spool_folder
 
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 PARSERS = {"apple-health": ("apple_health", "metric"), "ofx": ("ofx", None),
            "csv": ("bank_csv", None), "ics": ("calendar", None),
            "dayone": ("journals", None), "markdown": ("journals", None)}
-# kinds whose natural key holds the row's day (instants, a date): moves.import_rows.Batch
+# kinds whose natural key holds the row's day (instants, a date): moves.import_plan.Batch
 KEY_HAS_DAY = {"apple-health", "csv", "markdown"}
 
 
@@ -93,21 +95,21 @@ def import_file(kind: str, path: Path, *, handles: ImportHandles, target: Import
     name = str(path)
     earlier = None if dry_run else record.find(handles.main, sha)
     run_id = handles.engine.run_id
-    tally = Tally()
     seconds = {"sha256": time.perf_counter() - t0}
     folder = spool_folder(spool_root, sha)
     try:
         stream = STREAMS[STREAM_OF[kind]]
         columns = [(stream.index(f), c) for f, c in target.columns.items() if c]
         label = stream.index(PARSERS[kind][1]) if PARSERS[kind][1] else None
-        spool = Spool(folder, target.table, handles.spec.policy, handles.today,
-                      target.key_column, columns, label, kind in KEY_HAS_DAY)
+        make_spool = functools.partial(
+            Spool, table=target.table, policy=handles.spec.policy, today=handles.today,
+            key_column=target.key_column, columns=columns, label=label,
+            key_has_day=kind in KEY_HAS_DAY)
         t1 = time.perf_counter()
         try:
-            spooled = spool.add_all(rows_of(kind, path, zone, tally, csv_format,
-                                                  handles.today))
+            spooled, tally = _read(kind, path, zone, make_spool, folder, csv_format,
+                                   handles.today)
         except ImportFileError as exc:
-            spool.finish()
             if not dry_run:
                 record.save(handles.main, sha256=sha, kind=kind, name=name,
                             state=record.REFUSED, run_id=run_id, detail={"error": str(exc)})
@@ -131,6 +133,23 @@ def import_file(kind: str, path: Path, *, handles: ImportHandles, target: Import
         return report
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read(kind: str, path: Path, zone: ZoneInfo, make_spool: Callable[[Path], Spool],
+          folder: Path, csv_format: CsvFormat | None, today: dt.date) -> tuple[Spooled, Tally]:
+    """The file read whole into the spool (step 2): a big Apple Health export by two
+    processes (parts.py), anything else, or an export they could not share, by this one."""
+    if kind == "apple-health" and not path.is_dir():
+        read = read_in_parts(path, zone, make_spool, folder)
+        if read is not None:
+            return read
+        shutil.rmtree(folder, ignore_errors=True)  # whatever a failed part left
+    tally = Tally()
+    spool = make_spool(folder)
+    try:
+        return spool.add_all(rows_of(kind, path, zone, tally, csv_format, today)), tally
+    finally:
+        spool.finish()
 
 
 def _rows_json(report: ImportReport) -> dict:

@@ -1,7 +1,7 @@
 """The spool: a file's rows, routed and sorted into batches on local disk before delivery.
 
 A parser reads the whole file first; its rows go to one file of COPY text rows per tier and
-month (`moves.import_rows.Batch`), in a folder of their own under `<home>/imports/spool/`.
+month (`moves.import_plan.Batch`), in a folder of their own under `<home>/imports/spool/`.
 Only a file read to its end without error is delivered, so a broken file leaves nothing
 half-imported (and the tiers see nothing of it). Memory holds a few open files' buffers,
 whatever the export's size: Apple Health's records come grouped by type, each type visiting
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..config import TablePolicy
-from ..moves.import_rows import Batch, tier_of
+from ..moves.import_plan import Batch, tier_of
 from .rows import Row, row_id
 
 MAX_OPEN = 64  # spool files kept open at once (least recently used closed first)
@@ -45,7 +45,7 @@ class Spooled:
 
 
 class Spool:
-    """Route rows by day (import_rows.tier_of) into per-tier, per-month COPY files."""
+    """Route rows by day (import_plan.tier_of) into per-tier, per-month COPY files."""
 
     def __init__(self, folder: Path, table: str, policy: TablePolicy, today: dt.date,
                  key_column: str, columns: list[tuple[int, str]], label: int | None,
@@ -86,6 +86,23 @@ class Spool:
             self.counts[bucket] = self.counts.get(bucket, 0) + 1
             what = (values[label] if label is not None else self.table, tier)
             planned[what] = planned.get(what, 0) + 1  # type: ignore[index]
+        return self.finish()
+
+    def absorb(self, other: Spooled) -> Spooled:
+        """Another reader's spool of the same file (lib/imports/parts.py), once both are
+        finished: its files appended to ours, its counts added."""
+        for batch in other.batches:
+            bucket = (batch.tier, batch.month)
+            with open(self._path(bucket), "ab") as out, open(batch.path, "rb") as rows:
+                shutil.copyfileobj(rows, out, 1 << 20)
+            self.counts[bucket] = self.counts.get(bucket, 0) + batch.rows
+        planned = self.out.planned
+        for what, n in other.planned.items():
+            planned[what] = planned.get(what, 0) + n
+        self.out.past_retention += other.past_retention
+        for day in (other.first_day, other.last_day):
+            if day is not None:
+                self._span(day)
         return self.finish()
 
     def _span(self, day: dt.date) -> None:

@@ -2,8 +2,8 @@
 
     delivered = deliver(handles, batches, source=ImportSource(sha256, kind, name))
 
-`tier_of(policy, today, day)` is the routing rule, the lifecycle's own: days within
-`core_days` → core; older → main; days of a month wholly older than `main_days` → archive
+`tier_of(policy, today, day)` (import_plan.py) is the routing rule, the lifecycle's own:
+days within `core_days` → core; older → main; days of a month wholly older than `main_days` → archive
 (the month main→archive would take now); older than `delete_days` → nowhere (retention would
 delete them; the caller reports them as dropped).
 
@@ -23,10 +23,11 @@ route), in ONE transaction of its tier:
      lives in main): the entry becomes `committing` with core's transaction id, rows and
      fingerprint, core commits, the entry becomes `done`. A kill between the two commits is
      told apart by the next run from `pg_xact_status` (`reconcile`), as core→main does.
-Archive-bound batches go to main by the same steps; every `ARCHIVE_EVERY` months (and at the
-end) those months go through `main_archive.archive_months`, so their files, manifest,
-read-back, fingerprints and ledger entries are exactly those of any archived month, and main
-holds few months of them at a time.
+Batches whose keys hold their days go two at a time, each on its own connection
+(`_deliver_group`). Archive-bound batches go to main by the same steps; every `ARCHIVE_EVERY`
+months (and at the end) those months go through `main_archive.archive_months`, so their
+files, manifest, read-back, fingerprints and ledger entries are exactly those of any archived
+month, and main holds few months of them at a time.
 
 The route is declared from `file` to `tier`; each entry names the tier its batch went to
 (`core` or `main`) and, in its detail, the file's sha256 and where the rows were bound for.
@@ -43,15 +44,14 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from ..archive.manifest import COMMITTED, PENDING, load_file, read_manifest
-from ..calendar import cutoff, month_span
-from ..config import TablePolicy
+from ..calendar import month_span
 from ..errors import MoveError
 from ..lazy import lazy_module
 from ..pg import fingerprint, ledger, mirror
@@ -61,48 +61,21 @@ from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
 from . import main_archive
 from .engine import DONE, Engine, Locked, Step, route
+from .import_plan import ARCHIVE, CORE, MAIN, Batch
 from .settle import XID_MASK, core_transaction_status
 from .target import ArchiveTarget
 
 pq = lazy_module("pyarrow.parquet")
 pa = lazy_module("pyarrow")
 
-CORE, MAIN, ARCHIVE = "core", "main", "archive"
 COMMITTING = "committing"  # core's rows are written, its commit not yet known (core only)
 IMPORT = route("import", "file", "tier", states=(COMMITTING,),
                points=("before_commit", "after_commit", "before_archive"))
 ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
+AT_ONCE = 2  # batches written at the same time (_deliver_group)
 CHUNK = 1 << 20
 ROWS, ELSEWHERE = "persys_import_rows", "persys_import_elsewhere"
 MARGIN = dt.timedelta(days=2)  # a key is looked for on its month's days and this either side
-
-
-def tier_of(policy: TablePolicy, today: dt.date, day: dt.date) -> str | None:
-    """The tier a row of `day` belongs in as of `today` (None: past delete_days)."""
-    if policy.delete_days is not None and day < today - dt.timedelta(days=policy.delete_days):
-        return None
-    if day >= today - dt.timedelta(days=policy.core_days):
-        return CORE
-    cut = cutoff(today, policy.main_days)
-    if cut is not None and month_span(day)[1] < cut:
-        return ARCHIVE
-    return MAIN
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One table's rows of one month bound for one tier: `path` holds COPY text rows in
-    `columns` order (the key column first)."""
-
-    table: str
-    tier: str
-    month: dt.date
-    columns: tuple[str, ...]
-    path: Path
-    rows: int
-    # the natural key holds the row's day (an instant, a date): a row with this key can only
-    # be on these days, so the table is searched for it there only, not whole
-    key_has_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,19 +129,45 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
     with handles.engine.locked(spec.name) as locked:
         out.repaired = reconcile(locked, handles.core)
     staged: list[dt.date] = []
-    for batch in todo:
+    for group in _groups(todo):
         with handles.engine.locked(spec.name) as locked:
-            _deliver_batch(locked, handles, batch, source, out)
-        if handles.engine.progress:
-            handles.engine.progress(batch.rows)
-        if batch.tier == ARCHIVE:
-            staged.append(batch.month)
-            if len(staged) == ARCHIVE_EVERY:
-                _archive(handles, staged, out)
-                staged = []
+            counts = _deliver_group(locked, handles, group, source)
+        for batch, written in zip(group, counts, strict=True):
+            out.add(batch.table, batch.tier, *written)
+            if handles.engine.progress:
+                handles.engine.progress(batch.rows)
+            if batch.tier == ARCHIVE:
+                staged.append(batch.month)
+        if len(staged) >= ARCHIVE_EVERY:
+            _archive(handles, staged, out)
+            staged = []
     if staged:
         _archive(handles, staged, out)
     return out
+
+
+def _groups(todo: list[Batch]) -> Iterator[list[Batch]]:
+    """Batches `AT_ONCE` at a time when their keys hold their days: a key is then in one batch
+    only, so no batch needs to see another's rows to know a key is taken. One at a time
+    otherwise (an OFX FITID on two days near a month's end: the later batch must see the
+    earlier one's row committed)."""
+    size = AT_ONCE if all(b.key_has_day for b in todo) else 1
+    for k in range(0, len(todo), size):
+        yield todo[k:k + size]
+
+
+def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
+                   source: ImportSource) -> list[tuple[int, int, int]]:
+    """The group's batches at once, each on its own connection in its own transaction (their
+    months or tiers differ, so their rows and keys do, `_groups`): the server inserts one
+    while it checks the other's keys. Every batch is finished (committed or rolled back)
+    before an error of one is raised."""
+    if len(group) == 1:
+        return [_deliver_batch(locked, handles, group[0], source)]
+    with ThreadPoolExecutor(len(group), thread_name_prefix="persys-import") as pool:
+        futures = [pool.submit(_deliver_batch, locked, handles, b, source) for b in group]
+        wait(futures)
+    return [f.result() for f in futures]
 
 
 def reconcile(locked: Locked, core: PgTier) -> int:
@@ -209,7 +208,7 @@ def _ensure_main_table(handles: ImportHandles) -> None:
 
 
 def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
-                   source: ImportSource, out: Delivered) -> None:
+                   source: ImportSource) -> tuple[int, int, int]:
     to = CORE if batch.tier == CORE else MAIN
     first, last = month_span(batch.month)
     step = locked.open(dataclasses.replace(IMPORT, to_tier=to), first, last,
@@ -224,7 +223,7 @@ def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
     except BaseException as exc:
         step.failed(exc)  # an entry already `committing` is the next run's to reconcile
         raise
-    out.add(batch.table, batch.tier, *counts)
+    return counts
 
 
 def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step: Step,

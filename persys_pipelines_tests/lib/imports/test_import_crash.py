@@ -133,7 +133,7 @@ def _clean_count(path, folder, cfg) -> int:
 
     from persys_pipelines.lib.imports.rows import Tally
     from persys_pipelines.lib.imports.run import rows_of
-    from persys_pipelines.lib.moves.import_rows import tier_of
+    from persys_pipelines.lib.moves.import_plan import tier_of
 
     policy = cfg.tables["health_metrics"]
     keys = {k for k, day, _ in rows_of("apple-health", path, ZoneInfo(cfg.timezone), Tally())
