@@ -3,9 +3,9 @@
     delivered = deliver(handles, batches, source=ImportSource(sha256, kind, name))
 
 `tier_of(policy, today, day)` (import_plan.py) is the routing rule, the lifecycle's own:
-days within `core_days` → core; older → main; days of a month wholly older than `main_days` → archive
-(the month main→archive would take now); older than `delete_days` → nowhere (retention would
-delete them; the caller reports them as dropped).
+days within `core_days` → core; older → main; days of a month wholly older than `main_days`
+→ archive (the month main→archive would take now); older than `delete_days` → nowhere
+(retention would delete them; the caller reports them as dropped).
 
 A `Batch` is the file's rows of one month bound for one tier, as a file of COPY text rows
 (key column first; lib/imports/spool.py makes them once the whole file was read). Each batch

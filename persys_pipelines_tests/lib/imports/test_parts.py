@@ -5,6 +5,7 @@ in its second half, is read (and refused) as one reader would."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import zipfile
 from collections import Counter
 
@@ -112,3 +113,14 @@ def test_broken_second_half_is_refused_as_one_reader_refuses_it(cfg, tmp_path, e
     line = text[:cut].count(b"\n") + 2
     assert f"line {line}" in str(shared.value), str(shared.value)
     assert keys_by_tier(cfg, "health_metrics") == {"core": [], "main": [], "archive": []}
+
+
+def test_a_second_reader_whose_import_is_gone_stops(export, cfg):
+    """A killed import's reader does not read on for a minute: it stops within a chunk of
+    rows once its parent is not the import that started it."""
+    rows = apple_health.parse(export, cfg.zone, Tally())
+    alive = parts._while_alive(iter(rows), os.getppid())  # started by our parent: alive
+    assert next(alive)
+    gone = parts._while_alive(apple_health.parse(export, cfg.zone, Tally()), parent=1)
+    with pytest.raises(SystemExit, match="the import that started this reader is gone"):
+        list(gone)
