@@ -17,6 +17,7 @@ is gone (a killed import), within one chunk of rows.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -30,6 +31,7 @@ from . import apple_health, health_export
 from .rows import Row, Tally
 from .spool import Spool, Spooled
 
+log = logging.getLogger(__name__)
 SECOND = "part-2"  # the child's spool folder, inside the import's
 CHECK_EVERY = 1 << 16  # rows between the child's looks at its parent
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder holding persys_pipelines/
@@ -57,9 +59,13 @@ def read_in_parts(path: Path, zone: ZoneInfo, make_spool: Callable[[Path], Spool
     env = os.environ | {"PYTHONPATH": os.pathsep.join(
         p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)}
     with open(theirs / "stderr.txt", "wb") as errors:
-        child = subprocess.Popen([sys.executable, "-m", __name__, str(task)], env=env,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=errors)
+        try:
+            child = subprocess.Popen([sys.executable, "-m", __name__, str(task)], env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=errors)
+        except OSError as exc:
+            log.warning("%s: no second reader (%s); reading the file in one process", path, exc)
+            return None
         try:
             mine: Spooled | None = spool.add_all(apple_health.parse(path, zone, tally, parts[0]))
         except Exception:  # noqa: BLE001 - read again whole: that reading reports it
@@ -71,6 +77,11 @@ def read_in_parts(path: Path, zone: ZoneInfo, make_spool: Callable[[Path], Spool
             raise
         finally:
             returncode = child.wait()
+    if mine is not None and returncode != 0:
+        why = _last_line(theirs / "stderr.txt") or f"exit status {returncode}"
+        log.log(logging.INFO if "ImportFileError" in why else logging.WARNING,
+                "%s: the second reader stopped (%s); reading the file again in one process",
+                path, why)
     if mine is None or returncode != 0:
         return None
     their_spooled, their_tally = pickle.loads((theirs / "result.pickle").read_bytes())
@@ -78,6 +89,11 @@ def read_in_parts(path: Path, zone: ZoneInfo, make_spool: Callable[[Path], Spool
     spooled = spool.absorb(their_spooled)
     shutil.rmtree(theirs, ignore_errors=True)
     return spooled, tally
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+    return lines[-1][:300] if lines else ""
 
 
 def _read_part(path: Path, zone: str, part: health_export.Part,

@@ -5,6 +5,7 @@ in its second half, is read (and refused) as one reader would."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import zipfile
 from collections import Counter
@@ -94,7 +95,8 @@ def test_an_export_on_one_line_is_read_by_one_reader(cfg, tmp_path, export, monk
 
 
 def test_broken_second_half_is_refused_as_one_reader_refuses_it(cfg, tmp_path, export,
-                                                                monkeypatch):
+                                                                monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger=parts.__name__)
     text = export.read_bytes()
     cut = text.rindex(b"\n <Record", 0, len(text) * 3 // 4)
     broken = tmp_path / "broken.xml"
@@ -109,6 +111,8 @@ def test_broken_second_half_is_refused_as_one_reader_refuses_it(cfg, tmp_path, e
         run_import(cfg, "apple-health", broken)
     assert health_export.split(broken) is not None
     assert readers == ["one"]  # the parts failed: the file was read again whole
+    assert "the second reader stopped (persys_pipelines.lib.imports.rows.ImportFileError" \
+        in caplog.text, caplog.text
     assert str(shared.value) == str(alone.value)
     line = text[:cut].count(b"\n") + 2
     assert f"line {line}" in str(shared.value), str(shared.value)
@@ -124,3 +128,19 @@ def test_a_second_reader_whose_import_is_gone_stops(export, cfg):
     gone = parts._while_alive(apple_health.parse(export, cfg.zone, Tally()), parent=1)
     with pytest.raises(SystemExit, match="the import that started this reader is gone"):
         list(gone)
+
+
+def test_a_second_reader_that_cannot_start_costs_time_not_rows(cfg, tmp_path, export,
+                                                               monkeypatch, caplog):
+    readers: list[str] = []
+    _split_all(monkeypatch, readers)
+    project(cfg)
+    one = Tally()
+    rows = len(list(apple_health.parse(export, cfg.zone, one)))
+    for python, said in ((tmp_path / "no python here", "no second reader ([Errno 2]"),
+                         ("/bin/false", "the second reader stopped (exit status 1); reading "
+                                        "the file again in one process")):
+        monkeypatch.setattr(parts.sys, "executable", str(python))
+        report = run_import(cfg, "apple-health", export, dry_run=True)
+        assert readers.pop() == "one" and said in caplog.text, caplog.text
+        assert (report.spooled.rows, report.tally.records) == (rows, one.records)
