@@ -7,6 +7,7 @@ a document of its own.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -93,16 +94,17 @@ def split(path: Path, parts: int = 2) -> list[Part] | None:
         top = _TOP.search(first, root.end()) if root else None
         if top is None:
             return None
-        head, starts = top.start() + 1, []
+        head, starts = top.start() + 1, [0]
         for k in range(1, parts):
             stream.seek(size * k // parts)
             found = _TOP.search(stream.read(4 * CHUNK))
             if found is None:
                 return None
             starts.append(size * k // parts + found.start() + 1)
-    bounds = [head, *starts, None]
-    return [Part(0 if k == 0 else head, 0 if k == 0 else bounds[k], bounds[k + 1])  # type: ignore[arg-type]
-            for k in range(parts)]
+    if any(b <= max(a, head) for a, b in itertools.pairwise(starts)):
+        return None  # shares that would overlap (or start inside the head): one reader
+    ends: list[int | None] = [*starts[1:], None]
+    return [Part(head if k else 0, start, ends[k]) for k, start in enumerate(starts)]
 
 
 def _size(path: Path, stream: IO[bytes]) -> int:
@@ -135,5 +137,3 @@ def feed(stream: IO[bytes], part: Part | None) -> Iterator[bytes]:
         yield chunk
     if part.end is not None:
         yield b"</HealthData>"
-
-
