@@ -42,40 +42,32 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import psycopg
-from psycopg import sql
 
-from ..archive.manifest import COMMITTED, PENDING, load_file, read_manifest
 from ..calendar import month_span
 from ..errors import MoveError
-from ..lazy import lazy_module
-from ..pg import fingerprint, ledger, mirror
-from ..pg.catalog import ident, table_exists
+from ..pg import mirror
+from ..pg.catalog import table_exists
 from ..pg.session import pin_session, yielding
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
 from . import main_archive
-from .engine import DONE, Engine, Locked, Step, route
+from .engine import Engine, Locked, Step, route
 from .import_plan import ARCHIVE, CORE, MAIN, Batch
-from .settle import XID_MASK, core_transaction_status
+from .import_stage import insert_new, other_keys, stage
+from .import_stage import written as written_rows
+from .settle import core_transaction_status
 from .target import ArchiveTarget
-
-pq = lazy_module("pyarrow.parquet")
-pa = lazy_module("pyarrow")
 
 COMMITTING = "committing"  # core's rows are written, its commit not yet known (core only)
 IMPORT = route("import", "file", "tier", states=(COMMITTING,),
                points=("before_commit", "after_commit", "before_archive"))
 ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
 AT_ONCE = 2  # batches written at the same time (_deliver_group)
-CHUNK = 1 << 20
-ROWS, ELSEWHERE = "persys_import_rows", "persys_import_elsewhere"
-MARGIN = dt.timedelta(days=2)  # a key is looked for on its month's days and this either side
 
 
 @dataclass(frozen=True)
@@ -232,11 +224,12 @@ def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step:
     ledger's record of it. Returns (written, present, repeated)."""
     try:
         conn.execute("select set_config('work_mem', '64MB', true)")  # sorts a batch in memory
-        staged = _stage(conn, batch)
-        _other_keys(handles, batch, conn)
+        staged = stage(conn, batch)
+        other = handles.main if batch.tier == CORE else handles.core
+        other_keys(conn, other, handles.main, handles.archives, handles.spec, batch)
         xid = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
-        distinct, inserted = _insert(conn, handles.spec, batch)
-        written = _written(conn, handles.spec, batch, xid)
+        distinct, inserted = insert_new(conn, handles.spec, batch)
+        written = written_rows(conn, handles.spec, batch, xid)
         if written.rows != inserted:
             raise MoveError(f"{batch.table} {batch.month:%Y-%m}: inserted {inserted} rows but "
                             f"found {written.rows} of them in the table; nothing was written")
@@ -257,114 +250,3 @@ def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step:
         conn.rollback()
         raise
     return written.rows, distinct - written.rows, staged - distinct
-
-
-def _stage(conn: psycopg.Connection, batch: Batch) -> int:
-    """The batch's rows in a temporary table typed as the table's columns; returns how many."""
-    cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
-    conn.execute(sql.SQL("create temporary table {} on commit drop as select {} from {} "
-                         "where false").format(sql.Identifier(ROWS), cols, ident(batch.table)))
-    try:
-        with conn.cursor() as cur:
-            with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
-                    sql.Identifier(ROWS), cols)) as copy, open(batch.path, "rb") as rows:
-                while chunk := rows.read(CHUNK):
-                    copy.write(chunk)
-            staged = cur.rowcount  # the server's own `COPY n`
-    except psycopg.errors.DataError as exc:
-        raise MoveError(f"{batch.table}: a value of the import does not fit the table's "
-                        f"columns ({str(exc).splitlines()[0]}); check imports: columns in "
-                        "persys.yaml; nothing of this file was written to this month") from None
-    if staged != batch.rows:
-        raise MoveError(f"{batch.path}: {staged} rows read back of the {batch.rows} spooled; "
-                        "nothing of this month was written")
-    return staged
-
-
-def _insert(conn: psycopg.Connection, spec: TableSpec, batch: Batch) -> tuple[int, int]:
-    """Rows whose key no tier holds, once each; returns (distinct keys, rows written).
-
-    A key whose row can only be on the batch's days (`key_has_day`) is looked for in the
-    table on those days only (the day column's index or partitions serve it): a whole-table
-    anti-join would read all of main's history once per batch."""
-    cols = sql.SQL(", ").join(map(sql.Identifier, batch.columns))
-    t = sql.Identifier("t")
-    same = _days(spec, batch.month, t) if batch.key_has_day else sql.SQL("true")
-    row = conn.execute(sql.SQL(
-        "with once as materialized (select distinct on ({k}) {cols} from {rows} order by {k}), "
-        "written as (insert into {table} ({cols}) select {cols} from once s "
-        "where not exists (select 1 from {table} t where t.{k} = s.{k} and {same}) "
-        "and not exists (select 1 from {elsewhere} e where e.key = s.{k}::text) returning 1) "
-        "select (select count(*) from once), (select count(*) from written)"
-    ).format(table=ident(batch.table), cols=cols, k=sql.Identifier(batch.columns[0]),
-             rows=sql.Identifier(ROWS), elsewhere=sql.Identifier(ELSEWHERE), same=same)
-    ).fetchone()
-    return int(row[0]), int(row[1])
-
-
-def _written(conn: psycopg.Connection, spec: TableSpec, batch: Batch,
-             xid: int) -> fingerprint.Fingerprint:
-    """The fingerprint of exactly the rows this transaction wrote: the month's (a day more
-    either side, so the day column's index serves it) whose `xmin` is its id."""
-    alias = sql.Identifier(fingerprint.ALIAS)
-    where = sql.SQL("{w} and {a}.xmin = {x}::xid").format(
-        w=_days(spec, batch.month, alias), a=alias, x=sql.Literal(str(xid & XID_MASK)))
-    return fingerprint.of_table(conn, batch.table, list(batch.columns), where)
-
-
-def _days(spec: TableSpec, month: dt.date, alias: sql.Composable | None = None
-          ) -> sql.Composable:
-    """The month's rows by the raw day column, `MARGIN` either side (any zone's day of the
-    month lies within it, and the column's index or partitions serve it)."""
-    first, last = month_span(month)
-    col = sql.Identifier(spec.policy.day_column) if alias is None else sql.SQL("{}.{}").format(
-        alias, sql.Identifier(spec.policy.day_column))
-    return sql.SQL("{c} >= {a} and {c} < {b}").format(
-        c=col, a=sql.Literal(first - MARGIN),
-        b=sql.Literal(last + MARGIN + dt.timedelta(days=1)))
-
-
-def _other_keys(handles: ImportHandles, batch: Batch, conn: psycopg.Connection) -> None:
-    """A temporary table of the keys of these days held by the other PostgreSQL tier and by
-    the archive (a row the lifecycle moved since an earlier import, or a restore brought back)."""
-    conn.execute(sql.SQL("create temporary table {} (key text) on commit drop").format(
-        sql.Identifier(ELSEWHERE)))
-    other = handles.main if batch.tier == CORE else handles.core
-    key = batch.columns[0]
-    first, last = month_span(batch.month)
-    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} from stdin").format(
-            sql.Identifier(ELSEWHERE))) as copy:
-        with other.connect() as src:
-            if table_exists(src, batch.table):
-                query = sql.SQL("copy (select {k}::text from {t} where {w}) to stdout").format(
-                    k=sql.Identifier(key), t=ident(batch.table), w=_days(handles.spec,
-                                                                         batch.month))
-                with src.cursor() as scur, scur.copy(query) as keys:
-                    for data in keys:
-                        copy.write(data)
-        for text in archived_keys(handles.archives, handles.main, batch.table, key, first, last):
-            copy.write(text)
-
-
-def archived_keys(targets: Sequence[ArchiveTarget], main: PgTier, table: str, key: str,
-                  first: dt.date, last: dt.date) -> Iterator[bytes]:
-    """Keys (COPY text lines) in archive files whose days meet the month's (`MARGIN` days
-    either side): committed entries, and pending ones whose move committed (the ledger entry
-    is `done`: a killed archive run the next one marks committed). Only the key column is
-    read."""
-    lo, hi = first - MARGIN, last + MARGIN
-    for target in targets:
-        entries = [e for e in read_manifest(target.store, table).files if e.covers(lo, hi)]
-        pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
-        moved: set[int] = set()
-        if pending:
-            with main.connect() as conn:
-                moved = {i for i, s in ledger.states_of(conn, pending).items() if s == DONE}
-        for entry in entries:
-            if entry.state != COMMITTED and entry.ledger_id not in moved:
-                continue
-            plain, _ = load_file(target.store, target.ring, entry)
-            values = pq.read_table(pa.BufferReader(plain), columns=[key]).column(key).to_pylist()
-            if entry.pg_types.get(key) == "uuid":
-                values = [None if v is None else str(uuid.UUID(bytes=v)) for v in values]
-            yield "".join(f"{v}\n" for v in values if v is not None).encode()

@@ -208,7 +208,7 @@ def archive_due(engine: Engine, target: ArchiveTarget, specs: list[TableSpec],
 
 
 @dataclass
-class _Exported:
+class Exported:
     """One month's rows, exported in a REPEATABLE READ transaction that stays open until
     they are deleted (the same snapshot for export, fingerprint and delete)."""
 
@@ -218,12 +218,12 @@ class _Exported:
     data: pa.Table
     pg_types: dict[str, str]
     pkey: list[str]
-    where: sql.Composable
+    where: sql.Composable | None  # main's rows; None: rows staged by an import
     fingerprint: fingerprint.Fingerprint
 
 
 @dataclass(frozen=True)
-class _Written:
+class Written:
     key: str
     digest: str
     size: int
@@ -238,7 +238,7 @@ def _archive_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec,
     out = {first: MonthResult(spec.name, first, 0, reconciled=repaired) for first, _ in spans}
     with contextlib.ExitStack() as open_months:  # a month not committed is rolled back
 
-        def export(span: tuple[dt.date, dt.date]) -> _Exported | None:
+        def export(span: tuple[dt.date, dt.date]) -> Exported | None:
             conn = main.connect()
             open_months.callback(conn.close)
             try:
@@ -254,16 +254,16 @@ def _archive_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec,
             ensure_marker(target.store, conn)  # an unmounted share is not an empty archive
             return exported
 
-        def commit(exported: _Exported, written: _Written) -> None:
-            out[exported.first] = _commit(locked, target, spec, exported, written, repaired)
+        def commit(exported: Exported, written: Written) -> None:
+            out[exported.first] = commit_file(locked, target, spec, exported, written, repaired)
             exported.conn.close()
 
-        overlapped(spans, export, lambda e: _write(target, spec.name, e), commit)
+        overlapped(spans, export, lambda e: write_file(target, spec.name, e), commit)
     return out
 
 
 def _export(main: PgTier, conn: psycopg.Connection, spec: TableSpec, first: dt.date,
-            last: dt.date, as_of: dt.date) -> _Exported | None:
+            last: dt.date, as_of: dt.date) -> Exported | None:
     """Step 2 of the module doc: the month's rows and, alongside, their fingerprint in the
     same snapshot (None: no table, or no rows due)."""
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -281,10 +281,10 @@ def _export(main: PgTier, conn: psycopg.Connection, spec: TableSpec, first: dt.d
                            f"{found.rows} in the same snapshot; nothing deleted")
     if data.num_rows == 0:
         return None
-    return _Exported(first, last, conn, data, pg_types, pkey, where, found)
+    return Exported(first, last, conn, data, pg_types, pkey, where, found)
 
 
-def _write(target: ArchiveTarget, table: str, exported: _Exported) -> _Written:
+def write_file(target: ArchiveTarget, table: str, exported: Exported) -> Written:
     """Steps 3 and 4 (on the worker thread): Parquet, sha256, key, encryption, the store's
     write, the read-back; the rows' digest (kept in main at the commit). Touches no
     connection."""
@@ -296,17 +296,17 @@ def _write(target: ArchiveTarget, table: str, exported: _Exported) -> _Written:
     target.store.put(key, stored)
     MAIN_ARCHIVE.crash("after_put")
     _read_back(target, key, sha, exported.data)
-    return _Written(key, sha, len(stored), key_id, digest.of_file(exported.data))
+    return Written(key, sha, len(stored), key_id, digest.of_file(exported.data))
 
 
-def _commit(locked: Locked, target: ArchiveTarget, spec: TableSpec, exported: _Exported,
-            written: _Written, repaired: Reconciled) -> MonthResult:
-    """Steps 5 and 6: delete exactly the exported rows (same snapshot), the pending manifest
-    entry, the ledger entry (with the whole manifest entry), COMMIT, then the manifest entry
-    becomes committed."""
+def commit_file(locked: Locked, target: ArchiveTarget, spec: TableSpec, exported: Exported,
+                written: Written, repaired: Reconciled | None) -> MonthResult:
+    """Steps 5 and 6: delete exactly the exported rows (same snapshot; rows an import staged
+    in a temporary table, `where` None, are in no table), the pending manifest entry, the
+    ledger entry (with the whole manifest entry), COMMIT, then the entry becomes committed."""
     conn, first, data, rows = exported.conn, exported.first, exported.data, exported.data.num_rows
-    deleted = conn.execute(sql.SQL("delete from {} where {}").format(
-        ident(spec.name), exported.where)).rowcount
+    deleted = rows if exported.where is None else conn.execute(sql.SQL(
+        "delete from {} where {}").format(ident(spec.name), exported.where)).rowcount
     if deleted != rows:
         raise ArchiveError(f"{spec.name} {first:%Y-%m}: would delete {deleted} rows from main "
                            f"but archived {rows}; nothing deleted, run again")
@@ -351,10 +351,17 @@ def export_rows(conn: psycopg.Connection, spec: TableSpec, first: dt.date, last:
                 as_of: dt.date | None = None) -> pa.Table:
     """The archived rows of [first, last] as typed Arrow, sorted by day, day column and key
     (so the same rows always give the same file and key); pinned days left out given `as_of`."""
-    pg_types = pg_types or table_columns(conn, spec.name)
-    pkey = primary_key(conn, spec.name) if pkey is None else pkey
     rows = sql.SQL("{t} where {w}").format(
         t=ident(spec.name), w=month_condition(conn, spec, first, last, as_of))
+    return export_from(conn, spec, rows, pg_types, pkey)
+
+
+def export_from(conn: psycopg.Connection, spec: TableSpec, rows: sql.Composable,
+                pg_types: dict[str, str] | None = None, pkey: list[str] | None = None
+                ) -> pa.Table:
+    """`export_rows` of `rows` (`<relation> where <condition>`, the table's columns)."""
+    pg_types = pg_types or table_columns(conn, spec.name)
+    pkey = primary_key(conn, spec.name) if pkey is None else pkey
     data = fmt.export_arrow(conn, spec.name, pg_types, rows=rows, key=pkey,
                             day=day_expression(conn, spec.name, spec.policy, spec.zone))
     # a date day column equals the day field: sorting by it again would change nothing
