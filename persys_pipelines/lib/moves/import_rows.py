@@ -24,10 +24,12 @@ route), in ONE transaction of its tier:
      fingerprint, core commits, the entry becomes `done`. A kill between the two commits is
      told apart by the next run from `pg_xact_status` (`reconcile`), as core→main does.
 Batches whose keys hold their days go two at a time, each on its own connection
-(`_deliver_group`). Archive-bound batches go to main by the same steps; every `ARCHIVE_EVERY`
-months (and at the end) those months go through `main_archive.archive_months`, so their
-files, manifest, read-back, fingerprints and ledger entries are exactly those of any archived
-month, and main holds few months of them at a time.
+(`_deliver_group`). Archive-bound batches go straight into an archive file where the table
+allows it (import_archive.py: the same steps into a temporary table, then main→archive's
+writer, never main's table). Elsewhere they go to main by the same steps, and every
+`ARCHIVE_EVERY` months (and at the end) those months go through
+`main_archive.archive_months`. Either way their files, manifest, read-back, fingerprints and
+ledger entries are exactly those of any archived month.
 
 The route is declared from `file` to `tier`; each entry names the tier its batch went to
 (`core` or `main`) and, in its detail, the file's sha256 and where the rows were bound for.
@@ -55,17 +57,14 @@ from ..pg.catalog import table_exists
 from ..pg.session import pin_session, yielding
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
-from . import main_archive
-from .engine import Engine, Locked, Step, route
+from . import archive_repair, import_archive, main_archive
+from .engine import Engine, Locked, Step
 from .import_plan import ARCHIVE, CORE, MAIN, Batch
-from .import_stage import insert_new, other_keys, stage
+from .import_stage import COMMITTING, IMPORT, insert_new, other_keys, stage
 from .import_stage import written as written_rows
 from .settle import core_transaction_status
 from .target import ArchiveTarget
 
-COMMITTING = "committing"  # core's rows are written, its commit not yet known (core only)
-IMPORT = route("import", "file", "tier", states=(COMMITTING,),
-               points=("before_commit", "after_commit", "before_archive"))
 ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
 AT_ONCE = 2  # batches written at the same time (_deliver_group)
 
@@ -120,16 +119,24 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
     _ensure_main_table(handles)
     with handles.engine.locked(spec.name) as locked:
         out.repaired = reconcile(locked, handles.core)
+        with handles.main.connect() as conn:
+            direct = import_archive.direct(conn, spec, handles.today,
+                                           [b.month for b in todo if b.tier == ARCHIVE])
+        if direct:  # a file a killed import left is kept before any key is looked up
+            archive_repair.reconcile(locked, handles.archive, spec.name)
+        out.repaired += import_archive.settle_kept(locked, handles.archive, spec.name)
     staged: list[dt.date] = []
     for group in _groups(todo):
         with handles.engine.locked(spec.name) as locked:
-            counts = _deliver_group(locked, handles, group, source)
-        for batch, written in zip(group, counts, strict=True):
-            out.add(batch.table, batch.tier, *written)
+            results = _deliver_group(locked, handles, group, source, direct)
+        for batch, (counts, key) in zip(group, results, strict=True):
+            out.add(batch.table, batch.tier, *counts)
+            if key:
+                out.archived.setdefault(spec.name, []).append(key)
             if handles.engine.progress:
                 handles.engine.progress(batch.rows)
-            if batch.tier == ARCHIVE:
-                staged.append(batch.month)
+            if batch.tier == ARCHIVE and key is None:
+                staged.append(batch.month)  # in main (or a killed import's): main→archive
         if len(staged) >= ARCHIVE_EVERY:
             _archive(handles, staged, out)
             staged = []
@@ -149,17 +156,33 @@ def _groups(todo: list[Batch]) -> Iterator[list[Batch]]:
 
 
 def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
-                   source: ImportSource) -> list[tuple[int, int, int]]:
+                   source: ImportSource, direct: set[dt.date]
+                   ) -> list[tuple[tuple[int, int, int], str | None]]:
     """The group's batches at once, each on its own connection in its own transaction (their
     months or tiers differ, so their rows and keys do, `_groups`): the server inserts one
     while it checks the other's keys. Every batch is finished (committed or rolled back)
-    before an error of one is raised."""
+    before an error of one is raised. Each gives (written, present, repeated) and the key of
+    the archive file it was written into straight (import_archive.py), if it was."""
     if len(group) == 1:
-        return [_deliver_batch(locked, handles, group[0], source)]
+        return [_deliver_one(locked, handles, group[0], source, direct)]
     with ThreadPoolExecutor(len(group), thread_name_prefix="persys-import") as pool:
-        futures = [pool.submit(_deliver_batch, locked, handles, b, source) for b in group]
+        futures = [pool.submit(_deliver_one, locked, handles, b, source, direct)
+                   for b in group]
         wait(futures)
     return [f.result() for f in futures]
+
+
+def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: ImportSource,
+                 direct: set[dt.date]) -> tuple[tuple[int, int, int], str | None]:
+    if batch.tier == ARCHIVE and batch.month in direct:
+        try:
+            *counts, key = import_archive.deliver(
+                locked, handles.main, handles.core, handles.archives, handles.archive,
+                handles.spec, batch, sha256=source.sha256, kind=source.kind, file=source.name)
+            return (counts[0], counts[1], counts[2]), key
+        except import_archive.NotDirect:
+            pass  # the staged way, below
+    return _deliver_batch(locked, handles, batch, source), None
 
 
 def reconcile(locked: Locked, core: PgTier) -> int:

@@ -21,7 +21,7 @@ from ..pg import fingerprint, ledger
 from ..pg.catalog import ident, table_exists
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
-from .engine import DONE
+from .engine import DONE, route
 from .import_plan import Batch
 from .settle import XID_MASK
 from .target import ArchiveTarget
@@ -29,6 +29,9 @@ from .target import ArchiveTarget
 pq = lazy_module("pyarrow.parquet")
 pa = lazy_module("pyarrow")
 
+COMMITTING = "committing"  # core's rows are written, its commit not yet known (core only)
+IMPORT = route("import", "file", "tier", states=(COMMITTING,),
+               points=("before_commit", "after_commit", "before_archive"))
 CHUNK = 1 << 20
 ROWS, ELSEWHERE = "persys_import_rows", "persys_import_elsewhere"
 MARGIN = dt.timedelta(days=2)  # a key is looked for on its month's days and this either side

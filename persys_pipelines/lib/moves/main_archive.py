@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -79,9 +80,7 @@ class MonthResult:
     refused: str | None = None  # why the month stays in main (a value it cannot keep exactly)
 
 
-# ---------------------------------------------------------------------------------------------
-# What is due (asked from the data)
-
+# --- What is due (asked from the data) ---------------------------------------------------
 
 def due_cutoff(spec: TableSpec, as_of: dt.date) -> dt.date | None:
     """Days before this date belong in the archive (None: the table stays in main forever)."""
@@ -149,8 +148,7 @@ def month_run_key(table: str, month: dt.date, rows: int, generation: int) -> str
     return f"archive/{table}/{month:%Y-%m}/g{generation}-r{rows}"
 
 
-# ---------------------------------------------------------------------------------------------
-# The route
+# --- The route ---------------------------------------------------------------------------
 
 
 def archive_months(engine: Engine, target: ArchiveTarget, spec: TableSpec,
@@ -188,9 +186,8 @@ def _spans(spec: TableSpec, months: list[dt.date], as_of: dt.date
 
 
 def settle(engine: Engine, target: ArchiveTarget, table: str) -> Reconciled:
-    """Repair what a killed run left for a table with nothing due: a restore killed after
-    its commit leaves days that are pinned, hence not due, and its manifest swap must not
-    wait until some month is due again."""
+    """Repair what a killed run left for a table with nothing due (a restore killed after its
+    commit leaves pinned days, not due: its manifest swap must not wait for a due month)."""
     with engine.locked(table) as locked:
         return reconcile(locked, target, table)
 
@@ -209,8 +206,8 @@ def archive_due(engine: Engine, target: ArchiveTarget, specs: list[TableSpec],
 
 @dataclass
 class Exported:
-    """One month's rows, exported in a REPEATABLE READ transaction that stays open until
-    they are deleted (the same snapshot for export, fingerprint and delete)."""
+    """One month's rows, exported in a REPEATABLE READ transaction open until they are
+    deleted (one snapshot for export, fingerprint and delete)."""
 
     first: dt.date
     last: dt.date
@@ -284,14 +281,16 @@ def _export(main: PgTier, conn: psycopg.Connection, spec: TableSpec, first: dt.d
     return Exported(first, last, conn, data, pg_types, pkey, where, found)
 
 
-def write_file(target: ArchiveTarget, table: str, exported: Exported) -> Written:
-    """Steps 3 and 4 (on the worker thread): Parquet, sha256, key, encryption, the store's
-    write, the read-back; the rows' digest (kept in main at the commit). Touches no
-    connection."""
+def write_file(target: ArchiveTarget, table: str, exported: Exported,
+               before_put: Callable[[str], None] | None = None) -> Written:
+    """Steps 3 and 4 (on the worker thread): Parquet, sha256, key (told to `before_put`),
+    encryption, the store's write, the read-back; the rows' digest (kept in main at the
+    commit). Touches no connection."""
     plain = fmt.parquet_bytes(exported.data, level=target.level)
-    sha = sha256(plain)
-    key = file_key(table, exported.first, sha)
+    key = file_key(table, exported.first, sha := sha256(plain))
     stored, key_id = target.ring.encrypt(plain, key)
+    if before_put is not None:
+        before_put(key)
     MAIN_ARCHIVE.crash("before_put")
     target.store.put(key, stored)
     MAIN_ARCHIVE.crash("after_put")

@@ -148,6 +148,20 @@ def columns_referencing(conn: psycopg.Connection, table: str, target: str) -> li
             order by 1""", (regclass(table), regclass(target)))]
 
 
+def writes_elsewhere(conn: psycopg.Connection, table: str) -> list[str]:
+    """Why a row written into `table` could be checked or changed by more than its columns'
+    defaults, generated columns and CHECK constraints: its identity columns (their sequence),
+    foreign keys out of it, triggers and rules (empty: none of them)."""
+    row = conn.execute(
+        """select array(select 'identity column ' || attname from pg_attribute
+                          where attrelid = c.oid and attidentity <> '' and not attisdropped)
+                  || array(select 'foreign key ' || conname from pg_constraint
+                            where conrelid = c.oid and contype = 'f')
+             from pg_class c where c.oid = to_regclass(%s)""", (regclass(table),)).fetchone()
+    found = list(row[0]) if row else []
+    return found + (["a trigger or rule"] if has_triggers_or_rules(conn, table) else [])
+
+
 def role_settings(conn: psycopg.Connection, roles: list[str], setting: str
                   ) -> list[tuple[str, str]]:
     """(role, value) of a setting the roles have by `ALTER ROLE … SET`, by role name."""

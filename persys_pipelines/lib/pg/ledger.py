@@ -64,6 +64,17 @@ def entries(conn: psycopg.Connection, table: str | None = None, limit: int = 100
     return [LedgerEntry(*row) for row in rows]
 
 
+def ended_naming(conn: psycopg.Connection, route: str, table: str, field: str
+                 ) -> list[LedgerEntry]:
+    """Entries of a route and table that a kill or an error ended (`interrupted`, `failed`)
+    and whose detail has `field` (what they left behind), oldest first."""
+    rows = conn.execute(
+        f"""select {_COLUMNS} from persys.ledger
+             where route = %s and table_name = %s and state in ('interrupted', 'failed')
+               and detail ? %s order by id""", (route, table, field)).fetchall()
+    return [LedgerEntry(*row) for row in rows]
+
+
 def in_states(conn: psycopg.Connection, route: str, table: str,
               states: tuple[str, ...]) -> list[LedgerEntry]:
     """Entries of a route and table in one of `states`, oldest first (served by the ledger's
