@@ -174,7 +174,9 @@ def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
 
 def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: ImportSource,
                  direct: set[dt.date]) -> tuple[tuple[int, int, int], str | None]:
-    if batch.tier == ARCHIVE and batch.month in direct:
+    """One batch; an archive-bound one straight into a file when its month allows it (asked
+    again here, under the lock a restore pinning days takes too)."""
+    if batch.tier == ARCHIVE and batch.month in direct and _still_direct(handles, batch):
         try:
             *counts, key = import_archive.deliver(
                 locked, handles.main, handles.core, handles.archives, handles.archive,
@@ -183,6 +185,11 @@ def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: I
         except import_archive.NotDirect:
             pass  # the staged way, below
     return _deliver_batch(locked, handles, batch, source), None
+
+
+def _still_direct(handles: ImportHandles, batch: Batch) -> bool:
+    with handles.main.connect() as conn:
+        return bool(import_archive.direct(conn, handles.spec, handles.today, [batch.month]))
 
 
 def reconcile(locked: Locked, core: PgTier) -> int:
