@@ -13,6 +13,7 @@ import pytest
 
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import format as fmt
+from persys_pipelines.lib.archive import pins
 from persys_pipelines.lib.errors import ArchiveError
 from persys_pipelines.lib.imports.synthetic import write_export
 from persys_pipelines.lib.moves import import_archive
@@ -112,3 +113,26 @@ def test_an_archive_share_that_is_not_mounted_is_refused_not_filled(cfg, tmp_pat
     with pytest.raises(ArchiveError, match="no .persys-archive marker"):
         run_import(cfg, "apple-health", _export(tmp_path))
     assert not any(p.suffix == ".parquet" for p in archive.rglob("*"))
+
+
+def test_a_month_with_pinned_days_keeps_them_in_main(cfg, tmp_path):
+    """`persys archive pin` (or a restore) keeps days in main: an import's rows of them stay
+    in main too, the rest of the month's rows go into the archive as usual."""
+    project(cfg)
+    path = _export(tmp_path)
+    day = TODAY - dt.timedelta(days=400)
+    pins.keep(resolve_tier(cfg, "main"), "health_metrics", day, day, TODAY + dt.timedelta(days=30))
+    run_import(cfg, "apple-health", path)
+    keys = keys_by_tier(cfg, "health_metrics")
+    every = keys["core"] + keys["main"] + keys["archive"]
+    assert keys["archive"] and len(every) == len(set(every))
+    with resolve_tier(cfg, "main").connect() as conn:
+        in_main = conn.execute("select count(*) from health_metrics where "
+                               "(measured_at at time zone %s)::date = %s",
+                               (cfg.timezone, day)).fetchone()[0]
+        month_routes = conn.execute(
+            "select to_tier from persys.ledger where route = 'import' and state = 'done' "
+            "and first_day = %s", (day.replace(day=1),)).fetchall()
+    assert in_main > 0  # the pinned day's rows
+    assert [r[0] for r in month_routes] == ["main"]  # its month went the staged way
+    assert _routes(cfg)["archive"] > 0  # other months straight into files
