@@ -19,8 +19,8 @@ commit the month is archived like any other.
 Only where the staged way would archive every new row of the month as inserted (`direct`):
 no only_when policy (rows it keeps in main), no identity column, foreign key, trigger or rule
 on main's table (`catalog.writes_elsewhere`), no pinned day in the month (a restore keeps
-those in main). Anything else, or a row whose day in the zone falls outside the month, goes
-the staged way.
+those in main). Anything else, a row whose day in the zone falls outside the month, or a
+value main→archive cannot keep exactly (it then keeps the month in main) goes the staged way.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ _MANIFEST = threading.Lock()  # two batches at once: one manifest write at a tim
 
 
 class NotDirect(PersysError):  # noqa: N818 - a signal to the caller, never raised past it
-    """This batch goes the staged way (a row's day in the zone is outside its month)."""
+    """This batch goes the staged way (module doc: a row's day in the zone outside its month,
+    a value main→archive cannot keep exactly)."""
 
 
 def direct(conn: psycopg.Connection, spec: TableSpec, today: dt.date,
@@ -130,8 +131,11 @@ def _write(conn: psycopg.Connection, locked: Locked, step: Step, core: PgTier, m
             return 0, distinct, staged - distinct, None
         pg_types = table_columns(conn, spec.name)
         pkey = primary_key(conn, spec.name)
-        data = main_archive.export_from(conn, spec, sql.SQL("{} where true").format(
-            sql.Identifier(NEW)), pg_types, pkey)
+        try:
+            data = main_archive.export_from(conn, spec, sql.SQL("{} where true").format(
+                sql.Identifier(NEW)), pg_types, pkey)
+        except fmt.ArchiveFormatError as exc:  # main→archive refuses the month: it stays in main
+            raise NotDirect(str(exc)) from None
         days = data.column(fmt.day_of(data.schema))
         span = pc.min_max(days).as_py()
         if days.null_count or span["min"] < first or span["max"] > last:
