@@ -54,7 +54,9 @@ from .target import ArchiveTarget
 pc = lazy_module("pyarrow.compute")
 
 NEW = "persys_import_new"
-_MANIFEST = threading.Lock()  # two batches at once: one manifest write at a time
+# two batches at once: one file made at a time (memory; and one manifest write at a time),
+# while the other batch's SQL runs
+_ONE_FILE = threading.Lock()
 
 
 class NotDirect(PersysError):  # noqa: N818 - a signal to the caller, never raised past it
@@ -129,33 +131,33 @@ def _write(conn: psycopg.Connection, locked: Locked, step: Step, core: PgTier, m
             step.done(conn=conn, rows=0, **detail)
             conn.commit()
             return 0, distinct, staged - distinct, None
-        pg_types = table_columns(conn, spec.name)
-        pkey = primary_key(conn, spec.name)
-        try:
-            data = main_archive.export_from(conn, spec, sql.SQL("{} where true").format(
-                sql.Identifier(NEW)), pg_types, pkey)
-        except fmt.ArchiveFormatError as exc:  # main→archive refuses the month: it stays in main
-            raise NotDirect(str(exc)) from None
-        days = data.column(fmt.day_of(data.schema))
-        span = pc.min_max(days).as_py()
-        if days.null_count or span["min"] < first or span["max"] > last:
-            raise NotDirect(f"{spec.name} {first:%Y-%m}: a row's day in {spec.zone} is "
-                            "outside the month")
-        found = fingerprint.of_table(conn, spec.name, list(pg_types),
-                                     relation=sql.Identifier(NEW))
-        if not data.num_rows == found.rows == inserted:
-            raise MoveError(f"{spec.name} {first:%Y-%m}: inserted {inserted} new rows, "
-                            f"exported {data.num_rows}, counted {found.rows}; nothing written")
-        exported = main_archive.Exported(first, last, conn, data, pg_types, pkey, None, found)
-        step.crash("before_archive")
-        ensure_marker(target.store, conn)  # an unmounted share is not an empty archive
-        written = main_archive.write_file(  # the key committed first: `settle_kept`
-            target, spec.name, exported, lambda key: step.note(file_key=key))
-        step.done(conn=conn, rows=inserted, fingerprint=found.text, key=written.key, **detail)
-        step.crash("before_commit")
-        with _MANIFEST:
+        with _ONE_FILE:  # one month's Arrow, Parquet and read-back in memory at a time
+            pg_types = table_columns(conn, spec.name)
+            pkey = primary_key(conn, spec.name)
+            try:
+                data = main_archive.export_from(conn, spec, sql.SQL("{} where true").format(
+                    sql.Identifier(NEW)), pg_types, pkey)
+            except fmt.ArchiveFormatError as exc:  # main→archive refuses it: kept in main
+                raise NotDirect(str(exc)) from None
+            days = data.column(fmt.day_of(data.schema))
+            span = pc.min_max(days).as_py()
+            if days.null_count or span["min"] < first or span["max"] > last:
+                raise NotDirect(f"{spec.name} {first:%Y-%m}: a row's day in {spec.zone} is "
+                                "outside the month")
+            found = fingerprint.of_table(conn, spec.name, list(pg_types),
+                                         relation=sql.Identifier(NEW))
+            if not data.num_rows == found.rows == inserted:
+                raise MoveError(f"{spec.name} {first:%Y-%m}: inserted {inserted} new rows, "
+                                f"exported {data.num_rows}, counted {found.rows}; nothing written")
+            exported = main_archive.Exported(first, last, conn, data, pg_types, pkey, None, found)
+            step.crash("before_archive")
+            ensure_marker(target.store, conn)  # an unmounted share is not an empty archive
+            written = main_archive.write_file(  # the key committed first: `settle_kept`
+                target, spec.name, exported, lambda key: step.note(file_key=key))
+            step.done(conn=conn, rows=inserted, fingerprint=found.text, key=written.key, **detail)
+            step.crash("before_commit")
             main_archive.commit_file(locked, target, spec, exported, written, None)
-        step.crash("after_commit")
+            step.crash("after_commit")
     except BaseException:
         conn.rollback()
         raise
