@@ -93,8 +93,8 @@ def deliver(locked: Locked, main: PgTier, core: PgTier, archives: Sequence[Archi
             target: ArchiveTarget, spec: TableSpec, batch: Batch,
             **detail: object) -> tuple[int, int, int, str | None]:
     """One archive-bound batch straight into a file (module doc): (written, present,
-    repeated, the file's key or None). Raises NotDirect, having written nothing, when the
-    batch must go the staged way."""
+    repeated, the file's key; "" when no row was new). Raises NotDirect, having written
+    nothing, when the batch must go the staged way."""
     first, last = month_span(batch.month)
     step = locked.open(dataclasses.replace(IMPORT, to_tier=ARCHIVE), first, last,
                        bound_for=ARCHIVE, **detail)
@@ -130,7 +130,7 @@ def _write(conn: psycopg.Connection, locked: Locked, step: Step, core: PgTier, m
         if not inserted:
             step.done(conn=conn, rows=0, **detail)
             conn.commit()
-            return 0, distinct, staged - distinct, None
+            return 0, distinct, staged - distinct, ""
         with _ONE_FILE:  # one month's Arrow, Parquet and read-back in memory at a time
             pg_types = table_columns(conn, spec.name)
             pkey = primary_key(conn, spec.name)

@@ -135,8 +135,8 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
                 out.archived.setdefault(spec.name, []).append(key)
             if handles.engine.progress:
                 handles.engine.progress(batch.rows)
-            if batch.tier == ARCHIVE and key is None:
-                staged.append(batch.month)  # in main (or a killed import's): main→archive
+            if batch.tier == ARCHIVE and key is None:  # went the staged way: in main
+                staged.append(batch.month)
         if len(staged) >= ARCHIVE_EVERY:
             _archive(handles, staged, out)
             staged = []
@@ -161,8 +161,9 @@ def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
     """The group's batches at once, each on its own connection in its own transaction (their
     months or tiers differ, so their rows and keys do, `_groups`): the server inserts one
     while it checks the other's keys. Every batch is finished (committed or rolled back)
-    before an error of one is raised. Each gives (written, present, repeated) and the key of
-    the archive file it was written into straight (import_archive.py), if it was."""
+    before an error of one is raised. Each gives (written, present, repeated) and, for a
+    batch written straight into the archive (import_archive.py), its file's key ("" when no
+    row was new); None for a batch written into a tier."""
     if len(group) == 1:
         return [_deliver_one(locked, handles, group[0], source, direct)]
     with ThreadPoolExecutor(len(group), thread_name_prefix="persys-import") as pool:
