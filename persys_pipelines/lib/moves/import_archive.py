@@ -70,8 +70,8 @@ def direct(conn: psycopg.Connection, spec: TableSpec, today: dt.date,
     if spec.policy.only_when or writes_elsewhere(conn, spec.name):
         return set()
     held = pins.active_pins(conn, today, spec.name)
-    return {m for m in months
-            if not any(p.first_day <= month_span(m)[1] and p.last_day >= m for p in held)}
+    return {m for m in months if not pins.holds(held, spec.name, m.isoformat(),
+                                                month_span(m)[1].isoformat(), today)}
 
 
 def settle_kept(locked: Locked, target: ArchiveTarget, table: str) -> int:
