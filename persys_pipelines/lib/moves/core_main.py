@@ -241,7 +241,7 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
             exported = src.execute("select pg_export_snapshot()").fetchone()[0]
             source_side = pool.submit(_timed, result, "verify_core",
                                       fingerprint.source_fingerprint,
-                                      source, exported, rng.table, taken, hashed, whole)
+                                      source, exported, rng.table, taken, hashed)
         t0 = time.perf_counter()
         select = sql.SQL("select {} from {} {} where {}").format(
             sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(ALIAS), sql.Identifier(c))
@@ -269,9 +269,8 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         # parallel workers (which see the transaction's own rows)
         main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
         if staged or alters:
-            source_fp, per_partition = (
-                source_side.result() if source_side is not None
-                else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed, whole))
+            source_fp = (source_side.result() if source_side is not None
+                         else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed))
             mine = sql.SQL("{} and {}.xmin = {}::xid").format(
                 dest_range, sql.Identifier(ALIAS), sql.Literal(str(main_xid & settle.XID_MASK)))
             dest_fp = fingerprint.dest_fingerprint(dst, rng.table, mine, hashed)
@@ -280,13 +279,12 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
                               copied_rows)
         else:  # stream_copy checked both COPY counts: main holds exactly what core sent
             source_fp = fingerprint.Fingerprint(copied_rows, 0, fingerprint.COUNTED)
-            per_partition = partition_rows(src, whole)
         result.seconds["verify"] = time.perf_counter() - t1
         result.checksum = source_fp.text
         copied = settle.Copied(
             ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
             rows=copied_rows, source_condition=in_range, dest_condition=dest_range,
-            primary_key=shape.primary_key, references=refs, whole_partitions=per_partition)
+            primary_key=shape.primary_key, references=refs, whole_partitions=whole)
         step.advance(settle.COPIED, conn=dst, **copied.ledger_detail())
         dst.commit()
     finally:
@@ -294,17 +292,6 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         src.rollback()
         src.isolation_level = None
     return copied
-
-
-def partition_rows(src: psycopg.Connection, names: list[str]) -> dict[str, int]:
-    """Rows of each whole month partition in the copy's snapshot (the settle truncates one
-    only if it then holds exactly these rows, all in the range and unchanged since)."""
-    if not names:
-        return {}
-    counts = src.execute(sql.SQL(" union all ").join(
-        sql.SQL("select {}, count(*) from {}").format(sql.Literal(n), ident(n))
-        for n in names)).fetchall()
-    return {name: int(n) for name, n in counts}
 
 
 def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) -> T:
@@ -352,7 +339,7 @@ def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
             snapshot=settle.Snapshot.parse(detail["snapshot"]), main_xid=main_xid,
             rows=int(still), source_condition=range_condition(src, part),
             dest_condition=dest_range, primary_key=mirror.table_shape(dst, rng.table).primary_key,
-            references=refs, whole_partitions={})
+            references=refs, whole_partitions=[])
         src.commit()
         dst.commit()
         out = settle.settle(src, dst, copied, step)

@@ -182,13 +182,10 @@ def _has_typed_hash(conn: psycopg.Connection, type_name: str) -> bool:
     return True
 
 
-def checksum_query(relation: sql.Composable, where: sql.Composable, hashed: sql.Composable,
-                   per_partition: bool = False) -> sql.Composable:
-    group = sql.SQL("{}.tableoid::regclass::text, ").format(
-        sql.Identifier(ALIAS)) if per_partition else sql.SQL("")
-    return sql.SQL("select {}count(*), coalesce(sum({}), 0) from {} {} where {}{}").format(
-        group, hashed, relation, sql.Identifier(ALIAS), where,
-        sql.SQL(" group by 1") if per_partition else sql.SQL(""))
+def checksum_query(relation: sql.Composable, where: sql.Composable,
+                   hashed: sql.Composable) -> sql.Composable:
+    return sql.SQL("select count(*), coalesce(sum({}), 0) from {} {} where {}").format(
+        hashed, relation, sql.Identifier(ALIAS), where)
 
 
 def of_rows(conn: psycopg.Connection, relation: sql.Composable, hashed: sql.Composable,
@@ -224,29 +221,22 @@ def of_table(conn: psycopg.Connection, table: str, columns: list[str],
 
 
 def source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.Composable,
-                       hashed: sql.Composable,
-                       whole: list[str]) -> tuple[Fingerprint, dict[str, int]]:
+                       hashed: sql.Composable) -> Fingerprint:
     """Count and checksum of the copied rows in the copy's own (exported) snapshot, on a
-    connection of its own so it runs while the copy streams; plus the rows of each whole
-    month partition (for the settle step)."""
+    connection of its own so it runs while the copy streams."""
     with source.connect() as conn:
         pin_session(conn)
         conn.execute("set transaction isolation level repeatable read, read only")
         conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
-        out = snapshot_fingerprint(conn, table, taken, hashed, whole)
+        out = snapshot_fingerprint(conn, table, taken, hashed)
         conn.rollback()
     return out
 
 
 def snapshot_fingerprint(conn: psycopg.Connection, table: str, taken: sql.Composable,
-                         hashed: sql.Composable,
-                         whole: list[str]) -> tuple[Fingerprint, dict[str, int]]:
+                         hashed: sql.Composable) -> Fingerprint:
     """`source_fingerprint`'s query in `conn`'s current (REPEATABLE READ) transaction."""
-    rows = conn.execute(checksum_query(ident(table), taken, hashed, per_partition=True)
-                        ).fetchall()
-    total = sum((Fingerprint(int(n), int(h)) for _, n, h in rows), NO_ROWS)
-    names = {name.split(".")[-1].strip('"'): int(n) for name, n, _ in rows}
-    return total, {p: names.get(p, 0) for p in whole}
+    return of_rows(conn, ident(table), hashed, taken)
 
 
 def dest_fingerprint(dst: psycopg.Connection, table: str, mine: sql.Composable,
