@@ -120,8 +120,9 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
     with handles.engine.locked(spec.name) as locked:
         out.repaired = reconcile(locked, handles.core)
         with handles.main.connect() as conn:
-            direct = import_archive.direct(conn, spec, handles.today,
-                                           [b.month for b in todo if b.tier == ARCHIVE])
+            archived = [b for b in todo if b.tier == ARCHIVE]
+            direct = import_archive.direct(conn, spec, archived[0].columns[0] if archived
+                                           else "", handles.today, [b.month for b in archived])
         if direct:  # a file a killed import left is kept before any key is looked up
             archive_repair.reconcile(locked, handles.archive, spec.name)
         out.repaired += import_archive.settle_kept(locked, handles.archive, spec.name)
@@ -175,8 +176,9 @@ def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
 
 def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: ImportSource,
                  direct: set[dt.date]) -> tuple[tuple[int, int, int], str | None]:
-    """One batch; an archive-bound one straight into a file when its month allows it (asked
-    again here, under the lock a restore pinning days takes too)."""
+    """One batch; an archive-bound one straight into a file when its month allows it (its
+    pins asked again here, under the lock a restore pinning days takes too; the table's shape,
+    which only a schema change alters, was asked once before the first batch)."""
     if batch.tier == ARCHIVE and batch.month in direct and _still_direct(handles, batch):
         try:
             *counts, key = import_archive.deliver(
@@ -190,7 +192,7 @@ def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: I
 
 def _still_direct(handles: ImportHandles, batch: Batch) -> bool:
     with handles.main.connect() as conn:
-        return bool(import_archive.direct(conn, handles.spec, handles.today, [batch.month]))
+        return bool(import_archive.unpinned(conn, handles.spec, handles.today, [batch.month]))
 
 
 def reconcile(locked: Locked, core: PgTier) -> int:

@@ -162,6 +162,22 @@ def writes_elsewhere(conn: psycopg.Connection, table: str) -> list[str]:
     return found + (["a trigger or rule"] if has_triggers_or_rules(conn, table) else [])
 
 
+def unique_beyond(conn: psycopg.Connection, table: str, column: str) -> list[str]:
+    """The unique indexes of `table` that do not hold `column` (rows of different `column`
+    values can clash on them) and its exclusion constraints: a row written into it is then
+    checked against rows of other keys too."""
+    row = conn.execute(
+        """select array(select x.relname::text from pg_index i
+                          join pg_class x on x.oid = i.indexrelid
+                         where i.indrelid = c.oid and (i.indisexclusion or i.indisunique
+                           and not (select attnum from pg_attribute
+                                     where attrelid = c.oid and attname = %s) = any(i.indkey))
+                         order by 1)
+             from pg_class c where c.oid = to_regclass(%s)""",
+        (column, regclass(table))).fetchone()
+    return list(row[0]) if row else []
+
+
 def role_settings(conn: psycopg.Connection, roles: list[str], setting: str
                   ) -> list[tuple[str, str]]:
     """(role, value) of a setting the roles have by `ALTER ROLE … SET`, by role name."""

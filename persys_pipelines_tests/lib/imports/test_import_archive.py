@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from persys_pipelines import handles
 from persys_pipelines.handles import resolve_tier
 from persys_pipelines.lib.archive import format as fmt
 from persys_pipelines.lib.archive import pins
@@ -136,3 +137,24 @@ def test_a_month_with_pinned_days_keeps_them_in_main(cfg, tmp_path):
     assert in_main > 0  # the pinned day's rows
     assert [r[0] for r in month_routes] == ["main"]  # its month went the staged way
     assert _routes(cfg)["archive"] > 0  # other months straight into files
+
+
+def test_a_unique_index_on_other_columns_sends_them_the_staged_way(cfg, tmp_path):
+    """A unique index on other columns than the key checks a row against rows of other
+    keys: in main it would refuse what a file would take. One that holds the key column
+    (the key is unique anyway) does not stand in the way."""
+    project(cfg)
+    with resolve_tier(cfg, "core").connect() as core, resolve_tier(cfg, "main").connect() as main:
+        mirror.ensure_destination(core, main, "health_metrics", "measured_at", "core", "main")
+        main.execute("create unique index keyed on health_metrics (measured_at, id)")
+        main.commit()
+        spec = handles.spec(cfg, "health_metrics")
+        months = [dt.date(2024, 1, 1)]
+        assert import_archive.direct(main, spec, "id", TODAY, months) == set(months)
+        main.execute("create unique index one_a_time on health_metrics (metric, measured_at, "
+                     "value)")
+        main.commit()
+        assert import_archive.direct(main, spec, "id", TODAY, months) == set()
+    run_import(cfg, "apple-health", _export(tmp_path))
+    keys = keys_by_tier(cfg, "health_metrics")
+    assert keys["archive"] and "archive" not in _routes(cfg)
