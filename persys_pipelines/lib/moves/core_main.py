@@ -231,9 +231,10 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         if refs:
             result.held_back = references.held_back(src, rng.table, refs, in_range)
         columns = mirror.copy_columns(dst, rng.table)
-        hashed = fingerprint.row_hash([src, dst], rng.table, columns)
         whole = whole_partitions(src, rng)
         alters = may_alter_rows(dst, rng.table)
+        # the checksums' row hash (a few catalog queries), only where checksums are compared
+        hashed = fingerprint.row_hash([src, dst], rng.table, columns) if alters else None
         source_side = None  # without `alters`, a checksum only if the copy is staged (in S)
         if alters and source.transaction_pooled:  # no second session may share S
             result.notes.append(SAME_TRANSACTION_NOTE)
@@ -269,6 +270,7 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
         # parallel workers (which see the transaction's own rows)
         main_xid = int(dst.execute("select pg_current_xact_id()::text").fetchone()[0])
         if staged or alters:
+            hashed = hashed or fingerprint.row_hash([src, dst], rng.table, columns)
             source_fp = (source_side.result() if source_side is not None
                          else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed))
             mine = sql.SQL("{} and {}.xmin = {}::xid").format(
