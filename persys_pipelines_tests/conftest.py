@@ -30,6 +30,8 @@ from persys_pipelines_tests.pooler_fixture import pgbouncer  # noqa: F401  (a fi
 
 _STARTED = pytest.StashKey[float]()
 _OWN_BASETEMP = pytest.StashKey[str]()
+_WORKER_LEAKS = pytest.StashKey[list[str]]()
+_LEAKS_KEY = "persys_leaked_servers"
 
 DEFAULT_TABLES = yaml.safe_load(
     (Path(__file__).parents[1] / "persys_pipelines" / "default_persys.yaml").read_text()
@@ -67,22 +69,38 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The suite leaves the machine as it found it: a server (PostgreSQL, Dagster, pgbouncer)
-    that a test started and nobody stopped fails the run, named, and is stopped here."""
+    that a test started and nobody stopped fails the run, named, and is stopped here.
+
+    With workers (pytest-xdist, `make test`) each worker stops what its own tests left and
+    hands the names to the controlling process, which reports them and fails the run."""
     from persys_pipelines_tests.leaks import leaked_servers, stop
 
     started = session.config.stash.get(_STARTED, None)
     if started is None or os.environ.get("PERSYS_TEST_ALLOW_LEAKS"):
         return
+    lines = list(session.config.stash.get(_WORKER_LEAKS, []))
     leaked = leaked_servers(started, _test_folders(session))
-    if not leaked:
+    lines += [f"  pid {p.pid}: {' '.join(p.cmdline())[:200]}" for p in leaked]
+    stop(leaked)
+    if not lines:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a worker: its controller reports and fails the run
+        workeroutput[_LEAKS_KEY] = lines
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = ["servers left running by the tests (stopped now):",
-             *(f"  pid {p.pid}: {' '.join(p.cmdline())[:200]}" for p in leaked)]
     if reporter is not None:
-        reporter.write_line("\n".join(lines), red=True)
-    stop(leaked)
+        reporter.write_line("\n".join(["servers left running by the tests (stopped now):",
+                                       *lines]), red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist's controller: a worker is done; keep the servers it found left running."""
+    lines = getattr(node, "workeroutput", {}).get(_LEAKS_KEY)
+    if lines:
+        node.config.stash.setdefault(_WORKER_LEAKS, []).extend(lines)
 
 
 def _test_folders(session: pytest.Session) -> list[str]:

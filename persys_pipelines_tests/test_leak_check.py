@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 ROOT = Path(__file__).parents[1]
 PROBE = '''
@@ -19,7 +20,10 @@ def test_forgets_to_stop_its_server(tmp_path):
 '''
 
 
-def test_a_server_left_running_fails_the_run_and_is_stopped(tmp_path: Path) -> None:
+# `make test` runs the suite in pytest-xdist workers: a worker's leak fails the whole run too
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "1"]], ids=["serial", "workers"])
+def test_a_server_left_running_fails_the_run_and_is_stopped(tmp_path: Path,
+                                                             workers: list[str]) -> None:
     probe = tmp_path / "probe" / "test_probe.py"
     probe.parent.mkdir()
     probe.write_text(PROBE)
@@ -28,7 +32,7 @@ def test_a_server_left_running_fails_the_run_and_is_stopped(tmp_path: Path) -> N
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
          "-p", "persys_pipelines_tests.conftest", "--rootdir", str(probe.parent),
-         "--basetemp", str(tmp_path / "base"), str(probe)],
+         "--basetemp", str(tmp_path / "base"), *workers, str(probe)],
         cwd=probe.parent, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "servers left running by the tests (stopped now):" in result.stdout
