@@ -29,11 +29,17 @@ uninstall:
 demo: $(STAMP)
 	$(BIN)/persys demo
 
+# Two pytest-xdist workers, each with its own embedded PostgreSQL: the suite waits on the
+# database and on subprocesses as much as on Python, so two cores run it in about half the
+# time. `make test WORKERS=0` runs it in one process; worksteal evens out the long tests.
+WORKERS ?= 2
+
 # No system package and no root needed: the transaction-pooler tests (marker `pooler`, Debian's
 # pgbouncer) run in `make test-pooler`, which `.ci/run` calls after installing pgbouncer.
 test: $(STAMP)
 	$(BIN)/ruff check persys_pipelines persys_pipelines_tests bench
-	$(BIN)/python -m pytest -m "not slow and not e2e and not pooler" -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not slow and not e2e and not pooler" -p no:cacheprovider \
+	  -n $(WORKERS) --dist worksteal
 
 test-pooler: $(STAMP)
 	$(BIN)/python -m pytest -m "pooler" -p no:cacheprovider
