@@ -32,7 +32,8 @@ demo: $(STAMP)
 # Two pytest-xdist workers, each with its own embedded PostgreSQL: the suite waits on the
 # database and on subprocesses as much as on Python, so two cores run it in about half the
 # time. `make test WORKERS=0` runs it in one process; worksteal evens out the long tests.
-WORKERS ?= 2
+# One process on a server of your own (PERSYS_TEST_DSN): some tests create cluster-wide roles.
+WORKERS ?= $(if $(PERSYS_TEST_DSN),0,2)
 
 # No system package and no root needed: the transaction-pooler tests (marker `pooler`, Debian's
 # pgbouncer) run in `make test-pooler`, which `.ci/run` calls after installing pgbouncer.
