@@ -87,20 +87,25 @@ def find_pairs(values: pd.DataFrame, same_rows: set[frozenset] | None = None
         if q_ij < Q_MAX:
             found.append(_describe(values, metrics[i], metrics[j], lag, rho_ij, int(n_ij),
                                    float(p_ij), float(q_ij)))
-    return sorted(found, key=lambda f: f.q), len(tests)
+    return sorted((f for f in found if f is not None), key=lambda f: f.q), len(tests)
 
 
 def _describe(values: pd.DataFrame, a: str, b: str, lag: int, rho: float, n: int, p: float,
-              q: float) -> Found:
+              q: float) -> Found | None:
     x = values[a]
     y = values[b].shift(-lag)
     paired = pd.concat([x, y], axis=1, keys=["x", "y"]).dropna()
     threshold = float(paired["x"].median())
+    if not (paired["x"] < threshold).any():
+        # the median is also the smallest value (a count that is mostly 0): split at the next
+        # value up, so both sides have days and "at <threshold> or more" stays true
+        threshold = float(paired["x"][paired["x"] > threshold].min())
     high = paired["y"][paired["x"] >= threshold]
     low = paired["y"][paired["x"] < threshold]
-    return Found(a, b, lag, float(rho), n, p, q, threshold,
-                 float(high.mean()) if len(high) else math.nan,
-                 float(low.mean()) if len(low) else math.nan)
+    if not len(high) or not len(low):
+        return None  # one value only: nothing to compare (never with a finite rho)
+    return Found(a, b, lag, float(rho), n, p, q, threshold, float(high.mean()),
+                 float(low.mean()))
 
 
 def window(last: dt.date) -> tuple[dt.date, dt.date]:

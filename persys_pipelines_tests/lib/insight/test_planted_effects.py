@@ -5,6 +5,7 @@ issue's (found in >= 90% of seeds; false-discovery proportion <= 0.05 on null da
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -82,3 +83,21 @@ def test_a_planted_spike_is_flagged_and_plain_days_are_not():
         assert stats[days[110]]["m"]["z"] > 3.5
         plain_flagged += sum(bool(stats[d]["m"]["anomaly"]) for d in days[101:110])
     assert plain_flagged <= 3, f"{plain_flagged} plain days of 360 flagged"
+
+
+def test_a_count_that_is_mostly_zero_is_said_from_one_up():
+    """Shadow-work entries: none on most days. The median is then 0, no day lies below it, and
+    "days with 0 or more" compared with no days gave a NaN that the week's record could not be
+    written with (the demo's weekly run failed on it). The split moves to the next value up."""
+    rng = np.random.default_rng(7)
+    entries = (rng.random(200) < 0.3).astype(float)  # 0 on ~70% of days, else 1
+    frame = pd.DataFrame({"shadow_entries": entries,
+                          "tasks_done": 3 - 1.5 * entries + 0.5 * rng.normal(size=200)})
+    kept, _ = correlations.find_pairs(frame)
+    pair = next(f for f in kept if f.first == "shadow_entries" and f.lag == 0)
+    assert pair.threshold == 1.0 and pair.high_mean < pair.low_mean - 1
+    json.dumps(pair.record(), allow_nan=False)  # what the weekly record stores
+    said = correlations.sentence(pair.record(), {"shadow_entries": ("entries", "a day"),
+                                                 "tasks_done": ("tasks done", "tasks")})
+    assert said.startswith("On days with entries at 1.0 a day or more, your tasks done was ")
+    assert " tasks lower on average (200 days, " in said
