@@ -31,7 +31,8 @@ demo: $(STAMP)
 
 # Two pytest-xdist workers, each with its own embedded PostgreSQL: the suite waits on the
 # database and on subprocesses as much as on Python, so two cores run it in about half the
-# time. `make test WORKERS=0` runs it in one process; worksteal evens out the long tests.
+# time. `make test WORKERS=0` runs it in one process. `loadgroup`: tests marked with one
+# `xdist_group` (a module whose tests share a world that each moves on) run on one worker.
 # One process on a server of your own (PERSYS_TEST_DSN): some tests create cluster-wide roles.
 WORKERS ?= $(if $(PERSYS_TEST_DSN),0,2)
 
@@ -40,7 +41,7 @@ WORKERS ?= $(if $(PERSYS_TEST_DSN),0,2)
 test: $(STAMP)
 	$(BIN)/ruff check persys_pipelines persys_pipelines_tests bench
 	$(BIN)/python -m pytest -m "not slow and not e2e and not pooler" -p no:cacheprovider \
-	  -n $(WORKERS) --dist worksteal
+	  -n $(WORKERS) --dist loadgroup
 
 test-pooler: $(STAMP)
 	$(BIN)/python -m pytest -m "pooler" -p no:cacheprovider

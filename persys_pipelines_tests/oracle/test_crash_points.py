@@ -24,6 +24,9 @@ AS_OF = START + dt.timedelta(days=70)
 RUNS = {"core_main": "lifecycle", "partition": "lifecycle", "main_archive": "archive",
         "archive_main": "restore", "purge": "purge", "rekey": "rekey", "adopt": "adopt_memos",
         "backup_restore": "backup_restore", "rewrite": "rewrite", "import": "import_health"}
+# One world walks through every point in order (each test moves its day on): with pytest-xdist
+# workers (`make test`) the whole module runs on one of them, in this order.
+pytestmark = pytest.mark.xdist_group("crash_points")
 
 
 @pytest.fixture(scope="module")
