@@ -13,7 +13,8 @@ filters).
 
 Each kept pair is said in the person's units: the days where the first metric was at or above
 its median against the days below, and how the second differed on average (same or next day).
-Correlation, not cause.
+When no day lies below the median (a count that is 0 on most days), the split is at the next
+value up ("days with 1 or more"). Correlation, not cause.
 """
 
 from __future__ import annotations
