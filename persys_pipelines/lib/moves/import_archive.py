@@ -18,8 +18,8 @@ commit the month is archived like any other.
 
 Only where the staged way would archive every new row of the month as inserted (`direct`):
 no only_when policy (rows it keeps in main), no identity column, foreign key, trigger or rule
-on main's table (`catalog.writes_elsewhere`), no unique index but the key's (one on other
-columns would refuse in main what a file would take), no pinned day in the month (a restore keeps
+on main's table, no unique index but the key's (one on other columns would refuse in main what
+a file would take; `catalog.writes_elsewhere`), no pinned day in the month (a restore keeps
 those in main). Anything else, a row whose day in the zone falls outside the month, or a
 value main→archive cannot keep exactly (it then keeps the month in main) goes the staged way.
 """
@@ -42,7 +42,7 @@ from ..calendar import month_span
 from ..errors import MoveError, PersysError
 from ..lazy import lazy_module
 from ..pg import fingerprint, ledger
-from ..pg.catalog import ident, primary_key, table_columns, unique_beyond, writes_elsewhere
+from ..pg.catalog import ident, primary_key, table_columns, writes_elsewhere
 from ..pg.session import pin_session, yielding
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
@@ -69,8 +69,7 @@ def direct(conn: psycopg.Connection, spec: TableSpec, key: str, today: dt.date,
            months: Sequence[dt.date]) -> set[dt.date]:
     """The months (of `months`) whose archive-bound rows can go straight into a file (`key`:
     the import's key column)."""
-    if not months or (spec.policy.only_when or writes_elsewhere(conn, spec.name)
-                      or unique_beyond(conn, spec.name, key)):
+    if not months or spec.policy.only_when or writes_elsewhere(conn, spec.name, key):
         return set()
     return unpinned(conn, spec, today, months)
 

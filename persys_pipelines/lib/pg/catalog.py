@@ -148,34 +148,26 @@ def columns_referencing(conn: psycopg.Connection, table: str, target: str) -> li
             order by 1""", (regclass(table), regclass(target)))]
 
 
-def writes_elsewhere(conn: psycopg.Connection, table: str) -> list[str]:
+def writes_elsewhere(conn: psycopg.Connection, table: str, key: str) -> list[str]:
     """Why a row written into `table` could be checked or changed by more than its columns'
     defaults, generated columns and CHECK constraints: its identity columns (their sequence),
-    foreign keys out of it, triggers and rules (empty: none of them)."""
+    foreign keys out of it, unique indexes that do not hold the column `key` (rows of other
+    keys can clash on them), exclusion constraints, triggers and rules (empty: none)."""
     row = conn.execute(
         """select array(select 'identity column ' || attname from pg_attribute
                           where attrelid = c.oid and attidentity <> '' and not attisdropped)
                   || array(select 'foreign key ' || conname from pg_constraint
                             where conrelid = c.oid and contype = 'f')
-             from pg_class c where c.oid = to_regclass(%s)""", (regclass(table),)).fetchone()
+                  || array(select 'unique index ' || x.relname from pg_index i
+                             join pg_class x on x.oid = i.indexrelid
+                            where i.indrelid = c.oid and (i.indisexclusion or i.indisunique
+                              and not (select attnum from pg_attribute
+                                        where attrelid = c.oid and attname = %s)
+                                      = any(i.indkey))
+                            order by x.relname)
+             from pg_class c where c.oid = to_regclass(%s)""", (key, regclass(table))).fetchone()
     found = list(row[0]) if row else []
     return found + (["a trigger or rule"] if has_triggers_or_rules(conn, table) else [])
-
-
-def unique_beyond(conn: psycopg.Connection, table: str, column: str) -> list[str]:
-    """The unique indexes of `table` that do not hold `column` (rows of different `column`
-    values can clash on them) and its exclusion constraints: a row written into it is then
-    checked against rows of other keys too."""
-    row = conn.execute(
-        """select array(select x.relname::text from pg_index i
-                          join pg_class x on x.oid = i.indexrelid
-                         where i.indrelid = c.oid and (i.indisexclusion or i.indisunique
-                           and not (select attnum from pg_attribute
-                                     where attrelid = c.oid and attname = %s) = any(i.indkey))
-                         order by 1)
-             from pg_class c where c.oid = to_regclass(%s)""",
-        (column, regclass(table))).fetchone()
-    return list(row[0]) if row else []
 
 
 def role_settings(conn: psycopg.Connection, roles: list[str], setting: str

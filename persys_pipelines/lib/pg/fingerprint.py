@@ -182,16 +182,11 @@ def _has_typed_hash(conn: psycopg.Connection, type_name: str) -> bool:
     return True
 
 
-def checksum_query(relation: sql.Composable, where: sql.Composable,
-                   hashed: sql.Composable) -> sql.Composable:
-    return sql.SQL("select count(*), coalesce(sum({}), 0) from {} {} where {}").format(
-        hashed, relation, sql.Identifier(ALIAS), where)
-
-
 def of_rows(conn: psycopg.Connection, relation: sql.Composable, hashed: sql.Composable,
             where: sql.Composable | None = None) -> Fingerprint:
     """Fingerprint of `relation`'s rows (alias `ALIAS` in `where` and `hashed`)."""
-    row = conn.execute(checksum_query(relation, where or sql.SQL("true"), hashed)).fetchone()
+    row = conn.execute(sql.SQL("select count(*), coalesce(sum({}), 0) from {} {} where {}").format(
+        hashed, relation, sql.Identifier(ALIAS), where or sql.SQL("true"))).fetchone()
     return Fingerprint(int(row[0]), int(row[1]))
 
 
