@@ -55,6 +55,8 @@ SKIPPED_TOP = {
     "ActivitySummary": "activity summaries (daily rings, made from the records)",
 }
 HEARTBEATS = "HKDataTypeIdentifierHeartbeatSeries"
+# ":MM:SS" → seconds into the hour
+_MINUTE_SECOND = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -64,28 +66,32 @@ def snake(name: str) -> str:
 
 class _Clock:
     """Apple's `2024-03-31 01:30:00 +0100` → UTC seconds and the day in the configured zone
-    (cached per quarter hour: every zone's offset is a multiple of 15 minutes)."""
+    (cached per quarter hour: every zone's offset is a multiple of 15 minutes); what a
+    reader looks up once per file rather than once per record."""
 
     def __init__(self, zone: ZoneInfo):
         self.zone = zone
         self.days: dict[int, dt.date] = {}
-
         self.hours: dict[str, int] = {}
+        # quantity type → its metric, for types whose unit is not converted (the record's
+        # hot path: no name is made again per record)
+        self.plain: dict[str, str] = {}
 
     def seconds(self, text: str) -> int:
         """UTC seconds of the text's instant: its hour and offset are looked up (computed once
-        per hour), minutes and seconds added."""
+        per hour), its minutes and seconds too (`_MINUTE_SECOND`: no int() per record)."""
         hour = text[:13] + text[19:]
         base = self.hours.get(hour)
-        if base is None:
-            if len(self.hours) > 50_000:
-                self.hours.clear()
+        into = _MINUTE_SECOND.get(text[13:19])
+        if base is None or into is None:
+            if into is None:  # not ":MM:SS" (minutes and seconds 00-59) where it belongs
+                raise ValueError(text)
             base = int(dt.datetime.fromisoformat(f"{text[:13]}:00:00{text[19:].strip()}")
                        .timestamp())
-            if len(text) < 19 or text[13] != ":" or text[16] != ":":
-                raise ValueError(text)
+            if len(self.hours) > 50_000:
+                self.hours.clear()
             self.hours[hour] = base
-        return base + int(text[14:16]) * 60 + int(text[17:19])
+        return base + into
 
     def day(self, seconds: int) -> dt.date:
         bucket = seconds // 900
@@ -208,21 +214,30 @@ def _record(attrib, clock: _Clock, tally: Tally, name: str) -> Row | None:
     kind, start, end = get("type"), get("startDate"), get("endDate")
     if kind is None or start is None or end is None:
         raise _bad(name, attrib, "Record", "type, startDate and endDate are required")
-    if kind == HEARTBEATS:
-        tally.skip("heartbeat series (per-beat timings)")
-        return None
     try:
         t0 = clock.seconds(start)
         t1 = t0 if end == start else clock.seconds(end)
     except ValueError:
         raise _bad(name, attrib, "Record", f"startDate/endDate {start!r}/{end!r} is not a "
                    "date") from None
-    value, unit, source = get("value"), get("unit"), get("sourceName")
-    if kind.startswith(CATEGORY):
+    value, source = get("value"), get("sourceName")
+    metric = clock.plain.get(kind)
+    if metric is not None:  # a quantity type seen before, whose unit is kept as it is
+        unit = get("unit")
+        try:
+            float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            tally.drop(f"{kind}: value {value!r} is not a number")
+            return None
+    elif kind == HEARTBEATS:
+        tally.skip("heartbeat series (per-beat timings)")
+        return None
+    elif kind.startswith(CATEGORY):
         metric, value, unit = _category(kind, value, t1 - t0)
     else:
         known = KNOWN.get(kind)
         metric = known[0] if known else snake(kind.removeprefix(QUANTITY))
+        unit = get("unit")
         try:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -230,6 +245,8 @@ def _record(attrib, clock: _Clock, tally: Tally, name: str) -> Row | None:
             return None
         if known and known[1]:
             value, unit = _convert(number, unit, known[1], value)  # type: ignore[arg-type]
+        else:
+            clock.plain[kind] = metric
     return (f"{kind}|{source}|{t0}|{t1}|{value}", clock.day(t0),
             (start, end, metric, value, unit, source, kind))
 

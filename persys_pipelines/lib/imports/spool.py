@@ -12,10 +12,11 @@ the XML's size on disk, removed after delivery.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import shutil
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -55,38 +56,49 @@ class Spool:
         self.columns = (key_column, *(c for _, c in columns))
         self.picks = [i for i, _ in columns]
         self.label = label
-        self.open: OrderedDict[tuple[str, dt.date], IO[str]] = OrderedDict()
-        self.counts: dict[tuple[str, dt.date], int] = {}
-        self.routes: dict[dt.date, str | None] = {}
+        self.open: OrderedDict[tuple[str, dt.date], _Route] = OrderedDict()
+        self.routes: dict[tuple[str, dt.date], _Route] = {}  # (tier, month) → its file
+        self.planned: dict[str, dict[str, int]] = {}  # tier → label → rows
         self.out = Spooled()
         folder.mkdir(parents=True, exist_ok=True)
 
     def add_all(self, rows: Iterable[Row]) -> Spooled:
-        picks, label, planned = self.picks, self.label, self.out.planned
-        width = len(picks)
+        """Spool every row (the loop is this import's hottest Python: one pass per record, so
+        each day's tier, month file and counters are looked up once per day, not per row)."""
+        pick = _picker(self.picks)
+        width, label = len(self.picks), self.label
+        days: dict[dt.date, _Route | None] = {}
         for key, day, values in rows:
-            tier = self.routes.get(day, "")
-            if tier == "":
-                tier = self.routes[day] = tier_of(self.policy, self.today, day)
-                self._span(day)
-            if tier is None:
+            route = days.get(day, _UNSEEN)
+            if route is _UNSEEN:
+                route = days[day] = self._route(day)
+            if route is None:
                 self.out.past_retention += 1
                 continue
-            chosen = [values[i] for i in picks]
+            chosen = pick(values)
             if None in chosen:
                 chosen = ["\\N" if v is None else v for v in chosen]
             line = "\t".join(chosen)
             if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != width - 1:
-                line = _escaped(values, picks)
-            bucket = (tier, day.replace(day=1))
-            handle = self.open.get(bucket)
-            if handle is None:
-                handle = self._handle(bucket)
+                line = _escaped(values, self.picks)
+            handle = route.handle or self._handle(route)
             handle.write(f"{row_id(key)}\t{line}\n")
-            self.counts[bucket] = self.counts.get(bucket, 0) + 1
-            what = (values[label] if label is not None else self.table, tier)
-            planned[what] = planned.get(what, 0) + 1  # type: ignore[index]
+            route.rows += 1
+            what = values[label] if label is not None else self.table
+            route.planned[what] = route.planned.get(what, 0) + 1
         return self.finish()
+
+    def _route(self, day: dt.date) -> _Route | None:
+        """Where rows of `day` go (None: past retention), made once per day."""
+        self._span(day)
+        tier = tier_of(self.policy, self.today, day)
+        if tier is None:
+            return None
+        bucket = (tier, day.replace(day=1))
+        route = self.routes.get(bucket)
+        if route is None:
+            route = self.routes[bucket] = _Route(bucket, self.planned.setdefault(tier, {}))
+        return route
 
     def absorb(self, other: Spooled) -> Spooled:
         """Another reader's spool of the same file (lib/imports/parts.py), once both are
@@ -95,10 +107,14 @@ class Spool:
             bucket = (batch.tier, batch.month)
             with open(self._path(bucket), "ab") as out, open(batch.path, "rb") as rows:
                 shutil.copyfileobj(rows, out, 1 << 20)
-            self.counts[bucket] = self.counts.get(bucket, 0) + batch.rows
-        planned = self.out.planned
-        for what, n in other.planned.items():
-            planned[what] = planned.get(what, 0) + n
+            route = self.routes.get(bucket)
+            if route is None:
+                route = self.routes[bucket] = _Route(bucket, self.planned.setdefault(
+                    batch.tier, {}))
+            route.rows += batch.rows
+        for (what, tier), n in other.planned.items():
+            mine = self.planned.setdefault(tier, {})
+            mine[what] = mine.get(what, 0) + n
         self.out.past_retention += other.past_retention
         for day in (other.first_day, other.last_day):
             if day is not None:
@@ -110,26 +126,54 @@ class Spool:
         out.first_day = day if out.first_day is None else min(out.first_day, day)
         out.last_day = day if out.last_day is None else max(out.last_day, day)
 
-    def _handle(self, bucket: tuple[str, dt.date]) -> IO[str]:
+    def _handle(self, route: _Route) -> IO[str]:
         if len(self.open) >= MAX_OPEN:
             _, oldest = self.open.popitem(last=False)
-            oldest.close()
-        handle = open(self._path(bucket), "a", encoding="utf-8", buffering=BUFFER)  # noqa: SIM115
-        self.open[bucket] = handle
-        return handle
+            assert oldest.handle is not None
+            oldest.handle.close()
+            oldest.handle = None
+        route.handle = open(self._path(route.bucket), "a", encoding="utf-8",  # noqa: SIM115
+                            buffering=BUFFER)
+        self.open[route.bucket] = route
+        return route.handle
 
     def _path(self, bucket: tuple[str, dt.date]) -> Path:
         tier, month = bucket
         return self.folder / f"{tier}-{month:%Y-%m}.copy"
 
     def finish(self) -> Spooled:
-        for handle in self.open.values():
-            handle.close()
+        for route in self.open.values():
+            if route.handle is not None:
+                route.handle.close()
+                route.handle = None
         self.open.clear()
         self.out.batches = [Batch(self.table, tier, month, self.columns,
-                                  self._path((tier, month)), n, self.key_has_day)
-                            for (tier, month), n in sorted(self.counts.items())]
+                                  self._path((tier, month)), route.rows, self.key_has_day)
+                            for (tier, month), route in sorted(self.routes.items())]
+        self.out.planned = {(what, tier): n for tier, per in self.planned.items()
+                            for what, n in per.items()}
         return self.out
+
+
+class _Route:
+    """One day's destination in the spool: its (tier, month) file and counters."""
+
+    __slots__ = ("bucket", "handle", "planned", "rows")
+
+    def __init__(self, bucket: tuple[str, dt.date], planned: dict[str, int]):
+        self.bucket, self.planned, self.rows = bucket, planned, 0
+        self.handle: IO[str] | None = None
+
+
+_UNSEEN = object()
+
+
+def _picker(picks: list[int]) -> Callable[[tuple], tuple]:
+    """The chosen fields of a row's values, as a tuple (itemgetter: no Python per field)."""
+    if len(picks) == 1:
+        only = picks[0]
+        return lambda values: (values[only],)
+    return operator.itemgetter(*picks)
 
 
 def _escaped(values: tuple, picks: list[int]) -> str:

@@ -98,11 +98,13 @@ def settle_kept(locked: Locked, target: ArchiveTarget, table: str) -> int:
 
 
 def deliver(locked: Locked, main: PgTier, core: PgTier, archives: Sequence[ArchiveTarget],
-            target: ArchiveTarget, spec: TableSpec, batch: Batch,
-            **detail: object) -> tuple[int, int, int, str | None]:
+            target: ArchiveTarget, spec: TableSpec, batch: Batch, *,
+            skip: frozenset[str] = frozenset(), **detail: object
+            ) -> tuple[int, int, int, str | None]:
     """One archive-bound batch straight into a file (module doc): (written, present,
-    repeated, the file's key; "" when no row was new). Raises NotDirect, having written
-    nothing, when the batch must go the staged way."""
+    repeated, the file's key; "" when no row was new; `skip`: archive files not read for
+    keys, import_rows._OwnFiles). Raises NotDirect, having written nothing, when the batch
+    must go the staged way."""
     first, last = month_span(batch.month)
     step = locked.open(dataclasses.replace(IMPORT, to_tier=ARCHIVE), first, last,
                        bound_for=ARCHIVE, **detail)
@@ -111,7 +113,7 @@ def deliver(locked: Locked, main: PgTier, core: PgTier, archives: Sequence[Archi
             pin_session(conn)
             return yielding(f"import into the archive {batch.table} {batch.month:%Y-%m}",
                             lambda: _write(conn, locked, step, core, main, archives, target,
-                                           spec, batch))
+                                           spec, batch, skip))
     except NotDirect as exc:
         step.done(rows=0, staged_way=str(exc))  # the rows go in the staged way's own entry
         raise
@@ -122,12 +124,12 @@ def deliver(locked: Locked, main: PgTier, core: PgTier, archives: Sequence[Archi
 
 def _write(conn: psycopg.Connection, locked: Locked, step: Step, core: PgTier, main: PgTier,
            archives: Sequence[ArchiveTarget], target: ArchiveTarget, spec: TableSpec,
-           batch: Batch) -> tuple[int, int, int, str | None]:
+           batch: Batch, skip: frozenset[str]) -> tuple[int, int, int, str | None]:
     first, last = month_span(batch.month)
     try:
         conn.execute("select set_config('work_mem', '64MB', true)")  # sorts a batch in memory
         staged = stage(conn, batch)
-        other_keys(conn, core, main, archives, spec, batch)
+        other_keys(conn, core, main, archives, spec, batch, skip)
         conn.execute(sql.SQL(
             "create temporary table {} (like {} including defaults including generated "
             "including constraints) on commit drop").format(sql.Identifier(NEW),

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -66,7 +67,8 @@ from .settle import core_transaction_status
 from .target import ArchiveTarget
 
 ARCHIVE_EVERY = 6  # archive-bound months staged in main before they are archived
-AT_ONCE = 2  # batches written at the same time (_deliver_group)
+AT_ONCE = 2  # batches written at the same time (_deliver_window)
+WINDOW = 8  # batches per hold of the table's lock (_windows)
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,11 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
             archive_repair.reconcile(locked, handles.archive, spec.name)
         out.repaired += import_archive.settle_kept(locked, handles.archive, spec.name)
     staged: list[dt.date] = []
-    for group in _groups(todo):
+    own = _OwnFiles(all(b.key_has_day for b in todo))
+    for window in _windows(todo):
         with handles.engine.locked(spec.name) as locked:
-            results = _deliver_group(locked, handles, group, source, direct)
-        for batch, (counts, key) in zip(group, results, strict=True):
+            results = _deliver_window(locked, handles, window, source, direct, own)
+        for batch, (counts, key) in zip(window, results, strict=True):
             out.add(batch.table, batch.tier, *counts)
             if key:
                 out.archived.setdefault(spec.name, []).append(key)
@@ -146,48 +149,85 @@ def deliver(handles: ImportHandles, batches: Iterable[Batch], *,
     return out
 
 
-def _groups(todo: list[Batch]) -> Iterator[list[Batch]]:
-    """Batches `AT_ONCE` at a time when their keys hold their days: a key is then in one batch
-    only, so no batch needs to see another's rows to know a key is taken. One at a time
-    otherwise (an OFX FITID on two days near a month's end: the later batch must see the
-    earlier one's row committed)."""
-    size = AT_ONCE if all(b.key_has_day for b in todo) else 1
-    for k in range(0, len(todo), size):
-        yield todo[k:k + size]
+def _windows(todo: list[Batch]) -> Iterator[list[Batch]]:
+    """`WINDOW` batches per hold of the table's lock (other routes of the table get their
+    turn between windows)."""
+    for k in range(0, len(todo), WINDOW):
+        yield todo[k:k + WINDOW]
 
 
-def _deliver_group(locked: Locked, handles: ImportHandles, group: list[Batch],
-                   source: ImportSource, direct: set[dt.date]
-                   ) -> list[tuple[tuple[int, int, int], str | None]]:
-    """The group's batches at once, each on its own connection in its own transaction (their
-    months or tiers differ, so their rows and keys do, `_groups`): the server inserts one
-    while it checks the other's keys. Every batch is finished (committed or rolled back)
-    before an error of one is raised. Each gives (written, present, repeated) and, for a
-    batch written straight into the archive (import_archive.py), its file's key ("" when no
-    row was new); None for a batch written into a tier."""
-    if len(group) == 1:
-        return [_deliver_one(locked, handles, group[0], source, direct)]
-    with ThreadPoolExecutor(len(group), thread_name_prefix="persys-import") as pool:
-        futures = [pool.submit(_deliver_one, locked, handles, b, source, direct)
-                   for b in group]
+class _OwnFiles:
+    """The archive files this delivery wrote, which no later batch needs to read for keys
+    when every key holds its day (`Batch.key_has_day`): their keys are other batches' days,
+    and within one file's import a key has one day. Batches whose keys do not hold their day
+    read every file."""
+
+    def __init__(self, keys_hold_days: bool):
+        self.on = keys_hold_days
+        self.keys: set[str] = set()
+
+    def add(self, key: str | None) -> None:
+        if self.on and key:
+            self.keys.add(key)  # one set.add: atomic under the GIL, for the window's threads
+
+    def skip(self) -> frozenset[str]:
+        return frozenset(self.keys)
+
+
+def _deliver_window(locked: Locked, handles: ImportHandles, window: list[Batch],
+                    source: ImportSource, direct: set[dt.date], own: _OwnFiles
+                    ) -> list[tuple[tuple[int, int, int], str | None]]:
+    """The window's batches, `AT_ONCE` at a time when their keys hold their days (a key is
+    then in one batch only, so no batch needs to see another's rows to know a key is taken),
+    each on its own connection in its own transaction, a new one starting as soon as one ends
+    (the server inserts one batch while it checks another's keys); one at a time otherwise
+    (an OFX FITID on two days near a month's end: the later batch must see the earlier one's
+    row committed). After a failure no batch starts; every running one is finished
+    (committed or rolled back) before the first error is raised. Each gives (written,
+    present, repeated) and, for a batch written straight into the archive
+    (import_archive.py), its file's key ("" when no row was new); None for a batch written
+    into a tier."""
+    failed = threading.Event()
+
+    def one(batch: Batch) -> tuple[tuple[int, int, int], str | None] | None:
+        if failed.is_set():
+            return None
+        try:
+            result = _deliver_one(locked, handles, batch, source, direct, own.skip())
+        except BaseException:
+            failed.set()
+            raise
+        own.add(result[1])
+        return result
+
+    if not own.on:
+        return [_deliver_one(locked, handles, b, source, direct, own.skip()) for b in window]
+    with ThreadPoolExecutor(AT_ONCE, thread_name_prefix="persys-import") as pool:
+        futures = [pool.submit(one, b) for b in window]
         wait(futures)
-    return [f.result() for f in futures]
+    for future in futures:
+        if future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    return [f.result() for f in futures]  # type: ignore[misc]
 
 
 def _deliver_one(locked: Locked, handles: ImportHandles, batch: Batch, source: ImportSource,
-                 direct: set[dt.date]) -> tuple[tuple[int, int, int], str | None]:
+                 direct: set[dt.date], skip: frozenset[str]
+                 ) -> tuple[tuple[int, int, int], str | None]:
     """One batch; an archive-bound one straight into a file when its month allows it (its
     pins asked again here, under the lock a restore pinning days takes too; the table's shape,
-    which only a schema change alters, was asked once before the first batch)."""
+    which only a schema change alters, was asked once before the first batch). `skip`: archive
+    files not to read for keys (`_OwnFiles`)."""
     if batch.tier == ARCHIVE and batch.month in direct and _still_direct(handles, batch):
         try:
             *counts, key = import_archive.deliver(
                 locked, handles.main, handles.core, handles.archives, handles.archive,
-                handles.spec, batch, sha256=source.sha256, kind=source.kind, file=source.name)
+                handles.spec, batch, skip=skip, sha256=source.sha256, kind=source.kind,
+                file=source.name)
             return (counts[0], counts[1], counts[2]), key
         except import_archive.NotDirect:
             pass  # the staged way, below
-    return _deliver_batch(locked, handles, batch, source), None
+    return _deliver_batch(locked, handles, batch, source, skip), None
 
 
 def _still_direct(handles: ImportHandles, batch: Batch) -> bool:
@@ -233,7 +273,7 @@ def _ensure_main_table(handles: ImportHandles) -> None:
 
 
 def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
-                   source: ImportSource) -> tuple[int, int, int]:
+                   source: ImportSource, skip: frozenset[str]) -> tuple[int, int, int]:
     to = CORE if batch.tier == CORE else MAIN
     first, last = month_span(batch.month)
     step = locked.open(dataclasses.replace(IMPORT, to_tier=to), first, last,
@@ -244,7 +284,7 @@ def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
         with tier.connect() as conn:
             pin_session(conn)
             counts = yielding(f"import into {to} {batch.table} {batch.month:%Y-%m}",
-                              lambda: _write(conn, handles, batch, step, to))
+                              lambda: _write(conn, handles, batch, step, to, skip))
     except BaseException as exc:
         step.failed(exc)  # an entry already `committing` is the next run's to reconcile
         raise
@@ -252,14 +292,14 @@ def _deliver_batch(locked: Locked, handles: ImportHandles, batch: Batch,
 
 
 def _write(conn: psycopg.Connection, handles: ImportHandles, batch: Batch, step: Step,
-           to: str) -> tuple[int, int, int]:
+           to: str, skip: frozenset[str]) -> tuple[int, int, int]:
     """One transaction: stage, insert what no tier holds, fingerprint it, commit with the
     ledger's record of it. Returns (written, present, repeated)."""
     try:
         conn.execute("select set_config('work_mem', '64MB', true)")  # sorts a batch in memory
         staged = stage(conn, batch)
         other = handles.main if batch.tier == CORE else handles.core
-        other_keys(conn, other, handles.main, handles.archives, handles.spec, batch)
+        other_keys(conn, other, handles.main, handles.archives, handles.spec, batch, skip)
         xid = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
         distinct, inserted = insert_new(conn, handles.spec, batch)
         written = written_rows(conn, handles.spec, batch, xid)

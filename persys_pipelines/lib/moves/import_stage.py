@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import psycopg
 from psycopg import sql
@@ -106,9 +106,11 @@ def days(spec: TableSpec, month: dt.date, alias: sql.Composable | None = None
 
 
 def other_keys(conn: psycopg.Connection, other: PgTier, main: PgTier,
-               archives: Sequence[ArchiveTarget], spec: TableSpec, batch: Batch) -> None:
+               archives: Sequence[ArchiveTarget], spec: TableSpec, batch: Batch,
+               skip: Collection[str] = ()) -> None:
     """A temporary table of the keys of these days held by the other PostgreSQL tier and by
-    the archive (a row the lifecycle moved since an earlier import, or a restore brought back)."""
+    the archive (a row the lifecycle moved since an earlier import, or a restore brought
+    back), but for archive files in `skip` (written by this same import: import_rows)."""
     conn.execute(sql.SQL("create temporary table {} (key text) on commit drop").format(
         sql.Identifier(ELSEWHERE)))
     key = batch.columns[0]
@@ -122,19 +124,21 @@ def other_keys(conn: psycopg.Connection, other: PgTier, main: PgTier,
                 with src.cursor() as scur, scur.copy(query) as keys:
                     for data in keys:
                         copy.write(data)
-        for text in archived_keys(archives, main, batch.table, key, first, last):
+        for text in archived_keys(archives, main, batch.table, key, first, last, skip):
             copy.write(text)
 
 
 def archived_keys(targets: Sequence[ArchiveTarget], main: PgTier, table: str, key: str,
-                  first: dt.date, last: dt.date) -> Iterator[bytes]:
+                  first: dt.date, last: dt.date, skip: Collection[str] = ()
+                  ) -> Iterator[bytes]:
     """Keys (COPY text lines) in archive files whose days meet the month's (`MARGIN` days
     either side): committed entries, and pending ones whose move committed (the ledger entry
     is `done`: a killed archive run the next one marks committed). Only the key column is
     read."""
     lo, hi = first - MARGIN, last + MARGIN
     for target in targets:
-        entries = [e for e in read_manifest(target.store, table).files if e.covers(lo, hi)]
+        entries = [e for e in read_manifest(target.store, table).files
+                   if e.covers(lo, hi) and e.key not in skip]
         pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
         moved: set[int] = set()
         if pending:

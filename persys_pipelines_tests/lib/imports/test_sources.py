@@ -181,6 +181,13 @@ def test_day_one_zip_and_markdown_notes(cfg, tmp_path):
      b'<Record type="HKQuantityTypeIdentifierStepCount" source Name="x" '
      b'startDate="2025-05-01 10:00:00 +0100" endDate="2025-05-01 10:01:00 +0100" value="5"/>'),
     ("apple-health", "export.zip", b"PK\x03\x04truncated"),
+    # a minute that is not one, after a good record of the same hour (the looked-up hour)
+    ("apple-health", "export.xml", b'<?xml version="1.0"?>\n<HealthData locale="en">\n'
+     b'<Record type="HKQuantityTypeIdentifierStepCount" sourceName="x" '
+     b'startDate="2025-05-01 10:00:00 +0100" endDate="2025-05-01 10:01:00 +0100" value="5"/>\n'
+     b'<Record type="HKQuantityTypeIdentifierStepCount" sourceName="x" '
+     b'startDate="2025-05-01 10:75:00 +0100" endDate="2025-05-01 10:76:00 +0100" value="5"/>\n'
+     b'</HealthData>\n'),
     ("ofx", "empty.ofx", b""),
     ("csv", "empty.csv", b""),
     ("ics", "empty.ics", b""),
