@@ -23,12 +23,14 @@ route), in ONE transaction of its tier:
      lives in main): the entry becomes `committing` with core's transaction id, rows and
      fingerprint, core commits, the entry becomes `done`. A kill between the two commits is
      told apart by the next run from `pg_xact_status` (`reconcile`), as core→main does.
-Batches whose keys hold their days go two at a time, each on its own connection
-(`_deliver_group`). Archive-bound batches go straight into an archive file where the table
+Batches whose keys hold their days go through two workers, each on its own connection, the
+next batch starting as soon as one ends, `WINDOW` batches per hold of the table's lock
+(`_deliver_window`); the archive files such a delivery wrote are not read again for keys
+(`_OwnFiles`). Archive-bound batches go straight into an archive file where the table
 allows it (import_archive.py: the same steps into a temporary table, then main→archive's
-writer, never main's table). Elsewhere they go to main by the same steps, and every
-`ARCHIVE_EVERY` months (and at the end) those months go through
-`main_archive.archive_months`. Either way their files, manifest, read-back, fingerprints and
+writer, never main's table). Elsewhere they go to main by the same steps, and once
+`ARCHIVE_EVERY` months or more are staged (after a window, and at the end) those months go
+through `main_archive.archive_months`. Either way their files, manifest, read-back, fingerprints and
 ledger entries are exactly those of any archived month.
 
 The route is declared from `file` to `tier`; each entry names the tier its batch went to
