@@ -158,3 +158,33 @@ def test_a_unique_index_on_other_columns_sends_them_the_staged_way(cfg, tmp_path
     run_import(cfg, "apple-health", _export(tmp_path))
     keys = keys_by_tier(cfg, "health_metrics")
     assert keys["archive"] and "archive" not in _routes(cfg)
+
+
+def test_a_batch_that_fails_stops_the_rest_and_running_again_completes(cfg, tmp_path,
+                                                                       monkeypatch):
+    """Batches go through two workers: when one fails, no batch starts after it, the
+    running one finishes, the error reaches the person, and the next run writes exactly what
+    is missing (no key twice, none lost)."""
+    from persys_pipelines.lib.moves import import_rows
+
+    project(cfg)
+    path = _export(tmp_path)
+    real, started = import_rows._deliver_one, []
+
+    def failing(locked, handles_, batch, *args):
+        started.append(batch.month)
+        if len(started) == 3:
+            raise ArchiveError("the archive share went away")
+        return real(locked, handles_, batch, *args)
+
+    monkeypatch.setattr(import_rows, "_deliver_one", failing)
+    with pytest.raises(ArchiveError, match="went away"):
+        run_import(cfg, "apple-health", path)
+    assert len(started) <= 4  # the third failed: at most the one running beside it finished
+    monkeypatch.setattr(import_rows, "_deliver_one", real)
+    report = run_import(cfg, "apple-health", path)
+    keys = keys_by_tier(cfg, "health_metrics")
+    every = [k for tier in keys.values() for k in tier]
+    assert len(every) == len(set(every)) == report.spooled.rows - sum(
+        report.delivered.repeated.values())
+    assert len(keys["archive"]) > 0 and sum(report.delivered.new.values()) < len(every)
