@@ -220,3 +220,18 @@ def test_truncated_zip_of_a_real_export(cfg, tmp_path):
     assert not any(keys_by_tier(cfg, "health_metrics").values())
     report = run_import(cfg, "apple-health", whole)
     assert any("ECG" in what for what in report.tally.skipped)
+
+
+def test_one_fitid_on_two_days_across_archived_months_is_one_row(cfg, tmp_path):
+    """A bank that posts a transaction again a day later keeps its FITID: the key does not
+    hold the day, so the later month's batch must see the earlier month's file, even one this
+    same import has just written into the archive."""
+    project(cfg)
+    path = tmp_path / "statement.ofx"
+    path.write_text(ofx_text([("DEBIT", "20230131", "-7.00", "F9", "BAKERY"),
+                              ("DEBIT", "20230201", "-7.00", "F9", "BAKERY"),
+                              ("DEBIT", "20230315", "-2.00", "F10", "NEWSAGENT")]))
+    report = run_import(cfg, "ofx", path)
+    keys = keys_by_tier(cfg, "transactions")
+    assert len(keys["archive"]) == 2 and not keys["core"] and not keys["main"]
+    assert sum(report.delivered.new.values()) == 2
