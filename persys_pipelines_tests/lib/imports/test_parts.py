@@ -9,6 +9,7 @@ import logging
 import os
 import zipfile
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -144,3 +145,27 @@ def test_a_second_reader_that_cannot_start_costs_time_not_rows(cfg, tmp_path, ex
         report = run_import(cfg, "apple-health", export, dry_run=True)
         assert readers.pop() == "one" and said in caplog.text, caplog.text
         assert (report.spooled.rows, report.tally.records) == (rows, one.records)
+
+
+def test_the_readers_share_the_records_not_the_bytes(tmp_path, monkeypatch):
+    """Records with many metadata entries take many bytes each: cut at half the bytes, the
+    first reader would get a fifth of the records and the second would do most of the work."""
+    monkeypatch.setattr(health_export, "SPLIT_MIN", 0)
+    record = ('<Record type="HKQuantityTypeIdentifierHeartRate" sourceName="Watch" '
+              'unit="count/min" startDate="2025-05-01 10:{m:02d}:00 +0100" '
+              'endDate="2025-05-01 10:{m:02d}:00 +0100" value="{v}"')
+    meta = "\n".join(f'  <MetadataEntry key="HKMetadataKeyNote{k}" value="{"x" * 40}"/>'
+                     for k in range(10))
+    heavy = [f" {record.format(m=n % 60, v=n)}>\n{meta}\n </Record>" for n in range(2000)]
+    plain = [f" {record.format(m=n % 60, v=n)}/>" for n in range(2000, 11000)]
+    path = tmp_path / "export.xml"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<HealthData locale="en_GB">\n'
+                    + "\n".join(heavy + plain) + "\n</HealthData>\n")
+    halves = health_export.split(path)
+    assert halves is not None
+    counts = [sum(1 for _ in apple_health.parse(path, ZoneInfo("UTC"), Tally(), part))
+              for part in halves]
+    assert sum(counts) == 11000
+    by_bytes = sum(1 for line in path.read_bytes()[:path.stat().st_size // 2].splitlines()
+                   if line.startswith(b" <Record"))
+    assert by_bytes < 2000 and counts[0] > 3500  # a reader's work: records, then tags
