@@ -3,11 +3,11 @@
 Reading is Python work per record (libxml2 calls back per element): one core's worth, and
 nothing else runs while the file is read (delivery starts once it has been read whole), so a
 second core would sit idle. An export of `health_export.SPLIT_MIN` bytes or more is split at a
-top-level element near its middle (`health_export.split`); this process reads the first part
-into the import's spool, a child process reads the second into a spool folder of its own,
-which is then appended to the first. Every top-level element is read whole by exactly one
-part (a Correlation with its children, a Workout with its statistics), so rows, keys, counts
-and the tally are those one reader would make.
+top-level element where each gets half the work (`health_export.split`); this process reads
+the first part into the import's spool, a child process reads the second into a spool folder
+of its own, which is then appended to the first. Every top-level element is read whole by
+exactly one part (a Correlation with its children, a Workout with its statistics), so rows,
+keys, counts and the tally are those one reader would make.
 
 Either part failing for any reason (a broken file, a layout the split misjudged, the child
 killed) returns None: the caller then reads the file whole in one process, and the file's
