@@ -214,6 +214,9 @@ def _record(attrib, clock: _Clock, tally: Tally, name: str) -> Row | None:
     kind, start, end = get("type"), get("startDate"), get("endDate")
     if kind is None or start is None or end is None:
         raise _bad(name, attrib, "Record", "type, startDate and endDate are required")
+    if kind == HEARTBEATS:
+        tally.skip("heartbeat series (per-beat timings)")
+        return None
     try:
         t0 = clock.seconds(start)
         t1 = t0 if end == start else clock.seconds(end)
@@ -229,9 +232,6 @@ def _record(attrib, clock: _Clock, tally: Tally, name: str) -> Row | None:
         except (TypeError, ValueError):
             tally.drop(f"{kind}: value {value!r} is not a number")
             return None
-    elif kind == HEARTBEATS:
-        tally.skip("heartbeat series (per-beat timings)")
-        return None
     elif kind.startswith(CATEGORY):
         metric, value, unit = _category(kind, value, t1 - t0)
     else:
