@@ -55,6 +55,7 @@ SKIPPED_TOP = {
     "ActivitySummary": "activity summaries (daily rings, made from the records)",
 }
 HEARTBEATS = "HKDataTypeIdentifierHeartbeatSeries"
+PLAIN_TYPES = 1000  # quantity types whose metric is remembered (Apple has a few hundred)
 # ":MM:SS" → seconds into the hour
 _MINUTE_SECOND = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -245,7 +246,7 @@ def _record(attrib, clock: _Clock, tally: Tally, name: str) -> Row | None:
             return None
         if known and known[1]:
             value, unit = _convert(number, unit, known[1], value)  # type: ignore[arg-type]
-        else:
+        elif len(clock.plain) < PLAIN_TYPES:
             clock.plain[kind] = metric
     return (f"{kind}|{source}|{t0}|{t1}|{value}", clock.day(t0),
             (start, end, metric, value, unit, source, kind))

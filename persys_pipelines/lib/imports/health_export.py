@@ -85,8 +85,9 @@ def split(path: Path, parts: int = 2) -> list[Part] | None:
         stream, _ = open_export(path, tally)
     except ImportFileError:
         return None  # reported by the reader
+    zipped = zipfile.is_zipfile(path)
     with stream:
-        size = _size(path, stream)
+        size = _size(path, stream, zipped)
         if size < SPLIT_MIN:
             return None
         stream.seek(0)
@@ -96,7 +97,6 @@ def split(path: Path, parts: int = 2) -> list[Part] | None:
         if top is None:
             return None
         head, starts = top.start() + 1, [0]
-        zipped = zipfile.is_zipfile(path)
         for cut in (_cuts(stream, size, parts) if not zipped else
                     [size * k // parts for k in range(1, parts)]):
             stream.seek(cut)
@@ -137,9 +137,9 @@ def _cuts(stream: IO[bytes], size: int, parts: int) -> list[int]:
     return cuts
 
 
-def _size(path: Path, stream: IO[bytes]) -> int:
+def _size(path: Path, stream: IO[bytes], zipped: bool) -> int:
     """Bytes of export.xml, without reading it (a zip member's size is in the zip's directory)."""
-    if not zipfile.is_zipfile(path):
+    if not zipped:
         return stream.seek(0, 2) if stream.seekable() else 0
     with zipfile.ZipFile(path) as archive:
         sizes = [i.file_size for i in archive.infolist()

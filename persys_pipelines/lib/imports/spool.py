@@ -94,10 +94,13 @@ class Spool:
         tier = tier_of(self.policy, self.today, day)
         if tier is None:
             return None
-        bucket = (tier, day.replace(day=1))
+        return self._bucket((tier, day.replace(day=1)))
+
+    def _bucket(self, bucket: tuple[str, dt.date]) -> _Route:
+        """The one `_Route` of a (tier, month) file, made on first use."""
         route = self.routes.get(bucket)
         if route is None:
-            route = self.routes[bucket] = _Route(bucket, self.planned.setdefault(tier, {}))
+            route = self.routes[bucket] = _Route(bucket, self.planned.setdefault(bucket[0], {}))
         return route
 
     def absorb(self, other: Spooled) -> Spooled:
@@ -107,11 +110,7 @@ class Spool:
             bucket = (batch.tier, batch.month)
             with open(self._path(bucket), "ab") as out, open(batch.path, "rb") as rows:
                 shutil.copyfileobj(rows, out, 1 << 20)
-            route = self.routes.get(bucket)
-            if route is None:
-                route = self.routes[bucket] = _Route(bucket, self.planned.setdefault(
-                    batch.tier, {}))
-            route.rows += batch.rows
+            self._bucket(bucket).rows += batch.rows
         for (what, tier), n in other.planned.items():
             mine = self.planned.setdefault(tier, {})
             mine[what] = mine.get(what, 0) + n

@@ -207,9 +207,9 @@ def _deliver_window(locked: Locked, handles: ImportHandles, window: list[Batch],
     with ThreadPoolExecutor(AT_ONCE, thread_name_prefix="persys-import") as pool:
         futures = [pool.submit(one, b) for b in window]
         wait(futures)
-    for future in futures:
-        if future.exception() is not None:
-            raise future.exception()  # type: ignore[misc]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        raise errors[0]
     return [f.result() for f in futures]  # type: ignore[misc]
 
 
