@@ -134,6 +134,7 @@ def main() -> int:
         for seconds, r in runs:
             rest = seconds - r.seconds["copy"] - r.seconds["verify"] - r.seconds["settle"]
             print(f"move {r.first_day.year}: {seconds:.2f}s = copy {r.seconds['copy']:.2f}s "
+                  f"in {r.streams} stream{'s' if r.streams > 1 else ''} "
                   f"(core's checksum alongside: {r.seconds.get('verify_core', 0):.2f}s) + "
                   f"verify {r.seconds['verify']:.2f}s (main's own pass "
                   f"{r.seconds.get('verify_main', 0):.2f}s) + settle "

@@ -186,6 +186,9 @@ def run_forked(cfg_path: str, name: str, as_of: dt.date, seed: int, *,
             if crash_at:
                 os.environ[CRASH_ENV] = crash_at
             from persys_pipelines.lib.config import load_config
+            from persys_pipelines.lib.moves import two_streams
+
+            two_streams.TWO_STREAMS_FROM = 0  # every core→main range of 2+ days: two streams
 
             {**ROUTES, **ONLY_AT_POINTS}[name](load_config(cfg_path), as_of,
                                                 random.Random(seed))

@@ -30,6 +30,8 @@ the range during a move are simply newer than S: they stay in core and move next
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -50,16 +52,16 @@ from ..pg.partitions import month_partitions
 from ..pg.session import pin_session
 from ..pg.tables import day_expression, only_when_condition
 from ..pg.tiers import PgTier
-from . import settle
+from . import settle, two_streams
 from .engine import Engine, Locked, Progress, Step, route
 from .relay import copy_staged, stream_copy
 
 __all__ = ["CORE_MAIN", "MoveRange", "MoveResult", "Progress", "move_range", "range_condition",
            "reconcile", "repair"]
 T = TypeVar("T")
-CORE_MAIN = route("core_main", "core", "main", states=settle.STATES, points=(
-    "opened", "copied", "main_committed", "core_deleting", "delete_sent", "deleted", "closed",
-    "space"))
+CORE_MAIN = route("core_main", "core", "main", states=(*settle.STATES, two_streams.HALF),
+                  points=("opened", "copied", "helper_committed", "main_committed",
+                          "core_deleting", "delete_sent", "deleted", "closed", "space"))
 def may_alter_rows(dst: psycopg.Connection, table: str) -> bool:
     """Could main store other values than the binary COPY carried? Only through a trigger or
     a rule on its table (or a partition of it): main's columns have core's types in core's
@@ -99,6 +101,7 @@ class MoveResult:
     held_back: dict[str, int] = field(default_factory=dict)  # reference → rows kept in core
     partitions_dropped: list[str] = field(default_factory=list)  # whole months truncated
     repaired: int = 0  # interrupted moves settled first
+    streams: int = 1  # 2: copied in two halves at once (two_streams)
     ledger_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # said once in the run's output
@@ -167,8 +170,8 @@ def move_range(engine: Engine, core: PgTier, rng: MoveRange) -> MoveResult:
         result.ledger_id = step.id
         step.crash("opened")
         try:
-            copied = _copy_and_verify(core, src, dst, rng, shape, refs, result, step,
-                                      engine.progress)
+            copied = _copy_and_verify((core, engine.main), src, dst, rng, shape, refs,
+                                      result, step, engine.progress)
             step.crash("main_committed")
             t0 = time.perf_counter()
             out = settle.settle(src, dst, copied, step)
@@ -176,7 +179,7 @@ def move_range(engine: Engine, core: PgTier, rng: MoveRange) -> MoveResult:
         except BaseException as exc:
             src.rollback()
             dst.rollback()
-            step.failed(exc)  # a copy already committed stays `copied`: the next run settles it
+            step.failed(exc)  # a committed copy (or half) stays as it is: the next run settles it
             raise
         step.crash("deleted")
         result.rows, result.kept = out.deleted, result.inserted - out.deleted
@@ -211,8 +214,8 @@ def _references(src: psycopg.Connection, table: str) -> list[references.Referenc
     return refs
 
 
-def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Connection,
-                     rng: MoveRange, shape: mirror.TableShape,
+def _copy_and_verify(tiers: tuple[PgTier, PgTier], src: psycopg.Connection,
+                     dst: psycopg.Connection, rng: MoveRange, shape: mirror.TableShape,
                      refs: list[references.Reference], result: MoveResult, step: Step,
                      progress: Progress | None) -> settle.Copied:
     """Copy the range from one snapshot of core into main, verify, commit main (with the
@@ -220,9 +223,11 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
 
     Core's checksum, where one is compared (`may_alter_rows`), runs while the copy streams,
     on a second connection that shares the copy's exported snapshot, so it costs (almost) no
-    time of its own."""
+    time of its own. Where none is, a large range is copied in two streams (two_streams)."""
+    source = tiers[0]
     src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-verify")
+    sessions = contextlib.ExitStack()
     try:
         snapshot = settle.Snapshot.parse(
             src.execute("select pg_current_snapshot()::text").fetchone()[0])  # S starts here
@@ -244,16 +249,29 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
                                       fingerprint.source_fingerprint,
                                       source, exported, rng.table, taken, hashed)
         t0 = time.perf_counter()
-        select = sql.SQL("select {} from {} {} where {}").format(
-            sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(ALIAS), sql.Identifier(c))
-                               for c in columns),
-            ident(rng.table), sql.Identifier(ALIAS), taken)
-        staged = False
+        select = _select(rng.table, columns, taken)
+        staged, second, helper_rows = False, None, 0
+        middle = (None if alters or source.transaction_pooled else
+                  two_streams.split_day(src, rng.table, rng.first_day, rng.last_day))
         try:
-            copied_rows, result.bytes = stream_copy(src, dst, select, rng.table, columns,
-                                                    progress)
+            if middle is None:
+                copied_rows, result.bytes = stream_copy(src, dst, select, rng.table, columns,
+                                                        progress)
+            else:
+                second = sessions.enter_context(two_streams.helper_sessions(
+                    source, tiers[1], src.execute("select pg_export_snapshot()").fetchone()[0]))
+                halves = [dataclasses.replace(rng, last_day=middle - dt.timedelta(days=1)),
+                          dataclasses.replace(rng, first_day=middle)]
+                rows_a, helper_rows, result.bytes = two_streams.copy_both(
+                    (src, dst), second, tuple(_select(rng.table, columns, sql.SQL(
+                        "{} and {}").format(range_condition(src, half), references.unreferenced(
+                            refs, ALIAS))) for half in halves), rng.table, columns, progress)
+                copied_rows, result.streams = rows_a + helper_rows, 2
         except psycopg.errors.UniqueViolation:
             dst.rollback()  # nothing else is in main's transaction yet
+            if second is not None:
+                second[1].rollback()
+                second, result.streams = None, 1
             staged = True
             # main's own key: core's may be wider (a month-partitioned core's key holds its
             # day column, a plain main's does not) and ON CONFLICT names main's constraint
@@ -283,17 +301,29 @@ def _copy_and_verify(source: PgTier, src: psycopg.Connection, dst: psycopg.Conne
             source_fp = fingerprint.Fingerprint(copied_rows, 0, fingerprint.COUNTED)
         result.seconds["verify"] = time.perf_counter() - t1
         result.checksum = source_fp.text
+        helpers = (() if second is None else (two_streams.commit_helper(
+            second[1], step, helper_rows, middle, snapshot.text),))
+        if helpers:
+            step.crash("helper_committed")
         copied = settle.Copied(
             ledger_id=result.ledger_id, table=rng.table, snapshot=snapshot, main_xid=main_xid,
             rows=copied_rows, source_condition=in_range, dest_condition=dest_range,
-            primary_key=shape.primary_key, references=refs, whole_partitions=whole)
+            primary_key=shape.primary_key, references=refs, whole_partitions=whole,
+            helper_xids=helpers)
         step.advance(settle.COPIED, conn=dst, **copied.ledger_detail())
-        dst.commit()
+        dst.commit()  # failing, a committed helper's half stays `half_copied`: settled next run
     finally:
+        sessions.close()
         pool.shutdown(wait=True)
         src.rollback()
         src.isolation_level = None
     return copied
+
+
+def _select(table: str, columns: list[str], taken: sql.Composable) -> sql.Composable:
+    return sql.SQL("select {} from {} {} where {}").format(
+        sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(ALIAS), sql.Identifier(c))
+                           for c in columns), ident(table), sql.Identifier(ALIAS), taken)
 
 
 def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) -> T:
@@ -311,7 +341,8 @@ def _timed(result: MoveResult, key: str, fn: Callable[..., T], *args: object) ->
 
 def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
               rng: MoveRange) -> int:
-    """Settle every core→main entry of the table left `copied` or `deleting` and mark the
+    """Settle every core→main entry of the table left `copied`, `half_copied` or `deleting`
+    and mark the
     ones left `open` interrupted (call holding the table's lock, sessions pinned, no
     transaction open); returns how many were repaired."""
     repaired = 0
@@ -330,18 +361,24 @@ def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
                     f"whether its delete (transaction {detail['core_xid']}) committed. Run "
                     f"`persys lifecycle repair --table {rng.table}`")
         part = MoveRange(rng.table, rng.policy, rng.zone, entry.first_day, entry.last_day)
+        if "main_xid" in detail:
+            main_xid = int(detail["main_xid"])
+            helpers = tuple(int(x) for x in detail.get("helper_xids", ()))
+        else:  # `half_copied`: only the helper's half committed, settled alone
+            part = dataclasses.replace(part, first_day=dt.date.fromisoformat(
+                detail["helper_first_day"]))
+            main_xid, helpers = int(detail["helper_xid"]), ()
         dest_range = range_condition(dst, part)
-        main_xid = int(detail["main_xid"])
-        still = dst.execute(sql.SQL("select count(*) from {} t where {} and t.xmin = {}::xid")
-                            .format(ident(rng.table), dest_range,
-                                    sql.Literal(str(main_xid & settle.XID_MASK)))).fetchone()[0]
+        still = dst.execute(sql.SQL("select count(*) from {} t where {} and {}").format(
+            ident(rng.table), dest_range, settle.written_by("t", (main_xid, *helpers)))
+            ).fetchone()[0]
         refs = _references(src, rng.table)
         copied = settle.Copied(
             ledger_id=entry.id, table=rng.table,
             snapshot=settle.Snapshot.parse(detail["snapshot"]), main_xid=main_xid,
             rows=int(still), source_condition=range_condition(src, part),
             dest_condition=dest_range, primary_key=mirror.table_shape(dst, rng.table).primary_key,
-            references=refs, whole_partitions=[])
+            references=refs, whole_partitions=[], helper_xids=helpers)
         src.commit()
         dst.commit()
         out = settle.settle(src, dst, copied, step)

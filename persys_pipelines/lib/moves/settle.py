@@ -87,10 +87,22 @@ class Copied:
     primary_key: list[str]
     references: list[Reference]
     whole_partitions: list[str] = field(default_factory=list)  # months wholly in range
+    helper_xids: tuple[int, ...] = ()  # main transactions of a second stream (two_streams)
 
     def ledger_detail(self) -> dict:
         return {"snapshot": self.snapshot.text, "main_xid": self.main_xid,
-                "copied": self.rows, "whole_partitions": self.whole_partitions}
+                "helper_xids": list(self.helper_xids), "copied": self.rows,
+                "whole_partitions": self.whole_partitions}
+
+    def written(self, alias: str) -> sql.Composable:
+        """Row `alias` of main is one of this copy's (written by its main transactions)."""
+        return written_by(alias, (self.main_xid, *self.helper_xids))
+
+
+def written_by(alias: str, xids: tuple[int, ...]) -> sql.Composable:
+    """Row `alias` was written by one of the main transactions `xids`."""
+    return sql.SQL("{}.xmin in ({})").format(sql.Identifier(alias), sql.SQL(", ").join(
+        sql.SQL("{}::xid").format(sql.Literal(str(x & XID_MASK))) for x in xids))
 
 
 @dataclass
@@ -198,9 +210,9 @@ def _ship_copied_keys(src: psycopg.Connection, dst: psycopg.Connection, copied: 
                 .format(sql.Identifier(COPIED_KEYS), _cols(None, copied.primary_key),
                         ident(copied.table)))
     src.execute(sql.SQL("truncate {}").format(sql.Identifier(COPIED_KEYS)))
-    select = sql.SQL("select {} from {} t where {} and t.xmin = {}::xid").format(
+    select = sql.SQL("select {} from {} t where {} and {}").format(
         _cols("t", copied.primary_key), ident(copied.table), copied.dest_condition,
-        sql.Literal(str(copied.main_xid & XID_MASK)))
+        copied.written("t"))
     copy_between(dst, src, select, COPIED_KEYS)
     src.execute(sql.SQL("analyze {}").format(sql.Identifier(COPIED_KEYS)))
 
@@ -222,11 +234,11 @@ def _drop_stale_copies(dst: psycopg.Connection, copied: Copied) -> int:
     back by a reference): removed, so core's version stays the only one."""
     dst.execute(sql.SQL("analyze {}").format(sql.Identifier(DELETED_KEYS)))
     return dst.execute(sql.SQL(
-        "delete from {t} m where {cond} and m.xmin = {xid}::xid "
+        "delete from {t} m where {cond} and {mine} "
         "and ({mk}) not in (select {k} from {d})").format(
         t=ident(copied.table),
         cond=copied.dest_condition,
-        xid=sql.Literal(str(copied.main_xid & XID_MASK)),
+        mine=copied.written("m"),
         mk=_cols("m", copied.primary_key), k=_cols(None, copied.primary_key),
         d=sql.Identifier(DELETED_KEYS))).rowcount
 
