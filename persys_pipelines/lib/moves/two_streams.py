@@ -27,8 +27,7 @@ import psycopg
 from psycopg import sql
 
 from ..calendar import month_start, next_month
-from ..pg.catalog import regclass
-from ..pg.partitions import month_partitions
+from ..pg.partitions import month_partition_bytes
 from ..pg.session import pin_session
 from ..pg.tiers import PgTier
 from .engine import Progress, Step
@@ -45,14 +44,10 @@ def split_day(src: psycopg.Connection, table: str, first: dt.date | None,
     stream (an open or one-day range, a plain table, less than `TWO_STREAMS_FROM` bytes)."""
     if first is None or last is None or last <= first:
         return None
-    months = {name: month for month, name in month_partitions(src, table).items()
-              if next_month(month) > first and month <= last}
-    if not months:
+    sizes = {month: size for month, size in month_partition_bytes(src, table).items()
+             if next_month(month) > first and month <= last}
+    if not sizes:
         return None
-    sizes = {months[name]: size for name, size in src.execute(
-        "select c.relname, pg_table_size(c.oid) from pg_inherits i "
-        "join pg_class c on c.oid = i.inhrelid where i.inhparent = to_regclass(%s) "
-        "and c.relname = any(%s)", (regclass(table), list(months))).fetchall()}
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     per_day = [sizes.get(month_start(d), 0) / (next_month(month_start(d)) - month_start(d)).days
                for d in days]
@@ -89,13 +84,16 @@ def copy_both(first: tuple[psycopg.Connection, psycopg.Connection],
               progress: Progress | None) -> tuple[int, int, int]:
     """`stream_copy` of each half at once (the second on a thread); returns (rows of the
     first, rows of the second, bytes). Both streams have ended when it returns or raises
-    (the first error raised: the caller rolls both main transactions back)."""
+    (the first stream's error cancels the second's COPY; the caller rolls both main
+    transactions back)."""
     shared = _locked(progress)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="persys-stream") as pool:
         helper = pool.submit(stream_copy, *second, selects[1], table, columns, shared)
         try:
             rows_a, bytes_a = stream_copy(*first, selects[0], table, columns, shared)
         except BaseException:
+            with contextlib.suppress(Exception):  # stop the helper's COPY instead of waiting
+                second[1].cancel_safe(timeout=5)
             with contextlib.suppress(BaseException):
                 helper.result()
             raise

@@ -63,6 +63,17 @@ def month_partitions(conn: psycopg.Connection, table: str) -> dict[dt.date, str]
     return out
 
 
+def month_partition_bytes(conn: psycopg.Connection, table: str) -> dict[dt.date, int]:
+    """Month → bytes of its partition's rows (heap and TOAST, `pg_table_size`)."""
+    names = {name: month for month, name in month_partitions(conn, table).items()}
+    rows = conn.execute(
+        """select c.relname, pg_table_size(c.oid) from pg_inherits i
+             join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = to_regclass(%s) and c.relname = any(%s)""",
+        (regclass(table), list(names))).fetchall()
+    return {names[name]: int(size) for name, size in rows}
+
+
 def _bound(conn: psycopg.Connection, table: str, day_column: str, day: dt.date,
            zone: str) -> sql.Composable:
     """The partition bound for local midnight of `day`: a date, or a timestamptz in `zone`."""

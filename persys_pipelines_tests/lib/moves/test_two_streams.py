@@ -72,11 +72,16 @@ def test_a_range_in_two_streams_moves_every_row_once_and_names_both_transactions
     assert entry.detail["helper_xids"][0] != entry.detail["main_xid"]
 
 
-def test_a_key_main_holds_already_sends_the_whole_range_through_the_staged_upsert(world):
+@pytest.mark.parametrize("days", [("2024-02-03", "2024-02-20"), ("2024-03-10", "2024-03-31")],
+                         ids=["first half", "second half"])
+def test_a_key_main_holds_already_sends_the_whole_range_through_the_staged_upsert(world,
+                                                                                   days):
+    """Either stream meets the key: the other is stopped (or ends), both roll back, and the
+    range goes once through the staged upsert, core's version winning."""
     cfg, core, main = world
-    with core.connect() as c, main.connect() as m:  # a row of the second half, in main too
-        row = c.execute("select * from journal_entries where entry_date between "
-                        "'2024-03-10' and %s order by id limit 1", (LAST,)).fetchone()
+    with core.connect() as c, main.connect() as m:  # a row of that half, in main too
+        row = c.execute("select * from journal_entries where entry_date between %s and %s "
+                        "order by id limit 1", days).fetchone()
         cols = [d.name for d in c.execute("select * from journal_entries limit 0").description]
         m.execute(f"insert into journal_entries ({', '.join(cols)}) values "
                   f"({', '.join(['%s'] * len(cols))})", row)
