@@ -184,6 +184,16 @@ class Locked:
         not settled, …): what its reconcile must finish, oldest first."""
         return ledger.in_states(self.conn, route.name, self.table, route.states)
 
+    def clear_of(self, route: Route, spans: list[tuple[dt.date, dt.date]]
+                 ) -> list[tuple[dt.date, dt.date]]:
+        """The (first, last) `spans` no entry of `route` left in its own states covers. (A
+        month a core→main copy not yet settled covers stays in main: core still holds those
+        rows and the app may change them; it is archived once the copy is settled.)"""
+        left = self.unfinished(route)
+        return [(first, last) for first, last in spans if not any(
+            (e.first_day is None or e.first_day <= last)
+            and (e.last_day is None or e.last_day >= first) for e in left)]
+
     def interrupt_open(self, route: Route) -> int:
         """Entries a killed run left `open` (nothing they describe committed): `interrupted`.
         Only the lock holder may call it: no live run can own them."""

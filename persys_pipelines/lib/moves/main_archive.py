@@ -54,6 +54,7 @@ from ..pg.catalog import ident, primary_key, table_columns, table_exists
 from ..pg.tables import TableSpec, day_expression, only_when_condition, placeable
 from ..pg.tiers import PgTier
 from .archive_repair import Reconciled, reconcile
+from .core_main import CORE_MAIN
 from .engine import Engine, Locked, route
 from .overlap import overlapped
 from .target import ArchiveTarget
@@ -166,7 +167,7 @@ def archive_months_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec
                           months: list[dt.date], as_of: dt.date) -> list[MonthResult]:
     """`archive_months` for a caller that holds the table's lock (another route's step)."""
     results = {month_span(m)[0]: MonthResult(spec.name, month_span(m)[0], 0) for m in months}
-    spans = _spans(spec, months, as_of)
+    spans = locked.clear_of(CORE_MAIN, _spans(spec, months, as_of))  # not a copy core may replace
     if spans:
         repaired = reconcile(locked, target, spec.name)
         results |= _archive_locked(locked, target, spec, spans, as_of, repaired)

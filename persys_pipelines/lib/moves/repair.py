@@ -36,7 +36,7 @@ SHOWN = 5  # keys named per table in the report
 @dataclass
 class TableRepair:
     table: str
-    unsettled: int = 0  # ledger entries left `copied`/`deleting`, or `committing` (import)
+    unsettled: int = 0  # entries left `half_copied`/`copied`/`deleting`, `committing` (import)
     in_both: int = 0  # keys in core and in main outside any entry
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # key, core, main
     archive: list[str] = field(default_factory=list)  # what the archive's repair did or would

@@ -185,3 +185,41 @@ def test_rows_the_app_changes_during_the_copy_stay_in_core_in_either_half(world,
                              (key,)).fetchone()[0] == "edited by the app"
             assert m.execute("select count(*) from journal_entries where id = %s",
                              (key,)).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("point", ["helper_committed", "main_committed"])
+def test_a_month_an_unsettled_copy_covers_is_archived_only_once_it_is_settled(world,
+                                                                              monkeypatch,
+                                                                              point):
+    """A move killed after main committed (half or all of it), the app editing a row of it
+    in core, then an archive run before any core→main run: the month stays in main (its rows
+    are still core's), and after the next move settles it, archiving keeps the app's
+    version once, not main's stale copy beside it (the oracle found that duplicate)."""
+    from persys_pipelines.lib.config import TablePolicy
+    from persys_pipelines_tests.oracle.checker import read_everything
+
+    cfg, core, main = world
+    cfg = cfg.model_copy(update={"tables": {**cfg.tables, "journal_entries": TablePolicy(
+        **{**cfg.tables["journal_entries"].model_dump(), "main_days": 20, "core_days": 0})}})
+
+    class Killed(BaseException):
+        pass
+
+    def killed(self, at: str) -> None:
+        if at == point:
+            raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
+        with pytest.raises(Killed):
+            _move(cfg, core, main)
+    with core.connect() as app:
+        key = str(app.execute("update journal_entries set body = 'edited' where id = (select "
+                              "id from journal_entries where entry_date = '2024-03-30' order "
+                              "by id limit 1) returning id").fetchone()[0])
+    march = [dt.date(2024, 3, 1)]
+    assert handles.archive_months(cfg, "journal_entries", march, as_of=AS_OF)[0].rows == 0
+    _move(cfg, core, main)
+    assert handles.archive_months(cfg, "journal_entries", march, as_of=AS_OF)[0].rows > 0
+    copies = read_everything(cfg).rows["journal_entries"][key]
+    assert len(copies) == 1 and copies[0][1][2] == "edited", copies
