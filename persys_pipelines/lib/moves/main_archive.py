@@ -154,9 +154,8 @@ def month_run_key(table: str, month: dt.date, rows: int, generation: int) -> str
 
 def archive_months(engine: Engine, target: ArchiveTarget, spec: TableSpec,
                    months: list[dt.date], as_of: dt.date) -> list[MonthResult]:
-    """Each of `months` of one table, in order, under one table lock (module doc). Each month
-    keeps its own transaction; month k's file is written, stored and read back while month
-    k+1 is exported (overlap.py)."""
+    """Each of `months` of one table, in order, under one table lock (module doc), each in its
+    own transaction, month k's file written while month k+1 is exported (overlap.py)."""
     if not _spans(spec, months, as_of):
         return [MonthResult(spec.name, month_span(m)[0], 0) for m in months]
     with engine.locked(spec.name) as locked:
@@ -167,9 +166,10 @@ def archive_months_locked(locked: Locked, target: ArchiveTarget, spec: TableSpec
                           months: list[dt.date], as_of: dt.date) -> list[MonthResult]:
     """`archive_months` for a caller that holds the table's lock (another route's step)."""
     results = {month_span(m)[0]: MonthResult(spec.name, month_span(m)[0], 0) for m in months}
-    spans = locked.clear_of(CORE_MAIN, _spans(spec, months, as_of))  # not a copy core may replace
-    if spans:
+    spans = _spans(spec, months, as_of)
+    if spans:  # not the months of a copy core may still replace (Locked.clear_of)
         repaired = reconcile(locked, target, spec.name)
+        spans = locked.clear_of(CORE_MAIN, spans)
         results |= _archive_locked(locked, target, spec, spans, as_of, repaired)
     return [results[month_span(m)[0]] for m in months]
 
