@@ -291,8 +291,8 @@ def _copy_and_verify(tiers: tuple[PgTier, PgTier], src: psycopg.Connection,
             hashed = hashed or fingerprint.row_hash([src, dst], rng.table, columns)
             source_fp = (source_side.result() if source_side is not None
                          else fingerprint.snapshot_fingerprint(src, rng.table, taken, hashed))
-            mine = sql.SQL("{} and {}.xmin = {}::xid").format(
-                dest_range, sql.Identifier(ALIAS), sql.Literal(str(main_xid & settle.XID_MASK)))
+            mine = sql.SQL("{} and {}").format(dest_range,
+                                               settle.written_by(ALIAS, (main_xid,)))
             dest_fp = fingerprint.dest_fingerprint(dst, rng.table, mine, hashed)
             result.seconds["verify_main"] = time.perf_counter() - t1
             fingerprint.check(rng.table, rng.first_day, rng.last_day, source_fp, dest_fp,

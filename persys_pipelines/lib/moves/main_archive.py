@@ -51,6 +51,7 @@ from ..errors import ArchiveError
 from ..lazy import lazy_module
 from ..pg import fingerprint
 from ..pg.catalog import ident, primary_key, table_columns, table_exists
+from ..pg.session import in_snapshot
 from ..pg.tables import TableSpec, day_expression, only_when_condition, placeable
 from ..pg.tiers import PgTier
 from .archive_repair import Reconciled, reconcile
@@ -378,8 +379,7 @@ def fingerprint_alongside(main: PgTier, conn: psycopg.Connection, pool: ThreadPo
 
     def work() -> fingerprint.Fingerprint:
         with main.connect() as other:
-            other.execute("set transaction isolation level repeatable read")
-            other.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot)))
+            in_snapshot(other, snapshot)
             return fingerprint.of_table(other, table, columns, where)
 
     return pool.submit(work)

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from ..calendar import month_start, next_month
 from ..pg.partitions import month_partition_bytes
-from ..pg.session import pin_session
+from ..pg.session import in_snapshot, pin_session
 from ..pg.tiers import PgTier
 from .engine import Progress, Step
 from .relay import stream_copy
@@ -69,8 +69,7 @@ def helper_sessions(core: PgTier, main: PgTier, snapshot_id: str
     with core.connect() as src, main.connect() as dst:
         for conn in (src, dst):
             pin_session(conn)
-        src.execute("set transaction isolation level repeatable read, read only")
-        src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+        in_snapshot(src, snapshot_id)
         try:
             yield src, dst
         finally:

@@ -34,7 +34,7 @@ from psycopg import sql
 
 from ..errors import MoveError
 from .catalog import ident, regclass
-from .session import pin_session
+from .session import in_snapshot, pin_session
 from .tiers import PgTier
 
 FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: below it, built-in objects
@@ -221,8 +221,7 @@ def source_fingerprint(source: PgTier, snapshot_id: str, table: str, taken: sql.
     connection of its own so it runs while the copy streams."""
     with source.connect() as conn:
         pin_session(conn)
-        conn.execute("set transaction isolation level repeatable read, read only")
-        conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+        in_snapshot(conn, snapshot_id)
         out = snapshot_fingerprint(conn, table, taken, hashed)
         conn.rollback()
     return out

@@ -69,6 +69,13 @@ def pin_session(conn: psycopg.Connection, *, local: bool = False) -> None:
         conn.commit()
 
 
+def in_snapshot(conn: psycopg.Connection, snapshot_id: str) -> None:
+    """Start `conn`'s next transaction (read only, REPEATABLE READ) in another session's
+    exported snapshot (`pg_export_snapshot()`), to read exactly what that session reads."""
+    conn.execute("set transaction isolation level repeatable read, read only")
+    conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+
+
 def is_lock_conflict(exc: BaseException) -> bool:
     """A mover's statement gave way to the app (lock timeout, deadlock, serialization)."""
     return isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected
