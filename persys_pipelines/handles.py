@@ -194,13 +194,14 @@ def elsewhere(cfg: Config, tier: str) -> Elsewhere:
     from .lib.moves.backup_restore import keys_in
 
     other = resolve_tier(cfg, "main" if tier == "core" else "core")
+    main = resolve_tier(cfg, "main")
     stores = targets(cfg)
 
     def held(table: str, keys: list[str], wanted: list[tuple]) -> set[tuple]:
         if table not in cfg.tables:
             return set()
         return keys_in(other, table, keys, wanted) | archive_main.archived_keys(
-            stores, table, keys, wanted)
+            stores, main, table, keys, wanted)
 
     return held
 

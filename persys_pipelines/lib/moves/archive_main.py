@@ -37,7 +37,8 @@ from ..lazy import lazy_module
 from ..pg import fingerprint
 from ..pg.catalog import generated_columns, ident
 from ..pg.tables import TableSpec
-from .archive_repair import reconcile
+from ..pg.tiers import PgTier
+from .archive_repair import holding, reconcile
 from .engine import Engine, Locked, route
 from .target import ArchiveTarget
 
@@ -212,13 +213,14 @@ def finish(target: ArchiveTarget, table: str, old_key: str, remainder: FileEntry
     target.store.delete(old_key)
 
 
-def archived_keys(targets: list[ArchiveTarget], table: str, keys: list[str],
+def archived_keys(targets: list[ArchiveTarget], main: PgTier, table: str, keys: list[str],
                   wanted: list[tuple]) -> set[tuple]:
-    """Which of `wanted` (key tuples) a committed archive file of `table` holds (only the key
-    columns of each file are read): a backup restore's "held elsewhere"."""
+    """Which of `wanted` (key tuples) an archive file of `table` holds (`holding`: committed,
+    or pending after its move committed; only the key columns of each file are read): a
+    backup restore's "held elsewhere"."""
     found: set[tuple] = set()
     for target in targets:
-        for entry in read_manifest(target.store, table).committed():
+        for entry in holding(main, read_manifest(target.store, table).files):
             types = entry.pg_types
             theirs = [k for k in (entry.primary_key or keys) if k in types]
             if not theirs or not set(theirs) <= set(keys):

@@ -29,6 +29,7 @@ from psycopg import sql
 from ..archive import format as fmt
 from ..archive.manifest import (
     COMMITTED,
+    PENDING,
     FileEntry,
     Manifest,
     ManifestUnreadable,
@@ -43,7 +44,8 @@ from ..archive.rows import load_rows
 from ..lazy import lazy_module
 from ..pg import fingerprint, ledger
 from ..pg.catalog import ident, primary_key, regclass, table_columns, table_exists
-from .engine import Locked
+from ..pg.tiers import PgTier
+from .engine import DONE, Locked
 from .target import ArchiveTarget
 
 pa = lazy_module("pyarrow")
@@ -64,6 +66,20 @@ class Reconciled:
     def __bool__(self) -> bool:
         return bool(self.committed or self.removed or self.kept or self.recovered
                     or self.restores or self.rebuilt)
+
+
+def holding(main: PgTier, entries: list[FileEntry]) -> list[FileEntry]:
+    """Those of `entries` whose rows are in the archive: committed ones, and pending ones whose
+    move committed (their ledger entry is `done`: a run killed after its commit, which the
+    next repair marks committed). What anything asking "does the archive hold this row?"
+    must read: committed entries alone miss those rows, and a backup merge or an import
+    would then write them into a tier a second time."""
+    pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
+    moved: set[int] = set()
+    if pending:
+        with main.connect() as conn:
+            moved = {i for i, s in ledger.states_of(conn, pending).items() if s == DONE}
+    return [e for e in entries if e.state == COMMITTED or e.ledger_id in moved]
 
 
 def file_pattern(table: str) -> re.Pattern[str]:

@@ -13,15 +13,16 @@ from collections.abc import Collection, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from ..archive.manifest import COMMITTED, PENDING, load_file, read_manifest
+from ..archive.manifest import load_file, read_manifest
 from ..calendar import month_span
 from ..errors import MoveError
 from ..lazy import lazy_module
-from ..pg import fingerprint, ledger
+from ..pg import fingerprint
 from ..pg.catalog import ident, table_exists
 from ..pg.tables import TableSpec
 from ..pg.tiers import PgTier
-from .engine import DONE, route
+from .archive_repair import holding
+from .engine import route
 from .import_plan import Batch
 from .settle import XID_MASK
 from .target import ArchiveTarget
@@ -132,21 +133,13 @@ def archived_keys(targets: Sequence[ArchiveTarget], main: PgTier, table: str, ke
                   first: dt.date, last: dt.date, skip: Collection[str] = ()
                   ) -> Iterator[bytes]:
     """Keys (COPY text lines) in archive files whose days meet the month's (`MARGIN` days
-    either side): committed entries, and pending ones whose move committed (the ledger entry
-    is `done`: a killed archive run the next one marks committed). Only the key column is
+    either side) that hold their rows (`archive_repair.holding`). Only the key column is
     read."""
     lo, hi = first - MARGIN, last + MARGIN
     for target in targets:
         entries = [e for e in read_manifest(target.store, table).files
                    if e.covers(lo, hi) and e.key not in skip]
-        pending = [e.ledger_id for e in entries if e.state == PENDING and e.ledger_id]
-        moved: set[int] = set()
-        if pending:
-            with main.connect() as conn:
-                moved = {i for i, s in ledger.states_of(conn, pending).items() if s == DONE}
-        for entry in entries:
-            if entry.state != COMMITTED and entry.ledger_id not in moved:
-                continue
+        for entry in holding(main, entries):
             plain, _ = load_file(target.store, target.ring, entry)
             values = pq.read_table(pa.BufferReader(plain), columns=[key]).column(key).to_pylist()
             if entry.pg_types.get(key) == "uuid":

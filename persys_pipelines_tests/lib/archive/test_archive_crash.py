@@ -111,3 +111,20 @@ def test_kill_at_random_moments(cfg, config_path):
     assert_whole(cfg, before)
     handles.restore(cfg, TABLE, dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert snapshot(cfg, TABLE) == before
+
+
+def test_backup_merge_after_a_killed_archive_commit_puts_nothing_back(cfg, config_path):
+    """Killed after its commit, an archive run leaves its file `pending` (the rows left main,
+    the ledger says so). A backup merge before the next run must count those rows as held by
+    the archive, not give them back to main: the next run would archive them a second time
+    (found by the oracle: one month of rows in two files)."""
+    rows_in_main(cfg)
+    before = snapshot(cfg, TABLE)
+    backup = handles.backup(cfg, "main")
+    assert run_killed(config_path, ARCHIVE, "main_archive.after_commit") == -signal.SIGKILL
+    doc = manifest.read_manifest(handles.archive_stores(cfg).active, TABLE)
+    assert [e.state for e in doc.files] == ["pending"]
+    done = handles.restore_backup(cfg, backup, [TABLE])[0]
+    assert (done.inserted, done.elsewhere) == (0, doc.files[0].rows)
+    handles.archive_due(cfg, LATER, tables=[TABLE])
+    assert_whole(cfg, before)
