@@ -231,12 +231,18 @@ def inventory(cfg: Config) -> dict:
 
 
 def backup(cfg: Config, tier: str, *, now: dt.datetime | None = None):
-    """One backup of `tier` into the backup store (what `persys backup run` does)."""
+    """One backup of `tier` into the backup store (what `persys backup run` does); main's
+    copies of rows core still holds (a core→main move not yet settled) are left out."""
     from .lib.backup import snapshot
+    from .lib.moves import settle
+
+    def in_flight(conn, table: str, alias: str):
+        return settle.in_flight(conn, core_main.CORE_MAIN, table, alias)
 
     where = backup_target(cfg)
     return snapshot.run_backup(resolve_tier(cfg, tier), where.store, where.ring,
-                               list(cfg.tables), keep=cfg.backup.keep, now=now)
+                               list(cfg.tables), keep=cfg.backup.keep, now=now,
+                               leave_out=in_flight if tier == "main" else None)
 
 
 def restore_backup(cfg: Config, backup, tables: list[str] | None = None, *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -36,6 +37,10 @@ PROJECT_TABLES = (*OUTPUT_TABLES, "persys.ledger", "persys.pins", "persys.usage"
                   "persys.health_checks", "persys.notifications", "persys.incidents")
 ID_FORMAT = "%Y%m%dT%H%M%S"
 LEVEL = 6  # zstd level: backups are written often and kept briefly, speed over the last byte
+
+
+# (session, table, alias) → a condition on row `alias` for rows the backup leaves out, or None
+LeaveOut = Callable[[psycopg.Connection, str, str], sql.Composable | None]
 
 
 class BackupError(ArchiveError):
@@ -96,16 +101,22 @@ def tables_to_back_up(conn: psycopg.Connection, tables: list[str]) -> list[str]:
     return [t for t in wanted if table_exists(conn, t)]
 
 
-def export_table(conn: psycopg.Connection, table: str
+def export_table(conn: psycopg.Connection, table: str, leave_out: LeaveOut | None = None
                  ) -> tuple[bytes, fingerprint.Fingerprint, dict[str, str]]:
-    """(Parquet bytes, fingerprint, pg types) of the whole table in the caller's snapshot.
+    """(Parquet bytes, fingerprint, pg types) of the table in the caller's snapshot, less the
+    rows `leave_out` names (main's copies of rows core still holds).
 
     The fingerprint covers every column (generated ones too) and is taken in the same
     snapshot as the rows, so a restore can prove it gave back exactly these rows."""
     pg_types = table_columns(conn, table)
-    data = fmt.export_arrow(conn, table, pg_types, rows=ident(table), day=sql.SQL("null::date"),
+    alias = fingerprint.ALIAS
+    out = leave_out(conn, table, alias) if leave_out else None
+    kept = sql.SQL("true") if out is None else sql.SQL("not ({})").format(out)
+    data = fmt.export_arrow(conn, table, pg_types, day=sql.SQL("null::date"),
+                            rows=sql.SQL("{} {} where {}").format(ident(table),
+                                                                  sql.Identifier(alias), kept),
                             key=primary_key(conn, table))
-    found = fingerprint.of_table(conn, table, list(pg_types))
+    found = fingerprint.of_table(conn, table, list(pg_types), kept)
     if found.rows != data.num_rows:
         raise BackupError(f"backup of {table}: exported {data.num_rows} rows, counted "
                           f"{found.rows}")
@@ -122,9 +133,10 @@ def read_only_snapshot(tier: PgTier) -> psycopg.Connection:
 
 
 def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, keep: int,
-               now: dt.datetime | None = None) -> Backup:
-    """Back up every table of the tier (encrypted: `ring` must hold a key), then write the
-    manifest, then apply retention (`keep` finished backups).
+               now: dt.datetime | None = None, leave_out: LeaveOut | None = None) -> Backup:
+    """Back up every table of the tier (encrypted: `ring` must hold a key), less the rows
+    `leave_out` names, then write the manifest, then apply retention (`keep` finished
+    backups).
 
     A table holding a value a file cannot keep exactly (format.ArchiveFormatError) is left
     out, the others are backed up, and the manifest says which and why (`Backup.refused`);
@@ -141,7 +153,7 @@ def run_backup(tier: PgTier, store: Store, ring: Keyring, tables: list[str], *, 
     with read_only_snapshot(tier) as conn:
         for table in tables_to_back_up(conn, tables):
             try:
-                plain, found, pg_types = export_table(conn, table)
+                plain, found, pg_types = export_table(conn, table, leave_out)
             except fmt.ArchiveFormatError as exc:
                 refused[table] = str(exc)
                 continue

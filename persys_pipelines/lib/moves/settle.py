@@ -27,10 +27,11 @@ import psycopg
 from psycopg import sql
 
 from ..errors import MoveError
-from ..pg.catalog import ident
+from ..pg import ledger
+from ..pg.catalog import ident, table_exists
 from ..pg.references import Reference, unreferenced
 from ..pg.session import yielding
-from .engine import Step
+from .engine import Route, Step
 from .relay import copy_between
 
 XID_MASK = (1 << 32) - 1
@@ -103,6 +104,23 @@ def written_by(alias: str, xids: tuple[int, ...]) -> sql.Composable:
     """Row `alias` was written by one of the main transactions `xids`."""
     return sql.SQL("{}.xmin in ({})").format(sql.Identifier(alias), sql.SQL(", ").join(
         sql.SQL("{}::xid").format(sql.Literal(str(x & XID_MASK))) for x in xids))
+
+
+def in_flight(conn: psycopg.Connection, route: Route, table: str, alias: str
+              ) -> sql.Composable | None:
+    """Row `alias` of main's `table` is a copy not yet settled (None: there is none): written
+    by an entry of `route` (core→main) left in one of its own states, read in the caller's
+    snapshot. Core still holds those rows and the person's app may change or delete them
+    there, so they are not main's yet: a backup of main leaves them out (merged back later,
+    a row the app deleted since would come back)."""
+    if not table_exists(conn, ledger.TABLE):
+        return None
+    xids = []
+    for entry in ledger.in_states(conn, route.name, table, route.states):
+        detail = entry.detail
+        xids += [int(detail[k]) for k in ("main_xid", "helper_xid") if k in detail]
+        xids += [int(x) for x in detail.get("helper_xids", ())]
+    return written_by(alias, tuple(xids)) if xids else None
 
 
 @dataclass

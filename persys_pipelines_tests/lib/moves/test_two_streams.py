@@ -223,3 +223,40 @@ def test_a_month_an_unsettled_copy_covers_is_archived_only_once_it_is_settled(wo
     assert handles.archive_months(cfg, "journal_entries", march, as_of=AS_OF)[0].rows > 0
     copies = read_everything(cfg).rows["journal_entries"][key]
     assert len(copies) == 1 and copies[0][1][2] == "edited", copies
+
+
+@pytest.mark.parametrize("point", ["helper_committed", "main_committed"])
+def test_a_backup_of_main_leaves_out_an_unsettled_copy(world, monkeypatch, point):
+    """A move killed after main committed (half or all of it), then a backup of main, the app
+    deleting a row of the copy in core, the next move settling it (main's copy goes), then
+    a merge of that backup: the row the app deleted stays deleted (the backup held main's
+    copy of a row that was still core's: found by the oracle, the row back in the archive)."""
+    cfg, core, main = world
+
+    class Killed(BaseException):
+        pass
+
+    def killed(self, at: str) -> None:
+        if at == point:
+            raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
+        with pytest.raises(Killed):
+            _move(cfg, core, main)
+    in_main = _in_range(main)
+    assert in_main > 0
+    backup = handles.backup(cfg, "main")
+    assert backup.manifest["tables"]["journal_entries"]["rows"] == 0, "only copies in main"
+    with core.connect() as app:
+        key = str(app.execute("delete from journal_entries where id = (select id from "
+                              "journal_entries where entry_date = '2024-03-30' order by id "
+                              "limit 1) returning id").fetchone()[0])
+    _move(cfg, core, main)
+    assert _in_range(core) == 0
+    done = handles.restore_backup(cfg, backup, ["journal_entries"])[0]
+    assert done.inserted == 0
+    for tier in (core, main):
+        with tier.connect() as conn:
+            assert conn.execute("select count(*) from journal_entries where id = %s",
+                                (key,)).fetchone()[0] == 0
