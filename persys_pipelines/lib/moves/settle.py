@@ -8,6 +8,9 @@ The copy read core in one snapshot S and committed its rows to main in transacti
   truncated instead (space back at once);
 - a row the app changed since S has a new version (new `xmin`): it stays in core, and main's
   stale copy is removed; a row the app deleted since S is gone from core: main's copy goes too;
+- a copy main no longer holds (a replacing backup restore or a hand delete before a killed
+  copy was settled) is not deleted in core: when the rows deleted would not equal main's
+  copies, core deletes only the keys main holds from the copy;
 - so after settling, main keeps exactly the rows core let go, and nothing is in both.
 
 Main's stale copies can only be found once core's delete is known, and the two databases
@@ -167,12 +170,12 @@ def _settle_once(src: psycopg.Connection, dst: psycopg.Connection, copied: Copie
         if out.deleted != copied.rows:
             src.rollback()
             return None
-    else:
+    else:  # only rows main holds from this copy (one lost there since stays in core)
+        _ship_copied_keys(src, dst, copied)
+        candidates = sql.SQL("{} and ({}) in (select {} from {})").format(
+            candidates, _cols("t", copied.primary_key), _cols(None, copied.primary_key),
+            sql.Identifier(COPIED_KEYS))
         if copied.references:
-            _ship_copied_keys(src, dst, copied)
-            candidates = sql.SQL("{} and ({}) in (select {} from {})").format(
-                candidates, _cols("t", copied.primary_key), _cols(None, copied.primary_key),
-                sql.Identifier(COPIED_KEYS))
             # Lock first: a child row the app is inserting right now makes us wait (or give
             # way), and the delete below then sees it, so no cascade can reach it.
             src.execute(sql.SQL("select 1 from {} t where {} for update").format(

@@ -260,3 +260,32 @@ def test_a_backup_of_main_leaves_out_an_unsettled_copy(world, monkeypatch, point
         with tier.connect() as conn:
             assert conn.execute("select count(*) from journal_entries where id = %s",
                                 (key,)).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("point", ["helper_committed", "main_committed"])
+def test_settling_deletes_in_core_only_what_main_still_holds(world, monkeypatch, point):
+    """A move killed after main committed, then one of main's copies lost there (a replacing
+    backup restore, a hand delete) before the next move settles it: that row stays in core
+    instead of being deleted as copied, and the same run then moves it."""
+    cfg, core, main = world
+
+    class Killed(BaseException):
+        pass
+
+    def killed(self, at: str) -> None:
+        if at == point:
+            raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
+        with pytest.raises(Killed):
+            _move(cfg, core, main)
+    with main.connect() as conn:
+        key = str(conn.execute("delete from journal_entries where id = (select id from "
+                               "journal_entries where entry_date = '2024-03-30' order by id "
+                               "limit 1) returning id").fetchone()[0])
+    _move(cfg, core, main)  # settles the killed copy (the row stays in core), then moves
+    assert _in_range(core) == 0
+    with main.connect() as conn:
+        assert conn.execute("select count(*) from journal_entries where id = %s",
+                            (key,)).fetchone()[0] == 1, "moved once, not lost"
