@@ -362,12 +362,13 @@ def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
                     f"`persys lifecycle repair --table {rng.table}`")
         part = MoveRange(rng.table, rng.policy, rng.zone, entry.first_day, entry.last_day)
         if "main_xid" in detail:
-            main_xid = int(detail["main_xid"])
+            main_xid, written = int(detail["main_xid"]), int(detail.get("copied", -1))
             helpers = tuple(int(x) for x in detail.get("helper_xids", ()))
         else:  # `half_copied`: only the helper's half committed, settled alone
             part = dataclasses.replace(part, first_day=dt.date.fromisoformat(
                 detail["helper_first_day"]))
             main_xid, helpers = int(detail["helper_xid"]), ()
+            written = int(detail.get("helper_rows", -1))
         dest_range = range_condition(dst, part)
         still = dst.execute(sql.SQL("select count(*) from {} t where {} and {}").format(
             ident(rng.table), dest_range, settle.written_by("t", (main_xid, *helpers)))
@@ -378,7 +379,8 @@ def reconcile(locked: Locked, src: psycopg.Connection, dst: psycopg.Connection,
             snapshot=settle.Snapshot.parse(detail["snapshot"]), main_xid=main_xid,
             rows=int(still), source_condition=range_condition(src, part),
             dest_condition=dest_range, primary_key=mirror.table_shape(dst, rng.table).primary_key,
-            references=refs, whole_partitions=[], helper_xids=helpers)
+            references=refs, whole_partitions=[], helper_xids=helpers,
+            careful=still != written)  # copies lost in main: a count proves nothing
         src.commit()
         dst.commit()
         out = settle.settle(src, dst, copied, step)

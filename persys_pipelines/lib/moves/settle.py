@@ -92,6 +92,7 @@ class Copied:
     references: list[Reference]
     whole_partitions: list[str] = field(default_factory=list)  # months wholly in range
     helper_xids: tuple[int, ...] = ()  # main transactions of a second stream (two_streams)
+    careful: bool = False  # main holds fewer copies than were written: settle by keys
 
     def ledger_detail(self) -> dict:
         return {"snapshot": self.snapshot.text, "main_xid": self.main_xid,
@@ -138,7 +139,7 @@ def settle(src: psycopg.Connection, dst: psycopg.Connection, copied: Copied,
     """Delete in core exactly the unchanged copied rows; main drops the rest (module doc).
 
     `src`, `dst`: pinned sessions (session.pin_session), no transaction open."""
-    fast = not copied.references
+    fast = not copied.references and not copied.careful
 
     def attempt() -> Settled:
         nonlocal fast

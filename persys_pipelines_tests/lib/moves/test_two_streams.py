@@ -266,7 +266,8 @@ def test_a_backup_of_main_leaves_out_an_unsettled_copy(world, monkeypatch, point
 def test_settling_deletes_in_core_only_what_main_still_holds(world, monkeypatch, point):
     """A move killed after main committed, then one of main's copies lost there (a replacing
     backup restore, a hand delete) before the next move settles it: that row stays in core
-    instead of being deleted as copied, and the same run then moves it."""
+    instead of being deleted as copied, and the same run then moves it; a row the app
+    deleted meanwhile leaves main too (one each: the counts alone would agree)."""
     cfg, core, main = world
 
     class Killed(BaseException):
@@ -284,8 +285,13 @@ def test_settling_deletes_in_core_only_what_main_still_holds(world, monkeypatch,
         key = str(conn.execute("delete from journal_entries where id = (select id from "
                                "journal_entries where entry_date = '2024-03-30' order by id "
                                "limit 1) returning id").fetchone()[0])
+    with core.connect() as app:  # and the app deletes another: the counts would agree
+        gone = str(app.execute("delete from journal_entries where id = (select id from "
+                               "journal_entries where entry_date = '2024-03-29' order by id "
+                               "limit 1) returning id").fetchone()[0])
     _move(cfg, core, main)  # settles the killed copy (the row stays in core), then moves
     assert _in_range(core) == 0
     with main.connect() as conn:
-        assert conn.execute("select count(*) from journal_entries where id = %s",
-                            (key,)).fetchone()[0] == 1, "moved once, not lost"
+        count = "select count(*) from journal_entries where id = %s"
+        assert conn.execute(count, (key,)).fetchone()[0] == 1, "moved once, not lost"
+        assert conn.execute(count, (gone,)).fetchone()[0] == 0, "deleted by the app"
