@@ -74,7 +74,8 @@ def backup(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
 
 def backup_restore(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     """A merge of main's newest backup: never deletes, never doubles, never resurrects a row
-    that moved on or was purged by policy."""
+    that moved on or that the app deleted (a row retention purged since the backup may come
+    back until the next purge; the checker does not look for those)."""
     found = snapshot.list_backups(handles.backup_target(cfg).store, "main")
     held = [t for t in ("journal_entries", "notes") if found and t in found[-1].manifest["tables"]]
     if held:  # a backup taken before a table reached main does not hold it
