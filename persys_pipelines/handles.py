@@ -246,7 +246,8 @@ def backup(cfg: Config, tier: str, *, now: dt.datetime | None = None):
 
 
 def restore_backup(cfg: Config, backup, tables: list[str] | None = None, *,
-                   replace: bool = False, into: PgTier | None = None):
+                   replace: bool = False, into: PgTier | None = None,
+                   today: dt.date | None = None):
     """A backup's rows back into its tier: merged (default) or replacing (module doc of
     lib/moves/backup_restore.py)."""
     from .lib.moves import backup_restore
@@ -255,6 +256,9 @@ def restore_backup(cfg: Config, backup, tables: list[str] | None = None, *,
     return backup_restore.restore(engine(cfg), resolve_tier(cfg, backup.tier), where.store,
                                   where.ring, backup, tables,
                                   elsewhere=elsewhere(cfg, backup.tier), replace=replace,
+                                  kept=backup_restore.kept_by_policy(
+                                      {t: spec(cfg, t) for t in cfg.tables},
+                                      today or cfg.today()),
                                   into=into)
 
 

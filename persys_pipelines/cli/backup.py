@@ -149,7 +149,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
             continue
         print(f"{r.table}: {r.inserted:,} of the backup's {plural(r.rows, 'row')} were missing "
               "and are back" + (f"; {r.elsewhere:,} missing here are in another tier (left "
-                                "there)" if r.elsewhere else ""))
+                                "there)" if r.elsewhere else "")
+              + (f"; {r.past_retention:,} older than delete_days stay deleted (retention)"
+                 if r.past_retention else ""))
         if r.differing:
             more = ", …" if r.differing > len(r.examples) else ""
             print(f"  {plural(r.differing, 'row')} differ from the backup and were kept as they "

@@ -79,7 +79,7 @@ def backup_restore(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
     found = snapshot.list_backups(handles.backup_target(cfg).store, "main")
     held = [t for t in ("journal_entries", "notes") if found and t in found[-1].manifest["tables"]]
     if held:  # a backup taken before a table reached main does not hold it
-        handles.restore_backup(cfg, found[-1], held)
+        handles.restore_backup(cfg, found[-1], held, today=as_of)
 
 
 def rekey(cfg: Config, as_of: dt.date, rng: random.Random) -> None:

@@ -99,8 +99,8 @@ def _prepare(world, point: str) -> tuple[str, dt.date]:
     if engine_route == "backup_restore":
         handles.backup(cfg, "main")
         with psycopg.connect(world.dsns["main"], autocommit=True) as conn:  # a row lost
-            conn.execute("delete from journal_entries where id = (select id from "
-                         "journal_entries order by id limit 1)")
+            conn.execute("delete from journal_entries where id = (select id from "  # that
+                         "journal_entries order by entry_date desc, id limit 1)")  # policy keeps
     if engine_route == "main_archive":  # a month wholly past main_days, with rows in main
         _write(world, (as_of.replace(day=1) - dt.timedelta(days=32)).replace(day=20), n=3)
         for table in ("journal_entries", "notes"):

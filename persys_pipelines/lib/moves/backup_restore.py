@@ -4,7 +4,8 @@ Per table, in one transaction holding the table's lock: the backup's rows go int
 table (typed as the backup records them) and their fingerprint is proven equal to the one
 taken with the backup. Then, by default (merge), a row of the backup whose key the table does
 not hold is inserted, unless another tier holds that key (it moved on since the backup: core
-→ main → archive), and rows whose key the table holds with other values are only reported;
+→ main → archive) or the row is past the table's delete_days (`kept_by_policy`: retention let
+it go since; counted), and rows whose key the table holds with other values are only reported;
 nothing is deleted. `replace` (the CLI's `--replace --yes`) makes the table equal to the
 backup instead: rows written since the backup are deleted and exist nowhere else afterwards.
 The ledger entry commits with the rows. A crash leaves the table as it was.
@@ -12,6 +13,7 @@ The ledger entry commits with the rows. A crash leaves the table as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,8 +26,10 @@ from ..archive.rows import load_rows
 from ..archive.stores import Store
 from ..backup.snapshot import Backup, BackupError
 from ..backup.verify import load_table
+from ..calendar import cutoff
 from ..pg import fingerprint
 from ..pg.catalog import generated_columns, ident, primary_key, table_exists
+from ..pg.tables import TableSpec, day_expression
 from ..pg.tiers import PgTier
 from .engine import Engine, route
 
@@ -35,6 +39,9 @@ SCRATCH = "persys_backup_scratch"
 SHOWN = 5  # differing keys named per table
 # table, keys (as rows of key values) → the keys another tier or the archive holds
 Elsewhere = Callable[[str, list[str], list[tuple]], set[tuple]]
+# (session, table) → what the table's retention still keeps, as a condition on a row's own
+# columns (None: it keeps everything)
+Kept = Callable[[psycopg.Connection, str], sql.Composable | None]
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,16 @@ class Restored:
     differing: int = 0  # same key here with other values: reported, kept as they are
     examples: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    past_retention: int = 0  # missing here, but older than delete_days: not given back
 
 
 def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: Backup,
             tables: list[str] | None = None, *, elsewhere: Elsewhere | None = None,
-            replace: bool = False, into: PgTier | None = None) -> list[Restored]:
+            kept: Kept | None = None, replace: bool = False, into: PgTier | None = None
+            ) -> list[Restored]:
     """Give back the rows of `tables` (default all of the backup's) into `tier` (or `into`,
-    another database, where a missing table is created from the backup's types)."""
+    another database, where a missing table is created from the backup's types); a merge
+    gives back no row retention has since let go (`kept`)."""
     entries = backup.manifest["tables"]
     names = tables or list(entries)
     unknown = [t for t in names if t not in entries]
@@ -71,7 +81,7 @@ def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: B
                                tier=target.name, mode="replace" if replace else "merge")
             try:
                 done = _restore_table(conn, table, entries[table], data, replace,
-                                      None if into else elsewhere)
+                                      None if into else elsewhere, None if into else kept)
                 step.crash("before_commit")
                 conn.commit()
             except BaseException as exc:
@@ -79,10 +89,27 @@ def restore(engine: Engine, tier: PgTier, store: Store, ring: Keyring, backup: B
                 step.failed(exc)
                 raise
             step.done(rows=done.inserted, fingerprint=done.fingerprint, deleted=done.deleted,
-                      elsewhere=done.elsewhere, differing=done.differing)
+                      elsewhere=done.elsewhere, differing=done.differing,
+                      past_retention=done.past_retention)
             step.crash("after_commit")
             out.append(done)
     return out
+
+
+def kept_by_policy(specs: dict[str, TableSpec], today: dt.date) -> Kept:
+    """What each table's `delete_days` still keeps as of `today`: a merge gives back no row
+    retention has let go since the backup (tables without a policy or kept forever: all; a
+    row without a day: kept)."""
+
+    def kept(conn: psycopg.Connection, table: str) -> sql.Composable | None:
+        spec = specs.get(table)
+        cut = cutoff(today, spec.policy.delete_days) if spec else None
+        if spec is None or cut is None:
+            return None
+        return sql.SQL("coalesce({} >= {}, true)").format(
+            day_expression(conn, table, spec.policy, spec.zone), sql.Literal(cut))
+
+    return kept
 
 
 def _want(entry: dict) -> fingerprint.Fingerprint:
@@ -92,7 +119,7 @@ def _want(entry: dict) -> fingerprint.Fingerprint:
 
 
 def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
-                   replace: bool, elsewhere: Elsewhere | None) -> Restored:
+                   replace: bool, elsewhere: Elsewhere | None, kept: Kept | None) -> Restored:
     types = fmt.pg_types_of(data.schema)
     created = not table_exists(conn, table)
     if created:  # made from the backup's types, without a key: a merge has nothing to match
@@ -112,11 +139,12 @@ def _restore_table(conn: psycopg.Connection, table: str, entry: dict, data,
     BACKUP_RESTORE.crash("loaded")
     if replace or created:
         return _replace(conn, table, columns, want)
-    return _merge(conn, table, columns, want, elsewhere)
+    return _merge(conn, table, columns, want, elsewhere, kept and kept(conn, table))
 
 
 def _merge(conn: psycopg.Connection, table: str, columns: list[str],
-           want: fingerprint.Fingerprint, elsewhere: Elsewhere | None) -> Restored:
+           want: fingerprint.Fingerprint, elsewhere: Elsewhere | None,
+           kept: sql.Composable | None) -> Restored:
     keys = primary_key(conn, table)
     if not keys:
         raise BackupError(f"restore of {table}: the table has no primary key, so rows cannot "
@@ -126,9 +154,15 @@ def _merge(conn: psycopg.Connection, table: str, columns: list[str],
     bk = sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c)) for c in keys)
     xk = sql.SQL(", ").join(sql.SQL("x.{}").format(sql.Identifier(c)) for c in keys)
     scratch = sql.Identifier(SCRATCH)
-    missing = [tuple(r) for r in conn.execute(sql.SQL(
-        "select {bk} from {s} b where ({bk}) not in (select {xk} from {t} x)").format(
-        bk=bk, xk=xk, s=scratch, t=ident(table))).fetchall()]
+    lacking = sql.SQL("({bk}) not in (select {xk} from {t} x)").format(bk=bk, xk=xk,
+                                                                      t=ident(table))
+    past = 0
+    if kept is not None:  # rows retention let go since the backup stay gone
+        past = conn.execute(sql.SQL("select count(*) from {s} b where {lacking} and not {kept}")
+                            .format(s=scratch, lacking=lacking, kept=kept)).fetchone()[0]
+        lacking = sql.SQL("{} and {}").format(lacking, kept)
+    missing = [tuple(r) for r in conn.execute(sql.SQL("select {bk} from {s} b where {w}").format(
+        bk=bk, s=scratch, w=lacking)).fetchall()]
     held = elsewhere(table, keys, missing) if elsewhere and missing else set()
     if held:
         conn.execute(sql.SQL("create temp table persys_held as select {} from {} limit 0")
@@ -139,9 +173,8 @@ def _merge(conn: psycopg.Connection, table: str, columns: list[str],
                 copy.write_row(row)
     skip = (sql.SQL("and ({}) not in (select {} from persys_held)").format(bk, k)
             if held else sql.SQL(""))
-    inserted = _insert(conn, table, columns, sql.SQL(
-        "where ({bk}) not in (select {xk} from {t} x) {skip}").format(
-        bk=bk, xk=xk, t=ident(table), skip=skip))
+    inserted = _insert(conn, table, columns, sql.SQL("where {w} {skip}").format(
+        w=lacking, skip=skip))
     diff = sql.SQL("from {s} b join {t} x using ({k}) where row({bc})::text <> row({xc})::text"
                    ).format(s=scratch, t=ident(table), k=k,
                             bc=_cols("b", columns), xc=_cols("x", columns))
@@ -149,7 +182,7 @@ def _merge(conn: psycopg.Connection, table: str, columns: list[str],
     examples = [r[0] for r in conn.execute(sql.SQL("select row({})::text {} limit {}").format(
         bk, diff, sql.Literal(SHOWN))).fetchall()]
     return Restored(table, want.rows, inserted, 0, len(held), int(differing), examples,
-                    want.text)
+                    want.text, past_retention=int(past))
 
 
 def _replace(conn: psycopg.Connection, table: str, columns: list[str],

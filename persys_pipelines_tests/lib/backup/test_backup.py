@@ -228,3 +228,27 @@ def test_a_lost_home_key_is_named_and_never_silently_replaced(cfg, config_path, 
     key.write_bytes(kept)
     where = handles.backup_target(cfg)
     assert verify(where.store, where.ring, b).ok
+
+
+def test_merge_gives_back_no_row_retention_let_go(cfg):
+    """Rows a backup holds that are past the table's delete_days today stay deleted (the
+    policy let them go since the backup); the lost rows it still keeps come back."""
+    from persys_pipelines.lib.config import TablePolicy
+
+    rows_in_main(cfg)
+    backup = handles.backup(cfg, "main")
+    cut = dt.date(2024, 3, 16)
+    policy = cfg.tables["journal_entries"].model_dump() | {
+        "delete_days": (cfg.today() - cut).days}
+    cfg = cfg.model_copy(update={"tables": {**cfg.tables,
+                                            "journal_entries": TablePolicy(**policy)}})
+    with resolve_tier(cfg, "main").connect() as conn:
+        old, new = conn.execute("select count(*) filter (where entry_date < %s), count(*) "
+                                "filter (where entry_date >= %s) from journal_entries",
+                                (cut, cut)).fetchone()
+    assert old > 0 and new > 0
+    wipe(cfg, "main", "journal_entries")
+    done = handles.restore_backup(cfg, backup, ["journal_entries"])[0]
+    assert (done.inserted, done.past_retention) == (new, old)
+    with resolve_tier(cfg, "main").connect() as conn:
+        assert conn.execute("select min(entry_date) from journal_entries").fetchone()[0] == cut
