@@ -73,9 +73,8 @@ def backup(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
 
 
 def backup_restore(cfg: Config, as_of: dt.date, rng: random.Random) -> None:
-    """A merge of main's newest backup: never deletes, never doubles, never resurrects a row
-    that moved on or that the app deleted (a row retention purged since the backup may come
-    back until the next purge; the checker does not look for those)."""
+    """A merge of main's newest backup as of the simulated day: never deletes, never doubles,
+    never resurrects a row that moved on, that the app deleted, or that is past delete_days."""
     found = snapshot.list_backups(handles.backup_target(cfg).store, "main")
     held = [t for t in ("journal_entries", "notes") if found and t in found[-1].manifest["tables"]]
     if held:  # a backup taken before a table reached main does not hold it
