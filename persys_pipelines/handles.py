@@ -193,8 +193,8 @@ def elsewhere(cfg: Config, tier: str) -> Elsewhere:
     """For a backup restore into `tier`: which keys the other tier or the archive holds."""
     from .lib.moves.backup_restore import keys_in
 
-    other = resolve_tier(cfg, "main" if tier == "core" else "core")
     main = resolve_tier(cfg, "main")
+    other = main if tier == "core" else resolve_tier(cfg, "core")
     stores = targets(cfg)
 
     def held(table: str, keys: list[str], wanted: list[tuple]) -> set[tuple]:

@@ -36,6 +36,23 @@ def _move(cfg, core, main) -> core_main.MoveResult:
         "journal_entries", table.policy, table.zone, FIRST, LAST))
 
 
+class Killed(BaseException):
+    """The mover stopped at a crash point (in-process: nothing after it runs)."""
+
+
+def _killed_move(cfg, core, main, monkeypatch, point: str) -> None:
+    """`_move`, stopped at core→main's crash point `point`."""
+
+    def killed(self, at: str) -> None:
+        if at == point:
+            raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
+        with pytest.raises(Killed):
+            _move(cfg, core, main)
+
+
 def _in_range(tier) -> int:
     with tier.connect() as conn:
         return conn.execute("select count(*) from journal_entries where entry_date between "
@@ -129,17 +146,7 @@ def test_a_mover_killed_between_the_two_commits_is_settled_by_the_next_run(world
     cfg, core, main = world
     before = rows_text(core, "journal_entries") + rows_text(main, "journal_entries")
 
-    class Killed(BaseException):
-        pass
-
-    def killed(self, point: str) -> None:
-        if point == "helper_committed":
-            raise Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
-        with pytest.raises(Killed):
-            _move(cfg, core, main)
+    _killed_move(cfg, core, main, monkeypatch, "helper_committed")
     assert _entry(main).state == two_streams.HALF
     with core.connect() as app:
         key = app.execute("update journal_entries set body = 'edited' where id = (select id "
@@ -202,17 +209,7 @@ def test_a_month_an_unsettled_copy_covers_is_archived_only_once_it_is_settled(wo
     cfg = cfg.model_copy(update={"tables": {**cfg.tables, "journal_entries": TablePolicy(
         **{**cfg.tables["journal_entries"].model_dump(), "main_days": 20, "core_days": 0})}})
 
-    class Killed(BaseException):
-        pass
-
-    def killed(self, at: str) -> None:
-        if at == point:
-            raise Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
-        with pytest.raises(Killed):
-            _move(cfg, core, main)
+    _killed_move(cfg, core, main, monkeypatch, point)
     with core.connect() as app:
         key = str(app.execute("update journal_entries set body = 'edited' where id = (select "
                               "id from journal_entries where entry_date = '2024-03-30' order "
@@ -233,17 +230,7 @@ def test_a_backup_of_main_leaves_out_an_unsettled_copy(world, monkeypatch, point
     copy of a row that was still core's: found by the oracle, the row back in the archive)."""
     cfg, core, main = world
 
-    class Killed(BaseException):
-        pass
-
-    def killed(self, at: str) -> None:
-        if at == point:
-            raise Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
-        with pytest.raises(Killed):
-            _move(cfg, core, main)
+    _killed_move(cfg, core, main, monkeypatch, point)
     in_main = _in_range(main)
     assert in_main > 0
     backup = handles.backup(cfg, "main")
@@ -270,17 +257,7 @@ def test_settling_deletes_in_core_only_what_main_still_holds(world, monkeypatch,
     deleted meanwhile leaves main too (one each: the counts alone would agree)."""
     cfg, core, main = world
 
-    class Killed(BaseException):
-        pass
-
-    def killed(self, at: str) -> None:
-        if at == point:
-            raise Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(core_main.CORE_MAIN.__class__, "crash", killed)
-        with pytest.raises(Killed):
-            _move(cfg, core, main)
+    _killed_move(cfg, core, main, monkeypatch, point)
     with main.connect() as conn:
         key = str(conn.execute("delete from journal_entries where id = (select id from "
                                "journal_entries where entry_date = '2024-03-30' order by id "
